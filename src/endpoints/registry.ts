@@ -1,0 +1,39 @@
+// The one table of endpoint types: parsing, --help and the config validator all read it.
+import { UsageError } from '../errors.js';
+import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { tcp, tcpListen } from './tcp.js';
+import type { EndpointType, Spec } from './types.js';
+
+/** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here. */
+export const registry: readonly EndpointType[] = [
+  tcp,
+  tcpListen,
+];
+
+/** Finds a type by scheme or alias. */
+export function findType(scheme: string): EndpointType | undefined {
+  const s = scheme.toLowerCase();
+  return registry.find((t) => t.scheme === s || t.aliases?.includes(s));
+}
+
+/** A parsed endpoint address: its type and its validated spec. Touches no OS state. */
+export interface Endpoint {
+  type: EndpointType;
+  spec: Spec;
+}
+
+/** Parses and validates one address; throws UsageError naming the URI and the problem. */
+export function parseEndpoint(uri: string): Endpoint {
+  const raw = splitAddress(uri);
+  const type = findType(raw.scheme);
+  if (!type) {
+    const names = registry.flatMap((t) => [t.scheme, ...(t.aliases ?? [])]);
+    const hint = didYouMean(raw.scheme, names);
+    throw new UsageError(
+      `${quoteUri(uri)}: unknown scheme "${raw.scheme}"${hint ? ` (did you mean "${hint}:"?)` : ''}; known: ${registry.map((t) => t.scheme).join(', ')}`,
+    );
+  }
+  const target = type.parseTarget(raw.target, uri);
+  const options = parseOptions(raw, type.options);
+  return { type, spec: { uri, scheme: type.scheme, target, options } };
+}

@@ -1,0 +1,70 @@
+// tcp: and tcp-listen: — TCP client and server, IPv4, IPv6 and host names.
+import net from 'node:net';
+import { z } from 'zod';
+import { flag, int } from '../options.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
+import { retryOptions, withRetry } from './retry.js';
+import { connectSocket, listenSocket } from './socket-link.js';
+import type { ConnectingType, ListeningType } from './types.js';
+
+const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
+
+const tcpOptions = z.object({
+  nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
+  ...retryOptions,
+});
+
+export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
+  scheme: 'tcp',
+  role: 'connecting',
+  sharing: 'per-peer',
+  summary: 'connect to a TCP server',
+  targetForm: 'host:port',
+  examples: ['ptybridge stdio: tcp:localhost:23000', 'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5'],
+  options: tcpOptions,
+  parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
+  open: (spec, ctx) =>
+    withRetry(
+      async () => {
+        const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
+        (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
+        return link;
+      },
+      spec.options,
+      ctx,
+      spec.uri,
+    ),
+};
+
+const tcpListenOptions = z.object({
+  nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+});
+
+export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
+  scheme: 'tcp-listen',
+  aliases: ['tcp-l'],
+  role: 'listening',
+  summary: 'accept TCP peers; a bare port binds 127.0.0.1 only',
+  targetForm: '[host:]port',
+  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
+  options: tcpListenOptions,
+  parseTarget: (target, uri) => parseHostPort(target, uri, { listening: true }),
+  async listen(spec, onLink, ctx) {
+    const { host, port, defaultedHost } = spec.target;
+    const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
+    if (spec.options.max > 0) server.maxConnections = spec.options.max;
+    const listener = await listenSocket(spec.uri, { host, port }, server, onLink, {
+      listener: (s) => {
+        const a = s.address() as net.AddressInfo;
+        return `tcp ${formatHostPort(a.address, a.port)}`;
+      },
+      peer: peerLabel,
+    }, ctx);
+    if (defaultedHost) {
+      const bound = (server.address() as net.AddressInfo).port;
+      ctx.log.warn(`${spec.uri}: bound to loopback only; write tcp-listen:0.0.0.0:${bound} to accept other machines`);
+    }
+    return listener;
+  },
+};

@@ -1,0 +1,105 @@
+// The one contract every endpoint type implements: a Link is an open duplex byte stream.
+import type { Duplex } from 'node:stream';
+import type { z } from 'zod';
+import type { Logger } from '../log.js';
+
+/** Serial line settings, as RFC 2217 and `serial:` know them. */
+export interface LineSettings {
+  baud: number;
+  dataBits: 5 | 6 | 7 | 8;
+  parity: 'none' | 'even' | 'odd' | 'mark' | 'space';
+  stopBits: 1 | 1.5 | 2;
+}
+
+export interface ModemSettings {
+  dtr?: boolean;
+  rts?: boolean;
+}
+
+/**
+ * A request one link makes of the link it is joined to: a browser's resize for an exec
+ * pty, a telnet BREAK for a serial port. Links emit these as `stream.emit('control', c)`;
+ * the router applies them to the other side with `applyControl`.
+ */
+export type Control =
+  | { type: 'resize'; cols: number; rows: number }
+  | { type: 'break'; ms: number }
+  | { type: 'line'; line: Partial<LineSettings>; reply?: (inForce: LineSettings | undefined) => void }
+  | { type: 'modem'; modem: ModemSettings; reply?: (inForce: ModemSettings | undefined) => void };
+
+/** One open duplex byte stream, plus the controls only some kinds of link have. */
+export interface Link {
+  /** Bytes both ways; `end()` half-closes (shuts the write side) where the kind allows it. */
+  readonly stream: Duplex;
+  /** For logs: "tcp 127.0.0.1:53122". */
+  readonly label: string;
+  resize?(cols: number, rows: number): void;
+  sendBreak?(ms: number): Promise<void>;
+  /** Changes what was given and returns the settings really in force. */
+  setLine?(line: Partial<LineSettings>): Promise<LineSettings>;
+  setModem?(modem: ModemSettings): Promise<ModemSettings>;
+}
+
+/** A bound listener, yielding one Link per accepted peer. */
+export interface Listener {
+  /** For logs and the "listening on" line: "tcp 127.0.0.1:8080". */
+  readonly label: string;
+  /** Stops accepting and releases the address (removes a unix socket file). */
+  close(): Promise<void>;
+}
+
+/** What `open`/`listen` get besides their parsed spec. */
+export interface OpenContext {
+  log: Logger;
+  /** Aborted when ptybridge shuts down. */
+  signal: AbortSignal;
+}
+
+/** A parsed address: what the registry's `parse` returns; parsing never touches the OS. */
+export interface Spec<T = unknown, O = Record<string, unknown>> {
+  /** The address as the user typed it, for error messages. */
+  readonly uri: string;
+  /** The canonical scheme (aliases resolved). */
+  readonly scheme: string;
+  /** The type-specific target (host and port, path, command). */
+  readonly target: T;
+  /** The options, validated and with defaults filled in. */
+  readonly options: O;
+}
+
+/**
+ * How an endpoint meets a listener, when no option overrides it (DESIGN §3):
+ * `device` is opened once and shared by a hub; `per-peer` gets one fresh link per peer.
+ */
+export type Sharing = 'device' | 'per-peer';
+
+interface EndpointTypeBase<T, S extends z.ZodObject> {
+  scheme: string;
+  /** Names socat users type (`tcp-l`, `open`). */
+  aliases?: string[];
+  /** One line for `--help`. */
+  summary: string;
+  /** The form of the target, for help and errors: "host:port". */
+  targetForm: string;
+  /** Runnable CLI examples, shown by `--help SCHEME`. */
+  examples: string[];
+  /** Option schema: an object of option schemas built with `src/options.ts`. */
+  options: S;
+  /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
+  parseTarget(target: string, uri: string): T;
+}
+
+export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
+  role: 'connecting';
+  sharing: Sharing;
+  /** True for stdio: only one such endpoint can exist per process. */
+  exclusiveResource?: string;
+  open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
+}
+
+export interface ListeningType<T = any, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
+  role: 'listening';
+  listen(spec: Spec<T, z.output<S>>, onLink: (link: Link) => void, ctx: OpenContext): Promise<Listener>;
+}
+
+export type EndpointType = ConnectingType | ListeningType;

@@ -1,0 +1,63 @@
+// --help and --help SCHEME, generated from the registry and each type's option schema.
+import { describeOptions } from './options.js';
+import { registry, findType } from './endpoints/registry.js';
+import type { EndpointType } from './endpoints/types.js';
+import { UsageError } from './errors.js';
+import { didYouMean } from './uri.js';
+
+declare const PTYBRIDGE_VERSION: string;
+export const VERSION = typeof PTYBRIDGE_VERSION === 'string' ? PTYBRIDGE_VERSION : '0.0.0-dev';
+
+export function usage(): string {
+  const rows = registry.map((t) => {
+    const names = [t.scheme, ...(t.aliases ?? [])].join(', ');
+    return `  ${`${t.scheme}:${t.targetForm}`.padEnd(34)} ${t.summary}${t.aliases?.length ? ` (also ${names.split(', ').slice(1).join(', ')}:)` : ''}`;
+  });
+  return `ptybridge ${VERSION} — connect two byte streams named by URIs, built for consoles
+
+Usage: ptybridge [options] LEFT RIGHT
+       ptybridge --help SCHEME     options of one address type
+
+Addresses are scheme:target?key=value&flag; "-" is stdio.
+${rows.join('\n')}
+
+Options:
+  -h, --help [SCHEME]   this text, or the options of one scheme
+  -V, --version         print the version
+  -v, --verbose         more logging (peers, byte counts); twice for debug
+  -q, --quiet           only errors
+  -x, --hex             hex trace of both directions to stderr, like socat -x
+
+Examples:
+  ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)
+  ptybridge tcp-listen:8000 tcp:localhost:80      # forward a port, one upstream per peer
+  ptybridge - tcp:localhost:23000                 # talk to a TCP server from this terminal
+
+A listener given a bare port binds 127.0.0.1 only; write 0.0.0.0:PORT to expose it.
+Exit status: 0 done, 1 an endpoint failed, 2 bad usage.
+`;
+}
+
+export function schemeHelp(name: string): string {
+  const t = findType(name.replace(/:$/, ''));
+  if (!t) {
+    const hint = didYouMean(name, registry.map((r) => r.scheme));
+    throw new UsageError(`--help: unknown scheme "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  return describeType(t);
+}
+
+function describeType(t: EndpointType): string {
+  const opts = describeOptions(t.options);
+  const lines = [`${t.scheme}:${t.targetForm} — ${t.summary}`];
+  if (t.aliases?.length) lines.push(`aliases: ${t.aliases.map((a) => `${a}:`).join(', ')}`);
+  lines.push(`role: ${t.role}${t.role === 'connecting' ? `, ${t.sharing === 'device' ? 'a shared device behind a listener (hub)' : 'one fresh link per peer behind a listener'}` : ''}`);
+  lines.push('', 'options:');
+  if (!opts.length) lines.push('  (none)');
+  for (const o of opts) {
+    lines.push(`  ${o.name.padEnd(12)} ${o.expected}${o.default !== '' ? ` (default ${o.default})` : ''}`);
+    lines.push(`  ${''.padEnd(12)} ${o.description}`);
+  }
+  lines.push('', 'examples:', ...t.examples.map((e) => `  ${e}`));
+  return lines.join('\n') + '\n';
+}

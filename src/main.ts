@@ -1,0 +1,74 @@
+// The CLI: arguments, start the route, signals, exit codes.
+import { parseArgs } from 'node:util';
+import { PtybError, UsageError } from './errors.js';
+import { createLogger, levelFrom, type Logger } from './log.js';
+import { parseEndpoint } from './endpoints/registry.js';
+import { startRoute, type Route } from './router/route.js';
+import { schemeHelp, usage, VERSION } from './help.js';
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  verbose: { type: 'boolean', short: 'v', multiple: true },
+  quiet: { type: 'boolean', short: 'q' },
+  hex: { type: 'boolean', short: 'x' },
+} as const;
+
+/** Runs ptybridge with the given arguments; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let log: Logger = createLogger('warn');
+  let route: Route | undefined;
+  try {
+    const { values, positionals } = parseCli(argv);
+    if (values.version) {
+      process.stdout.write(`ptybridge ${VERSION} (node ${process.version})\n`);
+      return 0;
+    }
+    if (values.help) {
+      process.stdout.write(positionals[0] ? schemeHelp(positionals[0]) : usage());
+      return 0;
+    }
+    if (positionals.length !== 2) {
+      throw new UsageError(`expected two addresses, LEFT and RIGHT, got ${positionals.length}; see ptybridge --help`);
+    }
+    log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
+    const left = parseEndpoint(positionals[0]!);
+    const right = parseEndpoint(positionals[1]!);
+    const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
+    route = await startRoute(left, right, { log, trace });
+    const running = route;
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info(`${sig}: closing`);
+      running.stop();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    return await route.done;
+  } catch (err) {
+    if (err instanceof PtybError) {
+      log.error(err.message);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+function parseCli(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}; see ptybridge --help`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Close stdio's handles etc. do not keep us alive once the route is over.
+    setImmediate(() => process.exit(code));
+  },
+  (err) => {
+    process.stderr.write(`ptybridge: internal error: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(70);
+  },
+);

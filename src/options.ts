@@ -1,0 +1,114 @@
+// Builders for endpoint option schemas: query-string text in, typed values with defaults out.
+import { z } from 'zod';
+
+/** What help shows for one option; kept as zod metadata on the option's schema. */
+export interface OptionMeta {
+  /** What a value must look like: "true|false", "integer 1-65535", "size (16k, 1M)". */
+  expected: string;
+  description: string;
+}
+
+type Raw = string | undefined;
+
+function option<T>(
+  expected: string,
+  description: string,
+  convert: (raw: string) => T | undefined,
+  fallback: () => T,
+) {
+  return z
+    .string()
+    .optional()
+    .transform((raw: Raw, ctx): T => {
+      if (raw === undefined) return fallback();
+      const value = convert(raw);
+      if (value === undefined) {
+        ctx.issues.push({ code: 'custom', message: expected, input: raw });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .meta({ expected, description } satisfies OptionMeta);
+}
+
+const TRUE = new Set(['', 'true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/** A boolean; written bare (`?nodelay`) it means true. */
+export function flag(def: boolean, description: string) {
+  return option('true|false (or bare)', description, (raw) => (TRUE.has(raw) ? true : FALSE.has(raw) ? false : undefined), () => def);
+}
+
+/** A whole number within [min, max]. */
+export function int(def: number, min: number, max: number, description: string) {
+  return option(`an integer ${min}-${max}`, description, (raw) => {
+    if (!/^-?\d+$/.test(raw)) return undefined;
+    const n = Number(raw);
+    return n >= min && n <= max ? n : undefined;
+  }, () => def);
+}
+
+/** An optional whole number within [min, max]; undefined when absent. */
+export function optionalInt(min: number, max: number, description: string) {
+  return option<number | undefined>(`an integer ${min}-${max}`, description, (raw) => {
+    if (!/^-?\d+$/.test(raw)) return undefined;
+    const n = Number(raw);
+    return n >= min && n <= max ? n : undefined;
+  }, () => undefined);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Parses "16k", "1M", "4096" into bytes; undefined when malformed. */
+export function parseSize(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[m[2]!.toLowerCase()];
+  return unit === undefined ? undefined : Math.floor(Number(m[1]) * unit);
+}
+
+/** A byte count: "16k", "1M", "4096". */
+export function size(def: number, description: string, max = 2 ** 40) {
+  return option('a size such as 4096, 16k or 1M', description, (raw) => {
+    const n = parseSize(raw);
+    return n !== undefined && n <= max ? n : undefined;
+  }, () => def);
+}
+
+/** Parses "500ms", "2s", "1m", or a bare number of seconds, into milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * scale);
+}
+
+/** A duration in milliseconds, written "500ms", "2s", "1m" or bare seconds. */
+export function duration(defMs: number, description: string) {
+  return option('a duration such as 500ms, 2s or 1m', description, parseDuration, () => defMs);
+}
+
+/** Any text; `def` undefined makes it optional. */
+export function text(def: string | undefined, description: string, expected = 'text') {
+  return option<string | undefined>(expected, description, (raw) => raw, () => def);
+}
+
+/** One of a fixed set of words. */
+export function oneOf<const V extends readonly string[]>(values: V, def: V[number], description: string) {
+  return option<V[number]>(values.join('|'), description, (raw) => ((values as readonly string[]).includes(raw) ? raw : undefined), () => def);
+}
+
+/** A file mode in octal ("0660"); undefined when absent. */
+export function fileMode(description: string) {
+  return option<number | undefined>('an octal file mode such as 0660', description, (raw) => (/^0?[0-7]{3,4}$/.test(raw) ? parseInt(raw, 8) : undefined), () => undefined);
+}
+
+/** Help rows for an options schema: name, expected form, default, description. */
+export function describeOptions(schema: z.ZodObject): { name: string; expected: string; default: string; description: string }[] {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const meta = (field as z.ZodType).meta() as OptionMeta | undefined;
+    const parsed = (field as z.ZodType).safeParse(undefined);
+    const def = parsed.success && parsed.data !== undefined ? String(parsed.data) : '';
+    return { name, expected: meta?.expected ?? '', default: def, description: meta?.description ?? '' };
+  });
+}

@@ -1,0 +1,41 @@
+// Carries controls (resize, BREAK, line and modem settings) from one link to the one it is joined to.
+import type { Logger } from '../log.js';
+import type { Control, Link } from '../endpoints/types.js';
+
+/** Applies a control a peer asked for to `target`; links without that control ignore it. */
+export function applyControl(target: Link, c: Control, log: Logger): void {
+  const fail = (err: unknown) => log.warn(`${target.label}: ${c.type} failed: ${(err as Error).message}`);
+  switch (c.type) {
+    case 'resize':
+      try {
+        target.resize?.(c.cols, c.rows);
+      } catch (err) {
+        fail(err);
+      }
+      return;
+    case 'break':
+      target.sendBreak?.(c.ms).catch(fail);
+      return;
+    case 'line':
+      if (!target.setLine) return c.reply?.(undefined);
+      target.setLine(c.line).then(c.reply, (err) => {
+        fail(err);
+        c.reply?.(undefined);
+      });
+      return;
+    case 'modem':
+      if (!target.setModem) return c.reply?.(undefined);
+      target.setModem(c.modem).then(c.reply, (err) => {
+        fail(err);
+        c.reply?.(undefined);
+      });
+      return;
+  }
+}
+
+/** Forwards the controls `from` emits to `to`; returns a function that stops forwarding. */
+export function forwardControls(from: Link, to: Link, log: Logger): () => void {
+  const handler = (c: Control) => applyControl(to, c, log);
+  from.stream.on('control', handler);
+  return () => from.stream.off('control', handler);
+}

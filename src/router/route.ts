@@ -1,0 +1,195 @@
+// Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
+import { EndpointError, RouteError } from '../errors.js';
+import type { Endpoint } from '../endpoints/registry.js';
+import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
+import type { Logger } from '../log.js';
+import { describeJoin, join, type Join } from './pipe.js';
+import { runHub } from './hub.js';
+
+export interface RouteContext {
+  log: Logger;
+  trace?: (text: string) => void;
+}
+
+/** A running route. `done` resolves with the exit status once the route is over. */
+export interface Route {
+  done: Promise<number>;
+  /** Stops accepting, flushes and closes everything; `done` then resolves with 0. */
+  stop(): Promise<void>;
+}
+
+type Connecting = { type: ConnectingType; spec: Spec };
+type Listening = { type: ListeningType; spec: Spec };
+
+/** How a connecting endpoint meets a listener: its type's default, or `?share` where it has one. */
+export function sharingOf(e: Connecting): Sharing {
+  const share = (e.spec.options as { share?: boolean }).share;
+  if (share === true) return 'device';
+  if (share === false) return 'per-peer';
+  return e.type.sharing;
+}
+
+/** Refuses pairs that cannot work before anything opens. */
+export function checkPair(left: Endpoint, right: Endpoint): void {
+  const lr = left.type.role === 'connecting' ? left.type.exclusiveResource : undefined;
+  const rr = right.type.role === 'connecting' ? right.type.exclusiveResource : undefined;
+  if (lr && lr === rr) {
+    throw new RouteError(`${left.spec.uri} and ${right.spec.uri} both use ${lr}; one process has only one`);
+  }
+}
+
+/** Starts the route between two parsed endpoints. Rejects if an endpoint cannot be opened. */
+export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteContext): Promise<Route> {
+  checkPair(left, right);
+  const abort = new AbortController();
+  const openCtx: OpenContext = { log: ctx.log, signal: abort.signal };
+  const l = left as Connecting | Listening;
+  const r = right as Connecting | Listening;
+  if (l.type.role === 'connecting' && r.type.role === 'connecting') {
+    return connectBoth(l as Connecting, r as Connecting, ctx, openCtx, abort);
+  }
+  if (l.type.role === 'listening' && r.type.role === 'listening') {
+    return rendezvous(l as Listening, r as Listening, ctx, openCtx, abort);
+  }
+  const [listening, connecting] = (l.type.role === 'listening' ? [l, r] : [r, l]) as [Listening, Connecting];
+  if (sharingOf(connecting) === 'device') {
+    return runHub(connecting, listening, ctx, openCtx, abort);
+  }
+  return forkPerPeer(listening, connecting, ctx, openCtx, abort);
+}
+
+async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link> {
+  try {
+    return await e.type.open(e.spec, openCtx);
+  } catch (err) {
+    throw err instanceof EndpointError ? err : new EndpointError(e.spec.uri, err);
+  }
+}
+
+/** Both connecting: open left then right, pipe both ways, done when both directions are (socat). */
+async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
+  const a = await openConnecting(l, openCtx);
+  let b: Link;
+  try {
+    b = await openConnecting(r, openCtx);
+  } catch (err) {
+    a.stream.destroy();
+    throw err;
+  }
+  ctx.log.info(`connected ${a.label} <-> ${b.label}`);
+  const j = join(a, b, { log: ctx.log, trace: ctx.trace });
+  let stopping = false;
+  const done = j.done.then((res) => {
+    ctx.log.info(describeJoin(a, b, res));
+    abort.abort();
+    if (res.error && !stopping) {
+      ctx.log.error(`${res.error.link.label}: ${(res.error.err as NodeJS.ErrnoException).code ?? res.error.err.message}`);
+      return 1;
+    }
+    return 0;
+  });
+  return {
+    done,
+    async stop() {
+      stopping = true;
+      await j.close();
+    },
+  };
+}
+
+/** Tracks live joins so that a stop can close them all. */
+class Joins {
+  private readonly live = new Set<Join>();
+  add(j: Join): void {
+    this.live.add(j);
+    j.done.finally(() => this.live.delete(j));
+  }
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.live].map((j) => j.close()));
+  }
+}
+
+/** Binds a listener and logs the "listening on" line tests and users read. */
+export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
+  let listener: Listener;
+  try {
+    listener = await e.type.listen(e.spec, onLink, openCtx);
+  } catch (err) {
+    throw err instanceof EndpointError ? err : new EndpointError(e.spec.uri, err);
+  }
+  ctx.log.warn(`listening on ${listener.label}`);
+  return listener;
+}
+
+function listeningRoute(listeners: Listener[], joins: Joins, abort: AbortController, extra?: () => void): Route {
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      extra?.();
+      // net.Server.close() waits for its connections, so close the joins before awaiting it.
+      const closing = listeners.map((l) => l.close());
+      await joins.closeAll();
+      await Promise.all(closing);
+      resolveDone(0);
+    },
+  };
+}
+
+/** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
+async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
+  const joins = new Joins();
+  const listener = await bind(listening, (peer) => {
+    ctx.log.info(`${peer.label} connected`);
+    peer.stream.on('error', () => {}); // reported when the join ends
+    openConnecting(connecting, openCtx).then(
+      (upstream) => {
+        if (peer.stream.destroyed) return upstream.stream.destroy();
+        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace });
+        joins.add(j);
+        j.done.then((res) => ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`));
+      },
+      (err: Error) => {
+        ctx.log.error(`${peer.label}: ${err.message}`);
+        peer.stream.destroy();
+      },
+    );
+  }, ctx, openCtx);
+  return listeningRoute([listener], joins, abort);
+}
+
+/** Two listeners: peers of the two sides are paired in arrival order. */
+async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
+  const joins = new Joins();
+  const waiting: [Link[], Link[]] = [[], []];
+  const arrive = (side: 0 | 1) => (peer: Link) => {
+    ctx.log.info(`${peer.label} connected`);
+    peer.stream.on('error', () => {});
+    const other = waiting[side === 0 ? 1 : 0];
+    while (other.length && other[0]!.stream.destroyed) other.shift();
+    const partner = other.shift();
+    if (!partner) {
+      waiting[side].push(peer);
+      peer.stream.once('close', () => {
+        const i = waiting[side].indexOf(peer);
+        if (i >= 0) waiting[side].splice(i, 1);
+      });
+      return;
+    }
+    const [a, b] = side === 0 ? [peer, partner] : [partner, peer];
+    const j = join(a, b, { log: ctx.log, trace: ctx.trace });
+    joins.add(j);
+    j.done.then((res) => ctx.log.info(describeJoin(a, b, res)));
+  };
+  const left = await bind(l, arrive(0), ctx, openCtx);
+  let right: Listener;
+  try {
+    right = await bind(r, arrive(1), ctx, openCtx);
+  } catch (err) {
+    await left.close();
+    throw err;
+  }
+  return listeningRoute([left, right], joins, abort, () => waiting.flat().forEach((p) => p.stream.destroy()));
+}

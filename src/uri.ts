@@ -1,0 +1,146 @@
+// Address grammar shared by every type: `scheme:target?key=value&flag`, `-` for stdio.
+import type { z } from 'zod';
+import { UsageError } from './errors.js';
+import type { OptionMeta } from './options.js';
+
+export interface RawAddress {
+  uri: string;
+  scheme: string;
+  target: string;
+  query: Map<string, string>;
+}
+
+/** Splits an address into scheme, target and query, without knowing the scheme's type. */
+export function splitAddress(uri: string): RawAddress {
+  if (uri === '-') return { uri, scheme: 'stdio', target: '', query: new Map() };
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):(.*)$/s.exec(uri);
+  if (!m) {
+    throw new UsageError(`${quoteUri(uri)}: expected an address of the form scheme:target (for example tcp:localhost:23 or tcp-listen:8080); see ptybridge --help`);
+  }
+  const scheme = m[1]!.toLowerCase();
+  const rest = m[2]!;
+  const q = rest.indexOf('?');
+  const target = q < 0 ? rest : rest.slice(0, q);
+  const query = q < 0 ? new Map<string, string>() : parseQuery(uri, rest.slice(q + 1));
+  return { uri, scheme, target, query };
+}
+
+function parseQuery(uri: string, text: string): Map<string, string> {
+  const query = new Map<string, string>();
+  for (const part of text.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    if (query.has(key)) throw new UsageError(`${quoteUri(uri)}: option "${key}" is given twice`);
+    try {
+      query.set(key, decodeURIComponent(value.replace(/\+/g, ' ')));
+    } catch {
+      throw new UsageError(`${quoteUri(uri)}: option "${key}": bad percent-encoding in "${value}"`);
+    }
+  }
+  return query;
+}
+
+/** Validates query options against a type's schema: unknown keys and bad values are refused. */
+export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S): z.output<S> {
+  const known = Object.keys(schema.shape);
+  for (const key of raw.query.keys()) {
+    if (!known.includes(key)) {
+      const hint = didYouMean(key, known);
+      const list = known.length ? `; ${raw.scheme}: takes ${known.join(', ')}` : `; ${raw.scheme}: takes no options`;
+      throw new UsageError(`${quoteUri(raw.uri)}: unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : list}`);
+    }
+  }
+  const result = schema.safeParse(Object.fromEntries(raw.query));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const key = String(issue.path[0] ?? '');
+  const field = schema.shape[key] as z.ZodType | undefined;
+  const expected = (field?.meta() as OptionMeta | undefined)?.expected ?? issue.message;
+  throw new UsageError(`${quoteUri(raw.uri)}: option "${key}" expects ${expected}, got "${raw.query.get(key) ?? ''}"`);
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+  /** True when the user gave only a port and a listener chose loopback for them. */
+  defaultedHost: boolean;
+}
+
+/**
+ * `host:port`, `[v6]:port`, or (listeners only) a bare port, which binds loopback.
+ * Port 0 is allowed for listeners: the OS picks one and the "listening on" line tells it.
+ */
+export function parseHostPort(target: string, uri: string, opts: { listening: boolean }): HostPort {
+  const form = opts.listening ? '[host:]port' : 'host:port';
+  let host: string;
+  let portText: string;
+  let defaultedHost = false;
+  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(target);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (target.includes(':')) {
+    const i = target.lastIndexOf(':');
+    host = target.slice(0, i);
+    portText = target.slice(i + 1);
+    if (host.includes(':')) throw new UsageError(`${quoteUri(uri)}: an IPv6 address needs brackets: [${host}]:${portText}`);
+  } else if (opts.listening) {
+    host = '127.0.0.1';
+    portText = target;
+    defaultedHost = true;
+  } else {
+    throw new UsageError(`${quoteUri(uri)}: expected ${form}, got "${target}"`);
+  }
+  if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected ${form}`);
+  if (host === '') throw new UsageError(`${quoteUri(uri)}: missing host: expected ${form}, got "${target}"`);
+  const min = opts.listening ? 0 : 1;
+  if (!/^\d+$/.test(portText) || Number(portText) < min || Number(portText) > 65535) {
+    throw new UsageError(`${quoteUri(uri)}: bad port "${portText}": expected a number ${min}-65535`);
+  }
+  return { host, port: Number(portText), defaultedHost };
+}
+
+/** True for addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
+}
+
+/** "host:port" with brackets for IPv6. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The closest candidate within an edit distance of 2, for "did you mean". */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The URI as it appears in messages; control characters made visible. */
+export function quoteUri(uri: string): string {
+  return JSON.stringify(uri).slice(1, -1);
+}
