@@ -35,14 +35,18 @@ export async function main(argv: string[]): Promise<number> {
     const left = parseEndpoint(positionals[0]!);
     const right = parseEndpoint(positionals[1]!);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
-    route = await startRoute(left, right, { log, trace });
-    const running = route;
+    // Handlers go in before the route starts: the "listening on" line is printed inside
+    // startRoute, and a SIGTERM right after it must still stop cleanly (exit 0), not kill.
+    let stopRequested = false;
     const onSignal = (sig: NodeJS.Signals) => {
       log.info(`${sig}: closing`);
-      running.stop();
+      stopRequested = true;
+      void route?.stop();
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    route = await startRoute(left, right, { log, trace });
+    if (stopRequested) void route.stop();
     return await route.done;
   } catch (err) {
     if (err instanceof PtybError) {
