@@ -58,6 +58,7 @@ function describeType(t: EndpointType): string {
     lines.push(`  ${o.name.padEnd(12)} ${o.expected}${o.default !== '' ? ` (default ${o.default})` : ''}`);
     lines.push(`  ${''.padEnd(12)} ${o.description}`);
   }
+  if (t.notes?.length) lines.push('', 'notes:', ...t.notes.map((n) => `  ${n}`));
   lines.push('', 'examples:', ...t.examples.map((e) => `  ${e}`));
   return lines.join('\n') + '\n';
 }

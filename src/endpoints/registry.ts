@@ -1,13 +1,23 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
 import { UsageError } from '../errors.js';
 import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { file } from './file.js';
+import { stdio } from './stdio.js';
 import { tcp, tcpListen } from './tcp.js';
+import { udp, udpListen } from './udp.js';
+import { unix, unixListen } from './unix.js';
 import type { EndpointType, Spec } from './types.js';
 
 /** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here. */
 export const registry: readonly EndpointType[] = [
   tcp,
   tcpListen,
+  unix,
+  unixListen,
+  udp,
+  udpListen,
+  file,
+  stdio,
 ];
 
 /** Finds a type by scheme or alias. */
