@@ -46,11 +46,15 @@ export const file: ConnectingType<string, typeof fileOptions> = {
     if (target === '') throw new UsageError(`${quoteUri(uri)}: missing path: expected file:/path`);
     return target;
   },
+  validate(spec) {
+    const o = spec.options;
+    const reader = o.follow ? '?follow' : o.readonly ? '?readonly' : undefined;
+    if (reader && o.writeonly) throw new UsageError(`${quoteUri(spec.uri)}: ${reader} and ?writeonly exclude each other`);
+    if (reader && (o.truncate || o.append)) throw new UsageError(`${quoteUri(spec.uri)}: ?${o.truncate ? 'truncate' : 'append'} writes, but ${reader} only reads`);
+  },
   async open(spec, ctx) {
     const o = spec.options;
     const readonly = o.readonly || o.follow;
-    if (readonly && o.writeonly) throw new UsageError(`${quoteUri(spec.uri)}: ${o.follow ? '?follow (which reads only)' : '?readonly'} and ?writeonly exclude each other`);
-    if (readonly && (o.truncate || o.append)) throw new UsageError(`${quoteUri(spec.uri)}: ?${o.truncate ? 'truncate' : 'append'} writes, but ${o.follow ? '?follow' : '?readonly'} only reads`);
     const C = fs.constants;
     const flags =
       (readonly ? C.O_RDONLY : o.writeonly ? C.O_WRONLY : C.O_RDWR) |

@@ -45,5 +45,7 @@ export function parseEndpoint(uri: string): Endpoint {
   }
   const target = type.parseTarget(raw.target, uri);
   const options = parseOptions(raw, type.options);
-  return { type, spec: { uri, scheme: type.scheme, target, options } };
+  const spec: Spec = { uri, scheme: type.scheme, target, options };
+  type.validate?.(spec);
+  return { type, spec };
 }

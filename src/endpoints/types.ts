@@ -89,6 +89,8 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   options: S;
   /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
   parseTarget(target: string, uri: string): T;
+  /** Checks options against each other (`?readonly&writeonly`); throws UsageError. Touches no OS state. */
+  validate?(spec: Spec<T, z.output<S>>): void;
 }
 
 export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
