@@ -39,7 +39,7 @@ Exit status: 0 done, 1 an endpoint failed, 2 bad usage.
 }
 
 export function schemeHelp(name: string): string {
-  const t = findType(name.replace(/:$/, ''));
+  const t = findType(name === '-' ? 'stdio' : name.replace(/:$/, ''));
   if (!t) {
     const hint = didYouMean(name, registry.map((r) => r.scheme));
     throw new UsageError(`--help: unknown scheme "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}`);

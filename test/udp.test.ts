@@ -173,6 +173,30 @@ test('IPv6: udp-listen:[::1]:0 answers the last sender', async () => {
   }
 });
 
+test('udp-listen holds one session at a time: when it ends, the next datagram opens a new one', async () => {
+  let connections = 0;
+  const upstream = await tcpServer((s) => {
+    connections++;
+    s.once('data', (d) => s.end(Buffer.concat([Buffer.from(`#${connections}:`), d]))); // answer once, then close
+  });
+  const pb = await startPtyb(['-v', 'udp-listen:0?linger=100ms', `tcp:127.0.0.1:${upstream.port}`]);
+  const peer = await udpSocket();
+  try {
+    const port = pb.listening[0]!.port;
+    for (const [i, word] of ['one', 'two'].entries()) {
+      peer.send(word, port, '127.0.0.1');
+      assert.equal(String((await once(peer, 'message'))[0]), `#${i + 1}:${word}`);
+      // The upstream closed: the session lingers, ends, and the log says so.
+      while ((pb.stderr().match(/ left: /g) ?? []).length < i + 1) await once(pb.proc.stderr!, 'data');
+    }
+    assert.equal(connections, 2);
+  } finally {
+    await pb.stop();
+    peer.close();
+    await upstream.close();
+  }
+});
+
 /** Waits until a UDP port is bound on loopback (a peer tool starting up), from /proc/net/udp. */
 async function waitForUdpPort(port: number): Promise<void> {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
