@@ -45,6 +45,12 @@ export const unixListen: ListeningType<string, typeof unixListenOptions> = {
   summary: 'accept peers on a unix stream socket (replaces a stale socket file)',
   targetForm: '/path',
   examples: ['ptybridge pty:/dev/pts/4 unix-listen:/run/console.sock?mode=0660', 'ptybridge unix-listen:/tmp/a.sock tcp:localhost:5900'],
+  notes: [
+    'A socket file already at the path is probed with one connect: if something answers, the',
+    'listener refuses to start (EADDRINUSE; that server sees one short connection); if it is',
+    'refused, the stale file is removed. A path that is not a socket is never removed.',
+    'The socket file is removed again when ptybridge stops (SIGINT, SIGTERM or exit).',
+  ],
   options: unixListenOptions,
   parseTarget: parsePath,
   async listen(spec, onLink, ctx) {
