@@ -3,11 +3,16 @@ import { UsageError } from '../errors.js';
 import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
 import { tcp, tcpListen } from './tcp.js';
 import type { EndpointType, Spec } from './types.js';
+import { ws, wss } from './ws.js';
+import { wsListen } from './ws-listen.js';
 
 /** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here. */
 export const registry: readonly EndpointType[] = [
   tcp,
   tcpListen,
+  ws,
+  wss,
+  wsListen,
 ];
 
 /** Finds a type by scheme or alias. */
