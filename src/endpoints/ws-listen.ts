@@ -1,6 +1,7 @@
 // ws-listen: — a WebSocket server (websockify-compatible) that also serves the browser terminal page.
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import { hostname } from 'node:os';
 import https from 'node:https';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -125,11 +126,12 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     server.on('tlsClientError', (err) => ctx.log.debug(`${uri}: TLS: ${err.message}`));
     const a = server.address() as net.AddressInfo;
     boundPort = a.port;
-    const where = `${tls ? 'https' : 'http'}://${formatHostPort(a.address, a.port)}${path ?? '/'}`;
     if (defaultedHost) ctx.log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`);
     if (token !== undefined && o.token === undefined) {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
-      process.stderr.write(`ptybridge: ${uri}: not loopback, so a token is required; generated token: ${token}\nptybridge: open ${where}?token=${token}\n`);
+      const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
+      const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${path ?? '/'}`;
+      process.stderr.write(`ptybridge: ${uri}: not loopback, so peers need a token; generated one: open ${where}?token=${token}\n`);
     }
     return {
       label: `${scheme} ${formatHostPort(a.address, a.port)}${path ? ` ${path}` : ''}`,
