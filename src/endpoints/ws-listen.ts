@@ -113,9 +113,13 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     const onPeer = (ws: WebSocket, req: http.IncomingMessage) => {
       const label = `${scheme} ${describePeer(req)}`;
       keepAlive(ws, o.ping, () => ctx.log.info(`${label}: no answer to ping within ${o.ping} ms; dropping it`));
-      const stream = new WsStream(ws, { framing: framingOf(ws.protocol), label, log: ctx.log });
+      const framing = framingOf(ws.protocol);
+      const stream = new WsStream(ws, { framing, label, log: ctx.log });
       ctx.log.debug(`${label}: subprotocol ${ws.protocol || '(none)'}`);
-      onLink({ stream, label });
+      // A resize asked of this link goes on to its peer as JSON (a relay: browser → ws-listen →
+      // ws: → far ws-listen → exec); websockify framings have no way to carry it.
+      const resize = framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined;
+      onLink({ stream, label, resize });
     };
 
     await new Promise<void>((resolve, reject) => {
