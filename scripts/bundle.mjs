@@ -53,6 +53,8 @@ await build({
   target: 'node20',
   external,
   plugins: [webAssetsPlugin],
+  // ws uses `bufferutil` when it can load it; ours is plain JavaScript, four bytes a step.
+  alias: { bufferutil: src('protocols/ws-mask.ts') },
   sourcemap: 'linked',
   define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version) },
   banner: {

@@ -76,7 +76,7 @@ export class WsStream extends Duplex {
     readonly ws: WebSocket,
     private readonly opts: WsStreamOptions,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 });
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.highWater = opts.sendHighWater ?? 1024 * 1024;
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
