@@ -1,8 +1,11 @@
 // ws-listen: and ws:/wss: against a plain `ws` client and against websockify itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type net from 'node:net';
-import { connectTcp, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { connectTcp, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { openWs, startWebsockify, tcpExchange, wsTcpExchange } from './helpers/ws.js';
 
 /** A TCP server whose next accepted socket is handed to the test. */
@@ -123,5 +126,46 @@ test('binary subprotocol: a text frame is bytes, as websockify treats it, never 
     b.close();
   } finally {
     await pb.stop();
+  }
+});
+
+test('backpressure: a browser that stops reading stalls the upstream instead of growing memory; nothing is lost', async () => {
+  const up = await upstreamServer();
+  const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+  try {
+    const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/`);
+    const received: Buffer[] = [];
+    ws.on('message', (d: Buffer) => received.push(d));
+    ws.pause(); // a slow viewer: reads nothing
+    const tcp = await up.next();
+    const total = 256 * 1024 * 1024;
+    const block = Buffer.alloc(1024 * 1024);
+    let accepted = 0;
+    const hash = createHash('sha256');
+    // Write until the writes stop draining for a while: the whole path is full.
+    for (;;) {
+      block.writeUInt32BE(accepted / block.length);
+      hash.update(block);
+      accepted += block.length;
+      if (!tcp.write(Buffer.from(block))) {
+        const drained = await Promise.race([once(tcp, 'drain').then(() => true), new Promise((r) => setTimeout(r, 1500, false))]);
+        if (!drained) break;
+      }
+      assert.ok(accepted < total, 'the upstream was never held back');
+    }
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pb.proc.pid}/status`, 'utf8'))![1]) * 1024;
+    assert.ok(accepted < 96 * 1024 * 1024, `held back after ${accepted} bytes`);
+    assert.ok(rss < 200 * 1024 * 1024, `ptybridge RSS ${rss}`);
+    // The viewer catches up and gets every byte, in order.
+    const closed = once(ws, 'close');
+    ws.resume();
+    tcp.end();
+    await closed;
+    const got = Buffer.concat(received);
+    assert.equal(got.length, accepted);
+    assert.equal(sha256(got), hash.digest('hex'));
+  } finally {
+    await pb.stop();
+    await up.close();
   }
 });
