@@ -7,6 +7,8 @@ import { tcp, tcpListen } from './tcp.js';
 import { udp, udpListen } from './udp.js';
 import { unix, unixListen } from './unix.js';
 import type { EndpointType, Spec } from './types.js';
+import { ws, wss } from './ws.js';
+import { wsListen } from './ws-listen.js';
 
 /** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here. */
 export const registry: readonly EndpointType[] = [
@@ -18,6 +20,9 @@ export const registry: readonly EndpointType[] = [
   udpListen,
   file,
   stdio,
+  ws,
+  wss,
+  wsListen,
 ];
 
 /** Finds a type by scheme or alias. */
