@@ -141,13 +141,14 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * The URI as it appears in messages; control characters made visible, so that text a
- * user typed can neither break the one-line error nor send escape sequences to a terminal.
+ * The URI as it appears in messages: secrets (`token=`) hidden, control characters made
+ * visible, so that text a user typed can neither break the one-line error nor send escape
+ * sequences to a terminal.
  */
 export function quoteUri(uri: string): string {
   // JSON escapes C0 controls, quotes and lone surrogates; DEL, C1 (0x9b is a CSI on some
   // terminals) and the Unicode line separators it leaves alone.
-  return JSON.stringify(uri)
+  return JSON.stringify(uri.replace(/([?&]token=)[^&]*/gi, '$1…'))
     .slice(1, -1)
     .replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
