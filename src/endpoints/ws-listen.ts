@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
 import { chooseSubprotocol, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
-import { formatHostPort, isLoopback, parseHostPort, quoteUri, type HostPort } from '../uri.js';
+import { formatHostPort, isLoopback, parseHostPort, quoteUri, quoted, type HostPort } from '../uri.js';
 import { generateToken, originAllowed, redactUrl, tokenCookie, tokenMatches, tokenOf } from '../web/auth.js';
 import { answer, serveStatic, serveTerminal } from '../web/http.js';
 import type { ListeningType } from './types.js';
@@ -37,7 +37,7 @@ function parseTarget(target: string, uri: string): WsListenTarget {
   const slash = target.indexOf('/');
   const hostPort = slash < 0 ? target : target.slice(0, slash);
   const path = slash < 0 ? undefined : target.slice(slash);
-  if (path !== undefined && !/^\/[\x21-\x7e]*$/.test(path)) throw new UsageError(`${quoteUri(uri)}: bad path "${path}": expected /path without spaces`);
+  if (path !== undefined && !/^\/[\x21-\x7e]*$/.test(path)) throw new UsageError(`${quoteUri(uri)}: bad path ${quoted(path)}: expected /path without spaces`);
   return { ...parseHostPort(hostPort, uri, { listening: true }), path: path === '/' ? undefined : path };
 }
 
