@@ -26,6 +26,7 @@ const options = z.object({
   cert: text(undefined, 'TLS certificate file (PEM): serve wss:// and https://', 'a file'),
   key: text(undefined, 'TLS private key file (PEM), with cert=', 'a file'),
   max: int(0, 0, 1_000_000, 'most WebSocket peers at once; more are answered 503 (0: no limit)'),
+  'header-timeout': duration(10_000, 'a peer must send its whole HTTP request (headers) within this long, or it is cut (slowloris; 0: Node\'s 60 s)', 600_000),
   ping: duration(30_000, 'ping each peer this often and drop it when no pong came back by the next ping (0: off)'),
   'max-frame': size(1024 * 1024, 'largest message a peer may send; larger ones are closed with 1009'),
   web: flag(true, 'serve the browser terminal page on GET (off: 404)'),
@@ -62,7 +63,13 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     const tls = o.cert !== undefined;
     let server: http.Server;
     try {
-      server = tls ? https.createServer({ cert: await readFile(o.cert!), key: await readFile(o.key!) }) : http.createServer();
+      // Node's defaults let a peer trickle request headers for 60 s, checked every 30 s: a
+      // slowloris holds a socket for up to 90 s. Ours cut it after ?header-timeout.
+      const ht = o['header-timeout'];
+      const limits: http.ServerOptions = ht > 0 ? { headersTimeout: ht, requestTimeout: ht, connectionsCheckingInterval: Math.min(1000, ht) } : {};
+      server = tls
+        ? https.createServer({ ...limits, cert: await readFile(o.cert!), key: await readFile(o.key!) })
+        : http.createServer(limits);
     } catch (err) {
       throw new EndpointError(uri, err);
     }
