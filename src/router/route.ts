@@ -1,5 +1,5 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, RouteError } from '../errors.js';
+import { EndpointError, RouteError, describeOsError } from '../errors.js';
 import type { Endpoint } from '../endpoints/registry.js';
 import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
@@ -84,7 +84,7 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
     ctx.log.info(describeJoin(a, b, res));
     abort.abort();
     if (res.error && !stopping) {
-      ctx.log.error(`${res.error.link.label}: ${(res.error.err as NodeJS.ErrnoException).code ?? res.error.err.message}`);
+      ctx.log.error(`${res.error.link.label}: ${describeOsError(res.error.err)}`);
       return 1;
     }
     return 0;
