@@ -14,8 +14,10 @@ const WARM = Number(process.argv[4] ?? 16) * 1024 * 1024;
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const PEER = fileURLToPath(new URL('./ws-peer.mjs', import.meta.url));
 const HZ = 100; // USER_HZ on Linux
-// Extra node flags for the ptybridge process, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
-const NODE_ARGS = (process.env.PTYB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// Node flags for the ptybridge process, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
+// By default the flags of the bundle's #! line, i.e. as the installed `ptybridge` command runs.
+const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
+const NODE_ARGS = process.env.PTYB_NODE_ARGS !== undefined ? process.env.PTYB_NODE_ARGS.split(' ').filter(Boolean) : SHEBANG;
 
 /** utime+stime in seconds of a process and all its descendants (websockify forks one per peer). */
 function treeCpu(root) {
