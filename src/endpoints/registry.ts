@@ -1,6 +1,9 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
 import { UsageError } from '../errors.js';
 import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { exec } from './exec.js';
+import { pty } from './pty.js';
+import { serial } from './serial.js';
 import { tcp, tcpListen } from './tcp.js';
 import type { EndpointType, Spec } from './types.js';
 
@@ -8,6 +11,9 @@ import type { EndpointType, Spec } from './types.js';
 export const registry: readonly EndpointType[] = [
   tcp,
   tcpListen,
+  pty,
+  serial,
+  exec,
 ];
 
 /** Finds a type by scheme or alias. */
