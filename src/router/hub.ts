@@ -122,6 +122,9 @@ class Hub {
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
     s.on('control', (c: Control) => this.control(peer, c));
     s.once('close', () => this.leave(peer));
+    // A peer that stops sending has left (telnet, ws and socat clients close both ways
+    // together); flush what it is owed and close, rather than keep a half-open socket.
+    s.once('end', () => void peer.close());
     if (this.inputPaused) s.pause();
     if (this.replay.length) peer.send(this.replay.contents());
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
