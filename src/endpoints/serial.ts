@@ -102,7 +102,11 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
         if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
         // serialport changes only the speed of an open port; stty sets the rest on the same device.
         if (want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits) {
-          await stty(path, sttyFraming(want));
+          // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
+          // "unable to perform all requested operations"; what it kept is read back below.
+          await stty(path, sttyFraming(want)).catch((err: Error) => {
+            if (!/unable to perform all requested/.test(err.message)) throw err;
+          });
         }
         line = await readLine(path, want);
         return line;
