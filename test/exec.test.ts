@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { connectTcp, readAll, startPtyb } from './helpers/ptyb.js';
-import { readText, until } from './helpers/devices.js';
+import { readText, specFor, until } from './helpers/devices.js';
 import { splitArgs, parseEnvList } from '../src/endpoints/argv.js';
-import { parseEndpoint } from '../src/endpoints/registry.js';
-import type { ConnectingType, ListeningType, Link } from '../src/endpoints/types.js';
+import { exec } from '../src/endpoints/exec.js';
+import { tcpListen } from '../src/endpoints/tcp.js';
+import type { ConnectingType, ListeningType, Link, Spec } from '../src/endpoints/types.js';
 import { createLogger } from '../src/log.js';
 import { runHub } from '../src/router/hub.js';
 
@@ -55,16 +56,16 @@ test('exec:...?pipes: plain pipes like socat EXEC, binary-clean, EOF passes thro
 });
 
 test('exec:...?share: one session for every peer, and a resize control from a peer reaches the program', async () => {
-  const device = parseEndpoint('exec:sh?share');
-  const tcpListen = parseEndpoint('tcp-listen:0');
+  const device = { type: exec as ConnectingType, spec: (await specFor('exec:sh?share', exec)) as Spec };
+  const listenSpec = (await specFor('tcp-listen:0', tcpListen)) as Spec;
   const peers: Link[] = [];
   let port = 0;
   // tcp-listen itself, with the accepted links kept so that the test can emit a control
   // on one, as a browser's ws link would.
   const spy: ListeningType = {
-    ...(tcpListen.type as ListeningType),
+    ...(tcpListen as ListeningType),
     async listen(spec, onLink, ctx) {
-      const l = await (tcpListen.type as ListeningType).listen(spec, (link) => {
+      const l = await (tcpListen as ListeningType).listen(spec, (link) => {
         peers.push(link);
         onLink(link);
       }, ctx);
@@ -74,7 +75,7 @@ test('exec:...?share: one session for every peer, and a resize control from a pe
   };
   const log = createLogger('error');
   const abort = new AbortController();
-  const route = await runHub({ type: device.type as ConnectingType, spec: device.spec }, { type: spy, spec: tcpListen.spec }, { log }, { log, signal: abort.signal }, abort);
+  const route = await runHub(device, { type: spy, spec: listenSpec }, { log }, { log, signal: abort.signal }, abort);
   try {
     const a: net.Socket = await connectTcp(port);
     const b: net.Socket = await connectTcp(port);

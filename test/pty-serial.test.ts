@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { connectTcp, runPtyb, runTool, sha256, startPtyb, writeAll } from './helpers/ptyb.js';
-import { readBytes } from './helpers/devices.js';
-import { parseEndpoint } from '../src/endpoints/registry.js';
-import type { ConnectingType } from '../src/endpoints/types.js';
+import { readBytes, specFor } from './helpers/devices.js';
+import { serial } from '../src/endpoints/serial.js';
+import type { ConnectingType, Spec } from '../src/endpoints/types.js';
 import { createLogger } from '../src/log.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-serial-'));
@@ -72,8 +72,8 @@ test('serial: setLine changes the line and returns what is in force; sendBreak a
   const link = join(tmp, 'ttyV2');
   const pb = await startPtyb([`pty:?link=${link}`, 'tcp-listen:0']);
   try {
-    const ep = parseEndpoint(`serial:${link}?baud=9600`);
-    const type = ep.type as ConnectingType;
+    const ep = { spec: (await specFor(`serial:${link}?baud=9600`, serial)) as Spec };
+    const type = serial as ConnectingType;
     const ctl = new AbortController();
     const linkObj = await type.open(ep.spec, { log: createLogger('error'), signal: ctl.signal });
     try {
