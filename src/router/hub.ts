@@ -12,6 +12,8 @@ import { formatTrace } from './trace.js';
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 5000;
+/** How long a peer that ended its input still gets output (socat's -t default). */
+const PEER_LINGER_MS = 500;
 
 type Device = { type: ConnectingType; spec: Spec };
 
@@ -122,9 +124,10 @@ class Hub {
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
     s.on('control', (c: Control) => this.control(peer, c));
     s.once('close', () => this.leave(peer));
-    // A peer that stops sending has left (telnet, ws and socat clients close both ways
-    // together); flush what it is owed and close, rather than keep a half-open socket.
-    s.once('end', () => void peer.close());
+    // A peer that stops sending has left, or half-closed after its input (`echo cmd | socat
+    // - TCP:…`): like socat's -t, keep sending for a moment, then flush and close, rather
+    // than keep a socket that the other side may have closed entirely.
+    s.once('end', () => setTimeout(() => void peer.close(), PEER_LINGER_MS).unref());
     if (this.inputPaused) s.pause();
     if (this.replay.length) peer.send(this.replay.contents());
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
