@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { connectTcp, readAll, startPtyb } from './helpers/ptyb.js';
-import { readText, specFor, until } from './helpers/devices.js';
+import { readText, specFor, until, connectPeer } from './helpers/devices.js';
 import { splitArgs, parseEnvList } from '../src/endpoints/argv.js';
 import { exec } from '../src/endpoints/exec.js';
 import { tcpListen } from '../src/endpoints/tcp.js';
@@ -24,8 +24,8 @@ test('argv splitting: quotes and backslashes, no shell', () => {
 test('exec:sh behind tcp-listen: each peer gets its own shell; a typed command runs; cols/rows, env and cwd apply', async () => {
   const pb = await startPtyb(['-v', 'exec:sh?cols=100&rows=30&env=GREETING=hello\\,world&cwd=/tmp', 'tcp-listen:0']);
   try {
-    const a = await connectTcp(pb.listening[0]!.port);
-    const b = await connectTcp(pb.listening[0]!.port);
+    const a = await connectPeer(pb.listening[0]!.port);
+    const b = await connectPeer(pb.listening[0]!.port);
     a.write('echo "[$((6*7))]"; stty size; echo "<$GREETING>"; pwd; echo $$ > /dev/null\n');
     const out = await readText(a, '/tmp\r\n');
     assert.match(out, /\[42\]\r\n30 100\r\n<hello,world>\r\n\/tmp\r\n/);
@@ -46,7 +46,7 @@ test('exec:sh behind tcp-listen: each peer gets its own shell; a typed command r
 test('exec:...?pipes: plain pipes like socat EXEC, binary-clean, EOF passes through', async () => {
   const pb = await startPtyb(['exec:od -An -tx1?pipes', 'tcp-listen:0']);
   try {
-    const c = await connectTcp(pb.listening[0]!.port);
+    const c = await connectPeer(pb.listening[0]!.port);
     c.end(Buffer.from([0, 13, 10, 255]));
     const out = (await readAll(c)).toString();
     assert.equal(out.trim(), '00 0d 0a ff');
@@ -77,8 +77,8 @@ test('exec:...?share: one session for every peer, and a resize control from a pe
   const abort = new AbortController();
   const route = await runHub(device, { type: spy, spec: listenSpec }, { log }, { log, signal: abort.signal }, abort);
   try {
-    const a: net.Socket = await connectTcp(port);
-    const b: net.Socket = await connectTcp(port);
+    const a: net.Socket = await connectPeer(port);
+    const b: net.Socket = await connectPeer(port);
     await until(() => peers.length === 2);
     peers[0]!.stream.emit('control', { type: 'resize', cols: 123, rows: 45 });
     a.write('stty size\n');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { connectTcp, runPtyb, runTool, sha256, startPtyb, writeAll } from './helpers/ptyb.js';
-import { readBytes, specFor } from './helpers/devices.js';
+import { readBytes, specFor, connectPeer } from './helpers/devices.js';
 import { serial } from '../src/endpoints/serial.js';
 import type { ConnectingType, Spec } from '../src/endpoints/types.js';
 import { createLogger } from '../src/log.js';
@@ -29,8 +29,8 @@ test('pty:?link= and serial: on its slave: 10 MiB both ways at once, byte-exact;
   const side = await startPtyb([`pty:?link=${link}&replay=0`, 'tcp-listen:0']);
   const port = await startPtyb([`serial:${link}?line=115200,8n1&replay=0`, 'tcp-listen:0']);
   try {
-    const a = await connectTcp(side.listening[0]!.port);
-    const b = await connectTcp(port.listening[0]!.port);
+    const a = await connectPeer(side.listening[0]!.port);
+    const b = await connectPeer(port.listening[0]!.port);
     await bothWaysExact(a, b, 10 * 1024 * 1024);
     a.destroy();
     b.destroy();
@@ -45,7 +45,7 @@ test('pyserial opens the slave of pty:?link= as if it were a serial port', async
   const link = join(tmp, 'ttyV1');
   const pb = await startPtyb([`pty:?link=${link}`, 'tcp-listen:0']);
   try {
-    const client = await connectTcp(pb.listening[0]!.port);
+    const client = await connectPeer(pb.listening[0]!.port);
     const script = [
       'import serial, sys',
       `s = serial.Serial(${JSON.stringify(link)}, 115200, timeout=20)`,

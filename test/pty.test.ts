@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectTcp, runPtyb, runTool, sha256, spawnTracked, startPtyb } from './helpers/ptyb.js';
-import { readBytes, readText, startFakeVm, until } from './helpers/devices.js';
+import { readBytes, readText, startFakeVm, until, connectPeer } from './helpers/devices.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-pty-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -16,7 +16,7 @@ test('QEMU-like pty: three socat/net clients get exactly the same bytes, and eac
   const pb = await startPtyb(['-v', `pty:${vm.slave}`, 'tcp-listen:0']);
   try {
     const port = pb.listening[0]!.port;
-    const clients = [await connectTcp(port), await connectTcp(port), await connectTcp(port)];
+    const clients = [await connectPeer(port), await connectPeer(port), await connectPeer(port)];
     await until(() => pb.stderr().includes('(3 peers)'));
     // Each got the prompt from the replay; then 1 MiB of console output in one go.
     const payload = randomBytes(1024 * 1024);
@@ -52,11 +52,11 @@ test('replay: a late peer first receives the recent output, capped at replay=', 
   const vm = await startFakeVm();
   const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=64`, 'tcp-listen:0']);
   try {
-    const early = await connectTcp(pb.listening[0]!.port);
+    const early = await connectPeer(pb.listening[0]!.port);
     const history = Buffer.from(Array.from({ length: 100 }, (_, i) => `${i % 10}`).join(''));
     vm.say(history);
     await readBytes(early, 7 + history.length);
-    const late = await connectTcp(pb.listening[0]!.port);
+    const late = await connectPeer(pb.listening[0]!.port);
     const replayed = await readBytes(late, 64);
     assert.equal(replayed.toString(), Buffer.concat([Buffer.from('login: '), history]).subarray(-64).toString());
     vm.say('after\n');
@@ -74,7 +74,7 @@ test('device loss and return: peers stay connected, get a notice, and bytes flow
   let vm = await startFakeVm(link);
   const pb = await startPtyb(['-v', `pty:${link}`, 'tcp-listen:0']);
   try {
-    const client = await connectTcp(pb.listening[0]!.port);
+    const client = await connectPeer(pb.listening[0]!.port);
     await readBytes(client, 7); // the prompt
     await vm.quit(); // the VM powers off: its master closes, the link goes away
     const notice = await readText(client, 'reopening]\r\n');

@@ -154,3 +154,11 @@ export async function specFor(uri: string, type: { parseTarget(t: string, u: str
   const raw = splitAddress(uri);
   return { uri, scheme: raw.scheme, target: type.parseTarget(raw.target, uri), options: parseOptions(raw, type.options) };
 }
+
+/** connectTcp, with resets ignored: a peer of a hub may be closed while the test is done with it. */
+export async function connectPeer(port: number): Promise<import('node:net').Socket> {
+  const { connectTcp } = await import('./ptyb.js');
+  const s = await connectTcp(port);
+  s.on('error', () => {});
+  return s;
+}
