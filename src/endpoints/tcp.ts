@@ -3,14 +3,16 @@ import net from 'node:net';
 import { z } from 'zod';
 import { flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
+import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
-import type { ConnectingType, ListeningType } from './types.js';
+import type { ConnectingType, Link, ListeningType } from './types.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
 const tcpOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
+  telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
   ...retryOptions,
 });
 
@@ -28,7 +30,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
       async () => {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
-        return link;
+        return spec.options.telnet ? telnetClientLink(link, ctx.log) : link;
       },
       spec.options,
       ctx,
@@ -38,6 +40,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
 
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
+  telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
 });
 
@@ -47,14 +50,15 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   role: 'listening',
   summary: 'accept TCP peers; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',
-  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
+  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:2217?telnet   # RFC 2217 for pyserial', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
   options: tcpListenOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: true }),
   async listen(spec, onLink, ctx) {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
     if (spec.options.max > 0) server.maxConnections = spec.options.max;
-    const listener = await listenSocket(spec.uri, { host, port }, server, onLink, {
+    const accept = spec.options.telnet ? (l: Link) => onLink(telnetServerLink(l, ctx.log)) : onLink;
+    const listener = await listenSocket(spec.uri, { host, port }, server, accept, {
       listener: (s) => {
         const a = s.address() as net.AddressInfo;
         return `tcp ${formatHostPort(a.address, a.port)}`;
