@@ -27,6 +27,10 @@ Options:
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
   -x, --hex             hex trace of both directions to stderr, like socat -x
+  --log FILE            append a transcript of the device (left) side's output, with
+                        timestamps at line starts and connect/disconnect events
+  --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
+  --log-keep N          old transcripts kept on rotation (default 5)
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

@@ -5,6 +5,7 @@ import { createLogger, levelFrom, type Logger } from './log.js';
 import { parseEndpoint } from './endpoints/registry.js';
 import { startRoute, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
+import { openTranscript, transcriptOptions } from './router/session-log.js';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -12,6 +13,9 @@ const OPTIONS = {
   verbose: { type: 'boolean', short: 'v', multiple: true },
   quiet: { type: 'boolean', short: 'q' },
   hex: { type: 'boolean', short: 'x' },
+  log: { type: 'string' },
+  'log-max-size': { type: 'string' },
+  'log-keep': { type: 'string' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -35,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     const left = parseEndpoint(positionals[0]!);
     const right = parseEndpoint(positionals[1]!);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
-    route = await startRoute(left, right, { log, trace });
+    const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
+    route = await startRoute(left, right, { log, trace, transcript });
     const running = route;
     const onSignal = (sig: NodeJS.Signals) => {
       log.info(`${sig}: closing`);
@@ -43,7 +48,9 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    return await route.done;
+    const code = await route.done;
+    await transcript?.close();
+    return code;
   } catch (err) {
     if (err instanceof PtybError) {
       log.error(err.message);
