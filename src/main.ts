@@ -40,14 +40,22 @@ export async function main(argv: string[]): Promise<number> {
     const right = parseEndpoint(positionals[1]!);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
-    route = await startRoute(left, right, { log, trace, transcript });
-    const running = route;
+    // Handlers go in before anything opens: a signal that arrives while the route starts
+    // (right after "listening on" was printed) must still close it, never kill us mid-way.
+    let stopRequested = false;
     const onSignal = (sig: NodeJS.Signals) => {
+      if (stopRequested) {
+        log.info(`${sig} again: exiting now`);
+        process.exit(0);
+      }
+      stopRequested = true;
       log.info(`${sig}: closing`);
-      running.stop();
+      route?.stop();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    route = await startRoute(left, right, { log, trace, transcript });
+    if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
     return code;
