@@ -31,6 +31,7 @@ Options:
                         timestamps at line starts and connect/disconnect events
   --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
   --log-keep N          old transcripts kept on rotation (default 5)
+  --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

@@ -6,6 +6,7 @@ import { parseEndpoint } from './endpoints/registry.js';
 import { startRoute, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
 import { openTranscript, transcriptOptions } from './router/session-log.js';
+import { withEscapeFlag } from './endpoints/stdio-tty.js';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -16,6 +17,7 @@ const OPTIONS = {
   log: { type: 'string' },
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
+  escape: { type: 'string' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -36,8 +38,8 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`expected two addresses, LEFT and RIGHT, got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const left = parseEndpoint(positionals[0]!);
-    const right = parseEndpoint(positionals[1]!);
+    const left = withEscapeFlag(parseEndpoint(positionals[0]!), values.escape);
+    const right = withEscapeFlag(parseEndpoint(positionals[1]!), values.escape);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
