@@ -7,6 +7,8 @@ import { startRoute, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
 import { openTranscript, transcriptOptions } from './router/session-log.js';
 import { withEscapeFlag } from './endpoints/stdio-tty.js';
+import { describeRoutes, loadConfig } from './config.js';
+import { runConfig } from './router/routes.js';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -18,6 +20,8 @@ const OPTIONS = {
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
   escape: { type: 'string' },
+  config: { type: 'string' },
+  check: { type: 'boolean' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -34,6 +38,18 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(positionals[0] ? schemeHelp(positionals[0]) : usage());
       return 0;
     }
+    if (values.config !== undefined) {
+      if (positionals.length) throw new UsageError(`--config takes its routes from the file, not from addresses (got ${positionals.join(' ')})`);
+      const level = levelFrom(values.verbose?.length ?? 0, values.quiet ?? false);
+      log = createLogger(level);
+      const configs = loadConfig(values.config);
+      if (values.check) {
+        process.stdout.write(describeRoutes(configs));
+        return 0;
+      }
+      return await runConfig(values.config, configs, level, log);
+    }
+    if (values.check) throw new UsageError('--check needs --config FILE');
     if (positionals.length !== 2) {
       throw new UsageError(`expected two addresses, LEFT and RIGHT, got ${positionals.length}; see ptybridge --help`);
     }
