@@ -67,11 +67,12 @@ export function loadConfig(file: string): RouteConfig[] {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     let where = path;
     let what = issue.message;
-    if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.code === 'unrecognized_keys';
+    if (unknown) {
       where = [...path, issue.keys[0]!];
       what = `unknown key "${issue.keys[0]}"${knownKeys(path)}`;
     }
-    throw new ConfigError(`${at(offsetOf(doc, where))}: ${keyName(where)}: ${what}`);
+    throw new ConfigError(`${at(offsetOf(doc, where, unknown))}: ${keyName(where)}: ${what}`);
   }
 
   const routes: RouteConfig[] = [];
@@ -131,8 +132,8 @@ function knownKeys(path: (string | number)[]): string {
   return shape ? `; known: ${Object.keys(shape).join(', ')}` : '';
 }
 
-/** The start of the node at `path` (for an unknown key, the key itself); the nearest existing parent otherwise. */
-function offsetOf(doc: Document, path: (string | number)[]): number | undefined {
+/** The start of the value at `path` (of the key with `atKey`); the nearest existing parent when it is missing. */
+function offsetOf(doc: Document, path: (string | number)[], atKey = false): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const parent = n === 0 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
     if (n === 0) return (parent as { range?: number[] } | null)?.range?.[0];
@@ -142,7 +143,8 @@ function offsetOf(doc: Document, path: (string | number)[]): number | undefined 
       if (pair) {
         const v = pair.value as { range?: number[] } | null;
         // Point at the value when there is one (a bad URI), at the key otherwise (an unknown key).
-        return (v?.range?.[0] ?? (pair.key as { range?: number[] }).range?.[0]);
+        const k = (pair.key as { range?: number[] }).range?.[0];
+        return atKey ? k : (v?.range?.[0] ?? k);
       }
     } else {
       const node = doc.getIn(path.slice(0, n), true) as { range?: number[] } | undefined;
