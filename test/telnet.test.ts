@@ -7,7 +7,10 @@ import { BRK, DO, IAC, OPT, SB, SE, WILL, WONT, DONT, TelnetParser, escapeData, 
 import { telnetClientLink, telnetServerLink } from '../src/protocols/telnet-link.js';
 import { createLogger } from '../src/log.js';
 import type { Control } from '../src/endpoints/types.js';
-import { connectTcp, runTool, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { connectTcp, readUntil, runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 type Ev = [string, ...unknown[]];
 
@@ -252,9 +255,44 @@ s.close()
   }
 });
 
-test('pyserial rfc2217:// sets the baud of a serial: device on a pty pair, read back with stty', { skip: 'needs the serial: endpoint (devices branch), not on main yet' }, async () => {
-  // Written when serial: lands: socat pty pair, ptybridge serial:/dev/pts/A tcp-listen:0?telnet,
-  // pyserial baudrate=57600 + send_break, `stty -F /dev/pts/A speed` shows 57600.
+const hasSerial = (await runPtyb(['--help', 'serial'])).code === 0;
+test('pyserial rfc2217:// through tcp-listen:?telnet to serial: on a pty: the baud is set on the device (stty), BREAK goes through, a setting the device refuses is reported', { skip: hasSerial ? false : 'needs the serial: endpoint (devices branch), not on main yet' }, async () => {
+  // socat makes two linked pty pairs; ptybridge serves one end as serial:, the test talks on the other.
+  const d = mkdtempSync(join(tmpdir(), 'ptyb-2217-'));
+  const dev = join(d, 'ttyDEV');
+  const far = join(d, 'ttyFAR');
+  const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
+  let pb: Awaited<ReturnType<typeof startPtyb>> | undefined;
+  try {
+    for (let i = 0; i < 100 && !(existsSync(dev) && existsSync(far)); i++) await new Promise((r) => setTimeout(r, 50));
+    pb = await startPtyb([`serial:${dev}?baud=9600`, 'tcp-listen:0?telnet']);
+    const farEnd = createReadStream(far);
+    const farGot = readUntil(farEnd, 'hello-device');
+    const script = `
+import serial
+s = serial.serial_for_url('rfc2217://127.0.0.1:${pb.listening[0]!.port}?timeout=1', baudrate=57600, timeout=5)
+s.write(b'hello-device')
+s.send_break(0.1)
+try:
+    s.bytesize = 7
+    print('accepted')
+except serial.SerialException as e:
+    print('refused: ' + str(e).split(':')[0])
+s.close()
+`;
+    const r = await runTool('/usr/bin/python3', ['-c', script]);
+    assert.equal(r.code, 0, r.stderr);
+    // A pty keeps 8 data bits whatever is asked; the server answers with 8, so pyserial refuses the change.
+    assert.equal(r.stdout.toString().trim(), 'refused: Remote does not accept parameter change (RFC2217)');
+    await farGot;
+    farEnd.destroy();
+    const speed = (await runTool('stty', ['-F', dev, 'speed'])).stdout.toString().trim();
+    assert.equal(speed, '57600');
+  } finally {
+    await pb?.stop();
+    pair.kill();
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test('tcp:?telnet: the client side escapes IAC and reads through a telnet server', async () => {
