@@ -121,6 +121,7 @@ export function telnetServerLink(link: Link, log: Logger): Link {
   let modem: ModemSettings = { dtr: true, rts: true };
   type Batch = { line: Partial<LineSettings>; answers: ((inForce: LineSettings | undefined) => void)[] };
   let lineBatch: Batch | undefined;
+  let lastLine: LineSettings | undefined;
   const emit = (c: Control) => stream.emit('control', c);
   const answer = (code: number, data: Buffer | number[]) => stream.raw(subnegotiation(OPT.COM_PORT, [SERVER + code, ...data]));
 
@@ -132,11 +133,19 @@ export function telnetServerLink(link: Link, log: Logger): Link {
       lineBatch = batch;
       queueMicrotask(() => {
         lineBatch = undefined;
-        emit({ type: 'line', line: batch.line, reply: (inForce) => batch.answers.forEach((a) => a(inForce)) });
+        emit({
+          type: 'line',
+          line: batch.line,
+          reply: (inForce) => {
+            // No answer (the change failed, or the other side has no line): what was in force before still is.
+            if (inForce) lastLine = inForce;
+            batch.answers.forEach((a) => a(inForce ?? lastLine));
+          },
+        });
       });
     }
     if (value !== undefined) (lineBatch.line as Record<string, unknown>)[key] = value;
-    // No line settings on the other side (a TCP upstream): what was asked is vacuously in force.
+    // Nothing known of the other side's line (a TCP upstream has none): what was asked is vacuously in force.
     lineBatch.answers.push((inForce) => answer(code, encodeLineValue(key, inForce?.[key] ?? value)));
   };
 
