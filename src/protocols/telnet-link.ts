@@ -47,17 +47,24 @@ class TelnetStream extends Duplex {
       if (option === OPT.BINARY && side === 'him') this.parser.binary = on;
       onChange(side, option, on);
     });
+    // Data found in one socket chunk goes out as one piece (a copy: the parser hands out
+    // views of the socket's chunk); anything else the peer sent is acted on in its place.
+    let pending: Buffer[] = [];
+    const flush = () => {
+      if (!pending.length) return;
+      const data = Buffer.concat(pending);
+      pending = [];
+      if (!this.push(data)) sock.pause();
+    };
     this.parser = new TelnetParser({
-      data: (bytes) => {
-        // The parser hands out views of the socket's chunk; copy so a consumer may keep them.
-        if (!this.push(Buffer.from(bytes))) sock.pause();
-      },
-      command: (cmd) => this.onCommand(cmd),
-      negotiate: (verb: Verb, option) => this.neg.receive(verb, option),
-      sub: (option, data) => this.onSub(option, data),
+      data: (bytes) => pending.push(bytes),
+      command: (cmd) => (flush(), this.onCommand(cmd)),
+      negotiate: (verb: Verb, option) => (flush(), this.neg.receive(verb, option)),
+      sub: (option, data) => (flush(), this.onSub(option, data)),
     });
     sock.on('data', (c: Buffer) => {
       this.parser.feed(c);
+      flush();
       if (!this.negotiated && !this.neg.pending('us', OPT.BINARY)) this.settle();
     });
     setTimeout(() => this.settle(), NEGOTIATION_MS).unref();

@@ -149,14 +149,26 @@ export function escapeData(data: Buffer, binary: boolean): Buffer {
   const hasIac = data.includes(IAC);
   const hasCr = !binary && data.includes(CR);
   if (!hasIac && !hasCr) return data;
-  const out: number[] = [];
+  if (binary) {
+    // Bulk copy between IACs: binary payloads have an 0xFF every 256 bytes on average.
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let i = data.indexOf(IAC); i >= 0; i = data.indexOf(IAC, i + 1)) {
+      parts.push(data.subarray(from, i + 1));
+      from = i; // the IAC goes out twice: once ending this part, once starting the next
+    }
+    parts.push(data.subarray(from));
+    return Buffer.concat(parts);
+  }
+  const out = Buffer.allocUnsafe(data.length * 2);
+  let n = 0;
   for (let i = 0; i < data.length; i++) {
     const b = data[i]!;
-    out.push(b);
-    if (b === IAC) out.push(IAC);
-    else if (b === CR && !binary && data[i + 1] !== LF) out.push(NUL);
+    out[n++] = b;
+    if (b === IAC) out[n++] = IAC;
+    else if (b === CR && data[i + 1] !== LF) out[n++] = NUL;
   }
-  return Buffer.from(out);
+  return out.subarray(0, n);
 }
 
 /** IAC verb option. */
