@@ -1,16 +1,39 @@
 // tcp: and tcp-listen: — TCP client and server, IPv4, IPv6 and host names.
 import net from 'node:net';
 import { z } from 'zod';
-import { flag, int } from '../options.js';
+import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
+import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
-import type { ConnectingType, ListeningType } from './types.js';
+import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
+/**
+ * How a silent or vanished peer is found: a peer that disappears without FIN (cable pulled,
+ * VM killed, NAT forgot us) would otherwise hold its socket, and a ?max slot, forever.
+ */
+const livenessOptions = {
+  keepalive: duration(60_000, 'TCP keepalive: probe a silent peer after this long, so one that vanished is found (0: off)'),
+  idle: duration(0, 'close the connection after this long with no bytes either way (0: never)'),
+};
+
+function applyLiveness(socket: net.Socket, opts: { keepalive: number; idle: number }, ctx: OpenContext, label: string): void {
+  if (opts.keepalive > 0) socket.setKeepAlive(true, opts.keepalive);
+  if (opts.idle > 0) {
+    // setTimeout counts reads and writes: a peer that stops reading stalls our writes, so it times out too.
+    socket.setTimeout(opts.idle, () => {
+      ctx.log.warn(`${label}: no traffic for ${opts.idle} ms (?idle): closing`);
+      socket.destroy();
+    });
+  }
+}
+
 const tcpOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
+  telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
+  ...livenessOptions,
   ...retryOptions,
 });
 
@@ -28,7 +51,8 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
       async () => {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
-        return link;
+        applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
+        return spec.options.telnet ? telnetClientLink(link, ctx.log) : link;
       },
       spec.options,
       ctx,
@@ -38,7 +62,9 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
 
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
+  telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  ...livenessOptions,
 });
 
 export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
@@ -47,14 +73,18 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   role: 'listening',
   summary: 'accept TCP peers; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',
-  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
+  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:2217?telnet   # RFC 2217 for pyserial', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
   options: tcpListenOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: true }),
   async listen(spec, onLink, ctx) {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
     if (spec.options.max > 0) server.maxConnections = spec.options.max;
-    const listener = await listenSocket(spec.uri, { host, port }, server, onLink, {
+    const withLiveness = (link: Link) => {
+      applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
+      onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);
+    };
+    const listener = await listenSocket(spec.uri, { host, port }, server, withLiveness, {
       listener: (s) => {
         const a = s.address() as net.AddressInfo;
         return `tcp ${formatHostPort(a.address, a.port)}`;
