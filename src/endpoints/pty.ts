@@ -38,7 +38,7 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
   options: ptyOptions,
   parseTarget(target, uri) {
     if (target === '') return { path: undefined };
-    if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: bad path "${target}"`);
+    if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
   async open(spec, ctx) {

@@ -71,6 +71,7 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
   options: serialOptions,
   parseTarget(target, uri) {
     if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected serial:/dev/ttyXXX`);
+    if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
   async open(spec) {
