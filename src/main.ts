@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, type Logger } from './log.js';
 import { parseEndpoint } from './endpoints/registry.js';
-import { startRoute, type Route } from './router/route.js';
+import { startAddresses, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
 import { openTranscript, transcriptOptions } from './router/session-log.js';
 import { withEscapeFlag } from './endpoints/stdio-tty.js';
@@ -50,12 +50,11 @@ export async function main(argv: string[]): Promise<number> {
       return await runConfig(values.config, configs, level, log);
     }
     if (values.check) throw new UsageError('--check needs --config FILE');
-    if (positionals.length !== 2) {
-      throw new UsageError(`expected two addresses, LEFT and RIGHT, got ${positionals.length}; see ptybridge --help`);
+    if (positionals.length < 2) {
+      throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const left = withEscapeFlag(parseEndpoint(positionals[0]!), values.escape);
-    const right = withEscapeFlag(parseEndpoint(positionals[1]!), values.escape);
+    const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
@@ -72,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startRoute(left, right, { log, trace, transcript });
+    route = await startAddresses(addresses, { log, trace, transcript });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
