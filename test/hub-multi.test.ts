@@ -143,6 +143,11 @@ test('other shapes of three addresses are usage errors (exit 2); a listener that
       assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
     });
   }
+  await t.test('--help shows the shape', async () => {
+    const res = await runPtyb(['--help']);
+    assert.equal(res.code, 0);
+    assert.match(res.stdout.toString(), /ptybridge \[options\] DEVICE LISTENER \[LISTENER…\]/);
+  });
   await t.test('second listener busy', async () => {
     const busy = await tcpServer(() => {});
     const vm = await startFakeVm();
