@@ -1,23 +1,58 @@
 // Bundles src/ twice: dist/ptybridge.mjs (npm start, the tests) and dist/ptybridge-sea.cjs (what the single binary carries).
+// The browser terminal (src/web/client.ts + xterm.js + CSS) is built first and carried inside
+// both as the generated module `ptybridge:web-assets`: no CDN, no asset directory.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
-const entry = `${ROOT}src/main.ts`;
-const seaCache = `${ROOT}src/sea-cache.ts`;
+const src = (p) => `${ROOT}src/${p}`;
+
+/** The terminal page's files, by name: { type, body }. */
+async function webAssets() {
+  const out = await build({
+    entryPoints: { terminal: src('web/client.ts') },
+    outdir: '/virtual',
+    bundle: true,
+    write: false,
+    minify: true,
+    format: 'iife',
+    target: ['chrome100', 'firefox100', 'safari15'],
+    legalComments: 'eof',
+    logLevel: 'warning',
+  });
+  const assets = { 'index.html': { type: 'text/html; charset=utf-8', body: readFileSync(src('web/index.html'), 'utf8') } };
+  for (const f of out.outputFiles) {
+    const name = f.path.split('/').pop();
+    const type = name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8';
+    assets[name] = { type, body: f.text };
+  }
+  return assets;
+}
+
+const assets = await webAssets();
+const webAssetsPlugin = {
+  name: 'web-assets',
+  setup(b) {
+    b.onResolve({ filter: /^ptybridge:web-assets$/ }, (args) => ({ path: args.path, namespace: 'web-assets' }));
+    b.onLoad({ filter: /.*/, namespace: 'web-assets' }, () => ({
+      contents: `export const assets = ${JSON.stringify(assets)};`,
+      loader: 'js',
+    }));
+  },
+};
 
 /**
  * In the SEA bundle the JS of node-pty and serialport is bundled, and the two modules that
  * find their `.node` file on disk (node-pty's requireBinary, serialport's node-gyp-build
- * call) are replaced by a call to the SEA asset cache.
+ * call) are replaced by a call to the SEA asset cache (src/sea-cache.ts).
  */
-const seaNatives = {
+const seaNativesPlugin = {
   name: 'sea-natives',
   setup(b) {
     const shim = (code) => () => ({ contents: code, loader: 'js', resolveDir: ROOT });
-    const cache = JSON.stringify(seaCache);
+    const cache = JSON.stringify(src('sea-cache.ts'));
     b.onLoad(
       { filter: /[\\/]@lydell[\\/]node-pty[\\/]requireBinary\.js$/ },
       shim(`exports.requireBinary = function (file) { return require(${cache}).seaAddon(file); };`),
@@ -30,9 +65,11 @@ const seaNatives = {
 };
 
 const common = {
-  entryPoints: [entry],
+  entryPoints: [src('main.ts')],
   bundle: true,
   platform: 'node',
+  // ws uses `bufferutil` when it can load it; ours is plain JavaScript, four bytes a step.
+  alias: { bufferutil: src('protocols/ws-mask.ts') },
   logLevel: 'warning',
 };
 
@@ -43,6 +80,7 @@ const npmBundle = build({
   format: 'esm',
   target: 'node20',
   external: ['@lydell/node-pty', 'node-pty', 'serialport', '@serialport/*', 'playwright-core'],
+  plugins: [webAssetsPlugin],
   sourcemap: 'linked',
   define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version), PTYBRIDGE_SEA_BUNDLE: 'false' },
   banner: {
@@ -58,7 +96,7 @@ const seaBundle = build({
   format: 'cjs',
   target: 'node24',
   external: ['playwright-core'],
-  plugins: [seaNatives],
+  plugins: [webAssetsPlugin, seaNativesPlugin],
   minifySyntax: true,
   define: {
     PTYBRIDGE_VERSION: JSON.stringify(pkg.version),

@@ -39,7 +39,7 @@ Exit status: 0 done, 1 an endpoint failed, 2 bad usage.
 }
 
 export function schemeHelp(name: string): string {
-  const t = findType(name.replace(/:$/, ''));
+  const t = findType(name === '-' ? 'stdio' : name.replace(/:$/, ''));
   if (!t) {
     const hint = didYouMean(name, registry.map((r) => r.scheme));
     throw new UsageError(`--help: unknown scheme "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
@@ -58,6 +58,7 @@ function describeType(t: EndpointType): string {
     lines.push(`  ${o.name.padEnd(12)} ${o.expected}${o.default !== '' ? ` (default ${o.default})` : ''}`);
     lines.push(`  ${''.padEnd(12)} ${o.description}`);
   }
+  if (t.notes?.length) lines.push('', 'notes:', ...t.notes.map((n) => `  ${n}`));
   lines.push('', 'examples:', ...t.examples.map((e) => `  ${e}`));
   return lines.join('\n') + '\n';
 }

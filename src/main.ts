@@ -38,14 +38,22 @@ export async function main(argv: string[]): Promise<number> {
     const left = parseEndpoint(positionals[0]!);
     const right = parseEndpoint(positionals[1]!);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
-    route = await startRoute(left, right, { log, trace });
-    const running = route;
+    // Handlers go in before anything opens: a signal that arrives while the route starts
+    // (right after "listening on" was printed) must still close it, never kill us mid-way.
+    let stopRequested = false;
     const onSignal = (sig: NodeJS.Signals) => {
+      if (stopRequested) {
+        log.info(`${sig} again: exiting now`);
+        process.exit(0);
+      }
+      stopRequested = true;
       log.info(`${sig}: closing`);
-      running.stop();
+      route?.stop();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    route = await startRoute(left, right, { log, trace });
+    if (stopRequested) route.stop();
     return await route.done;
   } catch (err) {
     if (err instanceof PtybError) {

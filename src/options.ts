@@ -67,11 +67,12 @@ export function parseSize(raw: string): number | undefined {
   return unit === undefined ? undefined : Math.floor(Number(m[1]) * unit);
 }
 
-/** A byte count: "16k", "1M", "4096". */
-export function size(def: number, description: string, max = 2 ** 40) {
-  return option('a size such as 4096, 16k or 1M', description, (raw) => {
+/** A byte count: "16k", "1M", "4096"; a `min`/`max` other than the defaults show in the expected text. */
+export function size(def: number, description: string, max = 2 ** 40, min = 0) {
+  const expected = min === 0 && max === 2 ** 40 ? 'a size such as 4096, 16k or 1M' : `a size ${min}-${max} bytes, such as 4096 or 8k`;
+  return option(expected, description, (raw) => {
     const n = parseSize(raw);
-    return n !== undefined && n <= max ? n : undefined;
+    return n !== undefined && n >= min && n <= max ? n : undefined;
   }, () => def);
 }
 

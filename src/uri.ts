@@ -140,7 +140,7 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** The URI as it appears in messages; control characters made visible. */
+/** The URI as it appears in messages; control characters made visible, secrets (`token=`) hidden. */
 export function quoteUri(uri: string): string {
-  return JSON.stringify(uri).slice(1, -1);
+  return JSON.stringify(uri.replace(/([?&]token=)[^&]*/gi, '$1…')).slice(1, -1);
 }

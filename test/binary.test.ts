@@ -189,7 +189,11 @@ test('ws-listen: the terminal page is served and a WebSocket round trip is byte-
     assert.equal(page.status, 200);
     const html = await page.text();
     assert.match(html, /<html/i);
-    assert.match(html, /xterm/i, 'the page carries the bundled xterm.js');
+    const script = /<script src="([^"]+)"/.exec(html)?.[1];
+    assert.ok(script, 'the page loads its script');
+    const js = await fetch(new URL(script, `http://${base}/`));
+    assert.equal(js.status, 200);
+    assert.match(await js.text(), /xterm-helper-textarea/, 'the script is the bundled xterm.js terminal');
 
     const ws = new WebSocket(`ws://${base}/`, ['binary']);
     ws.binaryType = 'nodebuffer';

@@ -1,13 +1,28 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
 import { UsageError } from '../errors.js';
 import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { file } from './file.js';
+import { stdio } from './stdio.js';
 import { tcp, tcpListen } from './tcp.js';
+import { udp, udpListen } from './udp.js';
+import { unix, unixListen } from './unix.js';
 import type { EndpointType, Spec } from './types.js';
+import { ws, wss } from './ws.js';
+import { wsListen } from './ws-listen.js';
 
 /** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here. */
 export const registry: readonly EndpointType[] = [
   tcp,
   tcpListen,
+  unix,
+  unixListen,
+  udp,
+  udpListen,
+  file,
+  stdio,
+  ws,
+  wss,
+  wsListen,
 ];
 
 /** Finds a type by scheme or alias. */
@@ -35,5 +50,7 @@ export function parseEndpoint(uri: string): Endpoint {
   }
   const target = type.parseTarget(raw.target, uri);
   const options = parseOptions(raw, type.options);
-  return { type, spec: { uri, scheme: type.scheme, target, options } };
+  const spec: Spec = { uri, scheme: type.scheme, target, options };
+  type.validate?.(spec);
+  return { type, spec };
 }

@@ -83,10 +83,14 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   targetForm: string;
   /** Runnable CLI examples, shown by `--help SCHEME`. */
   examples: string[];
+  /** Behaviour worth knowing before use (how it ends, what it drops), shown by `--help SCHEME`. */
+  notes?: string[];
   /** Option schema: an object of option schemas built with `src/options.ts`. */
   options: S;
   /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
   parseTarget(target: string, uri: string): T;
+  /** Checks options against each other (`?readonly&writeonly`); throws UsageError. Touches no OS state. */
+  validate?(spec: Spec<T, z.output<S>>): void;
 }
 
 export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {

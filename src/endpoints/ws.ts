@@ -1,0 +1,103 @@
+// ws: and wss: — WebSocket client, to a ws-listen server, websockify, or any WebSocket byte service.
+import { readFile } from 'node:fs/promises';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { EndpointError, UsageError } from '../errors.js';
+import { duration, flag, oneOf, size, text } from '../options.js';
+import { framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
+import { quoteUri } from '../uri.js';
+import { redactUrl } from '../web/auth.js';
+import { retryOptions, withRetry } from './retry.js';
+import type { ConnectingType } from './types.js';
+
+export interface WsTarget {
+  /** The URL to connect to, without ptybridge's own ?options. */
+  url: string;
+  /** "host:port" for labels. */
+  authority: string;
+}
+
+const options = z.object({
+  token: text(undefined, 'sent as "Authorization: Bearer TOKEN" (a ws-listen server accepts it)'),
+  protocol: oneOf(['none', 'binary', 'base64'], 'none', 'subprotocol to ask for: none (binary frames, resize as JSON text), or websockify\'s binary / base64'),
+  origin: text(undefined, 'Origin header to send, for servers that check it', 'an origin such as https://host'),
+  insecure: flag(false, 'wss: accept any server certificate (self-signed); prefer ca='),
+  ca: text(undefined, 'wss: trust this CA or self-signed certificate file (PEM)', 'a file'),
+  ping: duration(30_000, 'ping the server this often; give up when no pong came back by the next ping (0: off)'),
+  'max-frame': size(16 * 1024 * 1024, 'largest message the server may send'),
+  ...retryOptions,
+});
+
+function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> {
+  return {
+    scheme,
+    role: 'connecting',
+    sharing: 'per-peer',
+    summary: scheme === 'ws' ? 'connect to a WebSocket server (ws-listen, websockify)' : 'connect to a WebSocket server over TLS',
+    targetForm: '//host:port[/path]',
+    examples: [
+      `ptybridge stdio: ${scheme}://localhost:8080/`,
+      `ptybridge tcp-listen:5900 ${scheme}://vnc.example:6080/websockify?protocol=binary&token=s3cret`,
+    ],
+    options,
+    parseTarget(target, uri) {
+      if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got "${scheme}:${target}"`);
+      let url: URL;
+      try {
+        url = new URL(`${scheme}:${target}`);
+      } catch {
+        throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got "${scheme}:${target}"`);
+      }
+      if (!url.hostname) throw new UsageError(`${quoteUri(redactUrl(uri))}: missing host: expected ${scheme}://host:port[/path]`);
+      return { url: url.href, authority: url.host };
+    },
+    open: (spec, ctx) => {
+      const uri = redactUrl(spec.uri);
+      const o = spec.options;
+      return withRetry(
+        async () => {
+          let ca: Buffer | undefined;
+          try {
+            ca = o.ca === undefined ? undefined : await readFile(o.ca);
+          } catch (err) {
+            throw new EndpointError(`${uri}: ca=${o.ca}`, err);
+          }
+          const ws = new WebSocket(spec.target.url, o.protocol === 'none' ? [] : [o.protocol], {
+            headers: o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {},
+            origin: o.origin,
+            ca,
+            rejectUnauthorized: !o.insecure,
+            maxPayload: o['max-frame'],
+            perMessageDeflate: false,
+            handshakeTimeout: 15_000,
+          });
+          await new Promise<void>((resolve, reject) => {
+            ws.once('open', resolve);
+            ws.once('error', (err) => reject(new EndpointError(uri, err)));
+            ws.once('unexpected-response', (_req, res) => {
+              ws.terminate();
+              reject(new EndpointError(uri, new Error(`server answered HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim())));
+            });
+          });
+          ws.on('error', () => {}); // reported by the stream
+          const label = `${scheme} ${spec.target.authority}`;
+          const framing = framingOf(ws.protocol);
+          keepAlive(ws, o.ping, () => ctx.log.warn(`${label}: no answer to ping within ${o.ping} ms; closing`));
+          const stream = new WsStream(ws, { framing, label, log: ctx.log });
+          return {
+            stream,
+            label,
+            // Only plain framing has a way to say it; websockify's subprotocols carry bytes only.
+            resize: framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined,
+          };
+        },
+        o,
+        ctx,
+        uri,
+      );
+    },
+  };
+}
+
+export const ws = client('ws');
+export const wss = client('wss');

@@ -1,0 +1,198 @@
+// A WebSocket as a Link stream, speaking websockify's framing: binary, base64, or plain frames plus JSON controls.
+import { Duplex } from 'node:stream';
+import type WebSocket from 'ws';
+import type { Control } from '../endpoints/types.js';
+import type { Logger } from '../log.js';
+
+/**
+ * How bytes travel in frames. `binary` and `base64` are websockify's subprotocols (noVNC
+ * and other websockify clients ask for them); `plain` is what a client gets that asked for
+ * neither: bytes in binary frames, and JSON controls (resize) in text frames.
+ */
+export type Framing = 'binary' | 'base64' | 'plain';
+
+/** The subprotocols a ws-listen server accepts, in the order it prefers them. */
+export const SUBPROTOCOLS = ['binary', 'base64'] as const;
+
+/** Picks the subprotocol to answer from the ones a client offered; undefined for none. */
+export function chooseSubprotocol(offered: Set<string>): string | undefined {
+  return SUBPROTOCOLS.find((p) => offered.has(p));
+}
+
+/** The framing that follows from the negotiated subprotocol ('' when none). */
+export function framingOf(protocol: string): Framing {
+  return protocol === 'binary' || protocol === 'base64' ? protocol : 'plain';
+}
+
+/** WebSocket close codes used for a peer's bad input (RFC 6455 §7.4.1). */
+export const CLOSE = { normal: 1000, unsupported: 1003, invalidPayload: 1007, tooBig: 1009 } as const;
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Parses a control text frame; returns a reason string when it is malformed. */
+export function parseControl(text: string): Control | string {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return 'malformed control message (not JSON)';
+  }
+  const m = msg as { type?: unknown; cols?: unknown; rows?: unknown; ms?: unknown };
+  if (typeof m !== 'object' || m === null) return 'malformed control message (not an object)';
+  const dim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 10_000;
+  if (m.type === 'resize') {
+    if (!dim(m.cols) || !dim(m.rows)) return 'malformed resize (cols and rows must be integers 1-10000)';
+    return { type: 'resize', cols: m.cols as number, rows: m.rows as number };
+  }
+  if (m.type === 'break') {
+    const ms = m.ms === undefined ? 250 : m.ms;
+    if (typeof ms !== 'number' || !(ms >= 0 && ms <= 10_000)) return 'malformed break (ms must be 0-10000)';
+    return { type: 'break', ms };
+  }
+  return `unknown control type ${JSON.stringify(m.type)}`;
+}
+
+export interface WsStreamOptions {
+  framing: Framing;
+  label: string;
+  log: Logger;
+  /** Send side: stop taking writes while this many bytes wait to leave (a slow browser). */
+  sendHighWater?: number;
+}
+
+/**
+ * Wraps an open WebSocket in a Duplex with backpressure both ways: the socket is paused
+ * while the readable buffer is full, and writes wait while `sendHighWater` bytes are not yet
+ * handed to the kernel. `end()` sends a close frame (WebSocket has no half-close); a close
+ * from the peer ends the readable side and finishes the writable side.
+ */
+export class WsStream extends Duplex {
+  private inFlight = 0;
+  private waiting: (() => void) | undefined;
+  private peerGone = false;
+  private readonly highWater: number;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly opts: WsStreamOptions,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    this.highWater = opts.sendHighWater ?? 1024 * 1024;
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws has already answered with the close code (1009 too big, 1007 bad UTF-8, 1002 protocol).
+      opts.log.warn(`${opts.label}: ${err.message}${err.code ? ` (${err.code})` : ''}; closing`);
+    });
+    ws.once('close', (code: number, reason: Buffer) => {
+      this.peerGone = true;
+      opts.log.debug(`${opts.label}: websocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+      this.push(null);
+      this.releaseWriter();
+      // The peer is gone: what is still queued for it is dropped, and the write side
+      // finishes so that the join can end once the other direction has drained.
+      if (!this.writableEnded) this.end();
+    });
+  }
+
+  /** Closes the connection with a code and reason after a peer's bad input; logs why. */
+  refuse(code: number, reason: string): void {
+    this.opts.log.warn(`${this.opts.label}: ${reason}; closing with ${code}`);
+    this.ws.close(code, reason.slice(0, 120));
+  }
+
+  /** Sends a control to the peer as a JSON text frame; only plain framing carries them. */
+  sendControl(c: object): void {
+    if (this.opts.framing === 'plain' && !this.peerGone) this.ws.send(JSON.stringify(c));
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.peerGone || this.readableEnded) return;
+    let bytes: Buffer;
+    if (isBinary || this.opts.framing === 'binary') {
+      bytes = data;
+    } else if (this.opts.framing === 'base64') {
+      const text = data.toString('latin1').replace(/\s+/g, '');
+      if (!BASE64.test(text)) return this.refuse(CLOSE.invalidPayload, 'text frame is not base64 (subprotocol base64)');
+      bytes = Buffer.from(text, 'base64');
+    } else {
+      const c = parseControl(data.toString('utf8'));
+      if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
+      this.emit('control', c);
+      return;
+    }
+    if (bytes.length && !this.push(bytes)) this.ws.pause();
+  }
+
+  override _read(): void {
+    if (this.ws.isPaused) this.ws.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.send(chunk, cb);
+  }
+
+  /** Many small writes (a pty's output) become one frame: fewer headers, fewer syscalls. */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  private send(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    if (this.peerGone || this.ws.readyState !== this.ws.OPEN) return cb(); // the peer left: dropped
+    const size = chunk.length;
+    this.inFlight += size;
+    const onSent = () => {
+      this.inFlight -= size;
+      if (this.waiting && this.inFlight < this.highWater) this.releaseWriter();
+    };
+    if (this.opts.framing === 'base64') this.ws.send(chunk.toString('base64'), { binary: false }, onSent);
+    else this.ws.send(chunk, { binary: true }, onSent);
+    if (this.inFlight < this.highWater) cb();
+    else this.waiting = cb;
+  }
+
+  private releaseWriter(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.peerGone && this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE.normal);
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.peerGone) {
+      if (this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE.normal);
+      // A peer that does not answer the close frame is cut off rather than waited for.
+      const t = setTimeout(() => this.ws.terminate(), 2000);
+      t.unref();
+    }
+    this.releaseWriter();
+    cb(err);
+  }
+}
+
+/**
+ * Pings the peer every `ms` and cuts it off when no pong (or any message) came back in
+ * between: a browser on a phone that lost its network leaves no other trace.
+ */
+export function keepAlive(ws: WebSocket, ms: number, onDead: () => void): void {
+  if (ms <= 0) return;
+  let alive = true;
+  const mark = () => (alive = true);
+  ws.on('pong', mark);
+  ws.on('message', mark);
+  const timer = setInterval(() => {
+    if (!alive) {
+      clearInterval(timer);
+      onDead();
+      ws.terminate();
+      return;
+    }
+    alive = false;
+    if (ws.readyState === ws.OPEN) ws.ping();
+  }, ms);
+  timer.unref();
+  ws.once('close', () => clearInterval(timer));
+}

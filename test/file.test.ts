@@ -1,0 +1,123 @@
+// file: (open:) against real files: read to EOF, write, append, truncate, follow, errors.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { readAll, readUntil, runPtyb, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-file-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const tmp = (content?: Buffer | string) => {
+  const p = path.join(dir, `f${++n}`);
+  if (content !== undefined) fs.writeFileSync(p, content);
+  return p;
+};
+const MiB = 1024 * 1024;
+
+test('file ↔ tcp: 10 MiB read to EOF (half-close), 10 MiB reply written after the content', async () => {
+  const content = randomBytes(10 * MiB);
+  const reply = randomBytes(10 * MiB);
+  const p = tmp(content);
+  let got!: Promise<Buffer>;
+  const server = await tcpServer((s) => {
+    got = readAll(s);
+    void writeAll(s, reply); // at the same time as the file is read
+  });
+  try {
+    const pb = await startPtyb([`file:${p}`, `tcp:127.0.0.1:${server.port}`], { listeners: 0 });
+    const { code } = await pb.exited;
+    assert.equal(code, 0, pb.stderr());
+    const received = await got;
+    assert.equal(received.length, content.length);
+    assert.equal(sha256(received), sha256(content), 'the file as read');
+    const after = fs.readFileSync(p);
+    assert.equal(sha256(after), sha256(Buffer.concat([content, reply])), 'the reply follows the content');
+  } finally {
+    await server.close();
+  }
+});
+
+test('- → open:?create&writeonly: 10 MiB from stdin written byte-exact; nothing read back', async () => {
+  const p = path.join(dir, 'created');
+  const payload = randomBytes(10 * MiB);
+  const res = await runPtyb(['-', `open:${p}?create&writeonly&mode=0600`], { input: payload });
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.stdout.length, 0);
+  assert.equal(sha256(fs.readFileSync(p)), sha256(payload));
+  assert.equal(fs.statSync(p).mode & 0o777, 0o600);
+});
+
+test('file: default writes after the content; ?truncate empties first; ?append appends; ?readonly discards', async () => {
+  const write = async (uri: string, input: string) => {
+    const res = await runPtyb(['-', uri], { input });
+    assert.equal(res.code, 0, res.stderr);
+    return res.stdout.toString();
+  };
+  const p1 = tmp('old content|');
+  assert.equal(await write(`file:${p1}`, 'new'), 'old content|', 'the old content is read and sent');
+  assert.equal(fs.readFileSync(p1, 'utf8'), 'old content|new');
+
+  const p2 = tmp('old content|');
+  assert.equal(await write(`file:${p2}?truncate`, 'new'), '', 'an emptied file has nothing to read');
+  assert.equal(fs.readFileSync(p2, 'utf8'), 'new');
+
+  const p3 = tmp('old content|');
+  await write(`file:${p3}?append&writeonly`, 'one|');
+  await write(`file:${p3}?append&writeonly`, 'two');
+  assert.equal(fs.readFileSync(p3, 'utf8'), 'old content|one|two');
+
+  const p4 = tmp('keep');
+  assert.equal(await write(`file:${p4}?readonly`, 'ignored'), 'keep');
+  assert.equal(fs.readFileSync(p4, 'utf8'), 'keep');
+});
+
+test('file ?follow: sends the content, then what is appended later (tail -f), until SIGTERM', async () => {
+  const p = tmp('first|');
+  let peer!: (s: net.Socket) => void;
+  const socket = new Promise<net.Socket>((r) => (peer = r));
+  const server = await tcpServer((s) => peer(s));
+  const pb = await startPtyb([`file:${p}?follow&poll=100ms`, `tcp:127.0.0.1:${server.port}`], { listeners: 0 });
+  try {
+    const s = await socket;
+    const all = readAll(s);
+    await readUntil(s, 'first|');
+    fs.appendFileSync(p, 'second|');
+    await readUntil(s, 'second|');
+    const big = randomBytes(MiB).toString('hex'); // 2 MiB of text, appended in pieces
+    for (let i = 0; i < big.length; i += 256 * 1024) fs.appendFileSync(p, big.slice(i, i + 256 * 1024));
+    fs.appendFileSync(p, '|last');
+    await readUntil(s, '|last');
+    const { code } = await pb.stop('SIGTERM');
+    assert.equal(code, 0, pb.stderr());
+    assert.equal((await all).toString(), `first|second|${big}|last`);
+  } finally {
+    await pb.stop();
+    await server.close();
+  }
+});
+
+test('file bad input: one line naming the URI and the problem, exit 2 (usage) or 1 (runtime)', async (t) => {
+  const missing = path.join(dir, 'missing');
+  const cases: [string[], number, string][] = [
+    [[`file:${missing}`, '-'], 1, `ptybridge: file:${missing}: ENOENT (no such file or directory)`],
+    [[`file:${dir}`, '-'], 1, `ptybridge: file:${dir}: EISDIR (is a directory)`],
+    [[`file:${dir}?writeonly`, '-'], 1, `ptybridge: file:${dir}?writeonly: EISDIR (is a directory)`],
+    [['file:', '-'], 2, 'ptybridge: file:: missing path: expected file:/path'],
+    [['file:/x?folow', '-'], 2, 'ptybridge: file:/x?folow: unknown option "folow" (did you mean "follow"?)'],
+    [['file:/x?create=maybe', '-'], 2, 'ptybridge: file:/x?create=maybe: option "create" expects true|false (or bare), got "maybe"'],
+    [['file:/x?readonly&writeonly', '-'], 2, 'ptybridge: file:/x?readonly&writeonly: ?readonly and ?writeonly exclude each other'],
+    [['file:/x?follow&truncate', '-'], 2, 'ptybridge: file:/x?follow&truncate: ?truncate writes, but ?follow only reads'],
+    [['file:/x?mode=rw', '-'], 2, 'ptybridge: file:/x?mode=rw: option "mode" expects an octal file mode such as 0660, got "rw"'],
+  ];
+  for (const [args, status, message] of cases) {
+    await t.test(args.join(' '), async () => {
+      const res = await runPtyb(args);
+      assert.equal(res.code, status, res.stderr);
+      assert.equal(res.stderr, `${message}\n`);
+    });
+  }
+});

@@ -1,0 +1,117 @@
+// Test helpers for WebSocket endpoints: a plain `ws` client as the far peer, byte-exact exchanges, websockify.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type net from 'node:net';
+import WebSocket from 'ws';
+import { freePort, sha256, spawnTracked, waitForPort } from './ptyb.js';
+
+/** Opens a WebSocket; rejects with the HTTP status ("401") when the upgrade is refused. */
+export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers, origin: opts.origin, ca: opts.ca, maxPayload: opts.maxPayload, perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** The close code the server sends, after `act` has been done on an open socket. */
+export async function closeCodeAfter(ws: WebSocket, act: () => void): Promise<number> {
+  const closed = once(ws, 'close');
+  act();
+  const [code] = await closed;
+  return code as number;
+}
+
+/** Sends `data` in frames (binary, or base64 text), waiting while much is buffered. */
+async function sendAll(ws: WebSocket, data: Buffer, base64: boolean, chunk = 64 * 1024): Promise<void> {
+  for (let off = 0; off < data.length; off += chunk) {
+    const part = data.subarray(off, off + chunk);
+    await new Promise<void>((resolve, reject) => ws.send(base64 ? part.toString('base64') : part, { binary: !base64 }, (err) => (err ? reject(err) : resolve())));
+  }
+}
+
+/** Reads from a TCP socket until `n` bytes have come. */
+function readBytes(s: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= n) {
+        s.off('data', onData);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    s.on('data', onData);
+    s.once('error', reject);
+    s.once('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/**
+ * A `ws` client at `url` and the TCP socket the forwarder opened upstream exchange `size`
+ * random bytes each way at once. A WebSocket has no half-close, so the TCP side ends only
+ * after it has everything, and the client reads until the server's close frame.
+ */
+export async function wsTcpExchange(url: string, protocol: 'binary' | 'base64' | 'none', upstream: Promise<net.Socket>, size = 10 * 1024 * 1024): Promise<void> {
+  const up = randomBytes(size);
+  const down = randomBytes(size);
+  const ws = await openWs(url, { protocols: protocol === 'none' ? [] : [protocol] });
+  assert.equal(ws.protocol, protocol === 'none' ? '' : protocol, 'negotiated subprotocol');
+  const base64 = protocol === 'base64';
+  const received: Buffer[] = [];
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    assert.equal(isBinary, !base64, 'frame type');
+    received.push(base64 ? Buffer.from(data.toString(), 'base64') : data);
+  });
+  const closed = once(ws, 'close');
+  const sending = sendAll(ws, up, base64);
+  const tcp = await upstream;
+  const tcpGot = readBytes(tcp, size);
+  tcp.write(down);
+  const atTcp = await tcpGot;
+  await sending;
+  tcp.end();
+  await closed;
+  const atWs = Buffer.concat(received);
+  assert.equal(atTcp.length, size, 'ws→tcp length');
+  assert.equal(sha256(atTcp), sha256(up), 'ws→tcp bytes');
+  assert.equal(atWs.length, size, 'tcp→ws length');
+  assert.equal(sha256(atWs), sha256(down), 'tcp→ws bytes');
+}
+
+/** Two TCP sockets exchange `size` bytes each way; each ends only after it has everything. */
+export async function tcpExchange(a: net.Socket, b: net.Socket, size = 4 * 1024 * 1024): Promise<void> {
+  const ab = randomBytes(size);
+  const ba = randomBytes(size);
+  const [atB, atA] = await Promise.all([readBytes(b, size), readBytes(a, size), a.write(ab), b.write(ba)]);
+  a.end();
+  b.end();
+  assert.equal(sha256(atB), sha256(ab), 'a→b bytes');
+  assert.equal(sha256(atA), sha256(ba), 'b→a bytes');
+}
+
+/** Starts websockify (the Debian one, under /usr/bin/python3) in front of a TCP target. */
+export async function startWebsockify(targetPort: number, extra: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const proc = spawnTracked('/usr/bin/python3', ['/usr/bin/websockify', ...extra, `127.0.0.1:${port}`, `127.0.0.1:${targetPort}`]);
+  proc.stdout!.resume();
+  proc.stderr!.resume();
+  await waitForPort(port);
+  return {
+    port,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        await once(proc, 'exit');
+      }
+    },
+  };
+}

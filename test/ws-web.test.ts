@@ -1,0 +1,120 @@
+// The bundled browser terminal in headless Chromium: it connects, types, shows output and sends resizes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ROOT, runPtyb, startPtyb } from './helpers/ptyb.js';
+import { openWs } from './helpers/ws.js';
+
+const OUT = path.join(ROOT, 'test-output');
+
+async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** The terminal's whole buffer as text, read from xterm.js in the page. */
+function screen(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const t = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } } }).ptybridge.term;
+    const b = t.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  });
+}
+
+async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const text = await screen(page);
+    if (pattern.test(text)) return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the terminal never showed ${pattern}; it shows:\n${await screen(page)}`);
+}
+
+const termSize = (page: Page) => page.evaluate(() => {
+  const t = (window as unknown as { ptybridge: { term: { cols: number; rows: number } } }).ptybridge.term;
+  return { cols: t.cols, rows: t.rows };
+});
+
+const hasExec = async () => /\bexec:/.test((await runPtyb(['--help'])).stdout.toString());
+
+test('browser terminal: a shell behind ws-listen; typing, output, resize reaching stty size, reconnect', async (t) => {
+  if (!(await hasExec())) return t.skip('exec: is not in this build yet');
+  mkdirSync(OUT, { recursive: true });
+  const pb = await startPtyb(['exec:sh', 'ws-listen:0']);
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+    await page.goto(`http://127.0.0.1:${pb.listening[0]!.port}/`);
+    await page.waitForSelector('#status.connected');
+    const n = Math.floor(Math.random() * 1e6);
+    await page.locator('.xterm').click();
+    await page.keyboard.type(`echo hello-$((${n}+1))\n`);
+    await waitForScreen(page, new RegExp(`^hello-${n + 1}$`, 'm'));
+    await page.setViewportSize({ width: 420, height: 700 });
+    let size = await termSize(page);
+    for (let i = 0; i < 100 && size.cols > 60; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      size = await termSize(page);
+    }
+    await page.keyboard.type('stty size\n');
+    await waitForScreen(page, new RegExp(`^${size.rows} ${size.cols}$`, 'm'));
+    await page.screenshot({ path: path.join(OUT, 'web-terminal-exec.png') });
+  } finally {
+    await browser.close();
+    await pb.stop();
+  }
+});
+
+test('browser terminal page: loads with no CDN, connects, bytes both ways, resize sent as a control, reconnects', async () => {
+  mkdirSync(OUT, { recursive: true });
+  // Rendezvous: the page on the left listener, a plain ws client standing in for the device on the right.
+  const pb = await startPtyb(['ws-listen:0', 'ws-listen:0'], { listeners: 2 });
+  const browser = await launch();
+  try {
+    const [left, right] = pb.listening;
+    const device = await openWs(`ws://127.0.0.1:${right!.port}/`);
+    const fromPage: Buffer[] = [];
+    const controls: { type: string; cols: number; rows: number }[] = [];
+    device.on('message', (d: Buffer, isBinary: boolean) => (isBinary ? fromPage.push(d) : controls.push(JSON.parse(d.toString()))));
+    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`http://127.0.0.1:${left!.port}/`);
+    await page.waitForSelector('#status.connected');
+    assert.ok(requests.every((u) => u.startsWith(`http://127.0.0.1:${left!.port}/`) || u.startsWith(`ws://127.0.0.1:${left!.port}/`)), `only its own server: ${requests.join(' ')}`);
+
+    device.send(Buffer.from('\x1b[1mptybridge\x1b[0m web terminal: hello-from-the-device\r\n$ '));
+    await waitForScreen(page, /web terminal: hello-from-the-device/);
+    await page.locator('.xterm').click();
+    await page.keyboard.type('echo typed\n');
+    for (let i = 0; i < 200 && !Buffer.concat(fromPage).toString().includes('echo typed\r'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(Buffer.concat(fromPage).toString(), 'echo typed\r');
+
+    // The first resize comes on connect; a phone-sized viewport brings a smaller one.
+    assert.ok(controls.length >= 1 && controls[0]!.type === 'resize', JSON.stringify(controls));
+    await page.setViewportSize({ width: 380, height: 640 });
+    for (let i = 0; i < 200 && !(controls.at(-1)!.cols < 60); i++) await new Promise((r) => setTimeout(r, 50));
+    const last = controls.at(-1)!;
+    assert.deepEqual(last, { type: 'resize', ...(await termSize(page)) });
+    assert.ok(last.cols < 60, `phone-sized: ${JSON.stringify(last)}`);
+    await page.screenshot({ path: path.join(OUT, 'web-terminal.png') });
+
+    // The device side goes away: the page says so, and reconnects when a new device peer comes.
+    device.close();
+    await page.waitForSelector('#status.disconnected');
+    const again = await openWs(`ws://127.0.0.1:${right!.port}/`);
+    await page.waitForSelector('#status.connected', { timeout: 30_000 });
+    again.send(Buffer.from('\r\nback again\r\n'));
+    await waitForScreen(page, /back again/);
+    again.close();
+  } finally {
+    await browser.close();
+    await pb.stop();
+  }
+});
