@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { connectTcp, readUntil, ROOT, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays } from './helpers/ptyb.js';
+import { connectTcp, readUntil, ROOT, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
 
 /** What `npm test`'s pretest builds (npm run build). */
 const BUILT = join(ROOT, 'dist/ptybridge');
@@ -144,14 +144,9 @@ test('pty:?link= ↔ serial: on the link, through two binaries and tcp, both way
   try {
     const a = await connectTcp(side.listening[0]!.port);
     const b = await connectTcp(serial.listening[0]!.port);
-    // Lines rather than a big binary payload: this proves both addons load and carry bytes;
-    // byte-exactness of large transfers is the device tests' job.
-    const toB = readUntil(b, 'from-pty-side\n');
-    a.write('from-pty-side\n');
-    await toB;
-    const toA = readUntil(a, 'from-serial-side\n');
-    b.write('from-serial-side\n');
-    await toA;
+    // Both addons load from the cache and carry random bytes exactly, each way in turn.
+    await sendExactly(a, b, randomBytes(256 * 1024));
+    await sendExactly(b, a, randomBytes(256 * 1024));
     a.destroy();
     b.destroy();
   } finally {
@@ -159,6 +154,27 @@ test('pty:?link= ↔ serial: on the link, through two binaries and tcp, both way
     await side.stop();
   }
 });
+
+/** Writes `payload` into `from` and asserts exactly those bytes come out of `to` (which stays open). */
+async function sendExactly(from: net.Socket, to: net.Socket, payload: Buffer): Promise<void> {
+  const got: Buffer[] = [];
+  let n = 0;
+  const arrived = new Promise<void>((resolve) => {
+    const onData = (c: Buffer) => {
+      got.push(c);
+      if ((n += c.length) >= payload.length) {
+        to.off('data', onData);
+        resolve();
+      }
+    };
+    to.on('data', onData);
+  });
+  await writeAll(from, payload, { keepOpen: true });
+  await arrived;
+  const all = Buffer.concat(got);
+  assert.equal(all.length, payload.length);
+  assert.equal(sha256(all), sha256(payload));
+}
 
 test('exec:sh through tcp: a command runs and its output comes back', async (t) => {
   if (!(await needScheme(t, 'exec'))) return;
