@@ -96,6 +96,19 @@ function writeAtomically(file: string, bytes: Uint8Array): void {
   }
 }
 
+/** Drops temporaries that a process killed mid-write left behind (older than ten minutes). */
+function removeStaleTemporaries(dir: string): void {
+  const before = Date.now() - 10 * 60_000;
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+    try {
+      if (fs.lstatSync(path.join(dir, name)).mtimeMs < before) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // Another process removed or renamed it meanwhile: nothing to clean.
+    }
+  }
+}
+
 /**
  * Places `bytes` in `dir` under a name that carries their hash, rewriting a missing or
  * corrupted copy; returns the path, checked to hold exactly `bytes`.
@@ -106,6 +119,7 @@ export function materialize(dir: string, name: string, bytes: Uint8Array): strin
   const file = path.join(dir, `${path.basename(name, ext)}-${hash.slice(0, 16)}${ext}`);
   ensurePrivateDir(dir);
   if (isIntact(file, hash)) return file;
+  removeStaleTemporaries(dir);
   writeAtomically(file, bytes);
   if (!isIntact(file, hash)) throw new Error(`${file} does not hold what was just written to it`);
   return file;

@@ -1,7 +1,7 @@
 // The single binary (dist/ptybridge), copied alone into an empty directory and run with no Node and no node_modules.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -133,7 +133,27 @@ test('native addons: cached privately by hash; a corrupted copy is rewritten, no
   // Garbage of the same size (dlopen would fail on it) and a truncated copy.
   writeFileSync(ptyFile!, randomBytes(originals.pty!.length));
   truncateSync(serialFile!, 1000);
+  // And a temporary left by a process killed mid-write, an hour ago: cleaned up on the rewrite.
+  const stale = join(dir, '.pty-0000.node.123.abcd.tmp');
+  writeFileSync(stale, 'half');
+  utimesSync(stale, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
   await check();
+});
+
+test('without XDG_CACHE_HOME the addons are cached in ~/.cache/ptybridge', async () => {
+  const saved = env;
+  env = { PATH: saved.PATH, HOME: saved.HOME };
+  try {
+    const r = await runBin(['-V', '-v']);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = join(saved.HOME!, '.cache', 'ptybridge');
+    assert.match(r.stdout, new RegExp(`cached in ${dir}\\)`));
+    assert.match(r.stdout, /node-pty: ok\n {2}serialport: ok\n$/);
+    assert.equal(readdirSync(dir).length, 2);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+  } finally {
+    env = saved;
+  }
 });
 
 test('pty:?link= ↔ serial: on the link, through two binaries and tcp, both ways', async (t) => {
