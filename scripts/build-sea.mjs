@@ -24,6 +24,9 @@ const config = {
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
   useSnapshot: false,
+  // A NODE_OPTIONS meant for someone's Node must not change the tool; --node-options= on the
+  // command line still can (profiling: --node-options=--cpu-prof).
+  execArgvExtension: 'cli',
   assets: ADDONS,
 };
 writeFileSync(`${DIST}sea-config.json`, `${JSON.stringify(config, null, 2)}\n`);

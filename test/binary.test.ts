@@ -90,6 +90,11 @@ test('--version names the version and the embedded Node 24', async () => {
   const r = await runBin(['--version']);
   assert.equal(r.code, 0, r.stderr);
   const escaped = PKG.version.replace(/\./g, '\\.');
+  // Someone's NODE_OPTIONS is not the binary's business (execArgvExtension: cli).
+  const saved = env;
+  env = { ...saved, NODE_OPTIONS: '--require /nonexistent/preload.js' };
+  const withNodeOptions = await runBin(['--version']).finally(() => (env = saved));
+  assert.equal(withNodeOptions.stdout, r.stdout, withNodeOptions.stderr);
   assert.match(r.stdout, new RegExp(`^ptybridge ${escaped} \\(node v24\\.\\d+\\.\\d+\\)\n$`));
 });
 
