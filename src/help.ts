@@ -3,7 +3,7 @@ import { describeOptions } from './options.js';
 import { registry, findType } from './endpoints/registry.js';
 import type { EndpointType } from './endpoints/types.js';
 import { UsageError } from './errors.js';
-import { didYouMean } from './uri.js';
+import { didYouMean, quoted } from './uri.js';
 
 declare const PTYBRIDGE_VERSION: string;
 export const VERSION = typeof PTYBRIDGE_VERSION === 'string' ? PTYBRIDGE_VERSION : '0.0.0-dev';
@@ -42,7 +42,7 @@ export function schemeHelp(name: string): string {
   const t = findType(name === '-' ? 'stdio' : name.replace(/:$/, ''));
   if (!t) {
     const hint = didYouMean(name, registry.map((r) => r.scheme));
-    throw new UsageError(`--help: unknown scheme "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    throw new UsageError(`--help: unknown scheme ${quoted(name)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
   }
   return describeType(t);
 }

@@ -84,9 +84,17 @@ export function parseDuration(raw: string): number | undefined {
   return Math.round(Number(m[1]) * scale);
 }
 
-/** A duration in milliseconds, written "500ms", "2s", "1m" or bare seconds. */
-export function duration(defMs: number, description: string) {
-  return option('a duration such as 500ms, 2s or 1m', description, parseDuration, () => defMs);
+/** The longest delay a Node timer takes; beyond it Node fires after 1 ms instead. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** A duration in milliseconds, written "500ms", "2s", "1m" or bare seconds; at most ~24 days. */
+export function duration(defMs: number, description: string, maxMs = MAX_DURATION_MS) {
+  const most = maxMs >= 86_400_000 ? `${Math.floor(maxMs / 86_400_000)} days` : maxMs >= 1000 ? `${maxMs / 1000}s` : `${maxMs}ms`;
+  return option(`a duration such as 500ms, 2s or 1m (at most ${most})`, description, (raw) => {
+    const ms = parseDuration(raw);
+    // Node turns an oversized timer into a 1 ms one: `interval=1000h` would spin.
+    return ms !== undefined && ms <= maxMs ? ms : undefined;
+  }, () => defMs);
 }
 
 /** Any text; `def` undefined makes it optional. */

@@ -32,11 +32,11 @@ function parseQuery(uri: string, text: string): Map<string, string> {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? '' : part.slice(eq + 1);
-    if (query.has(key)) throw new UsageError(`${quoteUri(uri)}: option "${key}" is given twice`);
+    if (query.has(key)) throw new UsageError(`${quoteUri(uri)}: option ${quoted(key)} is given twice`);
     try {
       query.set(key, decodeURIComponent(value.replace(/\+/g, ' ')));
     } catch {
-      throw new UsageError(`${quoteUri(uri)}: option "${key}": bad percent-encoding in "${value}"`);
+      throw new UsageError(`${quoteUri(uri)}: option ${quoted(key)}: bad percent-encoding in ${quoted(value)}`);
     }
   }
   return query;
@@ -49,7 +49,7 @@ export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S):
     if (!known.includes(key)) {
       const hint = didYouMean(key, known);
       const list = known.length ? `; ${raw.scheme}: takes ${known.join(', ')}` : `; ${raw.scheme}: takes no options`;
-      throw new UsageError(`${quoteUri(raw.uri)}: unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : list}`);
+      throw new UsageError(`${quoteUri(raw.uri)}: unknown option ${quoted(key)}${hint ? ` (did you mean "${hint}"?)` : list}`);
     }
   }
   const result = schema.safeParse(Object.fromEntries(raw.query));
@@ -58,7 +58,7 @@ export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S):
   const key = String(issue.path[0] ?? '');
   const field = schema.shape[key] as z.ZodType | undefined;
   const expected = (field?.meta() as OptionMeta | undefined)?.expected ?? issue.message;
-  throw new UsageError(`${quoteUri(raw.uri)}: option "${key}" expects ${expected}, got "${raw.query.get(key) ?? ''}"`);
+  throw new UsageError(`${quoteUri(raw.uri)}: option ${quoted(key)} expects ${expected}, got ${quoted(raw.query.get(key) ?? '')}`);
 }
 
 export interface HostPort {
@@ -85,19 +85,19 @@ export function parseHostPort(target: string, uri: string, opts: { listening: bo
     const i = target.lastIndexOf(':');
     host = target.slice(0, i);
     portText = target.slice(i + 1);
-    if (host.includes(':')) throw new UsageError(`${quoteUri(uri)}: an IPv6 address needs brackets: [${host}]:${portText}`);
+    if (host.includes(':')) throw new UsageError(`${quoteUri(uri)}: an IPv6 address needs brackets: [${quoteUri(host)}]:${quoteUri(portText)}`);
   } else if (opts.listening) {
     host = '127.0.0.1';
     portText = target;
     defaultedHost = true;
   } else {
-    throw new UsageError(`${quoteUri(uri)}: expected ${form}, got "${target}"`);
+    throw new UsageError(`${quoteUri(uri)}: expected ${form}, got ${quoted(target)}`);
   }
   if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected ${form}`);
-  if (host === '') throw new UsageError(`${quoteUri(uri)}: missing host: expected ${form}, got "${target}"`);
+  if (host === '') throw new UsageError(`${quoteUri(uri)}: missing host: expected ${form}, got ${quoted(target)}`);
   const min = opts.listening ? 0 : 1;
   if (!/^\d+$/.test(portText) || Number(portText) < min || Number(portText) > 65535) {
-    throw new UsageError(`${quoteUri(uri)}: bad port "${portText}": expected a number ${min}-65535`);
+    throw new UsageError(`${quoteUri(uri)}: bad port ${quoted(portText)}: expected a number ${min}-65535`);
   }
   return { host, port: Number(portText), defaultedHost };
 }
@@ -140,7 +140,20 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** The URI as it appears in messages; control characters made visible, secrets (`token=`) hidden. */
+/**
+ * The URI as it appears in messages: secrets (`token=`) hidden, control characters made
+ * visible, so that text a user typed can neither break the one-line error nor send escape
+ * sequences to a terminal.
+ */
 export function quoteUri(uri: string): string {
-  return JSON.stringify(uri.replace(/([?&]token=)[^&]*/gi, '$1…')).slice(1, -1);
+  // JSON escapes C0 controls, quotes and lone surrogates; DEL, C1 (0x9b is a CSI on some
+  // terminals) and the Unicode line separators it leaves alone.
+  return JSON.stringify(uri.replace(/([?&]token=)[^&]*/gi, '$1…'))
+    .slice(1, -1)
+    .replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A piece of user text in a message: in double quotes, made visible like quoteUri. */
+export function quoted(text: string): string {
+  return `"${quoteUri(text)}"`;
 }

@@ -269,7 +269,7 @@ test('udp bad input: one line naming the URI and the problem, exit 2 (usage) or 
     [['udp:127.0.0.1:5?sise=1k', '-'], {}, 2, 'ptybridge: udp:127.0.0.1:5?sise=1k: unknown option "sise" (did you mean "size"?)'],
     [['udp:::1:5', '-'], {}, 2, 'ptybridge: udp:::1:5: an IPv6 address needs brackets: [::1]:5'],
     [[`udp-listen:${busyPort}`, 'tcp:127.0.0.1:1'], {}, 1, `ptybridge: udp-listen:${busyPort}: EADDRINUSE (address already in use)`],
-    [['-', `udp:127.0.0.1:${closedPort}`], { input: 'x' }, 1, `ptybridge: udp 127.0.0.1:${closedPort}: ECONNREFUSED`],
+    [['-', `udp:127.0.0.1:${closedPort}`], { input: 'x' }, 1, `ptybridge: udp 127.0.0.1:${closedPort}: ECONNREFUSED (connection refused)`],
   ];
   try {
     for (const [args, opts, status, message] of cases) {

@@ -1,16 +1,37 @@
 // tcp: and tcp-listen: — TCP client and server, IPv4, IPv6 and host names.
 import net from 'node:net';
 import { z } from 'zod';
-import { flag, int } from '../options.js';
+import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { retryOptions, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
-import type { ConnectingType, ListeningType } from './types.js';
+import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
+/**
+ * How a silent or vanished peer is found: a peer that disappears without FIN (cable pulled,
+ * VM killed, NAT forgot us) would otherwise hold its socket, and a ?max slot, forever.
+ */
+const livenessOptions = {
+  keepalive: duration(60_000, 'TCP keepalive: probe a silent peer after this long, so one that vanished is found (0: off)'),
+  idle: duration(0, 'close the connection after this long with no bytes either way (0: never)'),
+};
+
+function applyLiveness(socket: net.Socket, opts: { keepalive: number; idle: number }, ctx: OpenContext, label: string): void {
+  if (opts.keepalive > 0) socket.setKeepAlive(true, opts.keepalive);
+  if (opts.idle > 0) {
+    // setTimeout counts reads and writes: a peer that stops reading stalls our writes, so it times out too.
+    socket.setTimeout(opts.idle, () => {
+      ctx.log.warn(`${label}: no traffic for ${opts.idle} ms (?idle): closing`);
+      socket.destroy();
+    });
+  }
+}
+
 const tcpOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
+  ...livenessOptions,
   ...retryOptions,
 });
 
@@ -28,6 +49,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
       async () => {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
+        applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
         return link;
       },
       spec.options,
@@ -39,6 +61,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  ...livenessOptions,
 });
 
 export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
@@ -54,7 +77,11 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
     if (spec.options.max > 0) server.maxConnections = spec.options.max;
-    const listener = await listenSocket(spec.uri, { host, port }, server, onLink, {
+    const withLiveness = (link: Link) => {
+      applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
+      onLink(link);
+    };
+    const listener = await listenSocket(spec.uri, { host, port }, server, withLiveness, {
       listener: (s) => {
         const a = s.address() as net.AddressInfo;
         return `tcp ${formatHostPort(a.address, a.port)}`;

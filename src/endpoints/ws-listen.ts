@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
 import { chooseSubprotocol, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
-import { formatHostPort, isLoopback, parseHostPort, quoteUri, type HostPort } from '../uri.js';
+import { formatHostPort, isLoopback, parseHostPort, quoteUri, quoted, type HostPort } from '../uri.js';
 import { generateToken, originAllowed, redactUrl, tokenCookie, tokenMatches, tokenOf } from '../web/auth.js';
 import { answer, serveStatic, serveTerminal } from '../web/http.js';
 import type { ListeningType } from './types.js';
@@ -26,6 +26,7 @@ const options = z.object({
   cert: text(undefined, 'TLS certificate file (PEM): serve wss:// and https://', 'a file'),
   key: text(undefined, 'TLS private key file (PEM), with cert=', 'a file'),
   max: int(0, 0, 1_000_000, 'most WebSocket peers at once; more are answered 503 (0: no limit)'),
+  'header-timeout': duration(10_000, 'a peer must send its whole HTTP request (headers) within this long, or it is cut (slowloris; 0: Node\'s 60 s)', 600_000),
   ping: duration(30_000, 'ping each peer this often and drop it when no pong came back by the next ping (0: off)'),
   'max-frame': size(1024 * 1024, 'largest message a peer may send; larger ones are closed with 1009'),
   web: flag(true, 'serve the browser terminal page on GET (off: 404)'),
@@ -37,7 +38,7 @@ function parseTarget(target: string, uri: string): WsListenTarget {
   const slash = target.indexOf('/');
   const hostPort = slash < 0 ? target : target.slice(0, slash);
   const path = slash < 0 ? undefined : target.slice(slash);
-  if (path !== undefined && !/^\/[\x21-\x7e]*$/.test(path)) throw new UsageError(`${quoteUri(uri)}: bad path "${path}": expected /path without spaces`);
+  if (path !== undefined && !/^\/[\x21-\x7e]*$/.test(path)) throw new UsageError(`${quoteUri(uri)}: bad path ${quoted(path)}: expected /path without spaces`);
   return { ...parseHostPort(hostPort, uri, { listening: true }), path: path === '/' ? undefined : path };
 }
 
@@ -62,7 +63,13 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     const tls = o.cert !== undefined;
     let server: http.Server;
     try {
-      server = tls ? https.createServer({ cert: await readFile(o.cert!), key: await readFile(o.key!) }) : http.createServer();
+      // Node's defaults let a peer trickle request headers for 60 s, checked every 30 s: a
+      // slowloris holds a socket for up to 90 s. Ours cut it after ?header-timeout.
+      const ht = o['header-timeout'];
+      const limits: http.ServerOptions = ht > 0 ? { headersTimeout: ht, requestTimeout: ht, connectionsCheckingInterval: Math.min(1000, ht) } : {};
+      server = tls
+        ? https.createServer({ ...limits, cert: await readFile(o.cert!), key: await readFile(o.key!) })
+        : http.createServer(limits);
     } catch (err) {
       throw new EndpointError(uri, err);
     }

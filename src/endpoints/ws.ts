@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, oneOf, size, text } from '../options.js';
 import { framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
-import { quoteUri } from '../uri.js';
+import { quoteUri, quoted } from '../uri.js';
 import { redactUrl } from '../web/auth.js';
 import { retryOptions, withRetry } from './retry.js';
 import type { ConnectingType } from './types.js';
@@ -41,12 +41,12 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
     ],
     options,
     parseTarget(target, uri) {
-      if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got "${scheme}:${target}"`);
+      if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       let url: URL;
       try {
         url = new URL(`${scheme}:${target}`);
       } catch {
-        throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got "${scheme}:${target}"`);
+        throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       }
       if (!url.hostname) throw new UsageError(`${quoteUri(redactUrl(uri))}: missing host: expected ${scheme}://host:port[/path]`);
       return { url: url.href, authority: url.host };

@@ -1,10 +1,11 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, RouteError } from '../errors.js';
+import { EndpointError, RouteError, describeOsError } from '../errors.js';
 import type { Endpoint } from '../endpoints/registry.js';
 import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
+import { park } from './waiting.js';
 
 export interface RouteContext {
   log: Logger;
@@ -83,7 +84,7 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
     ctx.log.info(describeJoin(a, b, res));
     abort.abort();
     if (res.error && !stopping) {
-      ctx.log.error(`${res.error.link.label}: ${(res.error.err as NodeJS.ErrnoException).code ?? res.error.err.message}`);
+      ctx.log.error(`${res.error.link.label}: ${describeOsError(res.error.err)}`);
       return 1;
     }
     return 0;
@@ -163,21 +164,29 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
 /** Two listeners: peers of the two sides are paired in arrival order. */
 async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
-  const waiting: [Link[], Link[]] = [[], []];
+  type Waiter = { peer: Link; take: () => void };
+  const waiting: [Waiter[], Waiter[]] = [[], []];
   const arrive = (side: 0 | 1) => (peer: Link) => {
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {});
     const other = waiting[side === 0 ? 1 : 0];
-    while (other.length && other[0]!.stream.destroyed) other.shift();
-    const partner = other.shift();
-    if (!partner) {
-      waiting[side].push(peer);
-      peer.stream.once('close', () => {
-        const i = waiting[side].indexOf(peer);
-        if (i >= 0) waiting[side].splice(i, 1);
-      });
+    while (other.length && other[0]!.peer.stream.destroyed) other.shift();
+    const waiter = other.shift();
+    if (!waiter) {
+      // A peer that leaves while waiting is dropped; it used to hold its socket forever.
+      const me: Waiter = {
+        peer,
+        take: park(peer, () => {
+          const i = waiting[side].indexOf(me);
+          if (i >= 0) waiting[side].splice(i, 1);
+          ctx.log.info(`${peer.label} left before a partner came`);
+        }),
+      };
+      waiting[side].push(me);
       return;
     }
+    waiter.take();
+    const partner = waiter.peer;
     const [a, b] = side === 0 ? [peer, partner] : [partner, peer];
     const j = join(a, b, { log: ctx.log, trace: ctx.trace });
     joins.add(j);
@@ -191,5 +200,5 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     await left.close();
     throw err;
   }
-  return listeningRoute([left, right], joins, abort, () => waiting.flat().forEach((p) => p.stream.destroy()));
+  return listeningRoute([left, right], joins, abort, () => waiting.flat().forEach((w) => w.peer.stream.destroy()));
 }

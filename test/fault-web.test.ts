@@ -1,0 +1,179 @@
+// ws-listen under faults: slowloris upgrades, churn, integrity with pauses, and hostile control frames.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
+import WebSocket, { createWebSocketStream } from 'ws';
+import { startPtyb, tcpServer } from './helpers/ptyb.js';
+import { openWs } from './helpers/ws.js';
+import { MiB, Payload, eventually, fdCount, fdTargets, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
+
+const CHURN = Number(process.env.PTYB_WS_CHURN_CYCLES ?? 3000);
+/** WebSocket framing costs more CPU than raw TCP: a quarter of the TCP integrity size. */
+const BYTES = Math.floor(Number(process.env.PTYB_INTEGRITY_BYTES ?? 256 * MiB) / 4);
+
+async function echoOnce(url: string): Promise<void> {
+  const ws = await openWs(url, { protocols: ['binary'] });
+  ws.send(Buffer.from('ping?'));
+  const [reply] = await once(ws, 'message');
+  assert.equal(String(reply), 'ping?');
+  ws.close();
+  await once(ws, 'close');
+}
+
+test('slowloris: an upgrade whose headers trickle forever is cut after ?header-timeout; others are served meanwhile', async () => {
+  const up = await tcpServer((s) => s.pipe(s));
+  const pb = await startPtyb(['ws-listen:0?header-timeout=2s', `tcp:127.0.0.1:${up.port}`]);
+  try {
+    const port = pb.listening[0]!.port;
+    const slow = net.connect({ host: '127.0.0.1', port });
+    slow.on('error', () => {});
+    await once(slow, 'connect');
+    let cut = false;
+    slow.once('close', () => (cut = true));
+    slow.resume();
+    slow.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n');
+    // One header line every 100 ms, never the blank line that ends them.
+    for (let i = 0; !cut && i < 600; i++) {
+      if (i % 10 === 0) await echoOnce(`ws://127.0.0.1:${port}/`);
+      slow.write(`X-Slow-${i}: ${'a'.repeat(10)}\r\n`);
+      await sleep(100);
+    }
+    assert.ok(cut, 'the trickling peer was cut off');
+    await echoOnce(`ws://127.0.0.1:${port}/`);
+  } finally {
+    await pb.stop();
+    await up.close();
+  }
+});
+
+test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or memory leak`, async () => {
+  const up = await tcpServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+  try {
+    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const pid = pb.proc.pid!;
+    const cycle = async (i: number) => {
+      const ws = new WebSocket(url, ['binary']);
+      ws.on('error', () => {});
+      await once(ws, 'open');
+      if (i % 3 === 0) {
+        ws.send(Buffer.from(`hello ${i}`));
+        await once(ws, 'message');
+        ws.close();
+      } else if (i % 3 === 1) ws.terminate(); // no close frame: the TCP connection just goes
+      else {
+        ws.send(Buffer.alloc(8192, 1));
+        ws.close(1001);
+      }
+      if (ws.readyState !== WebSocket.CLOSED) await once(ws, 'close');
+    };
+    await withConcurrency(200, 50, cycle);
+    await eventually(() => fdCount(pid) <= 30, 5000);
+    const fdBefore = fdCount(pid);
+    const rssBefore = rssBytes(pid);
+    await withConcurrency(CHURN, 50, cycle);
+    const settled = await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000);
+    assert.ok(settled, `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
+    const rssAfter = rssBytes(pid);
+    assert.ok(rssAfter < rssBefore + 64 * MiB, `RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB`);
+    process.stderr.write(`# ws-listen churn: ${CHURN} cycles, fds ${fdBefore} → ${fdCount(pid)}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`);
+    await echoOnce(url);
+  } finally {
+    await pb.stop();
+    await up.close();
+  }
+});
+
+test(`integrity: ${BYTES / MiB} MiB each way through ws-listen ↔ tcp (binary frames), random chunks and pauses`, async () => {
+  let upstreamSide!: (s: net.Socket) => void;
+  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
+  const up = await tcpServer((s) => upstreamSide(s));
+  const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+  try {
+    const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/`, { protocols: ['binary'] });
+    const wsStream = createWebSocketStream(ws, { allowHalfOpen: true });
+    const tcp = await upstreamSocket;
+    const [sentWs, sentTcp, atTcp, atWs] = await Promise.all([
+      writeRandomly(wsStream, new Payload(), BYTES, { keepOpen: true }),
+      // A WebSocket has no half-close: the tcp side ending would close it, so both stay open until both are read.
+      writeRandomly(tcp, new Payload(), BYTES, { keepOpen: true }),
+      readRandomlyUntil(tcp, BYTES),
+      readRandomlyUntil(wsStream, BYTES),
+    ]);
+    assert.equal(atTcp.bytes, BYTES);
+    assert.equal(atTcp.sha256, sentWs, 'ws→tcp bytes and order');
+    assert.equal(atWs.bytes, BYTES);
+    assert.equal(atWs.sha256, sentTcp, 'tcp→ws bytes and order');
+    ws.close();
+    tcp.end();
+  } finally {
+    await pb.stop();
+    await up.close();
+  }
+});
+
+/** readRandomly, but done after `bytes` (a WebSocket's end is its close, which the test triggers after). */
+async function readRandomlyUntil(stream: import('node:stream').Duplex, bytes: number) {
+  const { createHash } = await import('node:crypto');
+  const hash = createHash('sha256');
+  let got = 0;
+  let n = 0;
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => {
+      hash.update(c);
+      got += c.length;
+      if (++n % 64 === 0) {
+        stream.pause();
+        setTimeout(() => stream.resume(), Math.floor(Math.random() * 5));
+      }
+      if (got >= bytes) resolve();
+    });
+    stream.once('error', reject);
+  });
+  return { bytes: got, sha256: hash.digest('hex') };
+}
+
+test('control channel: any JSON or garbage frame gets a close code or is ignored; the server never crashes and the next client works', async () => {
+  const up = await tcpServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  const pb = await startPtyb(['ws-listen:0?max-frame=64k', `tcp:127.0.0.1:${up.port}`]);
+  try {
+    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const control = fc.oneof(
+      fc.record({ type: fc.constantFrom('resize', 'break', 'line', 'modem', 'x', ''), cols: fc.anything(), rows: fc.anything(), ms: fc.anything(), baud: fc.anything() }, { requiredKeys: ['type'] }).map((o) => JSON.stringify(o)),
+      fc.json(),
+      fc.string({ unit: 'binary', maxLength: 200 }),
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    );
+    let ws: WebSocket | undefined;
+    const codes = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(control, fc.constantFrom<string[]>([], ['binary'], ['base64']), async (frame, protocols) => {
+        if (!ws || ws.readyState !== WebSocket.OPEN || ws.protocol !== (protocols[0] ?? '')) {
+          ws?.terminate();
+          ws = await openWs(url, { protocols });
+          ws.on('close', (code) => codes.set(code, (codes.get(code) ?? 0) + 1));
+        }
+        ws.send(frame);
+        await sleep(1);
+      }),
+      { numRuns: Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 10 },
+    );
+    ws?.terminate();
+    assert.equal(pb.proc.exitCode, null, 'still running');
+    assert.doesNotMatch(pb.stderr(), /internal error|TypeError|RangeError|at .*\.m?js:\d+/, 'no crash, no stack');
+    for (const code of codes.keys()) assert.ok([1000, 1003, 1005, 1006, 1007, 1008, 1009].includes(code), `close code ${code}`);
+    await echoOnce(url);
+  } finally {
+    await pb.stop();
+    await up.close();
+  }
+});

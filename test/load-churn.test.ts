@@ -1,0 +1,105 @@
+// Churn: thousands of peers connect and vanish (gracefully, at once, by reset); no descriptor or memory leak, still serving.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connectTcp, readAll, sha256, startPtyb, tcpServer, transferBothWays, type Running } from './helpers/ptyb.js';
+import { MiB, eventually, fdCount, fdTargets, rssBytes, withConcurrency } from './helpers/load.js';
+
+const CYCLES = Number(process.env.PTYB_CHURN_CYCLES ?? 10_000);
+const CONCURRENCY = 50;
+
+/** One peer's life, in one of three shapes, so every teardown path of the router is taken. */
+async function cycle(port: number, i: number): Promise<void> {
+  const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  s.on('error', () => {});
+  await once(s, 'connect');
+  switch (i % 3) {
+    case 0: {
+      // Polite: a request, its echo, a half-close, then the far side's close.
+      const msg = `peer ${i}\n`;
+      const got = readAll(s);
+      s.end(msg);
+      assert.equal((await got).toString(), msg, `cycle ${i} echo`);
+      break;
+    }
+    case 1:
+      // Gone at once, likely before ptybridge's upstream connection is even open.
+      s.destroy();
+      break;
+    default:
+      // Reset (RST) after sending, with data possibly still in flight.
+      s.write(Buffer.alloc(4096, i & 0xff));
+      await new Promise((r) => setImmediate(r));
+      s.resetAndDestroy();
+  }
+  if (!s.closed) await once(s, 'close');
+}
+
+/** Descriptor and memory accounting around a burst of churn against a running ptybridge. */
+async function churn(pb: Running, port: number, label: string): Promise<void> {
+  const pid = pb.proc.pid!;
+  // Warm up: lazily created handles (DNS, timers) and JIT are not leaks.
+  await withConcurrency(300, CONCURRENCY, (i) => cycle(port, i));
+  await eventually(() => fdCount(pid) <= 30, 5000);
+  const fdBefore = fdCount(pid);
+  const rssBefore = rssBytes(pid);
+  await withConcurrency(CYCLES, CONCURRENCY, (i) => cycle(port, i));
+  // Closing finishes asynchronously on ptybridge's side; give it time, then count.
+  const settled = await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000);
+  const fdAfter = fdCount(pid);
+  const rssAfter = rssBytes(pid);
+  assert.ok(settled, `${label}: fds ${fdBefore} → ${fdAfter} after ${CYCLES} cycles: ${fdTargets(pid).join(' ')}`);
+  // Generous: V8 grows its heap and keeps it; a leak of a few KiB per cycle would pass 64 MiB over 10 000 cycles.
+  assert.ok(rssAfter < rssBefore + 64 * MiB, `${label}: RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB`);
+  assert.doesNotMatch(pb.stderr(), /internal error|EMFILE/, `${label}: stderr`);
+  process.stderr.write(`# ${label}: ${CYCLES} cycles, fds ${fdBefore} → ${fdAfter}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`);
+}
+
+test(`churn: ${CYCLES} connect/disconnect cycles on tcp-listen with a per-peer tcp upstream`, async () => {
+  const upstream = await tcpServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  const pb = await startPtyb(['tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const port = pb.listening[0]!.port;
+    await churn(pb, port, 'tcp-listen ↔ tcp');
+    // Still serving, byte-exact.
+    const c = await connectTcp(port);
+    const payload = randomBytes(MiB);
+    const echoed = readAll(c);
+    c.end(payload);
+    assert.equal(sha256(await echoed), sha256(payload));
+  } finally {
+    await pb.stop();
+    await upstream.close();
+  }
+});
+
+test(`churn: ${CYCLES} cycles on a rendezvous of two tcp-listen (half of the peers never meet a partner)`, async () => {
+  const pb = await startPtyb(['tcp-listen:0', 'tcp-listen:0'], { listeners: 2 });
+  try {
+    const [l, r] = pb.listening;
+    const pid = pb.proc.pid!;
+    await eventually(() => fdCount(pid) <= 30, 5000);
+    const fdBefore = fdCount(pid);
+    // Left peers connect and vanish; nobody on the right ever pairs with them.
+    await withConcurrency(CYCLES / 2, CONCURRENCY, async (i) => {
+      const s = net.connect({ host: '127.0.0.1', port: l!.port });
+      s.on('error', () => {});
+      await once(s, 'connect');
+      if (i % 2) s.destroy();
+      else s.resetAndDestroy();
+      if (!s.closed) await once(s, 'close');
+    });
+    assert.ok(await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000), `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
+    // A new pair still meets, and meets each other, not a ghost of the churn.
+    const a = await connectTcp(l!.port);
+    const b = await connectTcp(r!.port);
+    await transferBothWays(a, b, MiB);
+  } finally {
+    await pb.stop();
+  }
+});
