@@ -16,6 +16,7 @@ export function usage(): string {
   return `ptybridge ${VERSION} — connect two byte streams named by URIs, built for consoles
 
 Usage: ptybridge [options] LEFT RIGHT
+       ptybridge [options] --config consoles.yaml [--check]
        ptybridge --help SCHEME     options of one address type
 
 Addresses are scheme:target?key=value&flag; "-" is stdio.
@@ -27,6 +28,15 @@ Options:
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
   -x, --hex             hex trace of both directions to stderr, like socat -x
+  --log FILE            append a transcript of the device (left) side's output, with
+                        timestamps at line starts and connect/disconnect events
+  --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
+  --log-keep N          old transcripts kept on rotation (default 5)
+  --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
+  --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
+                        right, options: {log, log-max-size, log-keep, hex, policy}}]);
+                        SIGHUP reloads it, keeping the peers of unchanged routes
+  --check               with --config: validate, print the effective routes, open nothing
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

@@ -6,6 +6,10 @@ import { parseEndpoint } from './endpoints/registry.js';
 import { startRoute, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
 import { describeNative } from './native.js';
+import { openTranscript, transcriptOptions } from './router/session-log.js';
+import { withEscapeFlag } from './endpoints/stdio-tty.js';
+import { describeRoutes, loadConfig } from './config.js';
+import { runConfig } from './router/routes.js';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -13,6 +17,12 @@ const OPTIONS = {
   verbose: { type: 'boolean', short: 'v', multiple: true },
   quiet: { type: 'boolean', short: 'q' },
   hex: { type: 'boolean', short: 'x' },
+  log: { type: 'string' },
+  'log-max-size': { type: 'string' },
+  'log-keep': { type: 'string' },
+  escape: { type: 'string' },
+  config: { type: 'string' },
+  check: { type: 'boolean' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -31,13 +41,26 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(positionals[0] ? schemeHelp(positionals[0]) : usage());
       return 0;
     }
+    if (values.config !== undefined) {
+      if (positionals.length) throw new UsageError(`--config takes its routes from the file, not from addresses (got ${positionals.join(' ')})`);
+      const level = levelFrom(values.verbose?.length ?? 0, values.quiet ?? false);
+      log = createLogger(level);
+      const configs = loadConfig(values.config);
+      if (values.check) {
+        process.stdout.write(describeRoutes(configs));
+        return 0;
+      }
+      return await runConfig(values.config, configs, level, log);
+    }
+    if (values.check) throw new UsageError('--check needs --config FILE');
     if (positionals.length !== 2) {
       throw new UsageError(`expected two addresses, LEFT and RIGHT, got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const left = parseEndpoint(positionals[0]!);
-    const right = parseEndpoint(positionals[1]!);
+    const left = withEscapeFlag(parseEndpoint(positionals[0]!), values.escape);
+    const right = withEscapeFlag(parseEndpoint(positionals[1]!), values.escape);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
+    const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
     // (right after "listening on" was printed) must still close it, never kill us mid-way.
     let stopRequested = false;
@@ -52,9 +75,11 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startRoute(left, right, { log, trace });
+    route = await startRoute(left, right, { log, trace, transcript });
     if (stopRequested) route.stop();
-    return await route.done;
+    const code = await route.done;
+    await transcript?.close();
+    return code;
   } catch (err) {
     if (err instanceof PtybError) {
       log.error(err.message);

@@ -69,7 +69,8 @@ test('stdio bad input: "- -", a target, an option: one line, exit 2', async (t) 
     [['-', '-'], 'ptybridge: - and - both use stdio; one process has only one'],
     [['stdio:', '-'], 'ptybridge: stdio: and - both use stdio; one process has only one'],
     [['stdio:tty', 'tcp:127.0.0.1:1'], 'ptybridge: stdio:tty: stdio takes no target: write "-" or "stdio:"'],
-    [['stdio:?raw', 'tcp:127.0.0.1:1'], 'ptybridge: stdio:?raw: unknown option "raw"; stdio: takes no options'],
+    [['stdio:?bogus', 'tcp:127.0.0.1:1'], 'ptybridge: stdio:?bogus: unknown option "bogus"; stdio: takes escape, raw'],
+    [['stdio:?raw=on', 'tcp:127.0.0.1:1'], 'ptybridge: stdio:?raw=on: option "raw" expects auto|off, got "on"'],
   ];
   for (const [args, message] of cases) {
     await t.test(args.join(' '), async () => {

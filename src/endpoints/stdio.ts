@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { quoteUri } from '../uri.js';
 import type { ConnectingType } from './types.js';
+import { oneOf, text } from '../options.js';
+import { parseEscapeChar } from '../protocols/escapes.js';
+import { interactiveStdio } from './stdio-tty.js';
 
 /**
  * stdin and stdout as one Duplex: the end of stdin ends its readable side (half-close);
@@ -57,7 +60,10 @@ class StdioLink extends Duplex {
   }
 }
 
-const stdioOptions = z.object({});
+const stdioOptions = z.object({
+  escape: text('~', 'at a terminal: the escape key at line start (~. disconnects, ~b sends BREAK, ~? lists them); one character, ^X, or none (also --escape)', 'one character, ^X or none'),
+  raw: oneOf(['auto', 'off'], 'auto', 'auto: a terminal on stdin goes into raw mode with escapes (the interactive client); off: leave the terminal as it is'),
+});
 
 export const stdio: ConnectingType<'', typeof stdioOptions> = {
   scheme: 'stdio',
@@ -66,15 +72,25 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
   exclusiveResource: 'stdio',
   summary: 'this process\'s stdin and stdout ("-" for short)',
   targetForm: '',
-  examples: ['printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | ptybridge - tcp:example.org:80', 'ptybridge - unix:/run/qemu/serial0.sock'],
+  examples: ['ptybridge - tcp:localhost:23000          # interactive: ~. quits, ~b sends BREAK', 'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | ptybridge - tcp:example.org:80', 'ptybridge - unix:/run/qemu/serial0.sock'],
   notes: [
     'The end of stdin half-closes the other side; the other side\'s end closes stdout.',
-    'The terminal is left as it is (line mode, local echo). Only one stdio per route.',
+    'On a terminal, stdin goes into raw mode (keys go through at once, ^C reaches the far side) and is restored on exit; ~. at line start disconnects. Piped stdin is passed byte for byte. Only one stdio per route.',
   ],
   options: stdioOptions,
   parseTarget: (target, uri) => {
     if (target !== '') throw new UsageError(`${quoteUri(uri)}: stdio takes no target: write "-" or "stdio:"`);
     return '';
   },
-  open: async () => ({ stream: stdioStream(), label: 'stdio' }),
+  validate(spec) {
+    try {
+      parseEscapeChar(spec.options.escape ?? '~');
+    } catch (err) {
+      throw new UsageError(`${quoteUri(spec.uri)}: option "escape" expects ${(err as Error).message}`);
+    }
+  },
+  open: async (spec) =>
+    spec.options.raw === 'auto'
+      ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
+      : { stream: stdioStream(), label: 'stdio' },
 };

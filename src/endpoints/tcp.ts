@@ -3,6 +3,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
+import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
@@ -31,6 +32,7 @@ function applyLiveness(socket: net.Socket, opts: { keepalive: number; idle: numb
 
 const tcpOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
+  telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
   ...livenessOptions,
   ...retryOptions,
 });
@@ -50,7 +52,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
         applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
-        return link;
+        return spec.options.telnet ? telnetClientLink(link, ctx.log) : link;
       },
       spec.options,
       ctx,
@@ -60,6 +62,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
 
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
+  telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
   ...livenessOptions,
 });
@@ -70,7 +73,7 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   role: 'listening',
   summary: 'accept TCP peers; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',
-  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
+  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:2217?telnet   # RFC 2217 for pyserial', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
   options: tcpListenOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: true }),
   async listen(spec, onLink, ctx) {
@@ -79,7 +82,7 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
     if (spec.options.max > 0) server.maxConnections = spec.options.max;
     const withLiveness = (link: Link) => {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
-      onLink(link);
+      onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);
     };
     const listener = await listenSocket(spec.uri, { host, port }, server, withLiveness, {
       listener: (s) => {

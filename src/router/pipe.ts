@@ -9,6 +9,8 @@ export interface JoinOptions {
   log: Logger;
   /** Writes a hex trace of both directions (-x). */
   trace?: (text: string) => void;
+  /** Sees every chunk read from a (`a`) or from b (`b`): the session transcript's tap. */
+  tap?: { a?: (chunk: Buffer) => void; b?: (chunk: Buffer) => void };
 }
 
 export interface JoinResult {
@@ -51,8 +53,10 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
 
   const flow = (src: Link, dst: Link, count: 'aToB' | 'bToA') => {
     const direction = `${src.label} > ${dst.label}`;
+    const tap = count === 'aToB' ? opts.tap?.a : opts.tap?.b;
     src.stream.on('data', (chunk: Buffer) => {
       result[count] += chunk.length;
+      tap?.(chunk);
       if (opts.trace) opts.trace(formatTrace(direction, chunk));
     });
     src.stream.pipe(dst.stream, { end: true });

@@ -5,11 +5,14 @@ import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharin
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
+import type { Transcript } from './session-log.js';
 import { park } from './waiting.js';
 
 export interface RouteContext {
   log: Logger;
   trace?: (text: string) => void;
+  /** The session transcript (--log): the device side's output and connect/disconnect events. */
+  transcript?: Transcript;
 }
 
 /** A running route. `done` resolves with the exit status once the route is over. */
@@ -78,10 +81,12 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
     throw err;
   }
   ctx.log.info(`connected ${a.label} <-> ${b.label}`);
-  const j = join(a, b, { log: ctx.log, trace: ctx.trace });
+  ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
+  const j = join(a, b, { log: ctx.log, trace: ctx.trace, tap: { a: ctx.transcript?.data } });
   let stopping = false;
   const done = j.done.then((res) => {
     ctx.log.info(describeJoin(a, b, res));
+    ctx.transcript?.event(`disconnected: ${describeJoin(a, b, res)}`);
     abort.abort();
     if (res.error && !stopping) {
       ctx.log.error(`${res.error.link.label}: ${describeOsError(res.error.err)}`);
@@ -148,9 +153,13 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
     openConnecting(connecting, openCtx).then(
       (upstream) => {
         if (peer.stream.destroyed) return upstream.stream.destroy();
-        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace });
+        ctx.transcript?.event(`${peer.label} connected to ${upstream.label}`);
+        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, tap: { b: ctx.transcript?.data } });
         joins.add(j);
-        j.done.then((res) => ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`));
+        j.done.then((res) => {
+          ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`);
+          ctx.transcript?.event(`${peer.label} left`);
+        });
       },
       (err: Error) => {
         ctx.log.error(`${peer.label}: ${err.message}`);
@@ -188,9 +197,13 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     waiter.take();
     const partner = waiter.peer;
     const [a, b] = side === 0 ? [peer, partner] : [partner, peer];
-    const j = join(a, b, { log: ctx.log, trace: ctx.trace });
+    ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
+    const j = join(a, b, { log: ctx.log, trace: ctx.trace, tap: { a: ctx.transcript?.data } });
     joins.add(j);
-    j.done.then((res) => ctx.log.info(describeJoin(a, b, res)));
+    j.done.then((res) => {
+      ctx.log.info(describeJoin(a, b, res));
+      ctx.transcript?.event(`disconnected ${a.label} <-> ${b.label}`);
+    });
   };
   const left = await bind(l, arrive(0), ctx, openCtx);
   let right: Listener;

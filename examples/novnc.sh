@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# noVNC through ws-listen: ptybridge replaces websockify in front of a VNC server
+# (QEMU -vnc :0 listens on 5900). Not run in CI: needs a VNC server and noVNC's files
+# (Debian: apt-get install novnc → /usr/share/novnc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PTYB=${PTYBRIDGE:-"node dist/ptybridge.mjs"}
+VNC=${1:-127.0.0.1:5900}
+PORT=${2:-6080}
+NOVNC=${NOVNC:-/usr/share/novnc}
+echo "open http://127.0.0.1:$PORT/vnc.html?path=websockify"
+# Each browser gets its own VNC connection (per-peer), framed as websockify does.
+exec $PTYB "ws-listen:$PORT?static=$NOVNC&web=off" "tcp:$VNC"

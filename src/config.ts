@@ -1,0 +1,178 @@
+// The config file (--config consoles.yaml): many routes, each two URIs plus options as on the CLI, validated whole before anything opens.
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
+import { checkPair, sharingOf } from './router/route.js';
+import { parseSize } from './options.js';
+import type { TranscriptOptions } from './router/session-log.js';
+
+/** One route as the config names it. */
+export interface RouteConfig {
+  name: string;
+  left: Endpoint;
+  right: Endpoint;
+  /** Transcript file and its rotation, when `options.log` is set. */
+  log?: { file: string } & TranscriptOptions;
+  hex: boolean;
+  /** The route's identity for a reload: a route whose key is unchanged keeps its peers. */
+  key: string;
+}
+
+const sizeText = z.union([z.number().int().min(0), z.string()]).refine((v) => (typeof v === 'number' ? true : parseSize(v) !== undefined), {
+  message: 'expected a size such as 4096, 16k or 1M',
+});
+
+const routeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (at most 64)'),
+  left: z.string().min(1),
+  right: z.string().min(1),
+  options: z
+    .strictObject({
+      log: z.string().min(1).optional(),
+      'log-max-size': sizeText.optional(),
+      'log-keep': z.number().int().min(0).max(1000).optional(),
+      hex: z.boolean().optional(),
+      policy: z.enum(['shared', 'exclusive', 'readonly']).optional(),
+    })
+    .optional(),
+});
+
+const configSchema = z.strictObject({
+  version: z.literal(1, { message: 'expected version: 1' }),
+  routes: z.array(routeSchema).min(1, 'expected at least one route'),
+});
+
+/** Reads, parses and validates a config file; throws ConfigError naming file:line:col and the key. Opens nothing. */
+export function loadConfig(file: string): RouteConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const at = (offset: number | undefined) => {
+    const p = lines.linePos(offset ?? 0);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  const yamlError = doc.errors[0];
+  if (yamlError) throw new ConfigError(`${at(yamlError.pos[0])}: ${yamlError.message.split('\n')[0]}`);
+
+  const result = configSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    let where = path;
+    let what = issue.message;
+    const unknown = issue.code === 'unrecognized_keys';
+    if (unknown) {
+      where = [...path, issue.keys[0]!];
+      what = `unknown key "${issue.keys[0]}"${knownKeys(path)}`;
+    }
+    throw new ConfigError(`${at(offsetOf(doc, where, unknown))}: ${keyName(where)}: ${what}`);
+  }
+
+  const routes: RouteConfig[] = [];
+  const names = new Map<string, number>();
+  const exclusive = new Map<string, string>();
+  result.data.routes.forEach((r, i) => {
+    const here = (key: string) => at(offsetOf(doc, ['routes', i, key]));
+    if (names.has(r.name)) throw new ConfigError(`${here('name')}: routes[${i}].name: "${r.name}" is also the name of routes[${names.get(r.name)}]`);
+    names.set(r.name, i);
+    const endpoint = (key: 'left' | 'right') => {
+      try {
+        return parseEndpoint(r[key]);
+      } catch (err) {
+        throw new ConfigError(`${here(key)}: routes[${i}].${key}: ${(err as Error).message}`);
+      }
+    };
+    let left = endpoint('left');
+    let right = endpoint('right');
+    try {
+      checkPair(left, right);
+    } catch (err) {
+      throw new ConfigError(`${here('name')}: route "${r.name}": ${(err as Error).message}`);
+    }
+    // stdio and the like exist once per process, not once per route.
+    for (const e of [left, right]) {
+      const res = e.type.role === 'connecting' ? e.type.exclusiveResource : undefined;
+      if (!res) continue;
+      if (exclusive.has(res)) throw new ConfigError(`${here('name')}: route "${r.name}" uses ${res}, and so does route "${exclusive.get(res)}"; one process has only one`);
+      exclusive.set(res, r.name);
+    }
+    const o = r.options ?? {};
+    if (o.policy) [left, right] = [withPolicy(left, o.policy), withPolicy(right, o.policy)];
+    const log = o.log
+      ? {
+          file: o.log,
+          maxSize: typeof o['log-max-size'] === 'number' ? o['log-max-size'] : o['log-max-size'] ? parseSize(o['log-max-size'])! : 0,
+          keep: o['log-keep'] ?? 5,
+        }
+      : undefined;
+    routes.push({ name: r.name, left, right, log, hex: o.hex ?? false, key: JSON.stringify([r.left, r.right, o]) });
+  });
+  return routes;
+}
+
+/** `options.policy` is the hub's `?policy=` for the route's shared device, unless its URI says otherwise. */
+function withPolicy(e: Endpoint, policy: string): Endpoint {
+  if (!('policy' in e.type.options.shape) || /[?&]policy=/.test(e.spec.uri)) return e;
+  return { ...e, spec: { ...e.spec, options: { ...e.spec.options, policy } } };
+}
+
+function keyName(path: (string | number)[]): string {
+  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '') || '(top level)';
+}
+
+function knownKeys(path: (string | number)[]): string {
+  const shape = path.length === 0 ? configSchema.shape : path.length === 2 ? routeSchema.shape : path.at(-1) === 'options' ? routeSchema.shape.options.unwrap().shape : undefined;
+  return shape ? `; known: ${Object.keys(shape).join(', ')}` : '';
+}
+
+/** The start of the value at `path` (of the key with `atKey`); the nearest existing parent when it is missing. */
+function offsetOf(doc: Document, path: (string | number)[], atKey = false): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const parent = n === 0 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    if (n === 0) return (parent as { range?: number[] } | null)?.range?.[0];
+    const last = path[n - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === last);
+      if (pair) {
+        const v = pair.value as { range?: number[] } | null;
+        // Point at the value when there is one (a bad URI), at the key otherwise (an unknown key).
+        const k = (pair.key as { range?: number[] }).range?.[0];
+        return atKey ? k : (v?.range?.[0] ?? k);
+      }
+    } else {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: number[] } | undefined;
+      if (node?.range) return node.range[0];
+    }
+  }
+  return undefined;
+}
+
+/** The --check output: each route as it will run, options with their defaults. */
+export function describeRoutes(routes: RouteConfig[]): string {
+  const opts = (e: Endpoint) => Object.entries(e.spec.options as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
+  const how = (r: RouteConfig) => {
+    const roles = [r.left.type.role, r.right.type.role];
+    if (roles[0] === 'connecting' && roles[1] === 'connecting') return 'connect both ends';
+    if (roles[0] === 'listening' && roles[1] === 'listening') return 'rendezvous';
+    const c = (r.left.type.role === 'connecting' ? r.left : r.right) as { type: import('./endpoints/types.js').ConnectingType; spec: Endpoint['spec'] };
+    return sharingOf(c) === 'device' ? 'shared device (hub)' : 'one upstream per peer';
+  };
+  return routes
+    .map((r) =>
+      [
+        `${r.name}: ${how(r)}`,
+        `  left   ${r.left.spec.uri}  [${opts(r.left)}]`,
+        `  right  ${r.right.spec.uri}  [${opts(r.right)}]`,
+        ...(r.log ? [`  log    ${r.log.file} (rotate at ${r.log.maxSize || 'never'}, keep ${r.log.keep})`] : []),
+        ...(r.hex ? ['  hex trace on'] : []),
+      ].join('\n'),
+    )
+    .join('\n') + '\n';
+}

@@ -1,0 +1,82 @@
+// The interactive client: stdio on a terminal in raw mode with ~ escapes; the terminal is restored on every way out.
+import type { Link } from './types.js';
+import type { Endpoint } from './registry.js';
+import { UsageError } from '../errors.js';
+import { stdioStream } from './stdio.js';
+import { escapeHelp, escapeName, escapeTransform, parseEscapeChar } from '../protocols/escapes.js';
+
+/** BREAK length sent by ~b (what ssh and most terminal servers use). */
+const BREAK_MS = 250;
+
+let restore: (() => void) | undefined;
+
+/** Puts the terminal back to the mode it had; safe to call more than once, from any exit path. */
+export function restoreTerminal(): void {
+  const r = restore;
+  restore = undefined;
+  r?.();
+}
+
+function enterRawMode(): void {
+  const stdin = process.stdin;
+  if (!stdin.isTTY || restore) return;
+  const wasRaw = stdin.isRaw;
+  stdin.setRawMode(true);
+  restore = () => {
+    try {
+      stdin.setRawMode(wasRaw);
+    } catch {
+      // The terminal is gone (hangup): nothing left to restore.
+    }
+  };
+  // process.exit, a normal end, an uncaught exception and main's SIGINT/SIGTERM handling all pass here.
+  process.once('exit', restoreTerminal);
+}
+
+/**
+ * stdio for a person at a terminal: raw mode (keys go through at once, ^C reaches the far
+ * side), `escape` at line start for local commands, the terminal's size sent as resizes.
+ * With stdin not a terminal it is plain stdio, byte for byte.
+ */
+export function interactiveStdio(escape: number | undefined, hint: (text: string) => void): Link {
+  if (!process.stdin.isTTY) return { stream: stdioStream(), label: 'stdio' };
+  enterRawMode();
+  const keys = escapeTransform(escape, (action) => {
+    if (action === 'disconnect') {
+      process.stderr.write('\r\n');
+      restoreTerminal();
+      stream.destroy();
+    } else if (action === 'break') {
+      stream.emit('control', { type: 'break', ms: BREAK_MS });
+    } else if (escape !== undefined) {
+      process.stdout.write(`\r\n${escapeHelp(escape)}`);
+    }
+  });
+  process.stdin.pipe(keys);
+  const stream = stdioStream(keys, process.stdout);
+  stream.once('close', () => {
+    process.stdin.unpipe(keys);
+    restoreTerminal();
+  });
+  const sendSize = () => {
+    if (process.stdout.isTTY) stream.emit('control', { type: 'resize', cols: process.stdout.columns, rows: process.stdout.rows });
+  };
+  process.stdout.on('resize', sendSize);
+  // Once the route has joined us to the far side, which listens for controls from then on.
+  stream.on('newListener', (event) => {
+    if (event === 'control') setImmediate(sendSize);
+  });
+  if (escape !== undefined) hint(`${escapeName(escape)}. disconnects, ${escapeName(escape)}? lists escapes`);
+  return { stream, label: 'stdio' };
+}
+
+/** Applies the CLI's --escape to a stdio endpoint (other endpoints are returned as they are). */
+export function withEscapeFlag(e: Endpoint, flag: string | undefined): Endpoint {
+  if (flag === undefined || e.spec.scheme !== 'stdio') return e;
+  try {
+    parseEscapeChar(flag);
+  } catch (err) {
+    throw new UsageError(`--escape expects ${(err as Error).message}`);
+  }
+  return { ...e, spec: { ...e.spec, options: { ...e.spec.options, escape: flag } } };
+}

@@ -1,0 +1,334 @@
+// Wraps a byte-stream Link in telnet (?telnet): escaping both ways, option negotiation, NAWS and RFC 2217.
+import { Duplex } from 'node:stream';
+import type { Control, LineSettings, Link, ModemSettings } from '../endpoints/types.js';
+import type { Logger } from '../log.js';
+import { AYT, BRK, IAC, Negotiator, OPT, TelnetParser, escapeData, subnegotiation, type Verb } from './telnet.js';
+import { CPO, CTL, LINE_COMMANDS, SERVER, decodeLineValue, encodeLineValue, type LineKey } from './rfc2217.js';
+
+declare const PTYBRIDGE_VERSION: string;
+const SIGNATURE = `ptybridge ${typeof PTYBRIDGE_VERSION === 'string' ? PTYBRIDGE_VERSION : 'dev'}`;
+/** How long a BREAK lasts when the peer sent telnet BRK (no duration in the protocol). */
+const BRK_MS = 250;
+/** How long the client side waits for an RFC 2217 answer. */
+const ANSWER_MS = 3000;
+/** How long our data waits for the peer to answer the opening negotiation. */
+const NEGOTIATION_MS = 1000;
+
+/**
+ * The telnet layer as a Duplex: what is written is escaped and sent; what is read is the
+ * peer's data with telnet commands removed. Controls the peer asks for (NAWS resize,
+ * RFC 2217 line/modem/BREAK) are emitted as `control` events for the router.
+ */
+class TelnetStream extends Duplex {
+  readonly parser: TelnetParser;
+  readonly neg: Negotiator;
+  /** RFC 2217 FLOWCONTROL-SUSPEND holds our output here until RESUME. */
+  private held?: () => void;
+  private suspended = false;
+  private sawEnd = false;
+  /**
+   * Our data waits until the peer has answered WILL BINARY: RFC 856 switches the sender's
+   * mode when the DO arrives, and a CR sent before that would be read in the wrong mode.
+   * A peer that never answers (a raw TCP client) gets our data after NEGOTIATION_MS.
+   */
+  private negotiated = false;
+
+  constructor(
+    readonly sock: Duplex,
+    role: 'server' | 'client',
+    private readonly onSub: (option: number, data: Buffer) => void,
+    private readonly onCommand: (cmd: number) => void,
+    onChange: (side: 'us' | 'him', option: number, on: boolean) => void,
+  ) {
+    super({ allowHalfOpen: true });
+    const local = [OPT.BINARY, OPT.SGA, OPT.COM_PORT, ...(role === 'server' ? [OPT.ECHO] : [OPT.NAWS])];
+    const remote = [OPT.BINARY, OPT.SGA, OPT.COM_PORT, ...(role === 'server' ? [OPT.NAWS] : [OPT.ECHO])];
+    this.neg = new Negotiator({ local, remote }, (b) => this.raw(b), (side, option, on) => {
+      if (option === OPT.BINARY && side === 'him') this.parser.binary = on;
+      onChange(side, option, on);
+    });
+    // Data found in one socket chunk goes out as one piece (a copy: the parser hands out
+    // views of the socket's chunk); anything else the peer sent is acted on in its place.
+    let pending: Buffer[] = [];
+    const flush = () => {
+      if (!pending.length) return;
+      const data = Buffer.concat(pending);
+      pending = [];
+      if (!this.push(data)) sock.pause();
+    };
+    this.parser = new TelnetParser({
+      data: (bytes) => pending.push(bytes),
+      command: (cmd) => (flush(), this.onCommand(cmd)),
+      negotiate: (verb: Verb, option) => (flush(), this.neg.receive(verb, option)),
+      sub: (option, data) => (flush(), this.onSub(option, data)),
+    });
+    sock.on('data', (c: Buffer) => {
+      this.parser.feed(c);
+      flush();
+      if (!this.negotiated && !this.neg.pending('us', OPT.BINARY)) this.settle();
+    });
+    setTimeout(() => this.settle(), NEGOTIATION_MS).unref();
+    sock.on('end', () => {
+      this.sawEnd = true;
+      this.push(null);
+    });
+    sock.on('error', (err) => this.destroy(err));
+    sock.on('close', () => {
+      if (!this.sawEnd) this.destroy();
+    });
+  }
+
+  /** Sends telnet protocol bytes (never escaped again). */
+  raw(b: Buffer): void {
+    if (!this.sock.destroyed && this.sock.writable) this.sock.write(b);
+  }
+
+  private settle(): void {
+    this.negotiated = true;
+    this.suspend(this.suspended);
+  }
+
+  suspend(on: boolean): void {
+    this.suspended = on;
+    if (!on && this.negotiated && this.held) {
+      const go = this.held;
+      this.held = undefined;
+      go();
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const send = () => {
+      if (this.sock.destroyed) return cb(new Error('socket closed'));
+      if (this.sock.write(escapeData(chunk, this.neg.enabled('us', OPT.BINARY)))) cb();
+      else this.sock.once('drain', () => cb());
+    };
+    if (this.suspended || !this.negotiated) this.held = send;
+    else send();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.sock.destroyed) this.sock.end();
+    cb();
+  }
+
+  override _read(): void {
+    this.sock.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.sock.destroy();
+    cb(err);
+  }
+}
+
+/** The telnet server side (tcp-listen:?telnet): a console server as ser2net is, with RFC 2217. */
+export function telnetServerLink(link: Link, log: Logger): Link {
+  let breakSince: number | undefined;
+  let modem: ModemSettings = { dtr: true, rts: true };
+  type Batch = { line: Partial<LineSettings>; answers: ((inForce: LineSettings | undefined) => void)[] };
+  let lineBatch: Batch | undefined;
+  let lastLine: LineSettings | undefined;
+  const emit = (c: Control) => stream.emit('control', c);
+  const answer = (code: number, data: Buffer | number[]) => stream.raw(subnegotiation(OPT.COM_PORT, [SERVER + code, ...data]));
+
+  // Settings that arrive together (pyserial sends baud, size, parity and stop at once)
+  // become one setLine, so the device is reconfigured once.
+  const queueLine = (key: LineKey, value: LineSettings[LineKey] | undefined, code: number) => {
+    if (!lineBatch) {
+      const batch: Batch = { line: {}, answers: [] };
+      lineBatch = batch;
+      queueMicrotask(() => {
+        lineBatch = undefined;
+        emit({
+          type: 'line',
+          line: batch.line,
+          reply: (inForce) => {
+            // No answer (the change failed, or the other side has no line): what was in force before still is.
+            if (inForce) lastLine = inForce;
+            batch.answers.forEach((a) => a(inForce ?? lastLine));
+          },
+        });
+      });
+    }
+    if (value !== undefined) (lineBatch.line as Record<string, unknown>)[key] = value;
+    // Nothing known of the other side's line (a TCP upstream has none): what was asked is vacuously in force.
+    lineBatch.answers.push((inForce) => answer(code, encodeLineValue(key, inForce?.[key] ?? value)));
+  };
+
+  const setModem = (want: ModemSettings, which: 'dtr' | 'rts') =>
+    emit({
+      type: 'modem',
+      modem: want,
+      reply: (inForce) => {
+        modem = { ...modem, ...want, ...inForce };
+        const on = modem[which] !== false;
+        answer(CPO.SET_CONTROL, [which === 'dtr' ? (on ? CTL.DTR_ON : CTL.DTR_OFF) : on ? CTL.RTS_ON : CTL.RTS_OFF]);
+      },
+    });
+
+  const control = (v: number) => {
+    switch (v) {
+      case CTL.BREAK_ON:
+        breakSince = Date.now();
+        return answer(CPO.SET_CONTROL, [CTL.BREAK_ON]);
+      case CTL.BREAK_OFF:
+        if (breakSince !== undefined) emit({ type: 'break', ms: Math.min(10_000, Math.max(1, Date.now() - breakSince)) });
+        breakSince = undefined;
+        return answer(CPO.SET_CONTROL, [CTL.BREAK_OFF]);
+      case CTL.BREAK_REQUEST:
+        return answer(CPO.SET_CONTROL, [breakSince === undefined ? CTL.BREAK_OFF : CTL.BREAK_ON]);
+      case CTL.DTR_ON:
+      case CTL.DTR_OFF:
+        return setModem({ dtr: v === CTL.DTR_ON }, 'dtr');
+      case CTL.DTR_REQUEST:
+        return setModem({}, 'dtr');
+      case CTL.RTS_ON:
+      case CTL.RTS_OFF:
+        return setModem({ rts: v === CTL.RTS_ON }, 'rts');
+      case CTL.RTS_REQUEST:
+        return setModem({}, 'rts');
+      default:
+        // Flow control: LineSettings has none, so none is what is in force; the answer says so.
+        return answer(CPO.SET_CONTROL, [v >= CTL.INFLOW_REQUEST ? CTL.INFLOW_NONE : CTL.FLOW_NONE]);
+    }
+  };
+
+  const comPort = (data: Buffer) => {
+    const code = data[0];
+    const value = data.subarray(1);
+    if (code === undefined) return;
+    const key = LINE_COMMANDS[code];
+    if (key) return queueLine(key, decodeLineValue(key, value), code);
+    switch (code) {
+      case CPO.SIGNATURE:
+        if (value.length === 0) answer(CPO.SIGNATURE, Buffer.from(SIGNATURE));
+        else log.info(`${link.label}: RFC 2217 client is ${value.toString('latin1')}`);
+        return;
+      case CPO.SET_CONTROL:
+        return control(value[0] ?? 0);
+      case CPO.NOTIFY_LINESTATE:
+      case CPO.NOTIFY_MODEMSTATE:
+        // We learn no line or modem state from the device; report nothing asserted.
+        return answer(code, [0]);
+      case CPO.FLOWCONTROL_SUSPEND:
+      case CPO.FLOWCONTROL_RESUME:
+        return stream.suspend(code === CPO.FLOWCONTROL_SUSPEND);
+      case CPO.SET_LINESTATE_MASK:
+      case CPO.SET_MODEMSTATE_MASK:
+      case CPO.PURGE_DATA:
+        return answer(code, [value[0] ?? 0]);
+    }
+  };
+
+  const stream = new TelnetStream(
+    link.stream,
+    'server',
+    (option, data) => {
+      if (option === OPT.NAWS && data.length >= 4) {
+        const cols = data.readUInt16BE(0);
+        const rows = data.readUInt16BE(2);
+        if (cols > 0 && rows > 0) emit({ type: 'resize', cols, rows });
+      } else if (option === OPT.COM_PORT) {
+        comPort(data);
+      }
+    },
+    (cmd) => {
+      if (cmd === BRK) emit({ type: 'break', ms: BRK_MS });
+      else if (cmd === AYT) stream.raw(Buffer.from('\r\n[ptybridge: yes]\r\n'));
+    },
+    () => {},
+  );
+  // The device echoes and runs in character mode: what ser2net and conserver offer.
+  for (const o of [OPT.ECHO, OPT.SGA, OPT.BINARY]) stream.neg.request('us', o);
+  for (const o of [OPT.SGA, OPT.BINARY, OPT.NAWS]) stream.neg.request('him', o);
+  return { stream, label: `${link.label} telnet` };
+}
+
+/** The telnet client side (tcp:?telnet): NAWS for resizes, RFC 2217 for line, modem and BREAK. */
+export function telnetClientLink(link: Link, log: Logger): Link {
+  let size: [number, number] | undefined;
+  const waiting = new Map<number, ((data: Buffer | undefined) => void)[]>();
+
+  const sendNaws = () => {
+    if (!size || !stream.neg.enabled('us', OPT.NAWS)) return;
+    const b = Buffer.alloc(4);
+    b.writeUInt16BE(Math.min(size[0], 65535), 0);
+    b.writeUInt16BE(Math.min(size[1], 65535), 2);
+    stream.raw(subnegotiation(OPT.NAWS, b));
+  };
+  const requireComPort = () => {
+    if (!stream.neg.enabled('us', OPT.COM_PORT)) throw new Error('the telnet server does not speak RFC 2217 (COM-PORT-OPTION)');
+  };
+  /** Sends one COM-PORT command and waits for the server's answer (code + 100). */
+  const ask = (code: number, data: Buffer | number[]): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const queue = waiting.get(SERVER + code) ?? [];
+      waiting.set(SERVER + code, queue);
+      const timer = setTimeout(() => {
+        queue.splice(queue.indexOf(done), 1);
+        reject(new Error(`no RFC 2217 answer to command ${code} within ${ANSWER_MS} ms`));
+      }, ANSWER_MS);
+      const done = (d: Buffer | undefined) => {
+        clearTimeout(timer);
+        if (d) resolve(d);
+        else reject(new Error('connection closed'));
+      };
+      queue.push(done);
+      stream.raw(subnegotiation(OPT.COM_PORT, [code, ...data]));
+    });
+
+  const stream = new TelnetStream(
+    link.stream,
+    'client',
+    (option, data) => {
+      if (option !== OPT.COM_PORT || data[0] === undefined) return;
+      waiting.get(data[0])?.shift()?.(data.subarray(1));
+    },
+    () => {},
+    (side, option, on) => {
+      if (side === 'us' && option === OPT.NAWS && on) sendNaws();
+    },
+  );
+  stream.once('close', () => {
+    for (const q of waiting.values()) q.splice(0).forEach((f) => f(undefined));
+  });
+  for (const o of [OPT.BINARY, OPT.COM_PORT]) stream.neg.request('us', o);
+  for (const o of [OPT.BINARY, OPT.SGA]) stream.neg.request('him', o);
+
+  return {
+    stream,
+    label: `${link.label} telnet`,
+    resize(cols, rows) {
+      size = [cols, rows];
+      sendNaws();
+    },
+    async sendBreak(ms) {
+      if (!stream.neg.enabled('us', OPT.COM_PORT)) return stream.raw(Buffer.of(IAC, BRK));
+      await ask(CPO.SET_CONTROL, [CTL.BREAK_ON]);
+      await new Promise((r) => setTimeout(r, ms));
+      await ask(CPO.SET_CONTROL, [CTL.BREAK_OFF]);
+    },
+    async setLine(line) {
+      requireComPort();
+      const inForce: Partial<LineSettings> = {};
+      const codes = Object.entries(LINE_COMMANDS) as [string, LineKey][];
+      await Promise.all(
+        codes.map(async ([code, key]) => {
+          const answer = await ask(Number(code), encodeLineValue(key, line[key]));
+          (inForce as Record<string, unknown>)[key] = decodeLineValue(key, answer);
+        }),
+      );
+      log.debug(`${link.label}: RFC 2217 line in force ${JSON.stringify(inForce)}`);
+      return inForce as LineSettings;
+    },
+    async setModem(modem) {
+      requireComPort();
+      const [dtr, rts] = await Promise.all([
+        ask(CPO.SET_CONTROL, [modem.dtr === undefined ? CTL.DTR_REQUEST : modem.dtr ? CTL.DTR_ON : CTL.DTR_OFF]),
+        ask(CPO.SET_CONTROL, [modem.rts === undefined ? CTL.RTS_REQUEST : modem.rts ? CTL.RTS_ON : CTL.RTS_OFF]),
+      ]);
+      return { dtr: dtr[0] === CTL.DTR_ON, rts: rts[0] === CTL.RTS_ON };
+    },
+  };
+}

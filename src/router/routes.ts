@@ -1,0 +1,136 @@
+// Runs the routes of a config file side by side, and applies a reload: added and removed routes start and stop, unchanged ones keep their peers.
+import { loadConfig, type RouteConfig } from '../config.js';
+import { createLogger, type Level, type Logger } from '../log.js';
+import { describeOsError, PtybError } from '../errors.js';
+import { startRoute, type Route } from './route.js';
+import { openTranscript, type Transcript } from './session-log.js';
+
+interface Running {
+  config: RouteConfig;
+  route: Route;
+  transcript?: Transcript;
+}
+
+/** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
+function routeLogger(level: Level, name: string): Logger {
+  return createLogger(level, (line) => process.stderr.write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+}
+
+/** The routes of one process; `done` resolves when every route has ended or `stop()` was called. */
+export class RouteSet {
+  private readonly running = new Map<string, Running>();
+  private stopped = false;
+  private resolveDone!: (code: number) => void;
+  readonly done = new Promise<number>((r) => (this.resolveDone = r));
+
+  constructor(
+    private readonly level: Level,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts routes in order; if one cannot start, those already started are stopped and the error is thrown. */
+  async start(configs: RouteConfig[]): Promise<void> {
+    for (const c of configs) {
+      try {
+        await this.startOne(c);
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+    }
+  }
+
+  private async startOne(config: RouteConfig): Promise<void> {
+    const log = routeLogger(this.level, config.name);
+    const transcript = config.log ? openTranscript(config.log.file, config.log, log) : undefined;
+    const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
+    let route: Route;
+    try {
+      route = await startRoute(config.left, config.right, { log, trace, transcript });
+    } catch (err) {
+      await transcript?.close();
+      throw new RouteStartError(config.name, err);
+    }
+    const entry: Running = { config, route, transcript };
+    this.running.set(config.name, entry);
+    route.done.then(async (code) => {
+      await transcript?.close();
+      if (this.running.get(config.name) !== entry) return;
+      this.running.delete(config.name);
+      if (code !== 0) this.log.error(`[${config.name}] route ended with status ${code}`);
+      if (this.running.size === 0 && !this.stopped) this.resolveDone(code);
+    });
+  }
+
+  /**
+   * Applies a new config: routes whose name and URIs and options are unchanged keep running
+   * (with their peers); the others are stopped, then the new ones started.
+   * A route that fails to start is reported and skipped; the others stay.
+   */
+  async reload(configs: RouteConfig[]): Promise<void> {
+    const wanted = new Map(configs.map((c) => [c.name, c]));
+    const stopping: Promise<void>[] = [];
+    for (const [name, r] of this.running) {
+      if (wanted.get(name)?.key === r.config.key) continue;
+      this.running.delete(name);
+      this.log.warn(`reload: stopping route "${name}"`);
+      stopping.push(r.route.stop().then(() => r.transcript?.close()));
+    }
+    await Promise.all(stopping);
+    for (const c of configs) {
+      if (this.running.has(c.name)) continue;
+      this.log.warn(`reload: starting route "${c.name}"`);
+      await this.startOne(c).catch((err: Error) => this.log.error(err.message));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(all.map((r) => r.route.stop().then(() => r.transcript?.close())));
+    this.resolveDone(0);
+  }
+}
+
+/** A route of the config that could not start: names the route and the cause. */
+export class RouteStartError extends PtybError {
+  constructor(name: string, cause: unknown) {
+    super(cause instanceof PtybError ? cause.code : 'PTYB_ERR_OPEN', `route "${name}": ${describeOsError(cause)}`, cause instanceof PtybError ? cause.exitCode : 1, { cause });
+  }
+}
+
+/**
+ * Runs a config file until SIGINT/SIGTERM (or every route has ended). SIGHUP reads the file
+ * again: a bad file is reported and the running routes stay as they are.
+ */
+export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger): Promise<number> {
+  const set = new RouteSet(level, log);
+  let stopRequested = false;
+  const onStop = (sig: NodeJS.Signals) => {
+    if (stopRequested) process.exit(0);
+    stopRequested = true;
+    log.info(`${sig}: closing`);
+    void set.stop();
+  };
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    reloading = reloading.then(async () => {
+      let next: RouteConfig[];
+      try {
+        next = loadConfig(file);
+      } catch (err) {
+        log.error(`reload refused, routes unchanged: ${(err as Error).message}`);
+        return;
+      }
+      await set.reload(next);
+      log.warn(`reloaded ${file}: ${next.length} routes`);
+    });
+  };
+  process.on('SIGINT', onStop);
+  process.on('SIGTERM', onStop);
+  process.on('SIGHUP', onHup);
+  await set.start(configs);
+  if (stopRequested) void set.stop();
+  return set.done;
+}

@@ -1,0 +1,103 @@
+// --config: three consoles in one process, isolated; SIGHUP adds and removes routes without dropping peers; bad files refused whole.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type net from 'node:net';
+import { connectTcp, readUntil, runPtyb, startPtyb, tcpServer } from './helpers/ptyb.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ptyb-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A console stand-in: greets with its name, then echoes in upper case. */
+const consoleServer = (name: string) =>
+  tcpServer((s) => {
+    s.write(`${name}> `);
+    s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase()));
+  });
+
+const yaml = (routes: { name: string; left: string; right: string; log?: string }[]) =>
+  ['version: 1', 'routes:', ...routes.flatMap((r) => [`  - name: ${r.name}`, `    left: ${r.left}`, `    right: ${r.right}`, ...(r.log ? ['    options:', `      log: ${r.log}`] : [])])].join('\n') + '\n';
+
+async function talk(port: number, banner: string, text: string): Promise<net.Socket> {
+  const c = await connectTcp(port);
+  await readUntil(c, `${banner}> `);
+  c.write(text);
+  await readUntil(c, text.toUpperCase());
+  return c;
+}
+
+test('three consoles on three ports, isolated; SIGHUP adds a fourth and removes one, peers of the others stay', async () => {
+  const servers = await Promise.all(['alpha', 'bravo', 'charlie', 'delta'].map(consoleServer));
+  const route = (name: string, i: number) => ({ name, left: `tcp:127.0.0.1:${servers[i]!.port}`, right: 'tcp-listen:0' });
+  const file = join(dir, 'consoles.yaml');
+  writeFileSync(file, yaml([route('alpha', 0), { ...route('bravo', 1), log: join(dir, 'bravo.log') }, route('charlie', 2)]));
+  const pb = await startPtyb(['--config', file], { listeners: 3 });
+  const peers: net.Socket[] = [];
+  try {
+    const ports = pb.listening.map((l) => l.port);
+    assert.match(pb.stderr(), /\[alpha\] listening on tcp 127\.0\.0\.1:\d+[\s\S]*\[bravo\] listening[\s\S]*\[charlie\] listening/);
+    // Each port reaches its own console and only that one.
+    peers.push(await talk(ports[0]!, 'alpha', 'one'), await talk(ports[1]!, 'bravo', 'two'), await talk(ports[2]!, 'charlie', 'three'));
+
+    // Reload: bravo unchanged, alpha unchanged, charlie removed, delta added.
+    writeFileSync(file, yaml([route('alpha', 0), { ...route('bravo', 1), log: join(dir, 'bravo.log') }, route('delta', 3)]));
+    pb.proc.kill('SIGHUP');
+    await readUntil(pb.proc.stderr!, /reloaded .*: 3 routes/);
+    const delta = /\[delta\] listening on tcp 127\.0\.0\.1:(\d+)/.exec(pb.stderr())!;
+    peers.push(await talk(Number(delta[1]), 'delta', 'four'));
+    // The peers of unchanged routes were kept: the same connections still answer.
+    peers[0]!.write('still-a');
+    await readUntil(peers[0]!, 'STILL-A');
+    peers[1]!.write('still-b');
+    await readUntil(peers[1]!, 'STILL-B');
+    // charlie's listener is gone.
+    await assert.rejects(connectTcp(ports[2]!), /ECONNREFUSED/);
+    assert.doesNotMatch(pb.stderr(), /\[(alpha|bravo)\] listening[\s\S]*reloaded[\s\S]*\[(alpha|bravo)\] listening/);
+  } finally {
+    peers.forEach((p) => p.destroy());
+    const { code } = await pb.stop();
+    assert.equal(code, 0, pb.stderr());
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+test('--check prints the effective routes with defaults and opens nothing', async () => {
+  const file = join(dir, 'check.yaml');
+  writeFileSync(file, ['version: 1', 'routes:', '  - name: lab1', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:7001?telnet', '    options: {log: /tmp/lab1.log, log-max-size: 1M}', ''].join('\n'));
+  const r = await runPtyb(['--config', file, '--check']);
+  assert.equal(r.code, 0, r.stderr);
+  // Options with their defaults filled in (other options may join the lists over time).
+  const out = r.stdout.toString().split('\n');
+  assert.equal(out[0], 'lab1: one upstream per peer');
+  assert.match(out[1]!, /^  left   tcp:127\.0\.0\.1:1  \[nodelay=true telnet=false .*retry=0 interval=1000.*\]$/);
+  assert.match(out[2]!, /^  right  tcp-listen:7001\?telnet  \[nodelay=true telnet=true max=0.*\]$/);
+  assert.equal(out[3], '  log    /tmp/lab1.log (rotate at 1048576, keep 5)');
+});
+
+test('a bad config is refused whole: file:line:col and the key, exit 2, nothing listens', async (t) => {
+  const good = ['version: 1', 'routes:', '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'];
+  const cases: [string, string[], RegExp][] = [
+    ['unknown option key', [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'], /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo"; known: log, log-max-size, log-keep, hex, policy$/],
+    ['bad URI option', [...good, '  - name: two', '    left: tcp:127.0.0.1:1?nodelya', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tcp:127\.0\.0\.1:1\?nodelya: unknown option "nodelya" \(did you mean "nodelay"\?\)$/],
+    ['unknown scheme', [...good, '  - name: two', '    left: tpc:127.0.0.1:1', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tpc:127\.0\.0\.1:1: unknown scheme "tpc" \(did you mean "tcp:"\?\)/],
+    ['duplicate name', [...good, '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'], /:6:11: routes\[1\]\.name: "ok" is also the name of routes\[0\]$/],
+    ['missing right', [...good, '  - name: two', '    left: tcp:127.0.0.1:1'], /:6:5: routes\[1\]\.right: /],
+    ['wrong version', ['version: 2', ...good.slice(1)], /:1:10: version: expected version: 1$/],
+    ['YAML syntax', [...good, '  - name: [unclosed'], /yaml:\d+:\d+: Flow sequence in block collection must be sufficiently indented and end with a \]$/],
+  ];
+  for (const [what, lines, want] of cases) {
+    await t.test(what, async () => {
+      const file = join(dir, `bad-${what.replace(/\W/g, '-')}.yaml`);
+      writeFileSync(file, lines.join('\n') + '\n');
+      const r = await runPtyb(['--config', file]);
+      assert.equal(r.code, 2, r.stderr);
+      const line = r.stderr.trim();
+      assert.equal(line.split('\n').length, 1, r.stderr);
+      assert.ok(line.startsWith(`ptybridge: ${file}:`), line);
+      assert.match(line, want);
+      assert.doesNotMatch(r.stderr, /listening on/);
+    });
+  }
+});

@@ -1,0 +1,130 @@
+// --log: the session transcript (timestamps, events, rotation, a stuck disk never stalls data) and the -x trace labels.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync, statSync, createReadStream, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import { connectTcp, readAll, readUntil, runTool, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
+
+const dirs: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'ptyb-log-'));
+  dirs.push(d);
+  return d;
+};
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const STAMP = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] /;
+
+test('--log: the device side\'s output with a timestamp at each line start, connect and leave events, appended', async () => {
+  const file = join(dir(), 'console.log');
+  const upstream = await tcpServer((s) => {
+    s.write('login: ');
+    s.on('data', () => s.end('root\r\nwelcome\r\n# '));
+  });
+  for (const round of [1, 2]) {
+    const pb = await startPtyb(['--log', file, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+    try {
+      const c = await connectTcp(pb.listening[0]!.port);
+      await readUntil(c, 'login: ');
+      c.end('secret-typed-by-peer\n');
+      await readAll(c);
+    } finally {
+      await pb.stop();
+    }
+    const lines = readFileSync(file, 'utf8').split('\n');
+    // Each round adds: connected, "login: root", "welcome", "# " + the left event on its own line.
+    assert.equal(lines.filter((l) => / connected to /.test(l)).length, round, lines.join('\n'));
+    assert.equal(lines.filter((l) => / left ---$/.test(l)).length, round);
+  }
+  const text = readFileSync(file, 'utf8');
+  assert.ok(!text.includes('secret-typed-by-peer'), 'only the device side is logged');
+  const lines = text.split('\n').filter((l) => l !== '');
+  for (const l of lines) assert.match(l, STAMP, `every line starts with a timestamp: ${JSON.stringify(l)}`);
+  const body = lines.map((l) => l.replace(STAMP, ''));
+  assert.deepEqual(body.slice(0, 5).map((l) => l.replace(/tcp \S+/g, 'tcp X')), [
+    '--- tcp X connected to tcp X ---',
+    'login: root\r',
+    'welcome\r',
+    '# ',
+    '--- tcp X left ---',
+  ]);
+  await upstream.close();
+});
+
+test('--log-max-size rotates: FILE, FILE.1 … FILE.keep, nothing older', async () => {
+  const d = dir();
+  const file = join(d, 'rot.log');
+  const line = 'x'.repeat(99) + '\n';
+  const upstream = await tcpServer((s) => {
+    // Many separate writes so the transcript sees many batches.
+    let n = 0;
+    const tick = () => {
+      if (n++ === 60) return s.end();
+      s.write(line.repeat(5), () => setImmediate(tick));
+    };
+    tick();
+  });
+  const pb = await startPtyb(['--log', file, '--log-max-size', '2k', '--log-keep', '2', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const c = await connectTcp(pb.listening[0]!.port);
+    c.end();
+    const got = await readAll(c);
+    assert.equal(got.length, 60 * 500);
+  } finally {
+    await pb.stop();
+    await upstream.close();
+  }
+  assert.ok(existsSync(file) && existsSync(`${file}.1`) && existsSync(`${file}.2`), 'FILE, FILE.1, FILE.2');
+  assert.ok(!existsSync(`${file}.3`), 'no FILE.3 with --log-keep 2');
+  assert.ok(statSync(`${file}.1`).size <= 2048, `FILE.1 is ${statSync(`${file}.1`).size} bytes`);
+});
+
+test('a log nobody can write (a FIFO with no reader) never stalls data: 24 MiB pass byte-exact, drops are counted', { timeout: 60_000 }, async () => {
+  const d = dir();
+  const fifo = join(d, 'stuck.log');
+  assert.equal((await runTool('mkfifo', [fifo])).code, 0);
+  const payload = randomBytes(24 * 1024 * 1024);
+  let upstreamSock!: (s: net.Socket) => void;
+  const gotUp = new Promise<net.Socket>((r) => (upstreamSock = r));
+  const upstream = await tcpServer((s) => upstreamSock(s));
+  const pb = await startPtyb(['--log', fifo, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const c = await connectTcp(pb.listening[0]!.port);
+    const up = await gotUp;
+    const [received] = await Promise.all([readAll(c), writeAll(up, payload)]);
+    assert.equal(sha256(received), sha256(payload));
+    // The peer leaves: that event is the next thing logged, and the drop note goes before it.
+    c.end();
+    // Now read the FIFO: the transcript says how much it had to drop.
+    const reader = createReadStream(fifo);
+    const seen = await readUntil(reader, /--- \d+ bytes dropped: the log file was too slow ---/);
+    const dropped = Number(/--- (\d+) bytes dropped/.exec(seen)![1]);
+    assert.ok(dropped > 0 && dropped <= payload.length, String(dropped));
+    reader.destroy();
+    c.destroy();
+  } finally {
+    await pb.stop();
+    await upstream.close();
+  }
+});
+
+test('-x: the hex trace labels each direction', async () => {
+  const upstream = await tcpServer((s) => s.end('from-device'));
+  const pb = await startPtyb(['-x', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const c = await connectTcp(pb.listening[0]!.port);
+    c.end('from-peer');
+    await readAll(c);
+    await pb.stop();
+    const err = pb.stderr();
+    assert.match(err, /^> \S+ tcp 127\.0\.0\.1:\d+ > tcp 127\.0\.0\.1:\d+ length=11$/m);
+    assert.match(err, /^> \S+ tcp 127\.0\.0\.1:\d+ > tcp 127\.0\.0\.1:\d+ length=9$/m);
+    assert.match(err, /from-device/);
+    assert.match(err, /from-peer/);
+  } finally {
+    await pb.stop();
+    await upstream.close();
+  }
+});
