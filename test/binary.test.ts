@@ -112,6 +112,29 @@ test('tcp-listen ↔ tcp through the binary: 4 MiB both ways, byte-exact', async
   }
 });
 
+test('--config: a YAML file of routes is checked, then run, from the binary', async () => {
+  let upstreamSide!: (s: net.Socket) => void;
+  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
+  const upstream = await tcpServer((s) => upstreamSide(s));
+  const config = join(top, 'routes.yaml');
+  writeFileSync(config, `version: 1\nroutes:\n  - name: fwd\n    left: tcp-listen:0\n    right: tcp:127.0.0.1:${upstream.port}\n`);
+  try {
+    const check = await runBin(['--config', config, '--check']);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /fwd/);
+    const pb = await startBin(['--config', config]);
+    try {
+      const client = await connectTcp(pb.listening[0]!.port);
+      await sendExactly(client, await upstreamSocket, randomBytes(64 * 1024));
+      client.destroy();
+    } finally {
+      await pb.stop();
+    }
+  } finally {
+    await upstream.close();
+  }
+});
+
 test('native addons: cached privately by hash; a corrupted copy is rewritten, not loaded', async () => {
   const originals: Record<string, Buffer> = {
     pty: readFileSync(join(ROOT, 'node_modules/@lydell/node-pty-linux-x64/pty.node')),
