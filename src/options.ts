@@ -121,3 +121,8 @@ export function describeOptions(schema: z.ZodObject): { name: string; expected: 
     return { name, expected: meta?.expected ?? '', default: def, description: meta?.description ?? '' };
   });
 }
+
+/** A value that `convert` parses from the text (undefined when malformed); undefined when absent. */
+export function parsed<T>(expected: string, description: string, convert: (raw: string) => T | undefined) {
+  return option<T | undefined>(expected, description, convert, () => undefined);
+}

@@ -1,7 +1,10 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
 import { UsageError } from '../errors.js';
 import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { exec } from './exec.js';
 import { file } from './file.js';
+import { pty } from './pty.js';
+import { serial } from './serial.js';
 import { stdio } from './stdio.js';
 import { tcp, tcpListen } from './tcp.js';
 import { udp, udpListen } from './udp.js';
@@ -20,6 +23,9 @@ export const registry: readonly EndpointType[] = [
   udpListen,
   file,
   stdio,
+  pty,
+  serial,
+  exec,
   ws,
   wss,
   wsListen,

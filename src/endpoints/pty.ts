@@ -1,0 +1,132 @@
+// pty: — an existing pty slave (QEMU's "char device redirected to /dev/pts/N"), or a new pty pair whose slave other programs open.
+import fs from 'node:fs';
+import tty from 'node:tty';
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { loadPtyNative } from '../native.js';
+import { fileMode, flag, text } from '../options.js';
+import { quoteUri } from '../uri.js';
+import { hubOptions } from './hub-options.js';
+import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
+import type { ConnectingType, Link, OpenContext } from './types.js';
+
+const ptyOptions = z.object({
+  link: text(undefined, 'new pair only: make a symlink to the slave at this path (socat link=, remserial -l); removed on exit', 'a path'),
+  mode: fileMode('new pair only: permissions of the slave device (default: as the system makes it)'),
+  raw: flag(true, 'raw mode, binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF translation; raw=false leaves the settings alone'),
+  echo: flag(false, 'with raw: echo input back, like a terminal in cooked mode would'),
+  ...hubOptions,
+});
+
+type PtyOptions = z.output<typeof ptyOptions>;
+
+/** `path` is the slave to open; undefined asks for a new pair. */
+export interface PtyTarget {
+  path: string | undefined;
+}
+
+export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
+  scheme: 'pty',
+  role: 'connecting',
+  sharing: 'device',
+  summary: 'an existing pty slave (a VM serial console), or a new pty pair when no path is given',
+  targetForm: '[/dev/pts/N]',
+  examples: [
+    'ptybridge pty:/dev/pts/4 tcp-listen:23000          # the pty QEMU printed, on TCP',
+    'ptybridge pty:?link=/tmp/ttyV0 tcp:host:23000      # a local serial-like device for a remote port',
+  ],
+  options: ptyOptions,
+  parseTarget(target, uri) {
+    if (target === '') return { path: undefined };
+    if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
+    return { path: target };
+  },
+  async open(spec, ctx) {
+    const { path } = spec.target;
+    if (path === undefined) return openPair(spec.options, ctx);
+    if (spec.options.link !== undefined || spec.options.mode !== undefined) {
+      ctx.log.warn(`${spec.uri}: link= and mode= apply to a new pair only; ignored for ${path}`);
+    }
+    return openSlave(path, spec.options);
+  },
+};
+
+/** Opens an existing tty (a pty slave someone else holds the master of) in raw mode. */
+async function openSlave(path: string, options: PtyOptions): Promise<Link> {
+  // The real node, so that the settings are restored on the device we changed.
+  const real = await fs.promises.realpath(path);
+  const fd = await openFd(real);
+  let restore = () => {};
+  try {
+    if (!isTty(fd)) throw Object.assign(new Error(`${path} is not a terminal`), { code: 'ENOTTY' });
+    if (options.raw) restore = await makeRaw(real, { echo: options.echo });
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  const stream = ttyStream(fd);
+  stream.once('close', restore);
+  return { stream, label: `pty ${path}` };
+}
+
+/** Creates a pty pair: we serve the master; other programs open the slave as a serial port. */
+async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
+  const native = loadPtyNative();
+  const { master, slave, pty: slavePath } = native.open(80, 24);
+  let linked = false;
+  const cleanup = () => {
+    try {
+      fs.closeSync(slave);
+    } catch {}
+    if (linked && options.link) {
+      try {
+        if (fs.readlinkSync(options.link) === slavePath) fs.unlinkSync(options.link);
+      } catch {}
+    }
+  };
+  try {
+    if (options.mode !== undefined) await fs.promises.chmod(slavePath, options.mode);
+    if (options.raw) await stty(slavePath, [...RAW_ARGS, ...(options.echo ? ['echo'] : [])]);
+    if (options.link) {
+      await makeLink(slavePath, options.link);
+      linked = true;
+    }
+  } catch (err) {
+    cleanup();
+    fs.closeSync(master);
+    throw err;
+  }
+  // We keep our own slave fd open (never read): without it the master reads EIO (and epoll
+  // reports a hangup) whenever no program has the slave open, so the device would flap
+  // each time a client such as pyserial closes it.
+  const stream = ttyStream(master);
+  stream.once('close', cleanup);
+  ctx.log.warn(`pty ${slavePath} ready${options.link ? ` (link ${options.link})` : ''}`);
+  return {
+    stream,
+    label: `pty ${options.link ?? slavePath}`,
+    resize: (cols, rows) => native.resize(master, cols, rows),
+  };
+}
+
+/** A symlink to the slave; a stale symlink left by an earlier run is replaced, anything else is not. */
+async function makeLink(target: string, link: string): Promise<void> {
+  try {
+    await fs.promises.symlink(target, link);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const st = await fs.promises.lstat(link);
+    if (!st.isSymbolicLink()) throw Object.assign(new Error(`${link} exists and is not a symlink`), { code: 'EEXIST' });
+    await fs.promises.unlink(link);
+    await fs.promises.symlink(target, link);
+  }
+}
+
+function openFd(path: string): Promise<number> {
+  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
+  return new Promise((resolve, reject) => fs.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function isTty(fd: number): boolean {
+  return tty.isatty(fd);
+}

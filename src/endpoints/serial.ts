@@ -1,0 +1,154 @@
+// serial: — a serial port (ser2net, remserial) through serialport: line settings, flow control, lock, BREAK and modem lines.
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { loadSerialPort } from '../native.js';
+import { flag, oneOf, optionalInt, parsed } from '../options.js';
+import { quoteUri } from '../uri.js';
+import { hubOptions } from './hub-options.js';
+import { errnoFromText, stty } from './tty-fd.js';
+import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
+
+const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
+const PARITY_LETTER: Record<string, LineSettings['parity']> = { n: 'none', e: 'even', o: 'odd', m: 'mark', s: 'space' };
+const DEFAULT_LINE: LineSettings = { baud: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+
+/** `9600`, `9600,8n1`, `115200,7e2`, `8n1.5` — the remserial/ser2net-style shorthand. */
+export function parseLineShorthand(text: string): Partial<LineSettings> | undefined {
+  const m = /^(?:(\d+))?(?:^|,)?(?:([5-8])([neoms])(1\.5|1|2))?$/i.exec(text.trim());
+  if (!m || (!m[1] && !m[2])) return undefined;
+  const out: Partial<LineSettings> = {};
+  if (m[1]) {
+    const baud = Number(m[1]);
+    if (baud < 1 || baud > 20_000_000) return undefined;
+    out.baud = baud;
+  }
+  if (m[2]) {
+    out.dataBits = Number(m[2]) as LineSettings['dataBits'];
+    out.parity = PARITY_LETTER[m[3]!.toLowerCase()]!;
+    out.stopBits = Number(m[4]) as LineSettings['stopBits'];
+  }
+  return out;
+}
+
+const serialOptions = z
+  .object({
+    baud: optionalInt(1, 20_000_000, 'bits per second (default 9600)'),
+    dataBits: parsed('5|6|7|8', 'bits per character (default 8)', (r) => (['5', '6', '7', '8'].includes(r) ? (Number(r) as LineSettings['dataBits']) : undefined)),
+    parity: parsed(PARITIES.join('|'), 'parity (default none)', (r) => (PARITIES as readonly string[]).includes(r) ? (r as LineSettings['parity']) : undefined),
+    stopBits: parsed('1|1.5|2', 'stop bits (default 1)', (r) => (['1', '1.5', '2'].includes(r) ? (Number(r) as LineSettings['stopBits']) : undefined)),
+    line: parsed(
+      'BAUD[,DPS] such as 115200,8n1 or 9600,7e1, instead of baud/dataBits/parity/stopBits',
+      'all line settings at once, remserial/ser2net style: baud, then data bits, parity (n e o m s), stop bits',
+      parseLineShorthand,
+    ),
+    flow: oneOf(['none', 'rtscts', 'xonxoff'], 'none', 'flow control: none, hardware (RTS/CTS) or software (XON/XOFF)'),
+    lock: flag(true, 'lock the port (flock) so that a second program cannot use it at the same time'),
+    ...hubOptions,
+  })
+  .superRefine((o, ctx) => {
+    if (o.line && (o.baud !== undefined || o.dataBits !== undefined || o.parity !== undefined || o.stopBits !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['line'], message: 'line= or the separate settings, not both' });
+    }
+  });
+
+type SerialOptions = z.output<typeof serialOptions>;
+
+function lineOf(o: SerialOptions): LineSettings {
+  return { ...DEFAULT_LINE, ...o.line, ...(o.baud !== undefined && { baud: o.baud }), ...(o.dataBits && { dataBits: o.dataBits }), ...(o.parity && { parity: o.parity }), ...(o.stopBits && { stopBits: o.stopBits }) };
+}
+
+export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
+  scheme: 'serial',
+  aliases: ['tty'],
+  role: 'connecting',
+  sharing: 'device',
+  summary: 'a serial port, shared by every peer behind a listener (ser2net, conserver)',
+  targetForm: '/dev/ttyXXX',
+  examples: [
+    'ptybridge serial:/dev/ttyUSB0?baud=115200 tcp-listen:0.0.0.0:23000',
+    'ptybridge serial:/dev/ttyS0?line=9600,7e1&flow=rtscts -',
+  ],
+  options: serialOptions,
+  parseTarget(target, uri) {
+    if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected serial:/dev/ttyXXX`);
+    if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
+    return { path: target };
+  },
+  async open(spec) {
+    const o = spec.options;
+    const path = spec.target.path;
+    let line = lineOf(o);
+    const { SerialPort } = loadSerialPort();
+    const port = new SerialPort({
+      path,
+      baudRate: line.baud,
+      dataBits: line.dataBits,
+      parity: line.parity,
+      stopBits: line.stopBits,
+      rtscts: o.flow === 'rtscts',
+      xon: o.flow === 'xonxoff',
+      xoff: o.flow === 'xonxoff',
+      lock: o.lock,
+      autoOpen: false,
+    });
+    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
+    // serialport only reports errors as text; give them the errno name the CLI prints.
+    port.on('error', () => {});
+    let modem: ModemSettings = { dtr: true, rts: true };
+    const link: Link = {
+      stream: port,
+      label: `serial ${path}`,
+      async setLine(change) {
+        const want = { ...line, ...change };
+        if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
+        // serialport changes only the speed of an open port; stty sets the rest on the same device.
+        if (want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits) {
+          // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
+          // "unable to perform all requested operations"; what it kept is read back below.
+          await stty(path, sttyFraming(want)).catch((err: Error) => {
+            if (!/unable to perform all requested/.test(err.message)) throw err;
+          });
+        }
+        line = await readLine(path, want);
+        return line;
+      },
+      async setModem(change) {
+        const want = { ...modem, ...change };
+        await port.port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false }).catch((e: Error) => Promise.reject(osError(e)));
+        modem = want;
+        return modem;
+      },
+      async sendBreak(ms) {
+        const flags = { dtr: modem.dtr ?? true, rts: modem.rts ?? true, cts: false, dsr: false, lowLatency: false };
+        await port.port!.set({ ...flags, brk: true }).catch((e: Error) => Promise.reject(osError(e)));
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(ms, 10_000))));
+        await port.port!.set({ ...flags, brk: false }).catch((e: Error) => Promise.reject(osError(e)));
+      },
+    };
+    return link;
+  },
+};
+
+function sttyFraming(l: LineSettings): string[] {
+  const parity = { none: ['-parenb', '-cmspar'], even: ['parenb', '-parodd', '-cmspar'], odd: ['parenb', 'parodd', '-cmspar'], mark: ['parenb', 'parodd', 'cmspar'], space: ['parenb', '-parodd', 'cmspar'] }[l.parity];
+  // Linux has no 1.5 stop bits setting apart from 2 (the UART uses 1.5 with 5 data bits).
+  return [`cs${l.dataBits}`, ...parity, l.stopBits === 1 ? '-cstopb' : 'cstopb'];
+}
+
+/** Reads back the settings really in force (a driver may round the baud or refuse a framing). */
+async function readLine(path: string, asked: LineSettings): Promise<LineSettings> {
+  const all = await stty(path, ['-a']);
+  const has = (flag: string) => new RegExp(`(^|\\s)${flag}(\\s|$)`).test(all);
+  const speed = /speed (\d+) baud/.exec(all);
+  const dataBits = (Number(/(^|\s)cs([5-8])(\s|$)/.exec(all)?.[2] ?? asked.dataBits) as LineSettings['dataBits']);
+  const parity: LineSettings['parity'] = !has('parenb') ? 'none' : has('cmspar') ? (has('parodd') ? 'mark' : 'space') : has('parodd') ? 'odd' : 'even';
+  const stopBits: LineSettings['stopBits'] = has('cstopb') ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
+  return { baud: speed ? Number(speed[1]) : asked.baud, dataBits, parity, stopBits };
+}
+
+function osError(err: Error): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? errnoFromText(err.message);
+  const text = err.message.replace(/^Error:?\s*/, '');
+  if (code === 'EBUSY' && /lock/i.test(err.message)) return Object.assign(new Error('port is in use by another program (locked)'), { code });
+  return Object.assign(new Error(text), { code });
+}
