@@ -27,6 +27,9 @@ const config = {
   // A NODE_OPTIONS meant for someone's Node must not change the tool; --node-options= on the
   // command line still can (profiling: --node-options=--cpu-prof).
   execArgvExtension: 'cli',
+  // As the npm bundle's #! line: one GC thread costs less CPU for ptybridge's buffer churn
+  // (see scripts/bundle.mjs and bench/results-ws.md).
+  execArgv: ['--single-threaded-gc'],
   assets: ADDONS,
 };
 writeFileSync(`${DIST}sea-config.json`, `${JSON.stringify(config, null, 2)}\n`);
