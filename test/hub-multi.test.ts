@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type WebSocket from 'ws';
+import { once } from 'node:events';
+import WebSocket from 'ws';
 import { runPtyb, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { connectPeer, readBytes, readText, startFakeVm, until } from './helpers/devices.js';
-import { openWs } from './helpers/ws.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-hubmulti-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -47,7 +47,17 @@ function wsReader(ws: WebSocket) {
   };
 }
 
-const wsUrl = (port: number) => `ws://127.0.0.1:${port}/`;
+/**
+ * Opens a ws client (binary subprotocol) with its reader attached before the handshake ends:
+ * the hub sends the replay at once, and its frame can come in the same read as the 101
+ * answer, delivered before an `await` on 'open' would return.
+ */
+async function openWsReader(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ['binary'], { perMessageDeflate: false });
+  const reader = wsReader(ws);
+  await once(ws, 'open');
+  return Object.assign(reader, { ws });
+}
 
 test('pty shared by tcp-listen and ws-listen: same bytes to both, replay for a late ws peer, input from both', async () => {
   const size = 4 * 1024 * 1024;
@@ -62,8 +72,8 @@ test('pty shared by tcp-listen and ws-listen: same bytes to both, replay for a l
   assert.equal(wsAt!.scheme, 'ws');
   try {
     const tcp = await connectPeer(tcpAt!.port);
-    const ws = await openWs(wsUrl(wsAt!.port), { protocols: ['binary'] });
-    const wsIn = wsReader(ws);
+    const wsIn = await openWsReader(wsAt!.port);
+    const ws = wsIn.ws;
     await until(() => pb.stderr().includes('(2 peers)'));
     // Whatever the device said before (the replay's "login: ") comes first; a marker ends it.
     vm.say('--ready--\n');
@@ -77,8 +87,8 @@ test('pty shared by tcp-listen and ws-listen: same bytes to both, replay for a l
     assert.equal(sha256(viaWs), sha256(payload), 'ws peer got the device bytes');
 
     // A ws peer that comes late gets the last `replay` bytes of the console, then lives output.
-    const late = await openWs(wsUrl(wsAt!.port), { protocols: ['binary'] });
-    const lateIn = wsReader(late);
+    const lateIn = await openWsReader(wsAt!.port);
+    const late = lateIn.ws;
     assert.equal(sha256(await lateIn.bytes(replay)), sha256(payload.subarray(size - replay)), 'replay reached the late ws peer');
     await until(() => pb.stderr().includes('(3 peers)'));
     vm.say('after-late\n');
@@ -106,8 +116,8 @@ test('policy=readonly refuses the tcp peer and the ws peer alike', async () => {
   const pb = await startPtyb(['-v', `pty:${vm.slave}?policy=readonly`, 'tcp-listen:0', 'ws-listen:0'], { listeners: 2 });
   try {
     const tcp = await connectPeer(pb.listening[0]!.port);
-    const ws = await openWs(wsUrl(pb.listening[1]!.port), { protocols: ['binary'] });
-    const wsIn = wsReader(ws);
+    const wsIn = await openWsReader(pb.listening[1]!.port);
+    const ws = wsIn.ws;
     await until(() => pb.stderr().includes('(2 peers)'));
     tcp.write('TCP-REFUSED\n');
     ws.send(Buffer.from('WS-REFUSED\n'));
