@@ -255,8 +255,7 @@ s.close()
   }
 });
 
-const hasSerial = (await runPtyb(['--help', 'serial'])).code === 0;
-test('pyserial rfc2217:// through tcp-listen:?telnet to serial: on a pty: the baud is set on the device (stty), BREAK goes through, a setting the device refuses is reported', { skip: hasSerial ? false : 'needs the serial: endpoint (devices branch), not on main yet' }, async () => {
+test('pyserial rfc2217:// through tcp-listen:?telnet to serial: on a pty: the baud is set on the device (stty), BREAK goes through, a setting the device refuses is reported', async () => {
   // socat makes two linked pty pairs; ptybridge serves one end as serial:, the test talks on the other.
   const d = mkdtempSync(join(tmpdir(), 'ptyb-2217-'));
   const dev = join(d, 'ttyDEV');
