@@ -7,7 +7,7 @@ import { BRK, DO, IAC, OPT, SB, SE, WILL, WONT, DONT, TelnetParser, escapeData, 
 import { telnetClientLink, telnetServerLink } from '../src/protocols/telnet-link.js';
 import { createLogger } from '../src/log.js';
 import type { Control } from '../src/endpoints/types.js';
-import { connectTcp, readUntil, runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { connectTcp, readUntil, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
