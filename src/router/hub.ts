@@ -67,6 +67,8 @@ class Hub {
   private nextDelay = FIRST_DELAY_MS;
   private readonly reopenAbort = new AbortController();
   private reopening: Promise<void> | undefined;
+  /** Whether the device was attached before: the transcript says "reopened" after a loss. */
+  private everOpen = false;
 
   constructor(
     private readonly device: Device,
@@ -99,6 +101,8 @@ class Hub {
     this.openedAt = Date.now();
     const s = link.stream;
     this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`);
+    this.ctx.transcript?.event(`device ${link.label} ${this.everOpen ? 'reopened' : 'attached'}`);
+    this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
     s.once('error', (err: Error) => this.lost(link, describeOsError(err)));
@@ -109,6 +113,7 @@ class Hub {
   /** Device output: to the replay ring and to every peer, never waiting for any of them. */
   private output(chunk: Buffer): void {
     this.replay.push(chunk);
+    this.ctx.transcript?.data(chunk);
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${this.link?.label ?? 'device'} > peers`, chunk));
     for (const peer of this.peers) peer.send(chunk);
   }
@@ -119,6 +124,7 @@ class Hub {
     );
     this.peers.add(peer);
     this.log.info(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.ctx.transcript?.event(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
@@ -140,6 +146,7 @@ class Hub {
     this.peers.delete(peer);
     const refused = peer.refused ? `, ${peer.refused} refused` : '';
     this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
+    this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     if (wasWriter && this.settings.policy === 'exclusive') {
       const next = this.writer();
       if (next) this.log.info(`${next.label} now has the console (exclusive)`);
@@ -213,6 +220,7 @@ class Hub {
     if (this.closing) return;
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`);
+    this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
     this.reopening = this.reopen();
   }
