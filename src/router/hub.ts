@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
-import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, Spec } from '../endpoints/types.js';
+import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
 import { Peer } from './peer.js';
 import { Replay } from './replay.js';
@@ -32,7 +32,7 @@ export async function runHub(
   await hub.start();
   let listener: Listener;
   try {
-    listener = await bind(listening, (peer) => hub.add(peer), ctx, openCtx);
+    listener = await bind(listening, (peer) => hub.add(peer), ctx, { ...openCtx, route: { name: ctx.name, status: () => hub.status() } });
   } catch (err) {
     abort.abort();
     await hub.close();
@@ -81,6 +81,11 @@ class Hub {
 
   private get log() {
     return this.ctx.log;
+  }
+
+  /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
+  status(): RouteStatus {
+    return { device: { label: this.link?.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
   }
 
   /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */

@@ -1,0 +1,125 @@
+// Many consoles on one ws-listen port (a config file): each path gets only its device's bytes, `/` lists them, a reload adds one without dropping the others' peers.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { freePort, runPtyb, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { startFakeVm, until, type FakeVm } from './helpers/devices.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ptyb-consoles-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WebSocket peer that keeps every byte it is sent, from the first frame on. */
+function peer(url: string): Promise<{ ws: WebSocket; got(): string; wait(text: string): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
+    const chunks: Buffer[] = [];
+    ws.on('message', (d: Buffer) => chunks.push(Buffer.from(d)));
+    const got = () => Buffer.concat(chunks).toString('latin1');
+    ws.once('open', () => resolve({ ws, got, wait: (text) => until(() => got().includes(text)) }));
+    ws.once('error', reject);
+  });
+}
+
+const route = (name: string, vm: FakeVm, port: number) => `  - name: ${name}\n    left: pty:${vm.slave}\n    right: ws-listen:${port}/console/${name}\n`;
+
+/** The index's row for one console, as text: "b /console/b pty … open 2 peers". */
+async function indexRows(port: number): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+  const html = await res.text();
+  return [...html.matchAll(/<tr><td>(.*?)<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+}
+
+test('one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others\' peers', async () => {
+  const vms: Record<string, FakeVm> = {};
+  for (const n of ['a', 'b', 'c']) {
+    vms[n] = await startFakeVm(); // each prints "login: " at boot
+    vms[n].say(`console-${n}\r\n`);
+  }
+  const up = await tcpServer((s) => s.end('telnet-side\r\n'));
+  const port = await freePort();
+  const file = join(dir, 'consoles.yaml');
+  const config = (extra = '') =>
+    `version: 1\nroutes:\n${route('a', vms.a!, port)}${route('b', vms.b!, port)}${route('c', vms.c!, port)}` +
+    `  - name: lab\n    left: tcp:127.0.0.1:${up.port}\n    right: tcp-listen:0?telnet\n${extra}`;
+  writeFileSync(file, config());
+  const pb = await startPtyb(['--config', file], { listeners: 4 });
+  const peers: WebSocket[] = [];
+  try {
+    assert.deepEqual(pb.listening.map((l) => l.port), [port, port, port, pb.listening[3]!.port], 'the three consoles share one port');
+    assert.deepEqual(pb.listening.slice(0, 3).map((l) => l.host), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+
+    const b = await peer(`ws://127.0.0.1:${port}/console/b`);
+    const b2 = await peer(`ws://127.0.0.1:${port}/console/b`);
+    const a = await peer(`ws://127.0.0.1:${port}/console/a`);
+    const c = await peer(`ws://127.0.0.1:${port}/console/c`);
+    peers.push(a.ws, b.ws, b2.ws, c.ws);
+    // Each device talks; a's and c's bytes are seen on their own paths before b's last line.
+    vms.a!.say('only-for-a\r\n');
+    vms.c!.say('only-for-c\r\n');
+    await a.wait('only-for-a\r\n');
+    await c.wait('only-for-c\r\n');
+    vms.b!.say('only-for-b\r\n');
+    await b.wait('only-for-b\r\n');
+    assert.equal(b.got(), 'login: console-b\r\nonly-for-b\r\n', 'b gets its replay and its output, exactly, nothing of a or c');
+    assert.equal(a.got(), 'login: console-a\r\nonly-for-a\r\n');
+    b.ws.send('typed-into-b\r');
+    await vms.b!.waitReceived('typed-into-b\r');
+    assert.ok(!vms.a!.received().includes('typed-into-b') && !vms.c!.received().includes('typed-into-b'));
+
+    // A path nobody mounted is refused; the terminal page is served on each console's path.
+    await assert.rejects(peer(`ws://127.0.0.1:${port}/console/zz`), /404/);
+    const page = await fetch(`http://127.0.0.1:${port}/console/b`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /_ptybridge\/terminal\.js/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/console/_ptybridge/terminal.js`)).status, 200);
+
+    let rows = await indexRows(port);
+    assert.equal(rows.length, 3, rows.join('\n'));
+    assert.match(rows[0]!, /^a \/console\/a pty \S+ open 1 peer$/);
+    assert.match(rows[1]!, /^b \/console\/b pty \S+ open 2 peers$/);
+    assert.match(rows[2]!, /^c \/console\/c pty \S+ open 1 peer$/);
+    const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.match(html, /<a href="\/console\/b">b<\/a>/, 'each console links to its terminal page');
+
+    // c's VM powers off: the index says so, and a peer leaving is counted.
+    await vms.c!.quit();
+    a.ws.close();
+    for (;;) {
+      rows = await indexRows(port);
+      if (/ lost 1 peer$/.test(rows[2]!) && / 0 peers$/.test(rows[0]!)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(rows[0]!, /^a \/console\/a pty \S+ open 0 peers$/);
+
+    // Reload: a fourth console on the same port; b's peers stay connected and keep getting bytes.
+    vms.d = await startFakeVm();
+    vms.d.say('console-d\r\n');
+    writeFileSync(file, config(route('d', vms.d, port)));
+    pb.proc.kill('SIGHUP');
+    await until(() => /reloaded .*: 5 routes/.test(pb.stderr()));
+    assert.equal(pb.listening[4]?.port, port);
+    const d = await peer(`ws://127.0.0.1:${port}/console/d`);
+    peers.push(d.ws);
+    await d.wait('console-d\r\n');
+    vms.b!.say('after-reload\r\n');
+    await b.wait('after-reload\r\n');
+    await b2.wait('after-reload\r\n');
+    assert.equal(b.got(), 'login: console-b\r\nonly-for-b\r\nafter-reload\r\n', 'the peer of b was never dropped');
+    assert.equal(d.got(), 'login: console-d\r\n');
+    rows = await indexRows(port);
+    assert.deepEqual(rows.map((r) => r.split(' ')[0]), ['a', 'b', 'c', 'd']);
+    assert.match(rows[1]!, / open 2 peers$/);
+    assert.match(rows[3]!, /^d \/console\/d pty \S+ open 1 peer$/);
+    assert.doesNotMatch(pb.stderr(), /stopping route/, 'no route was restarted');
+  } finally {
+    peers.forEach((w) => w.terminate());
+    await pb.stop();
+    await up.close();
+    await Promise.all(Object.values(vms).map((v) => v.quit()));
+  }
+});
