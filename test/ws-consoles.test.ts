@@ -123,3 +123,24 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     await Promise.all(Object.values(vms).map((v) => v.quit()));
   }
 });
+
+test('routes that cannot share a port are refused before anything opens (and by --check): no path, the same path, a different token; exit 2, one line', async () => {
+  const port = await freePort();
+  const cases: [string, string, RegExp][] = [
+    [`ws-listen:${port}/console/a`, `ws-listen:${port}`, /ws-listen:\d+: 127\.0\.0\.1:\d+ is also served by ws-listen:\d+\/console\/a; routes that share an address each need their own path/],
+    [`ws-listen:${port}/console/a`, `ws-listen:${port}/console/a`, /path \/console\/a on 127\.0\.0\.1:\d+ is already served by ws-listen:\d+\/console\/a/],
+    [`ws-listen:${port}/console/a?token=one`, `ws-listen:${port}/console/b?token=two`, /token= differs from ws-listen:\d+\/console\/a\?token=…, which also serves/],
+  ];
+  for (const [first, second, message] of cases) {
+    const file = join(dir, 'clash.yaml');
+    writeFileSync(file, `version: 1\nroutes:\n  - { name: one, left: "tcp:127.0.0.1:9", right: "${first}" }\n  - { name: two, left: "tcp:127.0.0.1:9", right: "${second}" }\n`);
+    for (const check of [['--check'], []]) {
+      const r = await runPtyb(['--config', file, ...check]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /clash\.yaml:4:\d+: routes\[1\]\.right: /, 'names the file, line and route');
+      assert.doesNotMatch(r.stderr, /listening on/, 'nothing was opened');
+      assert.doesNotMatch(r.stderr, /token=(one|two)/, 'the token is never printed');
+    }
+  }
+});

@@ -37,6 +37,15 @@ function parseTarget(target: string, uri: string): WsListenTarget {
   return { ...parseHostPort(hostPort, uri, { listening: true }), path: path === '/' ? undefined : path };
 }
 
+/** The settings every route on one address must agree on (see src/web/server.ts). */
+export function serverSettingsOf(spec: { target: WsListenTarget; options: z.output<typeof options> }): ServerSettings {
+  const { host, port, defaultedHost } = spec.target;
+  const o = spec.options;
+  const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };
+  for (const k of ['token', 'origin', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
+  return settings;
+}
+
 export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   scheme: 'ws-listen',
   aliases: ['ws-l'],
@@ -53,7 +62,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   async listen(spec, onLink, ctx) {
     const uri = redactUrl(spec.uri);
     const o = spec.options;
-    const { host, port, defaultedHost, path } = spec.target;
+    const { path } = spec.target;
     if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError(`${quoteUri(uri)}: cert= and key= go together`);
     const scheme = o.cert !== undefined ? 'wss' : 'ws';
     const wss = new WebSocketServer({
@@ -75,9 +84,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     };
     // The server for host:port is shared by every route that names it (one port, many
     // consoles by path); its token, origin and TLS are the server's, the rest the path's.
-    const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };
-    for (const k of ['token', 'origin', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
-    return mount(settings, { uri, path, web: o.web, max: o.max, wss, log: ctx.log, name: ctx.route?.name, status: ctx.route?.status, onPeer });
+    return mount(serverSettingsOf(spec), { uri, path, web: o.web, max: o.max, wss, log: ctx.log, name: ctx.route?.name, status: ctx.route?.status, onPeer });
   },
 };
 

@@ -1,5 +1,5 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, RouteError, describeOsError } from '../errors.js';
+import { EndpointError, PtybError, RouteError, describeOsError } from '../errors.js';
 import type { Endpoint } from '../endpoints/registry.js';
 import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
@@ -123,7 +123,8 @@ export async function bind(e: Listening, onLink: (link: Link) => void, ctx: Rout
   try {
     listener = await e.type.listen(e.spec, onLink, openCtx);
   } catch (err) {
-    throw err instanceof EndpointError ? err : new EndpointError(e.spec.uri, err);
+    // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
+    throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
   }
   ctx.log.warn(`listening on ${listener.label}`);
   return listener;

@@ -54,6 +54,31 @@ interface Mount extends MountSpec {
   onEmpty?: () => void;
 }
 
+/** A route on a ws-listen address, as far as sharing the address goes. */
+export interface Sharer {
+  uri: string;
+  path: string | undefined;
+  settings: ServerSettings;
+}
+
+/**
+ * Why `added` cannot join `existing` on the address `addr`, or undefined when it can: used
+ * when a route mounts, and by the config file's check before anything opens.
+ */
+export function cannotShare(existing: Sharer, added: Sharer, addr: string): string | undefined {
+  const uri = quoteUri(added.uri);
+  if (existing.path === undefined || added.path === undefined) {
+    return `${uri}: ${addr} is also served by ${quoteUri(existing.uri)}; routes that share an address each need their own path, such as ws-listen:${added.settings.port}/console/NAME`;
+  }
+  if (existing.path === added.path) return `${uri}: path ${added.path} on ${addr} is already served by ${quoteUri(existing.uri)}`;
+  const k = SHARED_KEYS.find((key) => existing.settings[key] !== added.settings[key]);
+  if (k) return `${uri}: ${k}= differs from ${quoteUri(existing.uri)}, which also serves ${addr}; routes that share an address share its ${SHARED_KEYS.join(', ')}`;
+  return undefined;
+}
+
+/** The key of an address in the registry; a port 0 listener is never shared. */
+export const shareKey = (s: ServerSettings): string | undefined => (s.port === 0 ? undefined : formatHostPort(s.host, s.port));
+
 /** Live servers by "host:port"; a port 0 listener is never shared (each gets its own port). */
 const servers = new Map<string, Promise<WebServer>>();
 
@@ -63,7 +88,7 @@ const servers = new Map<string, Promise<WebServer>>();
  * when the paths collide, or when the routes disagree on the server's settings.
  */
 export async function mount(settings: ServerSettings, spec: MountSpec): Promise<Listener> {
-  const key = settings.port === 0 ? undefined : formatHostPort(settings.host, settings.port);
+  const key = shareKey(settings);
   let pending = key === undefined ? undefined : servers.get(key);
   if (!pending) {
     pending = WebServer.create(settings, spec);
@@ -81,7 +106,6 @@ export async function mount(settings: ServerSettings, spec: MountSpec): Promise<
 
 class WebServer {
   private readonly mounts = new Map<string, Mount>();
-  private firstUri: string;
   private address!: net.AddressInfo;
 
   private constructor(
@@ -89,10 +113,9 @@ class WebServer {
     private readonly settings: ServerSettings,
     private readonly token: string | undefined,
     private readonly tls: boolean,
-    uri: string,
+    private readonly firstUri: string,
     private readonly log: Logger,
   ) {
-    this.firstUri = uri;
     server.on('request', (req, res) => this.request(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
   }
@@ -136,18 +159,9 @@ class WebServer {
 
   /** Refuses a route that cannot share this server (see `mount`). */
   check(settings: ServerSettings, spec: MountSpec): void {
-    const other = [...this.mounts.values()][0];
-    const uri = quoteUri(spec.uri);
-    if (!other) return;
-    if (spec.path === undefined || this.mounts.has('')) {
-      throw new UsageError(`${uri}: ${this.addr} is also served by ${quoteUri(other.uri)}; routes that share an address each need their own path, such as ws-listen:${this.address.port}/console/NAME`);
-    }
-    const same = this.mounts.get(spec.path);
-    if (same) throw new UsageError(`${uri}: path ${spec.path} on ${this.addr} is already served by ${quoteUri(same.uri)}`);
-    for (const k of SHARED_KEYS) {
-      if (settings[k] !== this.settings[k]) {
-        throw new UsageError(`${uri}: ${k}= differs from ${quoteUri(this.firstUri)}, which also serves ${this.addr}; routes that share an address share its ${SHARED_KEYS.join(', ')}`);
-      }
+    for (const m of this.mounts.values()) {
+      const why = cannotShare({ uri: m.uri, path: m.path, settings: this.settings }, { uri: spec.uri, path: spec.path, settings }, this.addr);
+      if (why) throw new UsageError(why);
     }
   }
 
