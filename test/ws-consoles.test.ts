@@ -23,7 +23,9 @@ function peer(url: string): Promise<{ ws: WebSocket; got(): string; wait(text: s
   });
 }
 
-const route = (name: string, vm: FakeVm, port: number) => `  - name: ${name}\n    left: pty:${vm.slave}\n    right: ws-listen:${port}/console/${name}\n`;
+// Devices by a link of our own: a /dev/pts/N that a VM gave back may go to another test's pty.
+const link = (name: string) => join(dir, `vm-${name}`);
+const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}\n    right: ws-listen:${port}/console/${name}\n`;
 
 /** The index's row for one console, as text: "b /console/b pty … open 2 peers". */
 async function indexRows(port: number): Promise<string[]> {
@@ -34,17 +36,17 @@ async function indexRows(port: number): Promise<string[]> {
   return [...html.matchAll(/<tr><td>(.*?)<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
 }
 
-test('one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others\' peers', async () => {
+test('one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others\' peers', { timeout: 30_000 }, async () => {
   const vms: Record<string, FakeVm> = {};
   for (const n of ['a', 'b', 'c']) {
-    vms[n] = await startFakeVm(); // each prints "login: " at boot
+    vms[n] = await startFakeVm(link(n)); // each prints "login: " at boot
     vms[n].say(`console-${n}\r\n`);
   }
   const up = await tcpServer((s) => s.end('telnet-side\r\n'));
   const port = await freePort();
   const file = join(dir, 'consoles.yaml');
   const config = (extra = '') =>
-    `version: 1\nroutes:\n${route('a', vms.a!, port)}${route('b', vms.b!, port)}${route('c', vms.c!, port)}` +
+    `version: 1\nroutes:\n${route('a', port)}${route('b', port)}${route('c', port)}` +
     `  - name: lab\n    left: tcp:127.0.0.1:${up.port}\n    right: tcp-listen:0?telnet\n${extra}`;
   writeFileSync(file, config());
   const pb = await startPtyb(['--config', file], { listeners: 4 });
@@ -97,9 +99,9 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     assert.match(rows[0]!, /^a \/console\/a pty \S+ open 0 peers$/);
 
     // Reload: a fourth console on the same port; b's peers stay connected and keep getting bytes.
-    vms.d = await startFakeVm();
+    vms.d = await startFakeVm(link('d'));
     vms.d.say('console-d\r\n');
-    writeFileSync(file, config(route('d', vms.d, port)));
+    writeFileSync(file, config(route('d', port)));
     pb.proc.kill('SIGHUP');
     await until(() => /reloaded .*: 5 routes/.test(pb.stderr()));
     assert.equal(pb.listening[4]?.port, port);
@@ -116,6 +118,9 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     assert.match(rows[1]!, / open 2 peers$/);
     assert.match(rows[3]!, /^d \/console\/d pty \S+ open 1 peer$/);
     assert.doesNotMatch(pb.stderr(), /stopping route/, 'no route was restarted');
+  } catch (err) {
+    process.stderr.write(`ptybridge said:\n${pb.stderr()}\n`);
+    throw err;
   } finally {
     peers.forEach((w) => w.terminate());
     await pb.stop();
