@@ -149,3 +149,36 @@ test('routes that cannot share a port are refused before anything opens (and by 
     }
   }
 });
+
+test('in Chromium: the index links to a console whose page connects to its own path; typing reaches that device only', { timeout: 60_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const vms = { a: await startFakeVm(link('ca')), b: await startFakeVm(link('cb')) };
+  vms.a.say('this-is-a\r\n');
+  vms.b.say('this-is-b\r\n');
+  const port = await freePort();
+  const file = join(dir, 'browser.yaml');
+  writeFileSync(file, `version: 1\nroutes:\n  - { name: ca, left: "pty:${link('ca')}", right: "ws-listen:${port}/console/ca" }\n  - { name: cb, left: "pty:${link('cb')}", right: "ws-listen:${port}/console/cb" }\n`);
+  const pb = await startPtyb(['--config', file], { listeners: 2 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.click('a[href="/console/cb"]');
+    await page.waitForSelector('#status.connected');
+    assert.equal(new URL(page.url()).pathname, '/console/cb');
+    await page.waitForFunction(() => {
+      const b = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } } }).ptybridge.term.buffer.active;
+      let text = '';
+      for (let i = 0; i < b.length; i++) text += b.getLine(i)?.translateToString() ?? '';
+      return text.includes('this-is-b') && !text.includes('this-is-a');
+    });
+    await page.locator('.xterm').click();
+    await page.keyboard.type('typed-in-browser\r');
+    await vms.b.waitReceived('typed-in-browser\r');
+    assert.ok(!vms.a.received().includes('typed-in-browser'));
+  } finally {
+    await browser.close();
+    await pb.stop();
+    await Promise.all(Object.values(vms).map((v) => v.quit()));
+  }
+});
