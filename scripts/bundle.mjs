@@ -58,7 +58,11 @@ await build({
   sourcemap: 'linked',
   define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version) },
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __ptybCreateRequire } from 'node:module'; const require = __ptybCreateRequire(import.meta.url);",
+    // --single-threaded-gc: ptybridge's heap is a few MB but it churns buffers at hundreds of
+    // MB/s; V8's concurrent marking spreads each of the many collections over helper threads
+    // at more CPU than the collection itself (ws → tcp: −25 % CPU per MB, bench/results-ws.md).
+    // It cannot be set from inside: v8.setFlagsFromString crashes V8's marker later.
+    js: "#!/usr/bin/env -S node --single-threaded-gc\nimport { createRequire as __ptybCreateRequire } from 'node:module'; const require = __ptybCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
 });
