@@ -97,6 +97,7 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.match(rows[0]!, /^a \/console\/a pty \S+ open 0 peers$/);
+    assert.match(rows[2]!, /^c \/console\/c pty \S+\/vm-c lost 1 peer$/, 'a lost device keeps its name');
 
     // Reload: a fourth console on the same port; b's peers stay connected and keep getting bytes.
     vms.d = await startFakeVm(link('d'));

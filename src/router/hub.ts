@@ -69,6 +69,8 @@ class Hub {
   private reopening: Promise<void> | undefined;
   /** Whether the device was attached before: the transcript says "reopened" after a loss. */
   private everOpen = false;
+  /** The device's label when it was last open: the index still names it while it is lost. */
+  private label: string | undefined;
 
   constructor(
     private readonly device: Device,
@@ -85,7 +87,7 @@ class Hub {
 
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
-    return { device: { label: this.link?.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
+    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
   }
 
   /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
@@ -103,6 +105,7 @@ class Hub {
 
   private attach(link: Link): void {
     this.link = link;
+    this.label = link.label;
     this.openedAt = Date.now();
     const s = link.stream;
     this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`);
