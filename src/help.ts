@@ -24,7 +24,7 @@ ${rows.join('\n')}
 
 Options:
   -h, --help [SCHEME]   this text, or the options of one scheme
-  -V, --version         print the version
+  -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
   -x, --hex             hex trace of both directions to stderr, like socat -x

@@ -5,6 +5,7 @@ import { createLogger, levelFrom, type Logger } from './log.js';
 import { parseEndpoint } from './endpoints/registry.js';
 import { startRoute, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
+import { describeNative } from './native.js';
 import { openTranscript, transcriptOptions } from './router/session-log.js';
 import { withEscapeFlag } from './endpoints/stdio-tty.js';
 import { describeRoutes, loadConfig } from './config.js';
@@ -32,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parseCli(argv);
     if (values.version) {
       process.stdout.write(`ptybridge ${VERSION} (node ${process.version})\n`);
+      // -V -v: also whether the native addons load on this host (the single binary's floor).
+      if (values.verbose?.length) process.stdout.write(`${describeNative().join('\n')}\n`);
       return 0;
     }
     if (values.help) {
