@@ -1,40 +1,93 @@
-// Benchmark peer: a `ws` client and a TCP server in one process, on both sides of a forwarder.
+// Benchmark peer: a minimal WebSocket client on a raw socket and a TCP server, in one process, on both sides of a forwarder.
 // Driven over stdin/stdout by bench/ws.mjs so that it can sample the forwarder's CPU around the transfer.
+// The client is hand-rolled to cost the machine as little as possible (it shares 2 cores with the
+// forwarder): it sends one pre-masked frame over and over (a random key per run; the forwarder
+// still unmasks every byte), and counts received payload bytes by parsing frame headers only.
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import WebSocket from 'ws';
 
-const [mode, bytesArg, frameArg] = process.argv.slice(2); // mode: tcp2ws | ws2tcp
+const [mode, bytesArg, frameArg, warmArg] = process.argv.slice(2); // mode: tcp2ws | ws2tcp
 const total = Number(bytesArg);
 const frame = Number(frameArg ?? 65536);
+const warm = Number(warmArg ?? 0); // bytes moved before 'ready' (the forwarder's JIT warm-up)
 const payload = Buffer.alloc(frame, 0x5a);
 let upstream;
 const gotUpstream = new Promise((r) => (upstream = r));
 const server = net.createServer((s) => upstream(s));
 server.listen(0, '127.0.0.1', () => console.log(`tcp ${server.address().port}`));
 
-let ws;
-const lines = createInterface({ input: process.stdin });
-lines.on('line', async (line) => {
-  const [cmd, arg] = line.split(' ');
-  if (cmd === 'go') {
-    ws = new WebSocket(arg, ['binary'], { perMessageDeflate: false });
-    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-    await gotUpstream;
-    console.log('ready');
-  } else if (cmd === 'start') {
-    const sock = await gotUpstream;
-    const t0 = process.hrtime.bigint();
-    const finish = () => console.log(`done ${Number(process.hrtime.bigint() - t0) / 1e6}`);
+/** One masked binary frame carrying `payload` (client → server frames must be masked). */
+function maskedFrame() {
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : n < 65536 ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255]) : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
+  const key = randomBytes(4);
+  const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
+  return Buffer.concat([head, key, body]);
+}
+
+/** Counts payload bytes of unmasked server frames (binary, text, continuation) as they stream in. */
+function frameCounter(onBytes) {
+  let need = 0; // bytes left in the current frame's payload
+  let counted = true;
+  let head = [];
+  return (chunk) => {
+    let i = 0;
+    while (i < chunk.length) {
+      if (need > 0) {
+        const take = Math.min(need, chunk.length - i);
+        need -= take;
+        i += take;
+        if (counted) onBytes(take);
+        continue;
+      }
+      head.push(chunk[i++]);
+      if (head.length < 2) continue;
+      const len7 = head[1] & 127;
+      if (head.length < (len7 < 126 ? 2 : len7 === 126 ? 4 : 10)) continue;
+      need = len7 < 126 ? len7 : head.slice(2).reduce((a, b) => a * 256 + b, 0);
+      counted = (head[0] & 15) <= 2;
+      head = [];
+    }
+  };
+}
+
+function connectWs(url) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(u.port), u.hostname, () => {
+      s.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`);
+    });
+    let got = Buffer.alloc(0);
+    const onData = (d) => {
+      got = Buffer.concat([got, d]);
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      s.off('data', onData);
+      if (!/^HTTP\/1\.1 101/.test(got.toString('latin1'))) return reject(new Error(got.toString('latin1', 0, end)));
+      s.pause();
+      resolve({ socket: s, rest: got.subarray(end + 4) });
+    };
+    s.on('data', onData);
+    s.once('error', reject);
+  });
+}
+
+/** Moves `bytes` one way; resolves when the receiving side has counted them all. */
+function transfer(ws, rest, sock, bytes) {
+  return new Promise((done) => {
     if (mode === 'tcp2ws') {
       let got = 0;
-      ws.on('message', (d) => {
-        got += d.length;
-        if (got >= total) finish();
+      const count = frameCounter((n) => {
+        got += n;
+        if (got >= bytes) ws.off('data', count), done();
       });
+      ws.on('data', count);
+      if (rest.length) count(rest);
+      ws.resume();
       let sent = 0;
       const pump = () => {
-        while (sent < total) {
+        while (sent < bytes) {
           sent += payload.length;
           if (!sock.write(payload)) return sock.once('drain', pump);
         }
@@ -42,23 +95,41 @@ lines.on('line', async (line) => {
       pump();
     } else {
       let got = 0;
-      sock.on('data', (d) => {
+      const onData = (d) => {
         got += d.length;
-        if (got >= total) finish();
-      });
+        if (got >= bytes) sock.off('data', onData), done();
+      };
+      sock.on('data', onData);
+      const f = maskedFrame();
       let sent = 0;
-      // Masked client frames, with at most 4 MiB queued in the client.
       const pump = () => {
-        while (sent < total && ws.bufferedAmount < 4 * 1024 * 1024) {
+        while (sent < bytes) {
           sent += payload.length;
-          ws.send(payload, { binary: true });
+          if (!ws.write(f)) return ws.once('drain', pump);
         }
-        if (sent < total) setImmediate(pump);
       };
       pump();
     }
+  });
+}
+
+let ws;
+let rest = Buffer.alloc(0);
+const lines = createInterface({ input: process.stdin });
+lines.on('line', async (line) => {
+  const [cmd, arg] = line.split(' ');
+  if (cmd === 'go') {
+    ({ socket: ws, rest } = await connectWs(arg));
+    const sock = await gotUpstream;
+    if (warm > 0) await transfer(ws, rest, sock, warm), (rest = Buffer.alloc(0));
+    console.log('ready');
+  } else if (cmd === 'start') {
+    const sock = await gotUpstream;
+    const t0 = process.hrtime.bigint();
+    await transfer(ws, rest, sock, total);
+    console.log(`done ${Number(process.hrtime.bigint() - t0) / 1e6}`);
   } else if (cmd === 'quit') {
-    ws?.terminate();
+    ws?.destroy();
     (await gotUpstream).destroy();
     server.close();
     process.exit(0);

@@ -1,5 +1,5 @@
 // Benchmark: ptybridge ws-listen vs websockify, tcp→ws (noVNC's screen updates) and ws→tcp (masked client frames).
-// Usage: npm run build:js && node bench/ws.mjs [MiB per run, default 200] [runs, default 3]
+// Usage: npm run build:js && node bench/ws.mjs [MiB per run, default 200] [runs, default 3] [warm-up MiB, default 16]
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
@@ -9,9 +9,15 @@ import { fileURLToPath } from 'node:url';
 const MIB = Number(process.argv[2] ?? 200);
 const RUNS = Number(process.argv[3] ?? 3);
 const BYTES = MIB * 1024 * 1024;
+// Moved through each forwarder before its CPU is sampled: steady state, not Node's JIT warm-up.
+const WARM = Number(process.argv[4] ?? 16) * 1024 * 1024;
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const PEER = fileURLToPath(new URL('./ws-peer.mjs', import.meta.url));
 const HZ = 100; // USER_HZ on Linux
+// Node flags for the ptybridge process, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
+// By default the flags of the bundle's #! line, i.e. as the installed `ptybridge` command runs.
+const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
+const NODE_ARGS = process.env.PTYB_NODE_ARGS !== undefined ? process.env.PTYB_NODE_ARGS.split(' ').filter(Boolean) : SHEBANG;
 
 /** utime+stime in seconds of a process and all its descendants (websockify forks one per peer). */
 function treeCpu(root) {
@@ -47,7 +53,7 @@ async function waitPort(port) {
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
 async function startForwarder(kind, targetPort) {
   if (kind === 'ptybridge') {
-    const q = spawn(process.execPath, [PTYB, 'ws-listen:0?ping=0', `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const q = spawn(process.execPath, [...NODE_ARGS, PTYB, 'ws-listen:0?ping=0', `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     const port = await new Promise((r) => { let e = ''; q.stderr.on('data', (c) => { e += c; const m = /listening on ws \S+:(\d+)/.exec(e); if (m) r(Number(m[1])); }); });
     return { proc: q, url: `ws://127.0.0.1:${port}/` };
   }
@@ -58,7 +64,7 @@ async function startForwarder(kind, targetPort) {
 }
 
 async function run(kind, mode, frame) {
-  const peer = spawn(process.execPath, [PEER, mode, String(BYTES), String(frame)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const peer = spawn(process.execPath, [PEER, mode, String(BYTES), String(frame), String(WARM)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: peer.stdout });
   const next = () => new Promise((r) => lines.once('line', r));
   const tcpPort = Number((await next()).split(' ')[1]);
@@ -78,7 +84,9 @@ async function run(kind, mode, frame) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
-for (const [mode, frame] of [['tcp2ws', 65536], ['ws2tcp', 65536], ['ws2tcp', 1024]]) {
+// PTYB_WS_ONLY=tcp2ws (or ws2tcp) runs one direction.
+const CASES = [['tcp2ws', 65536], ['ws2tcp', 65536], ['ws2tcp', 1024]].filter(([m]) => !process.env.PTYB_WS_ONLY || m === process.env.PTYB_WS_ONLY);
+for (const [mode, frame] of CASES) {
   const res = { ptybridge: [], websockify: [] };
   for (let i = 0; i < RUNS; i++) {
     // Interleaved so that load from other users of the machine hits both alike.

@@ -1,14 +1,13 @@
-// Bundles src/ into dist/ptybridge.mjs: one file for `npm start`, the tests and the SEA build.
+// Bundles src/ twice: dist/ptybridge.mjs (npm start, the tests) and dist/ptybridge-sea.cjs (what the single binary carries).
 // The browser terminal (src/web/client.ts + xterm.js + CSS) is built first and carried inside
-// that same file as the generated module `ptybridge:web-assets`: no CDN, no asset directory.
+// both as the generated module `ptybridge:web-assets`: no CDN, no asset directory.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const src = (p) => new URL(`../src/${p}`, import.meta.url).pathname;
-// Native addons stay outside the bundle: they are loaded from node_modules (or, in the
-// single binary, from the SEA asset cache).
-const external = ['@lydell/node-pty', 'node-pty', 'serialport', '@serialport/*', 'playwright-core'];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
+const src = (p) => `${ROOT}src/${p}`;
 
 /** The terminal page's files, by name: { type, body }. */
 async function webAssets() {
@@ -44,22 +43,72 @@ const webAssetsPlugin = {
   },
 };
 
-await build({
+/**
+ * In the SEA bundle the JS of node-pty and serialport is bundled, and the two modules that
+ * find their `.node` file on disk (node-pty's requireBinary, serialport's node-gyp-build
+ * call) are replaced by a call to the SEA asset cache (src/sea-cache.ts).
+ */
+const seaNativesPlugin = {
+  name: 'sea-natives',
+  setup(b) {
+    const shim = (code) => () => ({ contents: code, loader: 'js', resolveDir: ROOT });
+    const cache = JSON.stringify(src('sea-cache.ts'));
+    b.onLoad(
+      { filter: /[\\/]@lydell[\\/]node-pty[\\/]requireBinary\.js$/ },
+      shim(`exports.requireBinary = function (file) { return require(${cache}).seaAddon(file); };`),
+    );
+    b.onLoad(
+      { filter: /[\\/]@serialport[\\/]bindings-cpp[\\/]dist[\\/]serialport-bindings\.js$/ },
+      shim(`exports.binding = require(${cache}).seaAddon('serialport.node');`),
+    );
+  },
+};
+
+const common = {
   entryPoints: [src('main.ts')],
-  outfile: new URL('../dist/ptybridge.mjs', import.meta.url).pathname,
   bundle: true,
   platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external,
-  plugins: [webAssetsPlugin],
   // ws uses `bufferutil` when it can load it; ours is plain JavaScript, four bytes a step.
   alias: { bufferutil: src('protocols/ws-mask.ts') },
-  sourcemap: 'linked',
-  define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version) },
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __ptybCreateRequire } from 'node:module'; const require = __ptybCreateRequire(import.meta.url);",
-  },
   logLevel: 'warning',
+};
+
+// Native addons stay outside the npm bundle: they load from node_modules.
+const npmBundle = build({
+  ...common,
+  outfile: `${ROOT}dist/ptybridge.mjs`,
+  format: 'esm',
+  target: 'node20',
+  external: ['@lydell/node-pty', 'node-pty', 'serialport', '@serialport/*', 'playwright-core'],
+  plugins: [webAssetsPlugin],
+  sourcemap: 'linked',
+  define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version), PTYBRIDGE_SEA_BUNDLE: 'false' },
+  banner: {
+    // --single-threaded-gc: ptybridge's heap is a few MB but it churns buffers at hundreds of
+    // MB/s; V8's concurrent marking spreads each of the many collections over helper threads
+    // at more CPU than the collection itself (ws → tcp: −25 % CPU per MB, bench/results-ws.md).
+    // It cannot be set from inside: v8.setFlagsFromString crashes V8's marker later.
+    js: "#!/usr/bin/env -S node --single-threaded-gc\nimport { createRequire as __ptybCreateRequire } from 'node:module'; const require = __ptybCreateRequire(import.meta.url);",
+  },
 });
-chmodSync(new URL('../dist/ptybridge.mjs', import.meta.url), 0o755);
+
+// A Node SEA runs one CommonJS script whose require() knows only built-in modules, so
+// everything else is inside; import.meta.url becomes the executable's own file URL.
+const seaBundle = build({
+  ...common,
+  outfile: `${ROOT}dist/ptybridge-sea.cjs`,
+  format: 'cjs',
+  target: 'node24',
+  external: ['playwright-core'],
+  plugins: [webAssetsPlugin, seaNativesPlugin],
+  minifySyntax: true,
+  define: {
+    PTYBRIDGE_VERSION: JSON.stringify(pkg.version),
+    PTYBRIDGE_SEA_BUNDLE: 'true',
+    'import.meta.url': '__ptybImportMetaUrl',
+  },
+  banner: { js: "var __ptybImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+
+await Promise.all([npmBundle, seaBundle]);
+chmodSync(`${ROOT}dist/ptybridge.mjs`, 0o755);

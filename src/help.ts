@@ -16,6 +16,7 @@ export function usage(): string {
   return `ptybridge ${VERSION} — connect two byte streams named by URIs, built for consoles
 
 Usage: ptybridge [options] LEFT RIGHT
+       ptybridge [options] DEVICE LISTENER [LISTENER…]   one console, many doors
        ptybridge [options] --config consoles.yaml [--check]
        ptybridge --help SCHEME     options of one address type
 
@@ -24,7 +25,7 @@ ${rows.join('\n')}
 
 Options:
   -h, --help [SCHEME]   this text, or the options of one scheme
-  -V, --version         print the version
+  -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
   -x, --hex             hex trace of both directions to stderr, like socat -x
@@ -40,6 +41,8 @@ Options:
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)
+  ptybridge pty:/dev/pts/4 tcp-listen:23000?telnet ws-listen:8080
+                                                  # the same console by telnet and in a browser
   ptybridge tcp-listen:8000 tcp:localhost:80      # forward a port, one upstream per peer
   ptybridge - tcp:localhost:23000                 # talk to a TCP server from this terminal
 

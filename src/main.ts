@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, type Logger } from './log.js';
 import { parseEndpoint } from './endpoints/registry.js';
-import { startRoute, type Route } from './router/route.js';
+import { startAddresses, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
+import { describeNative } from './native.js';
 import { openTranscript, transcriptOptions } from './router/session-log.js';
 import { withEscapeFlag } from './endpoints/stdio-tty.js';
 import { describeRoutes, loadConfig } from './config.js';
@@ -32,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parseCli(argv);
     if (values.version) {
       process.stdout.write(`ptybridge ${VERSION} (node ${process.version})\n`);
+      // -V -v: also whether the native addons load on this host (the single binary's floor).
+      if (values.verbose?.length) process.stdout.write(`${describeNative().join('\n')}\n`);
       return 0;
     }
     if (values.help) {
@@ -50,12 +53,11 @@ export async function main(argv: string[]): Promise<number> {
       return await runConfig(values.config, configs, level, log);
     }
     if (values.check) throw new UsageError('--check needs --config FILE');
-    if (positionals.length !== 2) {
-      throw new UsageError(`expected two addresses, LEFT and RIGHT, got ${positionals.length}; see ptybridge --help`);
+    if (positionals.length < 2) {
+      throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const left = withEscapeFlag(parseEndpoint(positionals[0]!), values.escape);
-    const right = withEscapeFlag(parseEndpoint(positionals[1]!), values.escape);
+    const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
@@ -72,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startRoute(left, right, { log, trace, transcript });
+    route = await startAddresses(addresses, { log, trace, transcript });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();

@@ -75,7 +75,7 @@ test('exec:...?share: one session for every peer, and a resize control from a pe
   };
   const log = createLogger('error');
   const abort = new AbortController();
-  const route = await runHub(device, { type: spy, spec: listenSpec }, { log }, { log, signal: abort.signal }, abort);
+  const route = await runHub(device, [{ type: spy, spec: listenSpec }], { log }, { log, signal: abort.signal }, abort);
   try {
     const a: net.Socket = await connectPeer(port);
     const b: net.Socket = await connectPeer(port);

@@ -1,12 +1,14 @@
 // Shared by the stream-socket families (tcp, unix): a net.Socket as a Link, and a net.Server as a Listener.
 import net from 'node:net';
 import { EndpointError } from '../errors.js';
+import { pooledReads } from './read-pool.js';
 import type { Link, Listener, OpenContext } from './types.js';
 
 /** Connects a stream socket and resolves once it is connected; errors name the endpoint. */
 export function connectSocket(uri: string, options: net.NetConnectOpts, label: (s: net.Socket) => string): Promise<Link> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ ...options, allowHalfOpen: true });
+    // Reads land in recycled buffers (read-pool.ts); the socket is still an ordinary Duplex.
+    const socket: net.Socket = net.connect({ ...options, allowHalfOpen: true, onread: pooledReads(() => socket) });
     const onError = (err: Error) => {
       socket.destroy();
       reject(new EndpointError(uri, err));

@@ -3,6 +3,7 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
+import { givesChunksBack, releaseChunk } from '../endpoints/read-pool.js';
 
 /**
  * How bytes travel in frames. `binary` and `base64` are websockify's subprotocols (noVNC
@@ -78,6 +79,7 @@ export class WsStream extends Duplex {
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.highWater = opts.sendHighWater ?? 1024 * 1024;
+    givesChunksBack(this);
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
       // ws has already answered with the close code (1009 too big, 1007 bad UTF-8, 1002 protocol).
@@ -133,7 +135,10 @@ export class WsStream extends Duplex {
 
   /** Many small writes (a pty's output) become one frame: fewer headers, fewer syscalls. */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    if (chunks.length === 1) return this.send(chunks[0]!.chunk, cb);
+    const joined = Buffer.concat(chunks.map((c) => c.chunk));
+    for (const c of chunks) releaseChunk(c.chunk);
+    this.send(joined, cb);
   }
 
   private send(chunk: Buffer, cb: (err?: Error | null) => void): void {
@@ -141,6 +146,9 @@ export class WsStream extends Duplex {
     const size = chunk.length;
     this.inFlight += size;
     const onSent = () => {
+      // ws hands the frame to the socket, and calls back once the kernel has it: the chunk
+      // is no longer referenced, so a pooled read buffer may be reused (read-pool.ts).
+      releaseChunk(chunk);
       this.inFlight -= size;
       if (this.waiting && this.inFlight < this.highWater) this.releaseWriter();
     };

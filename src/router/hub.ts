@@ -18,23 +18,27 @@ const PEER_LINGER_MS = 500;
 type Device = { type: ConnectingType; spec: Spec };
 
 /**
- * Opens the device once, binds the listener, and shares the device among the peers that
- * come and go. Rejects (exit 1) if the device or the listener cannot be opened at start.
+ * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
+ * on the same console), and shares the device among the peers that come and go through any
+ * of them. Rejects (exit 1) if the device or a listener cannot be opened at start.
  */
 export async function runHub(
   device: Device,
-  listening: { type: ListeningType; spec: Spec },
+  listening: { type: ListeningType; spec: Spec }[],
   ctx: RouteContext,
   openCtx: OpenContext,
   abort: AbortController,
 ): Promise<Route> {
   const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
   await hub.start();
-  let listener: Listener;
+  const listeners: Listener[] = [];
   try {
-    listener = await bind(listening, (peer) => hub.add(peer), ctx, openCtx);
+    for (const l of listening) {
+      listeners.push(await bind(l, (peer) => hub.add(peer), ctx, openCtx));
+    }
   } catch (err) {
     abort.abort();
+    await Promise.all(listeners.map((l) => l.close()));
     await hub.close();
     throw err;
   }
@@ -46,9 +50,9 @@ export async function runHub(
     stop() {
       stopping ??= (async () => {
         abort.abort();
-        const closing = listener.close();
+        const closing = listeners.map((l) => l.close());
         await hub.close();
-        await closing;
+        await Promise.all(closing);
         resolveDone(0);
       })();
       return stopping;

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { describeOsError } from '../errors.js';
 import { forwardControls } from './controls.js';
 import { formatTrace } from './trace.js';
+import { lendReads } from '../endpoints/read-pool.js';
 
 export interface JoinOptions {
   log: Logger;
@@ -59,6 +60,9 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
       tap?.(chunk);
       if (opts.trace) opts.trace(formatTrace(direction, chunk));
     });
+    // Each chunk goes to this one writer (the counter and the trace only look at it), so a
+    // source reading into pooled buffers may get them back from the writer (read-pool.ts).
+    lendReads(src.stream, dst.stream);
     src.stream.pipe(dst.stream, { end: true });
     let ended = false;
     src.stream.once('end', () => (ended = true));

