@@ -6,7 +6,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import WebSocket, { createWebSocketStream } from 'ws';
-import { startPtyb, tcpServer } from './helpers/ptyb.js';
+import { readAll, spawnTracked, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
 import { openWs } from './helpers/ws.js';
 import { MiB, Payload, eventually, fdCount, fdTargets, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
 
@@ -139,6 +139,36 @@ async function readRandomlyUntil(stream: import('node:stream').Duplex, bytes: nu
   return { bytes: got, sha256: hash.digest('hex') };
 }
 
+/** Any JSON control, any JSON, any text, any bytes. */
+const controlFrame = fc.oneof(
+  fc.record({ type: fc.constantFrom('resize', 'break', 'line', 'modem', 'x', ''), cols: fc.anything(), rows: fc.anything(), ms: fc.anything(), baud: fc.anything() }, { requiredKeys: ['type'] }).map((o) => JSON.stringify(o)),
+  fc.json(),
+  fc.string({ unit: 'binary', maxLength: 200 }),
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+);
+
+/** Sends fast-check frames over plain/binary/base64 sockets; checks close codes, no crash, no stack. */
+async function fuzzControl(pb: Running, url: string): Promise<void> {
+  let ws: WebSocket | undefined;
+  const codes = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(controlFrame, fc.constantFrom<string[]>([], ['binary'], ['base64']), async (frame, protocols) => {
+      if (!ws || ws.readyState !== WebSocket.OPEN || ws.protocol !== (protocols[0] ?? '')) {
+        ws?.terminate();
+        ws = await openWs(url, { protocols });
+        ws.on('close', (code) => codes.set(code, (codes.get(code) ?? 0) + 1));
+      }
+      ws.send(frame);
+      await sleep(1);
+    }),
+    { numRuns: Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 10 },
+  );
+  ws?.terminate();
+  assert.equal(pb.proc.exitCode, null, 'still running');
+  assert.doesNotMatch(pb.stderr(), /internal error|TypeError|RangeError|at .*\.m?js:\d+/, 'no crash, no stack');
+  for (const code of codes.keys()) assert.ok([1000, 1003, 1005, 1006, 1007, 1008, 1009].includes(code), `close code ${code}`);
+}
+
 test('control channel: any JSON or garbage frame gets a close code or is ignored; the server never crashes and the next client works', async () => {
   const up = await tcpServer((s) => {
     s.on('error', () => {});
@@ -147,33 +177,38 @@ test('control channel: any JSON or garbage frame gets a close code or is ignored
   const pb = await startPtyb(['ws-listen:0?max-frame=64k', `tcp:127.0.0.1:${up.port}`]);
   try {
     const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
-    const control = fc.oneof(
-      fc.record({ type: fc.constantFrom('resize', 'break', 'line', 'modem', 'x', ''), cols: fc.anything(), rows: fc.anything(), ms: fc.anything(), baud: fc.anything() }, { requiredKeys: ['type'] }).map((o) => JSON.stringify(o)),
-      fc.json(),
-      fc.string({ unit: 'binary', maxLength: 200 }),
-      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-    );
-    let ws: WebSocket | undefined;
-    const codes = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(control, fc.constantFrom<string[]>([], ['binary'], ['base64']), async (frame, protocols) => {
-        if (!ws || ws.readyState !== WebSocket.OPEN || ws.protocol !== (protocols[0] ?? '')) {
-          ws?.terminate();
-          ws = await openWs(url, { protocols });
-          ws.on('close', (code) => codes.set(code, (codes.get(code) ?? 0) + 1));
-        }
-        ws.send(frame);
-        await sleep(1);
-      }),
-      { numRuns: Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 10 },
-    );
-    ws?.terminate();
-    assert.equal(pb.proc.exitCode, null, 'still running');
-    assert.doesNotMatch(pb.stderr(), /internal error|TypeError|RangeError|at .*\.m?js:\d+/, 'no crash, no stack');
-    for (const code of codes.keys()) assert.ok([1000, 1003, 1005, 1006, 1007, 1008, 1009].includes(code), `close code ${code}`);
+    await fuzzControl(pb, url);
     await echoOnce(url);
   } finally {
     await pb.stop();
     await up.close();
+  }
+});
+
+test('control channel against a device hub: resizes, breaks and garbage reach a shared pty: (a new pair) without crashing it; the device still serves', async () => {
+  const pb = await startPtyb(['-v', 'pty:?replay=0', 'ws-listen:0?max-frame=64k']);
+  try {
+    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    await fuzzControl(pb, url);
+    assert.doesNotMatch(pb.stderr(), / lost: /, 'the device was never lost');
+    // The device still serves a fresh peer: a program on the slave reads what the peer typed
+    // (kept in the pty until it opens it), then answers, which the peer must get.
+    const slave = /pty (\/dev\/pts\/\d+) ready/.exec(pb.stderr())![1]!;
+    const ws = await openWs(url, { protocols: ['binary'] });
+    const reader = spawnTracked('/usr/bin/python3', ['-c', 'import os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_NOCTTY)\nd=b""\nwhile b"fuzz" not in d: d+=os.read(fd,100)\nos.write(fd,b"from the device\\n")\nprint(d.decode(errors="replace"),flush=True)', slave]);
+    const out = readAll(reader.stdout!);
+    const got = new Promise<string>((resolve) => {
+      let text = '';
+      ws.on('message', (m: Buffer) => {
+        text += m.toString();
+        if (text.includes('from the device')) resolve(text);
+      });
+    });
+    ws.send(Buffer.from('typed after the fuzz\n'));
+    assert.match(await got, /from the device/);
+    assert.match((await out).toString(), /typed after the fuzz/);
+    ws.close();
+  } finally {
+    await pb.stop();
   }
 });

@@ -79,7 +79,8 @@ test(`churn: ${CYCLES} connect/disconnect cycles on tcp-listen with a per-peer t
 });
 
 test(`churn: ${CYCLES} cycles on a rendezvous of two tcp-listen (half of the peers never meet a partner)`, async () => {
-  const pb = await startPtyb(['tcp-listen:0', 'tcp-listen:0'], { listeners: 2 });
+  // -v: ptybridge logs each waiting peer it lets go, which is how the test knows the churn is over on its side.
+  const pb = await startPtyb(['-v', 'tcp-listen:0', 'tcp-listen:0'], { listeners: 2 });
   try {
     const [l, r] = pb.listening;
     const pid = pb.proc.pid!;
@@ -94,6 +95,13 @@ test(`churn: ${CYCLES} cycles on a rendezvous of two tcp-listen (half of the pee
       else s.resetAndDestroy();
       if (!s.closed) await once(s, 'close');
     });
+    // Every churn peer must be seen to leave. A client's own 'close' says nothing about
+    // ptybridge: its last peers may still sit in the accept queue (not yet an fd), or be
+    // accepted with their FIN or RST not yet read. Counting fds alone (with slack) let the
+    // new pair below start while ghosts were still queued ahead of `a`; `b` was then paired
+    // with a ghost and closed when it was found gone (ECONNRESET in `b`, or `a` waiting forever).
+    const gone = () => pb.stderr().split('left before a partner came').length - 1;
+    assert.ok(await eventually(() => gone() === CYCLES / 2, 60_000), `${gone()} of ${CYCLES / 2} churn peers seen to leave`);
     assert.ok(await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000), `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
     // A new pair still meets, and meets each other, not a ghost of the churn.
     const a = await connectTcp(l!.port);

@@ -94,6 +94,12 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
     // serialport only reports errors as text; give them the errno name the CLI prints.
     port.on('error', () => {});
+    // A port that hangs up (USB adapter unplugged, pty master closed) is closed by serialport
+    // itself, and the write then in flight fails with a code-less "bad file descriptor": the
+    // log said "lost: bad file descriptor" as if ptybridge had misused the fd. Say what happened.
+    port.prependListener('error', (err: NodeJS.ErrnoException) => {
+      if (!err.code && (port.closing || !port.isOpen)) err.message = `disconnected (the device hung up: ${err.message})`;
+    });
     let modem: ModemSettings = { dtr: true, rts: true };
     const link: Link = {
       stream: port,

@@ -19,6 +19,9 @@ export interface FakeVm {
   sendFile(path: string): Promise<void>;
   /** Closes the master, as a VM that powers off does. */
   quit(): Promise<void>;
+  /** Stops reading the master (input piles up in the pty, then in ptybridge); release() reads again. */
+  hold(): void;
+  release(): void;
 }
 
 export async function startFakeVm(link?: string): Promise<FakeVm> {
@@ -63,6 +66,12 @@ export async function startFakeVm(link?: string): Promise<FakeVm> {
       const done = new Promise<void>((r) => sentWaiters.push(r));
       proc.stdin!.write(`file ${path}\n`);
       return done;
+    },
+    hold() {
+      proc.stdin!.write('hold\n');
+    },
+    release() {
+      proc.stdin!.write('release\n');
     },
     async quit() {
       if (proc.exitCode !== null) return;

@@ -1,7 +1,8 @@
 # A stand-in for QEMU's serial pty: opens a pty pair, prints the slave path, then obeys
 # commands on stdin and reports what the device side receives on stdout.
 #   stdin:  "say HEX" writes bytes to the master; "file PATH" writes a file's bytes;
-#           "quit" closes the master (the VM goes away).
+#           "quit" closes the master (the VM goes away); "hold" stops reading the master
+#           (a VM that stopped taking input), "release" reads it again.
 #   stdout: "slave PATH" once, then "rx HEX" for every read from the master.
 import os, select, sys, tty
 
@@ -20,8 +21,9 @@ out = sys.stdout
 stdin = sys.stdin.buffer
 buf = b""
 running = True
+holding = False
 while running:
-    r, _, _ = select.select([m, 0], [], [])
+    r, _, _ = select.select([0] if holding else [m, 0], [], [])
     if m in r:
         try:
             d = os.read(m, 65536)
@@ -54,6 +56,10 @@ while running:
                         n = os.write(m, view[:65536])
                         view = view[n:]
                 out.write("sent\n"); out.flush()
+            elif cmd == "hold":
+                holding = True
+            elif cmd == "release":
+                holding = False
             elif cmd == "quit":
                 running = False
                 break

@@ -2,7 +2,6 @@
 // payloads, writers and readers that pause at random, and bounded concurrency.
 import { createCipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -65,12 +64,25 @@ export async function writeRandomly(stream: Duplex, payload: Payload, total: num
     const chunk = payload.next(size);
     hash.update(chunk);
     sent += size;
-    if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+    if (!stream.write(chunk)) await drainOrClose(stream);
     if (stream.destroyed) throw new Error(`stream closed after ${sent} of ${total} bytes`);
     if (++n % pauseEvery === 0) await sleep(rand(0, 3));
   }
   if (!opts.keepOpen) stream.end();
   return hash.digest('hex');
+}
+
+/** Waits for 'drain' or 'close', leaving no listener behind (a race of two once() left one per wait). */
+function drainOrClose(stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
 }
 
 /** Mostly mid-sized chunks, some tiny (1–16 bytes), some large. */
@@ -119,4 +131,36 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 2
     if (Date.now() > end) return false;
     await sleep(step);
   }
+}
+
+/**
+ * readRandomly for a stream that stays open (a hub peer, a WebSocket): resolves once `total`
+ * bytes have come, pausing at random meanwhile. Bytes beyond `total` that came in the same
+ * chunk are hashed too, so a duplicate shows as a wrong hash.
+ */
+export function readRandomlyUntil(stream: Duplex, total: number, opts: { pauseEvery?: number } = {}): Promise<{ bytes: number; sha256: string }> {
+  const hash: Hash = createHash('sha256');
+  const pauseEvery = opts.pauseEvery ?? 64;
+  let bytes = 0;
+  let n = 0;
+  return new Promise((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      hash.update(c);
+      bytes += c.length;
+      if (bytes >= total) {
+        stream.off('data', onData);
+        stream.off('close', onClose);
+        resolve({ bytes, sha256: hash.digest('hex') });
+        return;
+      }
+      if (++n % pauseEvery === 0) {
+        stream.pause();
+        setTimeout(() => stream.resume(), rand(0, 5));
+      }
+    };
+    const onClose = () => reject(new Error(`closed after ${bytes} of ${total} bytes`));
+    stream.on('data', onData);
+    stream.once('error', reject);
+    stream.once('close', onClose);
+  });
 }
