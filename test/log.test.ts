@@ -65,6 +65,7 @@ test('--log on a shared device (hub): the device\'s bytes exactly, with peer joi
     vm.say(Buffer.from('boot line 1\r\nboot line 2\r\n\xff\x1b[0m', 'latin1')); // a raw 0xFF byte, not UTF-8
     await logged('\x1b[0m');
     vm.say('\r\n');
+    await logged('\x1b[0m\r\n'); // the line is complete before the peer's event is written
     const peer = await connectPeer(pb.listening[0]!.port);
     await readText(peer, 'boot line 2\r\n');
     await logged('connected (1 peer)');
