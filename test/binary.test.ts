@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { connectTcp, readUntil, ROOT, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, readUntil, ROOT, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
 
 /** What `npm test`'s pretest builds (npm run build). */
 const BUILT = join(ROOT, 'dist/ptybridge');
@@ -99,9 +99,8 @@ test('--version names the version and the embedded Node 24', async () => {
 });
 
 test('tcp-listen ↔ tcp through the binary: 4 MiB both ways, byte-exact', async () => {
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const upstream = await tcpServer((s) => upstreamSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const pb = await startBin(['tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const client = await connectTcp(pb.listening[0]!.port);
@@ -113,9 +112,8 @@ test('tcp-listen ↔ tcp through the binary: 4 MiB both ways, byte-exact', async
 });
 
 test('--config: a YAML file of routes is checked, then run, from the binary', async () => {
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const upstream = await tcpServer((s) => upstreamSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const config = join(top, 'routes.yaml');
   writeFileSync(config, `version: 1\nroutes:\n  - name: fwd\n    left: tcp-listen:0\n    right: tcp:127.0.0.1:${upstream.port}\n`);
   try {
@@ -242,9 +240,8 @@ test('exec:sh through tcp: a command runs and its output comes back', async (t) 
 test('ws-listen: the terminal page is served and a WebSocket round trip is byte-exact', async (t) => {
   if (!(await needScheme(t, 'ws-listen'))) return;
   const { WebSocket } = await import('ws');
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const upstream = await tcpServer((s) => upstreamSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const pb = await startBin(['ws-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const { host, port } = pb.listening[0]!;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { connectTcp, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { MiB, eventually } from './helpers/load.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -43,9 +43,8 @@ test('SIGTERM with 100 MiB in flight both ways: each side receives a prefix of w
   const size = 100 * MiB;
   const up = randomBytes(size);
   const down = randomBytes(size);
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const upstream = await tcpServer((s) => upstreamSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const pb = await startPtyb(['tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const client = await connectTcp(pb.listening[0]!.port);

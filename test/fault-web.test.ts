@@ -6,7 +6,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import WebSocket, { createWebSocketStream } from 'ws';
-import { readAll, spawnTracked, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
+import { acceptOne, readAll, spawnTracked, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
 import { openWs } from './helpers/ws.js';
 import { MiB, Payload, eventually, fdCount, fdTargets, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
 
@@ -91,9 +91,8 @@ test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or
 });
 
 test(`integrity: ${BYTES / MiB} MiB each way through ws-listen ↔ tcp (binary frames), random chunks and pauses`, async () => {
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const up = await tcpServer((s) => upstreamSide(s));
+  const up = await acceptOne();
+  const upstreamSocket = up.first;
   const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
   try {
     const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/`, { protocols: ['binary'] });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { readAll, readUntil, runPtyb, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
+import { acceptOne, readAll, readUntil, runPtyb, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-file-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -77,9 +77,8 @@ test('file: default writes after the content; ?truncate empties first; ?append a
 
 test('file ?follow: sends the content, then what is appended later (tail -f), until SIGTERM', async () => {
   const p = tmp('first|');
-  let peer!: (s: net.Socket) => void;
-  const socket = new Promise<net.Socket>((r) => (peer = r));
-  const server = await tcpServer((s) => peer(s));
+  const server = await acceptOne();
+  const socket = server.first;
   const pb = await startPtyb([`file:${p}?follow&poll=100ms`, `tcp:127.0.0.1:${server.port}`], { listeners: 0 });
   try {
     const s = await socket;

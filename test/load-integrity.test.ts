@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { connectTcp, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { MiB, Payload, readRandomly, writeRandomly } from './helpers/load.js';
 
 /** Bytes per direction; 1 GiB by hand: PTYB_INTEGRITY_BYTES=1073741824. */
@@ -23,9 +23,8 @@ async function bothWays(a: net.Socket, b: net.Socket): Promise<void> {
 }
 
 test(`integrity: ${BYTES / MiB} MiB each way through tcp-listen ↔ tcp, random chunks and pauses`, async () => {
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const upstream = await tcpServer((s) => upstreamSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const pb = await startPtyb(['tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const client = await connectTcp(pb.listening[0]!.port);
@@ -42,12 +41,10 @@ test(`integrity: ${BYTES / MiB} MiB each way through tcp-listen ↔ tcp, random 
 });
 
 test(`integrity: ${BYTES / MiB} MiB each way through tcp ↔ tcp (two connecting ends), random chunks and pauses`, async () => {
-  let sideA!: (s: net.Socket) => void;
-  let sideB!: (s: net.Socket) => void;
-  const gotA = new Promise<net.Socket>((r) => (sideA = r));
-  const gotB = new Promise<net.Socket>((r) => (sideB = r));
-  const a = await tcpServer((s) => sideA(s));
-  const b = await tcpServer((s) => sideB(s));
+  const a = await acceptOne();
+  const b = await acceptOne();
+  const gotA = a.first;
+  const gotB = b.first;
   const pb = await startPtyb([`tcp:127.0.0.1:${a.port}`, `tcp:127.0.0.1:${b.port}`], { listeners: 0 });
   try {
     await bothWays(await gotA, await gotB);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { connectTcp, readAll, readUntil, runTool, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, readAll, readUntil, runTool, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
 import { connectPeer, readText, startFakeVm, until } from './helpers/devices.js';
 
 const dirs: string[] = [];
@@ -141,9 +141,8 @@ test('a log nobody can write (a FIFO with no reader) never stalls data: 24 MiB p
   const fifo = join(d, 'stuck.log');
   assert.equal((await runTool('mkfifo', [fifo])).code, 0);
   const payload = randomBytes(24 * 1024 * 1024);
-  let upstreamSock!: (s: net.Socket) => void;
-  const gotUp = new Promise<net.Socket>((r) => (upstreamSock = r));
-  const upstream = await tcpServer((s) => upstreamSock(s));
+  const upstream = await acceptOne();
+  const gotUp = upstream.first;
   const pb = await startPtyb(['--log', fifo, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const c = await connectTcp(pb.listening[0]!.port);

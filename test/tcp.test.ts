@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { connectTcp, freePort, readAll, runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, waitForPort, writeAll } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, freePort, readAll, runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, waitForPort, writeAll } from './helpers/ptyb.js';
 
 test('tcp-listen ↔ tcp: 10 MiB both ways at once, byte-exact', async () => {
-  let serverSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (serverSide = r));
-  const upstream = await tcpServer((s) => serverSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const pb = await startPtyb(['tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const client = await connectTcp(pb.listening[0]!.port);
@@ -38,12 +37,10 @@ test('socat on both sides: a socat client through ptybridge to a socat echo serv
 });
 
 test('tcp ↔ tcp: two connecting ends, bytes both ways, exit 0 when both close', async () => {
-  let sideA!: (s: net.Socket) => void;
-  let sideB!: (s: net.Socket) => void;
-  const gotA = new Promise<net.Socket>((r) => (sideA = r));
-  const gotB = new Promise<net.Socket>((r) => (sideB = r));
-  const a = await tcpServer((s) => sideA(s));
-  const b = await tcpServer((s) => sideB(s));
+  const a = await acceptOne();
+  const b = await acceptOne();
+  const gotA = a.first;
+  const gotB = b.first;
   const pb = await startPtyb([`tcp:127.0.0.1:${a.port}`, `tcp:127.0.0.1:${b.port}`], { listeners: 0 });
   try {
     await transferBothWays(await gotA, await gotB, 4 * 1024 * 1024);

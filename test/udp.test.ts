@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import type net from 'node:net';
 import type { Writable } from 'node:stream';
-import { connectTcp, freePort, runPtyb, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, freePort, runPtyb, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
 
 const MiB = 1024 * 1024;
 const WINDOW = 64 * 1024;
@@ -95,9 +95,8 @@ test('tcp-listen → udp: 10 MiB both ways at once through a datagram hop, byte-
 });
 
 test('udp-listen → tcp: 10 MiB both ways at once; the first datagram opens the session', async () => {
-  let upstreamSide!: (s: net.Socket) => void;
-  const upstreamSocket = new Promise<net.Socket>((r) => (upstreamSide = r));
-  const upstream = await tcpServer((s) => upstreamSide(s));
+  const upstream = await acceptOne();
+  const upstreamSocket = upstream.first;
   const pb = await startPtyb(['udp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   const udpPeer = await udpSocket();
   try {

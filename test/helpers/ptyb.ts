@@ -191,3 +191,11 @@ export async function tcpServer(handler: (s: net.Socket) => void): Promise<{ por
       }),
   };
 }
+
+/** A TCP server on loopback port 0 whose first accepted socket `first` resolves to. */
+export async function acceptOne(): Promise<{ port: number; first: Promise<net.Socket>; close(): Promise<void> }> {
+  let accept!: (s: net.Socket) => void;
+  const first = new Promise<net.Socket>((r) => (accept = r));
+  const server = await tcpServer((s) => accept(s));
+  return { ...server, first };
+}
