@@ -7,6 +7,9 @@ import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { checkPair, sharingOf } from './router/route.js';
 import { parseSize } from './options.js';
 import type { TranscriptOptions } from './router/session-log.js';
+import { serverSettingsOf, type WsListenTarget } from './endpoints/ws-listen.js';
+import { redactUrl } from './web/auth.js';
+import { cannotShare, shareKey, type Sharer } from './web/server.js';
 
 /** One route as the config names it. */
 export interface RouteConfig {
@@ -78,6 +81,7 @@ export function loadConfig(file: string): RouteConfig[] {
   const routes: RouteConfig[] = [];
   const names = new Map<string, number>();
   const exclusive = new Map<string, string>();
+  const webSharers = new Map<string, Sharer[]>();
   result.data.routes.forEach((r, i) => {
     const here = (key: string) => at(offsetOf(doc, ['routes', i, key]));
     if (names.has(r.name)) throw new ConfigError(`${here('name')}: routes[${i}].name: "${r.name}" is also the name of routes[${names.get(r.name)}]`);
@@ -102,6 +106,22 @@ export function loadConfig(file: string): RouteConfig[] {
       if (!res) continue;
       if (exclusive.has(res)) throw new ConfigError(`${here('name')}: route "${r.name}" uses ${res}, and so does route "${exclusive.get(res)}"; one process has only one`);
       exclusive.set(res, r.name);
+    }
+    // Routes on one ws-listen address share its server: each needs its own path and the same token, origin, TLS.
+    for (const side of ['left', 'right'] as const) {
+      const e = side === 'left' ? left : right;
+      if (e.type.scheme !== 'ws-listen') continue;
+      const spec = e.spec as unknown as Parameters<typeof serverSettingsOf>[0];
+      const settings = serverSettingsOf(spec);
+      const key = shareKey(settings);
+      if (key === undefined) continue;
+      const me: Sharer = { uri: redactUrl(e.spec.uri), path: (spec.target as WsListenTarget).path, settings };
+      const others = webSharers.get(key) ?? [];
+      for (const other of others) {
+        const why = cannotShare(other, me, key);
+        if (why) throw new ConfigError(`${here(side)}: routes[${i}].${side}: ${why}`);
+      }
+      webSharers.set(key, [...others, me]);
     }
     const o = r.options ?? {};
     if (o.policy) [left, right] = [withPolicy(left, o.policy), withPolicy(right, o.policy)];

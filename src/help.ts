@@ -29,8 +29,9 @@ Options:
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
   -x, --hex             hex trace of both directions to stderr, like socat -x
-  --log FILE            append a transcript of the device (left) side's output, with
-                        timestamps at line starts and connect/disconnect events
+  --log FILE            append a transcript of the device side's output (the shared
+                        device, else the left side), with timestamps at line starts and
+                        peer connect/leave and device lost/reopened events
   --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
   --log-keep N          old transcripts kept on rotation (default 5)
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)

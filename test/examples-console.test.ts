@@ -39,10 +39,10 @@ test('examples/consoles-loopback.yaml: three consoles, two of them telnet with a
   assert.match(alpha, /^\[\S+Z\] --- tcp \S+ telnet connected to tcp \S+ ---\n\[\S+Z\] console-1> HELLO\n\[\S+Z\] --- tcp \S+ telnet left ---\n$/);
 });
 
-const hasDevices = (await runPtyb(['--help', 'serial'])).code === 0;
-test('examples/consoles.yaml (the ser2net replacement) passes --check', { skip: hasDevices ? false : 'needs serial: and pty: (devices branch), not on main yet' }, async () => {
+test('examples/consoles.yaml (the ser2net replacement) passes --check', async () => {
   const r = await runPtyb(['--config', join(ROOT, 'examples/consoles.yaml'), '--check']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout.toString(), /^switch1: shared device \(hub\)$/m);
   assert.match(r.stdout.toString(), /policy=exclusive/);
+  assert.match(r.stdout.toString(), /^vm2: shared device \(hub\)\n.*\n  right  ws-listen:127\.0\.0\.1:8080\/console\/vm2 /m, 'the VMs share one web port by path');
 });

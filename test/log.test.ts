@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { connectTcp, readAll, readUntil, runTool, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
+import { connectPeer, readText, startFakeVm, until } from './helpers/devices.js';
 
 const dirs: string[] = [];
 const dir = () => {
@@ -51,6 +52,60 @@ test('--log: the device side\'s output with a timestamp at each line start, conn
     '--- tcp X left ---',
   ]);
   await upstream.close();
+});
+
+test('--log on a shared device (hub): the device\'s bytes exactly, with peer join/leave and device lost/reopened in place', async () => {
+  const d = dir();
+  const file = join(d, 'vm.log');
+  const link = join(d, 'vm-console');
+  let vm = await startFakeVm(link); // prints "login: " on its console at boot
+  const pb = await startPtyb(['--log', file, `pty:${link}`, 'tcp-listen:0']);
+  const logged = (text: string) => until(() => existsSync(file) && readFileSync(file, 'latin1').includes(text));
+  try {
+    vm.say(Buffer.from('boot line 1\r\nboot line 2\r\n\xff\x1b[0m', 'latin1')); // a raw 0xFF byte, not UTF-8
+    await logged('\x1b[0m');
+    vm.say('\r\n');
+    await logged('\x1b[0m\r\n'); // the line is complete before the peer's event is written
+    const peer = await connectPeer(pb.listening[0]!.port);
+    await readText(peer, 'boot line 2\r\n');
+    await logged('connected (1 peer)');
+    vm.say('while connected\r\n');
+    await readText(peer, 'while connected\r\n');
+    peer.write('typed by the peer\r');
+    await vm.waitReceived('typed by the peer\r');
+    peer.destroy();
+    await logged(' left ---');
+    vm.say('nobody watching\r\n');
+    await logged('nobody watching');
+    await vm.quit(); // the VM powers off
+    await logged(' lost: ');
+    vm = await startFakeVm(link); // and boots again behind the same link
+    await logged(' reopened ---');
+    vm.say('second boot\r\n');
+    await logged('second boot');
+  } finally {
+    await pb.stop();
+    await vm.quit();
+  }
+  const text = readFileSync(file, 'latin1');
+  assert.ok(!text.includes('typed by the peer'), 'peer input is not device output');
+  const lines = text.split('\n');
+  assert.equal(lines.pop(), '', 'the transcript ends with a line end');
+  for (const l of lines) assert.match(l, STAMP, `every line starts with a timestamp: ${JSON.stringify(l)}`);
+  const body = lines.map((l) => l.replace(STAMP, '').replace(/tcp 127\.0\.0\.1:\d+/, 'tcp PEER').replace(/ lost: .*---$/, ' lost: WHY ---'));
+  assert.deepEqual(body, [
+    `--- device pty ${link} attached ---`,
+    'login: boot line 1\r',
+    'boot line 2\r',
+    '\xff\x1b[0m\r',
+    '--- tcp PEER connected (1 peer) ---',
+    'while connected\r',
+    '--- tcp PEER left ---',
+    'nobody watching\r',
+    `--- device pty ${link} lost: WHY ---`,
+    `--- device pty ${link} reopened ---`,
+    'login: second boot\r',
+  ]);
 });
 
 test('--log-max-size rotates: FILE, FILE.1 … FILE.keep, nothing older', async () => {

@@ -7,7 +7,7 @@ import { BRK, DO, IAC, OPT, SB, SE, WILL, WONT, DONT, TelnetParser, escapeData, 
 import { telnetClientLink, telnetServerLink } from '../src/protocols/telnet-link.js';
 import { createLogger } from '../src/log.js';
 import type { Control } from '../src/endpoints/types.js';
-import { connectTcp, readUntil, runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { connectTcp, readUntil, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,8 +255,7 @@ s.close()
   }
 });
 
-const hasSerial = (await runPtyb(['--help', 'serial'])).code === 0;
-test('pyserial rfc2217:// through tcp-listen:?telnet to serial: on a pty: the baud is set on the device (stty), BREAK goes through, a setting the device refuses is reported', { skip: hasSerial ? false : 'needs the serial: endpoint (devices branch), not on main yet' }, async () => {
+test('pyserial rfc2217:// through tcp-listen:?telnet to serial: on a pty: the baud is set on the device (stty), BREAK goes through, a setting the device refuses is reported', async () => {
   // socat makes two linked pty pairs; ptybridge serves one end as serial:, the test talks on the other.
   const d = mkdtempSync(join(tmpdir(), 'ptyb-2217-'));
   const dev = join(d, 'ttyDEV');

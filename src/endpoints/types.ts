@@ -48,11 +48,21 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** A route as a listener may show it to its peers (the ws-listen index page), read when asked. */
+export interface RouteStatus {
+  /** The shared device (hub routes only): its label and whether it is open now or lost. */
+  device?: { label: string; open: boolean };
+  /** Peers connected to the route now. */
+  peers: number;
+}
+
 /** What `open`/`listen` get besides their parsed spec. */
 export interface OpenContext {
   log: Logger;
   /** Aborted when ptybridge shuts down. */
   signal: AbortSignal;
+  /** The route this listener serves: its config name, and its live status. */
+  route?: { name?: string; status?: () => RouteStatus };
 }
 
 /** A parsed address: what the registry's `parse` returns; parsing never touches the OS. */

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
-import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, Spec } from '../endpoints/types.js';
+import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
 import { Peer } from './peer.js';
 import { Replay } from './replay.js';
@@ -33,8 +33,9 @@ export async function runHub(
   await hub.start();
   const listeners: Listener[] = [];
   try {
+    const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
     for (const l of listening) {
-      listeners.push(await bind(l, (peer) => hub.add(peer), ctx, openCtx));
+      listeners.push(await bind(l, (peer) => hub.add(peer), ctx, routeCtx));
     }
   } catch (err) {
     abort.abort();
@@ -71,6 +72,10 @@ class Hub {
   private nextDelay = FIRST_DELAY_MS;
   private readonly reopenAbort = new AbortController();
   private reopening: Promise<void> | undefined;
+  /** Whether the device was attached before: the transcript says "reopened" after a loss. */
+  private everOpen = false;
+  /** The device's label when it was last open: the index still names it while it is lost. */
+  private label: string | undefined;
 
   constructor(
     private readonly device: Device,
@@ -83,6 +88,11 @@ class Hub {
 
   private get log() {
     return this.ctx.log;
+  }
+
+  /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
+  status(): RouteStatus {
+    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
   }
 
   /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
@@ -100,9 +110,12 @@ class Hub {
 
   private attach(link: Link): void {
     this.link = link;
+    this.label = link.label;
     this.openedAt = Date.now();
     const s = link.stream;
     this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`);
+    this.ctx.transcript?.event(`device ${link.label} ${this.everOpen ? 'reopened' : 'attached'}`);
+    this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
     s.once('error', (err: Error) => this.lost(link, describeOsError(err)));
@@ -113,6 +126,7 @@ class Hub {
   /** Device output: to the replay ring and to every peer, never waiting for any of them. */
   private output(chunk: Buffer): void {
     this.replay.push(chunk);
+    this.ctx.transcript?.data(chunk);
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${this.link?.label ?? 'device'} > peers`, chunk));
     for (const peer of this.peers) peer.send(chunk);
   }
@@ -123,6 +137,7 @@ class Hub {
     );
     this.peers.add(peer);
     this.log.info(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.ctx.transcript?.event(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
@@ -144,6 +159,7 @@ class Hub {
     this.peers.delete(peer);
     const refused = peer.refused ? `, ${peer.refused} refused` : '';
     this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
+    this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     if (wasWriter && this.settings.policy === 'exclusive') {
       const next = this.writer();
       if (next) this.log.info(`${next.label} now has the console (exclusive)`);
@@ -217,6 +233,7 @@ class Hub {
     if (this.closing) return;
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`);
+    this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
     this.reopening = this.reopen();
   }

@@ -1,5 +1,5 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
+import { EndpointError, PtybError, RouteError, UsageError, describeOsError } from '../errors.js';
 import type { Endpoint } from '../endpoints/registry.js';
 import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
@@ -13,6 +13,8 @@ export interface RouteContext {
   trace?: (text: string) => void;
   /** The session transcript (--log): the device side's output and connect/disconnect events. */
   transcript?: Transcript;
+  /** The route's name in a config file: listeners show it (the ws-listen index). */
+  name?: string;
 }
 
 /** A running route. `done` resolves with the exit status once the route is over. */
@@ -146,7 +148,8 @@ export async function bind(e: Listening, onLink: (link: Link) => void, ctx: Rout
   try {
     listener = await e.type.listen(e.spec, onLink, openCtx);
   } catch (err) {
-    throw err instanceof EndpointError ? err : new EndpointError(e.spec.uri, err);
+    // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
+    throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
   }
   ctx.log.warn(`listening on ${listener.label}`);
   return listener;
@@ -172,6 +175,7 @@ function listeningRoute(listeners: Listener[], joins: Joins, abort: AbortControl
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
+  const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const listener = await bind(listening, (peer) => {
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {}); // reported when the join ends
@@ -191,7 +195,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
         peer.stream.destroy();
       },
     );
-  }, ctx, openCtx);
+  }, ctx, routeCtx);
   return listeningRoute([listener], joins, abort);
 }
 
@@ -230,10 +234,11 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
       ctx.transcript?.event(`disconnected ${a.label} <-> ${b.label}`);
     });
   };
-  const left = await bind(l, arrive(0), ctx, openCtx);
+  const routeCtx = { ...openCtx, route: { name: ctx.name } };
+  const left = await bind(l, arrive(0), ctx, routeCtx);
   let right: Listener;
   try {
-    right = await bind(r, arrive(1), ctx, openCtx);
+    right = await bind(r, arrive(1), ctx, routeCtx);
   } catch (err) {
     await left.close();
     throw err;

@@ -46,7 +46,7 @@ export class RouteSet {
     const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
     let route: Route;
     try {
-      route = await startRoute(config.left, config.right, { log, trace, transcript });
+      route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name });
     } catch (err) {
       await transcript?.close();
       throw new RouteStartError(config.name, err);

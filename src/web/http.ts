@@ -24,7 +24,7 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-const PAGE_HEADERS = {
+export const PAGE_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   // The page URL may carry ?token=: never hand it to another site.
   'Referrer-Policy': 'no-referrer',
@@ -40,10 +40,13 @@ export function answer(res: ServerResponse, status: number, text: string, header
   res.end(`${text}\n`);
 }
 
-/** Serves the terminal page at `pagePath`, or one of its assets; false when `pathname` is neither. */
-export function serveTerminal(req: IncomingMessage, res: ServerResponse, pathname: string, pagePath: string | undefined, headers: Record<string, string>): boolean {
+/**
+ * Serves the terminal page at `pagePath` (`/` when undefined; no page when null), or one of
+ * its assets; false when `pathname` is neither.
+ */
+export function serveTerminal(req: IncomingMessage, res: ServerResponse, pathname: string, pagePath: string | undefined | null, headers: Record<string, string>): boolean {
   let name: string | undefined;
-  if (pathname === (pagePath ?? '/')) name = 'index.html';
+  if (pagePath !== null && pathname === (pagePath ?? '/')) name = 'index.html';
   else {
     const m = new RegExp(`/${ASSET_DIR}/([a-z.-]+)$`).exec(pathname);
     if (m && m[1] !== 'index.html' && assets[m[1]!]) name = m[1]!;

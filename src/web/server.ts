@@ -1,0 +1,264 @@
+// One HTTP(S) server per ws-listen address, shared by every route that names it: each route mounts its own WebSocket path, and `/` lists them.
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { EndpointError, UsageError } from '../errors.js';
+import type { Listener, RouteStatus } from '../endpoints/types.js';
+import type { Logger } from '../log.js';
+import { formatHostPort, isLoopback, quoteUri } from '../uri.js';
+import { generateToken, originAllowed, redactUrl, tokenCookie, tokenMatches, tokenOf } from './auth.js';
+import { answer, serveStatic, serveTerminal } from './http.js';
+import { serveIndex, type ConsoleEntry } from './index-page.js';
+
+/**
+ * What the server is, and who may use it: fixed by the first route on the address. Every
+ * other route there must say the same, so that one route cannot open another's console
+ * with a weaker token or origin list.
+ */
+export interface ServerSettings {
+  host: string;
+  port: number;
+  defaultedHost: boolean;
+  cert?: string;
+  key?: string;
+  token?: string;
+  origin?: string;
+  'header-timeout': number;
+  static?: string;
+}
+const SHARED_KEYS = ['token', 'origin', 'cert', 'key', 'header-timeout', 'static'] as const;
+
+/** One route's WebSocket path on a server. */
+export interface MountSpec {
+  /** The route's address, token redacted, for messages. */
+  uri: string;
+  /** Undefined: every path (the address is this route's alone). */
+  path: string | undefined;
+  web: boolean;
+  /** Most peers at once on this path (0: no limit). */
+  max: number;
+  wss: WebSocketServer;
+  log: Logger;
+  name?: string;
+  status?: () => RouteStatus;
+  onPeer(ws: WebSocket, req: http.IncomingMessage): void;
+}
+
+interface Mount extends MountSpec {
+  clients: Set<WebSocket>;
+  /** Called when the last client of a mount that is closing has gone. */
+  onEmpty?: () => void;
+}
+
+/** A route on a ws-listen address, as far as sharing the address goes. */
+export interface Sharer {
+  uri: string;
+  path: string | undefined;
+  settings: ServerSettings;
+}
+
+/**
+ * Why `added` cannot join `existing` on the address `addr`, or undefined when it can: used
+ * when a route mounts, and by the config file's check before anything opens.
+ */
+export function cannotShare(existing: Sharer, added: Sharer, addr: string): string | undefined {
+  const uri = quoteUri(added.uri);
+  if (existing.path === undefined || added.path === undefined) {
+    return `${uri}: ${addr} is also served by ${quoteUri(existing.uri)}; routes that share an address each need their own path, such as ws-listen:${added.settings.port}/console/NAME`;
+  }
+  if (existing.path === added.path) return `${uri}: path ${added.path} on ${addr} is already served by ${quoteUri(existing.uri)}`;
+  const k = SHARED_KEYS.find((key) => existing.settings[key] !== added.settings[key]);
+  if (k) return `${uri}: ${k}= differs from ${quoteUri(existing.uri)}, which also serves ${addr}; routes that share an address share its ${SHARED_KEYS.join(', ')}`;
+  return undefined;
+}
+
+/** The key of an address in the registry; a port 0 listener is never shared. */
+export const shareKey = (s: ServerSettings): string | undefined => (s.port === 0 ? undefined : formatHostPort(s.host, s.port));
+
+/** Live servers by "host:port"; a port 0 listener is never shared (each gets its own port). */
+const servers = new Map<string, Promise<WebServer>>();
+
+/**
+ * Mounts a route's path on the server for its address, creating (binding) the server if it
+ * is the first. Refuses (UsageError) a second route on an address when either has no path,
+ * when the paths collide, or when the routes disagree on the server's settings.
+ */
+export async function mount(settings: ServerSettings, spec: MountSpec): Promise<Listener> {
+  const key = shareKey(settings);
+  let pending = key === undefined ? undefined : servers.get(key);
+  if (!pending) {
+    pending = WebServer.create(settings, spec);
+    if (key !== undefined) {
+      servers.set(key, pending);
+      pending.catch(() => servers.delete(key));
+    }
+  }
+  const server = await pending;
+  server.check(settings, spec);
+  return server.attach(spec, () => {
+    if (key !== undefined && servers.get(key) === pending) servers.delete(key);
+  });
+}
+
+class WebServer {
+  private readonly mounts = new Map<string, Mount>();
+  private address!: net.AddressInfo;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly settings: ServerSettings,
+    private readonly token: string | undefined,
+    private readonly tls: boolean,
+    private readonly firstUri: string,
+    private readonly log: Logger,
+  ) {
+    server.on('request', (req, res) => this.request(req, res));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+  }
+
+  static async create(settings: ServerSettings, first: MountSpec): Promise<WebServer> {
+    const { uri, log } = first;
+    let server: http.Server;
+    const tls = settings.cert !== undefined;
+    try {
+      // Node's defaults let a peer trickle request headers for 60 s, checked every 30 s: a
+      // slowloris holds a socket for up to 90 s. Ours cut it after ?header-timeout.
+      const ht = settings['header-timeout'];
+      const limits: http.ServerOptions = ht > 0 ? { headersTimeout: ht, requestTimeout: ht, connectionsCheckingInterval: Math.min(1000, ht) } : {};
+      server = tls ? https.createServer({ ...limits, cert: await readFile(settings.cert!), key: await readFile(settings.key!) }) : http.createServer(limits);
+    } catch (err) {
+      throw new EndpointError(uri, err);
+    }
+    const { host, port } = settings;
+    const token = settings.token ?? (isLoopback(host) ? undefined : generateToken());
+    const web = new WebServer(server, settings, token, tls, uri, log);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new EndpointError(uri, err)));
+      server.listen({ host, port }, () => resolve());
+    });
+    server.on('error', (err) => log.error(`${uri}: ${err.message}`));
+    server.on('tlsClientError', (err) => log.debug(`${uri}: TLS: ${err.message}`));
+    const a = (web.address = server.address() as net.AddressInfo);
+    if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`);
+    if (token !== undefined && settings.token === undefined) {
+      // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
+      const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
+      const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${first.path ?? '/'}`;
+      process.stderr.write(`ptybridge: ${uri}: not loopback, so peers need a token; generated one: open ${where}?token=${token}\n`);
+    }
+    return web;
+  }
+
+  private get addr(): string {
+    return formatHostPort(this.address.address, this.address.port);
+  }
+
+  /** Refuses a route that cannot share this server (see `mount`). */
+  check(settings: ServerSettings, spec: MountSpec): void {
+    for (const m of this.mounts.values()) {
+      const why = cannotShare({ uri: m.uri, path: m.path, settings: this.settings }, { uri: spec.uri, path: spec.path, settings }, this.addr);
+      if (why) throw new UsageError(why);
+    }
+  }
+
+  attach(spec: MountSpec, onLastGone: () => void): Listener {
+    const m: Mount = { ...spec, clients: new Set() };
+    this.mounts.set(spec.path ?? '', m);
+    const scheme = this.tls ? 'wss' : 'ws';
+    let closing: Promise<void> | undefined;
+    return {
+      label: `${scheme} ${this.addr}${spec.path ? ` ${spec.path}` : ''}`,
+      close: () => (closing ??= this.detach(m, onLastGone)),
+    };
+  }
+
+  /** Unmounts a path: no new peers there; its peers are given 2.5 s to go, the others keep theirs. */
+  private async detach(m: Mount, onLastGone: () => void): Promise<void> {
+    this.mounts.delete(m.path ?? '');
+    m.wss.close();
+    if (m.clients.size) {
+      // Joined peers are closed gracefully by the router; any left after that are cut off.
+      await new Promise<void>((resolve) => {
+        m.onEmpty = resolve;
+        setTimeout(() => m.clients.forEach((ws) => ws.terminate()), 2500).unref();
+      });
+    }
+    if (this.mounts.size > 0) return;
+    onLastGone();
+    await new Promise<void>((done) => {
+      this.server.close(() => done());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server.closeAllConnections(), 2500).unref();
+    });
+  }
+
+  private authorized(req: http.IncomingMessage, url: URL): boolean {
+    return this.token === undefined || tokenMatches(tokenOf(req, url, this.address.port), this.token);
+  }
+
+  private request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = urlOf(req);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
+    if (!this.authorized(req, url)) return answer(res, 401, 'token required: open this address with ?token=…');
+    const headers: Record<string, string> = this.token !== undefined && url.searchParams.has('token') ? { 'Set-Cookie': tokenCookie(this.address.port, this.token, this.tls) } : {};
+    void (async () => {
+      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static))) return;
+      if (this.page(req, res, url.pathname, headers)) return;
+      answer(res, 404, 'not found');
+    })().catch(() => res.destroy());
+  }
+
+  /** The terminal page of a path (or of `/` for a route alone on its address), its assets, or the index. */
+  private page(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, headers: Record<string, string>): boolean {
+    const all = this.mounts.get('');
+    if (all) return all.web && serveTerminal(req, res, pathname, undefined, headers);
+    const here = this.mounts.get(pathname);
+    if (here?.web) return serveTerminal(req, res, pathname, pathname, headers);
+    if (![...this.mounts.values()].some((m) => m.web)) return false;
+    if (pathname === '/') {
+      serveIndex(req, res, this.consoles(), headers);
+      return true;
+    }
+    return serveTerminal(req, res, pathname, null, headers);
+  }
+
+  /** What the index lists: every path, by route name, with its route's live status. */
+  private consoles(): ConsoleEntry[] {
+    return [...this.mounts.values()]
+      .map((m) => ({ path: m.path!, name: m.name, web: m.web, status: m.status?.() ?? { peers: m.clients.size } }))
+      .sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const url = urlOf(req);
+    const m = this.mounts.get('') ?? this.mounts.get(url.pathname);
+    const refuse = (status: number, why: string) => {
+      (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${redactUrl(req.url)}: ${status} ${why}`);
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length + 1}\r\n\r\n${why}\n`);
+    };
+    if (!m) return refuse(404, 'no WebSocket on this path');
+    if (!originAllowed(req, (this.settings.origin ?? '').split(',').map((s) => s.trim()).filter(Boolean))) return refuse(403, 'origin not allowed');
+    if (!this.authorized(req, url)) return refuse(401, 'token required');
+    if (m.max > 0 && m.clients.size >= m.max) return refuse(503, 'too many peers');
+    m.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.mounts.get(m.path ?? '') !== m) return ws.terminate(); // unmounted meanwhile
+      m.clients.add(ws);
+      ws.once('close', () => {
+        m.clients.delete(ws);
+        if (m.clients.size === 0) m.onEmpty?.();
+      });
+      m.onPeer(ws, req);
+    });
+  }
+}
+
+const urlOf = (req: http.IncomingMessage) => new URL(req.url ?? '/', 'http://x');
+
+export function describePeer(req: http.IncomingMessage): string {
+  return formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0);
+}

@@ -1,0 +1,185 @@
+// Many consoles on one ws-listen port (a config file): each path gets only its device's bytes, `/` lists them, a reload adds one without dropping the others' peers.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { freePort, runPtyb, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { startFakeVm, until, type FakeVm } from './helpers/devices.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ptyb-consoles-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WebSocket peer that keeps every byte it is sent, from the first frame on. */
+function peer(url: string): Promise<{ ws: WebSocket; got(): string; wait(text: string): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
+    const chunks: Buffer[] = [];
+    ws.on('message', (d: Buffer) => chunks.push(Buffer.from(d)));
+    const got = () => Buffer.concat(chunks).toString('latin1');
+    ws.once('open', () => resolve({ ws, got, wait: (text) => until(() => got().includes(text)) }));
+    ws.once('error', reject);
+  });
+}
+
+// Devices by a link of our own: a /dev/pts/N that a VM gave back may go to another test's pty.
+const link = (name: string) => join(dir, `vm-${name}`);
+const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}\n    right: ws-listen:${port}/console/${name}\n`;
+
+/** The index's row for one console, as text: "b /console/b pty … open 2 peers". */
+async function indexRows(port: number): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+  const html = await res.text();
+  return [...html.matchAll(/<tr><td>(.*?)<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+}
+
+test('one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others\' peers', { timeout: 30_000 }, async () => {
+  const vms: Record<string, FakeVm> = {};
+  for (const n of ['a', 'b', 'c']) {
+    vms[n] = await startFakeVm(link(n)); // each prints "login: " at boot
+    vms[n].say(`console-${n}\r\n`);
+  }
+  const up = await tcpServer((s) => s.end('telnet-side\r\n'));
+  const port = await freePort();
+  const file = join(dir, 'consoles.yaml');
+  const config = (extra = '') =>
+    `version: 1\nroutes:\n${route('a', port)}${route('b', port)}${route('c', port)}` +
+    `  - name: lab\n    left: tcp:127.0.0.1:${up.port}\n    right: tcp-listen:0?telnet\n${extra}`;
+  writeFileSync(file, config());
+  const pb = await startPtyb(['--config', file], { listeners: 4 });
+  const peers: WebSocket[] = [];
+  try {
+    assert.deepEqual(pb.listening.map((l) => l.port), [port, port, port, pb.listening[3]!.port], 'the three consoles share one port');
+    assert.deepEqual(pb.listening.slice(0, 3).map((l) => l.host), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+
+    const b = await peer(`ws://127.0.0.1:${port}/console/b`);
+    const b2 = await peer(`ws://127.0.0.1:${port}/console/b`);
+    const a = await peer(`ws://127.0.0.1:${port}/console/a`);
+    const c = await peer(`ws://127.0.0.1:${port}/console/c`);
+    peers.push(a.ws, b.ws, b2.ws, c.ws);
+    // Each device talks; a's and c's bytes are seen on their own paths before b's last line.
+    vms.a!.say('only-for-a\r\n');
+    vms.c!.say('only-for-c\r\n');
+    await a.wait('only-for-a\r\n');
+    await c.wait('only-for-c\r\n');
+    vms.b!.say('only-for-b\r\n');
+    await b.wait('only-for-b\r\n');
+    assert.equal(b.got(), 'login: console-b\r\nonly-for-b\r\n', 'b gets its replay and its output, exactly, nothing of a or c');
+    assert.equal(a.got(), 'login: console-a\r\nonly-for-a\r\n');
+    b.ws.send('typed-into-b\r');
+    await vms.b!.waitReceived('typed-into-b\r');
+    assert.ok(!vms.a!.received().includes('typed-into-b') && !vms.c!.received().includes('typed-into-b'));
+
+    // A path nobody mounted is refused; the terminal page is served on each console's path.
+    await assert.rejects(peer(`ws://127.0.0.1:${port}/console/zz`), /404/);
+    const page = await fetch(`http://127.0.0.1:${port}/console/b`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /_ptybridge\/terminal\.js/);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/console/_ptybridge/terminal.js`)).status, 200);
+
+    let rows = await indexRows(port);
+    assert.equal(rows.length, 3, rows.join('\n'));
+    assert.match(rows[0]!, /^a \/console\/a pty \S+ open 1 peer$/);
+    assert.match(rows[1]!, /^b \/console\/b pty \S+ open 2 peers$/);
+    assert.match(rows[2]!, /^c \/console\/c pty \S+ open 1 peer$/);
+    const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.match(html, /<a href="\/console\/b">b<\/a>/, 'each console links to its terminal page');
+
+    // c's VM powers off: the index says so, and a peer leaving is counted.
+    await vms.c!.quit();
+    a.ws.close();
+    for (;;) {
+      rows = await indexRows(port);
+      if (/ lost 1 peer$/.test(rows[2]!) && / 0 peers$/.test(rows[0]!)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(rows[0]!, /^a \/console\/a pty \S+ open 0 peers$/);
+    assert.match(rows[2]!, /^c \/console\/c pty \S+\/vm-c lost 1 peer$/, 'a lost device keeps its name');
+
+    // Reload: a fourth console on the same port; b's peers stay connected and keep getting bytes.
+    vms.d = await startFakeVm(link('d'));
+    vms.d.say('console-d\r\n');
+    writeFileSync(file, config(route('d', port)));
+    pb.proc.kill('SIGHUP');
+    await until(() => /reloaded .*: 5 routes/.test(pb.stderr()));
+    assert.equal(pb.listening[4]?.port, port);
+    const d = await peer(`ws://127.0.0.1:${port}/console/d`);
+    peers.push(d.ws);
+    await d.wait('console-d\r\n');
+    vms.b!.say('after-reload\r\n');
+    await b.wait('after-reload\r\n');
+    await b2.wait('after-reload\r\n');
+    assert.equal(b.got(), 'login: console-b\r\nonly-for-b\r\nafter-reload\r\n', 'the peer of b was never dropped');
+    assert.equal(d.got(), 'login: console-d\r\n');
+    rows = await indexRows(port);
+    assert.deepEqual(rows.map((r) => r.split(' ')[0]), ['a', 'b', 'c', 'd']);
+    assert.match(rows[1]!, / open 2 peers$/);
+    assert.match(rows[3]!, /^d \/console\/d pty \S+ open 1 peer$/);
+    assert.doesNotMatch(pb.stderr(), /stopping route/, 'no route was restarted');
+  } catch (err) {
+    process.stderr.write(`ptybridge said:\n${pb.stderr()}\n`);
+    throw err;
+  } finally {
+    peers.forEach((w) => w.terminate());
+    await pb.stop();
+    await up.close();
+    await Promise.all(Object.values(vms).map((v) => v.quit()));
+  }
+});
+
+test('routes that cannot share a port are refused before anything opens (and by --check): no path, the same path, a different token; exit 2, one line', async () => {
+  const port = await freePort();
+  const cases: [string, string, RegExp][] = [
+    [`ws-listen:${port}/console/a`, `ws-listen:${port}`, /ws-listen:\d+: 127\.0\.0\.1:\d+ is also served by ws-listen:\d+\/console\/a; routes that share an address each need their own path/],
+    [`ws-listen:${port}/console/a`, `ws-listen:${port}/console/a`, /path \/console\/a on 127\.0\.0\.1:\d+ is already served by ws-listen:\d+\/console\/a/],
+    [`ws-listen:${port}/console/a?token=one`, `ws-listen:${port}/console/b?token=two`, /token= differs from ws-listen:\d+\/console\/a\?token=…, which also serves/],
+  ];
+  for (const [first, second, message] of cases) {
+    const file = join(dir, 'clash.yaml');
+    writeFileSync(file, `version: 1\nroutes:\n  - { name: one, left: "tcp:127.0.0.1:9", right: "${first}" }\n  - { name: two, left: "tcp:127.0.0.1:9", right: "${second}" }\n`);
+    for (const check of [['--check'], []]) {
+      const r = await runPtyb(['--config', file, ...check]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /clash\.yaml:4:\d+: routes\[1\]\.right: /, 'names the file, line and route');
+      assert.doesNotMatch(r.stderr, /listening on/, 'nothing was opened');
+      assert.doesNotMatch(r.stderr, /token=(one|two)/, 'the token is never printed');
+    }
+  }
+});
+
+test('in Chromium: the index links to a console whose page connects to its own path; typing reaches that device only', { timeout: 60_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const vms = { a: await startFakeVm(link('ca')), b: await startFakeVm(link('cb')) };
+  vms.a.say('this-is-a\r\n');
+  vms.b.say('this-is-b\r\n');
+  const port = await freePort();
+  const file = join(dir, 'browser.yaml');
+  writeFileSync(file, `version: 1\nroutes:\n  - { name: ca, left: "pty:${link('ca')}", right: "ws-listen:${port}/console/ca" }\n  - { name: cb, left: "pty:${link('cb')}", right: "ws-listen:${port}/console/cb" }\n`);
+  const pb = await startPtyb(['--config', file], { listeners: 2 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.click('a[href="/console/cb"]');
+    await page.waitForSelector('#status.connected');
+    assert.equal(new URL(page.url()).pathname, '/console/cb');
+    await page.waitForFunction(() => {
+      const b = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } } }).ptybridge.term.buffer.active;
+      let text = '';
+      for (let i = 0; i < b.length; i++) text += b.getLine(i)?.translateToString() ?? '';
+      return text.includes('this-is-b') && !text.includes('this-is-a');
+    });
+    await page.locator('.xterm').click();
+    await page.keyboard.type('typed-in-browser\r');
+    await vms.b.waitReceived('typed-in-browser\r');
+    assert.ok(!vms.a.received().includes('typed-in-browser'));
+  } finally {
+    await browser.close();
+    await pb.stop();
+    await Promise.all(Object.values(vms).map((v) => v.quit()));
+  }
+});
