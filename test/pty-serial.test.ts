@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { connectTcp, runPtyb, runTool, sha256, startPtyb, writeAll } from './helpers/ptyb.js';
-import { readBytes, specFor, connectPeer } from './helpers/devices.js';
+import { readBytes, specFor, connectPeer, until } from './helpers/devices.js';
 import { serial } from '../src/endpoints/serial.js';
 import type { ConnectingType, Spec } from '../src/endpoints/types.js';
 import { createLogger } from '../src/log.js';
@@ -26,11 +26,13 @@ async function bothWaysExact(a: net.Socket, b: net.Socket, size: number): Promis
 
 test('pty:?link= and serial: on its slave: 10 MiB both ways at once, byte-exact; the link goes away on exit', async () => {
   const link = join(tmp, 'ttyV0');
-  const side = await startPtyb([`pty:?link=${link}&replay=0`, 'tcp-listen:0']);
-  const port = await startPtyb([`serial:${link}?line=115200,8n1&replay=0`, 'tcp-listen:0']);
+  const side = await startPtyb(['-v', `pty:?link=${link}&replay=0`, 'tcp-listen:0']);
+  const port = await startPtyb(['-v', `serial:${link}?line=115200,8n1&replay=0`, 'tcp-listen:0']);
   try {
     const a = await connectPeer(side.listening[0]!.port);
     const b = await connectPeer(port.listening[0]!.port);
+    // Bytes a hub reads before its peer has joined go to nobody: start once both have one.
+    for (const pb of [side, port]) await until(() => pb.stderr().includes('connected (1 peer)'));
     await bothWaysExact(a, b, 10 * 1024 * 1024);
     a.destroy();
     b.destroy();
