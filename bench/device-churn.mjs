@@ -20,6 +20,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** A fake VM console: a raw pty whose master counts what it reads; prints the count on stdin EOF. */
 const DEVICE = `
 import os, select, sys, tty
+import { freePort } from './proc.mjs';
 m, s = os.openpty(); tty.setraw(s)
 print(os.ttyname(s), flush=True)
 os.write(m, b"login: ")
@@ -48,13 +49,6 @@ async function startDevice() {
   };
 }
 
-async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = s.address().port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 async function waitPort(port) {
   for (;;) {
     const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });

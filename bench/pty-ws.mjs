@@ -24,6 +24,7 @@ const HZ = 100; // USER_HZ on Linux
 const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
 const RAW_READER = `
 import os, sys
+import { treeCpu } from './proc.mjs';
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY)
 warm, total = int(sys.argv[2]), int(sys.argv[3])
 got = 0
@@ -36,25 +37,6 @@ while got < warm + total:
 print("done", flush=True)
 `;
 
-/** utime+stime in seconds of a process and all its descendants (websockify forks one per peer). */
-function treeCpu(root) {
-  const stats = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(d), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / HZ });
-    } catch {}
-  }
-  let sum = 0;
-  const walk = (pid) => {
-    sum += stats.get(pid)?.cpu ?? 0;
-    for (const [p, s] of stats) if (s.ppid === pid) walk(p);
-  };
-  walk(root);
-  return sum;
-}
 
 /** read(2) bytes and calls of a process (/proc/PID/io): the pty reader's bytes per read. */
 function ioOf(pid) {

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './proc.mjs';
 
 const CYCLES = Number(process.argv[2] ?? 5000);
 const CONC = Number(process.argv[3] ?? 50);
@@ -19,13 +20,6 @@ echo.listen(0, '127.0.0.1');
 await once(echo, 'listening');
 const up = echo.address().port;
 
-async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = s.address().port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 async function waitPort(port) {
   for (;;) {
     const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });

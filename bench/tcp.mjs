@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './proc.mjs';
 
 const PTYBRIDGE = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const { values: args } = parseArgs({
@@ -33,13 +34,6 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
 }
 
-async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Waits until a TCP port is in LISTEN state on 127.0.0.1, without connecting (socat would take it as its one client). */
 async function waitListening(port) {

@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './proc.mjs';
 
 const PTYBRIDGE = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const { values: args } = parseArgs({ options: { mib: { type: 'string', default: '256' }, rounds: { type: 'string', default: '3' } } });
@@ -19,13 +20,6 @@ const CHUNK = randomBytes(64 * 1024);
 const IAC = 255;
 const escaped = Buffer.from([...CHUNK].flatMap((b) => (b === IAC ? [IAC, IAC] : [b])));
 
-async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Writes `total` payload bytes (as `chunk`, which may be the escaped form) with backpressure. */
 async function pump(sock, chunk, payloadPerChunk, total) {

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { treeCpu } from './proc.mjs';
 
 const MIB = Number(process.argv[2] ?? 200);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -19,25 +20,6 @@ const HZ = 100; // USER_HZ on Linux
 const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
 const NODE_ARGS = process.env.PTYB_NODE_ARGS !== undefined ? process.env.PTYB_NODE_ARGS.split(' ').filter(Boolean) : SHEBANG;
 
-/** utime+stime in seconds of a process and all its descendants (websockify forks one per peer). */
-function treeCpu(root) {
-  const stats = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(d), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / HZ });
-    } catch {}
-  }
-  let sum = 0;
-  const walk = (pid) => {
-    sum += stats.get(pid)?.cpu ?? 0;
-    for (const [p, s] of stats) if (s.ppid === pid) walk(p);
-  };
-  walk(root);
-  return sum;
-}
 
 const freePort = () => new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 
