@@ -83,24 +83,37 @@ export async function startFakeVm(link?: string): Promise<FakeVm> {
   return vm;
 }
 
-/** Reads exactly `n` bytes from a stream (fails if it ends first); leaves later bytes unread. */
-export function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<Buffer> {
+/**
+ * Reads from a paused stream until `take` returns how many bytes of everything seen so far
+ * it wants; those bytes resolve, later bytes are put back and the stream is left paused
+ * (so that nothing is lost between reads). Rejects with `ended(seen)` if the stream ends first.
+ */
+function readPrefix(
+  stream: NodeJS.ReadableStream,
+  take: (length: number, seen: () => Buffer) => number | undefined,
+  ended: (seen: Buffer) => string,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let have = 0;
+    let length = 0;
+    // Joined only when asked for: a 10 MiB read must not copy its prefix at every chunk.
+    const seen = () => {
+      if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks));
+      return chunks[0] ?? Buffer.alloc(0);
+    };
     const onData = (c: Buffer) => {
       chunks.push(c);
-      have += c.length;
-      if (have >= n) {
-        cleanup();
-        const all = Buffer.concat(chunks);
-        if (all.length > n) stream.unshift(all.subarray(n));
-        resolve(all.subarray(0, n));
-      }
+      length += c.length;
+      const n = take(length, seen);
+      if (n === undefined) return;
+      cleanup();
+      const all = seen();
+      if (all.length > n) stream.unshift(all.subarray(n));
+      resolve(all.subarray(0, n));
     };
     const onEnd = () => {
       cleanup();
-      reject(new Error(`stream ended after ${have} of ${n} bytes`));
+      reject(new Error(ended(seen())));
     };
     const cleanup = () => {
       stream.pause();
@@ -113,6 +126,11 @@ export function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<Buf
     stream.once('close', onEnd);
     stream.resume();
   });
+}
+
+/** Reads exactly `n` bytes from a stream (fails if it ends first); leaves later bytes unread. */
+export function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<Buffer> {
+  return readPrefix(stream, (length) => (length >= n ? n : undefined), (seen) => `stream ended after ${seen.length} of ${n} bytes`);
 }
 
 /** Polls `check` until it returns true (no timing assertion: the test's own timeout bounds it). */
@@ -121,37 +139,20 @@ export async function until(check: () => boolean, stepMs = 20): Promise<void> {
 }
 
 /**
- * Reads until `pattern` has been seen; resolves with everything read. Like readBytes it
- * leaves the stream paused (so that nothing is lost between reads) and resumes it first.
+ * Reads until `pattern` has been seen; resolves with everything read up to and including it.
+ * Like readBytes it leaves the stream paused, with later bytes unread.
  */
-export function readText(stream: NodeJS.ReadableStream, pattern: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (c: Buffer) => {
-      seen += c.toString('latin1');
-      const at = seen.indexOf(pattern);
-      if (at >= 0) {
-        cleanup();
-        const rest = seen.slice(at + pattern.length);
-        if (rest) stream.unshift(Buffer.from(rest, 'latin1'));
-        resolve(seen.slice(0, at + pattern.length));
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      reject(new Error(`stream ended before ${JSON.stringify(pattern)}; got ${JSON.stringify(seen.slice(-300))}`));
-    };
-    const cleanup = () => {
-      stream.pause();
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onEnd);
-    };
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('close', onEnd);
-    stream.resume();
-  });
+export async function readText(stream: NodeJS.ReadableStream, pattern: string): Promise<string> {
+  const needle = Buffer.from(pattern, 'latin1');
+  const got = await readPrefix(
+    stream,
+    (_length, seen) => {
+      const at = seen().indexOf(needle);
+      return at >= 0 ? at + needle.length : undefined;
+    },
+    (seen) => `stream ended before ${JSON.stringify(pattern)}; got ${JSON.stringify(seen.toString('latin1').slice(-300))}`,
+  );
+  return got.toString('latin1');
 }
 
 /**
