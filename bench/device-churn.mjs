@@ -9,18 +9,16 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort, fds, rssMiB } from './proc.mjs';
 
 const CYCLES = Number(process.argv[2] ?? 5000);
 const CONC = Number(process.argv[3] ?? 50);
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
-const fds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A fake VM console: a raw pty whose master counts what it reads; prints the count on stdin EOF. */
 const DEVICE = `
 import os, select, sys, tty
-import { freePort } from './proc.mjs';
 m, s = os.openpty(); tty.setraw(s)
 print(os.ttyname(s), flush=True)
 os.write(m, b"login: ")

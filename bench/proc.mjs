@@ -1,4 +1,4 @@
-// Shared by the bench scripts: a free loopback port, and CPU seconds read from /proc.
+// Shared by the bench scripts: a free loopback port, and a process's CPU, fds and RSS read from /proc.
 import { readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -33,3 +33,9 @@ export function treeCpu(root) {
   walk(root);
   return sum;
 }
+
+/** Open file descriptors of a live process. */
+export const fds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
+
+/** Resident memory of a live process, in MiB. */
+export const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;

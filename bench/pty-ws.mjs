@@ -11,6 +11,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { treeCpu } from './proc.mjs';
 
 const MIB = Number(process.argv[2] ?? 200);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -24,7 +25,6 @@ const HZ = 100; // USER_HZ on Linux
 const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
 const RAW_READER = `
 import os, sys
-import { treeCpu } from './proc.mjs';
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY)
 warm, total = int(sys.argv[2]), int(sys.argv[3])
 got = 0

@@ -6,13 +6,11 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './proc.mjs';
+import { freePort, fds, rssMiB } from './proc.mjs';
 
 const CYCLES = Number(process.argv[2] ?? 5000);
 const CONC = Number(process.argv[3] ?? 50);
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
-const fds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const echo = net.createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.pipe(s); });
