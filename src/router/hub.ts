@@ -6,7 +6,7 @@ import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContex
 import { applyControl } from './controls.js';
 import { Peer } from './peer.js';
 import { Replay } from './replay.js';
-import { bind, type Route, type RouteContext } from './route.js';
+import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
 import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
@@ -43,22 +43,7 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let stopping: Promise<void> | undefined;
-  return {
-    done,
-    stop() {
-      stopping ??= (async () => {
-        abort.abort();
-        const closing = listeners.map((l) => l.close());
-        await hub.close();
-        await Promise.all(closing);
-        resolveDone(0);
-      })();
-      return stopping;
-    },
-  };
+  return listeningRoute(listeners, () => hub.close(), abort);
 }
 
 class Hub {

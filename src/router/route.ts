@@ -155,19 +155,26 @@ export async function bind(e: Listening, onLink: (link: Link) => void, ctx: Rout
   return listener;
 }
 
-function listeningRoute(listeners: Listener[], joins: Joins, abort: AbortController, extra?: () => void): Route {
+/**
+ * The Route of anything that serves listeners: `stop()` (idempotent) stops accepting, closes
+ * what is live (`closeActive`: joins, or a hub and its device), then resolves `done` with 0.
+ */
+export function listeningRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping: Promise<void> | undefined;
   return {
     done,
-    async stop() {
-      abort.abort();
-      extra?.();
-      // net.Server.close() waits for its connections, so close the joins before awaiting it.
-      const closing = listeners.map((l) => l.close());
-      await joins.closeAll();
-      await Promise.all(closing);
-      resolveDone(0);
+    stop() {
+      stopping ??= (async () => {
+        abort.abort();
+        // net.Server.close() waits for its connections, so close those before awaiting it.
+        const closing = listeners.map((l) => l.close());
+        await closeActive();
+        await Promise.all(closing);
+        resolveDone(0);
+      })();
+      return stopping;
     },
   };
 }
@@ -196,7 +203,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
       },
     );
   }, ctx, routeCtx);
-  return listeningRoute([listener], joins, abort);
+  return listeningRoute([listener], () => joins.closeAll(), abort);
 }
 
 /** Two listeners: peers of the two sides are paired in arrival order. */
@@ -243,5 +250,8 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     await left.close();
     throw err;
   }
-  return listeningRoute([left, right], joins, abort, () => waiting.flat().forEach((w) => w.peer.stream.destroy()));
+  return listeningRoute([left, right], async () => {
+    waiting.flat().forEach((w) => w.peer.stream.destroy());
+    await joins.closeAll();
+  }, abort);
 }
