@@ -60,16 +60,28 @@ function readBytes(s: net.Socket, n: number): Promise<Buffer> {
  * random bytes each way at once. A WebSocket has no half-close, so the TCP side ends only
  * after it has everything, and the client reads until the server's close frame.
  */
-export async function wsTcpExchange(url: string, protocol: 'binary' | 'base64' | 'none', upstream: Promise<net.Socket>, size = 10 * 1024 * 1024): Promise<void> {
+export async function wsTcpExchange(
+  url: string,
+  protocol: 'binary' | 'base64' | 'none',
+  upstream: Promise<net.Socket>,
+  size = 10 * 1024 * 1024,
+  opts: { endAfterDelivery?: boolean } = {},
+): Promise<void> {
   const up = randomBytes(size);
   const down = randomBytes(size);
   const ws = await openWs(url, { protocols: protocol === 'none' ? [] : [protocol] });
   assert.equal(ws.protocol, protocol === 'none' ? '' : protocol, 'negotiated subprotocol');
   const base64 = protocol === 'base64';
   const received: Buffer[] = [];
+  let receivedBytes = 0;
+  let delivered!: () => void;
+  const allDelivered = new Promise<void>((r) => (delivered = r));
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     assert.equal(isBinary, !base64, 'frame type');
-    received.push(base64 ? Buffer.from(data.toString(), 'base64') : data);
+    const bytes = base64 ? Buffer.from(data.toString(), 'base64') : data;
+    received.push(bytes);
+    receivedBytes += bytes.length;
+    if (receivedBytes >= size) delivered();
   });
   const closed = once(ws, 'close');
   const sending = sendAll(ws, up, base64);
@@ -78,6 +90,7 @@ export async function wsTcpExchange(url: string, protocol: 'binary' | 'base64' |
   tcp.write(down);
   const atTcp = await tcpGot;
   await sending;
+  if (opts.endAfterDelivery) await Promise.race([allDelivered, closed]);
   tcp.end();
   await closed;
   const atWs = Buffer.concat(received);
