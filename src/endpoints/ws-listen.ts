@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
 import { chooseSubprotocol, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { parseHostPort, quoteUri, quoted, type HostPort } from '../uri.js';
-import { redactUrl } from '../web/auth.js';
+import { credentialOf, redactUrl } from '../web/auth.js';
 import { describePeer, mount, type ServerSettings } from '../web/server.js';
 import type { ListeningType } from './types.js';
 
@@ -80,7 +80,14 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
       // A resize asked of this link goes on to its peer as JSON (a relay: browser → ws-listen →
       // ws: → far ws-listen → exec); websockify framings have no way to carry it.
       const resize = framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined;
-      onLink({ stream, label, resize });
+      // The page asks for its tab's session (`?session=`, empty the first time); JSON tells it the id.
+      const url = new URL(req.url ?? '/', 'http://x');
+      const requested = url.searchParams.get('session');
+      const session =
+        requested !== null && framing === 'plain'
+          ? { requested, owner: credentialOf(req, url, req.socket.localPort ?? 0), assign: (id: string) => stream.sendControl({ type: 'session', id }) }
+          : undefined;
+      onLink({ stream, label, resize, session });
     };
     // The server for host:port is shared by every route that names it (one port, many
     // consoles by path); its token, origin and TLS are the server's, the rest the path's.

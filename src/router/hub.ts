@@ -5,7 +5,7 @@ import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
 import { Peer } from './peer.js';
-import { Replay } from './replay.js';
+import { makeReplay, type Replay } from './replay.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
 import { formatTrace } from './trace.js';
 
@@ -29,7 +29,7 @@ export async function runHub(
   openCtx: OpenContext,
   abort: AbortController,
 ): Promise<Route> {
-  const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
+  const hub = new Hub(device, hubSettingsOf(device.spec), ctx, openCtx);
   await hub.start();
   const listeners: Listener[] = [];
   try {
@@ -68,7 +68,7 @@ class Hub {
     private readonly ctx: RouteContext,
     private readonly openCtx: OpenContext,
   ) {
-    this.replay = new Replay(settings.replay);
+    this.replay = makeReplay(settings.replay, settings.size);
   }
 
   private get log() {
@@ -108,7 +108,7 @@ class Hub {
     s.once('close', () => this.lost(link, 'closed'));
   }
 
-  /** Device output: to the replay ring and to every peer, never waiting for any of them. */
+  /** Device output: to every peer and to the replay (a queue for the screen model), never waiting for any of them. */
   private output(chunk: Buffer): void {
     this.replay.push(chunk);
     this.ctx.transcript?.data(chunk);
@@ -133,7 +133,9 @@ class Hub {
     // than keep a socket that the other side may have closed entirely.
     s.once('end', () => setTimeout(() => void peer.close(), PEER_LINGER_MS).unref());
     if (this.inputPaused) s.pause();
-    if (this.replay.length) peer.send(this.replay.contents());
+    // Its live output is held until the screen (or byte tail) as of this moment is ready.
+    peer.hold();
+    this.replay.snapshot((first) => peer.release(first));
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
   }
 
@@ -194,6 +196,8 @@ class Hub {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
+    // The model follows the device's size: output after a resize is drawn for the new one.
+    if (c.type === 'resize' && this.link.resize) this.replay.resize(c.cols, c.rows);
     applyControl(this.link, c, this.log);
   }
 
@@ -259,6 +263,7 @@ class Hub {
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));
+    this.replay.dispose();
     const link = this.link;
     this.link = undefined;
     if (link && !link.stream.destroyed) {

@@ -5,6 +5,7 @@ import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharin
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
+import { sessionStoreFor } from './sessions.js';
 import type { Transcript } from './session-log.js';
 import { park } from './waiting.js';
 
@@ -182,10 +183,18 @@ export function listeningRoute(listeners: Listener[], closeActive: () => Promise
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
+  const sessions = sessionStoreFor(connecting.spec, ctx.log);
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const listener = await bind(listening, (peer) => {
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {}); // reported when the join ends
+    if (sessions && peer.session) {
+      // A browser tab: its shell outlives a reload (src/router/sessions.ts).
+      return void sessions.attach(peer, peer.session, () => openConnecting(connecting, openCtx)).catch((err: Error) => {
+        ctx.log.error(`${peer.label}: ${err.message}`);
+        peer.stream.destroy();
+      });
+    }
     openConnecting(connecting, openCtx).then(
       (upstream) => {
         if (peer.stream.destroyed) return upstream.stream.destroy();
@@ -203,7 +212,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
       },
     );
   }, ctx, routeCtx);
-  return listeningRoute([listener], () => joins.closeAll(), abort);
+  return listeningRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
 }
 
 /** Two listeners: peers of the two sides are paired in arrival order. */

@@ -69,3 +69,11 @@ export function originAllowed(req: IncomingMessage, allow: readonly string[]): b
 export function redactUrl(url: string | undefined): string {
   return (url ?? '').replace(/([?&]token=)[^&]*/gi, '$1…');
 }
+
+/**
+ * Who a request is, as far as resuming a session goes: a digest of the token it presented
+ * ('' when none is needed), so that a session made with one token is never given to another.
+ */
+export function credentialOf(req: IncomingMessage, url: URL, port: number): string {
+  return createHash('sha256').update(`ptybridge-session\0${tokenOf(req, url, port) ?? ''}`).digest('hex');
+}

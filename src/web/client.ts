@@ -28,6 +28,14 @@ term.open(document.getElementById('term')!);
 fit.fit();
 term.focus();
 
+// One shell per tab that outlives a reload: the server names the session, the tab keeps its
+// name in sessionStorage (a new tab starts without one, a reload or reconnect presents it).
+const sessionKey = `ptybridge-session:${location.pathname}`;
+let session = '';
+try {
+  session = sessionStorage.getItem(sessionKey) ?? '';
+} catch {}
+
 const encoder = new TextEncoder();
 let ws: WebSocket | undefined;
 let delay = 500;
@@ -44,18 +52,24 @@ function sendResize(): void {
 }
 
 function connect(): void {
-  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${location.pathname}${token !== null ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const query = new URLSearchParams();
+  if (token !== null) query.set('token', token);
+  query.set('session', session);
+  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${location.pathname}?${query}`;
   setStatus('connecting', 'connecting…');
   const sock = new WebSocket(url);
   sock.binaryType = 'arraybuffer';
   ws = sock;
   sock.onopen = () => {
+    // What the server sends first is the whole screen (or its replay): start clean, so
+    // that a reconnect does not write it below what this page already shows.
+    term.reset();
     delay = 500;
     setStatus('connected', 'connected');
     sendResize();
   };
   sock.onmessage = (ev: MessageEvent) => {
-    if (typeof ev.data === 'string') return; // controls from the server: none yet
+    if (typeof ev.data === 'string') return control(ev.data);
     term.write(new Uint8Array(ev.data as ArrayBuffer));
   };
   sock.onclose = (ev: CloseEvent) => {
@@ -66,6 +80,22 @@ function connect(): void {
     timer = window.setTimeout(connect, delay);
     delay = Math.min(delay * 2, 10_000);
   };
+}
+
+/** A JSON control from the server: the session this tab now owns. */
+function control(text: string): void {
+  let c: { type?: unknown; id?: unknown };
+  try {
+    c = JSON.parse(text) as typeof c;
+  } catch {
+    return;
+  }
+  if (c.type === 'session' && typeof c.id === 'string') {
+    session = c.id;
+    try {
+      sessionStorage.setItem(sessionKey, session);
+    } catch {}
+  }
 }
 
 term.onData((data) => {
