@@ -48,6 +48,8 @@ export class ScreenModel implements Replay {
   private disposed = false;
   /** Bytes the model skipped under a flood, for the log. */
   skipped = 0;
+  /** Until the device has said anything, a joiner gets nothing (not even a reset): a binary peer sees only its bytes. */
+  private fed = false;
 
   constructor(private readonly opts: ScreenOptions) {
     this.term = new Terminal({ cols: Math.min(opts.cols, MAX_COLS), rows: Math.min(opts.rows, MAX_ROWS), scrollback: opts.scrollback, allowProposedApi: true });
@@ -58,6 +60,7 @@ export class ScreenModel implements Replay {
 
   push(chunk: Buffer): void {
     if (this.disposed || chunk.length === 0) return;
+    this.fed = true;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes > PENDING_MAX) this.skip();
@@ -79,7 +82,7 @@ export class ScreenModel implements Replay {
   }
 
   snapshot(ready: (first: Buffer) => void): void {
-    if (this.disposed) return ready(Buffer.alloc(0));
+    if (this.disposed || !this.fed) return ready(Buffer.alloc(0));
     this.feed(true);
     this.term.write('', () => ready(this.disposed ? Buffer.alloc(0) : Buffer.from(this.serialize(), 'utf8')));
   }
