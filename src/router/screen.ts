@@ -9,16 +9,23 @@ import type { Replay } from './replay.js';
 const { Terminal } = headless;
 const { SerializeAddon } = serialize as unknown as { SerializeAddon: typeof Serializer };
 
-/** The most output handed to the parser at once: one slice never holds the event loop long. */
-const SLICE = 64 * 1024;
-/** Handed to the parser and not yet parsed: beyond this, new output waits in `pending`. */
-const IN_FLIGHT_MAX = 512 * 1024;
+/** Output waits this long to be parsed in one batch: a trickle of 1-byte writes costs one parse per batch, not per write. */
+const BATCH_MS = 10;
+/** The most output handed to the parser at once: one batch never holds the event loop long. */
+const SLICE = 256 * 1024;
+/**
+ * When output keeps coming, the parser rests REST times as long as its last batch took: it
+ * gets at most 1/(1+REST) of the thread, and the data path the rest. Parsing costs about
+ * three times what forwarding does per byte, so under a flood the model takes a sample and
+ * skips the rest (bench/screen.mjs: REST=4 cost a flood two thirds of its throughput).
+ */
+const REST = 20;
 /**
  * Waiting output beyond this means the device outruns the parser (a flood): the model skips
  * to the last KEEP_AFTER_SKIP bytes (from a line start) rather than slow the data path or grow.
  */
-const PENDING_MAX = 8 * 1024 * 1024;
-const KEEP_AFTER_SKIP = 1024 * 1024;
+const PENDING_MAX = 4 * 1024 * 1024;
+const KEEP_AFTER_SKIP = 512 * 1024;
 /** A peer may ask for any size; the model's memory is cells, so it stops at this many a side. */
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
@@ -32,8 +39,8 @@ export interface ScreenOptions {
 
 /**
  * Parses the device output off the data path: `push` only queues (the hub writes to peers
- * first and never waits); the queue goes to xterm's parser in slices from setImmediate,
- * which itself works in 12 ms time slices. A joiner's snapshot is taken in the parser's
+ * first and never waits); the queue goes to xterm's parser in batches from a timer,
+ * and xterm itself parses in 12 ms time slices. A joiner's snapshot is taken in the parser's
  * callback for the last byte pushed before it asked, and before any byte after it, so the
  * snapshot and the live bytes the joiner is given after it meet at an exact byte boundary.
  */
@@ -44,7 +51,7 @@ export class ScreenModel implements Replay {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private inFlight = 0;
-  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
   private disposed = false;
   /** Bytes the model skipped under a flood, for the log. */
   skipped = 0;
@@ -64,10 +71,7 @@ export class ScreenModel implements Replay {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes > PENDING_MAX) this.skip();
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.feed(false));
-    }
+    if (this.inFlight === 0) this.schedule(BATCH_MS);
   }
 
   resize(cols: number, rows: number): void {
@@ -90,40 +94,56 @@ export class ScreenModel implements Replay {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    clearTimeout(this.timer);
     this.pending = [];
     this.term.dispose();
   }
 
-  /** Hands queued output to the parser: up to IN_FLIGHT_MAX, or all of it (`all`) when a snapshot or resize must follow it. */
+  private schedule(ms: number): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.feed(false);
+    }, ms);
+  }
+
+  /**
+   * Hands queued output to the parser: one slice, and the next only after this one is parsed
+   * and the parser has rested; or all of it at once (`all`) when a snapshot or resize must
+   * follow it.
+   */
   private feed(all: boolean): void {
-    this.scheduled = false;
     if (this.disposed || this.pendingBytes === 0) return;
-    if (!all && this.inFlight >= IN_FLIGHT_MAX) return; // a parsed slice calls feed again
+    if (!all && this.inFlight > 0) return; // the slice in flight schedules the next
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (let off = 0; off < data.length; off += SLICE) {
-      const slice = data.subarray(off, off + SLICE);
+    const upTo = all ? data.length : Math.min(SLICE, data.length);
+    this.pending = upTo < data.length ? [data.subarray(upTo)] : [];
+    this.pendingBytes = data.length - upTo;
+    const started = performance.now();
+    for (let off = 0; off < upTo; off += SLICE) {
+      const slice = data.subarray(off, Math.min(off + SLICE, upTo));
       this.inFlight += slice.length;
       this.term.write(slice, () => {
         this.inFlight -= slice.length;
-        if (this.inFlight === 0 && this.pendingBytes > 0 && !this.scheduled) {
-          this.scheduled = true;
-          setImmediate(() => this.feed(false));
-        }
+        if (this.inFlight === 0 && this.pendingBytes > 0) this.schedule(Math.max(BATCH_MS, (performance.now() - started) * REST));
       });
     }
   }
 
   /** Drops all but the last KEEP_AFTER_SKIP bytes of the queue, from a line start where there is one. */
   private skip(): void {
-    const data = Buffer.concat(this.pending, this.pendingBytes);
-    let from = data.length - KEEP_AFTER_SKIP;
-    const nl = data.indexOf(0x0a, from);
-    if (nl >= 0 && nl < data.length - 1) from = nl + 1;
+    while (this.pendingBytes - this.pending[0]!.length >= KEEP_AFTER_SKIP) {
+      const dropped = this.pending.shift()!;
+      this.pendingBytes -= dropped.length;
+      this.skipped += dropped.length;
+    }
+    const first = this.pending[0]!;
+    const excess = this.pendingBytes - KEEP_AFTER_SKIP;
+    if (excess <= 0) return;
+    const nl = first.indexOf(0x0a, excess);
+    const from = nl >= 0 && nl < first.length - 1 ? nl + 1 : excess;
+    this.pending[0] = first.subarray(from);
+    this.pendingBytes -= from;
     this.skipped += from;
-    this.pending = [data.subarray(from)];
-    this.pendingBytes = data.length - from;
   }
 
   /**
