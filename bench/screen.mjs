@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { freePort, rssMiB as rss, treeCpu } from './proc.mjs';
+import { freePort, lineReader, rssMiB as rss, treeCpu } from './proc.mjs';
 
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const TINY = Number(process.env.TINY_MB ?? 4) * 1e6;
@@ -53,23 +53,7 @@ sys.stdin.readline()
 
 function writer(args) {
   const w = spawn('/usr/bin/python3', ['-c', WRITER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  w.stdout.setEncoding('utf8');
-  let buf = '';
-  const lines = [];
-  const waiters = [];
-  w.stdout.on('data', (t) => {
-    buf += t;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      waiters.splice(0).forEach((f) => f());
-    }
-  });
-  const line = async () => {
-    while (!lines.length) await new Promise((r) => waiters.push(r));
-    return lines.shift();
-  };
+  const line = lineReader(w.stdout);
   return { w, line };
 }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launch, screen, waitForScreen } from './helpers/browser.js';
 import { until } from './helpers/devices.js';
 import { startPtyb } from './helpers/ptyb.js';
@@ -21,6 +21,14 @@ async function shellPid(page: Page, tag: string): Promise<number> {
   return Number(new RegExp(`^${tag}-pid-(\\d+)$`, 'm').exec(text)![1]);
 }
 
+/** A new tab on the page, connected. */
+async function openTab(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+  await page.goto(url);
+  await page.waitForSelector('#status.connected');
+  return page;
+}
+
 const SHELL = 'exec:/bin/bash --norc --noprofile?env=PS1=$%20';
 
 test('reload keeps the shell and its screen; a second tab gets its own shell', { timeout: 60_000 }, async () => {
@@ -28,9 +36,7 @@ test('reload keeps the shell and its screen; a second tab gets its own shell', {
   const browser = await launch();
   try {
     const url = `http://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
-    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
-    await page.goto(url);
-    await page.waitForSelector('#status.connected');
+    const page = await openTab(browser, url);
     const pid = await shellPid(page, 'first');
     await type(page, 'export X=42\n');
     await type(page, 'echo "set-$X"\n');
@@ -45,9 +51,7 @@ test('reload keeps the shell and its screen; a second tab gets its own shell', {
     await type(page, 'echo "got-$X"\n');
     await waitForScreen(page, /^got-42$/m);
 
-    const tab2 = await browser.newPage({ viewport: { width: 900, height: 600 } });
-    await tab2.goto(url);
-    await tab2.waitForSelector('#status.connected');
+    const tab2 = await openTab(browser, url);
     assert.notEqual(await shellPid(tab2, 'tab2'), pid, 'a new tab, a new shell');
     await type(tab2, 'echo "got-$X"\n');
     const other = await waitForScreen(tab2, /^got-$/m);
@@ -63,9 +67,7 @@ test('after ?linger the detached shell is hung up and reaped; the tab then gets 
   const browser = await launch();
   try {
     const url = `http://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
-    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
-    await page.goto(url);
-    await page.waitForSelector('#status.connected');
+    const page = await openTab(browser, url);
     const pid = await shellPid(page, 'old');
     await type(page, 'export X=42\n');
     // The tab leaves (its sessionStorage stays with it) and stays away past the linger.
@@ -94,9 +96,7 @@ for (const [name, args] of [
     const pb = await startPtyb(['-v', ...args, `ws-listen:0?token=${TOKEN}&max-frame=1k`]);
     const browser = await launch();
     try {
-      const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
-      await page.goto(`http://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`);
-      await page.waitForSelector('#status.connected');
+      const page = await openTab(browser, `http://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`);
       const pid = await shellPid(page, 'before');
       for (let i = 1; i <= 5; i++) await type(page, `echo line-$((${i}*11))\n`);
       await waitForScreen(page, /^line-55$/m);
