@@ -1,6 +1,6 @@
 // The HTTP side of ws-listen: the bundled terminal page and its assets, and ?static=DIR (websockify --web).
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -73,11 +73,36 @@ export function serveTerminal(req: IncomingMessage, res: ServerResponse, pathnam
 }
 
 /**
- * Serves a file below `root` (websockify --web). Paths that leave the directory, by `..`,
- * encoded slashes or a symlink, are refused with 404, as missing files are; a directory
- * serves its index.html and is never listed.
+ * What static files are sent with: no sniffing, no referrer, no framing by other sites (a
+ * served noVNC page must not be clickjacked). Not the page's full CSP: it would break
+ * the pages served (noVNC's images, workers, styles).
  */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string): Promise<boolean> {
+export const STATIC_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'Content-Security-Policy': "frame-ancestors 'self'",
+};
+
+/**
+ * Opens a path without following a symlink in its last part, and without blocking on a
+ * FIFO; undefined when it cannot be opened (missing, a symlink, no permission).
+ */
+async function openNoFollow(file: string): Promise<FileHandle | undefined> {
+  const C = constants;
+  return open(file, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK).catch(() => undefined);
+}
+
+/**
+ * Serves a file below `root` (websockify --web), as nginx's `disable_symlinks on` does: the
+ * file is opened once, without following a symlink, and what was opened (the handle's own
+ * path in /proc, so a directory symlink swapped in on the way is seen) must lie below the
+ * root; that same handle is then read. Checking a path and opening it again would serve
+ * whatever a writer swapped in between. `..`, encoded slashes and dotfiles (`.git`,
+ * `.env`; `?dotfiles` allows them) are 404, as missing files are; a directory serves its
+ * index.html and is never listed.
+ */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string, opts: { dotfiles: boolean; headers: Record<string, string> }): Promise<boolean> {
   let rel: string;
   try {
     rel = decodeURIComponent(pathname);
@@ -85,30 +110,46 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     return false;
   }
   if (rel.includes('\0')) return false;
+  const parts = rel.split('/').filter((p) => p !== '');
+  if (parts.some((p) => p === '..' || p === '.' || (!opts.dotfiles && p.startsWith('.')))) return false;
   const realRoot = await realpath(root).catch(() => undefined);
   if (!realRoot) return false;
   const inside = (p: string) => p === realRoot || p.startsWith(realRoot + path.sep);
-  let file = path.resolve(realRoot, `.${path.sep}${rel}`);
-  if (!inside(file)) return false;
+  let fh = await openNoFollow(path.join(realRoot, ...parts));
+  if (!fh) return false;
   try {
-    file = await realpath(file);
-    if (!inside(file)) return false;
-    let info = await stat(file);
+    let info = await fh.stat();
     if (info.isDirectory()) {
-      file = path.join(file, 'index.html');
-      info = await stat(file);
+      const dir = await readlink(`/proc/self/fd/${fh.fd}`);
+      await fh.close();
+      fh = undefined;
+      if (!inside(dir)) return false;
+      fh = await openNoFollow(path.join(dir, 'index.html'));
+      if (!fh) return false;
+      info = await fh.stat();
     }
     if (!info.isFile()) return false;
+    const real = await readlink(`/proc/self/fd/${fh.fd}`);
+    if (!inside(real)) return false;
     res.writeHead(200, {
-      'Content-Type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Type': TYPES[path.extname(real).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': String(info.size),
-      'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'no-cache',
+      ...STATIC_HEADERS,
+      ...opts.headers,
     });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    if (req.method === 'HEAD' || info.size === 0) {
+      res.end();
+      return true;
+    }
+    // The handle goes to the stream, which closes it; at most the size announced is sent.
+    const stream = fh.createReadStream({ start: 0, end: info.size - 1 });
+    fh = undefined;
+    stream.on('error', () => res.destroy()).pipe(res);
     return true;
   } catch {
     return false;
+  } finally {
+    await fh?.close().catch(() => {});
   }
 }
