@@ -1,6 +1,7 @@
 // ws-listen ?static=DIR (websockify --web): traversal, symlinks (also swapped in while requests run), dotfiles, and the page's security headers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -38,6 +39,7 @@ function tree(): string {
   symlinkSync('/etc/passwd', path.join(dir, 'app', 'leak'));
   symlinkSync(path.join(dir, 'outside'), path.join(dir, 'app', 'outdir'));
   symlinkSync('vnc.html', path.join(dir, 'app', 'alias.html'));
+  execFileSync('mkfifo', [path.join(dir, 'app', 'fifo.html')]);
   return dir;
 }
 
@@ -57,7 +59,8 @@ test('?static=DIR serves files with the security headers; .., encoded slashes, s
     assert.equal(ok.headers['x-content-type-options'], 'nosniff');
     assert.equal((await rawGet(port, '/')).body, 'index', 'a directory serves its index.html');
     assert.equal((await rawGet(port, '/sub/a.js')).body, 'inside-sub');
-    for (const p of ['/../../etc/passwd', '/..%2f..%2f..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/leak', '/outdir/secret.txt', '/alias.html', '/nope.html', '/vnc.html%00.txt', '/.env', '/.git/config', '/%2egit/config', '/sub/../.env']) {
+    // A FIFO is opened without blocking and refused; a symlink, even to a file inside, is not followed.
+    for (const p of ['/../../etc/passwd', '/..%2f..%2f..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/leak', '/outdir/secret.txt', '/alias.html', '/nope.html', '/vnc.html%00.txt', '/.env', '/.git/config', '/%2egit/config', '/sub/../.env', '/fifo.html', '/vnc.html/x']) {
       const res = await rawGet(port, p);
       assert.equal(res.status, 404, p);
       assert.doesNotMatch(res.body, /root:|SECRET/, p);

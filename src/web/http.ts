@@ -1,6 +1,6 @@
 // The HTTP side of ws-listen: the bundled terminal page and its assets, and ?static=DIR (websockify --web).
 import { constants } from 'node:fs';
-import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -85,22 +85,25 @@ export const STATIC_HEADERS = {
 };
 
 /**
- * Opens a path without following a symlink in its last part, and without blocking on a
- * FIFO; undefined when it cannot be opened (missing, a symlink, no permission).
+ * Opens `name` (one path component) inside the directory open as `dir`, without following a
+ * symlink, as openat(2) with O_NOFOLLOW does (Node has no openat: the directory's own
+ * /proc/self/fd entry stands in for it). O_NONBLOCK: a FIFO must not hang the server.
+ * Undefined when it cannot be opened: missing, a symlink (ELOOP), no permission.
  */
-async function openNoFollow(file: string): Promise<FileHandle | undefined> {
+function openAt(dir: FileHandle, name: string, directory = false): Promise<FileHandle | undefined> {
   const C = constants;
-  return open(file, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK).catch(() => undefined);
+  const flags = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY | (directory ? C.O_DIRECTORY : 0);
+  return open(`/proc/self/fd/${dir.fd}/${name}`, flags).catch(() => undefined);
 }
 
 /**
- * Serves a file below `root` (websockify --web), as nginx's `disable_symlinks on` does: the
- * file is opened once, without following a symlink, and what was opened (the handle's own
- * path in /proc, so a directory symlink swapped in on the way is seen) must lie below the
- * root; that same handle is then read. Checking a path and opening it again would serve
- * whatever a writer swapped in between. `..`, encoded slashes and dotfiles (`.git`,
- * `.env`; `?dotfiles` allows them) are 404, as missing files are; a directory serves its
- * index.html and is never listed.
+ * Serves a file below `root` (websockify --web) as nginx's `disable_symlinks on` does: the
+ * path is walked one component at a time from the open root, each opened inside the last
+ * without following a symlink, and the file's handle is what is read. Checking a path and
+ * then opening it again would serve whatever a writer swapped in between (a symlink to a
+ * secret). `..`, encoded slashes, symlinks and dotfiles (`.git`, `.env`; `?dotfiles`
+ * allows them) are 404, as missing files are; a directory serves its index.html and is
+ * never listed.
  */
 export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string, opts: { dotfiles: boolean; headers: Record<string, string> }): Promise<boolean> {
   let rel: string;
@@ -112,27 +115,29 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
   if (rel.includes('\0')) return false;
   const parts = rel.split('/').filter((p) => p !== '');
   if (parts.some((p) => p === '..' || p === '.' || (!opts.dotfiles && p.startsWith('.')))) return false;
-  const realRoot = await realpath(root).catch(() => undefined);
-  if (!realRoot) return false;
-  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + path.sep);
-  let fh = await openNoFollow(path.join(realRoot, ...parts));
-  if (!fh) return false;
+  // The root itself is the operator's choice: a symlink there is followed.
+  let fh = await open(root, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
   try {
-    let info = await fh.stat();
-    if (info.isDirectory()) {
-      const dir = await readlink(`/proc/self/fd/${fh.fd}`);
+    for (const [i, part] of parts.entries()) {
+      if (!fh) return false;
+      const next: FileHandle | undefined = await openAt(fh, part, i < parts.length - 1);
       await fh.close();
-      fh = undefined;
-      if (!inside(dir)) return false;
-      fh = await openNoFollow(path.join(dir, 'index.html'));
+      fh = next;
+    }
+    if (!fh) return false;
+    let info = await fh.stat();
+    let name = parts.at(-1) ?? 'index.html';
+    if (info.isDirectory()) {
+      name = 'index.html';
+      const index = await openAt(fh, 'index.html');
+      await fh.close();
+      fh = index;
       if (!fh) return false;
       info = await fh.stat();
     }
     if (!info.isFile()) return false;
-    const real = await readlink(`/proc/self/fd/${fh.fd}`);
-    if (!inside(real)) return false;
     res.writeHead(200, {
-      'Content-Type': TYPES[path.extname(real).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Type': TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': String(info.size),
       'Cache-Control': 'no-cache',
       ...STATIC_HEADERS,
