@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type net from 'node:net';
 import { connectTcp, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { openWs, startWebsockify, tcpExchange, withToken, wsTcpExchange, wsUrl } from './helpers/ws.js';
@@ -72,13 +74,17 @@ for (const protocol of ['binary', 'none'] as const) {
   });
 }
 
-test('ws: client against ws-listen, all three framings, with a token and a path', async () => {
+test('ws: client against ws-listen, all three framings, with a token (on the address, or from ?token-file= on both sides) and a path', async () => {
   const up = await upstreamServer();
-  const server = await startPtyb(['ws-listen:0/term?token=sekrit', `tcp:127.0.0.1:${up.port}`]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-ws-token-'));
+  const file = path.join(dir, 'token');
+  writeFileSync(file, 'sekrit\n', { mode: 0o600 });
+  const server = await startPtyb([`ws-listen:0/term?token-file=${file}`, `tcp:127.0.0.1:${up.port}`]);
   try {
     const port = server.listening[0]!.port;
     for (const protocol of ['none', 'binary', 'base64']) {
-      const pb = await startPtyb(['tcp-listen:0', `ws://127.0.0.1:${port}/term?protocol=${protocol}&token=sekrit`]);
+      const credential = protocol === 'binary' ? 'token=sekrit' : `token-file=${file}`;
+      const pb = await startPtyb(['tcp-listen:0', `ws://127.0.0.1:${port}/term?protocol=${protocol}&${credential}`]);
       try {
         const client = await connectTcp(pb.listening[0]!.port);
         await tcpExchange(client, await up.next(), 1024 * 1024);
@@ -90,6 +96,7 @@ test('ws: client against ws-listen, all three framings, with a token and a path'
   } finally {
     await server.stop();
     await up.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -39,21 +39,27 @@ export async function resolveToken(o: AuthOptions, uri: string, env: NodeJS.Proc
   let token: string | undefined;
   let source: TokenSource = 'generated';
   if (o['token-file'] !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(o['token-file'], 'utf8');
-    } catch (err) {
-      throw new EndpointError(`${quoteUri(uri)}: token-file=${o['token-file']}`, err);
-    }
-    token = text.split('\n')[0]!.trim();
+    token = await readTokenFile(o['token-file'], uri);
     source = 'file';
-    if (token === '') throw new UsageError(`${quoteUri(uri)}: token-file=${o['token-file']} is empty: expected the token on its first line`);
   } else if (env[TOKEN_ENV] !== undefined && env[TOKEN_ENV] !== '') {
     token = env[TOKEN_ENV]!.trim();
     source = 'env';
   }
   if (token === 'none') throw new UsageError(`${quoteUri(uri)}: the token "none" turns the token off only when written on the address (?token=none)`);
   return token === undefined ? { token: generateToken(), source } : { token, source };
+}
+
+/** The first line of a token file (ws-listen's and ws:'s ?token-file=), trimmed; refused when empty. */
+export async function readTokenFile(file: string, uri: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new EndpointError(`${quoteUri(uri)}: token-file=${file}`, err);
+  }
+  const token = text.split('\n')[0]!.trim();
+  if (token === '') throw new UsageError(`${quoteUri(uri)}: token-file=${file} is empty: expected the token on its first line`);
+  return token;
 }
 
 /** Compares in constant time; hashing first makes the lengths equal and hides them. */
