@@ -16,7 +16,7 @@ export interface WsListenTarget extends HostPort {
 }
 
 const options = z.object({
-  token: text(undefined, 'secret a peer must present (Authorization: Bearer, ?token= on the URL, then a session cookie); without it, from ?token-file= or $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route'),
+  token: text(undefined, 'secret a peer must present (Authorization: Bearer, or ?token= on the URL, which gives a browser a session cookie); default: ?token-file=, $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route'),
   'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
   origin: text(undefined, 'comma-separated browser origins allowed besides this server itself (same scheme and host), or * for any', 'origins'),
   'allowed-hosts': text(undefined, 'comma-separated Host names a browser may use besides IP addresses, localhost and the bound name (a reverse proxy\'s name; .example.com: its subdomains too), or * for any', 'host names'),

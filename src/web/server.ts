@@ -146,7 +146,8 @@ class WebServer {
     gate.bound(a);
     if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`);
     const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
-    const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${first.path ?? '/'}`;
+    // With ?static the files are the point (noVNC's vnc.html), not the socket's path.
+    const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
     if (source === 'generated') {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
@@ -217,7 +218,7 @@ class WebServer {
     void (async () => {
       if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers }))) return;
       if (this.page(req, res, url.pathname, headers)) return;
-      answer(res, 404, 'not found');
+      answer(res, 404, 'not found', headers); // the session cookie still: any URL with ?token= logs the browser in
     })().catch(() => res.destroy());
   }
 
