@@ -3,28 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectTcp, runTool, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
-import { authHeader, closeCodeAfter, openWs, TOKEN, withToken, wsUrl } from './helpers/ws.js';
+import { authHeader, closeCodeAfter, openWs, rawGet, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
-/** GET with a literal, unnormalised path (fetch would clean up `..`). */
-function rawGet(port: number, reqPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /**
  * An upgrade request written by hand, so that Host and Origin can be anything a rebinding

@@ -4,25 +4,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnTracked, startPtyb } from './helpers/ptyb.js';
-import { authHeader, withToken } from './helpers/ws.js';
+import { authHeader, rawGet as get, withToken } from './helpers/ws.js';
 
-/** GET with a literal, unnormalised path (fetch would clean up `..`), presenting the token. */
-function rawGet(port: number, reqPath: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers: authHeader, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** GET presenting the token. */
+const rawGet = (port: number, reqPath: string) => get(port, reqPath, authHeader);
 
 /** A served tree `app/` next to files that must never be served. */
 function tree(): string {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import http from 'node:http';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import { freePort, sha256, spawnTracked, waitForPort } from './ptyb.js';
@@ -23,6 +24,20 @@ export function wsUrl(port: number, path = '/', scheme = 'ws'): string {
 }
 
 export const authHeader = { Authorization: `Bearer ${TOKEN}` };
+
+/** GET with a literal, unnormalised path (fetch would clean up `..`) and any headers (a forged Host). */
+export function rawGet(port: number, reqPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Opens a WebSocket; rejects with the HTTP status ("401") when the upgrade is refused. */
 export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {}): Promise<WebSocket> {
