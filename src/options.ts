@@ -10,6 +10,10 @@ export interface OptionMeta {
 
 type Raw = string | undefined;
 
+// A run parses each address's options once: zod's JIT (a generated parser per object schema,
+// made on first parse) costs more than it saves for that, and needs `new Function` besides.
+z.config({ jitless: true });
+
 // zod schemas are immutable, so every option shares this one.
 const optionalText = z.string().optional();
 
