@@ -95,7 +95,7 @@ test('the cookie is a per-server session value, not the token: the token as cook
 
 test('DNS rebinding: a Host other than an IP, localhost or ?allowed-hosts= is refused 403 on HTTP and on the upgrade, token or not', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['-v', withToken('ws-listen:0?allowed-hosts=console.example,.lab.example'), `tcp:127.0.0.1:${echo.port}`]);
+  const pb = await startPtyb(['-v', withToken('ws-listen:0?allowed-hosts=console.example:443,.lab.example'), `tcp:127.0.0.1:${echo.port}`]);
   try {
     const port = pb.listening[0]!.port;
     for (const host of ['attacker.example', '127.0.0.1.nip.io', 'localhost.attacker.example', 'example', 'console.example.attacker.example']) {

@@ -112,7 +112,7 @@ export class Gate {
     bindHost: string,
   ) {
     this.origins = list(o.origin);
-    this.hosts = list(o['allowed-hosts']);
+    this.hosts = list(o['allowed-hosts']).map((h) => h.replace(/:\d+$/, '')); // the port is not part of the check
     // A name the user bound explicitly is theirs; a wildcard bind is reached by this machine's name.
     if (!net.isIP(bindHost)) this.names.add(bindHost.toLowerCase());
   }
