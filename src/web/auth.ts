@@ -87,10 +87,17 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
 
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim().toLowerCase().replace(/\/$/, '')).filter(Boolean);
 
-/** What `authenticate` decided. `role` is what the peer may do; today one role, `full`. */
-export type AuthResult =
-  | { ok: true; role: 'full'; via: 'open' | 'bearer' | 'query' | 'cookie'; setCookie?: string }
-  | { ok: false; status: 401 | 403; why: string };
+/** A request let in: `role` is what the peer may do (today one role, `full`), `via` how it proved it. */
+export interface Admitted {
+  ok: true;
+  role: 'full';
+  via: 'open' | 'bearer' | 'query' | 'cookie';
+  /** Set on the HTTP answer when the token came in the URL: the browser's session from then on. */
+  setCookie?: string;
+}
+
+/** What `authenticate` decided. */
+export type AuthResult = Admitted | { ok: false; status: 401 | 403; why: string };
 
 /**
  * One server's gate. Every request and upgrade goes through `authenticate`: Host first (a

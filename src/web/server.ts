@@ -10,7 +10,7 @@ import { EndpointError, UsageError } from '../errors.js';
 import type { Listener, RouteStatus } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
-import { Gate, loggablePath, resolveToken, type AuthOptions, type AuthResult } from './auth.js';
+import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
 import { answer, serveStatic, serveTerminal } from './http.js';
 import { serveIndex, type ConsoleEntry } from './index-page.js';
 
@@ -44,7 +44,8 @@ export interface MountSpec {
   log: Logger;
   name?: string;
   status?: () => RouteStatus;
-  onPeer(ws: WebSocket, req: http.IncomingMessage): void;
+  /** A peer in, with what `Gate.authenticate` found (its role: what it may do). */
+  onPeer(ws: WebSocket, req: http.IncomingMessage, auth: Admitted): void;
 }
 
 interface Mount extends MountSpec {
@@ -262,7 +263,7 @@ class WebServer {
         m.clients.delete(ws);
         if (m.clients.size === 0) m.onEmpty?.();
       });
-      m.onPeer(ws, req);
+      m.onPeer(ws, req, auth);
     });
   }
 }
