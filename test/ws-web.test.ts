@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, runPtyb, startPtyb } from './helpers/ptyb.js';
-import { openWs, withToken, wsUrl } from './helpers/ws.js';
+import { openWs, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
 const OUT = path.join(ROOT, 'test-output');
 
@@ -121,6 +121,35 @@ test('browser terminal page: loads with no CDN, connects, bytes both ways, resiz
     again.send(Buffer.from('\r\nback again\r\n'));
     await waitForScreen(page, /back again/);
     again.close();
+  } finally {
+    await browser.close();
+    await pb.stop();
+  }
+});
+
+test('DNS rebinding in Chromium: attacker.example resolved to 127.0.0.1 gets 403 for the page, and its socket is refused, token or not', async () => {
+  const pb = await startPtyb([withToken('ws-listen:0'), 'tcp:127.0.0.1:9']);
+  // The browser resolves attacker.example to loopback, as a rebinding DNS server would make it.
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--host-resolver-rules=MAP attacker.example 127.0.0.1'],
+  });
+  try {
+    const port = pb.listening[0]!.port;
+    const page = await browser.newPage();
+    const refused = await page.goto(`http://attacker.example:${port}/?token=${TOKEN}`);
+    assert.equal(refused?.status(), 403);
+    assert.match(await page.content(), /host not allowed/);
+    // A script of the attacker's origin (here: the 403 page's, same host and port) cannot
+    // open the socket either; the same server by a loopback name serves the page.
+    const opened = await page.evaluate(([p, token]) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://attacker.example:${p}/?token=${token}`);
+      ws.onopen = () => resolve('open');
+      ws.onerror = () => resolve('refused');
+    }), [port, TOKEN] as const);
+    assert.equal(opened, 'refused');
+    const ok = await page.goto(`http://localhost:${port}/?token=${TOKEN}`);
+    assert.equal(ok?.status(), 200);
   } finally {
     await browser.close();
     await pb.stop();
