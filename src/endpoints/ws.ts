@@ -95,6 +95,8 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
             label,
             // Only plain framing has a way to say it; websockify's subprotocols carry bytes only.
             resize: framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined,
+            // ~w and ~s of an interactive client, for a ptybridge hub on the far side.
+            keyboard: framing === 'plain' ? (request: 'take' | 'release') => stream.sendControl({ type: request }) : undefined,
           };
         },
         o,

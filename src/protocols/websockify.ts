@@ -3,6 +3,7 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
+import type { KeyboardState } from '../router/roles.js';
 import { givesChunksBack, releaseChunk } from '../endpoints/read-pool.js';
 
 /**
@@ -50,7 +51,21 @@ export function parseControl(text: string): Control | string {
     if (typeof ms !== 'number' || !(ms >= 0 && ms <= 10_000)) return 'malformed break (ms must be 0-10000)';
     return { type: 'break', ms };
   }
+  if (m.type === 'take' || m.type === 'release') return { type: m.type };
+  if (m.type === 'keyboard') return parseKeyboard(msg as Record<string, unknown>);
   return `unknown control type ${JSON.stringify(m.type)}`;
+}
+
+/** The hub's keyboard state, as a ws: client reads it from a ptybridge server. */
+function parseKeyboard(m: Record<string, unknown>): Control | string {
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const text = (v: unknown) => v === undefined || (typeof v === 'string' && v.length <= 200);
+  if (!['typing', 'watching', 'read-only'].includes(m.you as string) || !['shared', 'exclusive', 'readonly'].includes(m.policy as string)) return 'malformed keyboard state (you, policy)';
+  if (!count(m.watching) || !count(m.peers) || !text(m.holder) || !text(m.name)) return 'malformed keyboard state (watching, peers, holder, name)';
+  const state: KeyboardState = { type: 'keyboard', you: m.you as KeyboardState['you'], policy: m.policy as KeyboardState['policy'], watching: m.watching as number, peers: m.peers as number };
+  if (m.holder !== undefined) state.holder = m.holder as string;
+  if (m.name !== undefined) state.name = m.name as string;
+  return { type: 'keyboard', state };
 }
 
 export interface WsStreamOptions {

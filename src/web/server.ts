@@ -13,6 +13,7 @@ import { formatHostPort, quoteUri } from '../uri.js';
 import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
 import { answer, serveStatic, serveTerminal } from './http.js';
 import { serveIndex, type ConsoleEntry } from './index-page.js';
+import { UsersFile } from '../router/roles.js';
 
 /**
  * What the server is, and who may use it: fixed by the first route on the address. Every
@@ -29,7 +30,7 @@ export interface ServerSettings extends AuthOptions {
   static?: string;
   dotfiles?: boolean;
 }
-const SHARED_KEYS = ['token', 'token-file', 'origin', 'allowed-hosts', 'cert', 'key', 'header-timeout', 'static', 'dotfiles'] as const;
+const SHARED_KEYS = ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'user-header', 'origin', 'allowed-hosts', 'cert', 'key', 'header-timeout', 'static', 'dotfiles'] as const;
 
 /** One route's WebSocket path on a server. */
 export interface MountSpec {
@@ -115,6 +116,7 @@ class WebServer {
     private readonly tls: boolean,
     private readonly firstUri: string,
     private readonly log: Logger,
+    private readonly users: UsersFile | undefined,
   ) {
     server.on('request', (req, res) => this.request(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -134,11 +136,18 @@ class WebServer {
       throw new EndpointError(uri, err);
     }
     const { host, port } = settings;
-    const { token, source } = await resolveToken(settings, uri);
-    const gate = new Gate(token, settings, tls, host);
-    const web = new WebServer(server, settings, gate, tls, uri, log);
+    const resolved = await resolveToken(settings, uri);
+    const { source } = resolved;
+    // With a users file every peer can be named by its own token: none is generated besides.
+    const token = source === 'generated' && settings.users !== undefined ? undefined : resolved.token;
+    const users = settings.users === undefined ? undefined : new UsersFile(settings.users, log, uri);
+    const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' });
+    const web = new WebServer(server, settings, gate, tls, uri, log, users);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new EndpointError(uri, err)));
+      server.once('error', (err) => {
+        users?.close();
+        reject(new EndpointError(uri, err));
+      });
       server.listen({ host, port }, () => resolve());
     });
     server.on('error', (err) => log.error(`${uri}: ${err.message}`));
@@ -149,7 +158,7 @@ class WebServer {
     const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
     // With ?static the files are the point (noVNC's vnc.html), not the socket's path.
     const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
-    if (source === 'generated') {
+    if (source === 'generated' && token !== undefined) {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
       process.stderr.write(`ptybridge: ${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}\n`);
@@ -195,6 +204,7 @@ class WebServer {
     }
     if (this.mounts.size > 0) return;
     onLastGone();
+    this.users?.close();
     await new Promise<void>((done) => {
       this.server.close(() => done());
       this.server.closeIdleConnections();
