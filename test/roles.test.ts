@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { runPtyb, startPtyb } from './helpers/ptyb.js';
 import { connectPeer, readText, startFakeVm, until } from './helpers/devices.js';
 import { openPeer, openWs } from './helpers/ws.js';
+import { inTmux } from './helpers/tmux.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-roles-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -119,4 +120,35 @@ test('?readonly and ?view-token need a shared device: on a per-peer route they a
   const same = await runPtyb(['pty:', 'ws-listen:0?token=a&view-token=a']);
   assert.equal(same.code, 2);
   assert.match(same.stderr, /view-token= is the same as token=/);
+});
+
+test('the interactive client over ws: is told where the keyboard is, ~w takes it, ~s lets it go, ~? lists both', async () => {
+  const vm = await startFakeVm();
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?policy=exclusive`, `ws-listen:0?token=${WRITE}`]);
+  const port = pb.listening[0]!.port;
+  const page = await openPeer(`ws://127.0.0.1:${port}/?token=${WRITE}`);
+  await page.state((s) => s.you === 'typing');
+  const t = await inTmux(['-v', '-', `ws://127.0.0.1:${port}/?token=${WRITE}`]);
+  try {
+    await t.waitFor(/\[ptybridge: ws 127\.0\.0\.1:\d+ has the keyboard; you are watching \(~w takes it\)\]/);
+    await t.tmux('send-keys', '-l', '~?');
+    await t.waitFor(/~w {2}take the keyboard[^]*~s {2}let go of the keyboard/);
+    await t.tmux('send-keys', '-l', '~w');
+    await t.waitFor(/\[ptybridge: you have the keyboard\]/);
+    assert.match((await page.state((s) => s.you === 'watching')).holder!, /^ws 127\.0\.0\.1:\d+$/, 'the page is told the terminal took it');
+    await t.tmux('send-keys', '-l', 'from-the-terminal');
+    await t.tmux('send-keys', 'Enter');
+    await vm.waitReceived('from-the-terminal\r');
+    await t.tmux('send-keys', '-l', '~s');
+    await page.state((s) => s.holder === undefined);
+    await t.waitFor(/\[ptybridge: nobody has the keyboard; type to take it\]/);
+    assert.equal(vm.received().toString(), 'from-the-terminal\r', 'the escapes were not sent to the device');
+    await t.tmux('send-keys', '-l', '~.');
+    await t.waitFor(/EXITED=0/);
+  } finally {
+    await t.close();
+    page.close();
+    await pb.stop();
+    await vm.quit();
+  }
 });

@@ -75,8 +75,10 @@ export function interactiveStdio(escape: number | undefined, hint: (text: string
   const tell = (state: KeyboardState) => {
     const key = `${state.you} ${state.holder ?? ''}`;
     if (key === told) return;
+    // Where everyone types, there is nothing to say unless this terminal may not.
+    if (told === undefined && state.policy === 'shared' && state.you === 'typing') return;
     told = key;
-    const how = escape !== undefined && state.you === 'watching' ? ` (${escapeName(escape)}w takes it)` : '';
+    const how = escape !== undefined && state.you === 'watching' && state.holder !== undefined ? ` (${escapeName(escape)}w takes it)` : '';
     process.stderr.write(`\r\n[ptybridge: ${describeKeyboard(state)}${how}]\r\n`);
   };
   return { stream, label: 'stdio', tell };

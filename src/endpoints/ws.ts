@@ -77,6 +77,12 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
             perMessageDeflate: false,
             handshakeTimeout: 15_000,
           });
+          // A server may send right after its 101 answer (a hub's replay and keyboard state),
+          // in the same read: those messages come before `open` has resolved below. Held here,
+          // they are handed to the stream in order once it exists.
+          const early: [Buffer, boolean][] = [];
+          const hold = (data: Buffer, isBinary: boolean) => early.push([data, isBinary]);
+          ws.on('message', hold);
           await new Promise<void>((resolve, reject) => {
             ws.once('open', resolve);
             ws.once('error', (err) => reject(new EndpointError(uri, err)));
@@ -90,6 +96,8 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           const framing = framingOf(ws.protocol);
           keepAlive(ws, o.ping, () => ctx.log.warn(`${label}: no answer to ping within ${o.ping} ms; closing`));
           const stream = new WsStream(ws, { framing, label, log: ctx.log });
+          ws.off('message', hold);
+          for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
           return {
             stream,
             label,

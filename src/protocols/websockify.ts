@@ -87,6 +87,8 @@ export class WsStream extends Duplex {
   private waiting: (() => void) | undefined;
   private peerGone = false;
   private readonly highWater: number;
+  /** Controls that came before anyone listened (a link not yet joined): handed over to the first listener. */
+  private earlyControls: Control[] = [];
 
   constructor(
     readonly ws: WebSocket,
@@ -95,6 +97,12 @@ export class WsStream extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.highWater = opts.sendHighWater ?? 1024 * 1024;
     givesChunksBack(this);
+    this.on('newListener', (event: string) => {
+      if (event !== 'control' || !this.earlyControls.length) return;
+      const held = this.earlyControls;
+      this.earlyControls = [];
+      queueMicrotask(() => held.forEach((c) => this.emit('control', c)));
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
       // ws has already answered with the close code (1009 too big, 1007 bad UTF-8, 1002 protocol).
@@ -134,7 +142,8 @@ export class WsStream extends Duplex {
     } else {
       const c = parseControl(data.toString('utf8'));
       if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
-      this.emit('control', c);
+      if (this.listenerCount('control') > 0) this.emit('control', c);
+      else if (this.earlyControls.push(c) > 64) this.earlyControls.shift(); // bounded: the latest count
       return;
     }
     if (bytes.length && !this.push(bytes)) this.ws.pause();
