@@ -67,8 +67,8 @@ export interface RouteStatus {
   device?: { label: string; open: boolean };
   /** Peers connected to the route now. */
   peers: number;
-  /** Hub routes: each peer by name (or address) and what it is doing, in arrival order. */
-  who?: { name: string; doing: KeyboardState['you'] }[];
+  /** Hub routes: each peer, its name if it has one, and what it is doing, in arrival order. */
+  who?: { name?: string; doing: KeyboardState['you'] }[];
 }
 
 /** What `open`/`listen` get besides their parsed spec. */

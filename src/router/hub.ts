@@ -88,7 +88,7 @@ class Hub {
 
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
-    const who = [...this.peers].map((p) => ({ name: p.who, doing: this.keyboard.doing(p) }));
+    const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
     return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
