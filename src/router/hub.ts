@@ -182,6 +182,8 @@ class Hub {
     const refused = peer.refused ? `, ${peer.refused} refused` : '';
     this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
+    // While the hub closes, every peer leaves: the keyboard has nowhere to go.
+    if (this.closing) return;
     if (next) {
       this.log.info(`${next.label} now has the console (exclusive)`);
       this.ctx.transcript?.event(`${next.who} has the keyboard (${peer.who} left)`);
