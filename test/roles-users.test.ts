@@ -62,11 +62,14 @@ test('users file: each token names its user and sets the role; the session cooki
     await until(() => pb.stderr().includes(`users file ${users} read again: 1 user`));
     assert.equal((await rawGet(port, '/', { Authorization: 'Bearer alice-secret' })).status, 401);
     assert.equal((await rawGet(port, '/', { Cookie: cookie })).status, 401);
+    // alice's open connection ends too (1008); bob, also gone from the file, likewise.
+    await until(() => alice.ws.readyState === alice.ws.CLOSED && bob.ws.readyState === bob.ws.CLOSED);
+    assert.match(pb.stderr(), /alice is no longer in \S+ as before \(removed, or another role or token\); closing their connection/);
     const erin = await openPeer(url('?token=erin-secret'));
     assert.equal((await erin.state(() => true)).name, 'erin');
     erin.send({ type: 'take' });
-    await alice.state((s) => s.holder === 'erin');
-    for (const p of [alice, bob, forged, proxied, erin]) p.close();
+    await proxied.state((s) => s.holder === 'erin');
+    for (const p of [forged, proxied, erin]) p.close();
     await until(() => (pb.stderr().match(/ left: /g) ?? []).length === 6);
   } finally {
     await pb.stop();
@@ -75,7 +78,9 @@ test('users file: each token names its user and sets the role; the session cooki
   const transcript = readFileSync(log, 'utf8');
   assert.match(transcript, /--- ws 127\.0\.0\.1:\d+ \(alice\) connected \(1 peer\) ---\n/);
   assert.match(transcript, /--- ws 127\.0\.0\.2:\d+ \(dave\) connected \(4 peers\) ---\n/);
-  assert.match(transcript, /--- erin took the keyboard from alice ---\n/);
+  // alice held the keyboard: when her connection was ended, it went to the earliest peer that may type (bob only watches).
+  assert.match(transcript, /--- ws 127\.0\.0\.1:\d+ \(alice\) left ---\n\[\S+\] --- (ws 127\.0\.0\.1:\d+) has the keyboard \(alice left\) ---\n/);
+  assert.match(transcript, /--- erin took the keyboard from ws 127\.0\.0\.1:\d+ ---\n/);
   assert.match(transcript, /--- ws 127\.0\.0\.1:\d+ \(bob\) left ---\n/);
 });
 

@@ -76,6 +76,8 @@ export function parseUsers(text: string, file: string): User[] {
 export class UsersFile {
   private users: User[];
   private readonly onHup = () => this.reload();
+  /** Called after each good reread (the server ends the connections of users gone or changed). */
+  onReload: (() => void) | undefined;
 
   constructor(
     readonly file: string,
@@ -101,6 +103,7 @@ export class UsersFile {
     try {
       this.users = UsersFile.read(this.file, this.file);
       this.log.warn(`users file ${this.file} read again: ${this.users.length} user${this.users.length === 1 ? '' : 's'}`);
+      this.onReload?.();
     } catch (err) {
       this.log.error(`${(err as Error).message}; keeping the ${this.users.length} users read before`);
     }
@@ -116,6 +119,12 @@ export class UsersFile {
 
   find(name: string): User | undefined {
     return this.users.find((u) => u.name === name);
+  }
+
+  /** Whether an entry read before is still in the file as it was (same name, role and token). */
+  current(u: User): boolean {
+    const now = this.find(u.name);
+    return now !== undefined && now.role === u.role && now.hash.equals(u.hash);
   }
 
   close(): void {

@@ -104,6 +104,8 @@ export interface Admitted {
   role: Role;
   /** The peer's name: from the users file, else from a trusted proxy's header. */
   user?: string;
+  /** The users-file entry that let it in: a SIGHUP that removes or changes it ends the peer's connection. */
+  account?: User;
   via: 'open' | 'bearer' | 'query' | 'cookie';
   /** Set on the HTTP answer when the token came in the URL: the browser's session from then on. */
   setCookie?: string;
@@ -246,7 +248,7 @@ export class Gate {
   }
 
   private admit(c: Credential, via: Admitted['via']): Admitted {
-    if (c.kind === 'user') return { ok: true, role: c.user.role, user: c.user.name, via };
+    if (c.kind === 'user') return { ok: true, role: c.user.role, user: c.user.name, account: c.user, via };
     return { ok: true, role: c.kind, via };
   }
 

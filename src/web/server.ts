@@ -50,7 +50,8 @@ export interface MountSpec {
 }
 
 interface Mount extends MountSpec {
-  clients: Set<WebSocket>;
+  /** Each peer, with the users-file entry that let it in (if any). */
+  clients: Map<WebSocket, Admitted>;
   /** Called when the last client of a mount that is closing has gone. */
   onEmpty?: () => void;
 }
@@ -143,6 +144,7 @@ class WebServer {
     const users = settings.users === undefined ? undefined : new UsersFile(settings.users, log, uri);
     const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' });
     const web = new WebServer(server, settings, gate, tls, uri, log, users);
+    if (users) users.onReload = () => web.revoke();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => {
         users?.close();
@@ -168,6 +170,17 @@ class WebServer {
     return web;
   }
 
+  /** After the users file was read again: a user removed, or given another role or token, is let go (1008). */
+  revoke(): void {
+    for (const m of this.mounts.values()) {
+      for (const [ws, auth] of m.clients) {
+        if (!auth.account || this.users!.current(auth.account)) continue;
+        m.log.warn(`${m.uri}: ${auth.account.name} is no longer in ${this.users!.file} as before (removed, or another role or token); closing their connection`);
+        ws.close(1008, 'user removed or changed');
+      }
+    }
+  }
+
   private get addr(): string {
     return formatHostPort(this.address.address, this.address.port);
   }
@@ -181,7 +194,7 @@ class WebServer {
   }
 
   attach(spec: MountSpec, onLastGone: () => void): Listener {
-    const m: Mount = { ...spec, clients: new Set() };
+    const m: Mount = { ...spec, clients: new Map() };
     this.mounts.set(spec.path ?? '', m);
     const scheme = this.tls ? 'wss' : 'ws';
     let closing: Promise<void> | undefined;
@@ -199,7 +212,7 @@ class WebServer {
       // Joined peers are closed gracefully by the router; any left after that are cut off.
       await new Promise<void>((resolve) => {
         m.onEmpty = resolve;
-        setTimeout(() => m.clients.forEach((ws) => ws.terminate()), 2500).unref();
+        setTimeout(() => m.clients.forEach((_auth, ws) => ws.terminate()), 2500).unref();
       });
     }
     if (this.mounts.size > 0) return;
@@ -268,7 +281,7 @@ class WebServer {
     if (m.max > 0 && m.clients.size >= m.max) return refuse(503, 'too many peers');
     m.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.mounts.get(m.path ?? '') !== m) return ws.terminate(); // unmounted meanwhile
-      m.clients.add(ws);
+      m.clients.set(ws, auth);
       ws.once('close', () => {
         m.clients.delete(ws);
         if (m.clients.size === 0) m.onEmpty?.();
