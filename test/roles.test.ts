@@ -27,10 +27,14 @@ test('one pty hub, a ws door with ?token and ?view-token, a tcp-listen:?readonly
     const writer = await openPeer(url(WRITE));
     const viewer = await openPeer(url(), { headers: { Authorization: `Bearer ${VIEW}` } });
     const spy = await connectPeer(tcpAt!.port);
-    await until(() => pb.stderr().includes('(3 peers)'));
+    // A plain WebSocket client that never asked for keyboard states (websocat) gets bytes only.
+    const plain = await openWs(url(WRITE));
+    const plainFrames: boolean[] = [];
+    plain.on('message', (_d: Buffer, isBinary: boolean) => plainFrames.push(isBinary));
+    await until(() => pb.stderr().includes('(4 peers)'));
     assert.match(pb.stderr(), /tcp 127\.0\.0\.1:\d+ connected, read-only \(3 peers\)/);
-    assert.deepEqual(await writer.state((s) => s.peers === 3), { type: 'keyboard', you: 'typing', policy: 'shared', watching: 2, peers: 3 });
-    assert.deepEqual(await viewer.state((s) => s.peers === 3), { type: 'keyboard', you: 'read-only', policy: 'shared', watching: 2, peers: 3 });
+    assert.deepEqual(await writer.state((s) => s.peers === 4), { type: 'keyboard', you: 'typing', policy: 'shared', watching: 2, peers: 4 });
+    assert.deepEqual(await viewer.state((s) => s.peers === 4), { type: 'keyboard', you: 'read-only', policy: 'shared', watching: 2, peers: 4 });
 
     vm.say('device-says-hello\n');
     await writer.text('device-says-hello\n');
@@ -51,6 +55,9 @@ test('one pty hub, a ws door with ?token and ?view-token, a tcp-listen:?readonly
     await readText(spy, 'after\n');
     await writer.text('after\n');
     assert.ok(!pb.stderr().includes(VIEW) && !pb.stderr().includes(WRITE), 'no token in the log');
+    await until(() => plainFrames.length >= 2); // the replay and the device's line
+    assert.ok(plainFrames.every(Boolean), 'no text (JSON) frame to a client that did not ask');
+    plain.close();
     writer.close();
     spy.destroy();
   } finally {

@@ -29,8 +29,11 @@ export type Control =
   | { type: 'modem'; modem: ModemSettings; reply?: (inForce: ModemSettings | undefined) => void }
   /** A peer asks for the keyboard (`~w`, the page's button) or lets it go (`~s`), under ?policy=exclusive. */
   | { type: 'take' | 'release' }
-  /** The hub tells a peer where the keyboard is; a relay (ws: client) passes it on to its own side. */
-  | { type: 'keyboard'; state: KeyboardState };
+  /**
+   * With a state: the hub tells a peer where the keyboard is (a relay passes it on). Without:
+   * a peer asks to be told, now and on every change (the page does, once connected).
+   */
+  | { type: 'keyboard'; state?: KeyboardState };
 
 /** One open duplex byte stream, plus the controls only some kinds of link have. */
 export interface Link {
@@ -49,6 +52,8 @@ export interface Link {
   readonly user?: string;
   /** Shows the keyboard state to a peer that has a way to show it (a page's badge, a terminal's line). */
   tell?(state: KeyboardState): void;
+  /** The peer asked for keyboard states from the start (a ws: client's header); else it asks with a control. */
+  readonly follows?: boolean;
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
 }

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
-import { chooseSubprotocol, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
+import { chooseSubprotocol, CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { parseHostPort, quoteUri, quoted, type HostPort } from '../uri.js';
 import { redactUrl, type Admitted } from '../web/auth.js';
 import { doorOptions, parseTrustProxy, type KeyboardState } from '../router/roles.js';
@@ -119,7 +119,8 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
       // The page shows the keyboard state as a badge; websockify framings carry bytes only,
       // and such a peer is told in a line like a telnet peer.
       const tell = framing === 'plain' ? (state: KeyboardState) => stream.sendControl(state) : undefined;
-      onLink({ stream, label, resize, tell, role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}) });
+      const follows = /\bkeyboard\b/i.test(String(req.headers[CONTROLS_HEADER] ?? ''));
+      onLink({ stream, label, resize, tell, follows, role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}) });
     };
     // The server for host:port is shared by every route that names it (one port, many
     // consoles by path); its token, origin and TLS are the server's, the rest the path's.

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, oneOf, size, text } from '../options.js';
-import { framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
+import { CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { quoteUri, quoted } from '../uri.js';
 import { readTokenFile, redactUrl } from '../web/auth.js';
 import { retryOptions, withRetry } from './retry.js';
@@ -69,7 +69,7 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           // `ws` loads on first use (see ws-listen.ts): routes without a WebSocket start without it.
           const { default: WebSocket } = await import('ws');
           const ws = new WebSocket(spec.target.url, o.protocol === 'none' ? [] : [o.protocol], {
-            headers: token !== undefined ? { Authorization: `Bearer ${token}` } : {},
+            headers: { ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}), ...(o.protocol === 'none' ? { [CONTROLS_HEADER]: 'keyboard' } : {}) },
             origin: o.origin,
             ca,
             rejectUnauthorized: !o.insecure,

@@ -26,6 +26,14 @@ export function framingOf(protocol: string): Framing {
   return protocol === 'binary' || protocol === 'base64' ? protocol : 'plain';
 }
 
+/**
+ * A ws: client says with this header which JSON messages it understands besides resize
+ * (`keyboard`: a hub's keyboard state). A server that does not know it ignores it, where an
+ * unknown JSON message would be closed with 1003; a page, which cannot set headers, asks
+ * with `{"type":"keyboard"}` instead.
+ */
+export const CONTROLS_HEADER = 'x-ptybridge-controls';
+
 /** WebSocket close codes used for a peer's bad input (RFC 6455 §7.4.1). */
 export const CLOSE = { normal: 1000, unsupported: 1003, invalidPayload: 1007, tooBig: 1009 } as const;
 
@@ -52,7 +60,7 @@ export function parseControl(text: string): Control | string {
     return { type: 'break', ms };
   }
   if (m.type === 'take' || m.type === 'release') return { type: m.type };
-  if (m.type === 'keyboard') return parseKeyboard(msg as Record<string, unknown>);
+  if (m.type === 'keyboard') return Object.keys(m).length === 1 ? { type: 'keyboard' } : parseKeyboard(msg as Record<string, unknown>);
   return `unknown control type ${JSON.stringify(m.type)}`;
 }
 

@@ -37,7 +37,7 @@ export function applyControl(target: Link, c: Control, log: Logger): void {
       else log.warn(`${target.label}: cannot ${c.type === 'take' ? 'take' : 'let go of'} the keyboard over this connection (a ws: connection to a ptybridge hub can)`);
       return;
     case 'keyboard':
-      target.tell?.(c.state);
+      if (c.state) target.tell?.(c.state);
       return;
   }
 }

@@ -203,7 +203,7 @@ class Hub {
     if (!this.mayWrite(peer)) {
       peer.refused += chunk.length;
       // Told once, in a line; a page already shows it in its badge.
-      if (!peer.toldReadOnly && !peer.link.tell) {
+      if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
         const holder = this.keyboard.holder;
         peer.notice(this.keyboard.policy === 'readonly' ? 'read-only console' : peer.role === 'view' ? 'read-only: you may watch, not type' : `read-only: ${holder?.user ?? 'another peer'} has the console`);
@@ -223,7 +223,12 @@ class Hub {
 
   private control(peer: Peer, c: Control): void {
     if (c.type === 'take' || c.type === 'release') return this.request(peer, c.type);
-    if (c.type === 'keyboard') return;
+    if (c.type === 'keyboard') {
+      if (c.state || !peer.link.tell) return;
+      peer.following = true;
+      const state = this.keyboard.state(peer, this.peers);
+      return peer.tell(state, () => describeKeyboard(state));
+    }
     if (!this.keyboard.mayWrite(peer) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;

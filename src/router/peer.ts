@@ -27,7 +27,9 @@ export class Peer {
     readonly link: Link,
     private readonly limit: number,
     private readonly onDrop: (peer: Peer, queued: number) => void,
-  ) {}
+  ) {
+    this.following = link.follows === true && link.tell !== undefined;
+  }
 
   /** The link's label, and the peer's name when it has one: "ws 127.0.0.1:53122 (alice)". */
   get label(): string {
@@ -50,10 +52,16 @@ export class Peer {
   /** What the peer was last told about the keyboard: a peer without a page gets a line only when its own state changes. */
   private told: string | undefined;
 
+  /**
+   * Whether the peer asked to be told the keyboard state as it is (a page, a ws: client):
+   * a plain WebSocket client that did not ask (websocat) never gets a JSON message it did not expect.
+   */
+  following = false;
+
   /** Shows the keyboard state: the page's badge, or one line when this peer's own state changed. */
   tell(state: KeyboardState, line: () => string): void {
     if (this.dropped || this.left) return;
-    if (this.link.tell) return this.link.tell(state);
+    if (this.following) return this.link.tell!(state);
     const key = `${state.you} ${state.holder ?? ''}`;
     if (this.told !== undefined && this.told !== key) this.notice(line());
     this.told = key;

@@ -89,6 +89,8 @@ function connect(): void {
     delay = 500;
     setStatus('connected', 'connected');
     sendResize();
+    // Ask the hub (if this is one) for the keyboard state: the badge.
+    sock.send(JSON.stringify({ type: 'keyboard' }));
   };
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') {

@@ -202,6 +202,8 @@ export async function openPeer(url: string, opts: { headers?: Record<string, str
     });
     ws.once('error', reject);
   });
+  // As the page does: ask for the keyboard state.
+  ws.send(JSON.stringify({ type: 'keyboard' }));
   const more = (what: string) => {
     if (closed) throw new Error(`ws closed while waiting for ${what}; bytes ${JSON.stringify(buf.toString('latin1').slice(-200))}, states ${JSON.stringify(states)}`);
     return new Promise<void>((r) => (wake = r));
