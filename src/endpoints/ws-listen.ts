@@ -118,8 +118,9 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
       const resize = framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined;
       // The page shows the keyboard state as a badge; websockify framings carry bytes only,
       // and such a peer is told in a line like a telnet peer.
-      const tell = framing === 'plain' ? (state: KeyboardState) => stream.sendControl(state) : undefined;
       const follows = /\bkeyboard\b/i.test(String(req.headers[CONTROLS_HEADER] ?? ''));
+      // Only to a peer that asked (header, or the page's request): through a relay as well.
+      const tell = framing === 'plain' ? (state: KeyboardState) => (follows || stream.askedKeyboard) && stream.sendControl(state) : undefined;
       onLink({ stream, label, resize, tell, follows, role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}) });
     };
     // The server for host:port is shared by every route that names it (one port, many

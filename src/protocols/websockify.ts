@@ -95,6 +95,8 @@ export class WsStream extends Duplex {
   private waiting: (() => void) | undefined;
   private peerGone = false;
   private readonly highWater: number;
+  /** Set once the peer asked for keyboard states (`{"type":"keyboard"}`): only then are they sent to it. */
+  askedKeyboard = false;
   /** Controls that came before anyone listened (a link not yet joined): handed over to the first listener. */
   private earlyControls: Control[] = [];
 
@@ -150,6 +152,7 @@ export class WsStream extends Duplex {
     } else {
       const c = parseControl(data.toString('utf8'));
       if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
+      if (c.type === 'keyboard' && !c.state) this.askedKeyboard = true;
       if (this.listenerCount('control') > 0) this.emit('control', c);
       else if (this.earlyControls.push(c) > 64) this.earlyControls.shift(); // bounded: the latest count
       return;
