@@ -1,5 +1,5 @@
 // Options every shared device type adds to its schema, read by the hub (src/router/hub.ts), and the per-peer session options of exec:.
-import { duration, int, oneOf, parsed, parseSize, size } from '../options.js';
+import { duration, flag, int, oneOf, parsed, parseSize, size } from '../options.js';
 
 export const POLICIES = ['shared', 'exclusive', 'readonly'] as const;
 export type Policy = (typeof POLICIES)[number];
@@ -34,7 +34,7 @@ function parseScreenSize(raw: string): { cols: number; rows: number } | undefine
 
 /** Spread into a device type's option schema so that `--help SCHEME` lists them. */
 export const hubOptions = {
-  policy: oneOf(POLICIES, 'shared', 'behind a listener: who may type; shared: every peer, exclusive: the first peer (others watch until it leaves), readonly: nobody (spy mode)'),
+  policy: oneOf(POLICIES, 'shared', 'behind a listener: who may type; shared: every peer, exclusive: one peer holds the keyboard (the first; any other may take it), readonly: nobody (spy mode)'),
   replay: parsed(
     'screen, bytes, 0, or a size such as 16k (bytes mode with that much)',
     'behind a listener: what a new peer gets first; screen: the current screen (a terminal model of the output), bytes: the last 16k of output (or the size given), 0: nothing. Default: screen for pty: and exec:, bytes for serial: and file:',
@@ -42,6 +42,7 @@ export const hubOptions = {
   ),
   scrollback: int(1000, 0, 100_000, 'with replay=screen: lines kept above the screen, sent to a new peer with it'),
   'peer-queue': size(1024 * 1024, 'behind a listener: most output queued for one peer; a peer that falls further behind is dropped', 1024 ** 3),
+  'log-input': flag(false, 'behind a listener: also record what each peer types, by name, in the transcript (--log; else on stderr), for audit'),
 };
 
 /** For a device whose size ptybridge does not set (pty:, serial:): the size its screen model starts at. */
@@ -61,6 +62,7 @@ export interface HubSettings {
   /** The screen model's size at start: exec's cols/rows, `?screen=`, or 80x24. */
   size: { cols: number; rows: number };
   'peer-queue': number;
+  'log-input': boolean;
 }
 
 /**
@@ -88,5 +90,6 @@ export function hubSettingsOf(spec: { scheme: string; options: unknown }): HubSe
     replay,
     size,
     'peer-queue': (o['peer-queue'] as number | undefined) ?? 1024 * 1024,
+    'log-input': (o['log-input'] as boolean | undefined) ?? false,
   };
 }
