@@ -138,6 +138,16 @@ async function consoles(replay) {
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  // Every route opens its pty (and runs stty) before it mounts its path: wait for the last one.
+  for (let i = 0; i < 1200; i++) {
+    const ok = await new Promise((r) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/c${CONSOLES - 1}`, { headers: { authorization: 'Bearer bench' } });
+      ws.once('open', () => { ws.terminate(); r(true); });
+      ws.once('error', () => r(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   await new Promise((r) => setTimeout(r, 1000));
   const rssEmpty = rss(pb.p.pid);
   wr.w.stdin.write('go\n');

@@ -25,6 +25,7 @@ export class Peer {
   /** While the peer waits for its first bytes (the screen being serialized): its live bytes, in order. */
   private held: { chunk: Buffer; counted: boolean }[] | undefined;
   private heldBytes = 0;
+  private heldTell: (() => void) | undefined;
 
   constructor(
     readonly link: Link,
@@ -64,6 +65,8 @@ export class Peer {
   /** Shows the keyboard state: the page's badge, or one line when this peer's own state changed. */
   tell(state: KeyboardState, line: () => string): void {
     if (this.dropped || this.left) return;
+    // A joiner is told after its screen, which would otherwise reset the line away.
+    if (this.held) return void (this.heldTell = () => this.tell(state, line));
     if (this.following) return this.link.tell!(state);
     const key = `${state.you} ${state.holder ?? ''}`;
     if (this.told !== undefined && this.told !== key) this.notice(line());
@@ -85,6 +88,9 @@ export class Peer {
       if (h.counted) this.send(h.chunk);
       else this.write(h.chunk);
     }
+    const tell = this.heldTell;
+    this.heldTell = undefined;
+    tell?.();
   }
 
   /** Queues device output for the peer; drops the peer if its queue passes the limit. */
