@@ -20,7 +20,9 @@ Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] --config consoles.yaml [--check]
        ptybridge --help SCHEME     options of one address type
 
-Addresses are scheme:target?key=value&flag; "-" is stdio.
+Addresses are scheme:target?key=value&flag; "-" is stdio. The target and each value are
+percent-decoded once: %3F is ?, %26 is &, %25 is %, %20 a space; a + stays a plus, and a %
+not followed by two hex digits stays as typed (ws: targets are URLs and go as written).
 ${rows.join('\n')}
 
 Options:

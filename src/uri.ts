@@ -6,7 +6,9 @@ import type { OptionMeta } from './options.js';
 export interface RawAddress {
   uri: string;
   scheme: string;
+  /** The target as typed, up to the first `?`; `decodeTarget` gives its value. */
   target: string;
+  /** Option values, percent-decoded. */
   query: Map<string, string>;
 }
 
@@ -25,6 +27,48 @@ export function splitAddress(uri: string): RawAddress {
   return { uri, scheme, target, query };
 }
 
+/** The target's value: percent-decoded like option values (`exec:echo a%3Fb` runs `echo a?b`). */
+export function decodeTarget(raw: RawAddress): string {
+  return decodeOrRefuse(raw.uri, 'the target', raw.target);
+}
+
+/**
+ * The one decoding of address text, for targets and option values alike: the URL
+ * standard's percent-decode (WHATWG URL §1.3): `%XX` (two hex digits) is the byte XX, the
+ * bytes are read as UTF-8; a `%` not followed by two hex digits stays as typed (so
+ * `printf %s` needs no escaping); `+` is a plus, never a space (form encoding is not
+ * used: a base64 token or a path keeps its `+`). Undefined when the bytes are not UTF-8.
+ */
+export function percentDecode(text: string): string | undefined {
+  if (!text.includes('%')) return text;
+  const bytes: number[] = [];
+  const utf8 = Buffer.from(text, 'utf8');
+  const hex = (b: number | undefined) => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+  for (let i = 0; i < utf8.length; i++) {
+    const b = utf8[i]!;
+    if (b === 0x25 && hex(utf8[i + 1]) && hex(utf8[i + 2])) {
+      bytes.push(parseInt(String.fromCharCode(utf8[i + 1]!, utf8[i + 2]!), 16));
+      i += 2;
+    } else {
+      bytes.push(b);
+    }
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeOrRefuse(uri: string, what: string, text: string, secret = false): string {
+  const decoded = percentDecode(text);
+  if (decoded === undefined) {
+    const shown = secret ? 'the value' : quoted(text);
+    throw new UsageError(`${quoteUri(uri)}: ${what}: ${shown} percent-decodes to bytes that are not UTF-8 (write %25 for a literal %)`);
+  }
+  return decoded;
+}
+
 function parseQuery(uri: string, text: string): Map<string, string> {
   const query = new Map<string, string>();
   for (const part of text.split('&')) {
@@ -33,11 +77,7 @@ function parseQuery(uri: string, text: string): Map<string, string> {
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? '' : part.slice(eq + 1);
     if (query.has(key)) throw new UsageError(`${quoteUri(uri)}: option ${quoted(key)} is given twice`);
-    try {
-      query.set(key, decodeURIComponent(value.replace(/\+/g, ' ')));
-    } catch {
-      throw new UsageError(`${quoteUri(uri)}: option ${quoted(key)}: bad percent-encoding in ${quoted(value)}`);
-    }
+    query.set(key, decodeOrRefuse(uri, `option ${quoted(key)}`, value, /token/i.test(key)));
   }
   return query;
 }

@@ -97,6 +97,11 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   notes?: string[];
   /** Option schema: an object of option schemas built with `src/options.ts`. */
   options: S;
+  /**
+   * The target is a URL (ws:, ws-listen:'s path): it gets the text as typed, since its %XX
+   * belong to the URL; every other type gets its target percent-decoded (src/uri.ts).
+   */
+  urlTarget?: boolean;
   /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
   parseTarget(target: string, uri: string): T;
   /** Checks options against each other (`?readonly&writeonly`); throws UsageError. Touches no OS state. */

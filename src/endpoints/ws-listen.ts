@@ -58,6 +58,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     'ptybridge pty:/dev/pts/4 ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token=s3cret',
   ],
   options,
+  urlTarget: true,
   parseTarget,
   async listen(spec, onLink, ctx) {
     const uri = redactUrl(spec.uri);

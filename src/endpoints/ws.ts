@@ -40,6 +40,7 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
       `ptybridge tcp-listen:5900 ${scheme}://vnc.example:6080/websockify?protocol=binary&token=s3cret`,
     ],
     options,
+    urlTarget: true,
     parseTarget(target, uri) {
       if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       let url: URL;

@@ -1,6 +1,7 @@
 // Who may use a ws-listen server: the token (header, cookie or ?token=) and the browser Origin check.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { percentDecode } from '../uri.js';
 
 /** A fresh random token for a non-loopback listener that was given none. */
 export function generateToken(): string {
@@ -26,8 +27,9 @@ export const cookieName = (port: number) => `ptybridge_token_${port}`;
 export function tokenOf(req: IncomingMessage, url: URL, port: number): string | undefined {
   const auth = req.headers.authorization;
   if (auth && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
-  const fromQuery = url.searchParams.get('token');
-  if (fromQuery !== null) return fromQuery;
+  // Decoded as addresses are (src/uri.ts): a `+` stays a plus, as in the token the server was given.
+  const fromQuery = /^token=(.*)$/.exec(url.search.slice(1).split('&').find((p) => p.startsWith('token=')) ?? '')?.[1];
+  if (fromQuery !== undefined) return percentDecode(fromQuery) ?? fromQuery;
   const name = cookieName(port);
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
