@@ -34,8 +34,9 @@ Options:
   --log FILE            append a transcript of the device side's output (the shared
                         device, else the left side), with timestamps at line starts and
                         peer connect/leave and device lost/reopened events
-  --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
-  --log-keep N          old transcripts kept on rotation (default 5)
+  --log-max-size SIZE   with --log: rotate the transcript once it would pass SIZE (such
+                        as 16M; without it the file is never rotated); FILE.1 is the newest
+  --log-keep N          with --log: old transcripts kept on rotation (default 5)
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right, options: {log, log-max-size, log-keep, hex, policy}}]);

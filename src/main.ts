@@ -2,13 +2,13 @@
 import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, type Logger } from './log.js';
-import { parseEndpoint } from './endpoints/registry.js';
+import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { startAddresses, type Route } from './router/route.js';
 import { schemeHelp, usage, VERSION } from './help.js';
 import { describeNative } from './native.js';
 import { openTranscript, transcriptOptions } from './router/session-log.js';
 import { withEscapeFlag } from './endpoints/stdio-tty.js';
-import { describeRoutes, loadConfig } from './config.js';
+import { describeRoutes, loadConfig, refuseIdleHubOptions } from './config.js';
 import { runConfig } from './router/routes.js';
 
 const OPTIONS = {
@@ -58,8 +58,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
+    refuseIdleFlags(values, addresses);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
-    const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
+    const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
     // (right after "listening on" was printed) must still close it, never kill us mid-way.
     let stopRequested = false;
@@ -86,6 +87,20 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * An option that cannot take effect where it is written is refused (exit 2), never
+ * silently ignored: the user believes it works. (The config file follows the same rule.)
+ */
+function refuseIdleFlags(values: { log?: string; 'log-max-size'?: string; 'log-keep'?: string; escape?: string }, addresses: Endpoint[]): void {
+  for (const flag of ['log-max-size', 'log-keep'] as const) {
+    if (values[flag] !== undefined && values.log === undefined) throw new UsageError(`--${flag} has no effect without --log FILE`);
+  }
+  if (values.escape !== undefined && !addresses.some((e) => e.spec.scheme === 'stdio')) {
+    throw new UsageError('--escape has no effect without a stdio address (- or stdio:)');
+  }
+  refuseIdleHubOptions(addresses);
 }
 
 function parseCli(argv: string[]) {

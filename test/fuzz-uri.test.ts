@@ -178,9 +178,14 @@ test('values: the target and option values are percent-decoded once; + stays a p
 test('values: percentDecode inverts encodeURIComponent for any text, and leaves text without a % alone', () => {
   fc.assert(
     fc.property(fc.string({ maxLength: 40 }), (s) => {
-      const wellFormed = s.isWellFormed();
-      if (wellFormed) assert.equal(percentDecode(encodeURIComponent(s)), s);
       if (!s.includes('%')) assert.equal(percentDecode(s), s);
+      let encoded: string;
+      try {
+        encoded = encodeURIComponent(s);
+      } catch {
+        return; // a lone surrogate has no encoding
+      }
+      assert.equal(percentDecode(encoded), s);
     }),
     { numRuns: RUNS },
   );

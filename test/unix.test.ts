@@ -146,7 +146,7 @@ test('unix bad input: one line naming the URI and the problem, exit 2 (usage) or
   const cases: [string[], number, string][] = [
     [['unix:', 'tcp-listen:0'], 2, 'ptybridge: unix:: missing path: expected a socket path such as /run/console.sock'],
     [['unix-listen:', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:: missing path: expected a socket path such as /run/console.sock'],
-    [['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects an octal file mode such as 0660, got "999"'],
+    [['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "999"'],
     [['unix-listen:/tmp/x.sock?mod=0600', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mod=0600: unknown option "mod" (did you mean "mode"?)'],
     [['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'], 2, 'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval'],
     [[`unix:${missing}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}: ENOENT (no such file or directory)`],

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { int, duration } from '../options.js';
 import type { OpenContext } from './types.js';
+import { EndpointError, describeOsError } from '../errors.js';
 
 /** Options every retrying connecting type adds to its schema. */
 export const retryOptions = {
@@ -21,7 +22,9 @@ export async function withRetry<T>(
       return await attempt();
     } catch (err) {
       if (tries >= opts.retry || ctx.signal.aborted) throw err;
-      ctx.log.info(`${what}: ${(err as Error).message}; retrying in ${opts.interval} ms (${opts.retry - tries} left)`);
+      // An EndpointError already starts with the URI: name it once.
+      const cause = err instanceof EndpointError ? describeOsError(err.cause) : describeOsError(err);
+      ctx.log.info(`${what}: ${cause}; retrying in ${opts.interval} ms (${opts.retry - tries} left)`);
       await sleep(opts.interval, undefined, { signal: ctx.signal }).catch(() => {});
     }
   }

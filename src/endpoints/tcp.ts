@@ -79,7 +79,11 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   async listen(spec, onLink, ctx) {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
-    if (spec.options.max > 0) server.maxConnections = spec.options.max;
+    if (spec.options.max > 0) {
+      server.maxConnections = spec.options.max;
+      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
+      server.on('drop', (d) => ctx.log.info(`${spec.uri}: refused tcp ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${spec.options.max})`));
+    }
     const withLiveness = (link: Link) => {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);

@@ -57,8 +57,12 @@ export const unixListen: ListeningType<string, typeof unixListenOptions> = {
     const path = spec.target;
     await clearStaleSocket(spec.uri, path);
     const server = net.createServer({ allowHalfOpen: true });
-    if (spec.options.max > 0) server.maxConnections = spec.options.max;
     let peers = 0;
+    if (spec.options.max > 0) {
+      server.maxConnections = spec.options.max;
+      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
+      server.on('drop', () => ctx.log.info(`${spec.uri}: refused a peer: too many peers (?max=${spec.options.max})`));
+    }
     // With ?mode, bind under a 0600 umask so that no peer can slip in before the chmod.
     // (A path bind happens synchronously inside listen(), so the umask is back at once.)
     const mode = spec.options.mode;

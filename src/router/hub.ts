@@ -185,7 +185,7 @@ class Hub {
       peer.refused += chunk.length;
       return;
     }
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
+    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
     if (!link.stream.write(chunk)) this.pauseInput();
   }
 
