@@ -108,7 +108,7 @@ test('--check finds every listener clash (tcp, ws on tcp, udp, unix), naming bot
   assert.equal(ok.code, 0, ok.stderr);
 });
 
-test('SIGHUP says what started, what failed (and why) and what was kept', async () => {
+test('SIGHUP says what started, what failed (and why) and what was kept', { timeout: 30_000 }, async () => {
   const blocker = await tcpServer(() => {});
   const file = join(dir, 'reload-fail.yaml');
   const alpha = { name: 'alpha', left: 'tcp:127.0.0.1:1', right: 'tcp-listen:0' };

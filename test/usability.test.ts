@@ -18,7 +18,7 @@ test('--log FILE that cannot be opened is a failure at start: exit 1, naming it 
     [dir, 'EISDIR (is a directory)'],
   ];
   for (const [file, why] of cases) {
-    await t.test(why, async () => {
+    await t.test(why, { timeout: 10_000 }, async () => {
       const r = await runPtyb(['--log', file, 'tcp-listen:0', 'tcp:127.0.0.1:9']);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stderr, `ptybridge: --log ${file}: ${why}\n`);
@@ -26,7 +26,7 @@ test('--log FILE that cannot be opened is a failure at start: exit 1, naming it 
   }
 });
 
-test('flags that would do nothing are refused (exit 2), never ignored', async (t) => {
+test('flags that would do nothing are refused (exit 2), never ignored', { timeout: 60_000 }, async (t) => {
   const cases: [string[], string][] = [
     [['--log-max-size', '16M', '-', 'tcp:127.0.0.1:9'], '--log-max-size has no effect without --log FILE'],
     [['--log-keep', '3', '-', 'tcp:127.0.0.1:9'], '--log-keep has no effect without --log FILE'],
@@ -36,7 +36,7 @@ test('flags that would do nothing are refused (exit 2), never ignored', async (t
     [['pty:/dev/null?link=/tmp/x', 'tcp-listen:0'], 'pty:/dev/null?link=/tmp/x: option "link" has no effect with a path: it applies to a new pair (pty: with no path)'],
   ];
   for (const [args, message] of cases) {
-    await t.test(args.join(' '), async () => {
+    await t.test(args.join(' '), { timeout: 10_000 }, async () => {
       const r = await runPtyb(args);
       assert.equal(r.code, 2, r.stderr);
       assert.equal(r.stderr, `ptybridge: ${message}\n`);
@@ -90,7 +90,7 @@ async function refusedOnce(args: string[], connectTo: (listening: { port: number
   }
 }
 
-test('tcp-listen ?max and unix-listen ?max: a refused peer is logged, once', async () => {
+test('tcp-listen ?max and unix-listen ?max: a refused peer is logged, once', { timeout: 30_000 }, async () => {
   const upstream = await tcpServer(() => {});
   try {
     const log = await refusedOnce(['tcp-listen:0?max=1', `tcp:127.0.0.1:${upstream.port}`], (l) => net.connect(l.port, '127.0.0.1'));

@@ -14,6 +14,15 @@ export interface LineSettings {
 export interface ModemSettings {
   dtr?: boolean;
   rts?: boolean;
+  /**
+   * The input lines, in a reply only: what the device reports (RFC 2217 NOTIFY-MODEMSTATE).
+   * Absent where it cannot tell (a pty has no modem lines; serialport reads no RI). A
+   * `modem` control with an empty change is a read: it changes nothing and replies with these.
+   */
+  cts?: boolean;
+  dsr?: boolean;
+  dcd?: boolean;
+  ri?: boolean;
 }
 
 /**
