@@ -30,7 +30,8 @@ Options:
   -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
-  -x, --hex             hex trace of both directions to stderr, like socat -x
+  -x, --hex             hex trace of both directions to stderr, like socat -x: ">" from
+                        the left address (or the shared device), "<" back to it
   --log FILE            append a transcript of the device side's output (the shared
                         device, else the left side), with timestamps at line starts and
                         peer connect/leave and device lost/reopened events

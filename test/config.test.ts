@@ -28,7 +28,7 @@ async function talk(port: number, banner: string, text: string): Promise<net.Soc
   return c;
 }
 
-test('three consoles on three ports, isolated; SIGHUP adds a fourth and removes one, peers of the others stay', async () => {
+test('three consoles on three ports, isolated; SIGHUP adds a fourth and removes one, peers of the others stay', { timeout: 60_000 }, async () => {
   const servers = await Promise.all(['alpha', 'bravo', 'charlie', 'delta'].map(consoleServer));
   const route = (name: string, i: number) => ({ name, left: `tcp:127.0.0.1:${servers[i]!.port}`, right: 'tcp-listen:0' });
   const file = join(dir, 'consoles.yaml');

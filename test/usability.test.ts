@@ -33,6 +33,8 @@ test('flags that would do nothing are refused (exit 2), never ignored', { timeou
     [['--escape', '^]', 'tcp-listen:0', 'tcp:127.0.0.1:9'], '--escape has no effect without a stdio address (- or stdio:)'],
     [['pty:?policy=readonly', 'tcp:127.0.0.1:9'], 'pty:?policy=readonly: option "policy" has no effect here: it applies to a shared device behind a listener'],
     [['exec:cat?replay=0', 'tcp-listen:0'], 'exec:cat?replay=0: option "replay" has no effect here: it applies to a shared device behind a listener (add ?share)'],
+    [['-', 'tcp:127.0.0.1:9?interval=1s'], 'tcp:127.0.0.1:9?interval=1s: option "interval" has no effect without ?retry=N (it is the wait between tries)'],
+    [['-', 'ws://127.0.0.1:9/?insecure'], 'ws://127.0.0.1:9/?insecure: option "insecure" has no effect on ws:// (it is for wss://)'],
     [['pty:/dev/null?link=/tmp/x', 'tcp-listen:0'], 'pty:/dev/null?link=/tmp/x: option "link" has no effect with a path: it applies to a new pair (pty: with no path)'],
   ];
   for (const [args, message] of cases) {

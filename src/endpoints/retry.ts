@@ -2,7 +2,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { int, duration } from '../options.js';
 import type { OpenContext } from './types.js';
-import { EndpointError, describeOsError } from '../errors.js';
+import { EndpointError, UsageError, describeOsError } from '../errors.js';
+import { quoteUri, splitAddress } from '../uri.js';
 
 /** Options every retrying connecting type adds to its schema. */
 export const retryOptions = {
@@ -30,3 +31,10 @@ export async function withRetry<T>(
   }
 }
 
+
+/** `?interval=` without `?retry=` would do nothing: refused, as every option that cannot take effect is. */
+export function validateRetry(spec: { uri: string; options: { retry: number } }): void {
+  if (spec.options.retry === 0 && splitAddress(spec.uri).query.has('interval')) {
+    throw new UsageError(`${quoteUri(spec.uri)}: option "interval" has no effect without ?retry=N (it is the wait between tries)`);
+  }
+}

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 
@@ -46,6 +46,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
   examples: ['ptybridge stdio: tcp:localhost:23000', 'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5'],
   options: tcpOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
+  validate: validateRetry,
   open: (spec, ctx) =>
     withRetry(
       async () => {
@@ -63,7 +64,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
   telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
-  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
   ...livenessOptions,
 });
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { EndpointError, PtybError, UsageError } from '../errors.js';
 import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, ListeningType } from './types.js';
 
@@ -29,13 +29,14 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   examples: ['ptybridge - unix:/run/qemu/serial0.sock', 'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms'],
   options: unixOptions,
   parseTarget: parsePath,
+  validate: validateRetry,
   open: (spec, ctx) =>
     withRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec.options, ctx, spec.uri),
 };
 
 const unixListenOptions = z.object({
   mode: fileMode('permissions of the socket file, set before any peer is accepted (default: 0666 less the umask)'),
-  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
 });
 
 export const unixListen: ListeningType<string, typeof unixListenOptions> = {

@@ -7,7 +7,7 @@ import { duration, flag, oneOf, size, text } from '../options.js';
 import { framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { quoteUri, quoted } from '../uri.js';
 import { redactUrl } from '../web/auth.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import type { ConnectingType } from './types.js';
 
 export interface WsTarget {
@@ -41,6 +41,12 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
     ],
     options,
     urlTarget: true,
+    validate(spec) {
+      validateRetry(spec);
+      // TLS options on a plain ws:// connection would do nothing: refused, like every idle option.
+      const tls = spec.options.insecure ? 'insecure' : spec.options.ca !== undefined ? 'ca' : undefined;
+      if (scheme === 'ws' && tls) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: option "${tls}" has no effect on ws:// (it is for wss://)`);
+    },
     parseTarget(target, uri) {
       if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       let url: URL;

@@ -190,7 +190,9 @@ class Hub {
   }
 
   private control(peer: Peer, c: Control): void {
-    if (!this.mayWrite(peer) || !this.link) {
+    // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
+    const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
+    if ((!readOnly && !this.mayWrite(peer)) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }

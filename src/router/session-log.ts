@@ -1,5 +1,6 @@
 // The session transcript (--log FILE): the device's output with timestamps at line starts, rotated by size, never blocking data.
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { EndpointError, UsageError } from '../errors.js';
 import { parseSize } from '../options.js';
@@ -33,16 +34,23 @@ const NL = 0x0a;
  * Later write errors go to `log` once and stop the transcript, never the data.
  */
 export async function openTranscript(path: string, opts: TranscriptOptions, log: Logger): Promise<Transcript> {
-  let first: FileHandle;
+  let first: FileHandle | undefined;
   try {
-    first = await open(path, 'a', 0o640);
+    const st = await stat(path).catch(() => undefined);
+    if (st && !st.isFile() && !st.isDirectory()) {
+      // A FIFO (or a device): opening it waits for a reader, so only the permission is checked
+      // now and the writer opens it in the background (the data never waits for it).
+      await access(path, constants.W_OK);
+    } else {
+      first = await open(path, 'a', 0o640);
+    }
   } catch (err) {
     throw new EndpointError(`--log ${path}`, err);
   }
-  return transcriptOn(path, first, (await first.stat()).size, opts, log);
+  return transcriptOn(path, first, first ? (await first.stat()).size : 0, opts, log);
 }
 
-function transcriptOn(path: string, opened: FileHandle, openedSize: number, opts: TranscriptOptions, log: Logger): Transcript {
+function transcriptOn(path: string, opened: FileHandle | undefined, openedSize: number, opts: TranscriptOptions, log: Logger): Transcript {
   const limit = opts.buffer ?? 4 * 1024 * 1024;
   const queue: Buffer[] = [];
   let queued = 0;
