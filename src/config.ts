@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { resolve as resolvePath } from 'node:path';
-import { ConfigError, UsageError } from './errors.js';
-import { quoteUri, splitAddress } from './uri.js';
+import { ConfigError } from './errors.js';
+import { isHub, refuseIdleHubOptions } from './idle-options.js';
 import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { checkPair, sharingOf } from './router/route.js';
 import { parseSize } from './options.js';
@@ -159,31 +159,6 @@ export function loadConfig(file: string): RouteConfig[] {
     routes.push({ name: r.name, left, right, log, hex: o.hex ?? false, key: JSON.stringify([r.left, r.right, o]) });
   });
   return routes;
-}
-
-/** True when the pair makes a hub: a shared device behind a listener (DESIGN §3). */
-function isHub(left: Endpoint, right: Endpoint): boolean {
-  const roles = [left.type.role, right.type.role];
-  if (!roles.includes('connecting') || !roles.includes('listening')) return false;
-  const c = (left.type.role === 'connecting' ? left : right) as Parameters<typeof sharingOf>[0];
-  return sharingOf(c) === 'device';
-}
-
-const HUB_OPTIONS = ['policy', 'replay', 'peer-queue'];
-
-/**
- * The hub's options (`?policy`, `?replay`, `?peer-queue`) written on a device that meets no
- * listener, or on `exec:` without `?share`, do nothing: refused (UsageError, exit 2) rather
- * than ignored. With more than two addresses the shape is DEVICE LISTENER…, always a hub.
- */
-export function refuseIdleHubOptions(addresses: Endpoint[]): void {
-  if (addresses.length !== 2 || isHub(addresses[0]!, addresses[1]!)) return;
-  for (const e of addresses) {
-    const written = HUB_OPTIONS.find((k) => splitAddress(e.spec.uri).query.has(k));
-    if (!written) continue;
-    const needs = e.type.role === 'connecting' && sharingOf(e as Parameters<typeof sharingOf>[0]) !== 'device' && 'share' in e.type.options.shape ? ' (add ?share)' : '';
-    throw new UsageError(`${quoteUri(e.spec.uri)}: option "${written}" has no effect here: it applies to a shared device behind a listener${needs}`);
-  }
 }
 
 /** Where a listener binds, for finding two that would collide. */
