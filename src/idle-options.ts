@@ -1,6 +1,7 @@
 // Options that cannot take effect where they are written are refused (exit 2), never ignored: the user believes they work.
 import { UsageError } from './errors.js';
 import type { Endpoint } from './endpoints/registry.js';
+import { hubOptions } from './endpoints/hub-options.js';
 import { sharingOf } from './router/route.js';
 import { quoteUri, splitAddress } from './uri.js';
 
@@ -12,10 +13,11 @@ export function isHub(left: Endpoint, right: Endpoint): boolean {
   return sharingOf(c) === 'device';
 }
 
-const HUB_OPTIONS = ['policy', 'replay', 'peer-queue'];
+/** Every option the hub reads from a device's address. */
+const HUB_OPTIONS = Object.keys(hubOptions);
 
 /**
- * The hub's options (`?policy`, `?replay`, `?peer-queue`) written on a device that meets no
+ * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?log-input`) written on a device that meets no
  * listener, or on `exec:` without `?share`, do nothing: refused (UsageError, exit 2) rather
  * than ignored. With more than two addresses the shape is DEVICE LISTENER…, always a hub.
  */
