@@ -183,7 +183,7 @@ function editDistance(a: string, b: string): number {
 export function quoteUri(uri: string): string {
   // JSON escapes C0 controls, quotes and lone surrogates; DEL, C1 (0x9b is a CSI on some
   // terminals) and the Unicode line separators it leaves alone.
-  return JSON.stringify(uri.replace(/([?&]token=)[^&]*/gi, '$1…'))
+  return JSON.stringify(redactSecrets(uri))
     .slice(1, -1)
     .replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
@@ -191,4 +191,23 @@ export function quoteUri(uri: string): string {
 /** A piece of user text in a message: in double quotes, made visible like quoteUri. */
 export function quoted(text: string): string {
   return `"${quoteUri(text)}"`;
+}
+
+/** Option names whose values are secrets: never shown in a message or a log. */
+const SECRET_KEYS = ['token', 'view-token'];
+
+/** A URI with every secret option's value hidden (`token=…`), however its key is spelled (`%74oken=`). */
+export function redactSecrets(uri: string): string {
+  // Every `?key=` or `&key=` counts, one inside another's value too (`tcp:&=?token=…`):
+  // hiding too much is harmless, showing a secret is not.
+  let out = '';
+  let from = 0;
+  for (const m of uri.matchAll(/[?&]([^=&?]*)=/g)) {
+    const start = m.index + m[0].length;
+    if (start < from || !SECRET_KEYS.includes((percentDecode(m[1]!) ?? m[1]!).toLowerCase())) continue;
+    const end = uri.indexOf('&', start);
+    out += `${uri.slice(from, start)}…`;
+    from = end < 0 ? uri.length : end;
+  }
+  return out + uri.slice(from);
 }

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { EndpointError, UsageError } from '../errors.js';
-import { percentDecode, quoteUri } from '../uri.js';
+import { percentDecode, quoteUri, redactSecrets } from '../uri.js';
 import { parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
 
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
@@ -301,13 +301,5 @@ export function loggablePath(url: string | undefined): string {
 
 /** A URI with any `token=` or `view-token=` value hidden, however its key is spelled (`%74oken=`), for messages about the command line. */
 export function redactUrl(url: string | undefined): string {
-  return (url ?? '').replace(/([?&])([^=&?]*)=([^&]*)/g, (all, sep: string, key: string) => {
-    let name = key;
-    try {
-      name = decodeURIComponent(key);
-    } catch {
-      // left as written
-    }
-    return ['token', 'view-token'].includes(name.toLowerCase()) ? `${sep}${key}=…` : all;
-  });
+  return redactSecrets(url ?? '');
 }
