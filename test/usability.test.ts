@@ -108,3 +108,22 @@ test('tcp-listen ?max and unix-listen ?max: a refused peer is logged, once', { t
     await upstream.close();
   }
 });
+
+test('?token=ab+cd/ef keeps its plus: the Bearer header and the page URL carry it as typed', { timeout: 30_000 }, async () => {
+  const { openWs, rawGet } = await import('./helpers/ws.js');
+  const up = await tcpServer((s) => s.pipe(s));
+  const pb = await startPtyb(['ws-listen:0?token=ab+cd/ef', `tcp:127.0.0.1:${up.port}`]);
+  try {
+    const port = pb.listening[0]!.port;
+    const ws = await openWs(`ws://127.0.0.1:${port}/`, { headers: { Authorization: 'Bearer ab+cd/ef' } });
+    ws.close();
+    await assert.rejects(openWs(`ws://127.0.0.1:${port}/`, { headers: { Authorization: 'Bearer ab cd/ef' } }), { status: 401 });
+    // In a URL a + is a plus too (as in the address); %2B is the same.
+    assert.equal((await rawGet(port, '/?token=ab+cd/ef')).status, 200);
+    assert.equal((await rawGet(port, '/?token=ab%2Bcd%2Fef')).status, 200);
+    assert.equal((await rawGet(port, '/?token=ab%20cd/ef')).status, 401);
+  } finally {
+    await pb.stop();
+    await up.close();
+  }
+});

@@ -87,6 +87,21 @@ export function tokenMatches(given: string | undefined, expected: string): boole
  */
 export const cookieName = (port: number) => `ptybridge_session_${port}`;
 
+/**
+ * The request's `?token=`, decoded as addresses are (src/uri.ts): a `+` stays a plus, as in
+ * the token the server was given (URLSearchParams would make it a space); any spelling of
+ * the key (`%74oken=`) counts, as URLs decode keys.
+ */
+function queryToken(url: URL): string | null {
+  for (const part of url.search.slice(1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || percentDecode(part.slice(0, eq)) !== 'token') continue;
+    const value = part.slice(eq + 1);
+    return percentDecode(value) ?? value;
+  }
+  return null;
+}
+
 /** The value of one cookie in a request, undefined when absent. */
 function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -237,9 +252,7 @@ export class Gate {
       const c = this.match(auth.replace(/^bearer\s+/i, '').trim());
       if (c) return this.admit(c, 'bearer');
     }
-    // Decoded as addresses are (src/uri.ts): a `+` stays a plus, as in the token the server was given.
-    const rawQuery = url.search.slice(1).split('&').find((p) => p.startsWith('token='))?.slice('token='.length);
-    const fromQuery = rawQuery === undefined ? null : (percentDecode(rawQuery) ?? rawQuery);
+    const fromQuery = queryToken(url);
     if (fromQuery !== null) {
       const c = this.match(fromQuery);
       if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c) };
