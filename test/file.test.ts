@@ -135,7 +135,8 @@ test('file bad input: one line naming the URI and the problem, exit 2 (usage) or
     [['file:/x?readonly&writeonly', '-'], 2, 'ptybridge: file:/x?readonly&writeonly: ?readonly and ?writeonly exclude each other'],
     [['file:/x?follow&truncate', '-'], 2, 'ptybridge: file:/x?follow&truncate: ?truncate writes, but ?follow only reads'],
     [['file:/x?excl', '-'], 2, 'ptybridge: file:/x?excl: ?excl needs ?create'],
-    [['file:/x?mode=rw', '-'], 2, 'ptybridge: file:/x?mode=rw: option "mode" expects an octal file mode such as 0660, got "rw"'],
+    [['file:/x?mode=rw', '-'], 2, 'ptybridge: file:/x?mode=rw: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "rw"'],
+    [['file:/x?mode=0600', '-'], 2, 'ptybridge: file:/x?mode=0600: option "mode" has no effect without ?create (it is the mode of a file that ?create makes)'],
   ];
   for (const [args, status, message] of cases) {
     await t.test(args.join(' '), async () => {

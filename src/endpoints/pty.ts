@@ -41,12 +41,14 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
+  validate(spec) {
+    // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
+    const idle = spec.target.path === undefined ? undefined : spec.options.link !== undefined ? 'link' : spec.options.mode !== undefined ? 'mode' : undefined;
+    if (idle) throw new UsageError(`${quoteUri(spec.uri)}: option "${idle}" has no effect with a path: it applies to a new pair (pty: with no path)`);
+  },
   async open(spec, ctx) {
     const { path } = spec.target;
     if (path === undefined) return openPair(spec.options, ctx);
-    if (spec.options.link !== undefined || spec.options.mode !== undefined) {
-      ctx.log.warn(`${spec.uri}: link= and mode= apply to a new pair only; ignored for ${path}`);
-    }
     return openSlave(path, spec.options);
   },
 };

@@ -1,6 +1,6 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
 import { UsageError } from '../errors.js';
-import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { decodeTarget, didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
 import { exec } from './exec.js';
 import { file } from './file.js';
 import { pty } from './pty.js';
@@ -54,7 +54,7 @@ export function parseEndpoint(uri: string): Endpoint {
       `${quoteUri(uri)}: unknown scheme "${raw.scheme}"${hint ? ` (did you mean "${hint}:"?)` : ''}; known: ${registry.map((t) => t.scheme).join(', ')}`,
     );
   }
-  const target = type.parseTarget(raw.target, uri);
+  const target = type.parseTarget(type.urlTarget ? raw.target : decodeTarget(raw), uri);
   const options = parseOptions(raw, type.options);
   const spec: Spec = { uri, scheme: type.scheme, target, options };
   type.validate?.(spec);

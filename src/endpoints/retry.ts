@@ -2,6 +2,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { int, duration } from '../options.js';
 import type { OpenContext } from './types.js';
+import { EndpointError, UsageError, describeOsError } from '../errors.js';
+import { quoteUri, splitAddress } from '../uri.js';
 
 /** Options every retrying connecting type adds to its schema. */
 export const retryOptions = {
@@ -21,9 +23,18 @@ export async function withRetry<T>(
       return await attempt();
     } catch (err) {
       if (tries >= opts.retry || ctx.signal.aborted) throw err;
-      ctx.log.info(`${what}: ${(err as Error).message}; retrying in ${opts.interval} ms (${opts.retry - tries} left)`);
+      // An EndpointError already starts with the URI: name it once.
+      const cause = err instanceof EndpointError ? describeOsError(err.cause) : describeOsError(err);
+      ctx.log.info(`${what}: ${cause}; retrying in ${opts.interval} ms (${opts.retry - tries} left)`);
       await sleep(opts.interval, undefined, { signal: ctx.signal }).catch(() => {});
     }
   }
 }
 
+
+/** `?interval=` without `?retry=` would do nothing: refused, as every option that cannot take effect is. */
+export function validateRetry(spec: { uri: string; options: { retry: number } }): void {
+  if (spec.options.retry === 0 && splitAddress(spec.uri).query.has('interval')) {
+    throw new UsageError(`${quoteUri(spec.uri)}: option "interval" has no effect without ?retry=N (it is the wait between tries)`);
+  }
+}

@@ -68,6 +68,12 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     'ptybridge serial:/dev/ttyUSB0?baud=115200 tcp-listen:0.0.0.0:23000',
     'ptybridge serial:/dev/ttyS0?line=9600,7e1&flow=rtscts -',
   ],
+  notes: [
+    'Behind tcp-listen:?telnet, RFC 2217 clients get the modem lines (CTS, DSR, CD) as',
+    'NOTIFY-MODEMSTATE: at once, then when one changes (read every second while a client',
+    'watches). RI is always reported off (serialport does not read it); a pty has no modem',
+    'lines at all, so every line reads off.',
+  ],
   options: serialOptions,
   parseTarget(target, uri) {
     if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected serial:/dev/ttyXXX`);
@@ -119,10 +125,14 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
         return line;
       },
       async setModem(change) {
-        const want = { ...modem, ...change };
-        await port.port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false }).catch((e: Error) => Promise.reject(osError(e)));
-        modem = want;
-        return modem;
+        if (change.dtr !== undefined || change.rts !== undefined) {
+          const want = { dtr: change.dtr ?? modem.dtr, rts: change.rts ?? modem.rts };
+          await port.port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false }).catch((e: Error) => Promise.reject(osError(e)));
+          modem = want;
+        }
+        // The input lines (TIOCMGET): a pty has none and refuses (ENOTTY); then they are unknown.
+        const lines = await port.port!.get().catch(() => undefined);
+        return lines ? { ...modem, cts: lines.cts, dsr: lines.dsr, dcd: lines.dcd } : { ...modem };
       },
       async sendBreak(ms) {
         const flags = { dtr: modem.dtr ?? true, rts: modem.rts ?? true, cts: false, dsr: false, lowLatency: false };

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 import { doorOptions } from '../router/roles.js';
@@ -47,6 +47,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
   examples: ['ptybridge stdio: tcp:localhost:23000', 'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5'],
   options: tcpOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
+  validate: validateRetry,
   open: (spec, ctx) =>
     withRetry(
       async () => {
@@ -64,7 +65,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
   telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
-  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
   ...livenessOptions,
   ...doorOptions,
 });
@@ -81,7 +82,11 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   async listen(spec, onLink, ctx) {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
-    if (spec.options.max > 0) server.maxConnections = spec.options.max;
+    if (spec.options.max > 0) {
+      server.maxConnections = spec.options.max;
+      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
+      server.on('drop', (d) => ctx.log.info(`${spec.uri}: refused tcp ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${spec.options.max})`));
+    }
     const withLiveness = (link: Link) => {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);

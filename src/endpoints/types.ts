@@ -15,6 +15,15 @@ export interface LineSettings {
 export interface ModemSettings {
   dtr?: boolean;
   rts?: boolean;
+  /**
+   * The input lines, in a reply only: what the device reports (RFC 2217 NOTIFY-MODEMSTATE).
+   * Absent where it cannot tell (a pty has no modem lines; serialport reads no RI). A
+   * `modem` control with an empty change is a read: it changes nothing and replies with these.
+   */
+  cts?: boolean;
+  dsr?: boolean;
+  dcd?: boolean;
+  ri?: boolean;
 }
 
 /**
@@ -117,6 +126,11 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   notes?: string[];
   /** Option schema: an object of option schemas built with `src/options.ts`. */
   options: S;
+  /**
+   * The target is a URL (ws:, ws-listen:'s path): it gets the text as typed, since its %XX
+   * belong to the URL; every other type gets its target percent-decoded (src/uri.ts).
+   */
+  urlTarget?: boolean;
   /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
   parseTarget(target: string, uri: string): T;
   /** Checks options against each other (`?readonly&writeonly`); throws UsageError. Touches no OS state. */

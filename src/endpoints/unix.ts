@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { EndpointError, PtybError, UsageError } from '../errors.js';
 import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, ListeningType } from './types.js';
 import { doorOptions } from '../router/roles.js';
@@ -30,13 +30,14 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   examples: ['ptybridge - unix:/run/qemu/serial0.sock', 'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms'],
   options: unixOptions,
   parseTarget: parsePath,
+  validate: validateRetry,
   open: (spec, ctx) =>
     withRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec.options, ctx, spec.uri),
 };
 
 const unixListenOptions = z.object({
   mode: fileMode('permissions of the socket file, set before any peer is accepted (default: 0666 less the umask)'),
-  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
   ...doorOptions,
 });
 
@@ -59,8 +60,12 @@ export const unixListen: ListeningType<string, typeof unixListenOptions> = {
     const path = spec.target;
     await clearStaleSocket(spec.uri, path);
     const server = net.createServer({ allowHalfOpen: true });
-    if (spec.options.max > 0) server.maxConnections = spec.options.max;
     let peers = 0;
+    if (spec.options.max > 0) {
+      server.maxConnections = spec.options.max;
+      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
+      server.on('drop', () => ctx.log.info(`${spec.uri}: refused a peer: too many peers (?max=${spec.options.max})`));
+    }
     // With ?mode, bind under a 0600 umask so that no peer can slip in before the chmod.
     // (A path bind happens synchronously inside listen(), so the umask is back at once.)
     const mode = spec.options.mode;

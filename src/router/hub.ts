@@ -216,7 +216,7 @@ class Hub {
       peer.refused += chunk.length;
       return;
     }
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
+    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
     this.inputLog?.typed(peer, chunk);
     if (!link.stream.write(chunk)) this.pauseInput();
   }
@@ -229,7 +229,9 @@ class Hub {
       const state = this.keyboard.state(peer, this.peers);
       return peer.tell(state, () => describeKeyboard(state));
     }
-    if (!this.keyboard.mayWrite(peer) || !this.link) {
+    // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
+    const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
+    if ((!readOnly && !this.keyboard.mayWrite(peer)) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }

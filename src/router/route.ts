@@ -7,6 +7,7 @@ import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
 import type { Transcript } from './session-log.js';
 import { park } from './waiting.js';
+import { mirrorTrace } from './trace.js';
 import { redactUrl } from '../web/auth.js';
 
 export interface RouteContext {
@@ -65,7 +66,9 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
     return runHub(connecting, [listening], ctx, openCtx, abort);
   }
   noReadonlyDoor(listening);
-  return forkPerPeer(listening, connecting, ctx, openCtx, abort);
+  // Each join runs peer -> upstream; -x marks left -> right with `>`, so mirror when the peer is the right side.
+  const forkCtx = listening === r && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
+  return forkPerPeer(listening, connecting, forkCtx, openCtx, abort);
 }
 
 /**
