@@ -4,17 +4,19 @@
 // forwarder): it sends one pre-masked frame over and over (a random key per run; the forwarder
 // still unmasks every byte), and counts received payload bytes by parsing frame headers only.
 import { randomBytes } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
-const [mode, bytesArg, frameArg, warmArg] = process.argv.slice(2); // mode: tcp2ws | ws2tcp
+const [mode, bytesArg, frameArg, warmArg] = process.argv.slice(2); // mode: tcp2ws | ws2tcp; frame: the upstream's write size (tcp2ws) or the client's frame size (ws2tcp)
 const total = Number(bytesArg);
 const frame = Number(frameArg ?? 65536);
 const warm = Number(warmArg ?? 0); // bytes moved before 'ready' (the forwarder's JIT warm-up)
 const payload = Buffer.alloc(frame, 0x5a);
 let upstream;
 const gotUpstream = new Promise((r) => (upstream = r));
-const server = net.createServer((s) => upstream(s));
+// TCP_NODELAY, as VNC servers set it: each write leaves at once, the forwarder's worst case.
+const server = net.createServer((s) => (s.setNoDelay(true), upstream(s)));
 server.listen(0, '127.0.0.1', () => console.log(`tcp ${server.address().port}`));
 
 /** One masked binary frame carrying `payload` (client → server frames must be masked). */
@@ -56,7 +58,7 @@ function connectWs(url) {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const s = net.connect(Number(u.port), u.hostname, () => {
-      s.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`);
+      s.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`);
     });
     let got = Buffer.alloc(0);
     const onData = (d) => {
@@ -85,11 +87,24 @@ function transfer(ws, rest, sock, bytes) {
       ws.on('data', count);
       if (rest.length) count(rest);
       ws.resume();
+      // One write(2) of exactly `frame` bytes per write, as socat (-b 8192) or a VNC server
+      // does: sock.write would gather queued chunks into one large writev while the kernel
+      // is full. Written synchronously on the fd until EAGAIN; then one write through Node
+      // waits for room, and its callback resumes the loop.
+      const fd = sock._handle.fd;
       let sent = 0;
       const pump = () => {
         while (sent < bytes) {
-          sent += payload.length;
-          if (!sock.write(payload)) return sock.once('drain', pump);
+          let n;
+          try {
+            n = writeSync(fd, payload);
+          } catch (err) {
+            if (err.code !== 'EAGAIN') throw err;
+            sent += payload.length;
+            return sock.write(payload, pump);
+          }
+          sent += n;
+          if (n < payload.length) return sock.write(payload.subarray(n), pump);
         }
       };
       pump();
