@@ -32,9 +32,11 @@ async function waitPort(port) {
 
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
 async function startForwarder(kind, targetPort) {
-  if (kind === 'ptybridge') {
+  if (kind === 'ptybridge' || kind === 'ptybridge-base') {
+    // PTYB_BASE=path/to/an/older/ptybridge.mjs adds it as a third forwarder: before and after, same run.
+    const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
     // A token, as a ws-listen in front of tcp: will need one; presented on the URL.
-    const q = spawn(process.execPath, [...NODE_ARGS, PTYB, `ws-listen:0?ping=0&token=${TOKEN}`, `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const q = spawn(process.execPath, [...NODE_ARGS, bin, `ws-listen:0?ping=0&token=${TOKEN}`, `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     const port = await new Promise((r) => { let e = ''; q.stderr.on('data', (c) => { e += c; const m = /listening on ws \S+:(\d+)/.exec(e); if (m) r(Number(m[1])); }); });
     return { proc: q, url: `ws://127.0.0.1:${port}/?token=${TOKEN}` };
   }
@@ -90,11 +92,12 @@ const ALL = [['tcp2ws', 65536], ['tcp2ws', 8192], ['ws2tcp', 65536], ['ws2tcp', 
 const only = process.env.PTYB_WS_ONLY;
 const CASES = ALL.filter(([m, f]) => !only || only === m || only === `${m}:${f}`);
 for (const [mode, frame] of CASES) {
-  const res = { ptybridge: [], websockify: [] };
+  const KINDS = process.env.PTYB_BASE ? ['ptybridge', 'websockify', 'ptybridge-base'] : ['ptybridge', 'websockify'];
+  const res = Object.fromEntries(KINDS.map((k) => [k, []]));
   for (let i = 0; i < RUNS; i++) {
     // Interleaved so that load from other users of the machine hits both alike; the order
     // alternates so that neither always runs first.
-    const order = i % 2 ? ['websockify', 'ptybridge'] : ['ptybridge', 'websockify'];
+    const order = KINDS.map((_, j) => KINDS[(i + j) % KINDS.length]);
     for (const kind of order) {
       const r = await run(kind, mode, frame);
       res[kind].push(r);
@@ -102,18 +105,24 @@ for (const [mode, frame] of CASES) {
     }
   }
   const m = (kind, k) => median(res[kind].map((r) => r[k]));
+  /** Per-round ratio (same round, same load), then the median over rounds. */
+  const ratio = (a, b, k) => median(res[a].map((r, i) => r[k] / res[b][i][k]));
   const row = {
     direction: mode === 'tcp2ws' ? `tcp → ws (${frame / 1024} KiB upstream writes)` : `ws → tcp (${frame / 1024} KiB masked frames)`,
     ptybMBps: m('ptybridge', 'mbps'), wsfMBps: m('websockify', 'mbps'),
+    ...(process.env.PTYB_BASE ? { baseMBps: m('ptybridge-base', 'mbps'), baseCpu: m('ptybridge-base', 'cpuPerMB') } : {}),
     ptybCpu: m('ptybridge', 'cpuPerMB'), wsfCpu: m('websockify', 'cpuPerMB'),
-    calls: ['ptybridge', 'websockify'].map((k) => `${m(k, 'reads').toFixed(0)}/${m(k, 'writes').toFixed(0)}/${m(k, 'sleeps').toFixed(0)}`).join(' vs '),
-    runs: ['ptybridge', 'websockify'].map((k) => res[k].map((r) => r.mbps.toFixed(0)).join('/')).join(' vs '),
+    mbpsRatio: ratio('ptybridge', 'websockify', 'mbps'), cpuRatio: ratio('ptybridge', 'websockify', 'cpuPerMB'),
+    calls: KINDS.map((k) => `${m(k, 'reads').toFixed(0)}/${m(k, 'writes').toFixed(0)}/${m(k, 'sleeps').toFixed(0)}`).join(' vs '),
+    runs: KINDS.map((k) => res[k].map((r) => r.mbps.toFixed(0)).join('/')).join(' vs '),
   };
+  if (process.env.PTYB_BASE) row.direction += `; before: ${row.baseMBps.toFixed(0)} MB/s, ${row.baseCpu.toFixed(2)} ms/MB`;
   rows.push(row);
   console.error(JSON.stringify(row));
 }
+console.log(`Medians of ${RUNS} interleaved rounds; ratios are per round (same load), then the median.\n`);
 console.log(`| direction | ptybridge MB/s | websockify MB/s | throughput ratio | ptybridge CPU ms/MB | websockify CPU ms/MB | CPU ratio | reads/writes/sleeps per MB (ptybridge vs websockify) | runs MB/s (ptybridge vs websockify) |`);
 console.log(`|---|---|---|---|---|---|---|---|---|`);
 for (const r of rows) {
-  console.log(`| ${r.direction} | ${r.ptybMBps.toFixed(0)} | ${r.wsfMBps.toFixed(0)} | ${(r.ptybMBps / r.wsfMBps).toFixed(2)}× | ${r.ptybCpu.toFixed(2)} | ${r.wsfCpu.toFixed(2)} | ${(r.ptybCpu / r.wsfCpu).toFixed(2)}× | ${r.calls} | ${r.runs} |`);
+  console.log(`| ${r.direction} | ${r.ptybMBps.toFixed(0)} | ${r.wsfMBps.toFixed(0)} | ${r.mbpsRatio.toFixed(2)}× | ${r.ptybCpu.toFixed(2)} | ${r.wsfCpu.toFixed(2)} | ${r.cpuRatio.toFixed(2)}× | ${r.calls} | ${r.runs} |`);
 }
