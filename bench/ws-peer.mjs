@@ -4,6 +4,7 @@
 // forwarder): it sends one pre-masked frame over and over (a random key per run; the forwarder
 // still unmasks every byte), and counts received payload bytes by parsing frame headers only.
 import { randomBytes } from 'node:crypto';
+import { connectWs, frameCounter } from './ws-client.mjs';
 import { writeSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
@@ -26,53 +27,6 @@ function maskedFrame() {
   const key = randomBytes(4);
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
   return Buffer.concat([head, key, body]);
-}
-
-/** Counts payload bytes of unmasked server frames (binary, text, continuation) as they stream in. */
-function frameCounter(onBytes) {
-  let need = 0; // bytes left in the current frame's payload
-  let counted = true;
-  let head = [];
-  return (chunk) => {
-    let i = 0;
-    while (i < chunk.length) {
-      if (need > 0) {
-        const take = Math.min(need, chunk.length - i);
-        need -= take;
-        i += take;
-        if (counted) onBytes(take);
-        continue;
-      }
-      head.push(chunk[i++]);
-      if (head.length < 2) continue;
-      const len7 = head[1] & 127;
-      if (head.length < (len7 < 126 ? 2 : len7 === 126 ? 4 : 10)) continue;
-      need = len7 < 126 ? len7 : head.slice(2).reduce((a, b) => a * 256 + b, 0);
-      counted = (head[0] & 15) <= 2;
-      head = [];
-    }
-  };
-}
-
-function connectWs(url) {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const s = net.connect(Number(u.port), u.hostname, () => {
-      s.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`);
-    });
-    let got = Buffer.alloc(0);
-    const onData = (d) => {
-      got = Buffer.concat([got, d]);
-      const end = got.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      s.off('data', onData);
-      if (!/^HTTP\/1\.1 101/.test(got.toString('latin1'))) return reject(new Error(got.toString('latin1', 0, end)));
-      s.pause();
-      resolve({ socket: s, rest: got.subarray(end + 4) });
-    };
-    s.on('data', onData);
-    s.once('error', reject);
-  });
 }
 
 /** Moves `bytes` one way; resolves when the receiving side has counted them all. */
