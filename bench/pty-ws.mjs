@@ -27,6 +27,10 @@ const WARM = Number(process.argv[4] ?? 16) * 1024 * 1024;
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const WRITER = fileURLToPath(new URL('./pty-writer.py', import.meta.url));
 const TOKEN = 'bench';
+// The hub drops a peer that falls peer-queue behind (default 1 MiB): at 200 MB/s that is 5 ms,
+// which a sink descheduled by other users' load loses; the chain has no such limit (socat
+// stops reading the pty). PTYB_PEER_QUEUE=1M measures the default; dropped runs are rerun and counted.
+const PEER_QUEUE = process.env.PTYB_PEER_QUEUE ?? '8M';
 
 /** Every child this script starts; whatever is still running when it exits (a failed run) is killed. */
 const children = new Set();
@@ -132,7 +136,7 @@ async function startReader(kind, slave) {
   if (kind === 'ptybridge' || kind === 'ptybridge-base') {
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
     // A token, as a ws-listen in front of a pty will need one; the sink presents it.
-    const p = spawn(process.execPath, [...SHEBANG, bin, `pty:${slave}`, `ws-listen:0?ping=0&web=off&token=${TOKEN}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...SHEBANG, bin, `pty:${slave}?peer-queue=${PEER_QUEUE}`, `ws-listen:0?ping=0&web=off&token=${TOKEN}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const port = await new Promise((r, j) => {
       p.stderr.on('data', (c) => { err += c; const m = /listening on ws \S+:(\d+)/.exec(err); if (m) r(Number(m[1])); });
