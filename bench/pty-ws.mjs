@@ -250,6 +250,9 @@ console.log('');
 if (res.ptybridge && res.chain) {
   console.log(`ptybridge / limit: **${ratio('ptybridge', 'raw-dd').toFixed(2)}×**; ptybridge / chain: **${ratio('ptybridge', 'chain').toFixed(2)}×**; CPU per MB ptybridge / chain: **${ratio('ptybridge', 'chain', 'cpuPerMB').toFixed(2)}×** (per-round ratios, median of ${RUNS})`);
 }
+if (res.ptybridge && res['ptybridge-base']) {
+  console.log(`ptybridge / before: **${ratio('ptybridge', 'ptybridge-base').toFixed(2)}×** throughput, ${ratio('ptybridge', 'ptybridge-base', 'cpuPerMB').toFixed(2)}× CPU per MB (per-round ratios, median of ${RUNS})`);
+}
 for (const k of KINDS) if (failures[k]) console.log(`${k}: ${failures[k]} run(s) failed and were run again (the hub dropped a ws sink that fell 1 MiB behind).`);
 const spread = Math.max(...limit) / Math.min(...limit);
 console.log(`The limit (dd before / after, per round): ${ddRuns.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)}`).join(', ')} MB/s; the better of each pair: ${limit.map((x) => x.toFixed(0)).join(', ')}${spread > 1.25 ? ` — **it moved ${((spread - 1) * 100).toFixed(0)} % between rounds** (load from other users of the machine); compare within a round` : ' (steady within 25 %)'}.`);
