@@ -45,10 +45,16 @@ function transfer(ws, rest, sock, bytes) {
       // does: sock.write would gather queued chunks into one large writev while the kernel
       // is full. Written synchronously on the fd until EAGAIN; then one write through Node
       // waits for room, and its callback resumes the loop.
+      // RATE (MB/s, env PTYB_WS_RATE) paces the writes: the source slower than the forwarder,
+      // so that it reads each write as it comes (one read, one frame per write).
       const fd = sock._handle.fd;
+      const rate = Number(process.env.PTYB_WS_RATE ?? 0) * 1e6;
+      const t0 = process.hrtime.bigint();
+      const allowed = () => (rate ? (Number(process.hrtime.bigint() - t0) / 1e9) * rate : Infinity);
       let sent = 0;
       const pump = () => {
         while (sent < bytes) {
+          if (sent >= allowed()) return setTimeout(pump, 1);
           let n;
           try {
             n = writeSync(fd, payload);

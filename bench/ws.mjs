@@ -1,5 +1,7 @@
 // Benchmark: ptybridge ws-listen vs websockify, tcp→ws (noVNC's screen updates) and ws→tcp (masked client frames).
 // Usage: npm run build:js && node bench/ws.mjs [MiB per run, default 200] [runs, default 3] [warm-up MiB, default 16]
+// Env: PTYB_WS_ONLY=tcp2ws|ws2tcp|tcp2ws:8192 picks cases; PTYB_WS_RATE=MB/s paces the TCP source (tcp2ws);
+// PTYB_BASE=older/ptybridge.mjs adds it as a third forwarder.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
