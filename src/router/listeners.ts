@@ -22,11 +22,18 @@ export interface Route {
 
 type Listening = { type: ListeningType; spec: Spec };
 
-/** Binds a listener and logs the "listening on" line tests and users read. */
+/** A `?readonly` door: each of its peers is a watcher, whatever its credential. */
+export const isReadonlyDoor = (e: Listening) => (e.spec.options as { readonly?: boolean }).readonly === true;
+
+/**
+ * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
+ * door makes each of its peers a watcher, whatever its credential.
+ */
 export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
   let listener: Listener;
+  const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
   try {
-    listener = await e.type.listen(e.spec, onLink, openCtx);
+    listener = await e.type.listen(e.spec, door, openCtx);
   } catch (err) {
     // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
     throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);

@@ -1,10 +1,12 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
 import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
 import type { ConnectingType, Endpoint, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
+import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { bind, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { park } from './waiting.js';
+import { redactUrl } from '../web/auth.js';
 
 export type { Route, RouteContext } from './listeners.js';
 
@@ -39,12 +41,15 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
     return connectBoth(l as Connecting, r as Connecting, ctx, openCtx, abort);
   }
   if (l.type.role === 'listening' && r.type.role === 'listening') {
+    noReadonlyDoor(l as Listening);
+    noReadonlyDoor(r as Listening);
     return rendezvous(l as Listening, r as Listening, ctx, openCtx, abort);
   }
   const [listening, connecting] = (l.type.role === 'listening' ? [l, r] : [r, l]) as [Listening, Connecting];
   if (sharingOf(connecting) === 'device') {
     return runHub(connecting, [listening], ctx, openCtx, abort);
   }
+  noReadonlyDoor(listening);
   return forkPerPeer(listening, connecting, ctx, openCtx, abort);
 }
 
@@ -126,11 +131,26 @@ class Joins {
   }
 }
 
+/** Roles are a hub's: a peer of its own fresh connection has nothing to watch but what it types. */
+function noReadonlyDoor(e: Listening): void {
+  const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
+  if (what) throw new UsageError(`${redactUrl(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`);
+}
+
+/** A watch-only peer (view token, view user) on a route without a shared device is turned away. */
+function refusedWatcher(peer: Link, log: Logger): boolean {
+  if (peer.role !== 'view') return false;
+  log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`);
+  peer.stream.destroy();
+  return true;
+}
+
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const listener = await bind(listening, (peer) => {
+    if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {}); // reported when the join ends
     openConnecting(connecting, openCtx).then(
@@ -159,6 +179,7 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
   type Waiter = { peer: Link; take: () => void };
   const waiting: [Waiter[], Waiter[]] = [[], []];
   const arrive = (side: 0 | 1) => (peer: Link) => {
+    if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {});
     const other = waiting[side === 0 ? 1 : 0];
