@@ -151,3 +151,9 @@ export interface ListeningType<T = any, S extends z.ZodObject = z.ZodObject> ext
 }
 
 export type EndpointType = ConnectingType | ListeningType;
+
+/** A parsed endpoint address: its type and its validated spec. Touches no OS state. */
+export interface Endpoint {
+  type: EndpointType;
+  spec: Spec;
+}

@@ -9,7 +9,7 @@ import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
 import { Replay } from './replay.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
+import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
