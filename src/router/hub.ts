@@ -70,7 +70,7 @@ class Hub {
   private everOpen = false;
   /** The device's label when it was last open: the index still names it while it is lost. */
   private label: string | undefined;
-  /** Called once a device that cannot come back is lost; `failed` if it went with an error. */
+  /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
   onGone: (failed: boolean) => void = () => {};
 
   constructor(
@@ -118,7 +118,7 @@ class Hub {
     s.once('end', () => {
       // A file's end, stdin's end: the end of what it has to say, not a lost device.
       if (link.endIsNotLoss) this.log.warn(link.endIsNotLoss);
-      else this.lost(link, 'closed by the other side');
+      else this.lost(link, 'closed by the other side', true);
     });
     s.once('close', () => this.lost(link, 'closed'));
   }
