@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { PTYBRIDGE, spawnTracked, startPtyb, type Running } from './ptyb.js';
+import { PTYBRIDGE, runTool, spawnTracked, startPtyb, type Running } from './ptyb.js';
 import { startFakeVm, until, type FakeVm } from './devices.js';
 import WebSocket from 'ws';
 
@@ -47,7 +47,44 @@ export interface Door {
   connect(pb: Running): Promise<Client>;
   /** udp-listen holds one session: a late joiner takes it over (answers go to the last sender), with no replay. */
   oneSession?: boolean;
+  /** A person's keys at a terminal: printable text, Enter sent as the terminal sends it. */
+  keysOnly?: boolean;
 }
+
+/**
+ * /usr/bin/telnet as a person runs it: on a terminal (tmux), what it prints going to a file
+ * (telnet writes the data it receives as it is), keys sent with tmux send-keys.
+ */
+export const REAL_TELNET: Door = {
+  name: 'tcp-listen?telnet + /usr/bin/telnet (tmux)',
+  uri: () => 'tcp-listen:0?telnet',
+  keysOnly: true,
+  async connect(pb) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-telnet-'));
+    const out = path.join(dir, 'out');
+    const sock = `ptyb-matrix-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const tmux = (...a: string[]) => runTool('tmux', ['-L', sock, ...a]);
+    await tmux('new-session', '-d', '-x', '120', '-y', '30', `telnet 127.0.0.1 ${pb.listening[0]!.port} > ${out}`);
+    await until(() => fs.existsSync(out) && fs.readFileSync(out, 'latin1').includes('Escape character'));
+    let typing = Promise.resolve();
+    return {
+      write(d) {
+        const text = d.toString('latin1');
+        const keys = text.endsWith('\n') ? text.slice(0, -1) : text;
+        typing = typing.then(async () => {
+          if (keys) await tmux('send-keys', '-l', keys);
+          if (keys !== text) await tmux('send-keys', 'Enter');
+        });
+      },
+      got: () => (fs.existsSync(out) ? fs.readFileSync(out) : Buffer.alloc(0)),
+      async close() {
+        await typing;
+        await tmux('kill-server');
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
 
 export const DOORS: Door[] = [
   { name: 'tcp-listen + socat', uri: () => 'tcp-listen:0', connect: async (pb) => childClient(spawnTracked('socat', ['-', `TCP:127.0.0.1:${pb.listening[0]!.port}`])) },
@@ -213,7 +250,12 @@ export async function runCell(kind: DeviceKind, door: Door): Promise<void> {
   try {
     pb = await startPtyb(['-v', device.uri, door.uri(dir)]);
     device.attach?.(pb);
-    const bin = kind.binary;
+    const bin = kind.binary && !door.keysOnly;
+    // Typed bytes reach the device exactly; Enter at a terminal arrives as the terminal sends it.
+    const type = async (c: Client, data: Buffer) => {
+      c.write(data);
+      await device.received(door.keysOnly ? data.subarray(0, -1) : data, c);
+    };
     const a = await door.connect(pb);
     clients.push(a);
     await until(() => pb!.stderr().includes('(1 peer)'));
@@ -225,8 +267,7 @@ export async function runCell(kind: DeviceKind, door: Door): Promise<void> {
       await sees(a, out1);
     }
     const in1 = tag('in1', bin);
-    a.write(in1);
-    await device.received(in1, a);
+    await type(a, in1);
 
     const b = await door.connect(pb);
     clients.push(b);
@@ -235,8 +276,7 @@ export async function runCell(kind: DeviceKind, door: Door): Promise<void> {
       if (device.say) await sees(b, out1); // the replay
     }
     const in2 = tag('in2', bin);
-    b.write(in2);
-    await device.received(in2, b);
+    await type(b, in2);
     if (device.say) {
       const out2 = tag('out2', bin);
       device.say(out2);
@@ -251,8 +291,7 @@ export async function runCell(kind: DeviceKind, door: Door): Promise<void> {
       await device.back();
       await sees(last, 'is back]\r\n');
       const in3 = tag('in3', bin);
-      last.write(in3);
-      await device.received(in3, last);
+      await type(last, in3);
       if (device.say) {
         const out3 = tag('out3', bin);
         device.say(out3);
@@ -261,8 +300,7 @@ export async function runCell(kind: DeviceKind, door: Door): Promise<void> {
     } else {
       await device.ends!(pb);
       const in3 = tag('in3', bin);
-      last.write(in3);
-      await device.received(in3, last);
+      await type(last, in3);
       assert.doesNotMatch(pb.stderr(), / lost: |reopening|is back/, 'an end that is not a loss');
     }
     assert.doesNotMatch(pb.stderr(), /refused/, 'nothing typed was refused');
