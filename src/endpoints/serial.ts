@@ -1,4 +1,5 @@
 // serial: — a serial port (ser2net, remserial) through serialport: line settings, flow control, lock, BREAK and modem lines.
+import fs from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { loadSerialPort } from '../native.js';
@@ -6,6 +7,7 @@ import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions } from './hub-options.js';
 import { errnoFromText, stty } from './tty-fd.js';
+import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
 
 const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
@@ -97,6 +99,9 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       lock: o.lock,
       autoOpen: false,
     });
+    // Read before the open: a serial port on a pty (/dev/pts/N) must not be reopened onto another terminal.
+    const followed = await linkIdentity(path);
+    const real = await fs.promises.realpath(path).catch(() => path);
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
     // serialport only reports errors as text; give them the errno name the CLI prints.
     port.on('error', () => {});
@@ -110,6 +115,7 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     const link: Link = {
       stream: port,
       label: `serial ${path}`,
+      reopen: reopenAfterLoss(path, real, followed),
       async setLine(change) {
         const want = { ...line, ...change };
         if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));

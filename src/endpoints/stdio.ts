@@ -37,8 +37,12 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
       throw new UsageError(`${quoteUri(spec.uri)}: option "escape" expects ${(err as Error).message}`);
     }
   },
-  open: async (spec) =>
-    spec.options.raw === 'auto'
-      ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
-      : { stream: stdioStream(), label: 'stdio' },
+  open: async (spec) => {
+    const link =
+      spec.options.raw === 'auto'
+        ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
+        : { stream: stdioStream(), label: 'stdio' };
+    // Behind a listener: stdin's end leaves stdout open for peers; once closed, neither comes back.
+    return { ...link, endIsNotLoss: 'stdio: stdin ended; what peers send still goes to stdout', reopen: { never: 'stdin and stdout cannot be opened again' } };
+  },
 };

@@ -55,6 +55,13 @@ export interface Link {
   /** Changes what was given and returns the settings really in force. */
   setLine?(line: Partial<LineSettings>): Promise<LineSettings>;
   setModem?(modem: ModemSettings): Promise<ModemSettings>;
+  /**
+   * Shared devices: the end of this link's output is not the loss of the device, which stays
+   * open for what peers send (a file's end, the end of stdin). The text says so in the log, once.
+   */
+  readonly endIsNotLoss?: string;
+  /** Shared devices: whether the hub may open the device again once it is lost (absent: yes, with backoff). */
+  readonly reopen?: Reopen;
   /** A peer's role, from its door (`?readonly`) and its credential (a view token); absent: full. */
   readonly role?: Role;
   /** A peer's name (users file, trusted proxy header), for logs, the transcript and the index. */
@@ -66,6 +73,14 @@ export interface Link {
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
 }
+
+/**
+ * `never`: what comes back under the device's name is not the same device, or nothing can
+ * (a numbered pty, whose number the kernel gives to the next terminal; stdin); the text says
+ * why and what to use instead, and the route ends. `ready()`: before each attempt, a reason to
+ * wait, or undefined to try (a symlink to a pty is followed only once its owner has re-made it).
+ */
+export type Reopen = { never: string } | { ready(): Promise<string | undefined> };
 
 /** A bound listener, yielding one Link per accepted peer. */
 export interface Listener {

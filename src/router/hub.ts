@@ -34,6 +34,13 @@ export async function runHub(
 ): Promise<Route> {
   const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
   await hub.start();
+  // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
+  let status: number | undefined;
+  let route: Route | undefined;
+  hub.onGone = (failed) => {
+    status = failed ? 1 : 0;
+    void route?.stop();
+  };
   const listeners: Listener[] = [];
   try {
     const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
@@ -46,7 +53,9 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  return listeningRoute(listeners, () => hub.close(), abort);
+  route = listeningRoute(listeners, () => hub.close(), abort);
+  if (status !== undefined) void route.stop();
+  return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }
 
 class Hub {
@@ -64,6 +73,8 @@ class Hub {
   private everOpen = false;
   /** The device's label when it was last open: the index still names it while it is lost. */
   private label: string | undefined;
+  /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
+  onGone: (failed: boolean) => void = () => {};
   private readonly keyboard: Keyboard;
   /** ?log-input: what each peer typed, attributed, in the transcript. */
   private readonly inputLog: InputLog | undefined;
@@ -115,8 +126,12 @@ class Hub {
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
-    s.once('error', (err: Error) => this.lost(link, describeOsError(err)));
-    s.once('end', () => this.lost(link, 'closed by the other side'));
+    s.once('error', (err: Error) => this.lost(link, describeOsError(err), true));
+    s.once('end', () => {
+      // A file's end, stdin's end: the end of what it has to say, not a lost device.
+      if (link.endIsNotLoss) this.log.warn(link.endIsNotLoss);
+      else this.lost(link, 'closed by the other side', true);
+    });
     s.once('close', () => this.lost(link, 'closed'));
   }
 
@@ -179,8 +194,15 @@ class Hub {
     this.inputLog?.flush(peer);
     const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
-    const refused = peer.refused ? `, ${peer.refused} refused` : '';
-    this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
+    const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
+    if (peer.refused) {
+      // Input that never reached the device is worth a warning at any verbosity, with why.
+      const why = [
+        peer.refused > peer.refusedWhileDown && `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
+        peer.refusedWhileDown && `${peer.refusedWhileDown} while the device was down`,
+      ].filter(Boolean);
+      this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`);
+    } else this.log.info(left);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     // While the hub closes, every peer leaves: the keyboard has nowhere to go.
     if (this.closing) return;
@@ -214,6 +236,7 @@ class Hub {
     if (!link || link.stream.destroyed) {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
+      peer.refusedWhileDown += chunk.length;
       return;
     }
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
@@ -250,21 +273,33 @@ class Hub {
     for (const p of this.peers) p.link.stream.resume();
   }
 
-  /** The device went away: tell the peers, keep them, and reopen it with backoff. */
-  private lost(link: Link, reason: string): void {
+  /**
+   * The device went away: tell the peers, keep them, and reopen it with backoff — unless it
+   * cannot come back as the same device: then say why, once, and end the route.
+   */
+  private lost(link: Link, reason: string, failed = false): void {
     if (this.link !== link) return;
     this.link = undefined;
     link.stream.destroy();
     this.resumeInput();
     if (this.closing) return;
+    const never = link.reopen && 'never' in link.reopen ? link.reopen.never : undefined;
+    if (never !== undefined) {
+      this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`);
+      this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
+      this.onGone(failed);
+      return;
+    }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`);
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
-    this.reopening = this.reopen();
+    this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
-  private async reopen(): Promise<void> {
+  /** Tries to open the device again with backoff; `ready` says when not to try yet (and why). */
+  private async reopen(ready?: () => Promise<string | undefined>): Promise<void> {
     const signal = this.reopenAbort.signal;
     let lastError = '';
     while (!signal.aborted) {
@@ -276,6 +311,8 @@ class Hub {
       this.nextDelay = Math.min(this.nextDelay * 2, MAX_DELAY_MS);
       let link: Link;
       try {
+        const wait = await ready?.();
+        if (wait !== undefined) throw new Error(wait);
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
