@@ -1,0 +1,191 @@
+// A real QEMU guest's serial socket shared by ?share (unix:, tcp:): two peers on one console, across a VM restart.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type WebSocket from 'ws';
+import { openWs } from './helpers/ws.js';
+import { freePort, ROOT, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
+import { until } from './helpers/devices.js';
+
+const TOKEN = 'qemu-console-token';
+const PROMPT = 'guest# ';
+
+/** The guest's kernel and initramfs, built once and cached by the script (it downloads Debian's kernel). */
+async function guestFiles(): Promise<{ kernel: string; initrd: string }> {
+  const { stdout } = await promisify(execFile)(path.join(ROOT, 'test/helpers/qemu-guest.sh'), { timeout: 300_000 });
+  const [kernel, initrd] = stdout.trim().split('\n');
+  return { kernel: kernel!, initrd: initrd! };
+}
+
+/** Boots the guest with its first serial port on `serial` (a QEMU -serial chardev: it listens there). */
+function startGuest(files: { kernel: string; initrd: string }, serial: string): ChildProcess {
+  return spawnTracked('qemu-system-x86_64', [
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-m', '96',
+    '-kernel', files.kernel, '-initrd', files.initrd, '-append', 'console=ttyS0 quiet panic=-1',
+    '-serial', serial,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+async function stopGuest(qemu: ChildProcess | undefined): Promise<void> {
+  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return;
+  const exited = once(qemu, 'exit');
+  qemu.kill('SIGKILL');
+  await exited;
+}
+
+/** Everything a WebSocket peer has received, as text, with a way to wait for what comes next. */
+class Screen {
+  text = '';
+  closed = false;
+  /** `signal`: the test's, so that a timed-out test stops waiting and its `finally` stops QEMU. */
+  constructor(readonly ws: WebSocket, private readonly signal: AbortSignal) {
+    ws.on('message', (data: Buffer) => (this.text += data.toString('latin1')));
+    ws.once('close', () => (this.closed = true));
+  }
+
+  /** Waits until `needle` appears at or after `from`; resolves with the index just past it. */
+  async after(needle: string, from: number): Promise<number> {
+    await until(() => this.text.indexOf(needle, from) >= 0 || this.closed || this.signal.aborted);
+    const at = this.text.indexOf(needle, from);
+    assert.ok(at >= 0, `peer closed before ${JSON.stringify(needle)}; it got ${JSON.stringify(this.text.slice(from).slice(-400))}`);
+    return at + needle.length;
+  }
+
+  type(line: string): void {
+    this.ws.send(Buffer.from(`${line}\r`));
+  }
+}
+
+test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, and both stay through the VM\'s restart', { timeout: 180_000 }, async (t) => {
+  const files = await guestFiles();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-qemu-'));
+  const sock = path.join(dir, 'vm1.serial0');
+  const serial = `unix:${sock},server=on,wait=off`;
+  let qemu: ChildProcess | undefined = startGuest(files, serial);
+  // QEMU binds the socket before the guest runs; ?retry covers the moment before it exists.
+  const uri = `unix:${sock}?share&retry=100&interval=100ms`;
+  const pb = await startPtyb(['-v', uri, `ws-listen:0?token=${TOKEN}`]);
+  const screens: Screen[] = [];
+  try {
+    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
+    const [a, b] = [new Screen(await openWs(url, { protocols: ['binary'] }), t.signal), new Screen(await openWs(url, { protocols: ['binary'] }), t.signal)];
+    screens.push(a, b);
+    // Both see the shell come up (a late joiner through the replay).
+    let at = await Promise.all([a.after(PROMPT, 0), b.after(PROMPT, 0)]);
+
+    // Typed in one browser, answered in both: the guest's echo of the line, then its output.
+    a.type('echo $((6*7))');
+    const answer = 'echo $((6*7))\r\n42\r\n' + PROMPT;
+    at = await Promise.all([a.after(answer, at[0]!), b.after(answer, at[1]!)]);
+
+    // The VM stops (killed: no goodbye on the socket) and starts again on the same path.
+    await stopGuest(qemu);
+    const lost = `\r\n[ptybridge: device ${uri} lost: closed by the other side; reopening]\r\n`;
+    at = await Promise.all([a.after(lost, at[0]!), b.after(lost, at[1]!)]);
+    qemu = startGuest(files, serial);
+    const back = `\r\n[ptybridge: device ${uri} is back]\r\n`;
+    at = await Promise.all([a.after(back, at[0]!), b.after(back, at[1]!)]);
+    at = await Promise.all([a.after(PROMPT, at[0]!), b.after(PROMPT, at[1]!)]);
+    assert.equal(a.closed || b.closed, false, 'both peers stayed connected');
+
+    // The new guest answers the other browser, and both see it.
+    b.type('echo $((7*8))');
+    const answer2 = 'echo $((7*8))\r\n56\r\n' + PROMPT;
+    await Promise.all([a.after(answer2, at[0]!), b.after(answer2, at[1]!)]);
+    assert.match(pb.stderr(), new RegExp(`unix ${sock} is back`));
+  } finally {
+    for (const s of screens) s.ws.terminate();
+    await pb.stop();
+    await stopGuest(qemu);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tcp:HOST:PORT?share: a QEMU -serial tcp: console behind a web page and a telnet door; typed on telnet, answered in the browser', { timeout: 120_000 }, async (t) => {
+  const files = await guestFiles();
+  const port = await freePort();
+  const qemu = startGuest(files, `tcp:127.0.0.1:${port},server=on,wait=off`);
+  let pb: Awaited<ReturnType<typeof startPtyb>> | undefined;
+  let screen: Screen | undefined;
+  let telnet: ChildProcess | undefined;
+  try {
+    pb = await startPtyb(['-v', `tcp:127.0.0.1:${port}?share&retry=100&interval=100ms`, `ws-listen:0?token=${TOKEN}`, 'tcp-listen:0?telnet'], { listeners: 2 });
+    screen = new Screen(await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`, { protocols: ['binary'] }), t.signal);
+    let at = await screen.after(PROMPT, 0);
+    // The real telnet client on the telnet door types; the browser sees the answer.
+    telnet = spawnTracked('/usr/bin/telnet', ['127.0.0.1', String(pb.listening[1]!.port)]);
+    let seen = '';
+    telnet.stdout!.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    await until(() => seen.includes(PROMPT) || t.signal.aborted);
+    telnet.stdin!.write('echo $((6*7))\r\n');
+    at = await screen.after('\r\n42\r\n', at);
+    await until(() => seen.includes('\n42\r') || t.signal.aborted);
+    assert.match(seen, /\n42\r/);
+  } finally {
+    screen?.ws.terminate();
+    telnet?.kill('SIGKILL');
+    await pb?.stop();
+    await stopGuest(qemu);
+  }
+});
+
+test('?share opens one connection for all peers and reconnects when the server closes it (a one-client server)', async () => {
+  // A console server that takes one client at a time, as QEMU does; it counts connections.
+  const conns: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    conns.push(s);
+    s.on('error', () => {});
+    s.write(`hello #${conns.length}\r\n`);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const uri = `tcp:127.0.0.1:${port}?share`;
+  const pb = await startPtyb([uri, 'tcp-listen:0']);
+  const peers: net.Socket[] = [];
+  try {
+    const read: string[] = ['', ''];
+    for (const i of [0, 1]) {
+      const p = net.connect(pb.listening[0]!.port, '127.0.0.1');
+      p.on('error', () => {});
+      p.on('data', (d: Buffer) => (read[i] += d.toString('latin1')));
+      peers.push(p);
+    }
+    await until(() => read.every((r) => r.includes('hello #1\r\n')));
+    peers[0]!.write('from-0\n');
+    peers[1]!.write('from-1\n');
+    let got = '';
+    conns[0]!.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    await until(() => got.includes('from-0\n') && got.includes('from-1\n'));
+    assert.equal(conns.length, 1, 'two peers, one connection to the console');
+
+    conns[0]!.end(); // the server side closes: the VM stopped
+    const lost = `\r\n[ptybridge: device ${uri} lost: closed by the other side; reopening]\r\n`;
+    const back = `\r\n[ptybridge: device ${uri} is back]\r\n`;
+    await until(() => read.every((r) => r.includes(back) && r.includes('hello #2\r\n')));
+    // Exactly: the first connection's greeting (replayed to whoever joined after it), the
+    // loss, the return, then the second connection's greeting.
+    for (const r of read) assert.equal(r, `hello #1\r\n${lost}${back}hello #2\r\n`);
+    assert.equal(conns.length, 2);
+  } finally {
+    for (const p of peers) p.destroy();
+    await pb.stop();
+    for (const c of conns) c.destroy();
+    server.close();
+  }
+});
+
+test('?share takes a flag: a bad value names the URI and the option (exit 2)', async () => {
+  for (const [uri, shown] of [['unix:/tmp/x.sock?share=maybe', 'unix:/tmp/x.sock?share=maybe'], ['tcp:127.0.0.1:1?share=2', 'tcp:127.0.0.1:1?share=2']] as const) {
+    const r = await runPtyb([uri, 'tcp-listen:0']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${shown.replace(/[?.]/g, '\\$&')}.*share.*true\\|false`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
