@@ -1,6 +1,6 @@
 // ws-listen: — a WebSocket server (websockify-compatible) that also serves the browser terminal page.
 import type http from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
@@ -65,6 +65,9 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     const { path } = spec.target;
     if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError(`${quoteUri(uri)}: cert= and key= go together`);
     const scheme = o.cert !== undefined ? 'wss' : 'ws';
+    // `ws` (with the http, https, crypto and zlib it pulls in) loads on first use: a route
+    // without a WebSocket starts without it.
+    const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: o['max-frame'],

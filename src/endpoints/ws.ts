@@ -1,6 +1,5 @@
 // ws: and wss: — WebSocket client, to a ws-listen server, websockify, or any WebSocket byte service.
 import { readFile } from 'node:fs/promises';
-import WebSocket from 'ws';
 import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, oneOf, size, text } from '../options.js';
@@ -62,6 +61,8 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           } catch (err) {
             throw new EndpointError(`${uri}: ca=${o.ca}`, err);
           }
+          // `ws` loads on first use (see ws-listen.ts): routes without a WebSocket start without it.
+          const { default: WebSocket } = await import('ws');
           const ws = new WebSocket(spec.target.url, o.protocol === 'none' ? [] : [o.protocol], {
             headers: o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {},
             origin: o.origin,
