@@ -21,9 +21,32 @@ export async function withRetry<T>(
       return await attempt();
     } catch (err) {
       if (tries >= opts.retry || ctx.signal.aborted) throw err;
-      ctx.log.info(`${what}: ${(err as Error).message}; retrying in ${opts.interval} ms (${opts.retry - tries} left)`);
+      // An EndpointError already starts with the URI: name it once.
+      const msg = (err as Error).message;
+      const why = msg.startsWith(`${what}: `) ? msg.slice(what.length + 2) : msg;
+      ctx.log.info(`${what}: ${why}; retrying in ${opts.interval} ms (${opts.retry - tries} left)`);
       await sleep(opts.interval, undefined, { signal: ctx.signal }).catch(() => {});
     }
   }
 }
 
+
+/** Shared sockets that have connected once: from then on the hub's reconnect backoff is their retry. */
+const connectedOnce = new WeakSet<object>();
+
+/**
+ * withRetry for a connecting socket: `?retry=` covers its first connect; a `?share`d one that
+ * the hub reconnects after a loss tries once per reconnect, so that the hub's backoff (and its
+ * one log line per new error) rules there, not N quick tries and a log line for each.
+ */
+export async function withConnectRetry<T>(
+  attempt: () => Promise<T>,
+  spec: { uri: string; options: { retry: number; interval: number; share?: boolean } },
+  ctx: OpenContext,
+): Promise<T> {
+  if (spec.options.share !== true) return withRetry(attempt, spec.options, ctx, spec.uri);
+  if (connectedOnce.has(spec)) return attempt();
+  const result = await withRetry(attempt, spec.options, ctx, spec.uri);
+  connectedOnce.add(spec);
+  return result;
+}

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, withConnectRetry } from './retry.js';
 import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 
@@ -53,16 +53,15 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
   options: tcpOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
   open: (spec, ctx) =>
-    withRetry(
+    withConnectRetry(
       async () => {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
         applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
         return spec.options.telnet ? telnetClientLink(link, ctx.log) : link;
       },
-      spec.options,
+      spec,
       ctx,
-      spec.uri,
     ),
 };
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { EndpointError, PtybError, UsageError } from '../errors.js';
 import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, withConnectRetry } from './retry.js';
 import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType } from './types.js';
 
@@ -35,7 +35,7 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   options: unixOptions,
   parseTarget: parsePath,
   open: (spec, ctx) =>
-    withRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec.options, ctx, spec.uri),
+    withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
 };
 
 const unixListenOptions = z.object({
