@@ -11,9 +11,10 @@ import { promisify } from 'node:util';
 import type WebSocket from 'ws';
 import { openWs } from './helpers/ws.js';
 import { freePort, ROOT, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
-import { until } from './helpers/devices.js';
+import { connectPeer, readText, until } from './helpers/devices.js';
 
 const TOKEN = 'qemu-console-token';
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const PROMPT = 'guest# ';
 
 /** The guest's kernel and initramfs, built once and cached by the script (it downloads Debian's kernel). */
@@ -62,22 +63,29 @@ class Screen {
   }
 }
 
-test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, and both stay through the VM\'s restart', { timeout: 180_000 }, async (t) => {
+test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, from before the VM starts and through its restart', { timeout: 180_000 }, async (t) => {
   const files = await guestFiles();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-qemu-'));
   const sock = path.join(dir, 'vm1.serial0');
   const serial = `unix:${sock},server=on,wait=off`;
-  let qemu: ChildProcess | undefined = startGuest(files, serial);
-  // QEMU binds the socket before the guest runs; ?retry covers the moment before it exists.
-  const uri = `unix:${sock}?share&retry=100&interval=100ms`;
+  const uri = `unix:${sock}?share&retry=2&interval=50ms`;
+  // ptybridge starts before the VM: after its ?retry tries it serves the page and waits.
   const pb = await startPtyb(['-v', uri, `ws-listen:0?token=${TOKEN}`]);
+  let qemu: ChildProcess | undefined;
   const screens: Screen[] = [];
   try {
+    assert.match(pb.stderr(), new RegExp(`${escape(uri)}: ENOENT \\(no such file or directory\\); waiting for it`));
     const url = `ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
-    const [a, b] = [new Screen(await openWs(url, { protocols: ['binary'] }), t.signal), new Screen(await openWs(url, { protocols: ['binary'] }), t.signal)];
-    screens.push(a, b);
-    // Both see the shell come up (a late joiner through the replay).
-    let at = await Promise.all([a.after(PROMPT, 0), b.after(PROMPT, 0)]);
+    const a = new Screen(await openWs(url, { protocols: ['binary'] }), t.signal);
+    screens.push(a);
+    let atA = await a.after(`\r\n[ptybridge: device ${uri} is down; waiting for it]\r\n`, 0);
+    qemu = startGuest(files, serial);
+    atA = await a.after(`\r\n[ptybridge: device ${uri} is back]\r\n`, atA);
+    atA = await a.after(PROMPT, atA);
+    // A second browser joins the running console: the replay shows it the shell.
+    const b = new Screen(await openWs(url, { protocols: ['binary'] }), t.signal);
+    screens.push(b);
+    let at = [atA, await b.after(PROMPT, 0)];
 
     // Typed in one browser, answered in both: the guest's echo of the line, then its output.
     a.type('echo $((6*7))');
@@ -89,7 +97,7 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, and
     const lost = `\r\n[ptybridge: device ${uri} lost: closed by the other side; reopening]\r\n`;
     at = await Promise.all([a.after(lost, at[0]!), b.after(lost, at[1]!)]);
     // The VM stays down until a reconnect has failed (the socket file is left, refusing).
-    await until(() => pb.stderr().includes(`reopening ${uri}: `) || t.signal.aborted);
+    await until(() => pb.stderr().includes(`reopening ${uri}: `, pb.stderr().indexOf(' lost: ')) || t.signal.aborted);
     qemu = startGuest(files, serial);
     const back = `\r\n[ptybridge: device ${uri} is back]\r\n`;
     at = await Promise.all([a.after(back, at[0]!), b.after(back, at[1]!)]);
@@ -100,7 +108,8 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, and
     b.type('echo $((7*8))');
     const answer2 = 'echo $((7*8))\r\n56\r\n' + PROMPT;
     await Promise.all([a.after(answer2, at[0]!), b.after(answer2, at[1]!)]);
-    // Reconnecting is the hub's backoff, logged once per new error, not ?retry's quick tries.
+    // Reconnecting is the hub's backoff, logged once per new error, not ?retry's quick tries
+    // (those were for the first connect).
     const sinceLoss = pb.stderr().slice(pb.stderr().indexOf(' lost: '));
     assert.match(sinceLoss, new RegExp(`unix ${sock} is back`));
     assert.doesNotMatch(sinceLoss, /retrying in/);
@@ -120,7 +129,7 @@ test('tcp:HOST:PORT?share: a QEMU -serial tcp: console behind a web page and a t
   let screen: Screen | undefined;
   let telnet: ChildProcess | undefined;
   try {
-    pb = await startPtyb(['-v', `tcp:127.0.0.1:${port}?share&retry=100&interval=100ms`, `ws-listen:0?token=${TOKEN}`, 'tcp-listen:0?telnet'], { listeners: 2 });
+    pb = await startPtyb(['-v', `tcp:127.0.0.1:${port}?share`, `ws-listen:0?token=${TOKEN}`, 'tcp-listen:0?telnet'], { listeners: 2 });
     screen = new Screen(await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`, { protocols: ['binary'] }), t.signal);
     let at = await screen.after(PROMPT, 0);
     // The real telnet client on the telnet door types; the browser sees the answer.
@@ -192,5 +201,33 @@ test('?share takes a flag: a bad value names the URI and the option (exit 2)', a
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`${shown.replace(/[?.]/g, '\\$&')}.*share.*true\\|false`));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('a config of VM consoles starts with one VM off: every route serves, the absent socket is waited for', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-vms-'));
+  const up = net.createServer((s) => s.end('vm2 console\r\n'));
+  up.listen(0, '127.0.0.1');
+  await once(up, 'listening');
+  const off = `unix:${dir}/101.serial0?share`;
+  const file = path.join(dir, 'consoles.yaml');
+  fs.writeFileSync(file, [
+    'version: 1',
+    'routes:',
+    `  - { name: vm1, left: "${off}", right: "tcp-listen:0" }`,
+    `  - { name: vm2, left: "tcp:127.0.0.1:${(up.address() as net.AddressInfo).port}?share", right: "tcp-listen:0" }`,
+  ].join('\n'));
+  const pb = await startPtyb(['--config', file], { listeners: 2 });
+  try {
+    const [vm1, vm2] = await Promise.all(pb.listening.map((l) => connectPeer(l.port)));
+    assert.equal(await readText(vm1!, ']\r\n'), `\r\n[ptybridge: device ${off} is down; waiting for it]\r\n`);
+    assert.equal(await readText(vm2!, 'vm2 console\r\n'), 'vm2 console\r\n');
+    assert.match(pb.stderr(), /\[vm1\] unix:\S+101\.serial0\?share: ENOENT \(no such file or directory\); waiting for it/);
+    vm1!.destroy();
+    vm2!.destroy();
+  } finally {
+    await pb.stop();
+    up.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -31,13 +31,14 @@ export async function withRetry<T>(
 }
 
 
-/** Shared sockets that have connected once: from then on the hub's reconnect backoff is their retry. */
-const connectedOnce = new WeakSet<object>();
+/** Shared sockets whose first connect has been tried: from then on the hub's backoff is their retry. */
+const triedOnce = new WeakSet<object>();
 
 /**
  * withRetry for a connecting socket: `?retry=` covers its first connect; a `?share`d one that
- * the hub reconnects after a loss tries once per reconnect, so that the hub's backoff (and its
- * one log line per new error) rules there, not N quick tries and a log line for each.
+ * the hub connects again (after a loss, or while waiting for it at start) tries once each
+ * time, so that the hub's backoff (and its one log line per new error) rules there, not N
+ * quick tries and a log line for each.
  */
 export async function withConnectRetry<T>(
   attempt: () => Promise<T>,
@@ -45,8 +46,10 @@ export async function withConnectRetry<T>(
   ctx: OpenContext,
 ): Promise<T> {
   if (spec.options.share !== true) return withRetry(attempt, spec.options, ctx, spec.uri);
-  if (connectedOnce.has(spec)) return attempt();
-  const result = await withRetry(attempt, spec.options, ctx, spec.uri);
-  connectedOnce.add(spec);
-  return result;
+  if (triedOnce.has(spec)) return attempt();
+  try {
+    return await withRetry(attempt, spec.options, ctx, spec.uri);
+  } finally {
+    triedOnce.add(spec);
+  }
 }

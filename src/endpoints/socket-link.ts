@@ -26,8 +26,8 @@ export function shareNotes(example: string): string[] {
     `serial socket needs: ${example}`,
     'When the far side closes (the VM stopped or restarts) the peers stay connected, are told in one',
     'line, and ptybridge reconnects with backoff (100 ms doubling to 5 s) until the socket answers',
-    'again. At start it must answer at once, or within ?retry=N tries ?interval= apart (with ?share,',
-    '?retry covers that first connect only).',
+    'again. A socket that does not answer at start (the VM is off) is waited for the same way: the',
+    'listeners start, a warning says why, and peers are told the device is down until it answers.',
   ];
 }
 

@@ -52,6 +52,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
   notes: shareNotes('qemu -serial tcp:127.0.0.1:4555,server=on,wait=off.'),
   options: tcpOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
+  waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) =>
     withConnectRetry(
       async () => {

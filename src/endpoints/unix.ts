@@ -34,6 +34,7 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   notes: shareNotes('qemu -serial unix:/run/vm1.sock,server=on,wait=off; Proxmox /var/run/qemu-server/ID.serial0.'),
   options: unixOptions,
   parseTarget: parsePath,
+  waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) =>
     withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
 };
