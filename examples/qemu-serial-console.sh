@@ -34,8 +34,8 @@ start_vm
 
 # ptybridge is that one client and shares it (?share): every browser and telnet peer sees the
 # same console. When the VM goes away the peers stay, are told, and ptybridge reconnects
-# once the socket is back. ?retry waits for QEMU to create the socket at start.
-$PTYB --log "$dir/console.log" "unix:$SOCK?share&retry=50&interval=100ms" \
+# once the socket is back (a socket not there yet at start is waited for the same way).
+$PTYB --log "$dir/console.log" "unix:$SOCK?share" \
   "ws-listen:127.0.0.1:$HTTP" "tcp-listen:127.0.0.1:$TELNET?telnet" &
 pids+=($!)
 echo "open http://127.0.0.1:$HTTP/ (ssh -L $HTTP:127.0.0.1:$HTTP this-host from elsewhere), or: telnet 127.0.0.1 $TELNET"
