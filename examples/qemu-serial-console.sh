@@ -38,7 +38,7 @@ start_vm
 $PTYB --log "$dir/console.log" "unix:$SOCK?share" \
   "ws-listen:127.0.0.1:$HTTP" "tcp-listen:127.0.0.1:$TELNET?telnet" &
 pids+=($!)
-echo "open http://127.0.0.1:$HTTP/ (ssh -L $HTTP:127.0.0.1:$HTTP this-host from elsewhere), or: telnet 127.0.0.1 $TELNET"
+echo "open the http://127.0.0.1:$HTTP/?token=… URL ptybridge prints (ssh -L $HTTP:127.0.0.1:$HTTP this-host from elsewhere), or: telnet 127.0.0.1 $TELNET"
 echo "Enter: restart the VM (the peers stay connected); ^C: stop"
 while read -r _; do
   kill "$vm" 2>/dev/null || true
