@@ -24,13 +24,33 @@ async function guestFiles(): Promise<{ kernel: string; initrd: string }> {
   return { kernel: kernel!, initrd: initrd! };
 }
 
+/** What QEMU said and how it ended, for the report of a test that timed out. */
+const guestEvents: string[] = [];
+
+/**
+ * If the test times out, prints what each side saw (the test runner only says "timed out"):
+ * the guest's events, ptybridge's log and every peer's screen.
+ */
+function reportOnTimeout(t: { signal: AbortSignal }, what: () => Record<string, string>): { done(): void } {
+  let finished = false;
+  t.signal.addEventListener('abort', () => {
+    if (finished) return;
+    for (const [name, text] of Object.entries({ guest: guestEvents.join('\n'), ...what() })) console.error(`--- ${name}:\n${text}`);
+  });
+  return { done: () => (finished = true) };
+}
+
 /** Boots the guest with its first serial port on `serial` (a QEMU -serial chardev: it listens there). */
 function startGuest(files: { kernel: string; initrd: string }, serial: string): ChildProcess {
-  return spawnTracked('qemu-system-x86_64', [
+  const qemu = spawnTracked('qemu-system-x86_64', [
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-m', '96',
     '-kernel', files.kernel, '-initrd', files.initrd, '-append', 'console=ttyS0 quiet panic=-1',
     '-serial', serial,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  guestEvents.push(`qemu ${qemu.pid} started, -serial ${serial}`);
+  qemu.stderr!.on('data', (d: Buffer) => guestEvents.push(`qemu ${qemu.pid}: ${d.toString().trimEnd()}`));
+  qemu.once('exit', (code, signal) => guestEvents.push(`qemu ${qemu.pid} exited (${signal ?? code})`));
+  return qemu;
 }
 
 async function stopGuest(qemu: ChildProcess | undefined): Promise<void> {
@@ -73,6 +93,7 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, fro
   const pb = await startPtyb(['-v', uri, `ws-listen:0?token=${TOKEN}`]);
   let qemu: ChildProcess | undefined;
   const screens: Screen[] = [];
+  const report = reportOnTimeout(t, () => ({ ptybridge: pb.stderr(), ...Object.fromEntries(screens.map((sc, i) => [`peer ${i}`, JSON.stringify(sc.text)])) }));
   try {
     assert.match(pb.stderr(), new RegExp(`${escape(uri)}: ENOENT \\(no such file or directory\\); waiting for it`));
     const url = `ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
@@ -113,6 +134,7 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, fro
     const sinceLoss = pb.stderr().slice(pb.stderr().indexOf(' lost: '));
     assert.match(sinceLoss, new RegExp(`unix ${sock} is back`));
     assert.doesNotMatch(sinceLoss, /retrying in/);
+    report.done();
   } finally {
     for (const s of screens) s.ws.terminate();
     await pb.stop();
@@ -128,19 +150,21 @@ test('tcp:HOST:PORT?share: a QEMU -serial tcp: console behind a web page and a t
   let pb: Awaited<ReturnType<typeof startPtyb>> | undefined;
   let screen: Screen | undefined;
   let telnet: ChildProcess | undefined;
+  let seen = '';
+  const report = reportOnTimeout(t, () => ({ ptybridge: pb?.stderr() ?? '', browser: JSON.stringify(screen?.text), telnet: JSON.stringify(seen) }));
   try {
     pb = await startPtyb(['-v', `tcp:127.0.0.1:${port}?share`, `ws-listen:0?token=${TOKEN}`, 'tcp-listen:0?telnet'], { listeners: 2 });
     screen = new Screen(await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`, { protocols: ['binary'] }), t.signal);
     let at = await screen.after(PROMPT, 0);
     // The real telnet client on the telnet door types; the browser sees the answer.
     telnet = spawnTracked('/usr/bin/telnet', ['127.0.0.1', String(pb.listening[1]!.port)]);
-    let seen = '';
     telnet.stdout!.on('data', (d: Buffer) => (seen += d.toString('latin1')));
     await until(() => seen.includes(PROMPT) || t.signal.aborted);
     telnet.stdin!.write('echo $((6*7))\r\n');
     at = await screen.after('\r\n42\r\n', at);
     await until(() => seen.includes('\n42\r') || t.signal.aborted);
     assert.match(seen, /\n42\r/);
+    report.done();
   } finally {
     screen?.ws.terminate();
     telnet?.kill('SIGKILL');
