@@ -30,7 +30,6 @@ export async function withRetry<T>(
   }
 }
 
-
 /** Shared sockets whose first connect has been tried: from then on the hub's backoff is their retry. */
 const triedOnce = new WeakSet<object>();
 
