@@ -8,8 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type WebSocket from 'ws';
-import { openWs } from './helpers/ws.js';
+import WebSocket from 'ws';
 import { freePort, ROOT, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
 import { connectPeer, readText, until } from './helpers/devices.js';
 
@@ -70,6 +69,17 @@ class Screen {
     ws.once('close', () => (this.closed = true));
   }
 
+  /**
+   * Connects a peer, listening before the socket opens: the hub sends the replay at once, and
+   * `ws` may emit it in the same tick as 'open', before an `await openWs()` caller could listen.
+   */
+  static async open(url: string, signal: AbortSignal): Promise<Screen> {
+    const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
+    const screen = new Screen(ws, signal);
+    await once(ws, 'open');
+    return screen;
+  }
+
   /** Waits until `needle` appears at or after `from`; resolves with the index just past it. */
   async after(needle: string, from: number): Promise<number> {
     await until(() => this.text.indexOf(needle, from) >= 0 || this.closed || this.signal.aborted);
@@ -97,14 +107,14 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, fro
   try {
     assert.match(pb.stderr(), new RegExp(`${escape(uri)}: ENOENT \\(no such file or directory\\); waiting for it`));
     const url = `ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
-    const a = new Screen(await openWs(url, { protocols: ['binary'] }), t.signal);
+    const a = await Screen.open(url, t.signal);
     screens.push(a);
     let atA = await a.after(`\r\n[ptybridge: device ${uri} is down; waiting for it]\r\n`, 0);
     qemu = startGuest(files, serial);
     atA = await a.after(`\r\n[ptybridge: device ${uri} is back]\r\n`, atA);
     atA = await a.after(PROMPT, atA);
     // A second browser joins the running console: the replay shows it the shell.
-    const b = new Screen(await openWs(url, { protocols: ['binary'] }), t.signal);
+    const b = await Screen.open(url, t.signal);
     screens.push(b);
     let at = [atA, await b.after(PROMPT, 0)];
 
@@ -154,7 +164,7 @@ test('tcp:HOST:PORT?share: a QEMU -serial tcp: console behind a web page and a t
   const report = reportOnTimeout(t, () => ({ ptybridge: pb?.stderr() ?? '', browser: JSON.stringify(screen?.text), telnet: JSON.stringify(seen) }));
   try {
     pb = await startPtyb(['-v', `tcp:127.0.0.1:${port}?share`, `ws-listen:0?token=${TOKEN}`, 'tcp-listen:0?telnet'], { listeners: 2 });
-    screen = new Screen(await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`, { protocols: ['binary'] }), t.signal);
+    screen = await Screen.open(`ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`, t.signal);
     let at = await screen.after(PROMPT, 0);
     // The real telnet client on the telnet door types; the browser sees the answer.
     telnet = spawnTracked('/usr/bin/telnet', ['127.0.0.1', String(pb.listening[1]!.port)]);
