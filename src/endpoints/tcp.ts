@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
-import { retryOptions, validateRetry, withRetry } from './retry.js';
-import { connectSocket, listenSocket } from './socket-link.js';
+import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
+import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 import { doorOptions } from '../router/roles.js';
 
@@ -36,29 +36,35 @@ const tcpOptions = z.object({
   telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
   ...livenessOptions,
   ...retryOptions,
+  ...shareOptions,
 });
 
 export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
   scheme: 'tcp',
   role: 'connecting',
   sharing: 'per-peer',
-  summary: 'connect to a TCP server',
+  summary: 'connect to a TCP server (?share: a console port shared by every peer)',
   targetForm: 'host:port',
-  examples: ['ptybridge stdio: tcp:localhost:23000', 'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5'],
+  examples: [
+    'ptybridge stdio: tcp:localhost:23000',
+    'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5',
+    'ptybridge tcp:127.0.0.1:4555?share ws-listen:8080   # qemu -serial tcp:127.0.0.1:4555,server=on,wait=off',
+  ],
+  notes: shareNotes('qemu -serial tcp:127.0.0.1:4555,server=on,wait=off.'),
   options: tcpOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
   validate: validateRetry,
+  waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) =>
-    withRetry(
+    withConnectRetry(
       async () => {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
         applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
         return spec.options.telnet ? telnetClientLink(link, ctx.log) : link;
       },
-      spec.options,
+      spec,
       ctx,
-      spec.uri,
     ),
 };
 

@@ -157,6 +157,12 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
   sharing: Sharing;
   /** True for stdio: only one such endpoint can exist per process. */
   exclusiveResource?: string;
+  /**
+   * Whether, shared by a hub, the device may be absent when the route starts (a VM's console
+   * socket while the VM is off): the hub then serves its listeners and connects once it
+   * answers, instead of failing the route (one stopped VM must not stop a config of consoles).
+   */
+  waitsAtStart?(spec: Spec<T, z.output<S>>): boolean;
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { EndpointError, PtybError, UsageError } from '../errors.js';
 import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { retryOptions, validateRetry, withRetry } from './retry.js';
-import { connectSocket, listenSocket } from './socket-link.js';
+import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
+import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType } from './types.js';
 import { doorOptions } from '../router/roles.js';
 
@@ -18,21 +18,27 @@ function parsePath(target: string, uri: string): string {
   return target;
 }
 
-const unixOptions = z.object({ ...retryOptions });
+const unixOptions = z.object({ ...retryOptions, ...shareOptions });
 
 export const unix: ConnectingType<string, typeof unixOptions> = {
   scheme: 'unix',
   aliases: ['unix-connect'],
   role: 'connecting',
   sharing: 'per-peer',
-  summary: 'connect to a unix stream socket',
+  summary: 'connect to a unix stream socket (?share: a VM console socket shared by every peer)',
   targetForm: '/path',
-  examples: ['ptybridge - unix:/run/qemu/serial0.sock', 'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms'],
+  examples: [
+    'ptybridge - unix:/run/qemu/serial0.sock',
+    'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms',
+    'ptybridge unix:/var/run/qemu-server/101.serial0?share ws-listen:8080 tcp-listen:7001?telnet   # a Proxmox VM\'s console',
+  ],
+  notes: shareNotes('qemu -serial unix:/run/vm1.sock,server=on,wait=off; Proxmox /var/run/qemu-server/ID.serial0.'),
   options: unixOptions,
   parseTarget: parsePath,
   validate: validateRetry,
+  waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) =>
-    withRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec.options, ctx, spec.uri),
+    withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
 };
 
 const unixListenOptions = z.object({

@@ -103,9 +103,21 @@ class Hub {
     return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
-  /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
+  /**
+   * First open: a failure here is the route's failure (exit 1), not a reason to retry —
+   * unless the device's type says it may be absent at start: then it is waited for like a lost one.
+   */
   async start(): Promise<void> {
-    this.attach(await this.open());
+    let link: Link;
+    try {
+      link = await this.open();
+    } catch (err) {
+      if (!this.device.type.waitsAtStart?.(this.device.spec)) throw err;
+      this.log.warn(`${(err as Error).message}; waiting for it (peers are told it is down)`);
+      this.reopening = this.reopen();
+      return;
+    }
+    this.attach(link);
   }
 
   private async open(): Promise<Link> {
