@@ -37,7 +37,7 @@ export const hubOptions = {
   policy: oneOf(POLICIES, 'shared', 'behind a listener: who may type; shared: every peer, exclusive: one peer holds the keyboard (the first; any other may take it), readonly: nobody (spy mode)'),
   replay: parsed(
     'screen, bytes, 0, or a size such as 16k (bytes mode with that much)',
-    'behind a listener: what a new peer gets first; screen: the current screen (a terminal model of the output), bytes: the last 16k of output (or the size given), 0: nothing. Default: screen for pty: and exec:, bytes for serial: and file:',
+    'behind a listener: what a new peer gets first; screen: the current screen (a terminal model of the output), bytes: the last 16k of output (or the size given), 0: nothing. Default: screen for pty: and exec:, bytes for serial:, file:, unix: and tcp:',
     parseReplay,
   ),
   scrollback: int(1000, 0, 100_000, 'with replay=screen: lines kept above the screen, sent to a new peer with it'),
