@@ -25,6 +25,8 @@ export function sessionStoreFor(spec: Spec, log: Logger): SessionStore | undefin
  */
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
+  /** Detached shells one credential may leave behind; a page that reconnects in a loop without its id must not pile up shells. */
+  static readonly MAX_DETACHED = 16;
 
   constructor(
     private readonly linger: number,
@@ -36,6 +38,7 @@ export class SessionStore {
   async attach(peer: Link, req: SessionRequest, open: () => Promise<Link>): Promise<void> {
     const old = this.sessions.get(req.requested);
     if (old && !old.attached && sameOwner(old.owner, req.owner)) return old.attach(peer, true);
+    this.trim(req.owner);
     const link = await open();
     if (peer.stream.destroyed) return void link.stream.destroy();
     const id = randomBytes(16).toString('base64url');
@@ -43,6 +46,12 @@ export class SessionStore {
     this.sessions.set(id, s);
     req.assign(id);
     s.attach(peer, false);
+  }
+
+  /** Hangs up the oldest detached sessions of `owner` beyond MAX_DETACHED - 1 (Map order is creation order). */
+  private trim(owner: string): void {
+    const detached = [...this.sessions.values()].filter((s) => !s.attached && sameOwner(s.owner, owner));
+    for (const s of detached.slice(0, Math.max(0, detached.length - (SessionStore.MAX_DETACHED - 1)))) void s.close();
   }
 
   async closeAll(): Promise<void> {
