@@ -61,7 +61,8 @@ export async function runHub(
 class Hub {
   private link: Link | undefined;
   private readonly peers = new Set<Peer>();
-  private readonly replay: Replay;
+  /** Made in start(), before the device opens: no output or peer comes earlier. */
+  private replay!: Replay;
   /** Set while the device refuses more input: every peer's input is paused until it drains. */
   private inputPaused = false;
   private closing = false;
@@ -85,7 +86,6 @@ class Hub {
     private readonly ctx: RouteContext,
     private readonly openCtx: OpenContext,
   ) {
-    this.replay = makeReplay(settings.replay, settings.size);
     this.keyboard = new Keyboard(settings.policy);
     if (settings['log-input']) {
       const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
@@ -108,6 +108,7 @@ class Hub {
    * unless the device's type says it may be absent at start: then it is waited for like a lost one.
    */
   async start(): Promise<void> {
+    this.replay = await makeReplay(this.settings.replay, this.settings.size);
     let link: Link;
     try {
       link = await this.open();
@@ -354,7 +355,7 @@ class Hub {
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));
-    this.replay.dispose();
+    this.replay?.dispose();
     const link = this.link;
     this.link = undefined;
     if (link && !link.stream.destroyed) {

@@ -1,6 +1,5 @@
 // What a peer that joins a shared device is shown first: the current screen (src/router/screen.ts), the last bytes, or nothing.
 import type { ReplaySetting } from '../endpoints/hub-options.js';
-import { ScreenModel } from './screen.js';
 
 /**
  * Fed with the device output in order; asked, when a peer joins, for what it gets before
@@ -17,11 +16,16 @@ export interface Replay {
   dispose(): void;
 }
 
-/** The replay a setting asks for: a screen model at the device's size, a byte ring, or none. */
-export function makeReplay(setting: ReplaySetting, size: { cols: number; rows: number }): Replay {
+/**
+ * The replay a setting asks for: a screen model at the device's size, a byte ring, or none.
+ * The terminal emulator loads only when a route needs one (start-up time, bench/results-binary.md).
+ */
+export async function makeReplay(setting: ReplaySetting, size: { cols: number; rows: number }): Promise<Replay> {
   switch (setting.mode) {
-    case 'screen':
+    case 'screen': {
+      const { ScreenModel } = await import('./screen.js');
       return new ScreenModel({ cols: size.cols, rows: size.rows, scrollback: setting.scrollback });
+    }
     case 'bytes':
       return new ByteReplay(setting.size);
     case 'off':

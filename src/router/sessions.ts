@@ -39,10 +39,17 @@ export class SessionStore {
     const old = this.sessions.get(req.requested);
     if (old && !old.attached && sameOwner(old.owner, req.owner)) return old.attach(peer, true);
     this.trim(req.owner);
-    const link = await open();
-    if (peer.stream.destroyed) return void link.stream.destroy();
+    const replay = await makeReplay(this.settings.replay, this.settings.size);
+    const link = await open().catch((err: unknown) => {
+      replay.dispose();
+      throw err;
+    });
+    if (peer.stream.destroyed) {
+      replay.dispose();
+      return void link.stream.destroy();
+    }
     const id = randomBytes(16).toString('base64url');
-    const s = new Session(id, req, link, this.settings, this.linger, this.log, () => this.sessions.delete(id));
+    const s = new Session(id, req, link, replay, this.settings, this.linger, this.log, () => this.sessions.delete(id));
     this.sessions.set(id, s);
     req.assign(id);
     s.attach(peer, false);
@@ -68,7 +75,6 @@ function sameOwner(a: string, b: string): boolean {
 /** One shell and at most one tab: its output goes to the screen model always, and to the tab while one is attached. */
 class Session {
   private peer: Peer | undefined;
-  private readonly replay: Replay;
   private timer: NodeJS.Timeout | undefined;
   private over = false;
   readonly owner: string;
@@ -79,6 +85,7 @@ class Session {
     id: string,
     req: SessionRequest,
     private readonly link: Link,
+    private readonly replay: Replay,
     private readonly settings: HubSettings,
     private readonly linger: number,
     private readonly log: Logger,
@@ -86,7 +93,6 @@ class Session {
   ) {
     this.owner = req.owner;
     this.tag = `${link.label} session ${id.slice(0, 4)}…`;
-    this.replay = makeReplay(settings.replay, settings.size);
     const s = link.stream;
     s.on('data', (chunk: Buffer) => {
       this.replay.push(chunk);
