@@ -7,7 +7,8 @@ import { loadPtyNative } from '../native.js';
 import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions } from './hub-options.js';
-import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
+import { setMode, setSaved } from './termios.js';
+import { RAW_ARGS, ttyStream } from './tty-fd.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
 
 const ptyOptions = z.object({
@@ -59,7 +60,7 @@ async function openSlave(path: string, options: PtyOptions): Promise<Link> {
   let restore = () => {};
   try {
     if (!isTty(fd)) throw Object.assign(new Error(`${path} is not a terminal`), { code: 'ENOTTY' });
-    if (options.raw) restore = await makeRaw(real, { echo: options.echo });
+    if (options.raw) restore = await setSaved(real, rawArgs(options));
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -86,7 +87,7 @@ async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
   };
   try {
     if (options.mode !== undefined) await fs.promises.chmod(slavePath, options.mode);
-    if (options.raw) await stty(slavePath, [...RAW_ARGS, ...(options.echo ? ['echo'] : [])]);
+    if (options.raw) await setMode(slave, rawArgs(options));
     if (options.link) {
       await makeLink(slavePath, options.link);
       linked = true;
@@ -121,6 +122,9 @@ async function makeLink(target: string, link: string): Promise<void> {
     await fs.promises.symlink(target, link);
   }
 }
+
+/** The stty words of `raw` (and `echo`). */
+const rawArgs = (o: PtyOptions) => [...RAW_ARGS, ...(o.echo ? ['echo'] : [])];
 
 function openFd(path: string): Promise<number> {
   const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;

@@ -11,6 +11,18 @@ interface Running {
   transcript?: Transcript;
 }
 
+/** Routes starting at once: enough to overlap their opens, few enough to bound fds and children in flight. */
+const START_CONCURRENCY = 256;
+
+/** Runs `task` over `items` with at most `limit` at once. */
+async function inParallel<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
 function routeLogger(level: Level, name: string): Logger {
   return createLogger(level, (line) => process.stderr.write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
@@ -20,6 +32,8 @@ function routeLogger(level: Level, name: string): Logger {
 export class RouteSet {
   private readonly running = new Map<string, Running>();
   private stopped = false;
+  /** The start in progress: a stop waits for it, so that no route comes up after the stop. */
+  private starting: Promise<void> = Promise.resolve();
   private resolveDone!: (code: number) => void;
   readonly done = new Promise<number>((r) => (this.resolveDone = r));
 
@@ -28,15 +42,21 @@ export class RouteSet {
     private readonly log: Logger,
   ) {}
 
-  /** Starts routes in order; if one cannot start, those already started are stopped and the error is thrown. */
+  /**
+   * Starts the routes, several at once (a thousand consoles come up in about a second, not one
+   * after another); if one cannot start, no more are started, those already started are
+   * stopped and the error is thrown.
+   */
   async start(configs: RouteConfig[]): Promise<void> {
-    for (const c of configs) {
-      try {
-        await this.startOne(c);
-      } catch (err) {
-        await this.stop();
-        throw err;
-      }
+    let failure: { err: unknown } | undefined;
+    this.starting = inParallel(configs, START_CONCURRENCY, async (c) => {
+      if (failure || this.stopped) return;
+      await this.startOne(c).catch((err: unknown) => void (failure ??= { err }));
+    });
+    await this.starting;
+    if (failure) {
+      await this.stop();
+      throw failure.err;
     }
   }
 
@@ -84,8 +104,10 @@ export class RouteSet {
     }
   }
 
+  /** Stops every route at once (each flushes its peers and restores its device). */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.starting;
     const all = [...this.running.values()];
     this.running.clear();
     await Promise.all(all.map((r) => r.route.stop().then(() => r.transcript?.close())));
