@@ -42,6 +42,11 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
+  neverWaitFor(spec) {
+    const { path } = spec.target;
+    if (path === undefined || !/^\/dev\/pts\/\d+$/.test(path)) return undefined;
+    return 'a numbered pty is not waited for: the kernel gives its number to the next terminal opened, which would be somebody else\'s; give a path its owner makes (QEMU: -chardev pty,path=/run/vm1.pty) to wait for it';
+  },
   async open(spec, ctx) {
     const { path } = spec.target;
     if (path === undefined) return openPair(spec.options, ctx);

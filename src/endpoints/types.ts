@@ -108,6 +108,12 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
   sharing: Sharing;
   /** True for stdio: only one such endpoint can exist per process. */
   exclusiveResource?: string;
+  /**
+   * Shared devices: why one that cannot be opened at start must not be waited for (a
+   * numbered pty: what appears later under its name is somebody else's terminal), or
+   * undefined to wait for it like a lost device when the route waits (config files).
+   */
+  neverWaitFor?(spec: Spec<T, z.output<S>>): string | undefined;
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 

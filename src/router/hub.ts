@@ -1,6 +1,6 @@
 // The hub: one shared device, many peers (DESIGN §3) — fan-out with replay, merged input, policies, reopen.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeOsError, EndpointError } from '../errors.js';
+import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
@@ -20,7 +20,8 @@ type Device = { type: ConnectingType; spec: Spec };
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
  * on the same console), and shares the device among the peers that come and go through any
- * of them. Rejects (exit 1) if the device or a listener cannot be opened at start.
+ * of them. Rejects (exit 1) if a listener cannot be bound, or the device cannot be opened
+ * at start and the route does not wait for it.
  */
 export async function runHub(
   device: Device,
@@ -44,6 +45,14 @@ export async function runHub(
     throw err;
   }
   return listeningRoute(listeners, () => hub.close(), abort);
+}
+
+/** A device missing at start that must not be waited for (see ConnectingType.neverWaitFor): its route does not start, the others do. */
+export class DeviceNotWaitedError extends EndpointError {
+  constructor(err: EndpointError, why: string) {
+    super(err.endpoint, err.cause);
+    this.message = `${err.message}; ${why}`;
+  }
 }
 
 class Hub {
@@ -80,9 +89,26 @@ class Hub {
     return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
   }
 
-  /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
+  /**
+   * First open. A failure fails the route (exit 1) unless the route waits for its device
+   * (config files, --wait-for-device): then the device is shown down and retried with the
+   * backoff of a lost one while the listeners serve.
+   */
   async start(): Promise<void> {
-    this.attach(await this.open());
+    let link: Link;
+    try {
+      link = await this.open();
+    } catch (err) {
+      if (!this.ctx.waitForDevice || (err as PtybError).exitCode === 2) throw err;
+      const never = this.device.type.neverWaitFor?.(this.device.spec);
+      if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
+      const why = (err as Error).message;
+      this.log.warn(`${why}; waiting for it`);
+      this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
+      this.reopening = this.reopen(why);
+      return;
+    }
+    this.attach(link);
   }
 
   private async open(): Promise<Link> {
@@ -223,9 +249,9 @@ class Hub {
     this.reopening = this.reopen();
   }
 
-  private async reopen(): Promise<void> {
+  /** Opens the device with backoff until it comes (`lastError`: already reported). */
+  private async reopen(lastError = ''): Promise<void> {
     const signal = this.reopenAbort.signal;
-    let lastError = '';
     while (!signal.aborted) {
       try {
         await sleep(this.nextDelay, undefined, { signal });
@@ -246,9 +272,10 @@ class Hub {
         link.stream.destroy();
         return;
       }
+      const back = this.everOpen ? 'is back' : 'is up';
       this.attach(link);
-      this.log.warn(`${link.label} is back`);
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} is back`);
+      this.log.warn(`${link.label} ${back}`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
       return;
     }
   }

@@ -2,6 +2,7 @@
 import { loadConfig, type RouteConfig } from '../config.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
+import { DeviceNotWaitedError } from './hub.js';
 import { startRoute, type Route } from './route.js';
 import { openTranscript, type Transcript } from './session-log.js';
 
@@ -58,6 +59,7 @@ export class RouteSet {
       await this.stop();
       throw failure.err;
     }
+    if (this.running.size === 0 && !this.stopped) this.resolveDone(1); // none could start
   }
 
   private async startOne(config: RouteConfig): Promise<void> {
@@ -66,9 +68,11 @@ export class RouteSet {
     const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
     let route: Route;
     try {
-      route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name });
+      // A device missing at start waits (shown down, retried) rather than taking the other routes down.
+      route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name, waitForDevice: true });
     } catch (err) {
       await transcript?.close();
+      if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`);
       throw new RouteStartError(config.name, err);
     }
     const entry: Running = { config, route, transcript };
