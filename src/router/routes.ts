@@ -16,17 +16,61 @@ interface Running {
 const START_CONCURRENCY = 256;
 
 /** Runs `task` over `items` with at most `limit` at once. */
-async function inParallel<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+async function inParallel<T>(items: T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) await task(items[next++]!);
+    while (next < items.length) {
+      const i = next++;
+      await task(items[i]!, i);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
-function routeLogger(level: Level, name: string): Logger {
-  return createLogger(level, (line) => process.stderr.write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+function routeLogger(level: Level, name: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+  return createLogger(level, (line) => write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+}
+
+/**
+ * Keeps the start-up lines in the file's order although the routes start at once: a route's
+ * lines ("listening on …") are held until it and every route before it have started, so
+ * readers and scripts see the routes come up in order.
+ */
+class StartOrder {
+  private readonly held: (string[] | undefined)[];
+  private readonly started: boolean[];
+  private next = 0;
+
+  constructor(count: number) {
+    this.held = Array.from({ length: count }, () => []);
+    this.started = new Array<boolean>(count).fill(false);
+  }
+
+  writer(i: number): (line: string) => void {
+    return (line) => {
+      const h = this.held[i];
+      if (h) h.push(line);
+      else process.stderr.write(line);
+    };
+  }
+
+  /** Route `i` has started (or failed to): lines are let through as far as the order allows. */
+  done(i: number): void {
+    this.started[i] = true;
+    while (this.next < this.held.length && this.started[this.next]) this.release(this.next++);
+  }
+
+  /** Lets every held line through (the start ended early: a failure, a stop). */
+  releaseAll(): void {
+    while (this.next < this.held.length) this.release(this.next++);
+  }
+
+  private release(i: number): void {
+    const lines = this.held[i];
+    this.held[i] = undefined;
+    if (lines?.length) process.stderr.write(lines.join(''));
+  }
 }
 
 /** The routes of one process; `done` resolves when every route has ended or `stop()` was called. */
@@ -50,11 +94,13 @@ export class RouteSet {
    */
   async start(configs: RouteConfig[]): Promise<void> {
     let failure: { err: unknown } | undefined;
-    this.starting = inParallel(configs, START_CONCURRENCY, async (c) => {
-      if (failure || this.stopped) return;
-      await this.startOne(c).catch((err: unknown) => void (failure ??= { err }));
+    const order = new StartOrder(configs.length);
+    this.starting = inParallel(configs, START_CONCURRENCY, async (c, i) => {
+      if (!failure && !this.stopped) await this.startOne(c, order.writer(i)).catch((err: unknown) => void (failure ??= { err }));
+      order.done(i);
     });
     await this.starting;
+    order.releaseAll();
     if (failure) {
       await this.stop();
       throw failure.err;
@@ -62,8 +108,8 @@ export class RouteSet {
     if (this.running.size === 0 && !this.stopped) this.resolveDone(1); // none could start
   }
 
-  private async startOne(config: RouteConfig): Promise<void> {
-    const log = routeLogger(this.level, config.name);
+  private async startOne(config: RouteConfig, write?: (line: string) => void): Promise<void> {
+    const log = routeLogger(this.level, config.name, write);
     const transcript = config.log ? openTranscript(config.log.file, config.log, log) : undefined;
     const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
     let route: Route;
