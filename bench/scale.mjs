@@ -32,6 +32,8 @@ const IDLE_S = Number(arg('idle', '31')); // longer than ws-listen's 30 s ping p
 const TOOLS = arg('tools', 'ptybridge,ser2net').split(',');
 const PHASE_MS = 60_000; // any phase slower than this is reported as a failure, not waited for
 const TOKEN = 'bench-token';
+/** More ws-listen options for every route, such as `&ping=0` (to see what the keep-alive pings cost). */
+const WS_QUERY = arg('ws-query', '');
 
 /** The fd soft limit: raised to the hard limit in the children we start (sh ulimit -n), read here. */
 function fdLimit() {
@@ -96,7 +98,7 @@ async function waitFor(check, what, ms = PHASE_MS) {
 }
 
 async function idleCpuPct(pid) {
-  await sleep(2000); // let the start settle (GC, timers)
+  await sleep(10_000); // let the start settle: V8 shrinks the heap (GCs) for a few seconds after the last allocation
   const c0 = treeCpu(pid);
   const t0 = performance.now();
   await sleep(IDLE_S * 1000);
@@ -130,7 +132,7 @@ async function withConcurrency(items, limit, task) {
 async function runPtybridge(ptys, withPeers, dir) {
   const port = await freePort();
   const conf = join(dir, 'scale.yaml');
-  writeFileSync(conf, `version: 1\nroutes:\n${ptys.paths.map((p, i) => `  - name: c${i}\n    left: pty:${p}\n    right: ws-listen:${port}/c${i}?token=${TOKEN}\n`).join('')}`);
+  writeFileSync(conf, `version: 1\nroutes:\n${ptys.paths.map((p, i) => `  - name: c${i}\n    left: pty:${p}\n    right: ws-listen:${port}/c${i}?token=${TOKEN}${WS_QUERY}\n`).join('')}`);
   const t0 = performance.now();
   const [cmd, args] = withFdLimit(process.execPath, [...SHEBANG, PTYB, '--config', conf]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
