@@ -1,6 +1,6 @@
 // ws-listen: — a WebSocket server (websockify-compatible) that also serves the browser terminal page.
 import type http from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
@@ -16,16 +16,19 @@ export interface WsListenTarget extends HostPort {
 }
 
 const options = z.object({
-  token: text(undefined, 'secret a peer must present (Authorization: Bearer, cookie, or ?token= on the URL); generated and printed when the bind is not loopback'),
-  origin: text(undefined, 'comma-separated browser origins allowed besides the same host (https://a.example), or * for any', 'origins'),
+  token: text(undefined, 'secret a peer must present (Authorization: Bearer, or ?token= on the URL, which gives a browser a session cookie); default: ?token-file=, $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route'),
+  'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
+  origin: text(undefined, 'comma-separated browser origins allowed besides this server itself (same scheme and host), or * for any', 'origins'),
+  'allowed-hosts': text(undefined, 'comma-separated Host names a browser may use besides IP addresses, localhost and the bound name (a reverse proxy\'s name; .example.com: its subdomains too), or * for any', 'host names'),
   cert: text(undefined, 'TLS certificate file (PEM): serve wss:// and https://', 'a file'),
   key: text(undefined, 'TLS private key file (PEM), with cert=', 'a file'),
   max: int(0, 0, 1_000_000, 'most WebSocket peers at once; more are answered 503 (0: no limit)'),
   'header-timeout': duration(10_000, 'a peer must send its whole HTTP request (headers) within this long, or it is cut (slowloris; 0: Node\'s 60 s)', 600_000),
   ping: duration(30_000, 'ping each peer this often and drop it when no pong came back by the next ping (0: off)'),
-  'max-frame': size(1024 * 1024, 'largest message a peer may send; larger ones are closed with 1009'),
+  'max-frame': size(1024 * 1024, 'largest message a peer may send (at most 64M: a message is held whole in memory); larger ones are closed with 1009', 64 * 1024 * 1024, 1),
   web: flag(true, 'serve the browser terminal page on GET (off: 404)'),
-  static: text(undefined, 'serve files from this directory, as websockify --web does (noVNC)', 'a directory'),
+  static: text(undefined, 'serve files from this directory, as websockify --web does (noVNC); symlinks are not followed', 'a directory'),
+  dotfiles: flag(false, 'with static=: also serve files and directories whose name starts with a dot'),
 });
 
 /** `[host:]port[/path]`: the address as tcp-listen takes it, then an optional path. */
@@ -42,7 +45,8 @@ export function serverSettingsOf(spec: { target: WsListenTarget; options: z.outp
   const { host, port, defaultedHost } = spec.target;
   const o = spec.options;
   const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };
-  for (const k of ['token', 'origin', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
+  for (const k of ['token', 'token-file', 'origin', 'allowed-hosts', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
+  if (o.dotfiles) settings.dotfiles = true;
   return settings;
 }
 
@@ -53,18 +57,33 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   summary: 'accept WebSocket peers (websockify binary/base64, noVNC) and serve a browser terminal; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port[/path]',
   examples: [
-    'ptybridge exec:bash ws-listen:8080                        # a terminal at http://127.0.0.1:8080/',
+    'ptybridge exec:bash ws-listen:8080                        # a terminal: open the http://127.0.0.1:8080/?token=… it prints',
     'ptybridge ws-listen:6080/websockify?static=/usr/share/novnc tcp:localhost:5900',
-    'ptybridge pty:/dev/pts/4 ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token=s3cret',
+    'ptybridge pty:/dev/pts/4 ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token-file=/etc/ptybridge/token',
+  ],
+  notes: [
+    'Every ws-listen asks for a token, on loopback too (other users of the machine and DNS-rebinding',
+    'pages reach loopback): without ?token=, ?token-file= or $PTYBRIDGE_TOKEN one is generated and',
+    'the URL to open is printed once on stderr. ?token=none opens the route to anyone who reaches the',
+    'port. Browsers must use this server\'s own name (IP, localhost, the bound name, ?allowed-hosts=):',
+    'others are refused with 403, as are WebSockets from another Origin (scheme included).',
   ],
   options,
   parseTarget,
+  validate(spec) {
+    const o = spec.options;
+    if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
+    if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: ?dotfiles needs static=DIR`);
+  },
   async listen(spec, onLink, ctx) {
     const uri = redactUrl(spec.uri);
     const o = spec.options;
     const { path } = spec.target;
     if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError(`${quoteUri(uri)}: cert= and key= go together`);
     const scheme = o.cert !== undefined ? 'wss' : 'ws';
+    // `ws` (with the http, https, crypto and zlib it pulls in) loads on first use: a route
+    // without a WebSocket starts without it.
+    const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: o['max-frame'],

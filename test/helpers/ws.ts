@@ -2,9 +2,42 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import http from 'node:http';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import { freePort, sha256, spawnTracked, waitForPort } from './ptyb.js';
+
+/**
+ * Every ws-listen asks for a token (#11): tests give this one explicitly (`withToken`) and
+ * present it (`wsUrl`, or `Authorization: Bearer` through `authHeader`).
+ */
+export const TOKEN = 'test-token-7Qm2';
+
+/** `uri` with `token=TOKEN` added to its options: `ws-listen:0` → `ws-listen:0?token=…`. */
+export function withToken(uri: string): string {
+  return `${uri}${uri.includes('?') ? '&' : '?'}token=${TOKEN}`;
+}
+
+/** `ws://127.0.0.1:PORT/PATH?token=…`: a URL that presents the token. */
+export function wsUrl(port: number, path = '/', scheme = 'ws'): string {
+  return `${scheme}://127.0.0.1:${port}${path}?token=${TOKEN}`;
+}
+
+export const authHeader = { Authorization: `Bearer ${TOKEN}` };
+
+/** GET with a literal, unnormalised path (fetch would clean up `..`) and any headers (a forged Host). */
+export function rawGet(port: number, reqPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Opens a WebSocket; rejects with the HTTP status ("401") when the upgrade is refused. */
 export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {}): Promise<WebSocket> {
