@@ -191,8 +191,13 @@ async function checkBytes(ptys, sockets) {
 
 /** ser2net 4 with a TCP port per pty (it has no paths on one port); it opens a device when a peer connects. */
 async function runSer2net(ptys, withPeers, dir) {
-  const ports = [];
-  for (let i = 0; i < ptys.paths.length; i++) ports.push(await freePort());
+  // freePort() may hand the same port out twice (it is free again once closed): keep them distinct.
+  const ports = new Set();
+  while (ports.size < ptys.paths.length) ports.add(await freePort());
+  return runSer2netOn([...ports], ptys, withPeers, dir);
+}
+
+async function runSer2netOn(ports, ptys, withPeers, dir) {
   const conf = join(dir, 'ser2net.yaml');
   writeFileSync(conf, ptys.paths.map((p, i) => `connection: &c${i}\n  accepter: tcp,127.0.0.1,${ports[i]}\n  connector: serialdev,${p},9600n81,local\n`).join(''));
   const t0 = performance.now();
@@ -209,7 +214,9 @@ async function runSer2net(ptys, withPeers, dir) {
   };
   const sockets = [];
   try {
-    await waitFor(() => listening() === ports.length || child.exitCode !== null, 'ser2net ports up');
+    await waitFor(() => listening() === ports.length || child.exitCode !== null, 'ser2net ports up').catch((err) => {
+      throw new Error(`${err.message} (${listening()} of ${ports.length})`);
+    });
     if (child.exitCode !== null) throw new Error('ser2net exited');
     const upMs = performance.now() - t0;
     let peersMs = NaN;
