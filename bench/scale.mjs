@@ -89,6 +89,13 @@ async function makePtys(n) {
   };
 }
 
+/** CPU seconds a process and its reaped children (stty, sh) have used: a start's cost, whatever the machine's load. */
+function cpuWithChildren(pid) {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+}
+
 async function waitFor(check, what, ms = PHASE_MS) {
   const end = Date.now() + ms;
   while (!check()) {
@@ -153,6 +160,7 @@ async function runPtybridge(ptys, withPeers, dir) {
     await waitFor(() => up === ptys.paths.length || child.exitCode !== null, 'routes up');
     if (up !== ptys.paths.length) throw new Error(`ptybridge exited: ${errors}`);
     const upMs = performance.now() - t0;
+    const upCpu = cpuWithChildren(child.pid);
     let peersMs = NaN;
     if (withPeers) {
       const tp = performance.now();
@@ -169,7 +177,7 @@ async function runPtybridge(ptys, withPeers, dir) {
     const rss = rssMiB(child.pid);
     const nfds = fds(child.pid);
     const { stopMs, code } = await stopAndTime(child);
-    return { upMs, peersMs, idle, rss, nfds, stopMs, code, errors };
+    return { upMs, upCpu, peersMs, idle, rss, nfds, stopMs, code, errors };
   } finally {
     child.kill('SIGKILL');
     sockets.forEach((ws) => ws.terminate());
@@ -219,6 +227,7 @@ async function runSer2netOn(ports, ptys, withPeers, dir) {
     });
     if (child.exitCode !== null) throw new Error('ser2net exited');
     const upMs = performance.now() - t0;
+    const upCpu = cpuWithChildren(child.pid);
     let peersMs = NaN;
     if (withPeers) {
       const tp = performance.now();
@@ -234,7 +243,7 @@ async function runSer2netOn(ports, ptys, withPeers, dir) {
     const rss = rssMiB(child.pid);
     const nfds = fds(child.pid);
     const { stopMs, code } = await stopAndTime(child);
-    return { upMs, peersMs, idle, rss, nfds, stopMs, code, errors: '' };
+    return { upMs, upCpu, peersMs, idle, rss, nfds, stopMs, code, errors: '' };
   } finally {
     child.kill('SIGKILL');
     sockets.forEach((s) => s.destroy());
@@ -247,15 +256,15 @@ const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 
 const lim = fdLimit();
 console.log(`# scale bench: counts ${COUNTS.join(', ')}; idle window ${IDLE_S} s; fd limit soft ${lim.soft} hard ${lim.hard} (children raise soft to hard); kernel.pty.max ${readFileSync('/proc/sys/kernel/pty/max', 'utf8').trim()}\n`);
-console.log('| consoles | peers | tool | routes up ms | peers in ms | RSS MiB | fds | idle CPU % of a core | stop ms | exit | termios restored |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| consoles | peers | tool | routes up ms | CPU to start ms | peers in ms | RSS MiB | fds | idle CPU % of a core | stop ms | exit | termios restored |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const n of COUNTS) {
   if (lim.soft < 3 * n + 64) console.log(`<!-- this bench holds ${n} masters and ${n} peers: raise ulimit -n (soft ${lim.soft}) -->`);
   let ptys;
   try {
     ptys = await makePtys(n);
   } catch (err) {
-    console.log(`| ${n} | | | skipped: ${err.message} | | | | | | | |`);
+    console.log(`| ${n} | | | skipped: ${err.message} | | | | | | | | |`);
     continue;
   }
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-scale-'));
@@ -267,12 +276,12 @@ for (const n of COUNTS) {
         try {
           r = await RUNNERS[tool](ptys, withPeers, dir);
         } catch (err) {
-          console.log(`| ${n} | ${withPeers ? 'one each' : 'none'} | ${tool} | failed: ${err.message.split('\n')[0]} | | | | | | | |`);
+          console.log(`| ${n} | ${withPeers ? 'one each' : 'none'} | ${tool} | failed: ${err.message.split('\n')[0]} | | | | | | | | |`);
           continue;
         }
         const after = await ptys.termios();
         const same = after.filter((t, i) => t === before[i]).length;
-        console.log(`| ${n} | ${withPeers ? 'one each' : 'none'} | ${tool} | ${f0(r.upMs)} | ${f0(r.peersMs)} | ${f0(r.rss)} | ${r.nfds} | ${f2(r.idle)} | ${f0(r.stopMs)} | ${r.code} | ${same}/${n} |`);
+        console.log(`| ${n} | ${withPeers ? 'one each' : 'none'} | ${tool} | ${f0(r.upMs)} | ${f0(r.upCpu * 1000)} | ${f0(r.peersMs)} | ${f0(r.rss)} | ${r.nfds} | ${f2(r.idle)} | ${f0(r.stopMs)} | ${r.code} | ${same}/${n} |`);
         if (r.errors) console.log(`<!-- ${tool} logged: ${r.errors.split('\n').slice(0, 3).join(' / ')} -->`);
       }
     }

@@ -142,7 +142,8 @@ function pump(): void {
 async function runBatch(batch: Job[]): Promise<void> {
   const single = batch.length === 1;
   // Only fixed stty words reach the shell (checked above); devices come in as fds, never as paths.
-  const script = batch.map((j, i) => `e=$(stty -F /dev/fd/${i + 3} ${j.args.join(' ')} 2>&1) || printf '%s %s\\n' ${i} "$e"`).join('\n');
+  // A failing stty's message comes out first, then the "!i" line that says whose it was.
+  const script = batch.map((j, i) => `stty -F /dev/fd/${i + 3} ${j.args.join(' ')} 2>&1 || echo '!${i}'`).join('\n');
   const child = single
     ? spawn('stty', batch[0]!.args, { stdio: [batch[0]!.fd, 'ignore', 'pipe'] })
     : spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore', ...batch.map((j) => j.fd)] });
@@ -161,9 +162,14 @@ async function runBatch(batch: Job[]): Promise<void> {
   if (single) {
     if (code !== 0) failed.set(0, out.trim() || `exit status ${code}`);
   } else {
+    let said: string[] = [];
     for (const line of out.split('\n')) {
-      const m = /^(\d+) (.*)$/.exec(line);
-      if (m) failed.set(Number(m[1]), m[2]!);
+      const m = /^!(\d+)$/.exec(line);
+      if (!m) said.push(line);
+      else {
+        failed.set(Number(m[1]), said.join(' ').trim() || 'failed');
+        said = [];
+      }
     }
     if (code !== 0) batch.forEach((_, i) => failed.has(i) || failed.set(i, out.trim() || `sh exited with status ${code}`));
   }
