@@ -8,9 +8,9 @@
 // with tcgetattr() and puts them back with tcsetattr(), in-process, in microseconds. Its raw
 // mode is not binary-clean (it keeps OPOST/ONLCR, IXOFF, PARENB), so stty still sets ours,
 // with the device as an inherited fd (no path in argv) and many devices per child.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { errnoFromText, stty, sttySync } from './tty-fd.js';
+import { errnoFromText, stty } from './tty-fd.js';
 
 interface TtyHandle {
   readonly fd: number;
@@ -86,15 +86,27 @@ function keepUntilExit(restore: () => void): void {
 }
 let exitHooked = false;
 
-/** Without libuv's tty binding (a future Node): `stty -g` and `stty SAVED`, a child each. */
+/**
+ * Without libuv's tty binding (a future Node): `stty -g`, then `stty SAVED` at restore with
+ * an fd held since (never the path again: a pty that is gone leaves its /dev/pts/N to
+ * somebody else's terminal).
+ */
 async function setSavedByStty(path: string, args: string[]): Promise<() => void> {
   const saved = await stty(path, ['-g']);
-  await stty(path, args);
+  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
+  const keep = fs.openSync(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+  try {
+    await setMode(keep, args);
+  } catch (err) {
+    fs.closeSync(keep);
+    throw err;
+  }
   let done = false;
   return () => {
     if (done) return;
     done = true;
-    sttySync(path, [saved]);
+    spawnSync('stty', [saved], { stdio: [keep, 'ignore', 'ignore'], timeout: 5000 });
+    fs.closeSync(keep);
   };
 }
 

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, oneOf, size, text } from '../options.js';
-import { framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
+import { CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { quoteUri, quoted } from '../uri.js';
 import { readTokenFile, redactUrl } from '../web/auth.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import type { ConnectingType } from './types.js';
 
 export interface WsTarget {
@@ -40,6 +40,7 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
       `ptybridge tcp-listen:5900 ${scheme}://vnc.example:6080/websockify?protocol=binary&token=s3cret`,
     ],
     options,
+    urlTarget: true,
     parseTarget(target, uri) {
       if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       let url: URL;
@@ -53,6 +54,10 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
     },
     validate(spec) {
       if (spec.options.token !== undefined && spec.options['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
+      validateRetry(spec);
+      // TLS options on a plain ws:// connection would do nothing: refused, like every idle option.
+      const tls = spec.options.insecure ? 'insecure' : spec.options.ca !== undefined ? 'ca' : undefined;
+      if (scheme === 'ws' && tls) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: option "${tls}" has no effect on ws:// (it is for wss://)`);
     },
     open: async (spec, ctx) => {
       const uri = redactUrl(spec.uri);
@@ -69,7 +74,7 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           // `ws` loads on first use (see ws-listen.ts): routes without a WebSocket start without it.
           const { default: WebSocket } = await import('ws');
           const ws = new WebSocket(spec.target.url, o.protocol === 'none' ? [] : [o.protocol], {
-            headers: token !== undefined ? { Authorization: `Bearer ${token}` } : {},
+            headers: { ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}), ...(o.protocol === 'none' ? { [CONTROLS_HEADER]: 'keyboard' } : {}) },
             origin: o.origin,
             ca,
             rejectUnauthorized: !o.insecure,
@@ -77,6 +82,12 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
             perMessageDeflate: false,
             handshakeTimeout: 15_000,
           });
+          // A server may send right after its 101 answer (a hub's replay and keyboard state),
+          // in the same read: those messages come before `open` has resolved below. Held here,
+          // they are handed to the stream in order once it exists.
+          const early: [Buffer, boolean][] = [];
+          const hold = (data: Buffer, isBinary: boolean) => early.push([data, isBinary]);
+          ws.on('message', hold);
           await new Promise<void>((resolve, reject) => {
             ws.once('open', resolve);
             ws.once('error', (err) => reject(new EndpointError(uri, err)));
@@ -90,11 +101,15 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           const framing = framingOf(ws.protocol);
           keepAlive(ws, o.ping, () => ctx.log.warn(`${label}: no answer to ping within ${o.ping} ms; closing`));
           const stream = new WsStream(ws, { framing, label, log: ctx.log });
+          ws.off('message', hold);
+          for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
           return {
             stream,
             label,
             // Only plain framing has a way to say it; websockify's subprotocols carry bytes only.
             resize: framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined,
+            // ~w and ~s of an interactive client, for a ptybridge hub on the far side.
+            keyboard: framing === 'plain' ? (request: 'take' | 'release') => stream.sendControl({ type: request }) : undefined,
           };
         },
         o,

@@ -4,9 +4,12 @@ import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
+import { Keyboard } from './keyboard.js';
+import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
+import { describeKeyboard } from './roles.js';
 import { Replay } from './replay.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
+import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
@@ -32,6 +35,13 @@ export async function runHub(
 ): Promise<Route> {
   const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
   await hub.start();
+  // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
+  let status: number | undefined;
+  let route: Route | undefined;
+  hub.onGone = (failed) => {
+    status = failed ? 1 : 0;
+    void route?.stop();
+  };
   const listeners: Listener[] = [];
   try {
     const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
@@ -44,7 +54,9 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  return listeningRoute(listeners, () => hub.close(), abort);
+  route = listeningRoute(listeners, () => hub.close(), abort);
+  if (status !== undefined) void route.stop();
+  return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }
 
 /** A device missing at start that must not be waited for (see ConnectingType.neverWaitFor): its route does not start, the others do. */
@@ -70,6 +82,11 @@ class Hub {
   private everOpen = false;
   /** The device's label when it was last open: the index still names it while it is lost. */
   private label: string | undefined;
+  /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
+  onGone: (failed: boolean) => void = () => {};
+  private readonly keyboard: Keyboard;
+  /** ?log-input: what each peer typed, attributed, in the transcript. */
+  private readonly inputLog: InputLog | undefined;
 
   constructor(
     private readonly device: Device,
@@ -78,6 +95,11 @@ class Hub {
     private readonly openCtx: OpenContext,
   ) {
     this.replay = new Replay(settings.replay);
+    this.keyboard = new Keyboard(settings.policy);
+    if (settings['log-input']) {
+      const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
+      this.inputLog = new InputLog(record);
+    }
   }
 
   private get log() {
@@ -86,26 +108,29 @@ class Hub {
 
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
-    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
+    const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
+    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
   /**
-   * First open. A failure fails the route (exit 1) unless the route waits for its device
-   * (config files, --wait-for-device): then the device is shown down and retried with the
-   * backoff of a lost one while the listeners serve.
+   * First open. A failure fails the route (exit 1) unless the device may be absent at start:
+   * its type says so (a VM's console socket), or the route waits for its device (config
+   * files, --wait-for-device). Then it is shown down and retried with the backoff of a lost
+   * one while the listeners serve.
    */
   async start(): Promise<void> {
     let link: Link;
     try {
       link = await this.open();
     } catch (err) {
-      if (!this.ctx.waitForDevice || (err as PtybError).exitCode === 2) throw err;
+      const waits = this.device.type.waitsAtStart?.(this.device.spec) || this.ctx.waitForDevice;
+      if (!waits || (err as PtybError).exitCode === 2) throw err;
       const never = this.device.type.neverWaitFor?.(this.device.spec);
       if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
       const why = (err as Error).message;
-      this.log.warn(`${why}; waiting for it`);
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`);
       this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
-      this.reopening = this.reopen(why);
+      this.reopening = this.reopen(undefined, why);
       return;
     }
     this.attach(link);
@@ -129,8 +154,12 @@ class Hub {
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
-    s.once('error', (err: Error) => this.lost(link, describeOsError(err)));
-    s.once('end', () => this.lost(link, 'closed by the other side'));
+    s.once('error', (err: Error) => this.lost(link, describeOsError(err), true));
+    s.once('end', () => {
+      // A file's end, stdin's end: the end of what it has to say, not a lost device.
+      if (link.endIsNotLoss) this.log.warn(link.endIsNotLoss);
+      else this.lost(link, 'closed by the other side', true);
+    });
     s.once('close', () => this.lost(link, 'closed'));
   }
 
@@ -147,8 +176,10 @@ class Hub {
       this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`),
     );
     this.peers.add(peer);
-    this.log.info(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
-    this.ctx.transcript?.event(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.keyboard.joined(peer);
+    const how = peer.role === 'view' ? ', read-only' : '';
+    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.ctx.transcript?.event(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
@@ -161,37 +192,59 @@ class Hub {
     if (this.inputPaused) s.pause();
     if (this.replay.length) peer.send(this.replay.contents());
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
+    this.announce();
+  }
+
+  /** Tells every peer where the keyboard is (a page redraws its badge; others get a line only when theirs changed). */
+  private announce(): void {
+    for (const p of this.peers) {
+      const state = this.keyboard.state(p, this.peers);
+      p.tell(state, () => describeKeyboard(state));
+    }
+  }
+
+  /** `~w`, `~s`, the page's button: the keyboard moves, the transcript says who took it from whom. */
+  private request(peer: Peer, what: 'take' | 'release'): void {
+    const before = this.keyboard.request(peer, what);
+    if (before === undefined) {
+      if (!this.keyboard.mayType(peer)) peer.notice(this.keyboard.policy === 'readonly' ? 'read-only console' : 'read-only: you may watch, not type');
+      return;
+    }
+    const text = what === 'release' ? `${peer.who} let go of the keyboard` : `${peer.who} took the keyboard${before ? ` from ${before.who}` : ''}`;
+    this.log.info(text);
+    this.ctx.transcript?.event(text);
+    this.announce();
   }
 
   private leave(peer: Peer): void {
     if (peer.left) return;
     peer.left = true;
-    const wasWriter = this.writer() === peer;
+    this.inputLog?.flush(peer);
+    const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
-    const refused = peer.refused ? `, ${peer.refused} refused` : '';
-    this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
+    const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
+    if (peer.refused) {
+      // Input that never reached the device is worth a warning at any verbosity, with why.
+      const why = [
+        peer.refused > peer.refusedWhileDown && `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
+        peer.refusedWhileDown && `${peer.refusedWhileDown} while the device was down`,
+      ].filter(Boolean);
+      this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`);
+    } else this.log.info(left);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
-    if (wasWriter && this.settings.policy === 'exclusive') {
-      const next = this.writer();
-      if (next) this.log.info(`${next.label} now has the console (exclusive)`);
+    // While the hub closes, every peer leaves: the keyboard has nowhere to go.
+    if (this.closing) return;
+    if (next) {
+      this.log.info(`${next.label} now has the console (exclusive)`);
+      this.ctx.transcript?.event(`${next.who} has the keyboard (${peer.who} left)`);
     }
+    this.announce();
   }
 
-  /** Under `exclusive`, the earliest peer still connected; Set keeps arrival order. */
-  private writer(): Peer | undefined {
-    for (const p of this.peers) return p;
-    return undefined;
-  }
-
+  /** Whether the peer's input reaches the device now; under `exclusive` a keyboard nobody holds is taken by typing. */
   private mayWrite(peer: Peer): boolean {
-    switch (this.settings.policy) {
-      case 'shared':
-        return true;
-      case 'readonly':
-        return false;
-      case 'exclusive':
-        return this.writer() === peer;
-    }
+    if (this.keyboard.policy === 'exclusive' && !this.keyboard.holder && this.keyboard.mayType(peer)) this.request(peer, 'take');
+    return this.keyboard.mayWrite(peer);
   }
 
   /** Peer input, merged into the device in arrival order, chunk by chunk. */
@@ -199,9 +252,11 @@ class Hub {
     peer.in += chunk.length;
     if (!this.mayWrite(peer)) {
       peer.refused += chunk.length;
-      if (!peer.toldReadOnly) {
+      // Told once, in a line; a page already shows it in its badge.
+      if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
-        peer.notice(this.settings.policy === 'readonly' ? 'read-only console' : 'read-only: another peer has the console');
+        const holder = this.keyboard.holder;
+        peer.notice(this.keyboard.policy === 'readonly' ? 'read-only console' : peer.role === 'view' ? 'read-only: you may watch, not type' : `read-only: ${holder?.user ?? 'another peer'} has the console`);
       }
       return;
     }
@@ -209,14 +264,25 @@ class Hub {
     if (!link || link.stream.destroyed) {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
+      peer.refusedWhileDown += chunk.length;
       return;
     }
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
+    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
+    this.inputLog?.typed(peer, chunk);
     if (!link.stream.write(chunk)) this.pauseInput();
   }
 
   private control(peer: Peer, c: Control): void {
-    if (!this.mayWrite(peer) || !this.link) {
+    if (c.type === 'take' || c.type === 'release') return this.request(peer, c.type);
+    if (c.type === 'keyboard') {
+      if (c.state || !peer.link.tell) return;
+      peer.following = true;
+      const state = this.keyboard.state(peer, this.peers);
+      return peer.tell(state, () => describeKeyboard(state));
+    }
+    // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
+    const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
+    if ((!readOnly && !this.keyboard.mayWrite(peer)) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
@@ -235,22 +301,36 @@ class Hub {
     for (const p of this.peers) p.link.stream.resume();
   }
 
-  /** The device went away: tell the peers, keep them, and reopen it with backoff. */
-  private lost(link: Link, reason: string): void {
+  /**
+   * The device went away: tell the peers, keep them, and reopen it with backoff — unless it
+   * cannot come back as the same device: then say why, once, and end the route.
+   */
+  private lost(link: Link, reason: string, failed = false): void {
     if (this.link !== link) return;
     this.link = undefined;
     link.stream.destroy();
     this.resumeInput();
     if (this.closing) return;
+    const never = link.reopen && 'never' in link.reopen ? link.reopen.never : undefined;
+    if (never !== undefined) {
+      this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`);
+      this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
+      this.onGone(failed);
+      return;
+    }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`);
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
-    this.reopening = this.reopen();
+    this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
-  /** Opens the device with backoff until it comes (`lastError`: already reported). */
-  private async reopen(lastError = ''): Promise<void> {
+  /**
+   * Tries to open the device again with backoff; `ready` says when not to try yet (and why);
+   * `lastError` was already reported.
+   */
+  private async reopen(ready?: () => Promise<string | undefined>, lastError = ''): Promise<void> {
     const signal = this.reopenAbort.signal;
     while (!signal.aborted) {
       try {
@@ -261,6 +341,8 @@ class Hub {
       this.nextDelay = Math.min(this.nextDelay * 2, MAX_DELAY_MS);
       let link: Link;
       try {
+        const wait = await ready?.();
+        if (wait !== undefined) throw new Error(wait);
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
@@ -283,6 +365,7 @@ class Hub {
   /** Closes every peer (after flushing what they are owed) and the device. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const p of this.peers) this.inputLog?.flush(p);
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));

@@ -5,7 +5,11 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { EndpointError, UsageError } from '../errors.js';
-import { quoteUri } from '../uri.js';
+import { percentDecode, quoteUri, redactSecrets } from '../uri.js';
+import { parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
+
+/** What a presented token turned out to be: the server's token, its view token, or a user's. */
+type Credential = { kind: 'full' } | { kind: 'view' } | { kind: 'user'; user: User };
 
 /** The environment variable that gives every ws-listen of the process its token (kept out of `ps`). */
 export const TOKEN_ENV = 'PTYBRIDGE_TOKEN';
@@ -19,6 +23,13 @@ export interface AuthOptions {
   origin?: string;
   /** Comma-separated Host names allowed besides loopback names and the bound address, or `*`. */
   'allowed-hosts'?: string;
+  /** A second token whose peers watch and never type. */
+  'view-token'?: string;
+  /** A users file: a name and a role per token (see src/router/roles.ts). */
+  users?: string;
+  /** Comma-separated addresses of reverse proxies whose `user-header` names the peer. */
+  'trust-proxy'?: string;
+  'user-header'?: string;
 }
 
 /** Where a server's token came from; `none` means the route is open to anyone who reaches it. */
@@ -76,6 +87,21 @@ export function tokenMatches(given: string | undefined, expected: string): boole
  */
 export const cookieName = (port: number) => `ptybridge_session_${port}`;
 
+/**
+ * The request's `?token=`, decoded as addresses are (src/uri.ts): a `+` stays a plus, as in
+ * the token the server was given (URLSearchParams would make it a space); any spelling of
+ * the key (`%74oken=`) counts, as URLs decode keys.
+ */
+function queryToken(url: URL): string | null {
+  for (const part of url.search.slice(1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || percentDecode(part.slice(0, eq)) !== 'token') continue;
+    const value = part.slice(eq + 1);
+    return percentDecode(value) ?? value;
+  }
+  return null;
+}
+
 /** The value of one cookie in a request, undefined when absent. */
 function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -87,10 +113,14 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
 
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim().toLowerCase().replace(/\/$/, '')).filter(Boolean);
 
-/** A request let in: `role` is what the peer may do (today one role, `full`), `via` how it proved it. */
+/** A request let in: `role` is what the peer may do (`full` types, `view` watches), `via` how it proved it. */
 export interface Admitted {
   ok: true;
-  role: 'full';
+  role: Role;
+  /** The peer's name: from the users file, else from a trusted proxy's header. */
+  user?: string;
+  /** The users-file entry that let it in: a SIGHUP that removes or changes it ends the peer's connection. */
+  account?: User;
   via: 'open' | 'bearer' | 'query' | 'cookie';
   /** Set on the HTTP answer when the token came in the URL: the browser's session from then on. */
   setCookie?: string;
@@ -110,30 +140,51 @@ export class Gate {
   private readonly hosts: string[];
   private port = 0;
   private session = '';
+  private viewSession = '';
   private readonly names = new Set(['localhost']);
+  private readonly viewToken: string | undefined;
+  private readonly users: UsersFile | undefined;
+  private readonly open: boolean;
+  private readonly trusted: string[];
+  private readonly userHeader: string;
 
+  /**
+   * `token` undefined: no server token (`?token=none`, or a users file alone); `extra.open`
+   * says whether anyone then gets in (default: when there is no token and no users file).
+   */
   constructor(
     private readonly token: string | undefined,
     o: AuthOptions,
     private readonly tls: boolean,
     bindHost: string,
+    extra: { users?: UsersFile; open?: boolean } = {},
   ) {
     this.origins = list(o.origin);
     this.hosts = list(o['allowed-hosts']).map((h) => h.replace(/:\d+$/, '')); // the port is not part of the check
     // A name the user bound explicitly is theirs; a wildcard bind is reached by this machine's name.
     if (!net.isIP(bindHost)) this.names.add(bindHost.toLowerCase());
+    this.viewToken = o['view-token'];
+    this.users = extra.users;
+    this.open = extra.open ?? (token === undefined && extra.users === undefined);
+    this.trusted = parseTrustProxy(o['trust-proxy'], 'ws-listen');
+    this.userHeader = (o['user-header'] ?? 'x-forwarded-user').toLowerCase();
   }
 
   /** Learns the address really bound (port 0, a name, a wildcard): the Host check and the cookie depend on it. */
   bound(address: net.AddressInfo): void {
     this.port = address.port;
     if (address.address === '0.0.0.0' || address.address === '::') this.names.add(hostname().toLowerCase());
-    if (this.token !== undefined) this.session = createHmac('sha256', this.secret).update(`${address.port}\n${this.token}`).digest('base64url');
+    if (this.token !== undefined) this.session = this.mac(this.token);
+    if (this.viewToken !== undefined) this.viewSession = this.mac(`view\n${this.viewToken}`);
+  }
+
+  private mac(what: string): string {
+    return createHmac('sha256', this.secret).update(`${this.port}\n${what}`).digest('base64url');
   }
 
   /** True when the server asks for a token (not `?token=none`). */
   get needsToken(): boolean {
-    return this.token !== undefined;
+    return !this.open;
   }
 
   /**
@@ -177,23 +228,78 @@ export class Gate {
 
   /**
    * Host, Origin, then any credential the request carries: `Authorization: Bearer`,
-   * `?token=` on the URL, or the session cookie that a page opened with `?token=` got.
+   * `?token=` on the URL, or the session cookie that a page opened with `?token=` got. The
+   * credential decides the role: the token types, the view token and `view` users watch.
    */
   authenticate(req: IncomingMessage, url: URL): AuthResult {
     if (!this.hostAllowed(req)) return { ok: false, status: 403, why: 'host not allowed (see ?allowed-hosts=)' };
     if (!this.originAllowed(req)) return { ok: false, status: 403, why: 'origin not allowed' };
-    if (this.token === undefined) return { ok: true, role: 'full', via: 'open' };
+    const admitted = this.credentialOf(req, url);
+    if (!admitted) return this.open ? this.named(req, { ok: true, role: 'full', via: 'open' }) : { ok: false, status: 401, why: 'token required' };
+    return this.named(req, admitted);
+  }
+
+  /** The trusted proxy's name for a peer the credential did not name; a header from anyone else is ignored. */
+  private named(req: IncomingMessage, a: Admitted): Admitted {
+    if (a.user !== undefined || !this.trusted.length) return a;
+    const user = proxyUser(this.trusted, req.socket.remoteAddress, req.headers[this.userHeader]);
+    return user === undefined ? a : { ...a, user };
+  }
+
+  private credentialOf(req: IncomingMessage, url: URL): Admitted | undefined {
     const auth = req.headers.authorization;
-    if (auth && /^bearer\s+/i.test(auth) && tokenMatches(auth.replace(/^bearer\s+/i, '').trim(), this.token)) return { ok: true, role: 'full', via: 'bearer' };
-    const fromQuery = url.searchParams.get('token');
-    if (fromQuery !== null && tokenMatches(fromQuery, this.token)) return { ok: true, role: 'full', via: 'query', setCookie: this.sessionCookie() };
-    if (tokenMatches(cookieOf(req, cookieName(this.port)), this.session)) return { ok: true, role: 'full', via: 'cookie' };
-    return { ok: false, status: 401, why: 'token required' };
+    if (auth && /^bearer\s+/i.test(auth)) {
+      const c = this.match(auth.replace(/^bearer\s+/i, '').trim());
+      if (c) return this.admit(c, 'bearer');
+    }
+    const fromQuery = queryToken(url);
+    if (fromQuery !== null) {
+      const c = this.match(fromQuery);
+      if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c) };
+    }
+    const cookie = cookieOf(req, cookieName(this.port));
+    const c = cookie === undefined ? undefined : this.matchSession(cookie);
+    return c && this.admit(c, 'cookie');
+  }
+
+  private admit(c: Credential, via: Admitted['via']): Admitted {
+    if (c.kind === 'user') return { ok: true, role: c.user.role, user: c.user.name, account: c.user, via };
+    return { ok: true, role: c.kind, via };
+  }
+
+  /** Every credential is compared (constant time each), whatever matched first. */
+  private match(given: string): Credential | undefined {
+    const full = this.token !== undefined && tokenMatches(given, this.token);
+    const view = this.viewToken !== undefined && tokenMatches(given, this.viewToken);
+    const user = this.users?.match(given);
+    if (full) return { kind: 'full' };
+    if (view) return { kind: 'view' };
+    return user && { kind: 'user', user };
+  }
+
+  /**
+   * A user's session names the user and is checked against the users file as it is now: a
+   * user removed (or given another token) on SIGHUP loses their session too.
+   */
+  private matchSession(value: string): Credential | undefined {
+    const m = /^u\.([\w-]+)\.([\w-]+)$/.exec(value);
+    if (m) {
+      const user = this.users?.find(Buffer.from(m[1]!, 'base64url').toString());
+      return user && tokenMatches(m[2], this.userMac(user)) ? { kind: 'user', user } : undefined;
+    }
+    const full = this.token !== undefined && tokenMatches(value, this.session);
+    const view = this.viewToken !== undefined && tokenMatches(value, this.viewSession);
+    return full ? { kind: 'full' } : view ? { kind: 'view' } : undefined;
+  }
+
+  private userMac(u: User): string {
+    return this.mac(`user\n${u.name}\n${u.role}\n${u.hash.toString('hex')}`);
   }
 
   /** The Set-Cookie header that lets the page's later requests and its socket in without the token. */
-  private sessionCookie(): string {
-    return `${cookieName(this.port)}=${this.session}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}`;
+  private sessionCookie(c: Credential): string {
+    const value = c.kind === 'full' ? this.session : c.kind === 'view' ? this.viewSession : `u.${Buffer.from(c.user.name).toString('base64url')}.${this.userMac(c.user)}`;
+    return `${cookieName(this.port)}=${value}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}`;
   }
 }
 
@@ -206,15 +312,7 @@ export function loggablePath(url: string | undefined): string {
   }
 }
 
-/** A URI with any `token=` value hidden, however its key is spelled (`%74oken=`), for messages about the command line. */
+/** A URI with any `token=` or `view-token=` value hidden, however its key is spelled (`%74oken=`), for messages about the command line. */
 export function redactUrl(url: string | undefined): string {
-  return (url ?? '').replace(/([?&])([^=&?]*)=([^&]*)/g, (all, sep: string, key: string) => {
-    let name = key;
-    try {
-      name = decodeURIComponent(key);
-    } catch {
-      // left as written
-    }
-    return name.toLowerCase() === 'token' ? `${sep}${key}=…` : all;
-  });
+  return redactSecrets(url ?? '');
 }

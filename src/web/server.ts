@@ -13,6 +13,7 @@ import { formatHostPort, quoteUri } from '../uri.js';
 import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
 import { answer, serveStatic, serveTerminal } from './http.js';
 import { serveIndex, type ConsoleEntry } from './index-page.js';
+import { UsersFile } from '../router/roles.js';
 
 /**
  * What the server is, and who may use it: fixed by the first route on the address. Every
@@ -29,7 +30,7 @@ export interface ServerSettings extends AuthOptions {
   static?: string;
   dotfiles?: boolean;
 }
-const SHARED_KEYS = ['token', 'token-file', 'origin', 'allowed-hosts', 'cert', 'key', 'header-timeout', 'static', 'dotfiles'] as const;
+const SHARED_KEYS = ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'user-header', 'origin', 'allowed-hosts', 'cert', 'key', 'header-timeout', 'static', 'dotfiles'] as const;
 
 /** One route's WebSocket path on a server. */
 export interface MountSpec {
@@ -49,7 +50,8 @@ export interface MountSpec {
 }
 
 interface Mount extends MountSpec {
-  clients: Set<WebSocket>;
+  /** Each peer, with the users-file entry that let it in (if any). */
+  clients: Map<WebSocket, Admitted>;
   /** Called when the last client of a mount that is closing has gone. */
   onEmpty?: () => void;
 }
@@ -117,6 +119,7 @@ class WebServer {
     private readonly tls: boolean,
     private readonly firstUri: string,
     private readonly log: Logger,
+    private readonly users: UsersFile | undefined,
   ) {
     server.on('request', (req, res) => this.request(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -136,11 +139,19 @@ class WebServer {
       throw new EndpointError(uri, err);
     }
     const { host, port } = settings;
-    const { token, source } = await resolveToken(settings, uri);
-    const gate = new Gate(token, settings, tls, host);
-    const web = new WebServer(server, settings, gate, tls, uri, log);
+    const resolved = await resolveToken(settings, uri);
+    const { source } = resolved;
+    // With a users file every peer can be named by its own token: none is generated besides.
+    const token = source === 'generated' && settings.users !== undefined ? undefined : resolved.token;
+    const users = settings.users === undefined ? undefined : new UsersFile(settings.users, log, uri);
+    const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' });
+    const web = new WebServer(server, settings, gate, tls, uri, log, users);
+    if (users) users.onReload = () => web.revoke();
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new EndpointError(uri, err)));
+      server.once('error', (err) => {
+        users?.close();
+        reject(new EndpointError(uri, err));
+      });
       server.listen({ host, port }, () => resolve());
     });
     server.on('error', (err) => log.error(`${uri}: ${err.message}`));
@@ -151,7 +162,7 @@ class WebServer {
     const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
     // With ?static the files are the point (noVNC's vnc.html), not the socket's path.
     const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
-    if (source === 'generated') {
+    if (source === 'generated' && token !== undefined) {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
       process.stderr.write(`ptybridge: ${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}\n`);
@@ -159,6 +170,17 @@ class WebServer {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
     return web;
+  }
+
+  /** After the users file was read again: a user removed, or given another role or token, is let go (1008). */
+  revoke(): void {
+    for (const m of this.mounts.values()) {
+      for (const [ws, auth] of m.clients) {
+        if (!auth.account || this.users!.current(auth.account)) continue;
+        m.log.warn(`${m.uri}: ${auth.account.name} is no longer in ${this.users!.file} as before (removed, or another role or token); closing their connection`);
+        ws.close(1008, 'user removed or changed');
+      }
+    }
   }
 
   private get addr(): string {
@@ -176,7 +198,7 @@ class WebServer {
   }
 
   attach(spec: MountSpec, onLastGone: () => void): Listener {
-    const m: Mount = { ...spec, clients: new Set() };
+    const m: Mount = { ...spec, clients: new Map() };
     this.mounts.set(spec.path ?? '', m);
     const scheme = this.tls ? 'wss' : 'ws';
     let closing: Promise<void> | undefined;
@@ -194,11 +216,12 @@ class WebServer {
       // Joined peers are closed gracefully by the router; any left after that are cut off.
       await new Promise<void>((resolve) => {
         m.onEmpty = resolve;
-        setTimeout(() => m.clients.forEach((ws) => ws.terminate()), 2500).unref();
+        setTimeout(() => m.clients.forEach((_auth, ws) => ws.terminate()), 2500).unref();
       });
     }
     if (this.mounts.size > 0) return;
     onLastGone();
+    this.users?.close();
     await new Promise<void>((done) => {
       this.server.close(() => done());
       this.server.closeIdleConnections();
@@ -262,7 +285,7 @@ class WebServer {
     if (m.max > 0 && m.clients.size >= m.max) return refuse(503, 'too many peers');
     m.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.mounts.get(m.path ?? '') !== m) return ws.terminate(); // unmounted meanwhile
-      m.clients.add(ws);
+      m.clients.set(ws, auth);
       ws.once('close', () => {
         m.clients.delete(ws);
         if (m.clients.size === 0) m.onEmpty?.();
