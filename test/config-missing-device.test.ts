@@ -87,7 +87,7 @@ test('a missing serial: device waits while the working route serves; it comes up
   const late = join(dir, 'ttyUSB7');
   const file = join(dir, 'consoles.yaml');
   writeFileSync(file, yaml([
-    { name: 'vm1', left: `pty:${working.slave}`, right: `ws-listen:${port}/vm1?token=${TOKEN}` },
+    { name: 'vm1', left: `pty:${working.slave}?replay=bytes`, right: `ws-listen:${port}/vm1?token=${TOKEN}` },
     { name: 'usb7', left: `serial:${late}?baud=115200`, right: `ws-listen:${port}/usb7?token=${TOKEN}` },
   ]));
   const pb = await startPtyb(['--config', file], { listeners: 2 });
@@ -99,7 +99,7 @@ test('a missing serial: device waits while the working route serves; it comes up
     const index = await (await fetch(`http://127.0.0.1:${port}/?token=${TOKEN}`)).text();
     assert.match(index, /usb7[\s\S]*lost/);
     peers.push(await peer(port, '/vm1'));
-    assert.equal((await peers[0]!.take(7)).toString(), 'login: '); // the fake VM's greeting, replayed
+    assert.equal((await peers[0]!.take(7)).toString(), 'login: '); // the fake VM's greeting, replayed as bytes
     await exchange(vmSide(working), peers[0]!);
 
     // The device appears (a USB adapter plugged in: here socat's pty behind the awaited path).
