@@ -20,6 +20,7 @@ const OPTIONS = {
   escape: { type: 'string' },
   config: { type: 'string' },
   check: { type: 'boolean' },
+  'wait-for-device': { type: 'boolean' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -85,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startAddresses(addresses, { log, trace, transcript });
+    route = await startAddresses(addresses, { log, trace, transcript, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
