@@ -20,6 +20,8 @@ import { freePort, fds, rssMiB, treeCpu } from './proc.mjs';
 const require = createRequire(import.meta.url);
 const { WebSocket } = require('ws');
 // PTYB=/path/to/ptybridge.mjs measures another build (the main branch's, for a before/after).
+// PTYB_REPLAY=bytes (or screen, 0, 16k) sets each console's ?replay=; unset, the pty default (screen).
+const REPLAY = process.env.PTYB_REPLAY ? `?replay=${process.env.PTYB_REPLAY}` : '';
 const PTYB = process.env.PTYB ?? fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
 
@@ -139,7 +141,7 @@ async function withConcurrency(items, limit, task) {
 async function runPtybridge(ptys, withPeers, dir) {
   const port = await freePort();
   const conf = join(dir, 'scale.yaml');
-  writeFileSync(conf, `version: 1\nroutes:\n${ptys.paths.map((p, i) => `  - name: c${i}\n    left: pty:${p}\n    right: ws-listen:${port}/c${i}?token=${TOKEN}${WS_QUERY}\n`).join('')}`);
+  writeFileSync(conf, `version: 1\nroutes:\n${ptys.paths.map((p, i) => `  - name: c${i}\n    left: pty:${p}${REPLAY}\n    right: ws-listen:${port}/c${i}?token=${TOKEN}${WS_QUERY}\n`).join('')}`);
   const t0 = performance.now();
   const [cmd, args] = withFdLimit(process.execPath, [...SHEBANG, PTYB, '--config', conf]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
