@@ -10,6 +10,7 @@ import { openTranscript, transcriptOptions } from './router/session-log.js';
 import { withEscapeFlag } from './endpoints/stdio-tty.js';
 import { describeRoutes, loadConfig } from './config.js';
 import { runConfig } from './router/routes.js';
+import { MAX_DURATION_MS, parseDuration } from './options.js';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -21,6 +22,7 @@ const OPTIONS = {
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
   escape: { type: 'string' },
+  linger: { type: 'string', short: 't' },
   config: { type: 'string' },
   check: { type: 'boolean' },
 } as const;
@@ -74,7 +76,8 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startAddresses(addresses, { log, trace, transcript });
+    const linger = lingerFrom(values.linger);
+    route = await startAddresses(addresses, { log, trace, transcript, linger });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
@@ -86,6 +89,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** -t like socat's: seconds ("2", "0.5") or a duration ("500ms"). */
+function lingerFrom(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms > MAX_DURATION_MS) throw new UsageError(`-t expects seconds or a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 function parseCli(argv: string[]) {

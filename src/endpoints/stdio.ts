@@ -1,5 +1,5 @@
 // stdio: and "-" — this process's stdin and stdout as one link (no raw mode; see stdioStream).
-import { Duplex, type Readable, type Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { quoteUri } from '../uri.js';
@@ -7,6 +7,7 @@ import type { ConnectingType } from './types.js';
 import { oneOf, text } from '../options.js';
 import { parseEscapeChar } from '../protocols/escapes.js';
 import { interactiveStdio } from './stdio-tty.js';
+import { PipePair } from './pipe-pair.js';
 
 /**
  * stdin and stdout as one Duplex: the end of stdin ends its readable side (half-close);
@@ -15,49 +16,7 @@ import { interactiveStdio } from './stdio-tty.js';
  * watches for escape keys around the same Duplex; this module never touches the tty mode.
  */
 export function stdioStream(input: Readable = process.stdin, output: Writable = process.stdout): Duplex {
-  return new StdioLink(input, output);
-}
-
-class StdioLink extends Duplex {
-  private readonly onData = (chunk: Buffer) => {
-    if (!this.push(chunk)) this.input.pause();
-  };
-  private readonly onEnd = () => this.push(null);
-  private readonly onError = (err: Error) => this.destroy(err);
-
-  constructor(
-    private readonly input: Readable,
-    private readonly output: Writable,
-  ) {
-    super({ allowHalfOpen: true });
-    input.on('data', this.onData);
-    input.pause(); // until someone reads
-    input.once('end', this.onEnd);
-    input.on('error', this.onError);
-    // EPIPE when whatever reads our stdout has gone away.
-    output.on('error', this.onError);
-  }
-
-  override _read(): void {
-    this.input.resume();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.output.write(chunk, done);
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    this.output.end(done);
-  }
-
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.input.off('data', this.onData);
-    this.input.off('end', this.onEnd);
-    this.input.off('error', this.onError);
-    this.output.off('error', this.onError);
-    this.input.pause();
-    done(err);
-  }
+  return new PipePair(input, output, { outputGone: 'fail' });
 }
 
 const stdioOptions = z.object({

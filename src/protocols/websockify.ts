@@ -64,8 +64,9 @@ export interface WsStreamOptions {
 /**
  * Wraps an open WebSocket in a Duplex with backpressure both ways: the socket is paused
  * while the readable buffer is full, and writes wait while `sendHighWater` bytes are not yet
- * handed to the kernel. `end()` sends a close frame (WebSocket has no half-close); a close
- * from the peer ends the readable side and finishes the writable side.
+ * handed to the kernel. WebSocket has no half-close: `end()` only says that nothing more
+ * will be sent, `destroy()` sends the close frame; a close from the peer ends the readable
+ * side and finishes the writable side.
  */
 export class WsStream extends Duplex {
   private inFlight = 0;
@@ -165,7 +166,8 @@ export class WsStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.peerGone && this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE.normal);
+    // WebSocket has no half-close: closing here would cut off the peer's answer to what we
+    // sent last (a piped request). Whoever ends the link destroys it, which sends the close.
     cb();
   }
 
