@@ -110,7 +110,7 @@ function openPty(run: Run, cols: number, rows: number): Link {
     run.log.info(describeExit(`exec ${run.name} (pid ${term.pid})`, code, signal || null));
     stream.exited();
   });
-  stream = new PtyProcessStream(ttyStream(term.fd), () => {
+  stream = new PtyProcessStream(term.fd, () => {
     if (exited) return;
     signal(term.pid, 'SIGHUP');
     // Closing the master hangs up the session too; a command that ignores both is killed,
@@ -148,21 +148,45 @@ class PtyProcessStream extends Duplex {
   private afterExit: NodeJS.Timeout | undefined;
   /** The idle wait after exit ran out while the reader was behind: end once it catches up. */
   private endWhenRead = false;
+  /** The consumer is behind: the master is not read until it asks for more. */
+  private behind = false;
+  private readonly master: import('node:net').Socket;
 
   constructor(
-    private readonly master: import('node:net').Socket,
+    private readonly fd: number,
     private readonly hangup: () => void,
   ) {
     super({ allowHalfOpen: true });
-    master.on('data', (chunk: Buffer) => {
+    this.master = ttyStream(fd, (chunk) => {
       this.afterExit?.refresh();
-      if (!this.push(chunk)) master.pause();
+      this.behind = !this.push(chunk);
+      return !this.behind;
     });
-    master.on('end', () => this.finishRead());
-    master.on('error', (err: NodeJS.ErrnoException) => {
+    // libuv takes a hangup after a short read for the end of file, but a pty master hands
+    // out what the slave wrote 4 KiB at a time: up to 64 KiB may still be there.
+    this.master.on('end', () => {
+      this.drainMaster();
+      this.finishRead();
+    });
+    this.master.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EIO') this.finishRead();
       else this.destroy(err);
     });
+  }
+
+  /** Reads what the master still holds, straight from the fd, until EIO (all read) or EAGAIN (the slave is still open). */
+  private drainMaster(): void {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, buf, 0, buf.length, null);
+      } catch {
+        return;
+      }
+      if (n <= 0) return;
+      this.push(Buffer.from(buf.subarray(0, n)));
+    }
   }
 
   private finishRead(): void {
@@ -185,18 +209,20 @@ class PtyProcessStream extends Duplex {
   }
 
   private giveUpAfterExit(): void {
-    if (this.master.isPaused()) {
+    if (this.behind) {
       this.endWhenRead = true;
       return;
     }
     // One more turn of the event loop: its poll phase reads whatever the master holds.
     setImmediate(() => {
-      if (this.master.isPaused()) this.endWhenRead = true;
-      else this.finishRead();
+      if (this.behind) return void (this.endWhenRead = true);
+      this.drainMaster();
+      this.finishRead();
     });
   }
 
   override _read(): void {
+    this.behind = false;
     this.master.resume();
     if (this.endWhenRead) {
       this.endWhenRead = false;

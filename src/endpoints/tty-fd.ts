@@ -30,8 +30,9 @@ class TtySocket extends net.Socket {
  * what we want: epoll-driven non-blocking reads, writes that queue on EAGAIN and report
  * backpressure, and EIO/EOF when the other side goes away. Node exposes that handle only
  * through `process.binding('pipe_wrap')`; if it ever goes away we fall back to tty.ReadStream.
+ * With `onChunk`, reads go to it instead of 'data' events (see chunkReads).
  */
-export function ttyStream(fd: number): net.Socket {
+export function ttyStream(fd: number, onChunk?: (chunk: Buffer) => boolean): net.Socket {
   let binding: PipeBinding | undefined;
   try {
     binding = (process as unknown as { binding(name: string): PipeBinding }).binding('pipe_wrap');
@@ -41,10 +42,31 @@ export function ttyStream(fd: number): net.Socket {
   if (binding) {
     const handle = new binding.Pipe(binding.constants.SOCKET);
     if (handle.open(fd) === 0) {
-      return new TtySocket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+      const onread = onChunk && chunkReads(onChunk);
+      const socket = new TtySocket({ handle, readable: true, writable: true, onread } as net.SocketConstructorOpts);
+      // Callback reads bypass the readable side; flowing, it still reports the end of file.
+      if (onread) socket.resume();
+      return socket;
     }
   }
-  return new tty.ReadStream(fd);
+  const stream = new tty.ReadStream(fd);
+  if (onChunk) {
+    stream.on('data', (chunk: Buffer) => {
+      if (!onChunk(chunk)) stream.pause();
+    });
+  }
+  return stream;
+}
+
+/**
+ * Reads handed straight to `onChunk` (net's `onread`); returning false stops reading until
+ * `resume()`. Why: a paused socket keeps reading ahead into its own buffer, and the EIO
+ * that follows a process's exit destroys the socket with that buffer unread, losing the
+ * command's last output; here nothing is held between the fd and the consumer.
+ */
+function chunkReads(onChunk: (chunk: Buffer) => boolean): net.OnReadOpts {
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  return { buffer, callback: (n, into) => onChunk(Buffer.from(into.subarray(0, n))) };
 }
 
 /** Terminal settings that make a tty binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF. */

@@ -18,6 +18,8 @@ export interface JoinOptions {
 
 /** socat's -t default: after one side's end, the other direction's last words have this long. */
 export const LINGER_MS = 500;
+/** After the linger: a side whose reader takes none of what it is owed for this long is cut. */
+export const FLUSH_STALL_MS = 10_000;
 
 export interface JoinResult {
   /** Bytes from a to b and from b to a. */
@@ -36,12 +38,15 @@ export interface Join {
 /**
  * Pipes a↔b. When one side's input ends, the other's write side is shut (half-close, as
  * socat does), and the join lingers: it ends once the other direction has ended too, or
- * once nothing has moved for `linger` ms (socat -t): a peer that closed entirely looks
- * exactly like one that half-closed, and a pty or a WebSocket has no half-close at all, so
- * waiting forever for the other direction would keep a command (and a pty) per vanished
- * peer. A side destroyed or failed ends the join at once; a side that is gone after its
- * input ended (a WebSocket's close) can take nothing more, so only the flush of what it
- * sent is still waited for.
+ * once that direction has been silent for `linger` ms (socat -t): a peer that closed
+ * entirely looks exactly like one that half-closed, and a pty or a WebSocket has no
+ * half-close at all, so waiting forever for the other direction would keep a command (and
+ * a pty) per vanished peer. When the linger runs out, nothing more is read, and each side
+ * is closed once what was sent to it has been handed over (as socat's close leaves it to
+ * the kernel), or after `FLUSH_STALL_MS` in which its reader took nothing.
+ * A side destroyed or failed ends the join at once; a side that is gone after its input
+ * ended (a WebSocket's close) can take nothing more, so only the flush of what it sent is
+ * still waited for.
  */
 export function join(a: Link, b: Link, opts: JoinOptions): Join {
   const result: JoinResult = { aToB: 0, bToA: 0 };
@@ -50,7 +55,8 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
   const writesDone = new Set<Link>();
   let settled = false;
   let lingerTimer: NodeJS.Timeout | undefined;
-  let pendingAtLastCheck = Infinity;
+  let flushWatch: NodeJS.Timeout | undefined;
+  let closing = false;
   let resolveDone!: (r: JoinResult) => void;
   const done = new Promise<JoinResult>((r) => (resolveDone = r));
   const unforward = [forwardControls(a, b, opts.log), forwardControls(b, a, opts.log)];
@@ -59,6 +65,7 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
     if (settled) return;
     settled = true;
     clearTimeout(lingerTimer);
+    clearInterval(flushWatch);
     unforward.forEach((f) => f());
     a.stream.unpipe(b.stream);
     b.stream.unpipe(a.stream);
@@ -70,20 +77,36 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
     writesDone.add(l);
     if (writesDone.size === 2) settle();
   };
-  // Idle, not total: like socat, the linger restarts whenever bytes move.
-  const onLinger = () => {
-    // Still flushing to a slow reader that keeps taking bytes: give it another round.
-    const pending = a.stream.writableLength + b.stream.writableLength;
-    if (pending > 0 && pending < pendingAtLastCheck) {
-      pendingAtLastCheck = pending;
-      lingerTimer!.refresh();
-      return;
+  // The linger ran out: read nothing more; close each side once it has what it is owed.
+  const closeAfterLinger = () => {
+    if (settled || closing) return;
+    closing = true;
+    opts.log.debug(`${a.label} <-> ${b.label}: one side ended and the other was silent for ${linger} ms; closing`);
+    a.stream.unpipe(b.stream);
+    b.stream.unpipe(a.stream);
+    for (const { stream } of [a, b]) {
+      stream.pause();
+      if (stream.writableFinished || stream.destroyed) {
+        stream.destroy();
+      } else {
+        stream.once('finish', () => stream.destroy());
+        stream.end();
+      }
     }
-    opts.log.debug(`${a.label} <-> ${b.label}: nothing moved for ${linger} ms after one side ended; closing`);
-    settle();
+    let pending = Infinity;
+    let stalled = 0;
+    flushWatch = setInterval(() => {
+      const now = a.stream.writableLength + b.stream.writableLength;
+      stalled = now < pending ? 0 : stalled + 1;
+      pending = now;
+      if (stalled * 1000 >= FLUSH_STALL_MS) settle();
+    }, 1000);
   };
   const startLinger = () => {
-    if (!settled && !lingerTimer) lingerTimer = setTimeout(onLinger, linger);
+    if (!settled && !lingerTimer) lingerTimer = setTimeout(closeAfterLinger, linger);
+  };
+  const onClose = () => {
+    if (closing && a.stream.destroyed && b.stream.destroyed) settle();
   };
 
   const flow = (src: Link, dst: Link, count: 'aToB' | 'bToA') => {
@@ -105,6 +128,7 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
       startLinger();
     });
     src.stream.once('close', () => {
+      if (closing) return onClose();
       // Destroyed before its input ended (reset, killed process): nothing more will come.
       if (!ended) return settle();
       // Gone after its input ended (a WebSocket closed): it can take nothing more.
