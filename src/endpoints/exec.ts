@@ -42,6 +42,9 @@ export const exec: ConnectingType<ExecTarget, typeof execOptions> = {
     "ptybridge 'exec:tmux new -A -s main?share' tcp-listen:23000   # one session for everyone",
     "ptybridge 'exec:grep -v \"^#\" /etc/fstab?pipes' -",
   ],
+  notes: [
+    'The end of input types ^D (VEOF) on the pty, or closes stdin with ?pipes; the command is hung up (SIGHUP, ?pipes SIGTERM) when its peer is gone, and killed 5 s later if it is still there.',
+  ],
   options: execOptions,
   parseTarget(target, uri) {
     const split = splitArgs(target);
