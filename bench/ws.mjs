@@ -35,9 +35,9 @@ async function waitPort(port) {
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
 async function startForwarder(kind, targetPort) {
   if (kind === 'ptybridge') {
-    const q = spawn(process.execPath, [...NODE_ARGS, PTYB, 'ws-listen:0?ping=0', `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const q = spawn(process.execPath, [...NODE_ARGS, PTYB, 'ws-listen:0?ping=0&token=bench', `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     const port = await new Promise((r) => { let e = ''; q.stderr.on('data', (c) => { e += c; const m = /listening on ws \S+:(\d+)/.exec(e); if (m) r(Number(m[1])); }); });
-    return { proc: q, url: `ws://127.0.0.1:${port}/` };
+    return { proc: q, url: `ws://127.0.0.1:${port}/?token=bench` };
   }
   const port = await freePort();
   const w = spawn('/usr/bin/python3', ['/usr/bin/websockify', `127.0.0.1:${port}`, `127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'ignore'] });

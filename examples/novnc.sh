@@ -8,6 +8,9 @@ PTYB=${PTYBRIDGE:-"node dist/ptybridge.mjs"}
 VNC=${1:-127.0.0.1:5900}
 PORT=${2:-6080}
 NOVNC=${NOVNC:-/usr/share/novnc}
-echo "open http://127.0.0.1:$PORT/vnc.html?path=websockify"
+# The token is chosen here and handed over in the environment, out of `ps`; the page opened
+# with it gets a session cookie that noVNC's own WebSocket (on /websockify) then carries.
+export PTYBRIDGE_TOKEN=${PTYBRIDGE_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
+echo "open http://127.0.0.1:$PORT/vnc.html?path=websockify&token=$PTYBRIDGE_TOKEN"
 # Each browser gets its own VNC connection (per-peer), framed as websockify does.
 exec $PTYB "ws-listen:$PORT?static=$NOVNC&web=off" "tcp:$VNC"

@@ -28,5 +28,5 @@ routes:
     right: ws-listen:127.0.0.1:$HTTP
     options: { log: /tmp/qemu-guest.log }
 YAML
-echo "open http://127.0.0.1:$HTTP/ (ssh -L $HTTP:127.0.0.1:$HTTP this-host from elsewhere)"
+echo "open the http://127.0.0.1:$HTTP/?token=… URL ptybridge prints (ssh -L $HTTP:127.0.0.1:$HTTP this-host from elsewhere)"
 $PTYB --config "$cfg"

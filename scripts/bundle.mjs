@@ -64,6 +64,24 @@ const seaNativesPlugin = {
   },
 };
 
+/**
+ * zod re-exports all of its ~40 message locales as `z.locales` (and core as `locales`), and since `z` is one namespace
+ * object esbuild cannot drop them: they were ~8 ms of every start. ptybridge writes its own
+ * messages and zod's configured default is English, so `z.locales` carries just that.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: 'zod-locales', namespace: 'zod-locales' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, () => ({
+      contents: `export { default as en } from ${JSON.stringify(`${ROOT}node_modules/zod/v4/locales/en.js`)};`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
+  },
+};
+
 const common = {
   entryPoints: [src('main.ts')],
   bundle: true,
@@ -80,7 +98,7 @@ const npmBundle = build({
   format: 'esm',
   target: 'node20',
   external: ['@lydell/node-pty', 'node-pty', 'serialport', '@serialport/*', 'playwright-core'],
-  plugins: [webAssetsPlugin],
+  plugins: [webAssetsPlugin, zodEnglishOnly],
   sourcemap: 'linked',
   define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version), PTYBRIDGE_SEA_BUNDLE: 'false' },
   banner: {
@@ -100,7 +118,7 @@ const seaBundle = build({
   format: 'cjs',
   target: 'node24',
   external: ['playwright-core'],
-  plugins: [webAssetsPlugin, seaNativesPlugin],
+  plugins: [webAssetsPlugin, seaNativesPlugin, zodEnglishOnly],
   minifySyntax: true,
   define: {
     PTYBRIDGE_VERSION: JSON.stringify(pkg.version),

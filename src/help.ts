@@ -4,9 +4,9 @@ import { registry, findType } from './endpoints/registry.js';
 import type { EndpointType } from './endpoints/types.js';
 import { UsageError } from './errors.js';
 import { didYouMean, quoted } from './uri.js';
+import { VERSION } from './version.js';
 
-declare const PTYBRIDGE_VERSION: string;
-export const VERSION = typeof PTYBRIDGE_VERSION === 'string' ? PTYBRIDGE_VERSION : '0.0.0-dev';
+export { VERSION };
 
 export function usage(): string {
   const rows = registry.map((t) => {

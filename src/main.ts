@@ -2,15 +2,11 @@
 import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, type Logger } from './log.js';
-import { parseEndpoint } from './endpoints/registry.js';
-import { startAddresses, type Route } from './router/route.js';
-import { schemeHelp, usage, VERSION } from './help.js';
-import { describeNative } from './native.js';
-import { openTranscript, transcriptOptions } from './router/session-log.js';
-import { withEscapeFlag } from './endpoints/stdio-tty.js';
-import { describeRoutes, loadConfig } from './config.js';
-import { runConfig } from './router/routes.js';
-import { MAX_DURATION_MS, parseDuration } from './options.js';
+import type { Route } from './router/route.js';
+import { VERSION } from './version.js';
+// Everything else loads in the branch that needs it (esbuild keeps a dynamically imported
+// module's body uninitialised until then): `--version` runs no endpoint code, and a route
+// does not parse YAML unless it reads a config file (bench/results-binary.md).
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -36,10 +32,14 @@ export async function main(argv: string[]): Promise<number> {
     if (values.version) {
       process.stdout.write(`ptybridge ${VERSION} (node ${process.version})\n`);
       // -V -v: also whether the native addons load on this host (the single binary's floor).
-      if (values.verbose?.length) process.stdout.write(`${describeNative().join('\n')}\n`);
+      if (values.verbose?.length) {
+        const { describeNative } = await import('./native.js');
+        process.stdout.write(`${describeNative().join('\n')}\n`);
+      }
       return 0;
     }
     if (values.help) {
+      const { schemeHelp, usage } = await import('./help.js');
       process.stdout.write(positionals[0] ? schemeHelp(positionals[0]) : usage());
       return 0;
     }
@@ -47,11 +47,13 @@ export async function main(argv: string[]): Promise<number> {
       if (positionals.length) throw new UsageError(`--config takes its routes from the file, not from addresses (got ${positionals.join(' ')})`);
       const level = levelFrom(values.verbose?.length ?? 0, values.quiet ?? false);
       log = createLogger(level);
+      const { describeRoutes, loadConfig } = await import('./config.js');
       const configs = loadConfig(values.config);
       if (values.check) {
         process.stdout.write(describeRoutes(configs));
         return 0;
       }
+      const { runConfig } = await import('./router/routes.js');
       return await runConfig(values.config, configs, level, log);
     }
     if (values.check) throw new UsageError('--check needs --config FILE');
@@ -59,6 +61,12 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
+    const [{ parseEndpoint }, { withEscapeFlag }, { startAddresses }, { openTranscript, transcriptOptions }] = await Promise.all([
+      import('./endpoints/registry.js'),
+      import('./endpoints/stdio-tty.js'),
+      import('./router/route.js'),
+      import('./router/session-log.js'),
+    ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
@@ -76,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const linger = lingerFrom(values.linger);
+    const linger = await lingerFrom(values.linger);
     route = await startAddresses(addresses, { log, trace, transcript, linger });
     if (stopRequested) route.stop();
     const code = await route.done;
@@ -92,8 +100,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** -t like socat's: seconds ("2", "0.5") or a duration ("500ms"). */
-function lingerFrom(raw: string | undefined): number | undefined {
+async function lingerFrom(raw: string | undefined): Promise<number | undefined> {
   if (raw === undefined) return undefined;
+  const { MAX_DURATION_MS, parseDuration } = await import('./options.js');
   const ms = parseDuration(raw);
   if (ms === undefined || ms > MAX_DURATION_MS) throw new UsageError(`-t expects seconds or a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
   return ms;

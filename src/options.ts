@@ -10,16 +10,25 @@ export interface OptionMeta {
 
 type Raw = string | undefined;
 
+// A run parses each address's options once: zod's JIT (a generated parser per object schema,
+// made on first parse) costs more than it saves for that, and needs `new Function` besides.
+z.config({ jitless: true });
+
+// zod schemas are immutable, so every option shares this one.
+const optionalText = z.string().optional();
+
 function option<T>(
   expected: string,
   description: string,
   convert: (raw: string) => T | undefined,
   fallback: () => T,
 ) {
-  return z
-    .string()
-    .optional()
-    .transform((raw: Raw, ctx): T => {
+  // Built on first parse: a zod schema costs ~50 bound methods per instance, and a start-up
+  // that builds every scheme's options up front spent ~20 ms on them (bench/results-binary.md).
+  // The help text goes straight into zod's registry, which `.meta()` reads, without the clone
+  // that `.meta(value)` would make.
+  const schema = z.lazy(() =>
+    optionalText.transform((raw: Raw, ctx): T => {
       if (raw === undefined) return fallback();
       const value = convert(raw);
       if (value === undefined) {
@@ -27,8 +36,10 @@ function option<T>(
         return z.NEVER;
       }
       return value;
-    })
-    .meta({ expected, description } satisfies OptionMeta);
+    }),
+  );
+  z.globalRegistry.add(schema, { expected, description } satisfies OptionMeta);
+  return schema;
 }
 
 const TRUE = new Set(['', 'true', '1', 'yes', 'on']);

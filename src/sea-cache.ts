@@ -1,5 +1,4 @@
 // The single binary's native addons: SEA assets written once to a per-user cache, verified by hash, then dlopen'ed.
-import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,9 +37,15 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'ptybridge');
 }
 
+/**
+ * node:crypto, loaded on first use: every start imports this module (native.ts), but only the
+ * single binary opening a pty, exec or serial endpoint hashes anything (~7 ms of a start).
+ */
+const crypto = () => process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
+
 /** Lowercase hex SHA-256. */
 function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return crypto().createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
@@ -86,7 +91,7 @@ function isIntact(file: string, hash: string): boolean {
 
 /** Writes through a temporary name and renames, so no reader ever sees half a file. */
 function writeAtomically(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto().randomBytes(4).toString('hex')}.tmp`);
   try {
     fs.writeFileSync(tmp, bytes, { mode: 0o700, flag: 'wx' });
     fs.renameSync(tmp, file);

@@ -102,11 +102,6 @@ export function parseHostPort(target: string, uri: string, opts: { listening: bo
   return { host, port: Number(portText), defaultedHost };
 }
 
-/** True for addresses that only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
-}
-
 /** "host:port" with brackets for IPv6. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { acceptOne, connectTcp, readUntil, ROOT, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
+import { authHeader, TOKEN, withToken } from './helpers/ws.js';
 
 /** What `npm test`'s pretest builds (npm run build). */
 const BUILT = join(ROOT, 'dist/ptybridge');
@@ -242,21 +243,21 @@ test('ws-listen: the terminal page is served and a WebSocket round trip is byte-
   const { WebSocket } = await import('ws');
   const upstream = await acceptOne();
   const upstreamSocket = upstream.first;
-  const pb = await startBin(['ws-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  const pb = await startBin([withToken('ws-listen:0'), `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const { host, port } = pb.listening[0]!;
     const base = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const page = await fetch(`http://${base}/`);
+    const page = await fetch(`http://${base}/`, { headers: authHeader });
     assert.equal(page.status, 200);
     const html = await page.text();
     assert.match(html, /<html/i);
     const script = /<script src="([^"]+)"/.exec(html)?.[1];
     assert.ok(script, 'the page loads its script');
-    const js = await fetch(new URL(script, `http://${base}/`));
+    const js = await fetch(new URL(script, `http://${base}/`), { headers: authHeader });
     assert.equal(js.status, 200);
     assert.match(await js.text(), /xterm-helper-textarea/, 'the script is the bundled xterm.js terminal');
 
-    const ws = new WebSocket(`ws://${base}/`, ['binary']);
+    const ws = new WebSocket(`ws://${base}/?token=${TOKEN}`, ['binary']);
     ws.binaryType = 'nodebuffer';
     await once(ws, 'open');
     const up = await upstreamSocket;

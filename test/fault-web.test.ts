@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { acceptOne, readAll, spawnTracked, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
-import { openWs } from './helpers/ws.js';
+import { openWs, withToken, wsUrl } from './helpers/ws.js';
 import { MiB, Payload, eventually, fdCount, fdTargets, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
 
 const CHURN = Number(process.env.PTYB_WS_CHURN_CYCLES ?? 3000);
@@ -25,7 +25,7 @@ async function echoOnce(url: string): Promise<void> {
 
 test('slowloris: an upgrade whose headers trickle forever is cut after ?header-timeout; others are served meanwhile', async () => {
   const up = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['ws-listen:0?header-timeout=2s', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0?header-timeout=2s'), `tcp:127.0.0.1:${up.port}`]);
   try {
     const port = pb.listening[0]!.port;
     const slow = net.connect({ host: '127.0.0.1', port });
@@ -37,12 +37,12 @@ test('slowloris: an upgrade whose headers trickle forever is cut after ?header-t
     slow.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n');
     // One header line every 100 ms, never the blank line that ends them.
     for (let i = 0; !cut && i < 600; i++) {
-      if (i % 10 === 0) await echoOnce(`ws://127.0.0.1:${port}/`);
+      if (i % 10 === 0) await echoOnce(wsUrl(port));
       slow.write(`X-Slow-${i}: ${'a'.repeat(10)}\r\n`);
       await sleep(100);
     }
     assert.ok(cut, 'the trickling peer was cut off');
-    await echoOnce(`ws://127.0.0.1:${port}/`);
+    await echoOnce(wsUrl(port));
   } finally {
     await pb.stop();
     await up.close();
@@ -54,9 +54,9 @@ test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or
     s.on('error', () => {});
     s.pipe(s);
   });
-  const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${up.port}`]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     const pid = pb.proc.pid!;
     const cycle = async (i: number) => {
       const ws = new WebSocket(url, ['binary']);
@@ -93,9 +93,9 @@ test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or
 test(`integrity: ${BYTES / MiB} MiB each way through ws-listen ↔ tcp (binary frames), random chunks and pauses`, async () => {
   const up = await acceptOne();
   const upstreamSocket = up.first;
-  const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${up.port}`]);
   try {
-    const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/`, { protocols: ['binary'] });
+    const ws = await openWs(wsUrl(pb.listening[0]!.port), { protocols: ['binary'] });
     const wsStream = createWebSocketStream(ws, { allowHalfOpen: true });
     const tcp = await upstreamSocket;
     const [sentWs, sentTcp, atTcp, atWs] = await Promise.all([
@@ -173,9 +173,9 @@ test('control channel: any JSON or garbage frame gets a close code or is ignored
     s.on('error', () => {});
     s.pipe(s);
   });
-  const pb = await startPtyb(['ws-listen:0?max-frame=64k', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0?max-frame=64k'), `tcp:127.0.0.1:${up.port}`]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     await fuzzControl(pb, url);
     await echoOnce(url);
   } finally {
@@ -185,9 +185,9 @@ test('control channel: any JSON or garbage frame gets a close code or is ignored
 });
 
 test('control channel against a device hub: resizes, breaks and garbage reach a shared pty: (a new pair) without crashing it; the device still serves', async () => {
-  const pb = await startPtyb(['-v', 'pty:?replay=0', 'ws-listen:0?max-frame=64k']);
+  const pb = await startPtyb(['-v', 'pty:?replay=0', withToken('ws-listen:0?max-frame=64k')]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     await fuzzControl(pb, url);
     assert.doesNotMatch(pb.stderr(), / lost: /, 'the device was never lost');
     // The device still serves a fresh peer: a program on the slave reads what the peer typed

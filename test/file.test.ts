@@ -75,6 +75,30 @@ test('file: default writes after the content; ?truncate empties first; ?append a
   assert.equal(fs.readFileSync(p4, 'utf8'), 'keep');
 });
 
+test('file ?create in a shared directory: ?nofollow refuses a planted symlink (ELOOP), ?excl refuses any existing path (EEXIST); the target is untouched', async () => {
+  const victim = tmp('victim content');
+  const planted = path.join(dir, 'planted.log');
+  fs.symlinkSync(victim, planted);
+  // Without the options the symlink is followed (what socat's CREATE does too): the reason they exist.
+  for (const [opts, message] of [
+    ['create&append&writeonly&nofollow', `ptybridge: file:${planted}?create&append&writeonly&nofollow: ELOOP: is a symlink, not followed (?nofollow)`],
+    ['create&excl&writeonly', `ptybridge: file:${planted}?create&excl&writeonly: EEXIST (already exists)`],
+  ] as const) {
+    const res = await runPtyb(['-', `file:${planted}?${opts}`], { input: 'attacker wins' });
+    assert.equal(res.code, 1, res.stderr);
+    assert.equal(res.stderr, `${message}\n`);
+  }
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'victim content');
+  // A path that is not there is created as usual, ?excl or ?nofollow.
+  const fresh = path.join(dir, 'fresh.log');
+  const ok = await runPtyb(['-', `file:${fresh}?create&excl&nofollow&writeonly&mode=0600`], { input: 'line\n' });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(fs.readFileSync(fresh, 'utf8'), 'line\n');
+  const again = await runPtyb(['-', `file:${fresh}?nofollow&append&writeonly`], { input: 'more\n' });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(fs.readFileSync(fresh, 'utf8'), 'line\nmore\n', '?nofollow opens a regular file as usual');
+});
+
 test('file ?follow: sends the content, then what is appended later (tail -f), until SIGTERM', async () => {
   const p = tmp('first|');
   const server = await acceptOne();
@@ -110,6 +134,7 @@ test('file bad input: one line naming the URI and the problem, exit 2 (usage) or
     [['file:/x?create=maybe', '-'], 2, 'ptybridge: file:/x?create=maybe: option "create" expects true|false (or bare), got "maybe"'],
     [['file:/x?readonly&writeonly', '-'], 2, 'ptybridge: file:/x?readonly&writeonly: ?readonly and ?writeonly exclude each other'],
     [['file:/x?follow&truncate', '-'], 2, 'ptybridge: file:/x?follow&truncate: ?truncate writes, but ?follow only reads'],
+    [['file:/x?excl', '-'], 2, 'ptybridge: file:/x?excl: ?excl needs ?create'],
     [['file:/x?mode=rw', '-'], 2, 'ptybridge: file:/x?mode=rw: option "mode" expects an octal file mode such as 0660, got "rw"'],
   ];
   for (const [args, status, message] of cases) {

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { runPtyb, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { connectPeer, readBytes, readText, startFakeVm, until } from './helpers/devices.js';
+import { withToken, wsUrl } from './helpers/ws.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-hubmulti-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -53,7 +54,7 @@ function wsReader(ws: WebSocket) {
  * answer, delivered before an `await` on 'open' would return.
  */
 async function openWsReader(port: number) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ['binary'], { perMessageDeflate: false });
+  const ws = new WebSocket(wsUrl(port), ['binary'], { perMessageDeflate: false });
   const reader = wsReader(ws);
   await once(ws, 'open');
   return Object.assign(reader, { ws });
@@ -66,7 +67,7 @@ test('pty shared by tcp-listen and ws-listen: same bytes to both, replay for a l
   const file = join(tmp, 'flood.bin');
   writeFileSync(file, payload);
   const vm = await startFakeVm();
-  const pb = await startPtyb(['-v', `pty:${vm.slave}?peer-queue=16M&replay=${replay}`, 'tcp-listen:0', 'ws-listen:0'], { listeners: 2 });
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?peer-queue=16M&replay=${replay}`, 'tcp-listen:0', withToken('ws-listen:0')], { listeners: 2 });
   const [tcpAt, wsAt] = pb.listening;
   assert.equal(tcpAt!.scheme, 'tcp');
   assert.equal(wsAt!.scheme, 'ws');
@@ -113,7 +114,7 @@ test('pty shared by tcp-listen and ws-listen: same bytes to both, replay for a l
 
 test('policy=readonly refuses the tcp peer and the ws peer alike', async () => {
   const vm = await startFakeVm();
-  const pb = await startPtyb(['-v', `pty:${vm.slave}?policy=readonly`, 'tcp-listen:0', 'ws-listen:0'], { listeners: 2 });
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?policy=readonly`, 'tcp-listen:0', withToken('ws-listen:0')], { listeners: 2 });
   try {
     const tcp = await connectPeer(pb.listening[0]!.port);
     const wsIn = await openWsReader(pb.listening[1]!.port);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { startPtyb, type Running } from './helpers/ptyb.js';
 import { connectPeer, readText, startFakeVm, until, type FakeVm } from './helpers/devices.js';
-import { openWs } from './helpers/ws.js';
+import { openWs, withToken, wsUrl } from './helpers/ws.js';
 import { MiB, Payload, eventually, fdCount, fdTargets, readRandomlyUntil, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
 
 const CYCLES = Number(process.env.PTYB_CHURN_CYCLES ?? 10_000);
@@ -137,9 +137,9 @@ test(`churn: ${CYCLES} tcp peers come and go on a shared pty: hub; no fd or memo
 
 test(`churn: ${WS_CYCLES} WebSocket peers come and go on a shared pty: hub behind ws-listen; no leak; the device still serves`, { timeout: 180_000 }, async () => {
   const vm = await startFakeVm();
-  const pb = await startPtyb(['-v', `pty:${vm.slave}`, 'ws-listen:0']);
+  const pb = await startPtyb(['-v', `pty:${vm.slave}`, withToken('ws-listen:0')]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     await churnHub(pb, vm, WS_CYCLES, (i) => wsCycle(url, i), 'pty hub ← ws-listen');
     const ws = await openWs(url, { protocols: ['binary'] });
     const stream = createWebSocketStream(ws);
@@ -204,10 +204,10 @@ test(`integrity: ${BYTES / MiB} MiB each way tcp ↔ pty:?link= ↔ serial: ↔ 
 
 test(`integrity: ${BYTES / MiB} MiB each way ws ↔ pty:?link= ↔ serial: ↔ tcp, random chunks and pauses`, { timeout: 300_000 }, async () => {
   const link = join(tmp, 'ttyI1');
-  const master = await startPtyb(['-v', `pty:?link=${link}&${HUB}`, 'ws-listen:0']);
+  const master = await startPtyb(['-v', `pty:?link=${link}&${HUB}`, withToken('ws-listen:0')]);
   const slave = await startPtyb(['-v', `serial:${link}?line=115200,8n1&${HUB}`, 'tcp-listen:0']);
   try {
-    const ws = await openWs(`ws://127.0.0.1:${master.listening[0]!.port}/`, { protocols: ['binary'] });
+    const ws = await openWs(wsUrl(master.listening[0]!.port), { protocols: ['binary'] });
     const a = createWebSocketStream(ws, { allowHalfOpen: true });
     a.on('error', () => {});
     const b = await connectPeer(slave.listening[0]!.port);

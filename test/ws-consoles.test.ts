@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { freePort, runPtyb, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { startFakeVm, until, type FakeVm } from './helpers/devices.js';
+import { TOKEN, wsUrl } from './helpers/ws.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-consoles-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,11 +26,11 @@ function peer(url: string): Promise<{ ws: WebSocket; got(): string; wait(text: s
 
 // Devices by a link of our own: a /dev/pts/N that a VM gave back may go to another test's pty.
 const link = (name: string) => join(dir, `vm-${name}`);
-const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}\n    right: ws-listen:${port}/console/${name}\n`;
+const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}\n    right: ws-listen:${port}/console/${name}?token=${TOKEN}\n`;
 
 /** The index's row for one console, as text: "b /console/b pty … open 2 peers". */
 async function indexRows(port: number): Promise<string[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/`);
+  const res = await fetch(wsUrl(port, '/', 'http'));
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
   const html = await res.text();
@@ -55,10 +56,10 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     assert.deepEqual(pb.listening.map((l) => l.port), [port, port, port, pb.listening[3]!.port], 'the three consoles share one port');
     assert.deepEqual(pb.listening.slice(0, 3).map((l) => l.host), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
 
-    const b = await peer(`ws://127.0.0.1:${port}/console/b`);
-    const b2 = await peer(`ws://127.0.0.1:${port}/console/b`);
-    const a = await peer(`ws://127.0.0.1:${port}/console/a`);
-    const c = await peer(`ws://127.0.0.1:${port}/console/c`);
+    const b = await peer(wsUrl(port, '/console/b'));
+    const b2 = await peer(wsUrl(port, '/console/b'));
+    const a = await peer(wsUrl(port, '/console/a'));
+    const c = await peer(wsUrl(port, '/console/c'));
     peers.push(a.ws, b.ws, b2.ws, c.ws);
     // Each device talks; a's and c's bytes are seen on their own paths before b's last line.
     vms.a!.say('only-for-a\r\n');
@@ -74,18 +75,18 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     assert.ok(!vms.a!.received().includes('typed-into-b') && !vms.c!.received().includes('typed-into-b'));
 
     // A path nobody mounted is refused; the terminal page is served on each console's path.
-    await assert.rejects(peer(`ws://127.0.0.1:${port}/console/zz`), /404/);
-    const page = await fetch(`http://127.0.0.1:${port}/console/b`);
+    await assert.rejects(peer(wsUrl(port, '/console/zz')), /404/);
+    const page = await fetch(wsUrl(port, '/console/b', 'http'));
     assert.equal(page.status, 200);
     assert.match(await page.text(), /_ptybridge\/terminal\.js/);
-    assert.equal((await fetch(`http://127.0.0.1:${port}/console/_ptybridge/terminal.js`)).status, 200);
+    assert.equal((await fetch(wsUrl(port, '/console/_ptybridge/terminal.js', 'http'))).status, 200);
 
     let rows = await indexRows(port);
     assert.equal(rows.length, 3, rows.join('\n'));
     assert.match(rows[0]!, /^a \/console\/a pty \S+ open 1 peer$/);
     assert.match(rows[1]!, /^b \/console\/b pty \S+ open 2 peers$/);
     assert.match(rows[2]!, /^c \/console\/c pty \S+ open 1 peer$/);
-    const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    const html = await (await fetch(wsUrl(port, '/', 'http'))).text();
     assert.match(html, /<a href="\/console\/b">b<\/a>/, 'each console links to its terminal page');
 
     // c's VM powers off: the index says so, and a peer leaving is counted.
@@ -106,7 +107,7 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     pb.proc.kill('SIGHUP');
     await until(() => /reloaded .*: 5 routes/.test(pb.stderr()));
     assert.equal(pb.listening[4]?.port, port);
-    const d = await peer(`ws://127.0.0.1:${port}/console/d`);
+    const d = await peer(wsUrl(port, '/console/d'));
     peers.push(d.ws);
     await d.wait('console-d\r\n');
     vms.b!.say('after-reload\r\n');
@@ -158,12 +159,13 @@ test('in Chromium: the index links to a console whose page connects to its own p
   vms.b.say('this-is-b\r\n');
   const port = await freePort();
   const file = join(dir, 'browser.yaml');
-  writeFileSync(file, `version: 1\nroutes:\n  - { name: ca, left: "pty:${link('ca')}", right: "ws-listen:${port}/console/ca" }\n  - { name: cb, left: "pty:${link('cb')}", right: "ws-listen:${port}/console/cb" }\n`);
+  writeFileSync(file, `version: 1\nroutes:\n  - { name: ca, left: "pty:${link('ca')}", right: "ws-listen:${port}/console/ca?token=${TOKEN}" }\n  - { name: cb, left: "pty:${link('cb')}", right: "ws-listen:${port}/console/cb?token=${TOKEN}" }\n`);
   const pb = await startPtyb(['--config', file], { listeners: 2 });
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    // The index opened with the token gets the session cookie, which then opens the console's page and socket.
+    await page.goto(wsUrl(port, '/', 'http'));
     await page.click('a[href="/console/cb"]');
     await page.waitForSelector('#status.connected');
     assert.equal(new URL(page.url()).pathname, '/console/cb');

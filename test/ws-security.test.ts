@@ -1,37 +1,50 @@
-// ws-listen security and bad input: tokens, Origin, TLS, limits, path traversal, close codes.
+// ws-listen security and bad input: tokens (loopback too), the session cookie, Host (DNS rebinding), Origin, TLS, limits, redaction, close codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connectTcp, runTool, startPtyb, tcpServer } from './helpers/ptyb.js';
-import { closeCodeAfter, openWs, tcpExchange } from './helpers/ws.js';
+import { connectTcp, runTool, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
+import { authHeader, closeCodeAfter, openWs, rawGet, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
-/** GET with a literal, unnormalised path (fetch would clean up `..`). */
-function rawGet(port: number, reqPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+
+/**
+ * An upgrade request written by hand, so that Host and Origin can be anything a rebinding
+ * page's browser would send; resolves with the status code of the answer.
+ */
+function rawUpgrade(port: number, reqPath: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+    const s = net.connect({ host: '127.0.0.1', port });
+    let got = '';
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d+)/.exec(got);
+      if (m) {
+        s.destroy();
+        resolve(Number(m[1]));
+      }
     });
-    req.on('error', reject);
-    req.end();
+    s.on('error', reject);
+    s.on('close', () => reject(new Error(`closed without an answer: ${JSON.stringify(got)}`)));
+    const lines = [`GET ${reqPath} HTTP/1.1`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`];
+    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    s.write(`${lines.join('\r\n')}\r\n\r\n`);
   });
 }
 
-test('not loopback: a token is generated and printed once; missing or wrong token → 401, no upgrade', async () => {
+test('loopback too: a token is generated and printed once as a URL to open; without it 401, with it (Bearer or ?token=) in', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['-v', 'ws-listen:0.0.0.0:0', `tcp:127.0.0.1:${echo.port}`]);
+  const pb = await startPtyb(['-v', 'ws-listen:0', `tcp:127.0.0.1:${echo.port}`]);
   try {
-    const m = /generated one: open \S+\?token=(\S+)/.exec(pb.stderr());
+    const port = pb.listening[0]!.port;
+    const m = new RegExp(`open http://127\\.0\\.0\\.1:${port}/\\?token=(\\S+)$`, 'm').exec(pb.stderr());
     assert.ok(m, pb.stderr());
     const token = m[1]!;
-    const port = pb.listening[0]!.port;
     const url = `ws://127.0.0.1:${port}/`;
     await assert.rejects(openWs(url), { status: 401 });
     await assert.rejects(openWs(url, { headers: { Authorization: 'Bearer wrong' } }), { status: 401 });
@@ -44,15 +57,6 @@ test('not loopback: a token is generated and printed once; missing or wrong toke
       ws.close();
       await once(ws, 'close');
     }
-    // The page opened with ?token= sets a cookie, and the cookie alone opens the socket.
-    const page = await rawGet(port, `/?token=${encodeURIComponent(token)}`);
-    assert.equal(page.status, 200);
-    const cookie = String(page.headers['set-cookie']).split(';')[0]!;
-    assert.match(cookie, new RegExp(`^ptybridge_token_${port}=`));
-    assert.match(String(page.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
-    const viaCookie = await openWs(url, { headers: { Cookie: `other=1; ${cookie}` } });
-    viaCookie.close();
-    await once(viaCookie, 'close');
     assert.equal(pb.stderr().split(token).length - 1, 1, 'the token appears once in stderr, at startup only');
   } finally {
     await pb.stop();
@@ -60,14 +64,67 @@ test('not loopback: a token is generated and printed once; missing or wrong toke
   }
 });
 
-test('Origin: another site → 403; same host, an allowed origin, or no Origin (not a browser) → upgrade', async () => {
+test('the cookie is a per-server session value, not the token: the token as cookie is refused, and so is the cookie at another server with the same token', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['ws-listen:0?origin=https://console.example', `tcp:127.0.0.1:${echo.port}`]);
+  const a = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${echo.port}`]);
+  const b = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${echo.port}`]);
+  try {
+    const [pa, pb] = [a.listening[0]!.port, b.listening[0]!.port];
+    const page = await rawGet(pa, `/?token=${TOKEN}`);
+    assert.equal(page.status, 200);
+    const setCookie = String(page.headers['set-cookie']);
+    assert.match(setCookie, new RegExp(`^ptybridge_session_${pa}=[\\w-]{43}; Path=/; HttpOnly; SameSite=Strict$`));
+    const value = /=([^;]+)/.exec(setCookie)![1]!;
+    assert.ok(!value.includes(TOKEN) && !Buffer.from(value, 'base64url').includes(TOKEN), 'the token is not in the cookie');
+    // The session opens the page and the socket of the server that set it.
+    const cookie = `other=1; ptybridge_session_${pa}=${value}`;
+    assert.equal((await rawGet(pa, '/', { Cookie: cookie })).status, 200);
+    const ws = await openWs(`ws://127.0.0.1:${pa}/`, { headers: { Cookie: cookie } });
+    ws.terminate();
+    // The token itself in the cookie is no credential; another server (same token, same
+    // name of cookie once its port is used) does not take this server's session.
+    await assert.rejects(openWs(`ws://127.0.0.1:${pa}/`, { headers: { Cookie: `ptybridge_session_${pa}=${TOKEN}` } }), { status: 401 });
+    assert.equal((await rawGet(pb, '/', { Cookie: `ptybridge_session_${pb}=${value}` })).status, 401);
+    await assert.rejects(openWs(`ws://127.0.0.1:${pb}/`, { headers: { Cookie: `ptybridge_session_${pb}=${value}` } }), { status: 401 });
+  } finally {
+    await a.stop();
+    await b.stop();
+    await echo.close();
+  }
+});
+
+test('DNS rebinding: a Host other than an IP, localhost or ?allowed-hosts= is refused 403 on HTTP and on the upgrade, token or not', async () => {
+  const echo = await tcpServer((s) => s.pipe(s));
+  const pb = await startPtyb(['-v', withToken('ws-listen:0?allowed-hosts=console.example:443,.lab.example'), `tcp:127.0.0.1:${echo.port}`]);
   try {
     const port = pb.listening[0]!.port;
-    const url = `ws://127.0.0.1:${port}/`;
-    await assert.rejects(openWs(url, { origin: 'https://evil.example' }), { status: 403 });
-    await assert.rejects(openWs(url, { origin: 'null' }), { status: 403 });
+    for (const host of ['attacker.example', '127.0.0.1.nip.io', 'localhost.attacker.example', 'example', 'console.example.attacker.example']) {
+      const h = `${host}:${port}`;
+      assert.equal((await rawGet(port, `/?token=${TOKEN}`, { Host: h })).status, 403, `GET with Host ${h}`);
+      assert.equal(await rawUpgrade(port, `/?token=${TOKEN}`, { Host: h, Origin: `http://${h}` }), 403, `upgrade with Host ${h}`);
+      assert.equal(await rawUpgrade(port, '/', { Host: h, ...authHeader }), 403, `upgrade with Host ${h}, no Origin`);
+    }
+    for (const host of ['127.0.0.1', 'localhost', 'LOCALHOST', 'app.localhost', '[::1]', 'console.example', 'a.lab.example', 'lab.example']) {
+      const h = `${host}:${port}`;
+      assert.equal((await rawGet(port, `/?token=${TOKEN}`, { Host: h })).status, 200, `GET with Host ${h}`);
+      assert.equal(await rawUpgrade(port, `/?token=${TOKEN}`, { Host: h, Origin: `http://${h}` }), 101, `upgrade with Host ${h}`);
+    }
+    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 403 host not allowed/);
+  } finally {
+    await pb.stop();
+    await echo.close();
+  }
+});
+
+test('Origin: another site, another scheme (https page, http server) or null → 403; this server, an allowed origin, or no Origin (not a browser) → upgrade', async () => {
+  const echo = await tcpServer((s) => s.pipe(s));
+  const pb = await startPtyb([withToken('ws-listen:0?origin=https://console.example'), `tcp:127.0.0.1:${echo.port}`]);
+  try {
+    const port = pb.listening[0]!.port;
+    const url = wsUrl(port);
+    for (const origin of ['https://evil.example', 'null', `https://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`, `http://localhost:${port}`]) {
+      await assert.rejects(openWs(url, { origin }), { status: 403 }, origin);
+    }
     for (const origin of [`http://127.0.0.1:${port}`, 'https://console.example', undefined]) {
       const ws = await openWs(url, { origin });
       ws.close();
@@ -79,6 +136,55 @@ test('Origin: another site → 403; same host, an allowed origin, or no Origin (
   }
 });
 
+test('another local user (setpriv --reuid=nobody) cannot reach a shell behind ws-listen on loopback without the token', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to run a client as nobody');
+  const pb = await startPtyb(['exec:sh', 'ws-listen:0']);
+  try {
+    const port = pb.listening[0]!.port;
+    const token = /\?token=(\S+)$/m.exec(pb.stderr())![1]!;
+    // The client is node itself with an inline script: nothing of this tree needs to be readable by nobody.
+    const client = `const s=require('net').connect(${port},'127.0.0.1');s.on('data',d=>{process.stdout.write(String(d).split('\\r\\n')[0]+'\\n');s.destroy()});` +
+      `s.write('GET /'+(process.argv[1]||'')+' HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n')`;
+    const asNobody = (query: string) => runTool('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', client, query]);
+    const without = await asNobody('');
+    assert.equal(without.stdout.toString(), 'HTTP/1.1 401 Unauthorized\n', without.stderr);
+    const wrong = await asNobody('?token=guess');
+    assert.equal(wrong.stdout.toString(), 'HTTP/1.1 401 Unauthorized\n', wrong.stderr);
+    const withIt = await asNobody(`?token=${token}`);
+    assert.equal(withIt.stdout.toString(), 'HTTP/1.1 101 Switching Protocols\n', 'the token, and only the token, opens it');
+  } finally {
+    await pb.stop();
+  }
+});
+
+test('?token=none opts out (with a warning); ?token-file= and $PTYBRIDGE_TOKEN keep the token out of ps', async () => {
+  const echo = await tcpServer((s) => s.pipe(s));
+  const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-token-'));
+  const file = path.join(dir, 'token');
+  writeFileSync(file, 'from-the-file-9f2k\n', { mode: 0o600 });
+  const running: Running[] = [];
+  try {
+    const start = async (...args: Parameters<typeof startPtyb>) => (running.push(await startPtyb(...args)), running.at(-1)!);
+    const open = await start(['ws-listen:0?token=none', `tcp:127.0.0.1:${echo.port}`]);
+    const fromFile = await start([`ws-listen:0?token-file=${file}`, `tcp:127.0.0.1:${echo.port}`]);
+    const fromEnv = await start(['ws-listen:0', `tcp:127.0.0.1:${echo.port}`], { env: { ...process.env, PTYBRIDGE_TOKEN: 'from-the-env-3jd8' } });
+    assert.match(open.stderr(), /\?token=none: anyone who can reach 127\.0\.0\.1:\d+, every local user included, gets this route without a token/);
+    assert.doesNotMatch(open.stderr(), /open http/);
+    (await openWs(`ws://127.0.0.1:${open.listening[0]!.port}/`)).terminate();
+    for (const [pb, token] of [[fromFile, 'from-the-file-9f2k'], [fromEnv, 'from-the-env-3jd8']] as const) {
+      const port = pb.listening[0]!.port;
+      assert.doesNotMatch(pb.stderr(), /token=|from-the/, 'a chosen token is not printed');
+      assert.ok(!readFileSync(`/proc/${pb.proc.pid}/cmdline`, 'latin1').includes(token), 'not in ps');
+      await assert.rejects(openWs(`ws://127.0.0.1:${port}/`), { status: 401 });
+      (await openWs(`ws://127.0.0.1:${port}/`, { headers: { Authorization: `Bearer ${token}` } })).terminate();
+    }
+  } finally {
+    await Promise.all(running.map((r) => r.stop()));
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('TLS: wss/https with cert= and key=, a wss: client trusting the self-signed cert with ca=', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-tls-'));
   const up = await tcpServer((s) => s.pipe(s));
@@ -87,15 +193,19 @@ test('TLS: wss/https with cert= and key=, a wss: client trusting the self-signed
     const key = path.join(dir, 'key.pem');
     const gen = await runTool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
     assert.equal(gen.code, 0, gen.stderr);
-    const server = await startPtyb([`ws-listen:0?cert=${cert}&key=${key}`, `tcp:127.0.0.1:${up.port}`]);
+    const server = await startPtyb([withToken(`ws-listen:0?cert=${cert}&key=${key}`), `tcp:127.0.0.1:${up.port}`]);
     try {
       assert.equal(server.listening[0]!.scheme, 'wss');
       const port = server.listening[0]!.port;
       const ca = readFileSync(cert);
-      const page = await new Promise<number>((resolve, reject) => https.get({ host: '127.0.0.1', port, path: '/', ca }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject));
-      assert.equal(page, 200);
-      await assert.rejects(openWs(`wss://127.0.0.1:${port}/`), /self-signed|certificate/i, 'an untrusted cert is refused');
-      const client = await startPtyb(['tcp-listen:0', `wss://127.0.0.1:${port}/?ca=${cert}`]);
+      const page = await new Promise<http.IncomingMessage>((resolve, reject) => https.get({ host: '127.0.0.1', port, path: `/?token=${TOKEN}`, ca }, (res) => (res.resume(), resolve(res))).on('error', reject));
+      assert.equal(page.statusCode, 200);
+      assert.match(String(page.headers['set-cookie']), /; Secure$/, 'over TLS the session cookie is Secure');
+      // Origin's scheme counts: on an https server, an http:// page of the same host is another origin.
+      await assert.rejects(openWs(wsUrl(port, '/', 'wss'), { ca, origin: `http://127.0.0.1:${port}` }), { status: 403 });
+      (await openWs(wsUrl(port, '/', 'wss'), { ca, origin: `https://127.0.0.1:${port}` })).terminate();
+      await assert.rejects(openWs(wsUrl(port, '/', 'wss')), /self-signed|certificate/i, 'an untrusted cert is refused');
+      const client = await startPtyb(['tcp-listen:0', `wss://127.0.0.1:${port}/?ca=${cert}&token=${TOKEN}`]);
       try {
         const a = await connectTcp(client.listening[0]!.port);
         // The far end is an echo: what goes in comes back.
@@ -125,9 +235,9 @@ test('TLS: wss/https with cert= and key=, a wss: client trusting the self-signed
 
 test('?max=1: a second peer is answered 503 while the first is connected', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['ws-listen:0?max=1', `tcp:127.0.0.1:${echo.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0?max=1'), `tcp:127.0.0.1:${echo.port}`]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     const first = await openWs(url);
     await assert.rejects(openWs(url), { status: 503 });
     first.close();
@@ -138,36 +248,11 @@ test('?max=1: a second peer is answered 503 while the first is connected', async
   }
 });
 
-test('?static=DIR serves files (websockify --web); .., encoded slashes and symlinks out are refused', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-static-'));
-  mkdirSync(path.join(dir, 'app'));
-  writeFileSync(path.join(dir, 'app', 'vnc.html'), '<p>novnc</p>');
-  writeFileSync(path.join(dir, 'app', 'index.html'), 'index');
-  symlinkSync('/etc/passwd', path.join(dir, 'app', 'leak'));
-  const pb = await startPtyb([`ws-listen:0?static=${path.join(dir, 'app')}&web=off`, 'tcp:127.0.0.1:9']);
-  try {
-    const port = pb.listening[0]!.port;
-    const ok = await rawGet(port, '/vnc.html');
-    assert.equal(ok.status, 200);
-    assert.equal(ok.body, '<p>novnc</p>');
-    assert.match(String(ok.headers['content-type']), /text\/html/);
-    assert.equal((await rawGet(port, '/')).body, 'index', 'a directory serves its index.html');
-    for (const p of ['/../../etc/passwd', '/..%2f..%2f..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/leak', '/nope.html', '/vnc.html%00.txt']) {
-      const res = await rawGet(port, p);
-      assert.equal(res.status, 404, p);
-      assert.doesNotMatch(res.body, /root:/, p);
-    }
-  } finally {
-    await pb.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 test('bad input: malformed control JSON → 1007, unknown control → 1003, oversized frame → 1009, non-base64 → 1007; still serving', async () => {
   const up = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['ws-listen:0?max-frame=4k', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0?max-frame=4k'), `tcp:127.0.0.1:${up.port}`]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     const cases: [string[], string | Buffer, number][] = [
       [[], '{"type":"resize","cols":', 1007],
       [[], '{"type":"resize","cols":-1,"rows":2}', 1007],
@@ -196,9 +281,9 @@ test('bad input: malformed control JSON → 1007, unknown control → 1003, over
 
 test('?ping: a peer that stops answering pings is dropped', async () => {
   const up = await tcpServer((s) => s.pipe(s));
-  const pb = await startPtyb(['ws-listen:0?ping=200ms', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0?ping=200ms'), `tcp:127.0.0.1:${up.port}`]);
   try {
-    const url = `ws://127.0.0.1:${pb.listening[0]!.port}/`;
+    const url = wsUrl(pb.listening[0]!.port);
     const WebSocket = (await import('ws')).default;
     const dead = new WebSocket(url, { autoPong: false });
     await once(dead, 'open');
@@ -217,26 +302,33 @@ test('?ping: a peer that stops answering pings is dropped', async () => {
   }
 });
 
-test('the token never reaches the log, even at -vv with peers that present it', async () => {
+test('the token never reaches the log, even at -vv, under any spelling of its key (%74oken=), on refused pages, upgrades and Hosts', async () => {
   const up = await tcpServer((s) => s.pipe(s));
   const pb = await startPtyb(['-vv', 'ws-listen:0?token=hunter2hunter2', `tcp:127.0.0.1:${up.port}`]);
   try {
     const port = pb.listening[0]!.port;
-    const url = `ws://127.0.0.1:${port}/?token=hunter2hunter2`;
     await assert.rejects(openWs(`ws://127.0.0.1:${port}/?token=wrongwrong`), { status: 401 });
-    const ws = await openWs(url);
+    await assert.rejects(openWs(`ws://127.0.0.1:${port}/?%74oken=wrong2wrong2`), { status: 401 });
+    await assert.rejects(openWs(`ws://127.0.0.1:${port}/?a=1&T%6fKEN=wrong3wrong3`), { status: 401 });
+    assert.equal((await rawGet(port, '/?%74oken=wrong4wrong4')).status, 401);
+    assert.equal((await rawGet(port, '/x?%74oken=hunter2hunter2', { Host: 'attacker.example' })).status, 403);
+    assert.equal(await rawUpgrade(port, '/?%74oken=hunter2hunter2', { Host: 'attacker.example' }), 403);
+    // A key spelled another way is still the token (URLs decode keys), and still never logged.
+    const ws = await openWs(`ws://127.0.0.1:${port}/?%74oken=hunter2hunter2`);
     ws.close();
     await once(ws, 'close');
     const a = await connectTcp(port);
     a.destroy();
-    assert.doesNotMatch(pb.stderr(), /hunter2|wrongwrong/);
+    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 401 token required/, 'refusals are logged, by path');
+    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/x: 403 host not allowed/);
+    assert.doesNotMatch(pb.stderr(), /hunter2|wrong\d?wrong|%74oken|T%6fKEN/);
   } finally {
     await pb.stop();
     await up.close();
   }
 });
 
-test('usage errors name the option and hide the token', async () => {
+test('usage errors name the option and hide the token', { timeout: 30_000 }, async () => {
   const { runPtyb } = await import('./helpers/ptyb.js');
   const res = await runPtyb(['ws-listen:0?token=s3cr3t&ping=soon', 'tcp:127.0.0.1:9']);
   assert.equal(res.code, 2);
@@ -248,4 +340,23 @@ test('usage errors name the option and hide the token', async () => {
   const client = await runPtyb(['ws:localhost:80', 'tcp-listen:0']);
   assert.equal(client.code, 2);
   assert.match(client.stderr, /expected ws:\/\/host:port\[\/path\]/);
+  // ?max-frame=0 would lift the limit (a 400 MiB message held 480 MiB): refused, as is more than 64M.
+  for (const v of ['0', '65M']) {
+    const r = await runPtyb([`ws-listen:0?max-frame=${v}`, 'tcp:127.0.0.1:9']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `ptybridge: ws-listen:0?max-frame=${v}: option "max-frame" expects a size 1-67108864 bytes, such as 4096 or 8k, got "${v}"\n`);
+  }
+  const both = await runPtyb(['ws-listen:0?token=s3cr3t&token-file=/etc/hostname', 'tcp:127.0.0.1:9']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /token= and token-file= exclude each other\n$/);
+  assert.doesNotMatch(both.stderr, /s3cr3t/);
+  const missing = await runPtyb(['ws-listen:0?token-file=/nonexistent/token', 'tcp:127.0.0.1:9']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /token-file=\/nonexistent\/token: ENOENT/);
+  const empty = await runPtyb(['ws-listen:0?token-file=/dev/null', 'tcp:127.0.0.1:9']);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /token-file=\/dev\/null is empty: expected the token on its first line\n$/);
+  const envNone = await runPtyb(['ws-listen:0', 'tcp:127.0.0.1:9'], { env: { ...process.env, PTYBRIDGE_TOKEN: 'none' } });
+  assert.equal(envNone.code, 2);
+  assert.match(envNone.stderr, /turns the token off only when written on the address \(\?token=none\)/);
 });

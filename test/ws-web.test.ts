@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, runPtyb, startPtyb } from './helpers/ptyb.js';
-import { openWs } from './helpers/ws.js';
+import { openWs, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
 const OUT = path.join(ROOT, 'test-output');
 
@@ -43,14 +43,22 @@ const termSize = (page: Page) => page.evaluate(() => {
 
 const hasExec = async () => /\bexec:/.test((await runPtyb(['--help'])).stdout.toString());
 
-test('browser terminal: a shell behind ws-listen; typing, output, resize reaching stty size, reconnect', async (t) => {
+test('browser terminal: a shell behind ws-listen, opened by the URL it prints; typing, output, resize reaching stty size, a reload by the cookie', async (t) => {
   if (!(await hasExec())) return t.skip('exec: is not in this build yet');
   mkdirSync(OUT, { recursive: true });
   const pb = await startPtyb(['exec:sh', 'ws-listen:0']);
   const browser = await launch();
   try {
+    // What a newcomer does: open the URL ptybridge printed, token and all.
+    const printed = /open (http:\/\/127\.0\.0\.1:(\d+)\/\?token=\S+)$/m.exec(pb.stderr());
+    assert.ok(printed, pb.stderr());
+    assert.equal(Number(printed[2]), pb.listening[0]!.port);
     const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
-    await page.goto(`http://127.0.0.1:${pb.listening[0]!.port}/`);
+    await page.goto(printed[1]!);
+    await page.waitForSelector('#status.connected');
+    assert.equal(page.url(), `http://127.0.0.1:${pb.listening[0]!.port}/`, 'the token left the address bar');
+    // A reload has no token in its URL: the session cookie opens the page and the socket.
+    await page.reload();
     await page.waitForSelector('#status.connected');
     const n = Math.floor(Math.random() * 1e6);
     await page.locator('.xterm').click();
@@ -74,18 +82,18 @@ test('browser terminal: a shell behind ws-listen; typing, output, resize reachin
 test('browser terminal page: loads with no CDN, connects, bytes both ways, resize sent as a control, reconnects', async () => {
   mkdirSync(OUT, { recursive: true });
   // Rendezvous: the page on the left listener, a plain ws client standing in for the device on the right.
-  const pb = await startPtyb(['ws-listen:0', 'ws-listen:0'], { listeners: 2 });
+  const pb = await startPtyb([withToken('ws-listen:0'), withToken('ws-listen:0')], { listeners: 2 });
   const browser = await launch();
   try {
     const [left, right] = pb.listening;
-    const device = await openWs(`ws://127.0.0.1:${right!.port}/`);
+    const device = await openWs(wsUrl(right!.port));
     const fromPage: Buffer[] = [];
     const controls: { type: string; cols: number; rows: number }[] = [];
     device.on('message', (d: Buffer, isBinary: boolean) => (isBinary ? fromPage.push(d) : controls.push(JSON.parse(d.toString()))));
     const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`http://127.0.0.1:${left!.port}/`);
+    await page.goto(wsUrl(left!.port, '/', 'http'));
     await page.waitForSelector('#status.connected');
     assert.ok(requests.every((u) => u.startsWith(`http://127.0.0.1:${left!.port}/`) || u.startsWith(`ws://127.0.0.1:${left!.port}/`)), `only its own server: ${requests.join(' ')}`);
 
@@ -108,11 +116,40 @@ test('browser terminal page: loads with no CDN, connects, bytes both ways, resiz
     // The device side goes away: the page says so, and reconnects when a new device peer comes.
     device.close();
     await page.waitForSelector('#status.disconnected');
-    const again = await openWs(`ws://127.0.0.1:${right!.port}/`);
+    const again = await openWs(wsUrl(right!.port));
     await page.waitForSelector('#status.connected', { timeout: 30_000 });
     again.send(Buffer.from('\r\nback again\r\n'));
     await waitForScreen(page, /back again/);
     again.close();
+  } finally {
+    await browser.close();
+    await pb.stop();
+  }
+});
+
+test('DNS rebinding in Chromium: attacker.example resolved to 127.0.0.1 gets 403 for the page, and its socket is refused, token or not', async () => {
+  const pb = await startPtyb([withToken('ws-listen:0'), 'tcp:127.0.0.1:9']);
+  // The browser resolves attacker.example to loopback, as a rebinding DNS server would make it.
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--host-resolver-rules=MAP attacker.example 127.0.0.1'],
+  });
+  try {
+    const port = pb.listening[0]!.port;
+    const page = await browser.newPage();
+    const refused = await page.goto(`http://attacker.example:${port}/?token=${TOKEN}`);
+    assert.equal(refused?.status(), 403);
+    assert.match(await page.content(), /host not allowed/);
+    // A script of the attacker's origin (here: the 403 page's, same host and port) cannot
+    // open the socket either; the same server by a loopback name serves the page.
+    const opened = await page.evaluate(([p, token]) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://attacker.example:${p}/?token=${token}`);
+      ws.onopen = () => resolve('open');
+      ws.onerror = () => resolve('refused');
+    }), [port, TOKEN] as const);
+    assert.equal(opened, 'refused');
+    const ok = await page.goto(`http://localhost:${port}/?token=${TOKEN}`);
+    assert.equal(ok?.status(), 200);
   } finally {
     await browser.close();
     await pb.stop();

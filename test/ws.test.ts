@@ -3,10 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type net from 'node:net';
 import { connectTcp, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
-import { openWs, startWebsockify, tcpExchange, wsTcpExchange } from './helpers/ws.js';
+import { openWs, startWebsockify, tcpExchange, withToken, wsTcpExchange, wsUrl } from './helpers/ws.js';
 
 /** A TCP server whose next accepted socket is handed to the test. */
 async function upstreamServer() {
@@ -27,12 +29,12 @@ async function upstreamServer() {
 for (const protocol of ['binary', 'base64', 'none'] as const) {
   test(`ws-listen ↔ tcp: 10 MiB both ways, subprotocol ${protocol}, byte-exact`, async () => {
     const up = await upstreamServer();
-    const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+    const pb = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${up.port}`]);
     try {
       assert.equal(pb.listening[0]!.scheme, 'ws');
       assert.equal(pb.listening[0]!.host, '127.0.0.1');
       assert.match(pb.stderr(), /bound to loopback only/);
-      await wsTcpExchange(`ws://127.0.0.1:${pb.listening[0]!.port}/`, protocol, up.next());
+      await wsTcpExchange(wsUrl(pb.listening[0]!.port), protocol, up.next());
     } finally {
       await pb.stop();
       await up.close();
@@ -72,13 +74,17 @@ for (const protocol of ['binary', 'none'] as const) {
   });
 }
 
-test('ws: client against ws-listen, all three framings, with a token and a path', async () => {
+test('ws: client against ws-listen, all three framings, with a token (on the address, or from ?token-file= on both sides) and a path', async () => {
   const up = await upstreamServer();
-  const server = await startPtyb(['ws-listen:0/term?token=sekrit', `tcp:127.0.0.1:${up.port}`]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-ws-token-'));
+  const file = path.join(dir, 'token');
+  writeFileSync(file, 'sekrit\n', { mode: 0o600 });
+  const server = await startPtyb([`ws-listen:0/term?token-file=${file}`, `tcp:127.0.0.1:${up.port}`]);
   try {
     const port = server.listening[0]!.port;
     for (const protocol of ['none', 'binary', 'base64']) {
-      const pb = await startPtyb(['tcp-listen:0', `ws://127.0.0.1:${port}/term?protocol=${protocol}&token=sekrit`]);
+      const credential = protocol === 'binary' ? 'token=sekrit' : `token-file=${file}`;
+      const pb = await startPtyb(['tcp-listen:0', `ws://127.0.0.1:${port}/term?protocol=${protocol}&${credential}`]);
       try {
         const client = await connectTcp(pb.listening[0]!.port);
         await tcpExchange(client, await up.next(), 1024 * 1024);
@@ -90,22 +96,23 @@ test('ws: client against ws-listen, all three framings, with a token and a path'
   } finally {
     await server.stop();
     await up.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('a path: upgrades only there (noVNC asks for /websockify); elsewhere 404', async () => {
   const up = await upstreamServer();
-  const pb = await startPtyb(['ws-listen:0/websockify?web=off', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0/websockify?web=off'), `tcp:127.0.0.1:${up.port}`]);
   try {
     const port = pb.listening[0]!.port;
-    await assert.rejects(openWs(`ws://127.0.0.1:${port}/other`), { status: 404 });
-    const ws = await openWs(`ws://127.0.0.1:${port}/websockify`, { protocols: ['binary'] });
+    await assert.rejects(openWs(wsUrl(port, '/other')), { status: 404 });
+    const ws = await openWs(wsUrl(port, '/websockify'), { protocols: ['binary'] });
     const tcp = await up.next();
     ws.send(Buffer.from('hello'));
     const [got] = await Promise.all([new Promise<Buffer>((r) => tcp.once('data', r))]);
     assert.equal(got.toString(), 'hello');
     ws.close();
-    const res = await fetch(`http://127.0.0.1:${port}/websockify`);
+    const res = await fetch(wsUrl(port, '/websockify', 'http'));
     assert.equal(res.status, 404, 'web=off: no page');
   } finally {
     await pb.stop();
@@ -115,11 +122,11 @@ test('a path: upgrades only there (noVNC asks for /websockify); elsewhere 404', 
 
 test('binary subprotocol: a text frame is bytes, as websockify treats it, never a control', async () => {
   // Two ws-listen sides in rendezvous: what one peer sends arrives at the other.
-  const pb = await startPtyb(['ws-listen:0', 'ws-listen:0'], { listeners: 2 });
+  const pb = await startPtyb([withToken('ws-listen:0'), withToken('ws-listen:0')], { listeners: 2 });
   try {
     const [l, r] = pb.listening;
-    const a = await openWs(`ws://127.0.0.1:${l!.port}/`, { protocols: ['binary'] });
-    const b = await openWs(`ws://127.0.0.1:${r!.port}/`);
+    const a = await openWs(wsUrl(l!.port), { protocols: ['binary'] });
+    const b = await openWs(wsUrl(r!.port));
     const got = new Promise<Buffer>((res) => b.once('message', (d: Buffer) => res(d)));
     // With the binary subprotocol a text frame is bytes, as websockify treats it.
     a.send('{"type":"resize","cols":1,"rows":1}');
@@ -133,9 +140,9 @@ test('binary subprotocol: a text frame is bytes, as websockify treats it, never 
 
 test('backpressure: a browser that stops reading stalls the upstream instead of growing memory; nothing is lost', async () => {
   const up = await upstreamServer();
-  const pb = await startPtyb(['ws-listen:0', `tcp:127.0.0.1:${up.port}`]);
+  const pb = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${up.port}`]);
   try {
-    const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/`);
+    const ws = await openWs(wsUrl(pb.listening[0]!.port));
     const received: Buffer[] = [];
     ws.on('message', (d: Buffer) => received.push(d));
     ws.pause(); // a slow viewer: reads nothing

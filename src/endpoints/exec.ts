@@ -1,5 +1,5 @@
 // exec: — runs a command on a new pty (a web terminal, ttyd/gotty), or on plain pipes (socat EXEC).
-import { spawn } from 'node:child_process';
+import type { spawn as Spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
@@ -260,6 +260,8 @@ class PtyProcessStream extends Duplex {
 /** The command on plain pipes: stdin and stdout, stderr shared with ptybridge (socat EXEC). */
 function openPipes(run: Run): Promise<Link> {
   return new Promise((resolve, reject) => {
+    // child_process loads on first use: most routes never spawn a pipe child.
+    const { spawn } = process.getBuiltinModule('node:child_process') as { spawn: typeof Spawn };
     const child = spawn(run.file, run.args, { cwd: run.cwd, env: run.env, stdio: ['pipe', 'pipe', 'inherit'] });
     child.once('error', reject);
     child.once('spawn', () => {

@@ -12,6 +12,8 @@ const CHUNK = 64 * 1024;
 
 const fileOptions = z.object({
   create: flag(false, 'create the file when it is missing'),
+  excl: flag(false, 'with ?create: fail (EEXIST) when the path exists already, a planted symlink included (O_EXCL)'),
+  nofollow: flag(false, 'fail (ELOOP) when the path is a symlink instead of following it (O_NOFOLLOW); use it in shared directories such as /tmp'),
   mode: fileMode('permissions of a file that ?create makes (default: 0666 less the umask)'),
   truncate: flag(false, 'empty the file when opening it'),
   append: flag(false, 'write at the end of the file even while others write to it too (O_APPEND)'),
@@ -31,7 +33,7 @@ export const file: ConnectingType<string, typeof fileOptions> = {
   targetForm: '/path',
   examples: [
     'ptybridge file:/tmp/firmware.bin tcp:127.0.0.1:9000',
-    'ptybridge - file:/tmp/capture.log?create&writeonly&append',
+    'ptybridge - file:/tmp/capture.log?create&nofollow&writeonly&append',
     'ptybridge file:/var/log/console.log?follow tcp:localhost:7000',
   ],
   notes: [
@@ -50,6 +52,7 @@ export const file: ConnectingType<string, typeof fileOptions> = {
     const o = spec.options;
     const reader = o.follow ? '?follow' : o.readonly ? '?readonly' : undefined;
     if (reader && o.writeonly) throw new UsageError(`${quoteUri(spec.uri)}: ${reader} and ?writeonly exclude each other`);
+    if (o.excl && !o.create) throw new UsageError(`${quoteUri(spec.uri)}: ?excl needs ?create`);
     if (reader && (o.truncate || o.append)) throw new UsageError(`${quoteUri(spec.uri)}: ?${o.truncate ? 'truncate' : 'append'} writes, but ${reader} only reads`);
   },
   async open(spec, ctx) {
@@ -59,12 +62,16 @@ export const file: ConnectingType<string, typeof fileOptions> = {
     const flags =
       (readonly ? C.O_RDONLY : o.writeonly ? C.O_WRONLY : C.O_RDWR) |
       (o.create ? C.O_CREAT : 0) |
+      (o.excl ? C.O_EXCL : 0) |
+      (o.nofollow ? C.O_NOFOLLOW : 0) |
       (o.truncate ? C.O_TRUNC : 0) |
       (o.append ? C.O_APPEND : 0);
     let fh: fs.promises.FileHandle;
     try {
       fh = await fs.promises.open(spec.target, flags, o.mode ?? 0o666);
     } catch (err) {
+      // O_NOFOLLOW on a symlink fails with ELOOP, "too many symbolic links": say what it means here.
+      if (o.nofollow && (err as NodeJS.ErrnoException).code === 'ELOOP') throw new EndpointError(spec.uri, Object.assign(new Error('is a symlink, not followed (?nofollow)'), { code: 'ELOOP' }));
       throw new EndpointError(spec.uri, err);
     }
     let st: fs.Stats;

@@ -4,6 +4,7 @@ import type { Endpoint } from './registry.js';
 import { UsageError } from '../errors.js';
 import { stdioStream } from './stdio.js';
 import { escapeHelp, escapeName, escapeTransform, parseEscapeChar } from '../protocols/escapes.js';
+import { describeKeyboard, type KeyboardState } from '../router/roles.js';
 
 /** BREAK length sent by ~b (what ssh and most terminal servers use). */
 const BREAK_MS = 250;
@@ -48,6 +49,8 @@ export function interactiveStdio(escape: number | undefined, hint: (text: string
       stream.destroy();
     } else if (action === 'break') {
       stream.emit('control', { type: 'break', ms: BREAK_MS });
+    } else if (action === 'take' || action === 'release') {
+      stream.emit('control', { type: action });
     } else if (escape !== undefined) {
       process.stdout.write(`\r\n${escapeHelp(escape)}`);
     }
@@ -67,7 +70,18 @@ export function interactiveStdio(escape: number | undefined, hint: (text: string
     if (event === 'control') setImmediate(sendSize);
   });
   if (escape !== undefined) hint(`${escapeName(escape)}. disconnects, ${escapeName(escape)}? lists escapes`);
-  return { stream, label: 'stdio' };
+  // A hub elsewhere (over ws:) says where the keyboard is: a line when this terminal's own state changes.
+  let told: string | undefined;
+  const tell = (state: KeyboardState) => {
+    const key = `${state.you} ${state.holder ?? ''}`;
+    if (key === told) return;
+    // Where everyone types, there is nothing to say unless this terminal may not.
+    if (told === undefined && state.policy === 'shared' && state.you === 'typing') return;
+    told = key;
+    const how = escape !== undefined && state.you === 'watching' && state.holder !== undefined ? ` (${escapeName(escape)}w takes it)` : '';
+    process.stderr.write(`\r\n[ptybridge: ${describeKeyboard(state)}${how}]\r\n`);
+  };
+  return { stream, label: 'stdio', tell };
 }
 
 /** Applies the CLI's --escape to a stdio endpoint (other endpoints are returned as they are). */

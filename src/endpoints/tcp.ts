@@ -7,6 +7,7 @@ import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js'
 import { retryOptions, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
+import { doorOptions } from '../router/roles.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
@@ -65,6 +66,7 @@ const tcpListenOptions = z.object({
   telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
   ...livenessOptions,
+  ...doorOptions,
 });
 
 export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {

@@ -2,6 +2,7 @@
 import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
+import type { KeyboardState, Role } from '../router/roles.js';
 
 /** Serial line settings, as RFC 2217 and `serial:` know them. */
 export interface LineSettings {
@@ -25,7 +26,14 @@ export type Control =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'break'; ms: number }
   | { type: 'line'; line: Partial<LineSettings>; reply?: (inForce: LineSettings | undefined) => void }
-  | { type: 'modem'; modem: ModemSettings; reply?: (inForce: ModemSettings | undefined) => void };
+  | { type: 'modem'; modem: ModemSettings; reply?: (inForce: ModemSettings | undefined) => void }
+  /** A peer asks for the keyboard (`~w`, the page's button) or lets it go (`~s`), under ?policy=exclusive. */
+  | { type: 'take' | 'release' }
+  /**
+   * With a state: the hub tells a peer where the keyboard is (a relay passes it on). Without:
+   * a peer asks to be told, now and on every change (the page does, once connected).
+   */
+  | { type: 'keyboard'; state?: KeyboardState };
 
 /** One open duplex byte stream, plus the controls only some kinds of link have. */
 export interface Link {
@@ -38,6 +46,16 @@ export interface Link {
   /** Changes what was given and returns the settings really in force. */
   setLine?(line: Partial<LineSettings>): Promise<LineSettings>;
   setModem?(modem: ModemSettings): Promise<ModemSettings>;
+  /** A peer's role, from its door (`?readonly`) and its credential (a view token); absent: full. */
+  readonly role?: Role;
+  /** A peer's name (users file, trusted proxy header), for logs, the transcript and the index. */
+  readonly user?: string;
+  /** Shows the keyboard state to a peer that has a way to show it (a page's badge, a terminal's line). */
+  tell?(state: KeyboardState): void;
+  /** The peer asked for keyboard states from the start (a ws: client's header); else it asks with a control. */
+  readonly follows?: boolean;
+  /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
+  keyboard?(request: 'take' | 'release'): void;
 }
 
 /** A bound listener, yielding one Link per accepted peer. */
@@ -54,6 +72,8 @@ export interface RouteStatus {
   device?: { label: string; open: boolean };
   /** Peers connected to the route now. */
   peers: number;
+  /** Hub routes: each peer, its name if it has one, and what it is doing, in arrival order. */
+  who?: { name?: string; doing: KeyboardState['you'] }[];
 }
 
 /** What `open`/`listen` get besides their parsed spec. */

@@ -8,6 +8,7 @@ import { EndpointError } from '../errors.js';
 import { duration, size } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import type { ConnectingType, ListeningType, OpenContext } from './types.js';
+import { doorOptions } from '../router/roles.js';
 
 /** The largest UDP payload over IPv4 (65535 less the IP and UDP headers). */
 export const MAX_DATAGRAM = 65507;
@@ -166,7 +167,7 @@ export const udp: ConnectingType<HostPort, typeof udpOptions> = {
   },
 };
 
-const udpListenOptions = z.object(datagramOptions);
+const udpListenOptions = z.object({ ...datagramOptions, ...doorOptions });
 
 export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
   scheme: 'udp-listen',

@@ -9,6 +9,7 @@ import { quoteUri } from '../uri.js';
 import { retryOptions, withRetry } from './retry.js';
 import { connectSocket, listenSocket } from './socket-link.js';
 import type { ConnectingType, ListeningType } from './types.js';
+import { doorOptions } from '../router/roles.js';
 
 /** A socket path: any non-empty text; only opening checks it against the filesystem. */
 function parsePath(target: string, uri: string): string {
@@ -36,6 +37,7 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
 const unixListenOptions = z.object({
   mode: fileMode('permissions of the socket file, set before any peer is accepted (default: 0666 less the umask)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  ...doorOptions,
 });
 
 export const unixListen: ListeningType<string, typeof unixListenOptions> = {

@@ -1,12 +1,13 @@
 // ws-listen: — a WebSocket server (websockify-compatible) that also serves the browser terminal page.
 import type http from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
-import { chooseSubprotocol, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
+import { chooseSubprotocol, CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { parseHostPort, quoteUri, quoted, type HostPort } from '../uri.js';
-import { redactUrl } from '../web/auth.js';
+import { redactUrl, type Admitted } from '../web/auth.js';
+import { doorOptions, parseTrustProxy, type KeyboardState } from '../router/roles.js';
 import { describePeer, mount, type ServerSettings } from '../web/server.js';
 import type { ListeningType } from './types.js';
 
@@ -16,16 +17,24 @@ export interface WsListenTarget extends HostPort {
 }
 
 const options = z.object({
-  token: text(undefined, 'secret a peer must present (Authorization: Bearer, cookie, or ?token= on the URL); generated and printed when the bind is not loopback'),
-  origin: text(undefined, 'comma-separated browser origins allowed besides the same host (https://a.example), or * for any', 'origins'),
+  token: text(undefined, 'secret a peer must present (Authorization: Bearer, or ?token= on the URL, which gives a browser a session cookie); default: ?token-file=, $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route'),
+  'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
+  'view-token': text(undefined, 'a second token, presented the same ways: its peers watch and never type (compared in constant time, never logged)'),
+  users: text(undefined, 'a users file: one line per user, NAME ROLE SHA256 (role full or view; the hex SHA-256 of the user\'s token); names appear in logs, the index and the transcript; read again on SIGHUP', 'a file'),
+  'trust-proxy': text(undefined, 'comma-separated addresses of reverse proxies (oauth2-proxy, Authelia) whose user-header names the peer; the header from any other address is ignored', 'IP addresses'),
+  'user-header': text('X-Forwarded-User', 'with trust-proxy=: the request header that carries the authenticated user\'s name', 'a header name'),
+  ...doorOptions,
+  origin: text(undefined, 'comma-separated browser origins allowed besides this server itself (same scheme and host), or * for any', 'origins'),
+  'allowed-hosts': text(undefined, 'comma-separated Host names a browser may use besides IP addresses, localhost and the bound name (a reverse proxy\'s name; .example.com: its subdomains too), or * for any', 'host names'),
   cert: text(undefined, 'TLS certificate file (PEM): serve wss:// and https://', 'a file'),
   key: text(undefined, 'TLS private key file (PEM), with cert=', 'a file'),
   max: int(0, 0, 1_000_000, 'most WebSocket peers at once; more are answered 503 (0: no limit)'),
   'header-timeout': duration(10_000, 'a peer must send its whole HTTP request (headers) within this long, or it is cut (slowloris; 0: Node\'s 60 s)', 600_000),
   ping: duration(30_000, 'ping each peer this often and drop it when no pong came back by the next ping (0: off)'),
-  'max-frame': size(1024 * 1024, 'largest message a peer may send; larger ones are closed with 1009'),
+  'max-frame': size(1024 * 1024, 'largest message a peer may send (at most 64M: a message is held whole in memory); larger ones are closed with 1009', 64 * 1024 * 1024, 1),
   web: flag(true, 'serve the browser terminal page on GET (off: 404)'),
-  static: text(undefined, 'serve files from this directory, as websockify --web does (noVNC)', 'a directory'),
+  static: text(undefined, 'serve files from this directory, as websockify --web does (noVNC); symlinks are not followed', 'a directory'),
+  dotfiles: flag(false, 'with static=: also serve files and directories whose name starts with a dot'),
 });
 
 /** `[host:]port[/path]`: the address as tcp-listen takes it, then an optional path. */
@@ -42,7 +51,9 @@ export function serverSettingsOf(spec: { target: WsListenTarget; options: z.outp
   const { host, port, defaultedHost } = spec.target;
   const o = spec.options;
   const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };
-  for (const k of ['token', 'origin', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
+  for (const k of ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'origin', 'allowed-hosts', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
+  if (o['trust-proxy'] !== undefined) settings['user-header'] = o['user-header'];
+  if (o.dotfiles) settings.dotfiles = true;
   return settings;
 }
 
@@ -53,25 +64,50 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   summary: 'accept WebSocket peers (websockify binary/base64, noVNC) and serve a browser terminal; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port[/path]',
   examples: [
-    'ptybridge exec:bash ws-listen:8080                        # a terminal at http://127.0.0.1:8080/',
+    'ptybridge exec:bash ws-listen:8080                        # a terminal: open the http://127.0.0.1:8080/?token=… it prints',
     'ptybridge ws-listen:6080/websockify?static=/usr/share/novnc tcp:localhost:5900',
-    'ptybridge pty:/dev/pts/4 ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token=s3cret',
+    'ptybridge pty:/dev/pts/4 ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token-file=/etc/ptybridge/token',
+  ],
+  notes: [
+    'Every ws-listen asks for a token, on loopback too (other users of the machine and DNS-rebinding',
+    'pages reach loopback): without ?token=, ?token-file= or $PTYBRIDGE_TOKEN one is generated and',
+    'the URL to open is printed once on stderr. ?token=none opens the route to anyone who reaches the',
+    'port. Browsers must use this server\'s own name (IP, localhost, the bound name, ?allowed-hosts=):',
+    'others are refused with 403, as are WebSockets from another Origin (scheme included).',
+    'Roles (behind a shared device): ?view-token= and view users of ?users= watch; ?readonly makes',
+    'every peer of this listener watch. Under ?policy=exclusive the page can take the keyboard.',
   ],
   options,
   parseTarget,
+  validate(spec) {
+    const o = spec.options;
+    if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
+    if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: ?dotfiles needs static=DIR`);
+    const vt = o['view-token'];
+    if (vt !== undefined) {
+      if (vt === '' || vt === 'none') throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : '"none"'}`);
+      if (o.token === 'none') throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: view-token= with token=none: without a token every peer types; give token= too`);
+      if (vt === o.token) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: view-token= is the same as token=: a peer could not be told apart`);
+    }
+    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(o['user-header'] ?? '')) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: user-header= expects a header name such as X-Forwarded-User`);
+    parseTrustProxy(o['trust-proxy'], quoteUri(redactUrl(spec.uri)));
+  },
   async listen(spec, onLink, ctx) {
     const uri = redactUrl(spec.uri);
     const o = spec.options;
     const { path } = spec.target;
     if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError(`${quoteUri(uri)}: cert= and key= go together`);
     const scheme = o.cert !== undefined ? 'wss' : 'ws';
+    // `ws` (with the http, https, crypto and zlib it pulls in) loads on first use: a route
+    // without a WebSocket starts without it.
+    const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: o['max-frame'],
       perMessageDeflate: false,
       handleProtocols: (offered) => chooseSubprotocol(offered) ?? false,
     });
-    const onPeer = (ws: WebSocket, req: http.IncomingMessage) => {
+    const onPeer = (ws: WebSocket, req: http.IncomingMessage, auth: Admitted) => {
       const label = `${scheme} ${describePeer(req)}`;
       keepAlive(ws, o.ping, () => ctx.log.info(`${label}: no answer to ping within ${o.ping} ms; dropping it`));
       const framing = framingOf(ws.protocol);
@@ -80,7 +116,12 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
       // A resize asked of this link goes on to its peer as JSON (a relay: browser → ws-listen →
       // ws: → far ws-listen → exec); websockify framings have no way to carry it.
       const resize = framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined;
-      onLink({ stream, label, resize });
+      // The page shows the keyboard state as a badge; websockify framings carry bytes only,
+      // and such a peer is told in a line like a telnet peer.
+      const follows = /\bkeyboard\b/i.test(String(req.headers[CONTROLS_HEADER] ?? ''));
+      // Only to a peer that asked (header, or the page's request): through a relay as well.
+      const tell = framing === 'plain' ? (state: KeyboardState) => (follows || stream.askedKeyboard) && stream.sendControl(state) : undefined;
+      onLink({ stream, label, resize, tell, follows, role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}) });
     };
     // The server for host:port is shared by every route that names it (one port, many
     // consoles by path); its token, origin and TLS are the server's, the rest the path's.

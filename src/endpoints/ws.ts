@@ -1,12 +1,11 @@
 // ws: and wss: — WebSocket client, to a ws-listen server, websockify, or any WebSocket byte service.
 import { readFile } from 'node:fs/promises';
-import WebSocket from 'ws';
 import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
 import { duration, flag, oneOf, size, text } from '../options.js';
-import { framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
+import { CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { quoteUri, quoted } from '../uri.js';
-import { redactUrl } from '../web/auth.js';
+import { readTokenFile, redactUrl } from '../web/auth.js';
 import { retryOptions, withRetry } from './retry.js';
 import type { ConnectingType } from './types.js';
 
@@ -19,6 +18,7 @@ export interface WsTarget {
 
 const options = z.object({
   token: text(undefined, 'sent as "Authorization: Bearer TOKEN" (a ws-listen server accepts it)'),
+  'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
   protocol: oneOf(['none', 'binary', 'base64'], 'none', 'subprotocol to ask for: none (binary frames, resize as JSON text), or websockify\'s binary / base64'),
   origin: text(undefined, 'Origin header to send, for servers that check it', 'an origin such as https://host'),
   insecure: flag(false, 'wss: accept any server certificate (self-signed); prefer ca='),
@@ -51,9 +51,13 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
       if (!url.hostname) throw new UsageError(`${quoteUri(redactUrl(uri))}: missing host: expected ${scheme}://host:port[/path]`);
       return { url: url.href, authority: url.host };
     },
-    open: (spec, ctx) => {
+    validate(spec) {
+      if (spec.options.token !== undefined && spec.options['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
+    },
+    open: async (spec, ctx) => {
       const uri = redactUrl(spec.uri);
       const o = spec.options;
+      const token = o['token-file'] === undefined ? o.token : await readTokenFile(o['token-file'], uri);
       return withRetry(
         async () => {
           let ca: Buffer | undefined;
@@ -62,8 +66,10 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           } catch (err) {
             throw new EndpointError(`${uri}: ca=${o.ca}`, err);
           }
+          // `ws` loads on first use (see ws-listen.ts): routes without a WebSocket start without it.
+          const { default: WebSocket } = await import('ws');
           const ws = new WebSocket(spec.target.url, o.protocol === 'none' ? [] : [o.protocol], {
-            headers: o.token !== undefined ? { Authorization: `Bearer ${o.token}` } : {},
+            headers: { ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}), ...(o.protocol === 'none' ? { [CONTROLS_HEADER]: 'keyboard' } : {}) },
             origin: o.origin,
             ca,
             rejectUnauthorized: !o.insecure,
@@ -71,6 +77,12 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
             perMessageDeflate: false,
             handshakeTimeout: 15_000,
           });
+          // A server may send right after its 101 answer (a hub's replay and keyboard state),
+          // in the same read: those messages come before `open` has resolved below. Held here,
+          // they are handed to the stream in order once it exists.
+          const early: [Buffer, boolean][] = [];
+          const hold = (data: Buffer, isBinary: boolean) => early.push([data, isBinary]);
+          ws.on('message', hold);
           await new Promise<void>((resolve, reject) => {
             ws.once('open', resolve);
             ws.once('error', (err) => reject(new EndpointError(uri, err)));
@@ -84,11 +96,15 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           const framing = framingOf(ws.protocol);
           keepAlive(ws, o.ping, () => ctx.log.warn(`${label}: no answer to ping within ${o.ping} ms; closing`));
           const stream = new WsStream(ws, { framing, label, log: ctx.log });
+          ws.off('message', hold);
+          for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
           return {
             stream,
             label,
             // Only plain framing has a way to say it; websockify's subprotocols carry bytes only.
             resize: framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined,
+            // ~w and ~s of an interactive client, for a ptybridge hub on the far side.
+            keyboard: framing === 'plain' ? (request: 'take' | 'release') => stream.sendControl({ type: request }) : undefined,
           };
         },
         o,

@@ -3,6 +3,7 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
+import type { KeyboardState } from '../router/roles.js';
 import { givesChunksBack, releaseChunk } from '../endpoints/read-pool.js';
 
 /**
@@ -24,6 +25,14 @@ export function chooseSubprotocol(offered: Set<string>): string | undefined {
 export function framingOf(protocol: string): Framing {
   return protocol === 'binary' || protocol === 'base64' ? protocol : 'plain';
 }
+
+/**
+ * A ws: client says with this header which JSON messages it understands besides resize
+ * (`keyboard`: a hub's keyboard state). A server that does not know it ignores it, where an
+ * unknown JSON message would be closed with 1003; a page, which cannot set headers, asks
+ * with `{"type":"keyboard"}` instead.
+ */
+export const CONTROLS_HEADER = 'x-ptybridge-controls';
 
 /** WebSocket close codes used for a peer's bad input (RFC 6455 §7.4.1). */
 export const CLOSE = { normal: 1000, unsupported: 1003, invalidPayload: 1007, tooBig: 1009 } as const;
@@ -50,7 +59,21 @@ export function parseControl(text: string): Control | string {
     if (typeof ms !== 'number' || !(ms >= 0 && ms <= 10_000)) return 'malformed break (ms must be 0-10000)';
     return { type: 'break', ms };
   }
+  if (m.type === 'take' || m.type === 'release') return { type: m.type };
+  if (m.type === 'keyboard') return Object.keys(m).length === 1 ? { type: 'keyboard' } : parseKeyboard(msg as Record<string, unknown>);
   return `unknown control type ${JSON.stringify(m.type)}`;
+}
+
+/** The hub's keyboard state, as a ws: client reads it from a ptybridge server. */
+function parseKeyboard(m: Record<string, unknown>): Control | string {
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const text = (v: unknown) => v === undefined || (typeof v === 'string' && v.length <= 200);
+  if (!['typing', 'watching', 'read-only'].includes(m.you as string) || !['shared', 'exclusive', 'readonly'].includes(m.policy as string)) return 'malformed keyboard state (you, policy)';
+  if (!count(m.watching) || !count(m.peers) || !text(m.holder) || !text(m.name)) return 'malformed keyboard state (watching, peers, holder, name)';
+  const state: KeyboardState = { type: 'keyboard', you: m.you as KeyboardState['you'], policy: m.policy as KeyboardState['policy'], watching: m.watching as number, peers: m.peers as number };
+  if (m.holder !== undefined) state.holder = m.holder as string;
+  if (m.name !== undefined) state.name = m.name as string;
+  return { type: 'keyboard', state };
 }
 
 export interface WsStreamOptions {
@@ -73,6 +96,10 @@ export class WsStream extends Duplex {
   private waiting: (() => void) | undefined;
   private peerGone = false;
   private readonly highWater: number;
+  /** Set once the peer asked for keyboard states (`{"type":"keyboard"}`): only then are they sent to it. */
+  askedKeyboard = false;
+  /** Controls that came before anyone listened (a link not yet joined): handed over to the first listener. */
+  private earlyControls: Control[] = [];
 
   constructor(
     readonly ws: WebSocket,
@@ -81,6 +108,12 @@ export class WsStream extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.highWater = opts.sendHighWater ?? 1024 * 1024;
     givesChunksBack(this);
+    this.on('newListener', (event: string) => {
+      if (event !== 'control' || !this.earlyControls.length) return;
+      const held = this.earlyControls;
+      this.earlyControls = [];
+      queueMicrotask(() => held.forEach((c) => this.emit('control', c)));
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
       // ws has already answered with the close code (1009 too big, 1007 bad UTF-8, 1002 protocol).
@@ -120,7 +153,9 @@ export class WsStream extends Duplex {
     } else {
       const c = parseControl(data.toString('utf8'));
       if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
-      this.emit('control', c);
+      if (c.type === 'keyboard' && !c.state) this.askedKeyboard = true;
+      if (this.listenerCount('control') > 0) this.emit('control', c);
+      else if (this.earlyControls.push(c) > 64) this.earlyControls.shift(); // bounded: the latest count
       return;
     }
     if (bytes.length && !this.push(bytes)) this.ws.pause();

@@ -4,7 +4,10 @@ import { describeOsError, EndpointError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
+import { Keyboard } from './keyboard.js';
+import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
+import { describeKeyboard } from './roles.js';
 import { Replay } from './replay.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
 import { formatTrace } from './trace.js';
@@ -61,6 +64,9 @@ class Hub {
   private everOpen = false;
   /** The device's label when it was last open: the index still names it while it is lost. */
   private label: string | undefined;
+  private readonly keyboard: Keyboard;
+  /** ?log-input: what each peer typed, attributed, in the transcript. */
+  private readonly inputLog: InputLog | undefined;
 
   constructor(
     private readonly device: Device,
@@ -69,6 +75,11 @@ class Hub {
     private readonly openCtx: OpenContext,
   ) {
     this.replay = new Replay(settings.replay);
+    this.keyboard = new Keyboard(settings.policy);
+    if (settings['log-input']) {
+      const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
+      this.inputLog = new InputLog(record);
+    }
   }
 
   private get log() {
@@ -77,7 +88,8 @@ class Hub {
 
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
-    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size };
+    const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
+    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
   /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
@@ -121,8 +133,10 @@ class Hub {
       this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`),
     );
     this.peers.add(peer);
-    this.log.info(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
-    this.ctx.transcript?.event(`${peer.label} connected (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.keyboard.joined(peer);
+    const how = peer.role === 'view' ? ', read-only' : '';
+    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.ctx.transcript?.event(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
@@ -135,37 +149,52 @@ class Hub {
     if (this.inputPaused) s.pause();
     if (this.replay.length) peer.send(this.replay.contents());
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
+    this.announce();
+  }
+
+  /** Tells every peer where the keyboard is (a page redraws its badge; others get a line only when theirs changed). */
+  private announce(): void {
+    for (const p of this.peers) {
+      const state = this.keyboard.state(p, this.peers);
+      p.tell(state, () => describeKeyboard(state));
+    }
+  }
+
+  /** `~w`, `~s`, the page's button: the keyboard moves, the transcript says who took it from whom. */
+  private request(peer: Peer, what: 'take' | 'release'): void {
+    const before = this.keyboard.request(peer, what);
+    if (before === undefined) {
+      if (!this.keyboard.mayType(peer)) peer.notice(this.keyboard.policy === 'readonly' ? 'read-only console' : 'read-only: you may watch, not type');
+      return;
+    }
+    const text = what === 'release' ? `${peer.who} let go of the keyboard` : `${peer.who} took the keyboard${before ? ` from ${before.who}` : ''}`;
+    this.log.info(text);
+    this.ctx.transcript?.event(text);
+    this.announce();
   }
 
   private leave(peer: Peer): void {
     if (peer.left) return;
     peer.left = true;
-    const wasWriter = this.writer() === peer;
+    this.inputLog?.flush(peer);
+    const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
     const refused = peer.refused ? `, ${peer.refused} refused` : '';
     this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
-    if (wasWriter && this.settings.policy === 'exclusive') {
-      const next = this.writer();
-      if (next) this.log.info(`${next.label} now has the console (exclusive)`);
+    // While the hub closes, every peer leaves: the keyboard has nowhere to go.
+    if (this.closing) return;
+    if (next) {
+      this.log.info(`${next.label} now has the console (exclusive)`);
+      this.ctx.transcript?.event(`${next.who} has the keyboard (${peer.who} left)`);
     }
+    this.announce();
   }
 
-  /** Under `exclusive`, the earliest peer still connected; Set keeps arrival order. */
-  private writer(): Peer | undefined {
-    for (const p of this.peers) return p;
-    return undefined;
-  }
-
+  /** Whether the peer's input reaches the device now; under `exclusive` a keyboard nobody holds is taken by typing. */
   private mayWrite(peer: Peer): boolean {
-    switch (this.settings.policy) {
-      case 'shared':
-        return true;
-      case 'readonly':
-        return false;
-      case 'exclusive':
-        return this.writer() === peer;
-    }
+    if (this.keyboard.policy === 'exclusive' && !this.keyboard.holder && this.keyboard.mayType(peer)) this.request(peer, 'take');
+    return this.keyboard.mayWrite(peer);
   }
 
   /** Peer input, merged into the device in arrival order, chunk by chunk. */
@@ -173,9 +202,11 @@ class Hub {
     peer.in += chunk.length;
     if (!this.mayWrite(peer)) {
       peer.refused += chunk.length;
-      if (!peer.toldReadOnly) {
+      // Told once, in a line; a page already shows it in its badge.
+      if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
-        peer.notice(this.settings.policy === 'readonly' ? 'read-only console' : 'read-only: another peer has the console');
+        const holder = this.keyboard.holder;
+        peer.notice(this.keyboard.policy === 'readonly' ? 'read-only console' : peer.role === 'view' ? 'read-only: you may watch, not type' : `read-only: ${holder?.user ?? 'another peer'} has the console`);
       }
       return;
     }
@@ -186,11 +217,19 @@ class Hub {
       return;
     }
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
+    this.inputLog?.typed(peer, chunk);
     if (!link.stream.write(chunk)) this.pauseInput();
   }
 
   private control(peer: Peer, c: Control): void {
-    if (!this.mayWrite(peer) || !this.link) {
+    if (c.type === 'take' || c.type === 'release') return this.request(peer, c.type);
+    if (c.type === 'keyboard') {
+      if (c.state || !peer.link.tell) return;
+      peer.following = true;
+      const state = this.keyboard.state(peer, this.peers);
+      return peer.tell(state, () => describeKeyboard(state));
+    }
+    if (!this.keyboard.mayWrite(peer) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
@@ -256,6 +295,7 @@ class Hub {
   /** Closes every peer (after flushing what they are owed) and the device. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const p of this.peers) this.inputLog?.flush(p);
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));

@@ -1,5 +1,6 @@
 // One peer of the hub: its bounded output queue, its byte counts, and how it leaves.
 import type { Link } from '../endpoints/types.js';
+import type { KeyboardState, Role } from './roles.js';
 
 /**
  * A peer's output queue is its stream's own write buffer (`writableLength`): the hub
@@ -26,10 +27,44 @@ export class Peer {
     readonly link: Link,
     private readonly limit: number,
     private readonly onDrop: (peer: Peer, queued: number) => void,
-  ) {}
+  ) {
+    this.following = link.follows === true && link.tell !== undefined;
+  }
 
+  /** The link's label, and the peer's name when it has one: "ws 127.0.0.1:53122 (alice)". */
   get label(): string {
-    return this.link.label;
+    return this.link.user === undefined ? this.link.label : `${this.link.label} (${this.link.user})`;
+  }
+
+  get role(): Role {
+    return this.link.role ?? 'full';
+  }
+
+  get user(): string | undefined {
+    return this.link.user;
+  }
+
+  /** How others are told about this peer: its name, else its address. */
+  get who(): string {
+    return this.link.user ?? this.link.label;
+  }
+
+  /** What the peer was last told about the keyboard: a peer without a page gets a line only when its own state changes. */
+  private told: string | undefined;
+
+  /**
+   * Whether the peer asked to be told the keyboard state as it is (a page, a ws: client):
+   * a plain WebSocket client that did not ask (websocat) never gets a JSON message it did not expect.
+   */
+  following = false;
+
+  /** Shows the keyboard state: the page's badge, or one line when this peer's own state changed. */
+  tell(state: KeyboardState, line: () => string): void {
+    if (this.dropped || this.left) return;
+    if (this.following) return this.link.tell!(state);
+    const key = `${state.you} ${state.holder ?? ''}`;
+    if (this.told !== undefined && this.told !== key) this.notice(line());
+    this.told = key;
   }
 
   /** Queues device output for the peer; drops the peer if its queue passes the limit. */

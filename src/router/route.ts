@@ -7,6 +7,7 @@ import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
 import type { Transcript } from './session-log.js';
 import { park } from './waiting.js';
+import { redactUrl } from '../web/auth.js';
 
 export interface RouteContext {
   log: Logger;
@@ -57,12 +58,15 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
     return connectBoth(l as Connecting, r as Connecting, ctx, openCtx, abort);
   }
   if (l.type.role === 'listening' && r.type.role === 'listening') {
+    noReadonlyDoor(l as Listening);
+    noReadonlyDoor(r as Listening);
     return rendezvous(l as Listening, r as Listening, ctx, openCtx, abort);
   }
   const [listening, connecting] = (l.type.role === 'listening' ? [l, r] : [r, l]) as [Listening, Connecting];
   if (sharingOf(connecting) === 'device') {
     return runHub(connecting, [listening], ctx, openCtx, abort);
   }
+  noReadonlyDoor(listening);
   return forkPerPeer(listening, connecting, ctx, openCtx, abort);
 }
 
@@ -147,11 +151,31 @@ class Joins {
   }
 }
 
-/** Binds a listener and logs the "listening on" line tests and users read. */
+const isReadonlyDoor = (e: Listening) => (e.spec.options as { readonly?: boolean }).readonly === true;
+
+/** Roles are a hub's: a peer of its own fresh connection has nothing to watch but what it types. */
+function noReadonlyDoor(e: Listening): void {
+  const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
+  if (what) throw new UsageError(`${redactUrl(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`);
+}
+
+/** A watch-only peer (view token, view user) on a route without a shared device is turned away. */
+function refusedWatcher(peer: Link, log: Logger): boolean {
+  if (peer.role !== 'view') return false;
+  log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`);
+  peer.stream.destroy();
+  return true;
+}
+
+/**
+ * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
+ * door makes each of its peers a watcher, whatever its credential.
+ */
 export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
   let listener: Listener;
+  const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
   try {
-    listener = await e.type.listen(e.spec, onLink, openCtx);
+    listener = await e.type.listen(e.spec, door, openCtx);
   } catch (err) {
     // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
     throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
@@ -189,6 +213,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
   const joins = new Joins();
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const listener = await bind(listening, (peer) => {
+    if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {}); // reported when the join ends
     openConnecting(connecting, openCtx).then(
@@ -217,6 +242,7 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
   type Waiter = { peer: Link; take: () => void };
   const waiting: [Waiter[], Waiter[]] = [[], []];
   const arrive = (side: 0 | 1) => (peer: Link) => {
+    if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {});
     const other = waiting[side === 0 ? 1 : 0];

@@ -1,10 +1,76 @@
-// Who may use a ws-listen server: the token (header, cookie or ?token=) and the browser Origin check.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+// Who may use a ws-listen server: the Host allow-list (DNS rebinding), the browser Origin check, and the token (Bearer, session cookie or ?token=).
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import { hostname } from 'node:os';
+import { EndpointError, UsageError } from '../errors.js';
+import { quoteUri } from '../uri.js';
+import { parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
 
-/** A fresh random token for a non-loopback listener that was given none. */
+/** What a presented token turned out to be: the server's token, its view token, or a user's. */
+type Credential = { kind: 'full' } | { kind: 'view' } | { kind: 'user'; user: User };
+
+/** The environment variable that gives every ws-listen of the process its token (kept out of `ps`). */
+export const TOKEN_ENV = 'PTYBRIDGE_TOKEN';
+
+/** The auth part of a server's settings: fixed when it starts, the same for every route on it. */
+export interface AuthOptions {
+  /** The token itself, or `none`: no token at all. */
+  token?: string;
+  'token-file'?: string;
+  /** Comma-separated browser origins allowed besides the server's own, or `*`. */
+  origin?: string;
+  /** Comma-separated Host names allowed besides loopback names and the bound address, or `*`. */
+  'allowed-hosts'?: string;
+  /** A second token whose peers watch and never type. */
+  'view-token'?: string;
+  /** A users file: a name and a role per token (see src/router/roles.ts). */
+  users?: string;
+  /** Comma-separated addresses of reverse proxies whose `user-header` names the peer. */
+  'trust-proxy'?: string;
+  'user-header'?: string;
+}
+
+/** Where a server's token came from; `none` means the route is open to anyone who reaches it. */
+export type TokenSource = 'uri' | 'file' | 'env' | 'generated' | 'none';
+
+/** A fresh random token (192 bits), for a listener that was given none. */
 export function generateToken(): string {
   return randomBytes(24).toString('base64url');
+}
+
+/**
+ * The token a server uses: `?token=` (`none` turns it off), else the first line of
+ * `?token-file=`, else $PTYBRIDGE_TOKEN, else a generated one that the caller prints.
+ */
+export async function resolveToken(o: AuthOptions, uri: string, env: NodeJS.ProcessEnv = process.env): Promise<{ token: string | undefined; source: TokenSource }> {
+  if (o.token === 'none') return { token: undefined, source: 'none' };
+  if (o.token !== undefined) return { token: o.token, source: 'uri' };
+  let token: string | undefined;
+  let source: TokenSource = 'generated';
+  if (o['token-file'] !== undefined) {
+    token = await readTokenFile(o['token-file'], uri);
+    source = 'file';
+  } else if (env[TOKEN_ENV] !== undefined && env[TOKEN_ENV] !== '') {
+    token = env[TOKEN_ENV]!.trim();
+    source = 'env';
+  }
+  if (token === 'none') throw new UsageError(`${quoteUri(uri)}: the token "none" turns the token off only when written on the address (?token=none)`);
+  return token === undefined ? { token: generateToken(), source } : { token, source };
+}
+
+/** The first line of a token file (ws-listen's and ws:'s ?token-file=), trimmed; refused when empty. */
+export async function readTokenFile(file: string, uri: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new EndpointError(`${quoteUri(uri)}: token-file=${file}`, err);
+  }
+  const token = text.split('\n')[0]!.trim();
+  if (token === '') throw new UsageError(`${quoteUri(uri)}: token-file=${file} is empty: expected the token on its first line`);
+  return token;
 }
 
 /** Compares in constant time; hashing first makes the lengths equal and hides them. */
@@ -16,56 +82,230 @@ export function tokenMatches(given: string | undefined, expected: string): boole
 }
 
 /**
- * The cookie that carries the token after a browser opened the page with `?token=`.
- * Cookies are not scoped by port, so the name carries it: two servers on one host do not
- * overwrite each other's token.
+ * The session cookie's name. Cookies are not scoped by port, so the name carries it: two
+ * servers on one host do not overwrite each other's session.
  */
-export const cookieName = (port: number) => `ptybridge_token_${port}`;
+export const cookieName = (port: number) => `ptybridge_session_${port}`;
 
-/** Where a request may carry the token: Authorization: Bearer, the cookie, or ?token=. */
-export function tokenOf(req: IncomingMessage, url: URL, port: number): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
-  const fromQuery = url.searchParams.get('token');
-  if (fromQuery !== null) return fromQuery;
-  const name = cookieName(port);
+/** The value of one cookie in a request, undefined when absent. */
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
 }
 
-/** The Set-Cookie header that lets the page's own socket carry the token. */
-export function tokenCookie(port: number, token: string, secure: boolean): string {
-  return `${cookieName(port)}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim().toLowerCase().replace(/\/$/, '')).filter(Boolean);
+
+/** A request let in: `role` is what the peer may do (`full` types, `view` watches), `via` how it proved it. */
+export interface Admitted {
+  ok: true;
+  role: Role;
+  /** The peer's name: from the users file, else from a trusted proxy's header. */
+  user?: string;
+  /** The users-file entry that let it in: a SIGHUP that removes or changes it ends the peer's connection. */
+  account?: User;
+  via: 'open' | 'bearer' | 'query' | 'cookie';
+  /** Set on the HTTP answer when the token came in the URL: the browser's session from then on. */
+  setCookie?: string;
 }
 
+/** What `authenticate` decided. */
+export type AuthResult = Admitted | { ok: false; status: 401 | 403; why: string };
+
 /**
- * A browser always sends Origin with a WebSocket upgrade; a page from another site must not
- * drive the terminal (cross-site WebSocket hijacking). Allowed: no Origin (not a browser),
- * an Origin on the allow-list (`*` allows any), or the same host as the request's Host.
+ * One server's gate. Every request and upgrade goes through `authenticate`: Host first (a
+ * page on a rebound name must not get in, token or not), then Origin, then the credential.
  */
-export function originAllowed(req: IncomingMessage, allow: readonly string[]): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (allow.includes('*')) return true;
-  const normal = origin.toLowerCase().replace(/\/$/, '');
-  if (allow.some((a) => a.toLowerCase().replace(/\/$/, '') === normal)) return true;
-  try {
-    return new URL(origin).host === (req.headers.host ?? '').toLowerCase();
-  } catch {
-    return false;
+export class Gate {
+  /** Per process: a session cookie is worth nothing to another server, or after a restart. */
+  private readonly secret = randomBytes(32);
+  private readonly origins: string[];
+  private readonly hosts: string[];
+  private port = 0;
+  private session = '';
+  private viewSession = '';
+  private readonly names = new Set(['localhost']);
+  private readonly viewToken: string | undefined;
+  private readonly users: UsersFile | undefined;
+  private readonly open: boolean;
+  private readonly trusted: string[];
+  private readonly userHeader: string;
+
+  /**
+   * `token` undefined: no server token (`?token=none`, or a users file alone); `extra.open`
+   * says whether anyone then gets in (default: when there is no token and no users file).
+   */
+  constructor(
+    private readonly token: string | undefined,
+    o: AuthOptions,
+    private readonly tls: boolean,
+    bindHost: string,
+    extra: { users?: UsersFile; open?: boolean } = {},
+  ) {
+    this.origins = list(o.origin);
+    this.hosts = list(o['allowed-hosts']).map((h) => h.replace(/:\d+$/, '')); // the port is not part of the check
+    // A name the user bound explicitly is theirs; a wildcard bind is reached by this machine's name.
+    if (!net.isIP(bindHost)) this.names.add(bindHost.toLowerCase());
+    this.viewToken = o['view-token'];
+    this.users = extra.users;
+    this.open = extra.open ?? (token === undefined && extra.users === undefined);
+    this.trusted = parseTrustProxy(o['trust-proxy'], 'ws-listen');
+    this.userHeader = (o['user-header'] ?? 'x-forwarded-user').toLowerCase();
+  }
+
+  /** Learns the address really bound (port 0, a name, a wildcard): the Host check and the cookie depend on it. */
+  bound(address: net.AddressInfo): void {
+    this.port = address.port;
+    if (address.address === '0.0.0.0' || address.address === '::') this.names.add(hostname().toLowerCase());
+    if (this.token !== undefined) this.session = this.mac(this.token);
+    if (this.viewToken !== undefined) this.viewSession = this.mac(`view\n${this.viewToken}`);
+  }
+
+  private mac(what: string): string {
+    return createHmac('sha256', this.secret).update(`${this.port}\n${what}`).digest('base64url');
+  }
+
+  /** True when the server asks for a token (not `?token=none`). */
+  get needsToken(): boolean {
+    return !this.open;
+  }
+
+  /**
+   * DNS rebinding: a page on attacker.example, resolved to 127.0.0.1, is same-origin with
+   * this server and sends `Host: attacker.example`. IP literals cannot be rebound, nor can
+   * `localhost` and `*.localhost` (browsers resolve them to loopback themselves).
+   */
+  hostAllowed(req: IncomingMessage): boolean {
+    const host = req.headers.host;
+    if (host === undefined) return true; // not a browser: browsers always send Host
+    if (this.hosts.includes('*')) return true;
+    let name: string;
+    try {
+      name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+    } catch {
+      return false;
+    }
+    if (net.isIP(name) || name === 'localhost' || name.endsWith('.localhost') || this.names.has(name)) return true;
+    return this.hosts.some((h) => h === name || (h.startsWith('.') && (name.endsWith(h) || name === h.slice(1))));
+  }
+
+  /**
+   * A browser always sends Origin with a WebSocket upgrade; a page of another site must not
+   * drive the terminal (cross-site WebSocket hijacking). Allowed: no Origin (not a browser),
+   * an Origin on the list (`*`: any), or this server itself: same scheme, same Host.
+   */
+  originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    if (this.origins.includes('*')) return true;
+    const normal = origin.toLowerCase().replace(/\/$/, '');
+    if (this.origins.includes(normal)) return true;
+    const scheme = this.tls ? 'https:' : 'http:';
+    try {
+      const o = new URL(origin);
+      return o.protocol === scheme && o.host === new URL(`${scheme}//${req.headers.host ?? ''}`).host;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Host, Origin, then any credential the request carries: `Authorization: Bearer`,
+   * `?token=` on the URL, or the session cookie that a page opened with `?token=` got. The
+   * credential decides the role: the token types, the view token and `view` users watch.
+   */
+  authenticate(req: IncomingMessage, url: URL): AuthResult {
+    if (!this.hostAllowed(req)) return { ok: false, status: 403, why: 'host not allowed (see ?allowed-hosts=)' };
+    if (!this.originAllowed(req)) return { ok: false, status: 403, why: 'origin not allowed' };
+    const admitted = this.credentialOf(req, url);
+    if (!admitted) return this.open ? this.named(req, { ok: true, role: 'full', via: 'open' }) : { ok: false, status: 401, why: 'token required' };
+    return this.named(req, admitted);
+  }
+
+  /** The trusted proxy's name for a peer the credential did not name; a header from anyone else is ignored. */
+  private named(req: IncomingMessage, a: Admitted): Admitted {
+    if (a.user !== undefined || !this.trusted.length) return a;
+    const user = proxyUser(this.trusted, req.socket.remoteAddress, req.headers[this.userHeader]);
+    return user === undefined ? a : { ...a, user };
+  }
+
+  private credentialOf(req: IncomingMessage, url: URL): Admitted | undefined {
+    const auth = req.headers.authorization;
+    if (auth && /^bearer\s+/i.test(auth)) {
+      const c = this.match(auth.replace(/^bearer\s+/i, '').trim());
+      if (c) return this.admit(c, 'bearer');
+    }
+    const fromQuery = url.searchParams.get('token');
+    if (fromQuery !== null) {
+      const c = this.match(fromQuery);
+      if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c) };
+    }
+    const cookie = cookieOf(req, cookieName(this.port));
+    const c = cookie === undefined ? undefined : this.matchSession(cookie);
+    return c && this.admit(c, 'cookie');
+  }
+
+  private admit(c: Credential, via: Admitted['via']): Admitted {
+    if (c.kind === 'user') return { ok: true, role: c.user.role, user: c.user.name, account: c.user, via };
+    return { ok: true, role: c.kind, via };
+  }
+
+  /** Every credential is compared (constant time each), whatever matched first. */
+  private match(given: string): Credential | undefined {
+    const full = this.token !== undefined && tokenMatches(given, this.token);
+    const view = this.viewToken !== undefined && tokenMatches(given, this.viewToken);
+    const user = this.users?.match(given);
+    if (full) return { kind: 'full' };
+    if (view) return { kind: 'view' };
+    return user && { kind: 'user', user };
+  }
+
+  /**
+   * A user's session names the user and is checked against the users file as it is now: a
+   * user removed (or given another token) on SIGHUP loses their session too.
+   */
+  private matchSession(value: string): Credential | undefined {
+    const m = /^u\.([\w-]+)\.([\w-]+)$/.exec(value);
+    if (m) {
+      const user = this.users?.find(Buffer.from(m[1]!, 'base64url').toString());
+      return user && tokenMatches(m[2], this.userMac(user)) ? { kind: 'user', user } : undefined;
+    }
+    const full = this.token !== undefined && tokenMatches(value, this.session);
+    const view = this.viewToken !== undefined && tokenMatches(value, this.viewSession);
+    return full ? { kind: 'full' } : view ? { kind: 'view' } : undefined;
+  }
+
+  private userMac(u: User): string {
+    return this.mac(`user\n${u.name}\n${u.role}\n${u.hash.toString('hex')}`);
+  }
+
+  /** The Set-Cookie header that lets the page's later requests and its socket in without the token. */
+  private sessionCookie(c: Credential): string {
+    const value = c.kind === 'full' ? this.session : c.kind === 'view' ? this.viewSession : `u.${Buffer.from(c.user.name).toString('base64url')}.${this.userMac(c.user)}`;
+    return `${cookieName(this.port)}=${value}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}`;
   }
 }
 
-/** The request URL with any token removed, for logs. */
+/** The URL of a request as logs may show it: the path only (a token may hide in the query under any spelling). */
+export function loggablePath(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://x').pathname;
+  } catch {
+    return '(bad URL)';
+  }
+}
+
+/** A URI with any `token=` or `view-token=` value hidden, however its key is spelled (`%74oken=`), for messages about the command line. */
 export function redactUrl(url: string | undefined): string {
-  return (url ?? '').replace(/([?&]token=)[^&]*/gi, '$1…');
+  return (url ?? '').replace(/([?&])([^=&?]*)=([^&]*)/g, (all, sep: string, key: string) => {
+    let name = key;
+    try {
+      name = decodeURIComponent(key);
+    } catch {
+      // left as written
+    }
+    return ['token', 'view-token'].includes(name.toLowerCase()) ? `${sep}${key}=…` : all;
+  });
 }

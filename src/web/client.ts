@@ -6,6 +6,11 @@ import '@xterm/xterm/css/xterm.css';
 import './terminal.css';
 
 const statusEl = document.getElementById('status')!;
+const keyboardEl = document.getElementById('keyboard')!;
+const badgeEl = document.getElementById('badge')!;
+const holderEl = document.getElementById('holder')!;
+const watchingEl = document.getElementById('watching')!;
+const takeEl = document.getElementById('take') as HTMLButtonElement;
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
 if (token !== null) {
@@ -39,6 +44,37 @@ function setStatus(cls: 'connected' | 'connecting' | 'disconnected', text: strin
   document.title = `${cls === 'connected' ? '' : '(' + cls + ') '}ptybridge ${location.host}`;
 }
 
+/** What the hub says about the keyboard (src/router/roles.ts KeyboardState). */
+interface KeyboardState {
+  type: 'keyboard';
+  you: 'typing' | 'watching' | 'read-only';
+  name?: string;
+  policy: 'shared' | 'exclusive' | 'readonly';
+  holder?: string;
+  watching: number;
+  peers: number;
+}
+
+/** The badge (watching / typing / read-only), who holds the keyboard, how many watch, and the button. */
+function showKeyboard(s: KeyboardState | undefined): void {
+  keyboardEl.hidden = s === undefined;
+  if (!s) return;
+  badgeEl.className = s.you;
+  badgeEl.textContent = s.you === 'read-only' ? 'read-only' : s.you;
+  badgeEl.title = s.name ? `you are ${s.name}` : '';
+  holderEl.textContent = s.policy !== 'exclusive' ? '' : s.holder === undefined ? 'nobody has the keyboard' : s.you === 'typing' ? 'you have the keyboard' : `${s.holder} has the keyboard`;
+  watchingEl.textContent = `${s.watching} watching`;
+  // Under exclusive a peer that may type takes the keyboard, or lets it go.
+  takeEl.hidden = s.policy !== 'exclusive' || s.you === 'read-only';
+  takeEl.textContent = s.you === 'typing' ? 'let go' : 'take the keyboard';
+  takeEl.dataset.request = s.you === 'typing' ? 'release' : 'take';
+}
+
+takeEl.addEventListener('click', () => {
+  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: takeEl.dataset.request ?? 'take' }));
+  term.focus();
+});
+
 function sendResize(): void {
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }));
 }
@@ -53,14 +89,26 @@ function connect(): void {
     delay = 500;
     setStatus('connected', 'connected');
     sendResize();
+    // Ask the hub (if this is one) for the keyboard state: the badge.
+    sock.send(JSON.stringify({ type: 'keyboard' }));
   };
   sock.onmessage = (ev: MessageEvent) => {
-    if (typeof ev.data === 'string') return; // controls from the server: none yet
+    if (typeof ev.data === 'string') {
+      let msg: { type?: string };
+      try {
+        msg = JSON.parse(ev.data) as { type?: string };
+      } catch {
+        return;
+      }
+      if (msg.type === 'keyboard') showKeyboard(msg as KeyboardState);
+      return;
+    }
     term.write(new Uint8Array(ev.data as ArrayBuffer));
   };
   sock.onclose = (ev: CloseEvent) => {
     if (ws !== sock) return;
     ws = undefined;
+    showKeyboard(undefined);
     const secs = Math.round(delay / 100) / 10;
     setStatus('disconnected', `disconnected${ev.code !== 1000 && ev.code !== 1005 ? ` (${ev.code})` : ''}; retrying in ${secs} s`);
     timer = window.setTimeout(connect, delay);

@@ -1,6 +1,6 @@
 // The HTTP side of ws-listen: the bundled terminal page and its assets, and ?static=DIR (websockify --web).
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -73,11 +73,39 @@ export function serveTerminal(req: IncomingMessage, res: ServerResponse, pathnam
 }
 
 /**
- * Serves a file below `root` (websockify --web). Paths that leave the directory, by `..`,
- * encoded slashes or a symlink, are refused with 404, as missing files are; a directory
- * serves its index.html and is never listed.
+ * What static files are sent with: no sniffing, no referrer, no framing by other sites (a
+ * served noVNC page must not be clickjacked). Not the page's full CSP: it would break
+ * the pages served (noVNC's images, workers, styles).
  */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string): Promise<boolean> {
+export const STATIC_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'Content-Security-Policy': "frame-ancestors 'self'",
+};
+
+/**
+ * Opens `name` (one path component) inside the directory open as `dir`, without following a
+ * symlink, as openat(2) with O_NOFOLLOW does (Node has no openat: the directory's own
+ * /proc/self/fd entry stands in for it). O_NONBLOCK: a FIFO must not hang the server.
+ * Undefined when it cannot be opened: missing, a symlink (ELOOP), no permission.
+ */
+function openAt(dir: FileHandle, name: string, directory = false): Promise<FileHandle | undefined> {
+  const C = constants;
+  const flags = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY | (directory ? C.O_DIRECTORY : 0);
+  return open(`/proc/self/fd/${dir.fd}/${name}`, flags).catch(() => undefined);
+}
+
+/**
+ * Serves a file below `root` (websockify --web) as nginx's `disable_symlinks on` does: the
+ * path is walked one component at a time from the open root, each opened inside the last
+ * without following a symlink, and the file's handle is what is read. Checking a path and
+ * then opening it again would serve whatever a writer swapped in between (a symlink to a
+ * secret). `..`, encoded slashes, symlinks and dotfiles (`.git`, `.env`; `?dotfiles`
+ * allows them) are 404, as missing files are; a directory serves its index.html and is
+ * never listed.
+ */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string, opts: { dotfiles: boolean; headers: Record<string, string> }): Promise<boolean> {
   let rel: string;
   try {
     rel = decodeURIComponent(pathname);
@@ -85,30 +113,48 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, pat
     return false;
   }
   if (rel.includes('\0')) return false;
-  const realRoot = await realpath(root).catch(() => undefined);
-  if (!realRoot) return false;
-  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + path.sep);
-  let file = path.resolve(realRoot, `.${path.sep}${rel}`);
-  if (!inside(file)) return false;
+  const parts = rel.split('/').filter((p) => p !== '');
+  if (parts.some((p) => p === '..' || p === '.' || (!opts.dotfiles && p.startsWith('.')))) return false;
+  // The root itself is the operator's choice: a symlink there is followed.
+  let fh = await open(root, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
   try {
-    file = await realpath(file);
-    if (!inside(file)) return false;
-    let info = await stat(file);
+    for (const [i, part] of parts.entries()) {
+      if (!fh) return false;
+      const next: FileHandle | undefined = await openAt(fh, part, i < parts.length - 1);
+      await fh.close();
+      fh = next;
+    }
+    if (!fh) return false;
+    let info = await fh.stat();
+    let name = parts.at(-1) ?? 'index.html';
     if (info.isDirectory()) {
-      file = path.join(file, 'index.html');
-      info = await stat(file);
+      name = 'index.html';
+      const index = await openAt(fh, 'index.html');
+      await fh.close();
+      fh = index;
+      if (!fh) return false;
+      info = await fh.stat();
     }
     if (!info.isFile()) return false;
     res.writeHead(200, {
-      'Content-Type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Type': TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': String(info.size),
-      'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'no-cache',
+      ...STATIC_HEADERS,
+      ...opts.headers,
     });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    if (req.method === 'HEAD' || info.size === 0) {
+      res.end();
+      return true;
+    }
+    // The handle goes to the stream, which closes it; at most the size announced is sent.
+    const stream = fh.createReadStream({ start: 0, end: info.size - 1 });
+    fh = undefined;
+    stream.on('error', () => res.destroy()).pipe(res);
     return true;
   } catch {
     return false;
+  } finally {
+    await fh?.close().catch(() => {});
   }
 }

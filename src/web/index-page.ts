@@ -20,7 +20,9 @@ function row(c: ConsoleEntry): string {
   const link = c.web ? `<a href="${esc(c.path)}">${title}</a>` : title;
   const d = c.status.device;
   const state = d ? (d.open ? 'open' : 'lost') : 'per peer';
-  const peers = `${c.status.peers} peer${c.status.peers === 1 ? '' : 's'}`;
+  // Named peers only (users file, trusted proxy): an address says little and shows who is where.
+  const names = c.status.who?.flatMap((w) => (w.name === undefined ? [] : [`${esc(w.name)} (${w.doing})`])).join(', ');
+  const peers = `${c.status.peers} peer${c.status.peers === 1 ? '' : 's'}${names ? `: ${names}` : ''}`;
   return `<tr><td>${link}</td><td><code>${esc(c.path)}</code></td><td>${esc(d?.label ?? '')}</td><td class="${state === 'lost' ? 'lost' : 'ok'}">${state}</td><td>${peers}</td></tr>`;
 }
 

@@ -9,28 +9,28 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { EndpointError, UsageError } from '../errors.js';
 import type { Listener, RouteStatus } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
-import { formatHostPort, isLoopback, quoteUri } from '../uri.js';
-import { generateToken, originAllowed, redactUrl, tokenCookie, tokenMatches, tokenOf } from './auth.js';
+import { formatHostPort, quoteUri } from '../uri.js';
+import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
 import { answer, serveStatic, serveTerminal } from './http.js';
 import { serveIndex, type ConsoleEntry } from './index-page.js';
+import { UsersFile } from '../router/roles.js';
 
 /**
  * What the server is, and who may use it: fixed by the first route on the address. Every
  * other route there must say the same, so that one route cannot open another's console
  * with a weaker token or origin list.
  */
-export interface ServerSettings {
+export interface ServerSettings extends AuthOptions {
   host: string;
   port: number;
   defaultedHost: boolean;
   cert?: string;
   key?: string;
-  token?: string;
-  origin?: string;
   'header-timeout': number;
   static?: string;
+  dotfiles?: boolean;
 }
-const SHARED_KEYS = ['token', 'origin', 'cert', 'key', 'header-timeout', 'static'] as const;
+const SHARED_KEYS = ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'user-header', 'origin', 'allowed-hosts', 'cert', 'key', 'header-timeout', 'static', 'dotfiles'] as const;
 
 /** One route's WebSocket path on a server. */
 export interface MountSpec {
@@ -45,11 +45,13 @@ export interface MountSpec {
   log: Logger;
   name?: string;
   status?: () => RouteStatus;
-  onPeer(ws: WebSocket, req: http.IncomingMessage): void;
+  /** A peer in, with what `Gate.authenticate` found (its role: what it may do). */
+  onPeer(ws: WebSocket, req: http.IncomingMessage, auth: Admitted): void;
 }
 
 interface Mount extends MountSpec {
-  clients: Set<WebSocket>;
+  /** Each peer, with the users-file entry that let it in (if any). */
+  clients: Map<WebSocket, Admitted>;
   /** Called when the last client of a mount that is closing has gone. */
   onEmpty?: () => void;
 }
@@ -111,10 +113,11 @@ class WebServer {
   private constructor(
     private readonly server: http.Server,
     private readonly settings: ServerSettings,
-    private readonly token: string | undefined,
+    private readonly gate: Gate,
     private readonly tls: boolean,
     private readonly firstUri: string,
     private readonly log: Logger,
+    private readonly users: UsersFile | undefined,
   ) {
     server.on('request', (req, res) => this.request(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -134,23 +137,48 @@ class WebServer {
       throw new EndpointError(uri, err);
     }
     const { host, port } = settings;
-    const token = settings.token ?? (isLoopback(host) ? undefined : generateToken());
-    const web = new WebServer(server, settings, token, tls, uri, log);
+    const resolved = await resolveToken(settings, uri);
+    const { source } = resolved;
+    // With a users file every peer can be named by its own token: none is generated besides.
+    const token = source === 'generated' && settings.users !== undefined ? undefined : resolved.token;
+    const users = settings.users === undefined ? undefined : new UsersFile(settings.users, log, uri);
+    const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' });
+    const web = new WebServer(server, settings, gate, tls, uri, log, users);
+    if (users) users.onReload = () => web.revoke();
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new EndpointError(uri, err)));
+      server.once('error', (err) => {
+        users?.close();
+        reject(new EndpointError(uri, err));
+      });
       server.listen({ host, port }, () => resolve());
     });
     server.on('error', (err) => log.error(`${uri}: ${err.message}`));
     server.on('tlsClientError', (err) => log.debug(`${uri}: TLS: ${err.message}`));
     const a = (web.address = server.address() as net.AddressInfo);
+    gate.bound(a);
     if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`);
-    if (token !== undefined && settings.token === undefined) {
+    const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
+    // With ?static the files are the point (noVNC's vnc.html), not the socket's path.
+    const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
+    if (source === 'generated' && token !== undefined) {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
-      const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
-      const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${first.path ?? '/'}`;
-      process.stderr.write(`ptybridge: ${uri}: not loopback, so peers need a token; generated one: open ${where}?token=${token}\n`);
+      // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
+      process.stderr.write(`ptybridge: ${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}\n`);
+    } else if (source === 'none') {
+      log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
     return web;
+  }
+
+  /** After the users file was read again: a user removed, or given another role or token, is let go (1008). */
+  revoke(): void {
+    for (const m of this.mounts.values()) {
+      for (const [ws, auth] of m.clients) {
+        if (!auth.account || this.users!.current(auth.account)) continue;
+        m.log.warn(`${m.uri}: ${auth.account.name} is no longer in ${this.users!.file} as before (removed, or another role or token); closing their connection`);
+        ws.close(1008, 'user removed or changed');
+      }
+    }
   }
 
   private get addr(): string {
@@ -166,7 +194,7 @@ class WebServer {
   }
 
   attach(spec: MountSpec, onLastGone: () => void): Listener {
-    const m: Mount = { ...spec, clients: new Set() };
+    const m: Mount = { ...spec, clients: new Map() };
     this.mounts.set(spec.path ?? '', m);
     const scheme = this.tls ? 'wss' : 'ws';
     let closing: Promise<void> | undefined;
@@ -184,11 +212,12 @@ class WebServer {
       // Joined peers are closed gracefully by the router; any left after that are cut off.
       await new Promise<void>((resolve) => {
         m.onEmpty = resolve;
-        setTimeout(() => m.clients.forEach((ws) => ws.terminate()), 2500).unref();
+        setTimeout(() => m.clients.forEach((_auth, ws) => ws.terminate()), 2500).unref();
       });
     }
     if (this.mounts.size > 0) return;
     onLastGone();
+    this.users?.close();
     await new Promise<void>((done) => {
       this.server.close(() => done());
       this.server.closeIdleConnections();
@@ -196,19 +225,24 @@ class WebServer {
     });
   }
 
-  private authorized(req: http.IncomingMessage, url: URL): boolean {
-    return this.token === undefined || tokenMatches(tokenOf(req, url, this.address.port), this.token);
+  /** Logs a refused request by its path only: a token may hide in the query under any spelling. */
+  private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
+    (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`);
   }
 
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = urlOf(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
-    if (!this.authorized(req, url)) return answer(res, 401, 'token required: open this address with ?token=…');
-    const headers: Record<string, string> = this.token !== undefined && url.searchParams.has('token') ? { 'Set-Cookie': tokenCookie(this.address.port, this.token, this.tls) } : {};
+    const auth: AuthResult = this.gate.authenticate(req, url);
+    if (!auth.ok) {
+      this.refused(req, undefined, auth.status, auth.why);
+      return answer(res, auth.status, auth.status === 401 ? 'token required: open this address with ?token=…' : auth.why);
+    }
+    const headers: Record<string, string> = auth.setCookie ? { 'Set-Cookie': auth.setCookie } : {};
     void (async () => {
-      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static))) return;
+      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers }))) return;
       if (this.page(req, res, url.pathname, headers)) return;
-      answer(res, 404, 'not found');
+      answer(res, 404, 'not found', headers); // the session cookie still: any URL with ?token= logs the browser in
     })().catch(() => res.destroy());
   }
 
@@ -238,21 +272,21 @@ class WebServer {
     const url = urlOf(req);
     const m = this.mounts.get('') ?? this.mounts.get(url.pathname);
     const refuse = (status: number, why: string) => {
-      (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${redactUrl(req.url)}: ${status} ${why}`);
+      this.refused(req, m, status, why);
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length + 1}\r\n\r\n${why}\n`);
     };
+    const auth = this.gate.authenticate(req, url);
+    if (!auth.ok) return refuse(auth.status, auth.why);
     if (!m) return refuse(404, 'no WebSocket on this path');
-    if (!originAllowed(req, (this.settings.origin ?? '').split(',').map((s) => s.trim()).filter(Boolean))) return refuse(403, 'origin not allowed');
-    if (!this.authorized(req, url)) return refuse(401, 'token required');
     if (m.max > 0 && m.clients.size >= m.max) return refuse(503, 'too many peers');
     m.wss.handleUpgrade(req, socket, head, (ws) => {
       if (this.mounts.get(m.path ?? '') !== m) return ws.terminate(); // unmounted meanwhile
-      m.clients.add(ws);
+      m.clients.set(ws, auth);
       ws.once('close', () => {
         m.clients.delete(ws);
         if (m.clients.size === 0) m.onEmpty?.();
       });
-      m.onPeer(ws, req);
+      m.onPeer(ws, req, auth);
     });
   }
 }

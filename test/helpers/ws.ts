@@ -2,9 +2,42 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import http from 'node:http';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import { freePort, sha256, spawnTracked, waitForPort } from './ptyb.js';
+
+/**
+ * Every ws-listen asks for a token (#11): tests give this one explicitly (`withToken`) and
+ * present it (`wsUrl`, or `Authorization: Bearer` through `authHeader`).
+ */
+export const TOKEN = 'test-token-7Qm2';
+
+/** `uri` with `token=TOKEN` added to its options: `ws-listen:0` → `ws-listen:0?token=…`. */
+export function withToken(uri: string): string {
+  return `${uri}${uri.includes('?') ? '&' : '?'}token=${TOKEN}`;
+}
+
+/** `ws://127.0.0.1:PORT/PATH?token=…`: a URL that presents the token. */
+export function wsUrl(port: number, path = '/', scheme = 'ws'): string {
+  return `${scheme}://127.0.0.1:${port}${path}?token=${TOKEN}`;
+}
+
+export const authHeader = { Authorization: `Bearer ${TOKEN}` };
+
+/** GET with a literal, unnormalised path (fetch would clean up `..`) and any headers (a forged Host). */
+export function rawGet(port: number, reqPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Opens a WebSocket; rejects with the HTTP status ("401") when the upgrade is refused. */
 export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {}): Promise<WebSocket> {
@@ -125,6 +158,77 @@ export async function startWebsockify(targetPort: number, extra: string[] = []):
         proc.kill('SIGTERM');
         await once(proc, 'exit');
       }
+    },
+  };
+}
+
+/** A hub's keyboard state as a page gets it (src/router/roles.ts). */
+export interface KeyboardMessage {
+  type: 'keyboard';
+  you: 'typing' | 'watching' | 'read-only';
+  name?: string;
+  policy: string;
+  holder?: string;
+  watching: number;
+  peers: number;
+}
+
+/**
+ * A plain-framed peer of a hub, as the page is: the bytes it was sent, read like a stream
+ * (up to a pattern), and the keyboard states it was told. Listeners are attached before the
+ * handshake ends: the replay and the first state can arrive with the 101 answer.
+ */
+export async function openPeer(url: string, opts: { headers?: Record<string, string>; localAddress?: string } = {}) {
+  const ws = new WebSocket(url, [], { headers: opts.headers, localAddress: opts.localAddress, perMessageDeflate: false });
+  let buf = Buffer.alloc(0);
+  const states: KeyboardMessage[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) buf = Buffer.concat([buf, data]);
+    else states.push(JSON.parse(data.toString()) as KeyboardMessage);
+    wake?.();
+  });
+  ws.on('close', () => {
+    closed = true;
+    wake?.();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode }));
+    });
+    ws.once('error', reject);
+  });
+  // As the page does: ask for the keyboard state.
+  ws.send(JSON.stringify({ type: 'keyboard' }));
+  const more = (what: string) => {
+    if (closed) throw new Error(`ws closed while waiting for ${what}; bytes ${JSON.stringify(buf.toString('latin1').slice(-200))}, states ${JSON.stringify(states)}`);
+    return new Promise<void>((r) => (wake = r));
+  };
+  return {
+    ws,
+    states,
+    /** Resolves with everything up to and including `pattern`, consuming it. */
+    async text(pattern: string): Promise<string> {
+      let at: number;
+      while ((at = buf.indexOf(pattern)) < 0) await more(JSON.stringify(pattern));
+      const out = buf.subarray(0, at + pattern.length).toString('latin1');
+      buf = buf.subarray(at + pattern.length);
+      return out;
+    },
+    /** The latest keyboard state, once it satisfies `ok`. */
+    async state(ok: (s: KeyboardMessage) => boolean): Promise<KeyboardMessage> {
+      while (!states.length || !ok(states.at(-1)!)) await more('a keyboard state');
+      return states.at(-1)!;
+    },
+    send(text: string | object): void {
+      ws.send(typeof text === 'string' ? Buffer.from(text) : JSON.stringify(text), { binary: typeof text === 'string' });
+    },
+    close(): void {
+      ws.close();
     },
   };
 }
