@@ -17,24 +17,20 @@ const AT_ONCE = 20;
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-leak-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** A stream-socket peer that connects and closes at once: half with a FIN, half with a reset. */
+const socketPeer = (connect: (pb: Running) => net.Socket) => async (pb: Running, i: number) => {
+  const s = connect(pb);
+  s.on('error', () => {});
+  await once(s, 'connect');
+  if (i % 2) s.end();
+  else s.destroy();
+  await once(s, 'close');
+};
+
 /** One peer of each door that connects and closes at once, half of them politely, half abruptly. */
 const doors = {
-  tcp: async (pb: Running, i: number) => {
-    const s = net.connect({ host: '127.0.0.1', port: pb.listening[0]!.port });
-    s.on('error', () => {});
-    await once(s, 'connect');
-    if (i % 2) s.end();
-    else s.destroy();
-    await once(s, 'close');
-  },
-  unix: async (pb: Running, i: number) => {
-    const s = net.connect(pb.listening[0]!.path);
-    s.on('error', () => {});
-    await once(s, 'connect');
-    if (i % 2) s.end();
-    else s.destroy();
-    await once(s, 'close');
-  },
+  tcp: socketPeer((pb) => net.connect({ host: '127.0.0.1', port: pb.listening[0]!.port })),
+  unix: socketPeer((pb) => net.connect(pb.listening[0]!.path)),
   ws: async (pb: Running, i: number) => {
     const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/`, { headers: { Authorization: 'Bearer leak-test' } });
     ws.on('error', () => {});
