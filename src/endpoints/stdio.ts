@@ -1,5 +1,4 @@
 // stdio: and "-" — this process's stdin and stdout as one link (no raw mode; see stdioStream).
-import type { Duplex, Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { quoteUri } from '../uri.js';
@@ -7,17 +6,7 @@ import type { ConnectingType } from './types.js';
 import { oneOf, text } from '../options.js';
 import { parseEscapeChar } from '../protocols/escapes.js';
 import { interactiveStdio } from './stdio-tty.js';
-import { PipePair } from './pipe-pair.js';
-
-/**
- * stdin and stdout as one Duplex: the end of stdin ends its readable side (half-close);
- * ending it ends stdout, so a reader of our output sees EOF.
- * This is the seam for the interactive client: it puts a terminal into raw mode and
- * watches for escape keys around the same Duplex; this module never touches the tty mode.
- */
-export function stdioStream(input: Readable = process.stdin, output: Writable = process.stdout): Duplex {
-  return new PipePair(input, output, { outputGone: 'fail' });
-}
+import { stdioStream } from './stdio-stream.js';
 
 const stdioOptions = z.object({
   escape: text('~', 'at a terminal: the escape key at line start (~. disconnects, ~b sends BREAK, ~? lists them); one character, ^X, or none (also --escape)', 'one character, ^X or none'),
@@ -48,8 +37,12 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
       throw new UsageError(`${quoteUri(spec.uri)}: option "escape" expects ${(err as Error).message}`);
     }
   },
-  open: async (spec) =>
-    spec.options.raw === 'auto'
-      ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
-      : { stream: stdioStream(), label: 'stdio' },
+  open: async (spec) => {
+    const link =
+      spec.options.raw === 'auto'
+        ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
+        : { stream: stdioStream(), label: 'stdio' };
+    // Behind a listener: stdin's end leaves stdout open for peers; once closed, neither comes back.
+    return { ...link, endIsNotLoss: 'stdio: stdin ended; what peers send still goes to stdout', reopen: { never: 'stdin and stdout cannot be opened again' } };
+  },
 };
