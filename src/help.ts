@@ -45,6 +45,9 @@ Options:
                         right, options: {log, log-max-size, log-keep, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
   --check               with --config: validate, print the effective routes, open nothing
+  --wait-for-device     a shared device that cannot be opened at start is waited for (shown
+                        down, retried like a lost one) while the listeners serve; always so
+                        with --config. Not for a bare /dev/pts/N (its number gets reused)
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

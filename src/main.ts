@@ -21,6 +21,7 @@ const OPTIONS = {
   linger: { type: 'string', short: 't' },
   config: { type: 'string' },
   check: { type: 'boolean' },
+  'wait-for-device': { type: 'boolean' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -87,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const linger = await lingerFrom(values.linger);
-    route = await startAddresses(addresses, { log, trace, transcript, linger });
+    route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();

@@ -6,8 +6,9 @@ import { UsageError } from '../errors.js';
 import { loadPtyNative } from '../native.js';
 import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { hubOptions } from './hub-options.js';
-import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
+import { hubOptions, screenOptions } from './hub-options.js';
+import { setMode, setSaved } from './termios.js';
+import { RAW_ARGS, ttyStream } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
 
@@ -17,6 +18,7 @@ const ptyOptions = z.object({
   raw: flag(true, 'raw mode, binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF translation; raw=false leaves the settings alone'),
   echo: flag(false, 'with raw: echo input back, like a terminal in cooked mode would'),
   ...hubOptions,
+  ...screenOptions,
 });
 
 type PtyOptions = z.output<typeof ptyOptions>;
@@ -42,6 +44,11 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
+  neverWaitFor(spec) {
+    const { path } = spec.target;
+    if (path === undefined || !/^\/dev\/pts\/\d+$/.test(path)) return undefined;
+    return 'a numbered pty is not waited for: the kernel gives its number to the next terminal opened, which would be somebody else\'s; give a path its owner makes (QEMU: -chardev pty,path=/run/vm1.pty) to wait for it';
+  },
   validate(spec) {
     // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
     const idle = spec.target.path === undefined ? undefined : spec.options.link !== undefined ? 'link' : spec.options.mode !== undefined ? 'mode' : undefined;
@@ -60,7 +67,7 @@ async function openSlave(path: string, options: PtyOptions): Promise<Link> {
   let restore = () => {};
   try {
     if (!isTty(fd)) throw Object.assign(new Error(`${path} is not a terminal`), { code: 'ENOTTY' });
-    if (options.raw) restore = await makeRaw(real, { echo: options.echo });
+    if (options.raw) restore = await setSaved(real, rawArgs(options));
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -103,7 +110,7 @@ async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
   };
   try {
     if (options.mode !== undefined) await fs.promises.chmod(slavePath, options.mode);
-    if (options.raw) await stty(slavePath, [...RAW_ARGS, ...(options.echo ? ['echo'] : [])]);
+    if (options.raw) await setMode(slave, rawArgs(options));
     if (options.link) {
       await makeLink(slavePath, options.link);
       linked = true;
@@ -138,6 +145,9 @@ async function makeLink(target: string, link: string): Promise<void> {
     await fs.promises.symlink(target, link);
   }
 }
+
+/** The stty words of `raw` (and `echo`). */
+const rawArgs = (o: PtyOptions) => [...RAW_ARGS, ...(o.echo ? ['echo'] : [])];
 
 function openFd(path: string): Promise<number> {
   const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;

@@ -127,32 +127,6 @@ export async function stty(path: string, args: string[]): Promise<string> {
   }
 }
 
-/**
- * Puts the tty at `path` in raw mode (or the mode asked for) and returns a function that
- * restores the settings it had, as `stty -g` saved them. Call it while the caller holds the
- * tty open. The restore goes through an fd opened now, never through the path again: once a
- * pty is gone its /dev/pts/N may be somebody else's terminal, whose settings are not ours to set.
- */
-export async function makeRaw(path: string, opts: { echo: boolean }): Promise<() => void> {
-  const saved = await stty(path, ['-g']);
-  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
-  const keep = fs.openSync(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-  try {
-    await stty(path, [...RAW_ARGS, ...(opts.echo ? ['echo'] : [])]);
-  } catch (err) {
-    fs.closeSync(keep);
-    throw err;
-  }
-  let restored = false;
-  return () => {
-    if (restored) return;
-    restored = true;
-    // stty without -F sets its stdin: the tty we opened, or nothing if it has hung up.
-    spawnSync('stty', [saved], { stdio: [keep, 'ignore', 'ignore'], timeout: 5000 });
-    fs.closeSync(keep);
-  };
-}
-
 const ERRNO_TEXT: [RegExp, string][] = [
   [/no such file or directory/i, 'ENOENT'],
   [/permission denied/i, 'EACCES'],

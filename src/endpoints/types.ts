@@ -72,6 +72,18 @@ export interface Link {
   readonly follows?: boolean;
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
+  /** A browser tab that may resume its own per-peer session after a reload (src/router/sessions.ts). */
+  session?: SessionRequest;
+}
+
+/** What a ws-listen peer (the page) says about the per-peer session it wants back. */
+export interface SessionRequest {
+  /** The session id the tab holds ('' for none yet). */
+  requested: string;
+  /** A digest of the credential the peer presented: a session is resumed only with the same one. */
+  owner: string;
+  /** Tells the tab the id of the session it now has. */
+  assign(id: string): void;
 }
 
 /**
@@ -163,6 +175,12 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
    * answers, instead of failing the route (one stopped VM must not stop a config of consoles).
    */
   waitsAtStart?(spec: Spec<T, z.output<S>>): boolean;
+  /**
+   * Shared devices: why one that cannot be opened at start must not be waited for (a
+   * numbered pty: what appears later under its name is somebody else's terminal), or
+   * undefined to wait for it like a lost device when the route waits (config files).
+   */
+  neverWaitFor?(spec: Spec<T, z.output<S>>): string | undefined;
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 

@@ -1,6 +1,6 @@
 // The hub: one shared device, many peers (DESIGN §3) — fan-out with replay, merged input, policies, reopen.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeOsError, EndpointError } from '../errors.js';
+import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
@@ -8,7 +8,7 @@ import { Keyboard } from './keyboard.js';
 import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
-import { Replay } from './replay.js';
+import { makeReplay, type Replay } from './replay.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
@@ -23,7 +23,8 @@ type Device = { type: ConnectingType; spec: Spec };
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
  * on the same console), and shares the device among the peers that come and go through any
- * of them. Rejects (exit 1) if the device or a listener cannot be opened at start.
+ * of them. Rejects (exit 1) if a listener cannot be bound, or the device cannot be opened
+ * at start and the route does not wait for it.
  */
 export async function runHub(
   device: Device,
@@ -32,7 +33,7 @@ export async function runHub(
   openCtx: OpenContext,
   abort: AbortController,
 ): Promise<Route> {
-  const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
+  const hub = new Hub(device, hubSettingsOf(device.spec), ctx, openCtx);
   await hub.start();
   // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
   let status: number | undefined;
@@ -58,10 +59,19 @@ export async function runHub(
   return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }
 
+/** A device missing at start that must not be waited for (see ConnectingType.neverWaitFor): its route does not start, the others do. */
+export class DeviceNotWaitedError extends EndpointError {
+  constructor(err: EndpointError, why: string) {
+    super(err.endpoint, err.cause);
+    this.message = `${err.message}; ${why}`;
+  }
+}
+
 class Hub {
   private link: Link | undefined;
   private readonly peers = new Set<Peer>();
-  private readonly replay: Replay;
+  /** Made in start(), before the device opens: no output or peer comes earlier. */
+  private replay!: Replay;
   /** Set while the device refuses more input: every peer's input is paused until it drains. */
   private inputPaused = false;
   private closing = false;
@@ -85,7 +95,6 @@ class Hub {
     private readonly ctx: RouteContext,
     private readonly openCtx: OpenContext,
   ) {
-    this.replay = new Replay(settings.replay);
     this.keyboard = new Keyboard(settings.policy);
     if (settings['log-input']) {
       const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
@@ -104,17 +113,25 @@ class Hub {
   }
 
   /**
-   * First open: a failure here is the route's failure (exit 1), not a reason to retry —
-   * unless the device's type says it may be absent at start: then it is waited for like a lost one.
+   * First open. A failure fails the route (exit 1) unless the device may be absent at start:
+   * its type says so (a VM's console socket), or the route waits for its device (config
+   * files, --wait-for-device). Then it is shown down and retried with the backoff of a lost
+   * one while the listeners serve.
    */
   async start(): Promise<void> {
+    this.replay = await makeReplay(this.settings.replay, this.settings.size);
     let link: Link;
     try {
       link = await this.open();
     } catch (err) {
-      if (!this.device.type.waitsAtStart?.(this.device.spec)) throw err;
-      this.log.warn(`${(err as Error).message}; waiting for it (peers are told it is down)`);
-      this.reopening = this.reopen();
+      const waits = this.device.type.waitsAtStart?.(this.device.spec) || this.ctx.waitForDevice;
+      if (!waits || (err as PtybError).exitCode === 2) throw err;
+      const never = this.device.type.neverWaitFor?.(this.device.spec);
+      if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
+      const why = (err as Error).message;
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`);
+      this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
+      this.reopening = this.reopen(undefined, why);
       return;
     }
     this.attach(link);
@@ -147,7 +164,7 @@ class Hub {
     s.once('close', () => this.lost(link, 'closed'));
   }
 
-  /** Device output: to the replay ring and to every peer, never waiting for any of them. */
+  /** Device output: to every peer and to the replay (a queue for the screen model), never waiting for any of them. */
   private output(chunk: Buffer): void {
     this.replay.push(chunk);
     this.ctx.transcript?.data(chunk);
@@ -174,7 +191,9 @@ class Hub {
     // than keep a socket that the other side may have closed entirely.
     s.once('end', () => setTimeout(() => void peer.close(), PEER_LINGER_MS).unref());
     if (this.inputPaused) s.pause();
-    if (this.replay.length) peer.send(this.replay.contents());
+    // Its live output is held until the screen (or byte tail) as of this moment is ready.
+    peer.hold();
+    this.replay.snapshot((first) => peer.release(first));
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
     this.announce();
   }
@@ -270,6 +289,8 @@ class Hub {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
+    // The model follows the device's size: output after a resize is drawn for the new one.
+    if (c.type === 'resize' && this.link.resize) this.replay.resize(c.cols, c.rows);
     applyControl(this.link, c, this.log);
   }
 
@@ -310,10 +331,12 @@ class Hub {
     this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
-  /** Tries to open the device again with backoff; `ready` says when not to try yet (and why). */
-  private async reopen(ready?: () => Promise<string | undefined>): Promise<void> {
+  /**
+   * Tries to open the device again with backoff; `ready` says when not to try yet (and why);
+   * `lastError` was already reported.
+   */
+  private async reopen(ready?: () => Promise<string | undefined>, lastError = ''): Promise<void> {
     const signal = this.reopenAbort.signal;
-    let lastError = '';
     while (!signal.aborted) {
       try {
         await sleep(this.nextDelay, undefined, { signal });
@@ -336,9 +359,10 @@ class Hub {
         link.stream.destroy();
         return;
       }
+      const back = this.everOpen ? 'is back' : 'is up';
       this.attach(link);
-      this.log.warn(`${link.label} is back`);
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} is back`);
+      this.log.warn(`${link.label} ${back}`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
       return;
     }
   }
@@ -350,6 +374,7 @@ class Hub {
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));
+    this.replay?.dispose();
     const link = this.link;
     this.link = undefined;
     if (link && !link.stream.destroyed) {

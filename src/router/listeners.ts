@@ -13,6 +13,12 @@ export interface RouteContext {
   name?: string;
   /** After one side of a join ended: how long the other may stay silent before both close (-t). */
   linger?: number;
+  /**
+   * A shared device that cannot be opened at start is waited for (shown down, retried like a
+   * lost one) instead of failing the route: always in a config file, on the command line
+   * with --wait-for-device.
+   */
+  waitForDevice?: boolean;
 }
 
 /** A running route. `done` resolves with the exit status once the route is over. */
