@@ -18,6 +18,7 @@ const OPTIONS = {
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
   escape: { type: 'string' },
+  linger: { type: 'string', short: 't' },
   config: { type: 'string' },
   check: { type: 'boolean' },
   'wait-for-device': { type: 'boolean' },
@@ -86,7 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startAddresses(addresses, { log, trace, transcript, waitForDevice: values['wait-for-device'] });
+    const linger = await lingerFrom(values.linger);
+    route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
@@ -98,6 +100,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** -t like socat's: seconds ("2", "0.5") or a duration ("500ms"). */
+async function lingerFrom(raw: string | undefined): Promise<number | undefined> {
+  if (raw === undefined) return undefined;
+  const { MAX_DURATION_MS, parseDuration } = await import('./options.js');
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms > MAX_DURATION_MS) throw new UsageError(`-t expects seconds or a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 function parseCli(argv: string[]) {
