@@ -111,7 +111,8 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, fro
     screens.push(a);
     let atA = await a.after(`\r\n[ptybridge: device ${uri} is down; waiting for it]\r\n`, 0);
     qemu = startGuest(files, serial);
-    atA = await a.after(`\r\n[ptybridge: device ${uri} is back]\r\n`, atA);
+    // Absent at start, so it comes up (not back: it was never there).
+    atA = await a.after(`\r\n[ptybridge: device ${uri} is up]\r\n`, atA);
     atA = await a.after(PROMPT, atA);
     // A second browser joins the running console: the replay shows it the shell.
     const b = await Screen.open(url, t.signal);
