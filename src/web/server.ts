@@ -11,8 +11,9 @@ import type { Listener, RouteStatus } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
 import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
-import { answer, serveStatic, serveTerminal } from './http.js';
-import { serveIndex, type ConsoleEntry } from './index-page.js';
+import { answer, ASSET_DIR, serveStatic, serveTerminal } from './http.js';
+import { serveConsolesJson, serveIndex } from './index-page.js';
+import { consoleJson, type ConsoleJson } from './index-rows.js';
 import { UsersFile } from '../router/roles.js';
 
 /**
@@ -257,13 +258,17 @@ class WebServer {
       serveIndex(req, res, this.consoles(), headers);
       return true;
     }
+    if (pathname === `/${ASSET_DIR}/consoles.json`) {
+      serveConsolesJson(req, res, this.consoles(), headers);
+      return true;
+    }
     return serveTerminal(req, res, pathname, null, headers);
   }
 
   /** What the index lists: every path, by route name, with its route's live status. */
-  private consoles(): ConsoleEntry[] {
+  private consoles(): ConsoleJson[] {
     return [...this.mounts.values()]
-      .map((m) => ({ path: m.path!, name: m.name, web: m.web, status: m.status?.() ?? { peers: m.clients.size } }))
+      .map((m) => consoleJson(m.path!, m.name, m.web, m.status?.() ?? { peers: m.clients.size }))
       .sort((a, b) => a.path.localeCompare(b.path));
   }
 
