@@ -39,6 +39,12 @@ Options:
                         right, options: {log, log-max-size, log-keep, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
   --check               with --config: validate, print the effective routes, open nothing
+  --metrics [HOST:]PORT Prometheus metrics on http://HOST:PORT/metrics (per console: device
+                        up, reopens, bytes, peers by door, dropped, refused; the process's
+                        CPU, RSS, fds), /healthz and /api/consoles (JSON); a bare port is
+                        loopback only
+  --log-format FORMAT   text (default) or json: each log line one JSON object (time, level,
+                        route, event, message and the line's fields)
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

@@ -9,6 +9,8 @@ import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
 import { Replay } from './replay.js';
+import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
+import { redactUrl } from '../web/auth.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
 import { formatTrace } from './trace.js';
 
@@ -19,6 +21,9 @@ const MAX_DELAY_MS = 5000;
 const PEER_LINGER_MS = 500;
 
 type Device = { type: ConnectingType; spec: Spec };
+
+/** The kind of door a peer came through, for metrics: the listener's scheme, `telnet` for tcp-listen?telnet. */
+const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).telnet ? 'telnet' : spec.scheme);
 
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
@@ -33,12 +38,19 @@ export async function runHub(
   abort: AbortController,
 ): Promise<Route> {
   const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
-  await hub.start();
+  try {
+    await hub.start();
+  } catch (err) {
+    await hub.close(); // leaves the consoles list
+    throw err;
+  }
   const listeners: Listener[] = [];
   try {
     const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
     for (const l of listening) {
-      listeners.push(await bind(l, (peer) => hub.add(peer), ctx, routeCtx));
+      const door = doorOf(l.spec);
+      hub.doorKinds.add(door);
+      listeners.push(await bind(l, (peer) => hub.add(peer, door), ctx, routeCtx));
     }
   } catch (err) {
     abort.abort();
@@ -67,6 +79,12 @@ class Hub {
   private readonly keyboard: Keyboard;
   /** ?log-input: what each peer typed, attributed, in the transcript. */
   private readonly inputLog: InputLog | undefined;
+  /** For --metrics and /api/consoles (src/router/consoles.ts). */
+  private readonly counters: ConsoleCounters = { reopens: 0, fromDevice: 0, toDevice: 0, dropped: 0, refused: 0 };
+  private readonly doors = new Map<Peer, string>();
+  /** The kinds of door this console has: metrics show each, with 0 peers too. */
+  readonly doorKinds = new Set<string>();
+  private readonly unregister: () => void;
 
   constructor(
     private readonly device: Device,
@@ -80,6 +98,16 @@ class Hub {
       const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
       this.inputLog = new InputLog(record);
     }
+    this.unregister = registerConsole(() => this.snapshot());
+  }
+
+  /** What --metrics reads at a scrape. */
+  private snapshot(): ConsoleSnapshot {
+    const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
+    for (const door of this.doors.values()) peers[door] = (peers[door] ?? 0) + 1;
+    const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
+    const uri = redactUrl(this.device.spec.uri);
+    return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who, counters: { ...this.counters } };
   }
 
   private get log() {
@@ -110,7 +138,7 @@ class Hub {
     this.label = link.label;
     this.openedAt = Date.now();
     const s = link.stream;
-    this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`);
+    this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`, { event: 'device-open', device: link.label });
     this.ctx.transcript?.event(`device ${link.label} ${this.everOpen ? 'reopened' : 'attached'}`);
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
@@ -122,20 +150,23 @@ class Hub {
 
   /** Device output: to the replay ring and to every peer, never waiting for any of them. */
   private output(chunk: Buffer): void {
+    this.counters.fromDevice += chunk.length;
     this.replay.push(chunk);
     this.ctx.transcript?.data(chunk);
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${this.link?.label ?? 'device'} > peers`, chunk));
     for (const peer of this.peers) peer.send(chunk);
   }
 
-  add(link: Link): void {
-    const peer = new Peer(link, this.settings['peer-queue'], (p, queued) =>
-      this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`),
-    );
+  add(link: Link, door = 'other'): void {
+    const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
+      this.counters.dropped++;
+      this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
+    });
     this.peers.add(peer);
+    this.doors.set(peer, door);
     this.keyboard.joined(peer);
     const how = peer.role === 'view' ? ', read-only' : '';
-    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`, { event: 'peer-connected', peer: link.label, user: peer.user, role: peer.role, door, peers: this.peers.size });
     this.ctx.transcript?.event(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
@@ -168,7 +199,7 @@ class Hub {
       return;
     }
     const text = what === 'release' ? `${peer.who} let go of the keyboard` : `${peer.who} took the keyboard${before ? ` from ${before.who}` : ''}`;
-    this.log.info(text);
+    this.log.info(text, { event: 'keyboard', peer: peer.link.label, user: peer.user, request: what });
     this.ctx.transcript?.event(text);
     this.announce();
   }
@@ -179,8 +210,11 @@ class Hub {
     this.inputLog?.flush(peer);
     const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
+    this.doors.delete(peer);
     const refused = peer.refused ? `, ${peer.refused} refused` : '';
-    this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
+    this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`, {
+      event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused,
+    });
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     // While the hub closes, every peer leaves: the keyboard has nowhere to go.
     if (this.closing) return;
@@ -202,6 +236,7 @@ class Hub {
     peer.in += chunk.length;
     if (!this.mayWrite(peer)) {
       peer.refused += chunk.length;
+      this.counters.refused += chunk.length;
       // Told once, in a line; a page already shows it in its badge.
       if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
@@ -214,10 +249,12 @@ class Hub {
     if (!link || link.stream.destroyed) {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
+      this.counters.refused += chunk.length;
       return;
     }
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
     this.inputLog?.typed(peer, chunk);
+    this.counters.toDevice += chunk.length;
     if (!link.stream.write(chunk)) this.pauseInput();
   }
 
@@ -256,7 +293,7 @@ class Hub {
     this.resumeInput();
     if (this.closing) return;
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
-    this.log.warn(`${link.label} lost: ${reason}; reopening`);
+    this.log.warn(`${link.label} lost: ${reason}; reopening`, { event: 'device-lost', device: link.label, reason });
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
     this.reopening = this.reopen();
@@ -277,7 +314,7 @@ class Hub {
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
-        if (why !== lastError) this.log.info(`reopening ${this.device.spec.uri}: ${why}`);
+        if (why !== lastError) this.log.info(`reopening ${this.device.spec.uri}: ${why}`, { event: 'device-reopen-failed', reason: why });
         lastError = why;
         continue;
       }
@@ -286,7 +323,8 @@ class Hub {
         return;
       }
       this.attach(link);
-      this.log.warn(`${link.label} is back`);
+      this.counters.reopens++;
+      this.log.warn(`${link.label} is back`, { event: 'device-back', device: link.label });
       for (const p of this.peers) p.notice(`device ${this.device.spec.uri} is back`);
       return;
     }
@@ -295,6 +333,7 @@ class Hub {
   /** Closes every peer (after flushing what they are owed) and the device. */
   async close(): Promise<void> {
     this.closing = true;
+    this.unregister();
     for (const p of this.peers) this.inputLog?.flush(p);
     this.reopenAbort.abort();
     await this.reopening;

@@ -13,7 +13,7 @@ interface Running {
 
 /** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
 function routeLogger(level: Level, name: string): Logger {
-  return createLogger(level, (line) => process.stderr.write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+  return createLogger(level, undefined, name);
 }
 
 /** The routes of one process; `done` resolves when every route has ended or `stop()` was called. */
@@ -73,13 +73,13 @@ export class RouteSet {
     for (const [name, r] of this.running) {
       if (wanted.get(name)?.key === r.config.key) continue;
       this.running.delete(name);
-      this.log.warn(`reload: stopping route "${name}"`);
+      this.log.warn(`reload: stopping route "${name}"`, { event: 'route-stopping', name });
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
     await Promise.all(stopping);
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
-      this.log.warn(`reload: starting route "${c.name}"`);
+      this.log.warn(`reload: starting route "${c.name}"`, { event: 'route-starting', name: c.name });
       await this.startOne(c).catch((err: Error) => this.log.error(err.message));
     }
   }
@@ -104,13 +104,14 @@ export class RouteStartError extends PtybError {
  * Runs a config file until SIGINT/SIGTERM (or every route has ended). SIGHUP reads the file
  * again: a bad file is reported and the running routes stay as they are.
  */
-export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger): Promise<number> {
+export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger, onStopping?: () => void): Promise<number> {
   const set = new RouteSet(level, log);
   let stopRequested = false;
   const onStop = (sig: NodeJS.Signals) => {
     if (stopRequested) process.exit(0);
     stopRequested = true;
-    log.info(`${sig}: closing`);
+    log.info(`${sig}: closing`, { event: 'stopping', signal: sig });
+    onStopping?.();
     void set.stop();
   };
   let reloading = Promise.resolve();
@@ -124,7 +125,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
         return;
       }
       await set.reload(next);
-      log.warn(`reloaded ${file}: ${next.length} routes`);
+      log.warn(`reloaded ${file}: ${next.length} routes`, { event: 'reloaded', file, routes: next.length });
     });
   };
   process.on('SIGINT', onStop);
