@@ -20,7 +20,9 @@ Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] --config consoles.yaml [--check]
        ptybridge --help SCHEME     options of one address type
 
-Addresses are scheme:target?key=value&flag; "-" is stdio.
+Addresses are scheme:target?key=value&flag; "-" is stdio. The target and each value are
+percent-decoded once: %3F is ?, %26 is &, %25 is %, %20 a space; a + stays a plus, and a %
+not followed by two hex digits stays as typed (ws: targets are URLs and go as written).
 ${rows.join('\n')}
 
 Options:
@@ -28,12 +30,14 @@ Options:
   -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
-  -x, --hex             hex trace of both directions to stderr, like socat -x
+  -x, --hex             hex trace of both directions to stderr, like socat -x: ">" from
+                        the left address (or the shared device), "<" back to it
   --log FILE            append a transcript of the device side's output (the shared
                         device, else the left side), with timestamps at line starts and
                         peer connect/leave and device lost/reopened events
-  --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
-  --log-keep N          old transcripts kept on rotation (default 5)
+  --log-max-size SIZE   with --log: rotate the transcript once it would pass SIZE (such
+                        as 16M; without it the file is never rotated); FILE.1 is the newest
+  --log-keep N          with --log: old transcripts kept on rotation (default 5)
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right, options: {log, log-max-size, log-keep, hex, policy}}]);

@@ -66,16 +66,18 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const [{ parseEndpoint }, { withEscapeFlag }, { startAddresses }, { openTranscript, transcriptOptions }] = await Promise.all([
+    const [{ parseEndpoint }, { withEscapeFlag }, { startAddresses }, { openTranscript, transcriptOptions }, { refuseIdleFlags }] = await Promise.all([
       import('./endpoints/registry.js'),
       import('./endpoints/stdio-tty.js'),
       import('./router/route.js'),
       import('./router/session-log.js'),
+      import('./idle-options.js'),
     ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
+    refuseIdleFlags(values, addresses);
     metrics = await startMetricsFlag(values.metrics, log);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
-    const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
+    const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
     // (right after "listening on" was printed) must still close it, never kill us mid-way.
     let stopRequested = false;

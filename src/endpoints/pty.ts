@@ -8,6 +8,7 @@ import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions } from './hub-options.js';
 import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
+import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
 
 const ptyOptions = z.object({
@@ -41,21 +42,21 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
+  validate(spec) {
+    // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
+    const idle = spec.target.path === undefined ? undefined : spec.options.link !== undefined ? 'link' : spec.options.mode !== undefined ? 'mode' : undefined;
+    if (idle) throw new UsageError(`${quoteUri(spec.uri)}: option "${idle}" has no effect with a path: it applies to a new pair (pty: with no path)`);
+  },
   async open(spec, ctx) {
     const { path } = spec.target;
     if (path === undefined) return openPair(spec.options, ctx);
-    if (spec.options.link !== undefined || spec.options.mode !== undefined) {
-      ctx.log.warn(`${spec.uri}: link= and mode= apply to a new pair only; ignored for ${path}`);
-    }
     return openSlave(path, spec.options);
   },
 };
 
 /** Opens an existing tty (a pty slave someone else holds the master of) in raw mode. */
 async function openSlave(path: string, options: PtyOptions): Promise<Link> {
-  // The real node, so that the settings are restored on the device we changed.
-  const real = await fs.promises.realpath(path);
-  const fd = await openFd(real);
+  const { fd, real, link } = await openThroughLink(path);
   let restore = () => {};
   try {
     if (!isTty(fd)) throw Object.assign(new Error(`${path} is not a terminal`), { code: 'ENOTTY' });
@@ -66,7 +67,23 @@ async function openSlave(path: string, options: PtyOptions): Promise<Link> {
   }
   const stream = ttyStream(fd);
   stream.once('close', restore);
-  return { stream, label: `pty ${path}` };
+  return { stream, label: `pty ${path}`, reopen: reopenAfterLoss(path, real, link) };
+}
+
+/**
+ * Opens the node `path` leads to, and reads what it is: the real node (the settings are restored
+ * on the device we changed) and, for a symlink, the link we followed — read before and after
+ * the open, so that a link re-made meanwhile is never taken for the one we opened.
+ */
+async function openThroughLink(path: string): Promise<{ fd: number; real: string; link: LinkIdentity | undefined }> {
+  for (let attempt = 0; ; attempt++) {
+    const before = await linkIdentity(path);
+    const real = await fs.promises.realpath(path);
+    const fd = await openFd(real);
+    const after = await linkIdentity(path);
+    if (before?.id === after?.id || attempt === 2) return { fd, real, link: after && { ...after, target: real } };
+    fs.closeSync(fd);
+  }
 }
 
 /** Creates a pty pair: we serve the master; other programs open the slave as a serial port. */

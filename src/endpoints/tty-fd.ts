@@ -1,5 +1,6 @@
 // Shared by pty: and exec: — a tty file descriptor as a non-blocking stream, and terminal settings via stty.
 import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
 import { promisify } from 'node:util';
@@ -41,10 +42,57 @@ export function ttyStream(fd: number): net.Socket {
   if (binding) {
     const handle = new binding.Pipe(binding.constants.SOCKET);
     if (handle.open(fd) === 0) {
-      return new TtySocket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+      const socket: net.Socket = new TtySocket({ handle, readable: true, writable: true, onread: burstReads(fd, () => socket) } as net.SocketConstructorOpts);
+      return socket;
     }
   }
   return new tty.ReadStream(fd);
+}
+
+/** Bytes taken from a tty per wakeup, at most (one chunk, one frame or write downstream). */
+const BURST = 64 * 1024;
+/** A read at least this long found n_tty's 4 KiB buffer (nearly) full: more is probably queued behind it. */
+const FULL_READ = 2048;
+
+/**
+ * `onread` options for a tty fd: read a burst per wakeup, not 4 KiB.
+ *
+ * A tty hands its reader at most one n_tty buffer (4 KiB) per read(2), and libuv goes back
+ * to epoll after any read that did not fill its buffer: so a flood costs one wakeup, one
+ * chunk, one WebSocket frame and one socket write per 4 KiB. After a full read, reading the
+ * fd again at once finds the next 4 KiB (the kernel moves it from the tty's queue during the
+ * read), so this reads on, into the same buffer, up to BURST, and pushes one chunk. A short
+ * read (a keystroke, a prompt) ends the burst at once: nothing is held back. EAGAIN, EIO or
+ * EOF end it too; libuv's own next read then sees the error or the end as before.
+ */
+function burstReads(fd: number, socket: () => net.Socket): net.OnReadOpts {
+  let buf = Buffer.allocUnsafeSlow(BURST);
+  let handedOut = false;
+  return {
+    buffer: () => {
+      if (handedOut) {
+        buf = Buffer.allocUnsafeSlow(BURST);
+        handedOut = false;
+      }
+      return buf;
+    },
+    callback: (n: number) => {
+      let total = n;
+      let last = n;
+      while (last >= FULL_READ && total < BURST) {
+        try {
+          last = fs.readSync(fd, buf, total, BURST - total, null);
+        } catch {
+          break;
+        }
+        total += last;
+      }
+      // A short chunk is copied out so that it does not pin the whole burst buffer.
+      if (total < BURST / 4) return socket().push(Buffer.from(buf.subarray(0, total)));
+      handedOut = true;
+      return socket().push(buf.subarray(0, total));
+    },
+  };
 }
 
 /** Terminal settings that make a tty binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF. */
@@ -65,23 +113,29 @@ export async function stty(path: string, args: string[]): Promise<string> {
   }
 }
 
-/** The synchronous form, for restoring settings while a stream closes during shutdown. */
-export function sttySync(path: string, args: string[]): void {
-  spawnSync('stty', ['-F', path, ...args], { stdio: 'ignore', timeout: 5000 });
-}
-
 /**
  * Puts the tty at `path` in raw mode (or the mode asked for) and returns a function that
- * restores the settings it had, as `stty -g` saved them.
+ * restores the settings it had, as `stty -g` saved them. Call it while the caller holds the
+ * tty open. The restore goes through an fd opened now, never through the path again: once a
+ * pty is gone its /dev/pts/N may be somebody else's terminal, whose settings are not ours to set.
  */
 export async function makeRaw(path: string, opts: { echo: boolean }): Promise<() => void> {
   const saved = await stty(path, ['-g']);
-  await stty(path, [...RAW_ARGS, ...(opts.echo ? ['echo'] : [])]);
+  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
+  const keep = fs.openSync(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+  try {
+    await stty(path, [...RAW_ARGS, ...(opts.echo ? ['echo'] : [])]);
+  } catch (err) {
+    fs.closeSync(keep);
+    throw err;
+  }
   let restored = false;
   return () => {
     if (restored) return;
     restored = true;
-    sttySync(path, [saved]);
+    // stty without -F sets its stdin: the tty we opened, or nothing if it has hung up.
+    spawnSync('stty', [saved], { stdio: [keep, 'ignore', 'ignore'], timeout: 5000 });
+    fs.closeSync(keep);
   };
 }
 

@@ -78,6 +78,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     'every peer of this listener watch. Under ?policy=exclusive the page can take the keyboard.',
   ],
   options,
+  urlTarget: true,
   parseTarget,
   validate(spec) {
     const o = spec.options;

@@ -11,7 +11,7 @@ import { describeKeyboard } from './roles.js';
 import { Replay } from './replay.js';
 import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
 import { redactUrl } from '../web/auth.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
+import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
@@ -44,6 +44,13 @@ export async function runHub(
     await hub.close(); // leaves the consoles list
     throw err;
   }
+  // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
+  let status: number | undefined;
+  let route: Route | undefined;
+  hub.onGone = (failed) => {
+    status = failed ? 1 : 0;
+    void route?.stop();
+  };
   const listeners: Listener[] = [];
   try {
     const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
@@ -58,7 +65,9 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  return listeningRoute(listeners, () => hub.close(), abort);
+  route = listeningRoute(listeners, () => hub.close(), abort);
+  if (status !== undefined) void route.stop();
+  return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }
 
 class Hub {
@@ -76,6 +85,8 @@ class Hub {
   private everOpen = false;
   /** The device's label when it was last open: the index still names it while it is lost. */
   private label: string | undefined;
+  /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
+  onGone: (failed: boolean) => void = () => {};
   private readonly keyboard: Keyboard;
   /** ?log-input: what each peer typed, attributed, in the transcript. */
   private readonly inputLog: InputLog | undefined;
@@ -120,9 +131,21 @@ class Hub {
     return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
-  /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
+  /**
+   * First open: a failure here is the route's failure (exit 1), not a reason to retry —
+   * unless the device's type says it may be absent at start: then it is waited for like a lost one.
+   */
   async start(): Promise<void> {
-    this.attach(await this.open());
+    let link: Link;
+    try {
+      link = await this.open();
+    } catch (err) {
+      if (!this.device.type.waitsAtStart?.(this.device.spec)) throw err;
+      this.log.warn(`${(err as Error).message}; waiting for it (peers are told it is down)`);
+      this.reopening = this.reopen();
+      return;
+    }
+    this.attach(link);
   }
 
   private async open(): Promise<Link> {
@@ -143,8 +166,12 @@ class Hub {
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
-    s.once('error', (err: Error) => this.lost(link, describeOsError(err)));
-    s.once('end', () => this.lost(link, 'closed by the other side'));
+    s.once('error', (err: Error) => this.lost(link, describeOsError(err), true));
+    s.once('end', () => {
+      // A file's end, stdin's end: the end of what it has to say, not a lost device.
+      if (link.endIsNotLoss) this.log.warn(link.endIsNotLoss);
+      else this.lost(link, 'closed by the other side', true);
+    });
     s.once('close', () => this.lost(link, 'closed'));
   }
 
@@ -211,10 +238,16 @@ class Hub {
     const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
     this.doors.delete(peer);
-    const refused = peer.refused ? `, ${peer.refused} refused` : '';
-    this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`, {
-      event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused,
-    });
+    const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
+    const fields = { event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused };
+    if (peer.refused) {
+      // Input that never reached the device is worth a warning at any verbosity, with why.
+      const why = [
+        peer.refused > peer.refusedWhileDown && `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
+        peer.refusedWhileDown && `${peer.refusedWhileDown} while the device was down`,
+      ].filter(Boolean);
+      this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`, fields);
+    } else this.log.info(left, fields);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     // While the hub closes, every peer leaves: the keyboard has nowhere to go.
     if (this.closing) return;
@@ -249,10 +282,11 @@ class Hub {
     if (!link || link.stream.destroyed) {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
+      peer.refusedWhileDown += chunk.length;
       this.counters.refused += chunk.length;
       return;
     }
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
+    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
     this.inputLog?.typed(peer, chunk);
     this.counters.toDevice += chunk.length;
     if (!link.stream.write(chunk)) this.pauseInput();
@@ -266,7 +300,9 @@ class Hub {
       const state = this.keyboard.state(peer, this.peers);
       return peer.tell(state, () => describeKeyboard(state));
     }
-    if (!this.keyboard.mayWrite(peer) || !this.link) {
+    // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
+    const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
+    if ((!readOnly && !this.keyboard.mayWrite(peer)) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
@@ -285,21 +321,33 @@ class Hub {
     for (const p of this.peers) p.link.stream.resume();
   }
 
-  /** The device went away: tell the peers, keep them, and reopen it with backoff. */
-  private lost(link: Link, reason: string): void {
+  /**
+   * The device went away: tell the peers, keep them, and reopen it with backoff — unless it
+   * cannot come back as the same device: then say why, once, and end the route.
+   */
+  private lost(link: Link, reason: string, failed = false): void {
     if (this.link !== link) return;
     this.link = undefined;
     link.stream.destroy();
     this.resumeInput();
     if (this.closing) return;
+    const never = link.reopen && 'never' in link.reopen ? link.reopen.never : undefined;
+    if (never !== undefined) {
+      this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`, { event: 'device-gone', device: link.label, reason });
+      this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
+      this.onGone(failed);
+      return;
+    }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`, { event: 'device-lost', device: link.label, reason });
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
-    this.reopening = this.reopen();
+    this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
-  private async reopen(): Promise<void> {
+  /** Tries to open the device again with backoff; `ready` says when not to try yet (and why). */
+  private async reopen(ready?: () => Promise<string | undefined>): Promise<void> {
     const signal = this.reopenAbort.signal;
     let lastError = '';
     while (!signal.aborted) {
@@ -311,6 +359,8 @@ class Hub {
       this.nextDelay = Math.min(this.nextDelay * 2, MAX_DELAY_MS);
       let link: Link;
       try {
+        const wait = await ready?.();
+        if (wait !== undefined) throw new Error(wait);
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;

@@ -17,6 +17,8 @@ export class Peer {
   in = 0;
   /** Input refused by the policy or discarded while the device was down. */
   refused = 0;
+  /** The part of `refused` discarded while the device was down. */
+  refusedWhileDown = 0;
   dropped = false;
   left = false;
   /** Set once the peer has been told it cannot type, so that it is told only once. */

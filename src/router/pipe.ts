@@ -58,7 +58,7 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
     src.stream.on('data', (chunk: Buffer) => {
       result[count] += chunk.length;
       tap?.(chunk);
-      if (opts.trace) opts.trace(formatTrace(direction, chunk));
+      if (opts.trace) opts.trace(formatTrace(direction, chunk, count === 'aToB' ? '>' : '<'));
     });
     // Each chunk goes to this one writer (the counter and the trace only look at it), so a
     // source reading into pooled buffers may get them back from the writer (read-pool.ts).

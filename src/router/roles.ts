@@ -5,6 +5,7 @@ import net from 'node:net';
 import { EndpointError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { flag } from '../options.js';
+import { quoted } from '../uri.js';
 import type { Policy } from '../endpoints/hub-options.js';
 
 /**
@@ -136,7 +137,7 @@ export class UsersFile {
 export function parseTrustProxy(text: string | undefined, uri: string): string[] {
   if (text === undefined) return [];
   const addrs = text.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const a of addrs) if (!net.isIP(a)) throw new UsageError(`${uri}: trust-proxy= expects IP addresses separated by commas, got "${a}"`);
+  for (const a of addrs) if (!net.isIP(a)) throw new UsageError(`${uri}: trust-proxy= expects IP addresses separated by commas, got ${quoted(a)}`);
   return addrs.map(normalAddress);
 }
 

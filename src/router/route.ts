@@ -1,29 +1,15 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, PtybError, RouteError, UsageError, describeOsError } from '../errors.js';
-import type { Endpoint } from '../endpoints/registry.js';
-import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
+import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
+import type { ConnectingType, Endpoint, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
-import type { Transcript } from './session-log.js';
+import { bind, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { park } from './waiting.js';
+import { mirrorTrace } from './trace.js';
 import { redactUrl } from '../web/auth.js';
 
-export interface RouteContext {
-  log: Logger;
-  trace?: (text: string) => void;
-  /** The session transcript (--log): the device side's output and connect/disconnect events. */
-  transcript?: Transcript;
-  /** The route's name in a config file: listeners show it (the ws-listen index). */
-  name?: string;
-}
-
-/** A running route. `done` resolves with the exit status once the route is over. */
-export interface Route {
-  done: Promise<number>;
-  /** Stops accepting, flushes and closes everything; `done` then resolves with 0. */
-  stop(): Promise<void>;
-}
+export type { Route, RouteContext } from './listeners.js';
 
 type Connecting = { type: ConnectingType; spec: Spec };
 type Listening = { type: ListeningType; spec: Spec };
@@ -65,7 +51,9 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
     return runHub(connecting, [listening], ctx, openCtx, abort);
   }
   noReadonlyDoor(listening);
-  return forkPerPeer(listening, connecting, ctx, openCtx, abort);
+  // Each join runs peer -> upstream; -x marks left -> right with `>`, so mirror when the peer is the right side.
+  const forkCtx = listening === r && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
+  return forkPerPeer(listening, connecting, forkCtx, openCtx, abort);
 }
 
 /**
@@ -82,7 +70,7 @@ export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): 
 
 /** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */
 export function checkMany(addresses: Endpoint[]): [Connecting, ...Listening[]] {
-  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
+  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
   const [first, ...rest] = addresses as (Connecting | Listening)[];
   if (first!.type.role !== 'connecting' || sharingOf(first as Connecting) !== 'device') {
     const what = first!.type.role === 'listening' ? 'a listener' : 'opened once per peer, not shared';
@@ -146,8 +134,6 @@ class Joins {
   }
 }
 
-const isReadonlyDoor = (e: Listening) => (e.spec.options as { readonly?: boolean }).readonly === true;
-
 /** Roles are a hub's: a peer of its own fresh connection has nothing to watch but what it types. */
 function noReadonlyDoor(e: Listening): void {
   const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
@@ -160,47 +146,6 @@ function refusedWatcher(peer: Link, log: Logger): boolean {
   log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`);
   peer.stream.destroy();
   return true;
-}
-
-/**
- * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
- * door makes each of its peers a watcher, whatever its credential.
- */
-export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
-  let listener: Listener;
-  const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
-  try {
-    listener = await e.type.listen(e.spec, door, openCtx);
-  } catch (err) {
-    // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
-    throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
-  }
-  ctx.log.warn(`listening on ${listener.label}`, { event: 'listening', listener: listener.label });
-  return listener;
-}
-
-/**
- * The Route of anything that serves listeners: `stop()` (idempotent) stops accepting, closes
- * what is live (`closeActive`: joins, or a hub and its device), then resolves `done` with 0.
- */
-export function listeningRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let stopping: Promise<void> | undefined;
-  return {
-    done,
-    stop() {
-      stopping ??= (async () => {
-        abort.abort();
-        // net.Server.close() waits for its connections, so close those before awaiting it.
-        const closing = listeners.map((l) => l.close());
-        await closeActive();
-        await Promise.all(closing);
-        resolveDone(0);
-      })();
-      return stopping;
-    },
-  };
 }
 
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */

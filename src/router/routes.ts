@@ -42,10 +42,11 @@ export class RouteSet {
 
   private async startOne(config: RouteConfig): Promise<void> {
     const log = routeLogger(this.level, config.name);
-    const transcript = config.log ? openTranscript(config.log.file, config.log, log) : undefined;
     const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
     let route: Route;
+    let transcript: Transcript | undefined;
     try {
+      transcript = config.log ? await openTranscript(config.log.file, config.log, log) : undefined;
       route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name });
     } catch (err) {
       await transcript?.close();
@@ -67,12 +68,18 @@ export class RouteSet {
    * (with their peers); the others are stopped, then the new ones started.
    * A route that fails to start is reported and skipped; the others stay.
    */
-  async reload(configs: RouteConfig[]): Promise<void> {
+  async reload(configs: RouteConfig[]): Promise<ReloadSummary> {
+    const summary: ReloadSummary = { started: [], failed: [], kept: [], stopped: [] };
     const wanted = new Map(configs.map((c) => [c.name, c]));
     const stopping: Promise<void>[] = [];
     for (const [name, r] of this.running) {
-      if (wanted.get(name)?.key === r.config.key) continue;
+      if (wanted.get(name)?.key === r.config.key) {
+        summary.kept.push(name);
+        continue;
+      }
       this.running.delete(name);
+      // A changed route stops and starts again: it counts as started (or failed), not as stopped.
+      if (!wanted.has(name)) summary.stopped.push(name);
       this.log.warn(`reload: stopping route "${name}"`, { event: 'route-stopping', name });
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
@@ -80,8 +87,15 @@ export class RouteSet {
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
       this.log.warn(`reload: starting route "${c.name}"`, { event: 'route-starting', name: c.name });
-      await this.startOne(c).catch((err: Error) => this.log.error(err.message));
+      await this.startOne(c).then(
+        () => summary.started.push(c.name),
+        (err: Error) => {
+          this.log.error(err.message);
+          summary.failed.push([c.name, err instanceof RouteStartError ? describeOsError(err.cause) : err.message]);
+        },
+      );
     }
+    return summary;
   }
 
   async stop(): Promise<void> {
@@ -91,6 +105,24 @@ export class RouteSet {
     await Promise.all(all.map((r) => r.route.stop().then(() => r.transcript?.close())));
     this.resolveDone(0);
   }
+}
+
+/** What a reload did, by route name: the log line after SIGHUP says it. */
+export interface ReloadSummary {
+  started: string[];
+  /** Name and cause: "EADDRINUSE (address already in use)". */
+  failed: [string, string][];
+  /** Unchanged, still running with their peers. */
+  kept: string[];
+  /** Removed from the file. */
+  stopped: string[];
+}
+
+/** "started "b"; failed "c" (tcp-listen:…: EADDRINUSE …); kept "a"; stopped nothing". */
+export function describeReload(s: ReloadSummary): string {
+  const names = (list: string[]) => (list.length ? list.map((n) => `"${n}"`).join(', ') : 'none');
+  const failed = s.failed.length ? s.failed.map(([n, why]) => `"${n}" (${why})`).join(', ') : 'none';
+  return `started ${names(s.started)}; failed ${failed}; kept ${names(s.kept)}; stopped ${names(s.stopped)}`;
 }
 
 /** A route of the config that could not start: names the route and the cause. */
@@ -124,8 +156,9 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
         log.error(`reload refused, routes unchanged: ${(err as Error).message}`);
         return;
       }
-      await set.reload(next);
-      log.warn(`reloaded ${file}: ${next.length} routes`, { event: 'reloaded', file, routes: next.length });
+      const summary = await set.reload(next);
+      const say = summary.failed.length ? log.error : log.warn;
+      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
     });
   };
   process.on('SIGINT', onStop);

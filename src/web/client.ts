@@ -12,7 +12,15 @@ const holderEl = document.getElementById('holder')!;
 const watchingEl = document.getElementById('watching')!;
 const takeEl = document.getElementById('take') as HTMLButtonElement;
 const params = new URLSearchParams(location.search);
-const token = params.get('token');
+// Read as the server reads it (src/uri.ts): percent-decoded, a `+` stays a plus (a base64 token keeps it).
+const rawToken = /[?&]token=([^&#]*)/.exec(location.search)?.[1];
+const token = rawToken === undefined ? null : (() => {
+  try {
+    return decodeURIComponent(rawToken);
+  } catch {
+    return rawToken;
+  }
+})();
 if (token !== null) {
   // The server has put the token in a cookie; keep it out of the address bar and history.
   params.delete('token');
