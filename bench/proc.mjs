@@ -91,3 +91,24 @@ export const fds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 
 /** Resident memory of a live process, in MiB. */
 export const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+/** Lines of a child's stdout, one at a time: `line()` resolves with the next one (waiting for it). */
+export function lineReader(stdout) {
+  stdout.setEncoding('utf8');
+  let buf = '';
+  const lines = [];
+  const waiters = [];
+  stdout.on('data', (t) => {
+    buf += t;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      waiters.splice(0).forEach((f) => f());
+    }
+  });
+  return async () => {
+    while (!lines.length) await new Promise((r) => waiters.push(r));
+    return lines.shift();
+  };
+}

@@ -59,7 +59,7 @@ test('--log on a shared device (hub): the device\'s bytes exactly, with peer joi
   const file = join(d, 'vm.log');
   const link = join(d, 'vm-console');
   let vm = await startFakeVm(link); // prints "login: " on its console at boot
-  const pb = await startPtyb(['--log', file, `pty:${link}`, 'tcp-listen:0']);
+  const pb = await startPtyb(['--log', file, `pty:${link}?replay=bytes`, 'tcp-listen:0']);
   const logged = (text: string) => until(() => existsSync(file) && readFileSync(file, 'latin1').includes(text));
   try {
     vm.say(Buffer.from('boot line 1\r\nboot line 2\r\n\xff\x1b[0m', 'latin1')); // a raw 0xFF byte, not UTF-8

@@ -14,7 +14,7 @@ test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('QEMU-like pty: three socat/net clients get exactly the same bytes, and each one\'s input reaches the device', async () => {
   const vm = await startFakeVm();
-  const pb = await startPtyb(['-v', `pty:${vm.slave}`, 'tcp-listen:0']);
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=bytes`, 'tcp-listen:0']);
   try {
     const port = pb.listening[0]!.port;
     const clients = [await connectPeer(port), await connectPeer(port), await connectPeer(port)];

@@ -10,7 +10,7 @@ import { loadPtyNative } from '../native.js';
 import { flag, int, parsed, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { parseEnvList, splitArgs } from './argv.js';
-import { hubOptions } from './hub-options.js';
+import { hubOptions, sessionOptions } from './hub-options.js';
 import { ttyStream } from './tty-fd.js';
 import type { ConnectingType, Link } from './types.js';
 
@@ -23,6 +23,7 @@ const execOptions = z.object({
   pipes: flag(false, 'plain stdin/stdout pipes instead of a pty (socat EXEC); stderr goes to ptybridge\'s stderr'),
   share: flag(false, 'behind a listener: one session shared by every peer (hub) instead of one per peer'),
   ...hubOptions,
+  ...sessionOptions,
 });
 
 export interface ExecTarget {

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { loadPtyNative } from '../native.js';
 import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { hubOptions } from './hub-options.js';
+import { hubOptions, screenOptions } from './hub-options.js';
 import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
@@ -17,6 +17,7 @@ const ptyOptions = z.object({
   raw: flag(true, 'raw mode, binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF translation; raw=false leaves the settings alone'),
   echo: flag(false, 'with raw: echo input back, like a terminal in cooked mode would'),
   ...hubOptions,
+  ...screenOptions,
 });
 
 type PtyOptions = z.output<typeof ptyOptions>;

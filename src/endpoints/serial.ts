@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { loadSerialPort } from '../native.js';
 import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { hubOptions } from './hub-options.js';
+import { hubOptions, screenOptions } from './hub-options.js';
 import { errnoFromText, stty } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
@@ -46,6 +46,7 @@ const serialOptions = z
     flow: oneOf(['none', 'rtscts', 'xonxoff'], 'none', 'flow control: none, hardware (RTS/CTS) or software (XON/XOFF)'),
     lock: flag(true, 'lock the port (flock) so that a second program cannot use it at the same time'),
     ...hubOptions,
+    ...screenOptions,
   })
   .superRefine((o, ctx) => {
     if (o.line && (o.baud !== undefined || o.dataBits !== undefined || o.parity !== undefined || o.stopBits !== undefined)) {

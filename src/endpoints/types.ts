@@ -72,6 +72,18 @@ export interface Link {
   readonly follows?: boolean;
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
+  /** A browser tab that may resume its own per-peer session after a reload (src/router/sessions.ts). */
+  session?: SessionRequest;
+}
+
+/** What a ws-listen peer (the page) says about the per-peer session it wants back. */
+export interface SessionRequest {
+  /** The session id the tab holds ('' for none yet). */
+  requested: string;
+  /** A digest of the credential the peer presented: a session is resumed only with the same one. */
+  owner: string;
+  /** Tells the tab the id of the session it now has. */
+  assign(id: string): void;
 }
 
 /**

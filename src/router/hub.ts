@@ -8,7 +8,7 @@ import { Keyboard } from './keyboard.js';
 import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
-import { Replay } from './replay.js';
+import { makeReplay, type Replay } from './replay.js';
 import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
 import { redactUrl } from '../web/auth.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
@@ -37,7 +37,7 @@ export async function runHub(
   openCtx: OpenContext,
   abort: AbortController,
 ): Promise<Route> {
-  const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
+  const hub = new Hub(device, hubSettingsOf(device.spec), ctx, openCtx);
   try {
     await hub.start();
   } catch (err) {
@@ -73,7 +73,8 @@ export async function runHub(
 class Hub {
   private link: Link | undefined;
   private readonly peers = new Set<Peer>();
-  private readonly replay: Replay;
+  /** Made in start(), before the device opens: no output or peer comes earlier. */
+  private replay!: Replay;
   /** Set while the device refuses more input: every peer's input is paused until it drains. */
   private inputPaused = false;
   private closing = false;
@@ -103,7 +104,6 @@ class Hub {
     private readonly ctx: RouteContext,
     private readonly openCtx: OpenContext,
   ) {
-    this.replay = new Replay(settings.replay);
     this.keyboard = new Keyboard(settings.policy);
     if (settings['log-input']) {
       const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
@@ -136,6 +136,7 @@ class Hub {
    * unless the device's type says it may be absent at start: then it is waited for like a lost one.
    */
   async start(): Promise<void> {
+    this.replay = await makeReplay(this.settings.replay, this.settings.size);
     let link: Link;
     try {
       link = await this.open();
@@ -175,7 +176,7 @@ class Hub {
     s.once('close', () => this.lost(link, 'closed'));
   }
 
-  /** Device output: to the replay ring and to every peer, never waiting for any of them. */
+  /** Device output: to every peer and to the replay (a queue for the screen model), never waiting for any of them. */
   private output(chunk: Buffer): void {
     this.counters.fromDevice += chunk.length;
     this.replay.push(chunk);
@@ -205,7 +206,9 @@ class Hub {
     // than keep a socket that the other side may have closed entirely.
     s.once('end', () => setTimeout(() => void peer.close(), PEER_LINGER_MS).unref());
     if (this.inputPaused) s.pause();
-    if (this.replay.length) peer.send(this.replay.contents());
+    // Its live output is held until the screen (or byte tail) as of this moment is ready.
+    peer.hold();
+    this.replay.snapshot((first) => peer.release(first));
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
     this.announce();
   }
@@ -306,6 +309,8 @@ class Hub {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
+    // The model follows the device's size: output after a resize is drawn for the new one.
+    if (c.type === 'resize' && this.link.resize) this.replay.resize(c.cols, c.rows);
     applyControl(this.link, c, this.log);
   }
 
@@ -388,6 +393,7 @@ class Hub {
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));
+    this.replay?.dispose();
     const link = this.link;
     this.link = undefined;
     if (link && !link.stream.destroyed) {

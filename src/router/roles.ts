@@ -1,5 +1,4 @@
 // Who may type: a peer's role (from its door and its credential), its name (users file, trusted proxy header), and the keyboard state peers are shown.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { EndpointError, UsageError } from '../errors.js';
@@ -112,6 +111,8 @@ export class UsersFile {
 
   /** The user whose token this is; every entry is compared, in constant time each. */
   match(token: string): User | undefined {
+    // node:crypto on first use: every tcp/unix route imports this module for doorOptions.
+    const { createHash, timingSafeEqual } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
     const given = createHash('sha256').update(token).digest();
     let found: User | undefined;
     for (const u of this.users) if (timingSafeEqual(given, u.hash) && !found) found = u;

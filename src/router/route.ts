@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
 import { bind, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
 import { mirrorTrace } from './trace.js';
 import { redactUrl } from '../web/auth.js';
@@ -151,11 +152,19 @@ function refusedWatcher(peer: Link, log: Logger): boolean {
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
+  const sessions = sessionStoreFor(connecting.spec, ctx.log);
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const listener = await bind(listening, (peer) => {
     if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {}); // reported when the join ends
+    if (sessions && peer.session) {
+      // A browser tab: its shell outlives a reload (src/router/sessions.ts).
+      return void sessions.attach(peer, peer.session, () => openConnecting(connecting, openCtx)).catch((err: Error) => {
+        ctx.log.error(`${peer.label}: ${err.message}`);
+        peer.stream.destroy();
+      });
+    }
     openConnecting(connecting, openCtx).then(
       (upstream) => {
         if (peer.stream.destroyed) return upstream.stream.destroy();
@@ -173,7 +182,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
       },
     );
   }, ctx, routeCtx);
-  return listeningRoute([listener], () => joins.closeAll(), abort);
+  return listeningRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
 }
 
 /** Two listeners: peers of the two sides are paired in arrival order. */

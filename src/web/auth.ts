@@ -338,3 +338,13 @@ export function loggablePath(url: string | undefined): string {
 export function redactUrl(url: string | undefined): string {
   return redactSecrets(url ?? '');
 }
+
+/**
+ * Who a peer is, as far as resuming a per-peer session goes (src/router/sessions.ts): a digest
+ * of the credential it was let in with (the token, the view token, or a user of the users file
+ * as that user is now), so that a session made with one is never given to another.
+ */
+export function credentialOf(a: Admitted): string {
+  const who = a.account ? `user\n${a.account.name}\n${a.account.role}\n${a.account.hash.toString('hex')}` : `${a.role}\n${a.user ?? ''}`;
+  return createHash('sha256').update(`ptybridge-session\n${who}`).digest('hex');
+}
