@@ -46,11 +46,12 @@ routes:
     const [wsPort, tcpPort] = pb.listening.map((l) => l.port);
 
     // Console a: a typing peer and a watcher (view token) whose keystroke is refused.
-    vms.a!.say('console-a\r\n');
     const typist = await openPeer(`ws://127.0.0.1:${wsPort}/console/a?token=${TOKEN}`);
     const watcher = await openPeer(`ws://127.0.0.1:${wsPort}/console/a?token=watch-only`);
     peers.push(typist, watcher);
-    await typist.text('login: console-a\r\n');
+    // Joiners are shown the screen as it is ("login: "); what comes later arrives as sent.
+    vms.a!.say('console-a\r\n');
+    await typist.text('console-a\r\n');
     typist.send('hello\r');
     await vms.a!.waitReceived('hello\r');
     watcher.send('x');
