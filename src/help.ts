@@ -39,10 +39,15 @@ Options:
                         as 16M; without it the file is never rotated); FILE.1 is the newest
   --log-keep N          with --log: old transcripts kept on rotation (default 5)
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
+  -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
+                        both close, like socat -t (default 0.5 s; 2, 500ms, 1m)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right, options: {log, log-max-size, log-keep, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
   --check               with --config: validate, print the effective routes, open nothing
+  --wait-for-device     a shared device that cannot be opened at start is waited for (shown
+                        down, retried like a lost one) while the listeners serve; always so
+                        with --config. Not for a bare /dev/pts/N (its number gets reused)
   --metrics [HOST:]PORT Prometheus metrics on http://HOST:PORT/metrics (per console: device
                         up, reopens, bytes, peers by door, dropped, refused; the process's
                         CPU, RSS, fds), /healthz and /api/consoles (JSON); a bare port is

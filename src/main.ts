@@ -19,8 +19,10 @@ const OPTIONS = {
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
   escape: { type: 'string' },
+  linger: { type: 'string', short: 't' },
   config: { type: 'string' },
   check: { type: 'boolean' },
+  'wait-for-device': { type: 'boolean' },
   metrics: { type: 'string' },
   'log-format': { type: 'string' },
 } as const;
@@ -93,7 +95,8 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startAddresses(addresses, { log, trace, transcript });
+    const linger = await lingerFrom(values.linger);
+    route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
@@ -107,6 +110,15 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await metrics?.close();
   }
+}
+
+/** -t like socat's: seconds ("2", "0.5") or a duration ("500ms"). */
+async function lingerFrom(raw: string | undefined): Promise<number | undefined> {
+  if (raw === undefined) return undefined;
+  const { MAX_DURATION_MS, parseDuration } = await import('./options.js');
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms > MAX_DURATION_MS) throw new UsageError(`-t expects seconds or a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 /** `--metrics [HOST:]PORT`: prom-client loads only when asked for. */

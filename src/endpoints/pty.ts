@@ -7,7 +7,8 @@ import { loadPtyNative } from '../native.js';
 import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
-import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
+import { setMode, setSaved } from './termios.js';
+import { RAW_ARGS, ttyStream } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
 
@@ -43,6 +44,11 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
+  neverWaitFor(spec) {
+    const { path } = spec.target;
+    if (path === undefined || !/^\/dev\/pts\/\d+$/.test(path)) return undefined;
+    return 'a numbered pty is not waited for: the kernel gives its number to the next terminal opened, which would be somebody else\'s; give a path its owner makes (QEMU: -chardev pty,path=/run/vm1.pty) to wait for it';
+  },
   validate(spec) {
     // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
     const idle = spec.target.path === undefined ? undefined : spec.options.link !== undefined ? 'link' : spec.options.mode !== undefined ? 'mode' : undefined;
@@ -61,7 +67,7 @@ async function openSlave(path: string, options: PtyOptions): Promise<Link> {
   let restore = () => {};
   try {
     if (!isTty(fd)) throw Object.assign(new Error(`${path} is not a terminal`), { code: 'ENOTTY' });
-    if (options.raw) restore = await makeRaw(real, { echo: options.echo });
+    if (options.raw) restore = await setSaved(real, rawArgs(options));
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -104,7 +110,7 @@ async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
   };
   try {
     if (options.mode !== undefined) await fs.promises.chmod(slavePath, options.mode);
-    if (options.raw) await stty(slavePath, [...RAW_ARGS, ...(options.echo ? ['echo'] : [])]);
+    if (options.raw) await setMode(slave, rawArgs(options));
     if (options.link) {
       await makeLink(slavePath, options.link);
       linked = true;
@@ -139,6 +145,9 @@ async function makeLink(target: string, link: string): Promise<void> {
     await fs.promises.symlink(target, link);
   }
 }
+
+/** The stty words of `raw` (and `echo`). */
+const rawArgs = (o: PtyOptions) => [...RAW_ARGS, ...(o.echo ? ['echo'] : [])];
 
 function openFd(path: string): Promise<number> {
   const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;

@@ -22,7 +22,7 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
   targetForm: '',
   examples: ['ptybridge - tcp:localhost:23000          # interactive: ~. quits, ~b sends BREAK', 'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | ptybridge - tcp:example.org:80', 'ptybridge - unix:/run/qemu/serial0.sock'],
   notes: [
-    'The end of stdin half-closes the other side; the other side\'s end closes stdout.',
+    'The end of stdin half-closes the other side; the other side\'s end closes stdout. Once either has ended, the other direction gets 0.5 s of silence (-t) and ptybridge exits, as socat does.',
     'On a terminal, stdin goes into raw mode (keys go through at once, ^C reaches the far side) and is restored on exit; ~. at line start disconnects. Piped stdin is passed byte for byte. Only one stdio per route.',
   ],
   options: stdioOptions,

@@ -31,8 +31,12 @@ class TtySocket extends net.Socket {
  * what we want: epoll-driven non-blocking reads, writes that queue on EAGAIN and report
  * backpressure, and EIO/EOF when the other side goes away. Node exposes that handle only
  * through `process.binding('pipe_wrap')`; if it ever goes away we fall back to tty.ReadStream.
+ * With `onChunk`, reads go straight to it (returning false stops reading until `resume()`)
+ * instead of into the socket's readable side. Why: a paused socket keeps reading ahead into
+ * its own buffer, and the EIO that follows a process's exit destroys the socket with that
+ * buffer unread, losing the command's last output; this way nothing is held in between.
  */
-export function ttyStream(fd: number): net.Socket {
+export function ttyStream(fd: number, onChunk?: (chunk: Buffer) => boolean): net.Socket {
   let binding: PipeBinding | undefined;
   try {
     binding = (process as unknown as { binding(name: string): PipeBinding }).binding('pipe_wrap');
@@ -42,12 +46,22 @@ export function ttyStream(fd: number): net.Socket {
   if (binding) {
     const handle = new binding.Pipe(binding.constants.SOCKET);
     if (handle.open(fd) === 0) {
-      const socket: net.Socket = new TtySocket({ handle, readable: true, writable: true, onread: burstReads(fd, () => socket) } as net.SocketConstructorOpts);
+      // Reads go to `onChunk` when given, else into the socket's readable side.
+      const socket: net.Socket = new TtySocket({ handle, readable: true, writable: true, onread: burstReads(fd, onChunk ?? ((c) => socket.push(c))) } as net.SocketConstructorOpts);
+      // Callback reads bypass the readable side; flowing, it still reports the end of file.
+      if (onChunk) socket.resume();
       return socket;
     }
   }
-  return new tty.ReadStream(fd);
+  const stream = new tty.ReadStream(fd);
+  if (onChunk) {
+    stream.on('data', (chunk: Buffer) => {
+      if (!onChunk(chunk)) stream.pause();
+    });
+  }
+  return stream;
 }
+
 
 /** Bytes taken from a tty per wakeup, at most (one chunk, one frame or write downstream). */
 const BURST = 64 * 1024;
@@ -65,7 +79,7 @@ const FULL_READ = 2048;
  * read (a keystroke, a prompt) ends the burst at once: nothing is held back. EAGAIN, EIO or
  * EOF end it too; libuv's own next read then sees the error or the end as before.
  */
-function burstReads(fd: number, socket: () => net.Socket): net.OnReadOpts {
+function burstReads(fd: number, deliver: (chunk: Buffer) => boolean): net.OnReadOpts {
   let buf = Buffer.allocUnsafeSlow(BURST);
   let handedOut = false;
   return {
@@ -88,9 +102,9 @@ function burstReads(fd: number, socket: () => net.Socket): net.OnReadOpts {
         total += last;
       }
       // A short chunk is copied out so that it does not pin the whole burst buffer.
-      if (total < BURST / 4) return socket().push(Buffer.from(buf.subarray(0, total)));
+      if (total < BURST / 4) return deliver(Buffer.from(buf.subarray(0, total)));
       handedOut = true;
-      return socket().push(buf.subarray(0, total));
+      return deliver(buf.subarray(0, total));
     },
   };
 }
@@ -111,32 +125,6 @@ export async function stty(path: string, args: string[]): Promise<string> {
     const detail = e.stderr?.trim() || e.message;
     throw Object.assign(new Error(`stty: ${detail}`), { code: errnoFromText(detail) ?? e.code });
   }
-}
-
-/**
- * Puts the tty at `path` in raw mode (or the mode asked for) and returns a function that
- * restores the settings it had, as `stty -g` saved them. Call it while the caller holds the
- * tty open. The restore goes through an fd opened now, never through the path again: once a
- * pty is gone its /dev/pts/N may be somebody else's terminal, whose settings are not ours to set.
- */
-export async function makeRaw(path: string, opts: { echo: boolean }): Promise<() => void> {
-  const saved = await stty(path, ['-g']);
-  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
-  const keep = fs.openSync(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-  try {
-    await stty(path, [...RAW_ARGS, ...(opts.echo ? ['echo'] : [])]);
-  } catch (err) {
-    fs.closeSync(keep);
-    throw err;
-  }
-  let restored = false;
-  return () => {
-    if (restored) return;
-    restored = true;
-    // stty without -F sets its stdin: the tty we opened, or nothing if it has hung up.
-    spawnSync('stty', [saved], { stdio: [keep, 'ignore', 'ignore'], timeout: 5000 });
-    fs.closeSync(keep);
-  };
 }
 
 const ERRNO_TEXT: [RegExp, string][] = [

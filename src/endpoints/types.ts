@@ -175,6 +175,12 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
    * answers, instead of failing the route (one stopped VM must not stop a config of consoles).
    */
   waitsAtStart?(spec: Spec<T, z.output<S>>): boolean;
+  /**
+   * Shared devices: why one that cannot be opened at start must not be waited for (a
+   * numbered pty: what appears later under its name is somebody else's terminal), or
+   * undefined to wait for it like a lost device when the route waits (config files).
+   */
+  neverWaitFor?(spec: Spec<T, z.output<S>>): string | undefined;
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 

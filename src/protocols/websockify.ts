@@ -85,8 +85,9 @@ export interface WsStreamOptions {
 /**
  * Wraps an open WebSocket in a Duplex with backpressure both ways: the socket is paused
  * while the readable buffer is full, and a frame that the kernel did not take at once holds
- * the next write until it has (see send). `end()` sends a close frame (WebSocket has no
- * half-close); a close from the peer ends the readable side and finishes the writable side.
+ * the next write until it has (see send). WebSocket has no half-close: `end()` only says
+ * that nothing more will be sent, `destroy()` sends the close frame; a close from the peer
+ * ends the readable side and finishes the writable side.
  */
 export class WsStream extends Duplex {
   private waiting: (() => void) | undefined;
@@ -202,7 +203,8 @@ export class WsStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.peerGone && this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE.normal);
+    // WebSocket has no half-close: closing here would cut off the peer's answer to what we
+    // sent last (a piped request). Whoever ends the link destroys it, which sends the close.
     cb();
   }
 

@@ -1,6 +1,6 @@
 // The hub: one shared device, many peers (DESIGN §3) — fan-out with replay, merged input, policies, reopen.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeOsError, EndpointError } from '../errors.js';
+import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
@@ -28,7 +28,8 @@ const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).telnet ? 
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
  * on the same console), and shares the device among the peers that come and go through any
- * of them. Rejects (exit 1) if the device or a listener cannot be opened at start.
+ * of them. Rejects (exit 1) if a listener cannot be bound, or the device cannot be opened
+ * at start and the route does not wait for it.
  */
 export async function runHub(
   device: Device,
@@ -68,6 +69,14 @@ export async function runHub(
   route = listeningRoute(listeners, () => hub.close(), abort);
   if (status !== undefined) void route.stop();
   return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
+}
+
+/** A device missing at start that must not be waited for (see ConnectingType.neverWaitFor): its route does not start, the others do. */
+export class DeviceNotWaitedError extends EndpointError {
+  constructor(err: EndpointError, why: string) {
+    super(err.endpoint, err.cause);
+    this.message = `${err.message}; ${why}`;
+  }
 }
 
 class Hub {
@@ -132,8 +141,10 @@ class Hub {
   }
 
   /**
-   * First open: a failure here is the route's failure (exit 1), not a reason to retry —
-   * unless the device's type says it may be absent at start: then it is waited for like a lost one.
+   * First open. A failure fails the route (exit 1) unless the device may be absent at start:
+   * its type says so (a VM's console socket), or the route waits for its device (config
+   * files, --wait-for-device). Then it is shown down and retried with the backoff of a lost
+   * one while the listeners serve.
    */
   async start(): Promise<void> {
     this.replay = await makeReplay(this.settings.replay, this.settings.size);
@@ -141,9 +152,14 @@ class Hub {
     try {
       link = await this.open();
     } catch (err) {
-      if (!this.device.type.waitsAtStart?.(this.device.spec)) throw err;
-      this.log.warn(`${(err as Error).message}; waiting for it (peers are told it is down)`);
-      this.reopening = this.reopen();
+      const waits = this.device.type.waitsAtStart?.(this.device.spec) || this.ctx.waitForDevice;
+      if (!waits || (err as PtybError).exitCode === 2) throw err;
+      const never = this.device.type.neverWaitFor?.(this.device.spec);
+      if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
+      const why = (err as Error).message;
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.device.spec.uri, reason: why });
+      this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
+      this.reopening = this.reopen(undefined, why);
       return;
     }
     this.attach(link);
@@ -351,10 +367,12 @@ class Hub {
     this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
-  /** Tries to open the device again with backoff; `ready` says when not to try yet (and why). */
-  private async reopen(ready?: () => Promise<string | undefined>): Promise<void> {
+  /**
+   * Tries to open the device again with backoff; `ready` says when not to try yet (and why);
+   * `lastError` was already reported.
+   */
+  private async reopen(ready?: () => Promise<string | undefined>, lastError = ''): Promise<void> {
     const signal = this.reopenAbort.signal;
-    let lastError = '';
     while (!signal.aborted) {
       try {
         await sleep(this.nextDelay, undefined, { signal });
@@ -377,10 +395,11 @@ class Hub {
         link.stream.destroy();
         return;
       }
+      const back = this.everOpen ? 'is back' : 'is up';
       this.attach(link);
       this.counters.reopens++;
-      this.log.warn(`${link.label} is back`, { event: 'device-back', device: link.label });
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} is back`);
+      this.log.warn(`${link.label} ${back}`, { event: back === 'is back' ? 'device-back' : 'device-up', device: link.label });
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
       return;
     }
   }

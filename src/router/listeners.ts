@@ -11,6 +11,14 @@ export interface RouteContext {
   transcript?: Transcript;
   /** The route's name in a config file: listeners show it (the ws-listen index). */
   name?: string;
+  /** After one side of a join ended: how long the other may stay silent before both close (-t). */
+  linger?: number;
+  /**
+   * A shared device that cannot be opened at start is waited for (shown down, retried like a
+   * lost one) instead of failing the route: always in a config file, on the command line
+   * with --wait-for-device.
+   */
+  waitForDevice?: boolean;
 }
 
 /** A running route. `done` resolves with the exit status once the route is over. */

@@ -90,7 +90,10 @@ async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link
   }
 }
 
-/** Both connecting: open left then right, pipe both ways, done when both directions are (socat). */
+/**
+ * Both connecting: open left then right, pipe both ways; done when both directions are, or
+ * when one side has ended and the other stayed silent for the linger (socat -t).
+ */
 async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const a = await openConnecting(l, openCtx);
   let b: Link;
@@ -102,7 +105,7 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
   }
   ctx.log.info(`connected ${a.label} <-> ${b.label}`);
   ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
-  const j = join(a, b, { log: ctx.log, trace: ctx.trace, tap: { a: ctx.transcript?.data } });
+  const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
   let stopping = false;
   const done = j.done.then((res) => {
     ctx.log.info(describeJoin(a, b, res));
@@ -169,7 +172,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
       (upstream) => {
         if (peer.stream.destroyed) return upstream.stream.destroy();
         ctx.transcript?.event(`${peer.label} connected to ${upstream.label}`);
-        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, tap: { b: ctx.transcript?.data } });
+        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { b: ctx.transcript?.data } });
         joins.add(j);
         j.done.then((res) => {
           ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`);
@@ -214,7 +217,7 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     const partner = waiter.peer;
     const [a, b] = side === 0 ? [peer, partner] : [partner, peer];
     ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
-    const j = join(a, b, { log: ctx.log, trace: ctx.trace, tap: { a: ctx.transcript?.data } });
+    const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
     joins.add(j);
     j.done.then((res) => {
       ctx.log.info(describeJoin(a, b, res));

@@ -180,7 +180,9 @@ export function vmDevice(scheme: 'pty' | 'serial'): DeviceKind {
       const link = path.join(dir, 'vm-console');
       let vm: FakeVm = await startFakeVm(link);
       return {
-        uri: `${scheme}:${link}`,
+        // Random bytes: the late joiner's replay is checked as the byte tail (a pty's default is
+        // the re-rendered screen, which test/screen-join.test.ts covers).
+        uri: `${scheme}:${link}?replay=bytes`,
         say: (d) => vm.say(d),
         received: (d) => until(() => vm.received().includes(d)),
         lose: () => vm.quit(),
