@@ -102,7 +102,6 @@ class Hub {
   private readonly inputLog: InputLog | undefined;
   /** For --metrics and /api/consoles (src/router/consoles.ts). */
   private readonly counters: ConsoleCounters = { reopens: 0, fromDevice: 0, toDevice: 0, dropped: 0, refused: 0 };
-  private readonly doors = new Map<Peer, string>();
   /** The kinds of door this console has: metrics show each, with 0 peers too. */
   readonly doorKinds = new Set<string>();
   private readonly unregister: () => void;
@@ -124,7 +123,7 @@ class Hub {
   /** What --metrics reads at a scrape. */
   private snapshot(): ConsoleSnapshot {
     const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
-    for (const door of this.doors.values()) peers[door] = (peers[door] ?? 0) + 1;
+    for (const p of this.peers) peers[p.door] = (peers[p.door] ?? 0) + 1;
     const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
     const uri = redactUrl(this.device.spec.uri);
     return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who, counters: { ...this.counters } };
@@ -206,8 +205,8 @@ class Hub {
       this.counters.dropped++;
       this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
     });
+    peer.door = door;
     this.peers.add(peer);
-    this.doors.set(peer, door);
     this.keyboard.joined(peer);
     const how = peer.role === 'view' ? ', read-only' : '';
     this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`, { event: 'peer-connected', peer: link.label, user: peer.user, role: peer.role, door, peers: this.peers.size });
@@ -256,7 +255,6 @@ class Hub {
     this.inputLog?.flush(peer);
     const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
-    this.doors.delete(peer);
     const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
     const fields = { event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused };
     if (peer.refused) {
