@@ -9,10 +9,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
 const src = (p) => `${ROOT}src/${p}`;
 
-/** The terminal page's files, by name: { type, body }. */
+/** The terminal page's files and the console index's script, by name: { type, body }. */
 async function webAssets() {
   const out = await build({
-    entryPoints: { terminal: src('web/client.ts') },
+    entryPoints: { terminal: src('web/client.ts'), index: src('web/index-client.ts') },
     outdir: '/virtual',
     bundle: true,
     write: false,

@@ -48,6 +48,12 @@ Options:
   --wait-for-device     a shared device that cannot be opened at start is waited for (shown
                         down, retried like a lost one) while the listeners serve; always so
                         with --config. Not for a bare /dev/pts/N (its number gets reused)
+  --metrics [HOST:]PORT Prometheus metrics on http://HOST:PORT/metrics (per console: device
+                        up, reopens, bytes, peers by door, dropped, refused; the process's
+                        CPU, RSS, fds), /healthz and /api/consoles (JSON); a bare port is
+                        loopback only
+  --log-format FORMAT   text (default) or json: each log line one JSON object (time, level,
+                        route, event, message and the line's fields)
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

@@ -1,20 +1,58 @@
-// Logging to stderr with levels set by -v/-q; data never goes through here.
+// Logging to stderr with levels set by -v/-q, as text lines or (--log-format json) one JSON object a line; data never goes through here.
+import { UsageError } from './errors.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 const RANK: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
+/**
+ * What a log pipeline filters on, besides the message: `event` (a stable name such as
+ * `listening`, `peer-connected`, `device-lost`) and whatever the line is about (`peer`,
+ * `device`, `user`, `bytes_in`…). Text lines show only the message.
+ */
+export type LogFields = { event?: string } & Record<string, string | number | boolean | undefined>;
+
 export interface Logger {
-  error(msg: string): void;
-  warn(msg: string): void;
-  info(msg: string): void;
-  debug(msg: string): void;
+  error(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields): void;
   enabled(level: Level): boolean;
 }
 
-/** A logger that writes "ptybridge: msg" lines to stderr at or above `level`. */
-export function createLogger(level: Level = 'warn', write: (line: string) => void = defaultWrite): Logger {
-  const at = (l: Level) => (msg: string) => {
-    if (RANK[l] <= RANK[level]) write(`ptybridge: ${msg}\n`);
+export type LogFormat = 'text' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+/** One format per process (--log-format), read at each line: every logger follows it. */
+let format: LogFormat = 'text';
+
+export function setLogFormat(f: LogFormat): void {
+  format = f;
+}
+
+export function parseLogFormat(text: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) throw new UsageError(`--log-format: expected text or json, got "${text}"`);
+  return text as LogFormat;
+}
+
+/**
+ * One line in the process's format: `ptybridge: [route] message`, or
+ * `{"time":…,"level":…,"route":…,"event":…,"message":…,…fields}`. Fields never
+ * overwrite the five keys every JSON line has.
+ */
+export function formatLine(level: Level, msg: string, route: string | undefined, fields: LogFields = {}): string {
+  if (format === 'text') return `ptybridge: ${route === undefined ? '' : `[${route}] `}${msg}\n`;
+  const { event, ...rest } = fields;
+  const line: Record<string, unknown> = { time: new Date().toISOString(), level, ...(route === undefined ? {} : { route }), event: event ?? 'log', message: msg };
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined && !(k in line)) line[k] = v;
+  return `${JSON.stringify(line)}\n`;
+}
+
+/**
+ * A logger that writes lines to stderr at or above `level`; `route` names the config
+ * route the lines come from ("ptybridge: [vm1] listening on …").
+ */
+export function createLogger(level: Level = 'warn', write: (line: string) => void = defaultWrite, route?: string): Logger {
+  const at = (l: Level) => (msg: string, fields?: LogFields) => {
+    if (RANK[l] <= RANK[level]) write(formatLine(l, msg, route, fields));
   };
   return {
     error: at('error'),
@@ -23,6 +61,11 @@ export function createLogger(level: Level = 'warn', write: (line: string) => voi
     debug: at('debug'),
     enabled: (l) => RANK[l] <= RANK[level],
   };
+}
+
+/** A line that is written whatever -q says (the only copy of a generated token), in the process's format. */
+export function logAlways(msg: string, fields?: LogFields): void {
+  defaultWrite(formatLine('warn', msg, undefined, fields));
 }
 
 function defaultWrite(line: string): void {

@@ -1,7 +1,8 @@
 // The CLI: arguments, start the route, signals, exit codes.
 import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
-import { createLogger, levelFrom, type Logger } from './log.js';
+import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } from './log.js';
+import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
 import { VERSION } from './version.js';
 // Everything else loads in the branch that needs it (esbuild keeps a dynamically imported
@@ -22,14 +23,18 @@ const OPTIONS = {
   config: { type: 'string' },
   check: { type: 'boolean' },
   'wait-for-device': { type: 'boolean' },
+  metrics: { type: 'string' },
+  'log-format': { type: 'string' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
   let log: Logger = createLogger('warn');
   let route: Route | undefined;
+  let metrics: MetricsServer | undefined;
   try {
     const { values, positionals } = parseCli(argv);
+    if (values['log-format'] !== undefined) setLogFormat(parseLogFormat(values['log-format']));
     if (values.version) {
       process.stdout.write(`ptybridge ${VERSION} (node ${process.version})\n`);
       // -V -v: also whether the native addons load on this host (the single binary's floor).
@@ -54,8 +59,9 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(describeRoutes(configs));
         return 0;
       }
+      metrics = await startMetricsFlag(values.metrics, log);
       const { runConfig } = await import('./router/routes.js');
-      return await runConfig(values.config, configs, level, log);
+      return await runConfig(values.config, configs, level, log, () => metrics?.stopping());
     }
     if (values.check) throw new UsageError('--check needs --config FILE');
     if (positionals.length < 2) {
@@ -71,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     refuseIdleFlags(values, addresses);
+    metrics = await startMetricsFlag(values.metrics, log);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
@@ -82,7 +89,8 @@ export async function main(argv: string[]): Promise<number> {
         process.exit(0);
       }
       stopRequested = true;
-      log.info(`${sig}: closing`);
+      log.info(`${sig}: closing`, { event: 'stopping', signal: sig });
+      metrics?.stopping();
       route?.stop();
     };
     process.on('SIGINT', onSignal);
@@ -95,10 +103,12 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof PtybError) {
-      log.error(err.message);
+      log.error(err.message, { event: err.exitCode === 2 ? 'usage-error' : 'error', code: err.code });
       return err.exitCode;
     }
     throw err;
+  } finally {
+    await metrics?.close();
   }
 }
 
@@ -109,6 +119,13 @@ async function lingerFrom(raw: string | undefined): Promise<number | undefined> 
   const ms = parseDuration(raw);
   if (ms === undefined || ms > MAX_DURATION_MS) throw new UsageError(`-t expects seconds or a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
   return ms;
+}
+
+/** `--metrics [HOST:]PORT`: prom-client loads only when asked for. */
+async function startMetricsFlag(text: string | undefined, log: Logger): Promise<MetricsServer | undefined> {
+  if (text === undefined) return undefined;
+  const { parseMetricsAddress, startMetrics } = await import('./metrics.js');
+  return startMetrics(parseMetricsAddress(text), log);
 }
 
 function parseCli(argv: string[]) {

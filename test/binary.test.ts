@@ -291,3 +291,19 @@ test('ws-listen: the terminal page is served and a WebSocket round trip is byte-
     await upstream.close();
   }
 });
+
+test('--metrics and --log-format json from the binary: prom-client is inside; the text passes promtool', async () => {
+  const pb = await startBin(['--metrics', '0', '--log-format', 'json', 'exec:cat?share', 'tcp-listen:0']);
+  try {
+    const lines = pb.stderr().trim().split('\n').map((l) => JSON.parse(l) as { event: string; url?: string });
+    const url = lines.find((l) => l.event === 'metrics-listening')?.url;
+    assert.ok(url, pb.stderr());
+    const text = await (await fetch(url)).text();
+    assert.match(text, /^ptybridge_console_up\{console="exec:cat\?share"\} 1$/m);
+    assert.match(text, /^process_resident_memory_bytes \d+$/m);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text });
+    assert.equal(lint.status, 0, String(lint.stdout));
+  } finally {
+    await pb.stop();
+  }
+});

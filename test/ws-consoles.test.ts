@@ -34,7 +34,7 @@ async function indexRows(port: number): Promise<string[]> {
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
   const html = await res.text();
-  return [...html.matchAll(/<tr><td>(.*?)<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+  return [...html.matchAll(/<tr data-path=[^>]*><td>(.*?)<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
 }
 
 test('one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others\' peers', { timeout: 30_000 }, async () => {
@@ -87,7 +87,7 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     assert.match(rows[1]!, /^b \/console\/b pty \S+ open 2 peers$/);
     assert.match(rows[2]!, /^c \/console\/c pty \S+ open 1 peer$/);
     const html = await (await fetch(wsUrl(port, '/', 'http'))).text();
-    assert.match(html, /<a href="\/console\/b">b<\/a>/, 'each console links to its terminal page');
+    assert.match(html, /<a href="\.\/console\/b">b<\/a>/, 'each console links to its terminal page, relative: under a proxy prefix too');
 
     // c's VM powers off: the index says so, and a peer leaving is counted.
     await vms.c!.quit();
@@ -166,7 +166,7 @@ test('in Chromium: the index links to a console whose page connects to its own p
     const page = await browser.newPage();
     // The index opened with the token gets the session cookie, which then opens the console's page and socket.
     await page.goto(wsUrl(port, '/', 'http'));
-    await page.click('a[href="/console/cb"]');
+    await page.click('a[href="./console/cb"]');
     await page.waitForSelector('#status.connected');
     assert.equal(new URL(page.url()).pathname, '/console/cb');
     await page.waitForFunction(() => {

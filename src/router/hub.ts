@@ -9,6 +9,8 @@ import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
 import { makeReplay, type Replay } from './replay.js';
+import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
+import { redactUrl } from '../web/auth.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
@@ -19,6 +21,9 @@ const MAX_DELAY_MS = 5000;
 const PEER_LINGER_MS = 500;
 
 type Device = { type: ConnectingType; spec: Spec };
+
+/** The kind of door a peer came through, for metrics: the listener's scheme, `telnet` for tcp-listen?telnet. */
+const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).telnet ? 'telnet' : spec.scheme);
 
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
@@ -34,7 +39,12 @@ export async function runHub(
   abort: AbortController,
 ): Promise<Route> {
   const hub = new Hub(device, hubSettingsOf(device.spec), ctx, openCtx);
-  await hub.start();
+  try {
+    await hub.start();
+  } catch (err) {
+    await hub.close(); // leaves the consoles list
+    throw err;
+  }
   // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
   let status: number | undefined;
   let route: Route | undefined;
@@ -46,7 +56,9 @@ export async function runHub(
   try {
     const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
     for (const l of listening) {
-      listeners.push(await bind(l, (peer) => hub.add(peer), ctx, routeCtx));
+      const door = doorOf(l.spec);
+      hub.doorKinds.add(door);
+      listeners.push(await bind(l, (peer) => hub.add(peer, door), ctx, routeCtx));
     }
   } catch (err) {
     abort.abort();
@@ -88,6 +100,11 @@ class Hub {
   private readonly keyboard: Keyboard;
   /** ?log-input: what each peer typed, attributed, in the transcript. */
   private readonly inputLog: InputLog | undefined;
+  /** For --metrics and /api/consoles (src/router/consoles.ts). */
+  private readonly counters: ConsoleCounters = { reopens: 0, fromDevice: 0, toDevice: 0, dropped: 0, refused: 0 };
+  /** The kinds of door this console has: metrics show each, with 0 peers too. */
+  readonly doorKinds = new Set<string>();
+  private readonly unregister: () => void;
 
   constructor(
     private readonly device: Device,
@@ -100,6 +117,16 @@ class Hub {
       const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
       this.inputLog = new InputLog(record);
     }
+    this.unregister = registerConsole(() => this.snapshot());
+  }
+
+  /** What --metrics reads at a scrape. */
+  private snapshot(): ConsoleSnapshot {
+    const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
+    for (const p of this.peers) peers[p.door] = (peers[p.door] ?? 0) + 1;
+    const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
+    const uri = redactUrl(this.device.spec.uri);
+    return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who, counters: { ...this.counters } };
   }
 
   private get log() {
@@ -129,7 +156,7 @@ class Hub {
       const never = this.device.type.neverWaitFor?.(this.device.spec);
       if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
       const why = (err as Error).message;
-      this.log.warn(`${why}; waiting for it (peers are told it is down)`);
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.device.spec.uri, reason: why });
       this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
       this.reopening = this.reopen(undefined, why);
       return;
@@ -150,7 +177,7 @@ class Hub {
     this.label = link.label;
     this.openedAt = Date.now();
     const s = link.stream;
-    this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`);
+    this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`, { event: 'device-open', device: link.label });
     this.ctx.transcript?.event(`device ${link.label} ${this.everOpen ? 'reopened' : 'attached'}`);
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
@@ -166,20 +193,23 @@ class Hub {
 
   /** Device output: to every peer and to the replay (a queue for the screen model), never waiting for any of them. */
   private output(chunk: Buffer): void {
+    this.counters.fromDevice += chunk.length;
     this.replay.push(chunk);
     this.ctx.transcript?.data(chunk);
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${this.link?.label ?? 'device'} > peers`, chunk));
     for (const peer of this.peers) peer.send(chunk);
   }
 
-  add(link: Link): void {
-    const peer = new Peer(link, this.settings['peer-queue'], (p, queued) =>
-      this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`),
-    );
+  add(link: Link, door = 'other'): void {
+    const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
+      this.counters.dropped++;
+      this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
+    });
+    peer.door = door;
     this.peers.add(peer);
     this.keyboard.joined(peer);
     const how = peer.role === 'view' ? ', read-only' : '';
-    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`, { event: 'peer-connected', peer: link.label, user: peer.user, role: peer.role, door, peers: this.peers.size });
     this.ctx.transcript?.event(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
@@ -214,7 +244,7 @@ class Hub {
       return;
     }
     const text = what === 'release' ? `${peer.who} let go of the keyboard` : `${peer.who} took the keyboard${before ? ` from ${before.who}` : ''}`;
-    this.log.info(text);
+    this.log.info(text, { event: 'keyboard', peer: peer.link.label, user: peer.user, request: what });
     this.ctx.transcript?.event(text);
     this.announce();
   }
@@ -226,14 +256,15 @@ class Hub {
     const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
     const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
+    const fields = { event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused };
     if (peer.refused) {
       // Input that never reached the device is worth a warning at any verbosity, with why.
       const why = [
         peer.refused > peer.refusedWhileDown && `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
         peer.refusedWhileDown && `${peer.refusedWhileDown} while the device was down`,
       ].filter(Boolean);
-      this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`);
-    } else this.log.info(left);
+      this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`, fields);
+    } else this.log.info(left, fields);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     // While the hub closes, every peer leaves: the keyboard has nowhere to go.
     if (this.closing) return;
@@ -255,6 +286,7 @@ class Hub {
     peer.in += chunk.length;
     if (!this.mayWrite(peer)) {
       peer.refused += chunk.length;
+      this.counters.refused += chunk.length;
       // Told once, in a line; a page already shows it in its badge.
       if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
@@ -268,10 +300,12 @@ class Hub {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
       peer.refusedWhileDown += chunk.length;
+      this.counters.refused += chunk.length;
       return;
     }
     if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
     this.inputLog?.typed(peer, chunk);
+    this.counters.toDevice += chunk.length;
     if (!link.stream.write(chunk)) this.pauseInput();
   }
 
@@ -318,14 +352,14 @@ class Hub {
     if (this.closing) return;
     const never = link.reopen && 'never' in link.reopen ? link.reopen.never : undefined;
     if (never !== undefined) {
-      this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`);
+      this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`, { event: 'device-gone', device: link.label, reason });
       this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
       for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
       this.onGone(failed);
       return;
     }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
-    this.log.warn(`${link.label} lost: ${reason}; reopening`);
+    this.log.warn(`${link.label} lost: ${reason}; reopening`, { event: 'device-lost', device: link.label, reason });
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
     this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
@@ -351,7 +385,7 @@ class Hub {
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
-        if (why !== lastError) this.log.info(`reopening ${this.device.spec.uri}: ${why}`);
+        if (why !== lastError) this.log.info(`reopening ${this.device.spec.uri}: ${why}`, { event: 'device-reopen-failed', reason: why });
         lastError = why;
         continue;
       }
@@ -361,7 +395,8 @@ class Hub {
       }
       const back = this.everOpen ? 'is back' : 'is up';
       this.attach(link);
-      this.log.warn(`${link.label} ${back}`);
+      this.counters.reopens++;
+      this.log.warn(`${link.label} ${back}`, { event: back === 'is back' ? 'device-back' : 'device-up', device: link.label });
       for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
       return;
     }
@@ -370,6 +405,7 @@ class Hub {
   /** Closes every peer (after flushing what they are owed) and the device. */
   async close(): Promise<void> {
     this.closing = true;
+    this.unregister();
     for (const p of this.peers) this.inputLog?.flush(p);
     this.reopenAbort.abort();
     await this.reopening;

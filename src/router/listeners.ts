@@ -46,7 +46,7 @@ export async function bind(e: Listening, onLink: (link: Link) => void, ctx: Rout
     // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
     throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
   }
-  ctx.log.warn(`listening on ${listener.label}`);
+  ctx.log.warn(`listening on ${listener.label}`, { event: 'listening', listener: listener.label });
   return listener;
 }
 

@@ -21,6 +21,8 @@ export class Peer {
   refusedWhileDown = 0;
   dropped = false;
   left = false;
+  /** The kind of door it came through (ws-listen, telnet…), for metrics. */
+  door = 'other';
   /** Set once the peer has been told it cannot type, so that it is told only once. */
   toldReadOnly = false;
   readonly joinedAt = Date.now();

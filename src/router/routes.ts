@@ -29,7 +29,7 @@ async function inParallel<T>(items: T[], limit: number, task: (item: T, index: n
 
 /** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
 function routeLogger(level: Level, name: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  return createLogger(level, (line) => write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+  return createLogger(level, write, name);
 }
 
 /**
@@ -119,7 +119,7 @@ export class RouteSet {
       route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name, waitForDevice: true });
     } catch (err) {
       await transcript?.close();
-      if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`);
+      if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`, { event: 'route-not-started', name: config.name });
       throw new RouteStartError(config.name, err);
     }
     const entry: Running = { config, route, transcript };
@@ -128,7 +128,7 @@ export class RouteSet {
       await transcript?.close();
       if (this.running.get(config.name) !== entry) return;
       this.running.delete(config.name);
-      if (code !== 0) this.log.error(`[${config.name}] route ended with status ${code}`);
+      if (code !== 0) this.log.error(`[${config.name}] route ended with status ${code}`, { event: 'route-ended', name: config.name, status: code });
       if (this.running.size === 0 && !this.stopped) this.resolveDone(code);
     });
   }
@@ -150,13 +150,13 @@ export class RouteSet {
       this.running.delete(name);
       // A changed route stops and starts again: it counts as started (or failed), not as stopped.
       if (!wanted.has(name)) summary.stopped.push(name);
-      this.log.warn(`reload: stopping route "${name}"`);
+      this.log.warn(`reload: stopping route "${name}"`, { event: 'route-stopping', name });
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
     await Promise.all(stopping);
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
-      this.log.warn(`reload: starting route "${c.name}"`);
+      this.log.warn(`reload: starting route "${c.name}"`, { event: 'route-starting', name: c.name });
       await this.startOne(c).then(
         () => summary.started.push(c.name),
         (err: Error) => {
@@ -208,13 +208,14 @@ export class RouteStartError extends PtybError {
  * Runs a config file until SIGINT/SIGTERM (or every route has ended). SIGHUP reads the file
  * again: a bad file is reported and the running routes stay as they are.
  */
-export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger): Promise<number> {
+export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger, onStopping?: () => void): Promise<number> {
   const set = new RouteSet(level, log);
   let stopRequested = false;
   const onStop = (sig: NodeJS.Signals) => {
     if (stopRequested) process.exit(0);
     stopRequested = true;
-    log.info(`${sig}: closing`);
+    log.info(`${sig}: closing`, { event: 'stopping', signal: sig });
+    onStopping?.();
     void set.stop();
   };
   let reloading = Promise.resolve();
@@ -229,7 +230,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
       }
       const summary = await set.reload(next);
       const say = summary.failed.length ? log.error : log.warn;
-      say(`reloaded ${file}: ${describeReload(summary)}`);
+      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
     });
   };
   process.on('SIGINT', onStop);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { hostname } from 'node:os';
 import { EndpointError, UsageError } from '../errors.js';
 import { percentDecode, quoteUri, redactSecrets } from '../uri.js';
-import { parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
+import { normalAddress, parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
 
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
 type Credential = { kind: 'full' } | { kind: 'view' } | { kind: 'user'; user: User };
@@ -27,7 +27,10 @@ export interface AuthOptions {
   'view-token'?: string;
   /** A users file: a name and a role per token (see src/router/roles.ts). */
   users?: string;
-  /** Comma-separated addresses of reverse proxies whose `user-header` names the peer. */
+  /**
+   * Comma-separated addresses of reverse proxies: their `user-header` names the peer, and
+   * their X-Forwarded-Host/-Proto say which host and scheme the browser used (Host and Origin checks, Secure cookie).
+   */
   'trust-proxy'?: string;
   'user-header'?: string;
 }
@@ -188,12 +191,30 @@ export class Gate {
   }
 
   /**
+   * The host and scheme the browser used. A trusted proxy says them in X-Forwarded-Host and
+   * X-Forwarded-Proto (nginx's usual `proxy_set_header Host $host` drops the port, and TLS
+   * ends at the proxy); from anyone else those headers are ignored, so direct access is
+   * checked exactly as without a proxy.
+   */
+  front(req: IncomingMessage): { host: string | undefined; scheme: 'http:' | 'https:' } {
+    const own = { host: req.headers.host, scheme: this.tls ? 'https:' : 'http:' } as const;
+    if (!this.trusted.length || !this.trusted.includes(normalAddress(req.socket.remoteAddress ?? ''))) return own;
+    // A chain of proxies appends: the first value is what the browser sent to the first.
+    const first = (h: string | string[] | undefined) => (typeof h === 'string' ? h.split(',')[0]!.trim() : undefined) || undefined;
+    const proto = first(req.headers['x-forwarded-proto'])?.toLowerCase();
+    return {
+      host: first(req.headers['x-forwarded-host']) ?? own.host,
+      scheme: proto === 'https' ? 'https:' : proto === 'http' ? 'http:' : own.scheme,
+    };
+  }
+
+  /**
    * DNS rebinding: a page on attacker.example, resolved to 127.0.0.1, is same-origin with
    * this server and sends `Host: attacker.example`. IP literals cannot be rebound, nor can
    * `localhost` and `*.localhost` (browsers resolve them to loopback themselves).
    */
   hostAllowed(req: IncomingMessage): boolean {
-    const host = req.headers.host;
+    const host = this.front(req).host;
     if (host === undefined) return true; // not a browser: browsers always send Host
     if (this.hosts.includes('*')) return true;
     let name: string;
@@ -209,7 +230,8 @@ export class Gate {
   /**
    * A browser always sends Origin with a WebSocket upgrade; a page of another site must not
    * drive the terminal (cross-site WebSocket hijacking). Allowed: no Origin (not a browser),
-   * an Origin on the list (`*`: any), or this server itself: same scheme, same Host.
+   * an Origin on the list (`*`: any), or this server itself as the browser reached it: same
+   * scheme, same host and port (behind a trusted proxy, the proxy's).
    */
   originAllowed(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
@@ -217,10 +239,10 @@ export class Gate {
     if (this.origins.includes('*')) return true;
     const normal = origin.toLowerCase().replace(/\/$/, '');
     if (this.origins.includes(normal)) return true;
-    const scheme = this.tls ? 'https:' : 'http:';
+    const { host, scheme } = this.front(req);
     try {
       const o = new URL(origin);
-      return o.protocol === scheme && o.host === new URL(`${scheme}//${req.headers.host ?? ''}`).host;
+      return o.protocol === scheme && o.host === new URL(`${scheme}//${host ?? ''}`).host;
     } catch {
       return false;
     }
@@ -255,7 +277,7 @@ export class Gate {
     const fromQuery = queryToken(url);
     if (fromQuery !== null) {
       const c = this.match(fromQuery);
-      if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c) };
+      if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c, this.front(req).scheme === 'https:') };
     }
     const cookie = cookieOf(req, cookieName(this.port));
     const c = cookie === undefined ? undefined : this.matchSession(cookie);
@@ -297,9 +319,9 @@ export class Gate {
   }
 
   /** The Set-Cookie header that lets the page's later requests and its socket in without the token. */
-  private sessionCookie(c: Credential): string {
+  private sessionCookie(c: Credential, secure: boolean): string {
     const value = c.kind === 'full' ? this.session : c.kind === 'view' ? this.viewSession : `u.${Buffer.from(c.user.name).toString('base64url')}.${this.userMac(c.user)}`;
-    return `${cookieName(this.port)}=${value}; Path=/; HttpOnly; SameSite=Strict${this.tls ? '; Secure' : ''}`;
+    return `${cookieName(this.port)}=${value}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
   }
 }
 

@@ -8,11 +8,12 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { EndpointError, UsageError } from '../errors.js';
 import type { Listener, RouteStatus } from '../endpoints/types.js';
-import type { Logger } from '../log.js';
+import { logAlways, type Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
 import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
-import { answer, serveStatic, serveTerminal } from './http.js';
-import { serveIndex, type ConsoleEntry } from './index-page.js';
+import { answer, ASSET_DIR, serveStatic, serveTerminal } from './http.js';
+import { serveConsolesJson, serveIndex } from './index-page.js';
+import { consoleJson, type ConsoleJson } from './index-rows.js';
 import { UsersFile } from '../router/roles.js';
 
 /**
@@ -165,7 +166,7 @@ class WebServer {
     if (source === 'generated' && token !== undefined) {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
-      process.stderr.write(`ptybridge: ${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}\n`);
+      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}`, { event: 'token-generated', url: `${where}?token=${token}` });
     } else if (source === 'none') {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
@@ -231,7 +232,9 @@ class WebServer {
 
   /** Logs a refused request by its path only: a token may hide in the query under any spelling. */
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
-    (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`);
+    (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, {
+      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why,
+    });
   }
 
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -261,13 +264,17 @@ class WebServer {
       serveIndex(req, res, this.consoles(), headers);
       return true;
     }
+    if (pathname === `/${ASSET_DIR}/consoles.json`) {
+      serveConsolesJson(req, res, this.consoles(), headers);
+      return true;
+    }
     return serveTerminal(req, res, pathname, null, headers);
   }
 
   /** What the index lists: every path, by route name, with its route's live status. */
-  private consoles(): ConsoleEntry[] {
+  private consoles(): ConsoleJson[] {
     return [...this.mounts.values()]
-      .map((m) => ({ path: m.path!, name: m.name, web: m.web, status: m.status?.() ?? { peers: m.clients.size } }))
+      .map((m) => consoleJson(m.path!, m.name, m.web, m.status?.() ?? { peers: m.clients.size }))
       .sort((a, b) => a.path.localeCompare(b.path));
   }
 

@@ -47,7 +47,7 @@ export async function startPtyb(args: string[], opts: { listeners?: number; env?
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (text: string) => {
       err += text;
-      for (const m of text.matchAll(/listening on (\S+) (\S+)/g)) {
+      for (const m of text.matchAll(/listening on (\S+) ([^\s"]+)/g)) { // a JSON log line too
         const addr = m[2]!;
         const hp = /^\[?(.*?)\]?:(\d+)$/.exec(addr);
         listening.push({ scheme: m[1]!, host: hp?.[1] ?? '', port: hp ? Number(hp[2]) : 0, path: hp ? '' : addr });
