@@ -7,6 +7,7 @@ import { loadPtyNative } from '../native.js';
 import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions } from './hub-options.js';
+import { watchSlaveLine } from './pty-line-watch.js';
 import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
 
@@ -15,6 +16,10 @@ const ptyOptions = z.object({
   mode: fileMode('new pair only: permissions of the slave device (default: as the system makes it)'),
   raw: flag(true, 'raw mode, binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF translation; raw=false leaves the settings alone'),
   echo: flag(false, 'with raw: echo input back, like a terminal in cooked mode would'),
+  'line-watch': flag(
+    true,
+    'new pair only: a virtual serial port: the speed, stop bits and parity a program sets on the slave go to the peer (tcp:…?telnet as RFC 2217, serial:), and the slave shows what is in force there; read with stty every 0.2-1 s while joined to such a peer',
+  ),
   ...hubOptions,
 });
 
@@ -101,10 +106,12 @@ async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
   // each time a client such as pyserial closes it.
   const stream = ttyStream(master);
   stream.once('close', cleanup);
+  const label = `pty ${options.link ?? slavePath}`;
+  if (options['line-watch']) watchSlaveLine(slave, stream, label, ctx.log);
   ctx.log.warn(`pty ${slavePath} ready${options.link ? ` (link ${options.link})` : ''}`);
   return {
     stream,
-    label: `pty ${options.link ?? slavePath}`,
+    label,
     resize: (cols, rows) => native.resize(master, cols, rows),
   };
 }

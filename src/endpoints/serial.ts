@@ -5,7 +5,7 @@ import { loadSerialPort } from '../native.js';
 import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions } from './hub-options.js';
-import { errnoFromText, stty } from './tty-fd.js';
+import { errnoFromText, parseSttyLine, stty, sttyFraming } from './tty-fd.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
 
 const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
@@ -135,21 +135,12 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
   },
 };
 
-function sttyFraming(l: LineSettings): string[] {
-  const parity = { none: ['-parenb', '-cmspar'], even: ['parenb', '-parodd', '-cmspar'], odd: ['parenb', 'parodd', '-cmspar'], mark: ['parenb', 'parodd', 'cmspar'], space: ['parenb', '-parodd', 'cmspar'] }[l.parity];
-  // Linux has no 1.5 stop bits setting apart from 2 (the UART uses 1.5 with 5 data bits).
-  return [`cs${l.dataBits}`, ...parity, l.stopBits === 1 ? '-cstopb' : 'cstopb'];
-}
-
 /** Reads back the settings really in force (a driver may round the baud or refuse a framing). */
 async function readLine(path: string, asked: LineSettings): Promise<LineSettings> {
-  const all = await stty(path, ['-a']);
-  const has = (flag: string) => new RegExp(`(^|\\s)${flag}(\\s|$)`).test(all);
-  const speed = /speed (\d+) baud/.exec(all);
-  const dataBits = (Number(/(^|\s)cs([5-8])(\s|$)/.exec(all)?.[2] ?? asked.dataBits) as LineSettings['dataBits']);
-  const parity: LineSettings['parity'] = !has('parenb') ? 'none' : has('cmspar') ? (has('parodd') ? 'mark' : 'space') : has('parodd') ? 'odd' : 'even';
-  const stopBits: LineSettings['stopBits'] = has('cstopb') ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
-  return { baud: speed ? Number(speed[1]) : asked.baud, dataBits, parity, stopBits };
+  const t = parseSttyLine(await stty(path, ['-a']));
+  const parity: LineSettings['parity'] = !t.parenb ? 'none' : t.cmspar ? (t.parodd ? 'mark' : 'space') : t.parodd ? 'odd' : 'even';
+  const stopBits: LineSettings['stopBits'] = t.cstopb ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
+  return { baud: t.baud ?? asked.baud, dataBits: t.dataBits, parity, stopBits };
 }
 
 function osError(err: Error): Error {

@@ -257,7 +257,29 @@ export function telnetClientLink(link: Link, log: Logger): Link {
     b.writeUInt16BE(Math.min(size[1], 65535), 2);
     stream.raw(subnegotiation(OPT.NAWS, b));
   };
-  const requireComPort = () => {
+  /**
+   * A request made right after connecting (a virtual port handing on the settings a program
+   * just set) waits for the server's answer to WILL COM-PORT-OPTION, up to NEGOTIATION_MS.
+   */
+  const requireComPort = async () => {
+    if (stream.neg.pending('us', OPT.COM_PORT) && !stream.destroyed) {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (stream.neg.pending('us', OPT.COM_PORT) && !stream.destroyed) return;
+          done();
+        };
+        const timer = setTimeout(() => done(), NEGOTIATION_MS);
+        const done = () => {
+          clearTimeout(timer);
+          link.stream.off('data', check);
+          stream.off('close', done);
+          resolve();
+        };
+        // Registered after the parser's own listener: it has read the answer when this runs.
+        link.stream.on('data', check);
+        stream.once('close', done);
+      });
+    }
     if (!stream.neg.enabled('us', OPT.COM_PORT)) throw new Error('the telnet server does not speak RFC 2217 (COM-PORT-OPTION)');
   };
   /** Sends one COM-PORT command and waits for the server's answer (code + 100). */
@@ -310,7 +332,7 @@ export function telnetClientLink(link: Link, log: Logger): Link {
       await ask(CPO.SET_CONTROL, [CTL.BREAK_OFF]);
     },
     async setLine(line) {
-      requireComPort();
+      await requireComPort();
       const inForce: Partial<LineSettings> = {};
       const codes = Object.entries(LINE_COMMANDS) as [string, LineKey][];
       await Promise.all(
@@ -323,7 +345,7 @@ export function telnetClientLink(link: Link, log: Logger): Link {
       return inForce as LineSettings;
     },
     async setModem(modem) {
-      requireComPort();
+      await requireComPort();
       const [dtr, rts] = await Promise.all([
         ask(CPO.SET_CONTROL, [modem.dtr === undefined ? CTL.DTR_REQUEST : modem.dtr ? CTL.DTR_ON : CTL.DTR_OFF]),
         ask(CPO.SET_CONTROL, [modem.rts === undefined ? CTL.RTS_REQUEST : modem.rts ? CTL.RTS_ON : CTL.RTS_OFF]),
