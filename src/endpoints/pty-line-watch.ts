@@ -2,7 +2,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { Control, LineSettings } from './types.js';
-import { parseSttyLine, sttyFd } from './tty-fd.js';
+import { flowOf, parseSttyLine, sttyFd, sttyFlow } from './tty-fd.js';
 
 /**
  * What a pty slave's termios can hold of a serial line. Linux forces `cs8 -parenb` on every
@@ -14,6 +14,7 @@ export interface SlaveLine {
   baud: number;
   stopBits: 1 | 2;
   parity: 'none' | 'odd' | 'mark' | 'space';
+  flow: NonNullable<LineSettings['flow']>;
 }
 
 /**
@@ -29,13 +30,13 @@ export function slaveLineOf(sttyText: string): SlaveLine | undefined {
   const t = parseSttyLine(sttyText);
   if (t.baud === undefined) return undefined;
   const parity = t.parodd ? (t.cmspar ? 'mark' : 'odd') : t.cmspar ? 'space' : 'none';
-  return { baud: t.baud, stopBits: t.cstopb ? 2 : 1, parity };
+  return { baud: t.baud, stopBits: t.cstopb ? 2 : 1, parity, flow: flowOf(t) };
 }
 
-/** What a pty can show of settings in force elsewhere (even parity shows as none). */
-export function asSlaveLine(l: LineSettings): SlaveLine {
+/** What a pty can show of settings in force elsewhere (even parity shows as none); a flow control the peer did not tell stays as `slave` has it. */
+export function asSlaveLine(l: LineSettings, slave: SlaveLine): SlaveLine {
   const parity = l.parity === 'even' ? 'none' : l.parity;
-  return { baud: l.baud, stopBits: l.stopBits === 1 ? 1 : 2, parity };
+  return { baud: l.baud, stopBits: l.stopBits === 1 ? 1 : 2, parity, flow: l.flow ?? slave.flow };
 }
 
 /** The fields of `now` that differ from `was`, or undefined when none does. */
@@ -44,13 +45,14 @@ export function lineChanges(now: SlaveLine, was: SlaveLine): Partial<LineSetting
   if (now.baud !== was.baud) out.baud = now.baud;
   if (now.stopBits !== was.stopBits) out.stopBits = now.stopBits;
   if (now.parity !== was.parity) out.parity = now.parity;
+  if (now.flow !== was.flow) out.flow = now.flow;
   return Object.keys(out).length ? out : undefined;
 }
 
 /** stty arguments that put `l` on a slave; never `parenb` or `cs7`, which the kernel would refuse and stty report as a failure. */
 export function slaveSttyArgs(l: SlaveLine): string[] {
   const parity = { none: ['-parodd', '-cmspar'], odd: ['parodd', '-cmspar'], mark: ['parodd', 'cmspar'], space: ['-parodd', 'cmspar'] }[l.parity];
-  return [String(l.baud), ...parity, l.stopBits === 2 ? 'cstopb' : '-cstopb'];
+  return [String(l.baud), ...parity, l.stopBits === 2 ? 'cstopb' : '-cstopb', ...sttyFlow(l.flow)];
 }
 
 export function describeLine(l: Partial<LineSettings>): string {
@@ -59,6 +61,7 @@ export function describeLine(l: Partial<LineSettings>): string {
   if (l.dataBits !== undefined) parts.push(`${l.dataBits} data bits`);
   if (l.parity !== undefined) parts.push(`parity ${l.parity}`);
   if (l.stopBits !== undefined) parts.push(`${l.stopBits} stop bit${l.stopBits === 1 ? '' : 's'}`);
+  if (l.flow !== undefined) parts.push(`flow control ${l.flow}`);
   return parts.join(', ') || 'nothing';
 }
 
@@ -99,7 +102,7 @@ export function watchSlaveLine(slaveFd: number, stream: Duplex, label: string, l
   const writeBack = async (inForce: LineSettings, seen: SlaveLine) => {
     const now = await read();
     if (!now || lineChanges(now, seen)) return; // the next step sends the newer change
-    const shown = asSlaveLine(inForce);
+    const shown = asSlaveLine(inForce, now);
     if (lineChanges(shown, now)) {
       try {
         await write(shown);
@@ -134,7 +137,7 @@ export function watchSlaveLine(slaveFd: number, stream: Duplex, label: string, l
     log.info(`${label}: a program set ${describeLine(change)}`);
     const { inForce, sync } = await ask(change);
     if (!inForce) return !sync;
-    const refused = lineChanges(asSlaveLine(inForce), now);
+    const refused = lineChanges(asSlaveLine(inForce, now), now);
     if (refused) log.info(`${label}: the peer has ${describeLine(inForce)} in force, not ${describeLine(change)}: shown on the slave`);
     await writeBack(inForce, now);
     return true;

@@ -97,6 +97,9 @@ export interface SttyLine {
   parodd: boolean;
   cmspar: boolean;
   cstopb: boolean;
+  crtscts: boolean;
+  ixon: boolean;
+  ixoff: boolean;
 }
 
 /** Reads the line settings out of `stty -a` text ("speed 57600 baud; … -parenb parodd … cs8 … cstopb"). */
@@ -112,7 +115,20 @@ export function parseSttyLine(all: string): SttyLine {
     parodd: has('parodd'),
     cmspar: has('cmspar'),
     cstopb: has('cstopb'),
+    crtscts: has('crtscts'),
+    ixon: has('ixon'),
+    ixoff: has('ixoff'),
   };
+}
+
+/** The flow control that termios flags make: hardware wins, as the serial driver does. */
+export function flowOf(t: SttyLine): NonNullable<LineSettings['flow']> {
+  return t.crtscts ? 'rtscts' : t.ixon || t.ixoff ? 'xonxoff' : 'none';
+}
+
+/** stty arguments for a flow control. */
+export function sttyFlow(flow: NonNullable<LineSettings['flow']>): string[] {
+  return { none: ['-crtscts', '-ixon', '-ixoff'], rtscts: ['crtscts', '-ixon', '-ixoff'], xonxoff: ['-crtscts', 'ixon', 'ixoff'] }[flow];
 }
 
 /** stty arguments for a framing: data bits, parity, stop bits. */
