@@ -1,11 +1,11 @@
 // pty:?link= as a virtual serial port: the line a program sets reaches the far port (RFC 2217, serial:), what is in force there comes back, bytes stay exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { runTool, spawnTracked, startPtyb, type Running } from './helpers/ptyb.js';
+import { freePort, runTool, spawnTracked, startPtyb, type Running } from './helpers/ptyb.js';
 import { readBytes, until } from './helpers/devices.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-vserial-'));
@@ -128,25 +128,57 @@ test('a program that changes speed mid-stream: every byte arrives in order both 
   }
 });
 
-test('pty:?link= in front of a local serial: the slave starts with its settings; pyserial at 19200 and 2 stop bits sets it; bytes exact both ways', { timeout: 60_000 }, async () => {
+test('pty:?link= in front of a local serial: the slave starts with its settings; pyserial at 19200, 2 stop bits and XON/XOFF sets it; bytes exact both ways', { timeout: 60_000 }, async () => {
   const { path: far, device } = await farPort('far2');
   const link = join(tmp, 'vs2');
   const near = await startPtyb(['-v', `pty:?link=${link}`, `serial:${far}?baud=115200`], { listeners: 0 });
   try {
     await untilStty(link, /speed 115200 baud/);
+    // With XON/XOFF, 0x11 and 0x13 are flow control, not data: the bytes leave them out.
+    const data = Buffer.from([...ALL_BYTES].filter((b) => b !== 0x11 && b !== 0x13));
     const py = pyserial([
-      `s = serial.Serial(${JSON.stringify(link)}, 19200, stopbits=2, timeout=60)`,
+      `s = serial.Serial(${JSON.stringify(link)}, 19200, stopbits=2, xonxoff=True, timeout=60)`,
+      `s.write(bytes.fromhex(${JSON.stringify(data.toString('hex'))}))`,
+      `sys.stdout.write(s.read(${data.length}).hex())`,
+    ]);
+    assert.deepEqual(await readBytes(device.stdout!, data.length), data);
+    await untilStty(far, /speed 19200 baud/, flag('cstopb'), flag('ixon'), flag('ixoff'));
+    device.stdin!.write(Buffer.from(data).reverse());
+    const res = await py;
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.toString(), Buffer.from(data).reverse().toString('hex'));
+  } finally {
+    await near.stop();
+    device.kill();
+  }
+});
+
+test('ser2net as the far RFC 2217 server: pyserial at 57600, 2 stop bits, RTS/CTS sets its port; bytes exact both ways', { timeout: 60_000 }, async () => {
+  const { path: far, device } = await farPort('far3');
+  const link = join(tmp, 'vs3');
+  const port = await freePort();
+  const config = join(tmp, 'ser2net.yaml');
+  writeFileSync(config, ['connection: &vs3', `  accepter: telnet(rfc2217),tcp,127.0.0.1,${port}`, `  connector: serialdev,${far},9600n81,local`, ''].join('\n'));
+  const ser2net = spawnTracked('ser2net', ['-n', '-d', '-P', join(tmp, 'ser2net.pid'), '-c', config]);
+  let near: Running | undefined;
+  try {
+    // ser2net prints nothing when it listens: retry until the connection and RFC 2217 answer.
+    near = await startPtyb(['-v', `pty:?link=${link}`, `tcp:127.0.0.1:${port}?telnet&retry=100&interval=100ms`], { listeners: 0 });
+    await untilStty(link, /speed 9600 baud/);
+    const py = pyserial([
+      `s = serial.Serial(${JSON.stringify(link)}, 57600, stopbits=2, rtscts=True, timeout=60)`,
       's.write(bytes(range(256)))',
       'sys.stdout.write(s.read(256).hex())',
     ]);
     assert.deepEqual(await readBytes(device.stdout!, 256), ALL_BYTES);
-    await untilStty(far, /speed 19200 baud/, flag('cstopb'));
-    device.stdin!.write(Buffer.from(ALL_BYTES).reverse());
+    await untilStty(far, /speed 57600 baud/, flag('cstopb'), flag('crtscts'));
+    device.stdin!.write(ALL_BYTES);
     const res = await py;
     assert.equal(res.code, 0, res.stderr);
-    assert.equal(res.stdout.toString(), Buffer.from(ALL_BYTES).reverse().toString('hex'));
+    assert.equal(res.stdout.toString(), ALL_BYTES.toString('hex'));
   } finally {
-    await near.stop();
+    await near?.stop();
+    ser2net.kill();
     device.kill();
   }
 });

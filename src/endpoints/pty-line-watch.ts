@@ -49,10 +49,19 @@ export function lineChanges(now: SlaveLine, was: SlaveLine): Partial<LineSetting
   return Object.keys(out).length ? out : undefined;
 }
 
-/** stty arguments that put `l` on a slave; never `parenb` or `cs7`, which the kernel would refuse and stty report as a failure. */
-export function slaveSttyArgs(l: SlaveLine): string[] {
+/**
+ * stty arguments that put the fields `change` names (from `l`) on a slave, and nothing else:
+ * a field a program changes at the same moment is left alone. Never `parenb` or `cs7`,
+ * which the kernel would refuse and stty report as a failure.
+ */
+export function slaveSttyArgs(l: SlaveLine, change: Partial<LineSettings>): string[] {
   const parity = { none: ['-parodd', '-cmspar'], odd: ['parodd', '-cmspar'], mark: ['parodd', 'cmspar'], space: ['-parodd', 'cmspar'] }[l.parity];
-  return [String(l.baud), ...parity, l.stopBits === 2 ? 'cstopb' : '-cstopb', ...sttyFlow(l.flow)];
+  return [
+    ...(change.baud !== undefined ? [String(l.baud)] : []),
+    ...(change.parity !== undefined ? parity : []),
+    ...(change.stopBits !== undefined ? [l.stopBits === 2 ? 'cstopb' : '-cstopb'] : []),
+    ...(change.flow !== undefined ? sttyFlow(l.flow) : []),
+  ];
 }
 
 export function describeLine(l: Partial<LineSettings>): string {
@@ -86,8 +95,8 @@ export function watchSlaveLine(slaveFd: number, stream: Duplex, label: string, l
   const sock = stream as Duplex & { bytesRead?: number; bytesWritten?: number };
 
   const read = async () => (stream.destroyed ? undefined : slaveLineOf(await sttyFd(slaveFd, ['-a'])));
-  const write = async (l: SlaveLine) => {
-    if (!stream.destroyed) await sttyFd(slaveFd, slaveSttyArgs(l));
+  const write = async (l: SlaveLine, change: Partial<LineSettings>) => {
+    if (!stream.destroyed) await sttyFd(slaveFd, slaveSttyArgs(l, change));
   };
   /** Asks the peer; undefined when it has no line or the change failed. `sync`: it answered at once (no line there). */
   const ask = (line: Partial<LineSettings>) =>
@@ -101,16 +110,21 @@ export function watchSlaveLine(slaveFd: number, stream: Duplex, label: string, l
   /** Writes what the peer has in force onto the slave, unless a program changed the slave meanwhile. */
   const writeBack = async (inForce: LineSettings, seen: SlaveLine) => {
     const now = await read();
-    if (!now || lineChanges(now, seen)) return; // the next step sends the newer change
-    const shown = asSlaveLine(inForce, now);
-    if (lineChanges(shown, now)) {
-      try {
-        await write(shown);
-      } catch (err) {
-        log.warn(`${label}: cannot show the line in force (${describeLine(inForce)}) on the slave: ${(err as Error).message}`);
-      }
+    if (!now || lineChanges(now, seen)) {
+      known = seen; // a program changed it again: the next step sends that
+      return;
     }
-    known = await read();
+    const shown = asSlaveLine(inForce, now);
+    const change = lineChanges(shown, now);
+    known = now;
+    if (!change) return;
+    try {
+      await write(shown, change);
+      // Not read back: a program's change that lands meanwhile must still look like one.
+      known = shown;
+    } catch (err) {
+      log.warn(`${label}: cannot show the line in force (${describeLine(inForce)}) on the slave: ${(err as Error).message}`);
+    }
   };
 
   const step = async (): Promise<boolean> => {
