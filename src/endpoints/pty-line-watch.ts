@@ -76,8 +76,8 @@ export function describeLine(l: Partial<LineSettings>): string {
 
 /**
  * Watches the line settings of a pty's slave through `slaveFd`, our own idle fd of it (never
- * the master `stream` reads: see sttyFd). The first time something can take a line control (the router joined us to a
- * serial: or a tcp:?telnet link), the slave is given the settings in force at the peer, so
+ * the master `stream` reads: see sttyFd). The first time something can take a line control
+ * (the router joined us to a serial: or a tcp:?telnet link), the slave is given the settings in force at the peer, so
  * a program that opens it reads the truth; after that, each change a program makes is sent
  * as a `line` control, and the answer (what the far port really took) is written back.
  * Returns a function that stops watching; closing the stream stops it too.

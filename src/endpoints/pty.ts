@@ -40,6 +40,9 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     'ptybridge pty:/dev/pts/4 tcp-listen:23000          # the pty QEMU printed, on TCP',
     'ptybridge pty:?link=/tmp/ttyV0 tcp:host:23000      # a local serial-like device for a remote port',
   ],
+  notes: [
+    'A new pair is a virtual serial port: with a serial: or tcp:…?telnet (RFC 2217) peer, the speed, stop bits, parity and flow control a program sets on the slave reach the far port, and the slave shows what is in force there. A pty cannot hold even parity, 5-7 data bits, modem lines or BREAK (Linux forces cs8 -parenb on a pty).',
+  ],
   options: ptyOptions,
   parseTarget(target, uri) {
     if (target === '') return { path: undefined };
