@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { lineReader } from './proc.mjs';
 
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const WRITER = fileURLToPath(new URL('./pty-writer.py', import.meta.url));
@@ -22,23 +23,7 @@ const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/s
 
 async function startWriter(args) {
   const w = spawn('/usr/bin/python3', [WRITER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  w.stdout.setEncoding('utf8');
-  let buf = '';
-  const lines = [];
-  const waiters = [];
-  w.stdout.on('data', (t) => {
-    buf += t;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      waiters.splice(0).forEach((f) => f());
-    }
-  });
-  const line = async () => {
-    while (!lines.length) await new Promise((r) => waiters.push(r));
-    return lines.shift();
-  };
+  const line = lineReader(w.stdout);
   return { w, slave: await line(), line };
 }
 

@@ -4,17 +4,20 @@
 // forwarder): it sends one pre-masked frame over and over (a random key per run; the forwarder
 // still unmasks every byte), and counts received payload bytes by parsing frame headers only.
 import { randomBytes } from 'node:crypto';
+import { connectWs, frameCounter } from './ws-client.mjs';
+import { writeSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
-const [mode, bytesArg, frameArg, warmArg] = process.argv.slice(2); // mode: tcp2ws | ws2tcp
+const [mode, bytesArg, frameArg, warmArg] = process.argv.slice(2); // mode: tcp2ws | ws2tcp; frame: the upstream's write size (tcp2ws) or the client's frame size (ws2tcp)
 const total = Number(bytesArg);
 const frame = Number(frameArg ?? 65536);
 const warm = Number(warmArg ?? 0); // bytes moved before 'ready' (the forwarder's JIT warm-up)
 const payload = Buffer.alloc(frame, 0x5a);
 let upstream;
 const gotUpstream = new Promise((r) => (upstream = r));
-const server = net.createServer((s) => upstream(s));
+// TCP_NODELAY, as VNC servers set it: each write leaves at once, the forwarder's worst case.
+const server = net.createServer((s) => (s.setNoDelay(true), upstream(s)));
 server.listen(0, '127.0.0.1', () => console.log(`tcp ${server.address().port}`));
 
 /** One masked binary frame carrying `payload` (client → server frames must be masked). */
@@ -24,53 +27,6 @@ function maskedFrame() {
   const key = randomBytes(4);
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
   return Buffer.concat([head, key, body]);
-}
-
-/** Counts payload bytes of unmasked server frames (binary, text, continuation) as they stream in. */
-function frameCounter(onBytes) {
-  let need = 0; // bytes left in the current frame's payload
-  let counted = true;
-  let head = [];
-  return (chunk) => {
-    let i = 0;
-    while (i < chunk.length) {
-      if (need > 0) {
-        const take = Math.min(need, chunk.length - i);
-        need -= take;
-        i += take;
-        if (counted) onBytes(take);
-        continue;
-      }
-      head.push(chunk[i++]);
-      if (head.length < 2) continue;
-      const len7 = head[1] & 127;
-      if (head.length < (len7 < 126 ? 2 : len7 === 126 ? 4 : 10)) continue;
-      need = len7 < 126 ? len7 : head.slice(2).reduce((a, b) => a * 256 + b, 0);
-      counted = (head[0] & 15) <= 2;
-      head = [];
-    }
-  };
-}
-
-function connectWs(url) {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const s = net.connect(Number(u.port), u.hostname, () => {
-      s.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`);
-    });
-    let got = Buffer.alloc(0);
-    const onData = (d) => {
-      got = Buffer.concat([got, d]);
-      const end = got.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      s.off('data', onData);
-      if (!/^HTTP\/1\.1 101/.test(got.toString('latin1'))) return reject(new Error(got.toString('latin1', 0, end)));
-      s.pause();
-      resolve({ socket: s, rest: got.subarray(end + 4) });
-    };
-    s.on('data', onData);
-    s.once('error', reject);
-  });
 }
 
 /** Moves `bytes` one way; resolves when the receiving side has counted them all. */
@@ -85,11 +41,30 @@ function transfer(ws, rest, sock, bytes) {
       ws.on('data', count);
       if (rest.length) count(rest);
       ws.resume();
+      // One write(2) of exactly `frame` bytes per write, as socat (-b 8192) or a VNC server
+      // does: sock.write would gather queued chunks into one large writev while the kernel
+      // is full. Written synchronously on the fd until EAGAIN; then one write through Node
+      // waits for room, and its callback resumes the loop.
+      // RATE (MB/s, env PTYB_WS_RATE) paces the writes: the source slower than the forwarder,
+      // so that it reads each write as it comes (one read, one frame per write).
+      const fd = sock._handle.fd;
+      const rate = Number(process.env.PTYB_WS_RATE ?? 0) * 1e6;
+      const t0 = process.hrtime.bigint();
+      const allowed = () => (rate ? (Number(process.hrtime.bigint() - t0) / 1e9) * rate : Infinity);
       let sent = 0;
       const pump = () => {
         while (sent < bytes) {
-          sent += payload.length;
-          if (!sock.write(payload)) return sock.once('drain', pump);
+          if (sent >= allowed()) return setTimeout(pump, 1);
+          let n;
+          try {
+            n = writeSync(fd, payload);
+          } catch (err) {
+            if (err.code !== 'EAGAIN') throw err;
+            sent += payload.length;
+            return sock.write(payload, pump);
+          }
+          sent += n;
+          if (n < payload.length) return sock.write(payload.subarray(n), pump);
         }
       };
       pump();

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
+import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from './errors.js';
+import { isHub, refuseIdleHubOptions } from './idle-options.js';
 import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { checkPair, sharingOf } from './router/route.js';
 import { parseSize } from './options.js';
@@ -82,6 +84,7 @@ export function loadConfig(file: string): RouteConfig[] {
   const names = new Map<string, number>();
   const exclusive = new Map<string, string>();
   const webSharers = new Map<string, Sharer[]>();
+  const binds: Bind[] = [];
   result.data.routes.forEach((r, i) => {
     const here = (key: string) => at(offsetOf(doc, ['routes', i, key]));
     if (names.has(r.name)) throw new ConfigError(`${here('name')}: routes[${i}].name: "${r.name}" is also the name of routes[${names.get(r.name)}]`);
@@ -123,7 +126,28 @@ export function loadConfig(file: string): RouteConfig[] {
       }
       webSharers.set(key, [...others, me]);
     }
+    // Two listeners on one address: the second would fail with EADDRINUSE at run time; say so now, naming both.
+    for (const side of ['left', 'right'] as const) {
+      const bind = bindOf(side === 'left' ? left : right, `routes[${i}].${side}`, here(side));
+      if (!bind) continue;
+      const other = binds.find((b) => clash(b, bind));
+      if (other) throw new ConfigError(`${bind.at}: ${bind.key}: ${bind.uri} binds ${bind.what}, as ${other.key} does at ${other.at}; one of them would fail with EADDRINUSE`);
+      binds.push(bind);
+    }
     const o = r.options ?? {};
+    // An option that cannot take effect is refused, as on the command line (src/main.ts).
+    const optionAt = (key: string) => at(offsetOf(doc, ['routes', i, 'options', key], true));
+    for (const key of ['log-max-size', 'log-keep'] as const) {
+      if (o[key] !== undefined && o.log === undefined) throw new ConfigError(`${optionAt(key)}: routes[${i}].options.${key}: has no effect without options.log`);
+    }
+    if (o.policy && !isHub(left, right)) {
+      throw new ConfigError(`${optionAt('policy')}: routes[${i}].options.policy: has no effect here: a policy applies to a shared device (pty:, serial:, file:, stdio:, exec:…?share) behind a listener`);
+    }
+    try {
+      refuseIdleHubOptions([left, right]);
+    } catch (err) {
+      throw new ConfigError(`${here('name')}: route "${r.name}": ${(err as Error).message}`);
+    }
     if (o.policy) [left, right] = [withPolicy(left, o.policy), withPolicy(right, o.policy)];
     const log = o.log
       ? {
@@ -135,6 +159,43 @@ export function loadConfig(file: string): RouteConfig[] {
     routes.push({ name: r.name, left, right, log, hex: o.hex ?? false, key: JSON.stringify([r.left, r.right, o]) });
   });
   return routes;
+}
+
+/** Where a listener binds, for finding two that would collide. */
+interface Bind {
+  space: 'tcp' | 'udp' | 'unix';
+  host: string;
+  port: number;
+  path: string;
+  /** "tcp 127.0.0.1:8000" */
+  what: string;
+  key: string;
+  at: string;
+  uri: string;
+  /** ws-listen routes on one address share one server (checked above): not a clash among themselves. */
+  web: boolean;
+}
+
+function bindOf(e: Endpoint, key: string, at: string): Bind | undefined {
+  if (e.type.role !== 'listening') return undefined;
+  const t = e.spec.target as { host?: string; port?: number } | string;
+  const uri = redactUrl(e.spec.uri);
+  if (typeof t === 'string') return { space: 'unix', host: '', port: 0, path: resolvePath(t), what: `unix ${resolvePath(t)}`, key, at, uri, web: false };
+  if (t.host === undefined || t.port === undefined || t.port === 0) return undefined; // port 0: the OS picks a free one
+  const space = e.type.scheme === 'udp-listen' ? 'udp' : 'tcp';
+  return { space, host: t.host, port: t.port, path: '', what: `${space} ${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`, key, at, uri, web: e.type.scheme === 'ws-listen' };
+}
+
+/** Would binding `b` fail because `a` holds its address? Wildcards cover their family (`::` both: Node binds it dual-stack). */
+function clash(a: Bind, b: Bind): boolean {
+  if (a.space !== b.space) return false;
+  if (a.space === 'unix') return a.path === b.path;
+  if (a.port !== b.port) return false;
+  if (a.web && b.web && a.host === b.host) return false;
+  const family = (h: string) => (h.includes(':') ? 6 : /^[\d.]+$/.test(h) ? 4 : 0);
+  const covers = (w: string, h: string) => w === '::' || (w === '0.0.0.0' && family(h) !== 6);
+  const local = (h: string) => (h === 'localhost' ? ['127.0.0.1', '::1', 'localhost'] : [h]);
+  return covers(a.host, b.host) || covers(b.host, a.host) || local(a.host).some((h) => local(b.host).includes(h));
 }
 
 /** `options.policy` is the hub's `?policy=` for the route's shared device, unless its URI says otherwise. */
@@ -190,9 +251,17 @@ export function describeRoutes(routes: RouteConfig[]): string {
         `${r.name}: ${how(r)}`,
         `  left   ${r.left.spec.uri}  [${opts(r.left)}]`,
         `  right  ${r.right.spec.uri}  [${opts(r.right)}]`,
-        ...(r.log ? [`  log    ${r.log.file} (rotate at ${r.log.maxSize || 'never'}, keep ${r.log.keep})`] : []),
+        ...(r.log ? [`  log    ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`] : []),
         ...(r.hex ? ['  hex trace on'] : []),
       ].join('\n'),
     )
     .join('\n') + '\n';
+}
+
+/** 16777216 -> "16M (16777216 bytes)"; sizes that are not whole units in bytes. */
+function formatSize(n: number): string {
+  for (const [unit, scale] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['k', 1024]] as const) {
+    if (n >= scale && n % scale === 0) return `${n / scale}${unit} (${n} bytes)`;
+  }
+  return `${n} bytes`;
 }

@@ -20,7 +20,9 @@ Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] --config consoles.yaml [--check]
        ptybridge --help SCHEME     options of one address type
 
-Addresses are scheme:target?key=value&flag; "-" is stdio.
+Addresses are scheme:target?key=value&flag; "-" is stdio. The target and each value are
+percent-decoded once: %3F is ?, %26 is &, %25 is %, %20 a space; a + stays a plus, and a %
+not followed by two hex digits stays as typed (ws: targets are URLs and go as written).
 ${rows.join('\n')}
 
 Options:
@@ -28,17 +30,24 @@ Options:
   -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
-  -x, --hex             hex trace of both directions to stderr, like socat -x
+  -x, --hex             hex trace of both directions to stderr, like socat -x: ">" from
+                        the left address (or the shared device), "<" back to it
   --log FILE            append a transcript of the device side's output (the shared
                         device, else the left side), with timestamps at line starts and
                         peer connect/leave and device lost/reopened events
-  --log-max-size SIZE   rotate the transcript past SIZE (16M); FILE.1 is the newest old one
-  --log-keep N          old transcripts kept on rotation (default 5)
+  --log-max-size SIZE   with --log: rotate the transcript once it would pass SIZE (such
+                        as 16M; without it the file is never rotated); FILE.1 is the newest
+  --log-keep N          with --log: old transcripts kept on rotation (default 5)
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
+  -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
+                        both close, like socat -t (default 0.5 s; 2, 500ms, 1m)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right, options: {log, log-max-size, log-keep, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
   --check               with --config: validate, print the effective routes, open nothing
+  --wait-for-device     a shared device that cannot be opened at start is waited for (shown
+                        down, retried like a lost one) while the listeners serve; always so
+                        with --config. Not for a bare /dev/pts/N (its number gets reused)
 
 Examples:
   ptybridge pty:/dev/pts/4 tcp-listen:23000       # a VM's serial console on TCP (loopback)

@@ -18,8 +18,10 @@ const OPTIONS = {
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
   escape: { type: 'string' },
+  linger: { type: 'string', short: 't' },
   config: { type: 'string' },
   check: { type: 'boolean' },
+  'wait-for-device': { type: 'boolean' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -60,15 +62,17 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const [{ parseEndpoint }, { withEscapeFlag }, { startAddresses }, { openTranscript, transcriptOptions }] = await Promise.all([
+    const [{ parseEndpoint }, { withEscapeFlag }, { startAddresses }, { openTranscript, transcriptOptions }, { refuseIdleFlags }] = await Promise.all([
       import('./endpoints/registry.js'),
       import('./endpoints/stdio-tty.js'),
       import('./router/route.js'),
       import('./router/session-log.js'),
+      import('./idle-options.js'),
     ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
+    refuseIdleFlags(values, addresses);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
-    const transcript = values.log ? openTranscript(values.log, transcriptOptions(values), log) : undefined;
+    const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // Handlers go in before anything opens: a signal that arrives while the route starts
     // (right after "listening on" was printed) must still close it, never kill us mid-way.
     let stopRequested = false;
@@ -83,7 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    route = await startAddresses(addresses, { log, trace, transcript });
+    const linger = await lingerFrom(values.linger);
+    route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
@@ -95,6 +100,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** -t like socat's: seconds ("2", "0.5") or a duration ("500ms"). */
+async function lingerFrom(raw: string | undefined): Promise<number | undefined> {
+  if (raw === undefined) return undefined;
+  const { MAX_DURATION_MS, parseDuration } = await import('./options.js');
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms > MAX_DURATION_MS) throw new UsageError(`-t expects seconds or a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 function parseCli(argv: string[]) {

@@ -118,9 +118,17 @@ export function oneOf<const V extends readonly string[]>(values: V, def: V[numbe
   return option<V[number]>(values.join('|'), description, (raw) => ((values as readonly string[]).includes(raw) ? raw : undefined), () => def);
 }
 
-/** A file mode in octal ("0660"); undefined when absent. */
+/**
+ * Permission bits in octal, 0-0777 ("0660", "660", "0" and "0000" alike); undefined when
+ * absent. Setuid, setgid and sticky (07000) are refused: a socket or a device node given
+ * them by a typo is a hole, and chmod(1) users write them deliberately, not here.
+ */
 export function fileMode(description: string) {
-  return option<number | undefined>('an octal file mode such as 0660', description, (raw) => (/^0?[0-7]{3,4}$/.test(raw) ? parseInt(raw, 8) : undefined), () => undefined);
+  return option<number | undefined>('permission bits in octal, 0-0777, such as 0660', description, (raw) => {
+    if (!/^[0-7]{1,4}$/.test(raw)) return undefined;
+    const mode = parseInt(raw, 8);
+    return mode <= 0o777 ? mode : undefined;
+  }, () => undefined);
 }
 
 /** Help rows for an options schema: name, expected form, default, description. */

@@ -6,7 +6,9 @@ import type { OptionMeta } from './options.js';
 export interface RawAddress {
   uri: string;
   scheme: string;
+  /** The target as typed, up to the first `?`; `decodeTarget` gives its value. */
   target: string;
+  /** Option values, percent-decoded. */
   query: Map<string, string>;
 }
 
@@ -25,6 +27,48 @@ export function splitAddress(uri: string): RawAddress {
   return { uri, scheme, target, query };
 }
 
+/** The target's value: percent-decoded like option values (`exec:echo a%3Fb` runs `echo a?b`). */
+export function decodeTarget(raw: RawAddress): string {
+  return decodeOrRefuse(raw.uri, 'the target', raw.target);
+}
+
+/**
+ * The one decoding of address text, for targets and option values alike: the URL
+ * standard's percent-decode (WHATWG URL §1.3): `%XX` (two hex digits) is the byte XX, the
+ * bytes are read as UTF-8; a `%` not followed by two hex digits stays as typed (so
+ * `printf %s` needs no escaping); `+` is a plus, never a space (form encoding is not
+ * used: a base64 token or a path keeps its `+`). Undefined when the bytes are not UTF-8.
+ */
+export function percentDecode(text: string): string | undefined {
+  if (!text.includes('%')) return text;
+  const bytes: number[] = [];
+  const utf8 = Buffer.from(text, 'utf8');
+  const hex = (b: number | undefined) => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+  for (let i = 0; i < utf8.length; i++) {
+    const b = utf8[i]!;
+    if (b === 0x25 && hex(utf8[i + 1]) && hex(utf8[i + 2])) {
+      bytes.push(parseInt(String.fromCharCode(utf8[i + 1]!, utf8[i + 2]!), 16));
+      i += 2;
+    } else {
+      bytes.push(b);
+    }
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeOrRefuse(uri: string, what: string, text: string, secret = false): string {
+  const decoded = percentDecode(text);
+  if (decoded === undefined) {
+    const shown = secret ? 'the value' : quoted(text);
+    throw new UsageError(`${quoteUri(uri)}: ${what}: ${shown} percent-decodes to bytes that are not UTF-8 (write %25 for a literal %)`);
+  }
+  return decoded;
+}
+
 function parseQuery(uri: string, text: string): Map<string, string> {
   const query = new Map<string, string>();
   for (const part of text.split('&')) {
@@ -33,11 +77,7 @@ function parseQuery(uri: string, text: string): Map<string, string> {
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? '' : part.slice(eq + 1);
     if (query.has(key)) throw new UsageError(`${quoteUri(uri)}: option ${quoted(key)} is given twice`);
-    try {
-      query.set(key, decodeURIComponent(value.replace(/\+/g, ' ')));
-    } catch {
-      throw new UsageError(`${quoteUri(uri)}: option ${quoted(key)}: bad percent-encoding in ${quoted(value)}`);
-    }
+    query.set(key, decodeOrRefuse(uri, `option ${quoted(key)}`, value, /token/i.test(key)));
   }
   return query;
 }
@@ -143,7 +183,7 @@ function editDistance(a: string, b: string): number {
 export function quoteUri(uri: string): string {
   // JSON escapes C0 controls, quotes and lone surrogates; DEL, C1 (0x9b is a CSI on some
   // terminals) and the Unicode line separators it leaves alone.
-  return JSON.stringify(uri.replace(/([?&]token=)[^&]*/gi, '$1…'))
+  return JSON.stringify(redactSecrets(uri))
     .slice(1, -1)
     .replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
@@ -151,4 +191,23 @@ export function quoteUri(uri: string): string {
 /** A piece of user text in a message: in double quotes, made visible like quoteUri. */
 export function quoted(text: string): string {
   return `"${quoteUri(text)}"`;
+}
+
+/** Option names whose values are secrets: never shown in a message or a log. */
+const SECRET_KEYS = ['token', 'view-token'];
+
+/** A URI with every secret option's value hidden (`token=…`), however its key is spelled (`%74oken=`). */
+export function redactSecrets(uri: string): string {
+  // Every `?key=` or `&key=` counts, one inside another's value too (`tcp:&=?token=…`):
+  // hiding too much is harmless, showing a secret is not.
+  let out = '';
+  let from = 0;
+  for (const m of uri.matchAll(/[?&]([^=&?]*)=/g)) {
+    const start = m.index + m[0].length;
+    if (start < from || !SECRET_KEYS.includes((percentDecode(m[1]!) ?? m[1]!).toLowerCase())) continue;
+    const end = uri.indexOf('&', start);
+    out += `${uri.slice(from, start)}…`;
+    from = end < 0 ? uri.length : end;
+  }
+  return out + uri.slice(from);
 }

@@ -103,3 +103,10 @@ test('exec: a missing command is ENOENT at open (exit 1); a bad quote is a usage
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unterminated single quote/);
 });
+
+test('exec: the command is percent-decoded once (%3F is ?, %25 is %), + stays a plus, ?env= keeps its +', async () => {
+  const { runPtyb } = await import('./helpers/ptyb.js');
+  const r = await runPtyb(['exec:/bin/sh -c \'echo "a%3Fb c%25d e+f $A"\'?pipes&env=A=a+b%26c', '-'], { input: '' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.toString(), 'a?b c%d e+f a+b&c\n');
+});

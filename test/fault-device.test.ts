@@ -142,7 +142,7 @@ test('pty: new pair: programs open and close the slave 20 times (a master alone 
 test('exec:?share: the command exits (its pty master reads EIO): peers are told, the command runs again, bytes flow', { timeout: 120_000 }, async () => {
   // The command answers, then exits on the next line: its last output is not racing its exit
   // (once, under load, output written just before exit was missing; see docs/RELIABILITY.md).
-  const pb = await startPtyb(['-v', `exec:/bin/sh -c 'echo up; read line; echo "got $line"; read bye'?share`, 'tcp-listen:0']);
+  const pb = await startPtyb(['-v', `exec:/bin/sh -c 'echo up; read line; echo "got $line"; read bye'?share&replay=bytes`, 'tcp-listen:0']);
   try {
     const peer = await connectPeer(pb.listening[0]!.port);
     for (let run = 0; run < 3; run++) {

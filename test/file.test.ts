@@ -1,4 +1,4 @@
-// file: (open:) against real files: read to EOF, write, append, truncate, follow, errors.
+// file: (open:) against real files: read to EOF, write, append, truncate, follow, behind each listener, errors.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { acceptOne, readAll, readUntil, runPtyb, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
+import { once } from 'node:events';
+import { acceptOne, readAll, readUntil, runPtyb, runTool, sha256, startPtyb, tcpServer, writeAll, type Running } from './helpers/ptyb.js';
+import { until } from './helpers/devices.js';
+import { openWs } from './helpers/ws.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-file-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -135,7 +138,8 @@ test('file bad input: one line naming the URI and the problem, exit 2 (usage) or
     [['file:/x?readonly&writeonly', '-'], 2, 'ptybridge: file:/x?readonly&writeonly: ?readonly and ?writeonly exclude each other'],
     [['file:/x?follow&truncate', '-'], 2, 'ptybridge: file:/x?follow&truncate: ?truncate writes, but ?follow only reads'],
     [['file:/x?excl', '-'], 2, 'ptybridge: file:/x?excl: ?excl needs ?create'],
-    [['file:/x?mode=rw', '-'], 2, 'ptybridge: file:/x?mode=rw: option "mode" expects an octal file mode such as 0660, got "rw"'],
+    [['file:/x?mode=rw', '-'], 2, 'ptybridge: file:/x?mode=rw: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "rw"'],
+    [['file:/x?mode=0600', '-'], 2, 'ptybridge: file:/x?mode=0600: option "mode" has no effect without ?create (it is the mode of a file that ?create makes)'],
   ];
   for (const [args, status, message] of cases) {
     await t.test(args.join(' '), async () => {
@@ -145,3 +149,58 @@ test('file bad input: one line naming the URI and the problem, exit 2 (usage) or
     });
   }
 });
+
+/**
+ * #12.2: a file behind a listener is a shared device whose read side ends at once (its
+ * content sent); that end is not a lost device. Every byte a client sends lands in the file,
+ * after its content or appended, and the hub refuses none. Old main reopened the file in a
+ * loop and refused all of it ("1048576 refused"), leaving the file empty.
+ */
+const DOORS: { door: string; file: string; before: string; send(pb: Running, data: Buffer): Promise<void> }[] = [
+  { door: 'unix-listen', file: '?create', before: '', send: (pb, data) => socatSend(data, `UNIX-CONNECT:${pb.listening[0]!.path}`) },
+  { door: 'tcp-listen', file: '', before: 'old content|', send: (pb, data) => socatSend(data, `TCP:127.0.0.1:${pb.listening[0]!.port}`) },
+  {
+    door: 'ws-listen',
+    file: '?append',
+    before: 'log so far|',
+    async send(pb, data) {
+      const ws = await openWs(`ws://127.0.0.1:${pb.listening[0]!.port}/?token=file-test`, { protocols: ['binary'] });
+      for (let off = 0; off < data.length; off += 64 * 1024) {
+        await new Promise<void>((resolve, reject) => ws.send(data.subarray(off, off + 64 * 1024), (err) => (err ? reject(err) : resolve())));
+      }
+      ws.close();
+      await once(ws, 'close');
+    },
+  },
+];
+
+/** socat as the client, both ways (with -u it would not read the content sent to it, and its close would reset the connection). */
+async function socatSend(data: Buffer, address: string): Promise<void> {
+  const res = await runTool('socat', ['-', address], { input: data });
+  assert.equal(res.code, 0, res.stderr);
+}
+
+for (const { door, file, before, send } of DOORS) {
+  test(`${door} → file:${file || ' (existing content)'}: 1 MiB from the client lands byte-exact after the content; nothing refused`, async () => {
+    const p = path.join(dir, `door-${door}`);
+    if (before) fs.writeFileSync(p, before);
+    const listen = door === 'unix-listen' ? `unix-listen:${path.join(dir, `${door}.sock`)}` : door === 'ws-listen' ? 'ws-listen:0?token=file-test' : 'tcp-listen:0';
+    const pb = await startPtyb(['-v', listen, `file:${p}${file}`]);
+    try {
+      const payload = randomBytes(MiB);
+      await send(pb, payload);
+      const want = before.length + payload.length;
+      // The left line (a warning if anything was refused) or the whole file, whichever comes first.
+      await until(() => fs.statSync(p).size >= want || /refused/.test(pb.stderr()));
+      assert.doesNotMatch(pb.stderr(), /refused|lost|reopening/);
+      assert.equal((await pb.stop()).code, 0);
+      const got = fs.readFileSync(p);
+      assert.equal(got.length, want);
+      assert.equal(got.subarray(0, before.length).toString(), before, 'the content is kept');
+      assert.equal(sha256(got.subarray(before.length)), sha256(payload), 'the client\'s bytes, byte-exact');
+      assert.match(pb.stderr(), new RegExp(`file ${p}: all of its content sent; what peers send is still written to it\\n`));
+    } finally {
+      await pb.stop();
+    }
+  });
+}

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { UsageError } from '../src/errors.js';
-import { formatHostPort, parseHostPort, quoteUri, splitAddress } from '../src/uri.js';
+import { formatHostPort, parseHostPort, percentDecode, quoteUri, splitAddress } from '../src/uri.js';
 import { register } from 'node:module';
 
 // The registry reaches the web page's bundled assets; stand them in before loading it.
@@ -155,6 +155,37 @@ test('parseEndpoint: a ?token= value never appears in an error message', () => {
         if (!(err instanceof UsageError)) throw err;
         assert.ok(!err.message.includes(token), `token leaked: ${err.message}`);
       }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('values: the target and option values are percent-decoded once; + stays a plus; a stray % stays', () => {
+  const exec = parseEndpoint('exec:echo a%3Fb c%20d 100%25 %s+x?cwd=/tmp/d+x&env=A=a+b%26c');
+  assert.deepEqual((exec.spec.target as { argv?: string[] }).argv ?? exec.spec.target, ['echo', 'a?b', 'c', 'd', '100%', '%s+x']);
+  assert.equal((exec.spec.options as { cwd: string }).cwd, '/tmp/d+x');
+  assert.equal(splitAddress('ws-listen:0?token=ab+cd/ef%3D').query.get('token'), 'ab+cd/ef=');
+  assert.equal(splitAddress('file:/tmp/x?mode=0%36%36%30').query.get('mode'), '0660');
+  // A URL target keeps its own escapes.
+  const ws = parseEndpoint('ws://127.0.0.1:1/a%20b');
+  assert.match(JSON.stringify(ws.spec.target), /a%20b/);
+  // Errors show the decoded value.
+  assert.throws(() => parseEndpoint('tcp:localhost:1?retry=%33x'), (e: Error) => e instanceof UsageError && e.message.endsWith('option "retry" expects an integer 0-1000000, got "3x"'));
+  // Bytes that are not UTF-8 are refused with the hint for a literal %.
+  assert.throws(() => parseEndpoint('file:/tmp/%ff'), (e: Error) => e instanceof UsageError && /the target: "\/tmp\/%ff" percent-decodes to bytes that are not UTF-8 \(write %25 for a literal %\)$/.test(e.message));
+});
+
+test('values: percentDecode inverts encodeURIComponent for any text, and leaves text without a % alone', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 40 }), (s) => {
+      if (!s.includes('%')) assert.equal(percentDecode(s), s);
+      let encoded: string;
+      try {
+        encoded = encodeURIComponent(s);
+      } catch {
+        return; // a lone surrogate has no encoding
+      }
+      assert.equal(percentDecode(encoded), s);
     }),
     { numRuns: RUNS },
   );

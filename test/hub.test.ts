@@ -114,3 +114,31 @@ test('a peer that never reads is dropped while 50 MiB flows; the others get ever
     await vm.quit();
   }
 });
+
+test('input a hub refuses is a warning at the default level, with the count and why: by policy, and while the device is down', { timeout: 20_000 }, async () => {
+  const spy = await startFakeVm();
+  const vm = await startFakeVm(join(tmp, 'vm-gone'));
+  const readonly = await startPtyb([`pty:${spy.slave}?policy=readonly`, 'tcp-listen:0']);
+  const down = await startPtyb([`pty:${join(tmp, 'vm-gone')}`, 'tcp-listen:0']);
+  try {
+    const a = await connectPeer(readonly.listening[0]!.port);
+    a.write('0123456789');
+    await readText(a, 'read-only console]\r\n');
+    a.destroy();
+    await until(() => readonly.stderr().includes('refused'));
+    assert.match(readonly.stderr(), /^ptybridge: tcp 127\.0\.0\.1:\d+ left: \d+ bytes to it, 10 bytes from it, 10 refused \(10 by policy readonly\)$/m);
+
+    const b = await connectPeer(down.listening[0]!.port);
+    await readText(b, 'login: ');
+    await vm.quit();
+    await readText(b, 'reopening]\r\n');
+    b.end('lost-keys'); // typed at a device that is gone: discarded, and said so
+    await until(() => down.stderr().includes('refused'));
+    assert.match(down.stderr(), /^ptybridge: tcp 127\.0\.0\.1:\d+ left: \d+ bytes to it, 9 bytes from it, 9 refused \(9 while the device was down\)$/m);
+  } finally {
+    await readonly.stop();
+    await down.stop();
+    await vm.quit();
+    await spy.quit();
+  }
+});

@@ -59,7 +59,7 @@ test('--log on a shared device (hub): the device\'s bytes exactly, with peer joi
   const file = join(d, 'vm.log');
   const link = join(d, 'vm-console');
   let vm = await startFakeVm(link); // prints "login: " on its console at boot
-  const pb = await startPtyb(['--log', file, `pty:${link}`, 'tcp-listen:0']);
+  const pb = await startPtyb(['--log', file, `pty:${link}?replay=bytes`, 'tcp-listen:0']);
   const logged = (text: string) => until(() => existsSync(file) && readFileSync(file, 'latin1').includes(text));
   try {
     vm.say(Buffer.from('boot line 1\r\nboot line 2\r\n\xff\x1b[0m', 'latin1')); // a raw 0xFF byte, not UTF-8
@@ -164,7 +164,7 @@ test('a log nobody can write (a FIFO with no reader) never stalls data: 24 MiB p
   }
 });
 
-test('-x: the hex trace labels each direction', async () => {
+test('-x: the hex trace labels each direction, > left to right and < back (socat -x)', async () => {
   const upstream = await tcpServer((s) => s.end('from-device'));
   const pb = await startPtyb(['-x', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
@@ -173,7 +173,8 @@ test('-x: the hex trace labels each direction', async () => {
     await readAll(c);
     await pb.stop();
     const err = pb.stderr();
-    assert.match(err, /^> \S+ tcp 127\.0\.0\.1:\d+ > tcp 127\.0\.0\.1:\d+ length=11$/m);
+    // As socat -x: `>` from the left address's side (the peer of tcp-listen), `<` back from the right (the upstream).
+    assert.match(err, /^< \S+ tcp 127\.0\.0\.1:\d+ > tcp 127\.0\.0\.1:\d+ length=11$/m);
     assert.match(err, /^> \S+ tcp 127\.0\.0\.1:\d+ > tcp 127\.0\.0\.1:\d+ length=9$/m);
     assert.match(err, /from-device/);
     assert.match(err, /from-peer/);

@@ -142,7 +142,8 @@ for (const binary of [true, false]) {
   });
 }
 
-test('RFC 2217 in-process: the client gets the settings really in force, BREAK and NAWS arrive as controls', async () => {
+/** Two ends of one real loopback TCP connection: `sock` (the client's) and `peer` (the server's). */
+async function socketPair(): Promise<{ server: net.Server; sock: net.Socket; peer: net.Socket }> {
   const server = net.createServer({ allowHalfOpen: true });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -150,6 +151,28 @@ test('RFC 2217 in-process: the client gets the settings really in force, BREAK a
   const sock = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
   await once(sock, 'connect');
   const [peer] = (await accepted) as [net.Socket];
+  return { server, sock, peer };
+}
+
+/** Two linked ptys made by socat: ptybridge serves `dev` as serial:, the test talks on `far`. */
+async function ptyPair(prefix: string): Promise<{ dev: string; far: string; close(): void }> {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  const dev = join(d, 'ttyDEV');
+  const far = join(d, 'ttyFAR');
+  const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
+  for (let i = 0; i < 100 && !(existsSync(dev) && existsSync(far)); i++) await new Promise((r) => setTimeout(r, 50));
+  return {
+    dev,
+    far,
+    close() {
+      pair.kill();
+      rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+test('RFC 2217 in-process: the client gets the settings really in force, BREAK and NAWS arrive as controls', async () => {
+  const { server, sock, peer } = await socketPair();
   const log = createLogger('error');
   const srv = telnetServerLink({ stream: peer, label: 'srv' }, log);
   const cli = telnetClientLink({ stream: sock, label: 'cli' }, log);
@@ -197,6 +220,51 @@ test('RFC 2217 in-process: the client gets the settings really in force, BREAK a
     } catch {
       return false;
     }
+  }
+});
+
+test('RFC 2217 NOTIFY-MODEMSTATE: sent at once when the client speaks COM-PORT-OPTION, on a mask change, and when a line changes', { timeout: 30_000 }, async () => {
+  const { server, sock, peer } = await socketPair();
+  const srv = telnetServerLink({ stream: peer, label: 'srv' }, createLogger('error'));
+  // The "device": CTS and CD asserted; a modem control with no change is a read of the lines.
+  let lines = { cts: true, dsr: false, dcd: true };
+  srv.stream.on('control', (c: Control) => {
+    if (c.type === 'modem') c.reply?.({ dtr: true, rts: true, ...lines });
+  });
+  srv.stream.resume();
+  // What a raw RFC 2217 client receives: the server's COM-PORT answers and notices, in order.
+  const notices: number[][] = [];
+  const parser = new TelnetParser({ data: () => {}, command: () => {}, negotiate: () => {}, sub: (o, d) => o === OPT.COM_PORT && notices.push([...d]) });
+  parser.binary = true;
+  sock.on('data', (d: Buffer) => parser.feed(d));
+  const next = async (code: number) => {
+    for (;;) {
+      const i = notices.findIndex((n) => n[0] === code);
+      if (i >= 0) return notices.splice(0, i + 1).at(-1)!.slice(1);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  try {
+    sock.write(Buffer.of(IAC, WILL, OPT.COM_PORT));
+    // At once: CD and CTS, each flagged as changed (against nothing sent before), as pyserial's server does.
+    assert.deepEqual(await next(107), [0x80 | 0x10 | 0x08 | 0x01]);
+    // The client narrows its mask to CTS and DSR: the answer, then the state under the new mask at once.
+    sock.write(Buffer.of(IAC, SB, OPT.COM_PORT, 11, 0x33, IAC, SE));
+    assert.deepEqual(await next(111), [0x33]);
+    assert.deepEqual(await next(107), [0x10]);
+    // DSR rises: noticed by the next read of the lines, with its change bit.
+    lines = { cts: true, dsr: true, dcd: true };
+    assert.deepEqual(await next(107), [0x10 | 0x20 | 0x02]);
+    // CTS and CD fall: the notice carries CTS's change, and nothing of CD, which is outside the mask.
+    lines = { cts: false, dsr: true, dcd: false };
+    assert.deepEqual(await next(107), [0x20 | 0x01]);
+    // A poll (pyserial's ?poll_modem) is answered with the lines as they are.
+    sock.write(Buffer.of(IAC, SB, OPT.COM_PORT, 7, IAC, SE));
+    assert.deepEqual(await next(107), [0x20]);
+  } finally {
+    sock.destroy();
+    srv.stream.destroy();
+    server.close();
   }
 });
 
@@ -256,14 +324,9 @@ s.close()
 });
 
 test('pyserial rfc2217:// through tcp-listen:?telnet to serial: on a pty: the baud is set on the device (stty), BREAK goes through, a setting the device refuses is reported', async () => {
-  // socat makes two linked pty pairs; ptybridge serves one end as serial:, the test talks on the other.
-  const d = mkdtempSync(join(tmpdir(), 'ptyb-2217-'));
-  const dev = join(d, 'ttyDEV');
-  const far = join(d, 'ttyFAR');
-  const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
+  const { dev, far, close } = await ptyPair('ptyb-2217-');
   let pb: Awaited<ReturnType<typeof startPtyb>> | undefined;
   try {
-    for (let i = 0; i < 100 && !(existsSync(dev) && existsSync(far)); i++) await new Promise((r) => setTimeout(r, 50));
     pb = await startPtyb([`serial:${dev}?baud=9600`, 'tcp-listen:0?telnet']);
     const farEnd = createReadStream(far);
     farEnd.on('error', () => {}); // EIO once socat closes the pair
@@ -290,8 +353,27 @@ s.close()
     assert.equal(speed, '57600');
   } finally {
     await pb?.stop();
-    pair.kill();
-    rmSync(d, { recursive: true, force: true });
+    close();
+  }
+});
+
+test('pyserial rfc2217:// reads cts, dsr, ri and cd from serial: on a pty (a pty has no modem lines: all off), without ?poll_modem', { timeout: 60_000 }, async () => {
+  const { dev, close } = await ptyPair('ptyb-2217-modem-');
+  let pb: Awaited<ReturnType<typeof startPtyb>> | undefined;
+  try {
+    pb = await startPtyb([`serial:${dev}`, 'tcp-listen:0?telnet']);
+    const script = `
+import serial
+s = serial.serial_for_url('rfc2217://127.0.0.1:${pb.listening[0]!.port}', baudrate=9600, timeout=5)
+print(s.cts, s.dsr, s.ri, s.cd)
+s.close()
+`;
+    const r = await runTool('/usr/bin/python3', ['-c', script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'False False False False\n');
+  } finally {
+    await pb?.stop();
+    close();
   }
 });
 

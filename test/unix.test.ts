@@ -133,6 +133,16 @@ test('unix-listen ?mode sets the socket permissions; a path that is not a socket
       await pb.stop();
     }
   }
+  // Permission bits only: 0 and 0000 are the same mode; 07777 (setuid, setgid, sticky) is refused below.
+  for (const text of ['0', '0000']) {
+    const p = sockPath();
+    const pb = await startPtyb([`unix-listen:${p}?mode=${text}`, 'tcp:127.0.0.1:9']);
+    try {
+      assert.equal(fs.statSync(p).mode & 0o7777, 0);
+    } finally {
+      await pb.stop();
+    }
+  }
   const plain = path.join(dir, 'plain-file');
   fs.writeFileSync(plain, 'keep me');
   const res = await runPtyb([`unix-listen:${plain}`, 'tcp:127.0.0.1:9']);
@@ -146,9 +156,10 @@ test('unix bad input: one line naming the URI and the problem, exit 2 (usage) or
   const cases: [string[], number, string][] = [
     [['unix:', 'tcp-listen:0'], 2, 'ptybridge: unix:: missing path: expected a socket path such as /run/console.sock'],
     [['unix-listen:', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:: missing path: expected a socket path such as /run/console.sock'],
-    [['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects an octal file mode such as 0660, got "999"'],
+    [['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "999"'],
+    [['unix-listen:/tmp/x.sock?mode=07777', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=07777: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "07777"'],
     [['unix-listen:/tmp/x.sock?mod=0600', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mod=0600: unknown option "mod" (did you mean "mode"?)'],
-    [['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'], 2, 'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval'],
+    [['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'], 2, 'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval, share, policy, replay, scrollback, peer-queue, log-input'],
     [[`unix:${missing}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}: ENOENT (no such file or directory)`],
     [[`unix:${missing}?retry=1&interval=10ms`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}?retry=1&interval=10ms: ENOENT (no such file or directory)`],
     [[`unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}: ENOENT (no such file or directory)`],

@@ -26,7 +26,7 @@ function peer(url: string): Promise<{ ws: WebSocket; got(): string; wait(text: s
 
 // Devices by a link of our own: a /dev/pts/N that a VM gave back may go to another test's pty.
 const link = (name: string) => join(dir, `vm-${name}`);
-const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}\n    right: ws-listen:${port}/console/${name}?token=${TOKEN}\n`;
+const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}?replay=bytes\n    right: ws-listen:${port}/console/${name}?token=${TOKEN}\n`;
 
 /** The index's row for one console, as text: "b /console/b pty … open 2 peers". */
 async function indexRows(port: number): Promise<string[]> {
@@ -105,7 +105,7 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     vms.d.say('console-d\r\n');
     writeFileSync(file, config(route('d', port)));
     pb.proc.kill('SIGHUP');
-    await until(() => /reloaded .*: 5 routes/.test(pb.stderr()));
+    await until(() => /reloaded .*: started "d"; failed none; kept /.test(pb.stderr()));
     assert.equal(pb.listening[4]?.port, port);
     const d = await peer(wsUrl(port, '/console/d'));
     peers.push(d.ws);

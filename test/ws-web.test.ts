@@ -3,38 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launch, waitForScreen } from './helpers/browser.js';
 import { ROOT, runPtyb, startPtyb } from './helpers/ptyb.js';
 import { openWs, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
 const OUT = path.join(ROOT, 'test-output');
-
-async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
-
-/** The terminal's whole buffer as text, read from xterm.js in the page. */
-function screen(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const t = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } } }).ptybridge.term;
-    const b = t.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-    return lines.join('\n');
-  });
-}
-
-async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
-  for (let i = 0; i < 300; i++) {
-    const text = await screen(page);
-    if (pattern.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the terminal never showed ${pattern}; it shows:\n${await screen(page)}`);
-}
 
 const termSize = (page: Page) => page.evaluate(() => {
   const t = (window as unknown as { ptybridge: { term: { cols: number; rows: number } } }).ptybridge.term;
@@ -130,10 +104,7 @@ test('browser terminal page: loads with no CDN, connects, bytes both ways, resiz
 test('DNS rebinding in Chromium: attacker.example resolved to 127.0.0.1 gets 403 for the page, and its socket is refused, token or not', async () => {
   const pb = await startPtyb([withToken('ws-listen:0'), 'tcp:127.0.0.1:9']);
   // The browser resolves attacker.example to loopback, as a rebinding DNS server would make it.
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--host-resolver-rules=MAP attacker.example 127.0.0.1'],
-  });
+  const browser = await launch(['--host-resolver-rules=MAP attacker.example 127.0.0.1']);
   try {
     const port = pb.listening[0]!.port;
     const page = await browser.newPage();

@@ -10,8 +10,9 @@ import { loadPtyNative } from '../native.js';
 import { flag, int, parsed, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { parseEnvList, splitArgs } from './argv.js';
-import { hubOptions } from './hub-options.js';
+import { hubOptions, sessionOptions } from './hub-options.js';
 import { ttyStream } from './tty-fd.js';
+import { PipePair } from './pipe-pair.js';
 import type { ConnectingType, Link } from './types.js';
 
 const execOptions = z.object({
@@ -23,6 +24,7 @@ const execOptions = z.object({
   pipes: flag(false, 'plain stdin/stdout pipes instead of a pty (socat EXEC); stderr goes to ptybridge\'s stderr'),
   share: flag(false, 'behind a listener: one session shared by every peer (hub) instead of one per peer'),
   ...hubOptions,
+  ...sessionOptions,
 });
 
 export interface ExecTarget {
@@ -40,6 +42,9 @@ export const exec: ConnectingType<ExecTarget, typeof execOptions> = {
     "ptybridge exec:bash ws-listen:8080                 # a web terminal, one shell per peer",
     "ptybridge 'exec:tmux new -A -s main?share' tcp-listen:23000   # one session for everyone",
     "ptybridge 'exec:grep -v \"^#\" /etc/fstab?pipes' -",
+  ],
+  notes: [
+    'The end of input types ^D (VEOF) on the pty, or closes stdin with ?pipes; the command is hung up (SIGHUP, ?pipes SIGTERM) when its peer is gone, and killed 5 s later if it is still there.',
   ],
   options: execOptions,
   parseTarget(target, uri) {
@@ -86,6 +91,14 @@ async function resolveCommand(file: string, pathVar: string, cwd: string): Promi
   throw Object.assign(new Error(`${file}: command not found`), { code });
 }
 
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
 function describeExit(name: string, code: number | null, signal: number | string | null): string {
   return signal ? `${name} killed by signal ${signal}` : `${name} exited with status ${code}`;
 }
@@ -101,12 +114,14 @@ function openPty(run: Run, cols: number, rows: number): Link {
     run.log.info(describeExit(`exec ${run.name} (pid ${term.pid})`, code, signal || null));
     stream.exited();
   });
-  stream = new PtyProcessStream(ttyStream(term.fd), () => {
-    if (!exited) {
-      try {
-        process.kill(term.pid, 'SIGHUP');
-      } catch {}
-    }
+  stream = new PtyProcessStream(term.fd, () => {
+    if (exited) return;
+    signal(term.pid, 'SIGHUP');
+    // Closing the master hangs up the session too; a command that ignores both is killed,
+    // so that a peer that went away never leaves it running.
+    setTimeout(() => {
+      if (!exited) signal(term.pid, 'SIGKILL');
+    }, KILL_AFTER_MS).unref();
   });
   return {
     stream,
@@ -118,55 +133,125 @@ function openPty(run: Run, cols: number, rows: number): Link {
   };
 }
 
+/** After the process exited: how long the master may stay silent before a background child holding the pty is given up on. */
+const AFTER_EXIT_IDLE_MS = 1000;
+/** How long a hung-up command may take to go before it is killed (one that ignores SIGHUP). */
+const KILL_AFTER_MS = 5000;
+/** What a terminal sends at the end of input: VEOF, which node-pty's forkpty sets to ^D. */
+const VEOF = 0x04;
+
 /**
  * A pty master as the byte stream of the process behind it: EIO (every slave fd closed,
- * the process has exited) is its end of file, not an error; destroying it hangs the process up.
+ * the process has exited) is its end of file, not an error; `end()` types the EOF
+ * character, as a terminal does at the end of input; destroying it hangs the process up.
  */
 class PtyProcessStream extends Duplex {
   private ended = false;
+  /** The last byte typed: a partial line needs one VEOF to be read and another to end input. */
+  private lastTyped = 0x0a;
+  private afterExit: NodeJS.Timeout | undefined;
+  /** The idle wait after exit ran out while the reader was behind: end once it catches up. */
+  private endWhenRead = false;
+  /** The consumer is behind: the master is not read until it asks for more. */
+  private behind = false;
+  private readonly master: import('node:net').Socket;
 
   constructor(
-    private readonly master: import('node:net').Socket,
+    private readonly fd: number,
     private readonly hangup: () => void,
   ) {
     super({ allowHalfOpen: true });
-    master.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) master.pause();
+    this.master = ttyStream(fd, (chunk) => {
+      this.afterExit?.refresh();
+      this.behind = !this.push(chunk);
+      return !this.behind;
     });
-    master.on('end', () => this.finishRead());
-    master.on('error', (err: NodeJS.ErrnoException) => {
+    // libuv takes a hangup after a short read for the end of file, but a pty master hands
+    // out what the slave wrote 4 KiB at a time: up to 64 KiB may still be there.
+    this.master.on('end', () => {
+      this.drainMaster();
+      this.finishRead();
+    });
+    this.master.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EIO') this.finishRead();
       else this.destroy(err);
     });
   }
 
+  /** Reads what the master still holds, straight from the fd, until EIO (all read) or EAGAIN (the slave is still open). */
+  private drainMaster(): void {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, buf, 0, buf.length, null);
+      } catch {
+        return;
+      }
+      if (n <= 0) return;
+      this.push(Buffer.from(buf.subarray(0, n)));
+    }
+  }
+
   private finishRead(): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.afterExit);
     this.push(null);
   }
 
-  /** The process was reaped; if a background child still holds the pty, do not wait for it forever. */
+  /**
+   * The process was reaped. Its last output is still read to EIO, which normally follows at
+   * once; only if a background child keeps the pty open and silent is the end given up on,
+   * never while output waits in the master (the reader was slow, or the event loop late:
+   * a blind timer once ended the stream before the output that was already there).
+   */
   exited(): void {
-    setTimeout(() => this.finishRead(), 1000).unref();
+    if (this.ended) return;
+    this.afterExit = setTimeout(() => this.giveUpAfterExit(), AFTER_EXIT_IDLE_MS);
+    this.afterExit.unref();
+  }
+
+  private giveUpAfterExit(): void {
+    if (this.behind) {
+      this.endWhenRead = true;
+      return;
+    }
+    // One more turn of the event loop: its poll phase reads whatever the master holds.
+    setImmediate(() => {
+      if (this.behind) return void (this.endWhenRead = true);
+      this.drainMaster();
+      this.finishRead();
+    });
   }
 
   override _read(): void {
+    this.behind = false;
     this.master.resume();
+    if (this.endWhenRead) {
+      this.endWhenRead = false;
+      this.afterExit?.refresh();
+    }
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.ended || this.master.destroyed) return cb(); // typing at a process that is gone
+    if (chunk.length) this.lastTyped = chunk[chunk.length - 1]!;
     if (this.master.write(chunk)) cb();
     else this.master.once('drain', () => cb());
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    // A pty has no half-close; the process ends the session when it exits.
-    cb();
+    // A pty has no half-close; the end of input is what a terminal makes of it: VEOF at
+    // line start (a partial line needs a first one to be read). The session is hung up
+    // when the join's linger runs out, if the process has not ended by itself.
+    if (this.ended || this.master.destroyed) return cb();
+    const atLineStart = this.lastTyped === 0x0a || this.lastTyped === 0x0d;
+    this.master.write(Buffer.from(atLineStart ? [VEOF] : [VEOF, VEOF]), () => cb());
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    clearTimeout(this.afterExit);
     this.hangup();
     this.master.destroy();
     cb(err);
@@ -184,10 +269,15 @@ function openPipes(run: Run): Promise<Link> {
       child.off('error', reject);
       const label = `exec ${run.name} (pid ${child.pid})`;
       child.once('exit', (code, signal) => run.log.info(describeExit(label, code, signal)));
-      child.stdin!.on('error', () => {}); // EPIPE once the process is gone: its stdout ends the link
-      const stream = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+      // A command that exits (or closes its stdin) without reading everything has ended
+      // normally: what is still sent to it is dropped, and the end of its stdout ends the link.
+      const stream = new PipePair(child.stdout!, child.stdin!, { outputGone: 'discard' });
       stream.once('close', () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }, KILL_AFTER_MS).unref();
       });
       resolve({ stream, label });
     });

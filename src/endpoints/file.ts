@@ -54,6 +54,8 @@ export const file: ConnectingType<string, typeof fileOptions> = {
     if (reader && o.writeonly) throw new UsageError(`${quoteUri(spec.uri)}: ${reader} and ?writeonly exclude each other`);
     if (o.excl && !o.create) throw new UsageError(`${quoteUri(spec.uri)}: ?excl needs ?create`);
     if (reader && (o.truncate || o.append)) throw new UsageError(`${quoteUri(spec.uri)}: ?${o.truncate ? 'truncate' : 'append'} writes, but ${reader} only reads`);
+    // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
+    if (o.mode !== undefined && !o.create) throw new UsageError(`${quoteUri(spec.uri)}: option "mode" has no effect without ?create (it is the mode of a file that ?create makes)`);
   },
   async open(spec, ctx) {
     const o = spec.options;
@@ -83,7 +85,9 @@ export const file: ConnectingType<string, typeof fileOptions> = {
       throw new EndpointError(spec.uri, err);
     }
     const stream = new FileLink(fh, spec.target, st, { ...o, readonly }, ctx.log);
-    return { stream, label: `file ${spec.target}` };
+    // Behind a listener its end is only the end of its content: peers still write to it.
+    const rest = readonly ? 'read-only: what peers send is discarded' : 'what peers send is still written to it';
+    return { stream, label: `file ${spec.target}`, endIsNotLoss: `file ${spec.target}: all of its content sent; ${rest}` };
   },
 };
 

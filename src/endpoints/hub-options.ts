@@ -1,31 +1,95 @@
-// Options every shared device type adds to its schema, read by the hub (src/router/hub.ts).
-import { flag, oneOf, size } from '../options.js';
+// Options every shared device type adds to its schema, read by the hub (src/router/hub.ts), and the per-peer session options of exec:.
+import { duration, flag, int, oneOf, parsed, parseSize, size } from '../options.js';
 
 export const POLICIES = ['shared', 'exclusive', 'readonly'] as const;
 export type Policy = (typeof POLICIES)[number];
 
+/** What a joining peer is shown first (src/router/replay.ts). */
+export type ReplaySetting = { mode: 'screen'; scrollback: number } | { mode: 'bytes'; size: number } | { mode: 'off' };
+type ReplayChoice = { mode: 'screen' } | { mode: 'bytes'; size?: number } | { mode: 'off' };
+
+/** The byte tail `?replay=bytes` keeps when no size is given. */
+export const DEFAULT_REPLAY_BYTES = 16 * 1024;
+const MAX_REPLAY_BYTES = 64 * 1024 * 1024;
+
+/** `screen`, `bytes`, `0`/`off`, or a size (`16k`: bytes mode with that tail, as before screens). */
+function parseReplay(raw: string): ReplayChoice | undefined {
+  const v = raw.trim().toLowerCase();
+  if (v === 'screen') return { mode: 'screen' };
+  if (v === 'bytes') return { mode: 'bytes' };
+  if (v === 'off' || v === 'none') return { mode: 'off' };
+  const n = parseSize(v);
+  if (n === undefined || n > MAX_REPLAY_BYTES) return undefined;
+  return n === 0 ? { mode: 'off' } : { mode: 'bytes', size: n };
+}
+
+/** `COLSxROWS`, such as 80x24 or 132x43. */
+function parseScreenSize(raw: string): { cols: number; rows: number } | undefined {
+  const m = /^(\d{1,4})x(\d{1,4})$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const cols = Number(m[1]);
+  const rows = Number(m[2]);
+  return cols >= 2 && rows >= 1 && cols <= 1000 && rows <= 500 ? { cols, rows } : undefined;
+}
+
 /** Spread into a device type's option schema so that `--help SCHEME` lists them. */
 export const hubOptions = {
   policy: oneOf(POLICIES, 'shared', 'behind a listener: who may type; shared: every peer, exclusive: one peer holds the keyboard (the first; any other may take it), readonly: nobody (spy mode)'),
-  replay: size(16 * 1024, 'behind a listener: how much recent output a new peer gets first (0: none)', 64 * 1024 * 1024),
+  replay: parsed(
+    'screen, bytes, 0, or a size such as 16k (bytes mode with that much)',
+    'behind a listener: what a new peer gets first; screen: the current screen (a terminal model of the output), bytes: the last 16k of output (or the size given), 0: nothing. Default: screen for pty: and exec:, bytes for serial:, file:, unix: and tcp:',
+    parseReplay,
+  ),
+  scrollback: int(1000, 0, 100_000, 'with replay=screen: lines kept above the screen, sent to a new peer with it'),
   'peer-queue': size(1024 * 1024, 'behind a listener: most output queued for one peer; a peer that falls further behind is dropped', 1024 ** 3),
   'log-input': flag(false, 'behind a listener: also record what each peer types, by name, in the transcript (--log; else on stderr), for audit'),
+};
+
+/** For a device whose size ptybridge does not set (pty:, serial:): the size its screen model starts at. */
+export const screenOptions = {
+  screen: parsed('COLSxROWS, such as 80x24', 'with replay=screen: the size of the screen model until a peer that may type resizes the device (default 80x24)', parseScreenSize),
+};
+
+/** exec:'s per-peer sessions: how long a web shell whose page went away waits for it (src/router/sessions.ts). */
+export const sessionOptions = {
+  linger: duration(5 * 60_000, 'behind ws-listen, one session per browser tab: how long a shell whose page went away (reload, dropped network) waits for it to come back; then it gets SIGHUP (0: the shell ends with its page)', 24 * 3_600_000),
 };
 
 /** The hub's settings as a device spec carries them. */
 export interface HubSettings {
   policy: Policy;
-  replay: number;
+  replay: ReplaySetting;
+  /** The screen model's size at start: exec's cols/rows, `?screen=`, or 80x24. */
+  size: { cols: number; rows: number };
   'peer-queue': number;
   'log-input': boolean;
 }
 
-/** Reads the hub settings from any device spec's options, with defaults where a type lacks them. */
-export function hubSettingsOf(options: Record<string, unknown>): HubSettings {
+/**
+ * Serial lines often carry binary protocols (a bootloader upload, Modbus) that a
+ * re-rendered screen would mangle, and a file is data: those keep a byte tail by default.
+ */
+const SCREEN_BY_DEFAULT = new Set(['pty', 'exec']);
+
+/** Reads the hub settings from any device spec, with defaults where a type lacks them. */
+export function hubSettingsOf(spec: { scheme: string; options: unknown }): HubSettings {
+  const o = spec.options as Record<string, unknown>;
+  const choice = (o.replay as ReplayChoice | undefined) ?? (SCREEN_BY_DEFAULT.has(spec.scheme) ? { mode: 'screen' } : { mode: 'bytes' });
+  const replay: ReplaySetting =
+    choice.mode === 'screen'
+      ? { mode: 'screen', scrollback: (o.scrollback as number | undefined) ?? 1000 }
+      : choice.mode === 'bytes'
+        ? { mode: 'bytes', size: choice.size ?? DEFAULT_REPLAY_BYTES }
+        : { mode: 'off' };
+  const size =
+    typeof o.cols === 'number' && typeof o.rows === 'number'
+      ? { cols: o.cols, rows: o.rows }
+      : ((o.screen as { cols: number; rows: number } | undefined) ?? { cols: 80, rows: 24 });
   return {
-    policy: (options.policy as Policy | undefined) ?? 'shared',
-    replay: (options.replay as number | undefined) ?? 16 * 1024,
-    'peer-queue': (options['peer-queue'] as number | undefined) ?? 1024 * 1024,
-    'log-input': (options['log-input'] as boolean | undefined) ?? false,
+    policy: (o.policy as Policy | undefined) ?? 'shared',
+    replay,
+    size,
+    'peer-queue': (o['peer-queue'] as number | undefined) ?? 1024 * 1024,
+    'log-input': (o['log-input'] as boolean | undefined) ?? false,
   };
 }

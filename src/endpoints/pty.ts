@@ -6,9 +6,11 @@ import { UsageError } from '../errors.js';
 import { loadPtyNative } from '../native.js';
 import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { hubOptions } from './hub-options.js';
+import { hubOptions, screenOptions } from './hub-options.js';
+import { setMode, setSaved } from './termios.js';
 import { watchSlaveLine } from './pty-line-watch.js';
-import { makeRaw, RAW_ARGS, stty, ttyStream } from './tty-fd.js';
+import { RAW_ARGS, ttyStream } from './tty-fd.js';
+import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
 
 const ptyOptions = z.object({
@@ -21,6 +23,7 @@ const ptyOptions = z.object({
     'new pair only: a virtual serial port: the speed, stop bits and parity a program sets on the slave go to the peer (tcp:…?telnet as RFC 2217, serial:), and the slave shows what is in force there; read with stty every 0.2-1 s while joined to such a peer',
   ),
   ...hubOptions,
+  ...screenOptions,
 });
 
 type PtyOptions = z.output<typeof ptyOptions>;
@@ -49,32 +52,53 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
   },
+  neverWaitFor(spec) {
+    const { path } = spec.target;
+    if (path === undefined || !/^\/dev\/pts\/\d+$/.test(path)) return undefined;
+    return 'a numbered pty is not waited for: the kernel gives its number to the next terminal opened, which would be somebody else\'s; give a path its owner makes (QEMU: -chardev pty,path=/run/vm1.pty) to wait for it';
+  },
+  validate(spec) {
+    // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
+    const idle = spec.target.path === undefined ? undefined : spec.options.link !== undefined ? 'link' : spec.options.mode !== undefined ? 'mode' : undefined;
+    if (idle) throw new UsageError(`${quoteUri(spec.uri)}: option "${idle}" has no effect with a path: it applies to a new pair (pty: with no path)`);
+  },
   async open(spec, ctx) {
     const { path } = spec.target;
     if (path === undefined) return openPair(spec.options, ctx);
-    if (spec.options.link !== undefined || spec.options.mode !== undefined) {
-      ctx.log.warn(`${spec.uri}: link= and mode= apply to a new pair only; ignored for ${path}`);
-    }
     return openSlave(path, spec.options);
   },
 };
 
 /** Opens an existing tty (a pty slave someone else holds the master of) in raw mode. */
 async function openSlave(path: string, options: PtyOptions): Promise<Link> {
-  // The real node, so that the settings are restored on the device we changed.
-  const real = await fs.promises.realpath(path);
-  const fd = await openFd(real);
+  const { fd, real, link } = await openThroughLink(path);
   let restore = () => {};
   try {
     if (!isTty(fd)) throw Object.assign(new Error(`${path} is not a terminal`), { code: 'ENOTTY' });
-    if (options.raw) restore = await makeRaw(real, { echo: options.echo });
+    if (options.raw) restore = await setSaved(real, rawArgs(options));
   } catch (err) {
     fs.closeSync(fd);
     throw err;
   }
   const stream = ttyStream(fd);
   stream.once('close', restore);
-  return { stream, label: `pty ${path}` };
+  return { stream, label: `pty ${path}`, reopen: reopenAfterLoss(path, real, link) };
+}
+
+/**
+ * Opens the node `path` leads to, and reads what it is: the real node (the settings are restored
+ * on the device we changed) and, for a symlink, the link we followed — read before and after
+ * the open, so that a link re-made meanwhile is never taken for the one we opened.
+ */
+async function openThroughLink(path: string): Promise<{ fd: number; real: string; link: LinkIdentity | undefined }> {
+  for (let attempt = 0; ; attempt++) {
+    const before = await linkIdentity(path);
+    const real = await fs.promises.realpath(path);
+    const fd = await openFd(real);
+    const after = await linkIdentity(path);
+    if (before?.id === after?.id || attempt === 2) return { fd, real, link: after && { ...after, target: real } };
+    fs.closeSync(fd);
+  }
 }
 
 /** Creates a pty pair: we serve the master; other programs open the slave as a serial port. */
@@ -94,7 +118,7 @@ async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
   };
   try {
     if (options.mode !== undefined) await fs.promises.chmod(slavePath, options.mode);
-    if (options.raw) await stty(slavePath, [...RAW_ARGS, ...(options.echo ? ['echo'] : [])]);
+    if (options.raw) await setMode(slave, rawArgs(options));
     if (options.link) {
       await makeLink(slavePath, options.link);
       linked = true;
@@ -131,6 +155,9 @@ async function makeLink(target: string, link: string): Promise<void> {
     await fs.promises.symlink(target, link);
   }
 }
+
+/** The stty words of `raw` (and `echo`). */
+const rawArgs = (o: PtyOptions) => [...RAW_ARGS, ...(o.echo ? ['echo'] : [])];
 
 function openFd(path: string): Promise<number> {
   const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;

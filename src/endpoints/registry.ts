@@ -1,6 +1,6 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
 import { UsageError } from '../errors.js';
-import { didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { decodeTarget, didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
 import { exec } from './exec.js';
 import { file } from './file.js';
 import { pty } from './pty.js';
@@ -9,7 +9,7 @@ import { stdio } from './stdio.js';
 import { tcp, tcpListen } from './tcp.js';
 import { udp, udpListen } from './udp.js';
 import { unix, unixListen } from './unix.js';
-import type { EndpointType, Spec } from './types.js';
+import type { Endpoint, EndpointType, Spec } from './types.js';
 import { ws, wss } from './ws.js';
 import { wsListen } from './ws-listen.js';
 
@@ -37,11 +37,7 @@ export function findType(scheme: string): EndpointType | undefined {
   return registry.find((t) => t.scheme === s || t.aliases?.includes(s));
 }
 
-/** A parsed endpoint address: its type and its validated spec. Touches no OS state. */
-export interface Endpoint {
-  type: EndpointType;
-  spec: Spec;
-}
+export type { Endpoint } from './types.js';
 
 /** Parses and validates one address; throws UsageError naming the URI and the problem. */
 export function parseEndpoint(uri: string): Endpoint {
@@ -54,7 +50,7 @@ export function parseEndpoint(uri: string): Endpoint {
       `${quoteUri(uri)}: unknown scheme "${raw.scheme}"${hint ? ` (did you mean "${hint}:"?)` : ''}; known: ${registry.map((t) => t.scheme).join(', ')}`,
     );
   }
-  const target = type.parseTarget(raw.target, uri);
+  const target = type.parseTarget(type.urlTarget ? raw.target : decodeTarget(raw), uri);
   const options = parseOptions(raw, type.options);
   const spec: Spec = { uri, scheme: type.scheme, target, options };
   type.validate?.(spec);

@@ -1,11 +1,13 @@
 // serial: — a serial port (ser2net, remserial) through serialport: line settings, flow control, lock, BREAK and modem lines.
+import fs from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { loadSerialPort } from '../native.js';
 import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { hubOptions } from './hub-options.js';
+import { hubOptions, screenOptions } from './hub-options.js';
 import { errnoFromText, flowOf, parseSttyLine, stty, sttyFlow, sttyFraming } from './tty-fd.js';
+import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
 
 const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
@@ -44,6 +46,7 @@ const serialOptions = z
     flow: oneOf(['none', 'rtscts', 'xonxoff'], 'none', 'flow control: none, hardware (RTS/CTS) or software (XON/XOFF)'),
     lock: flag(true, 'lock the port (flock) so that a second program cannot use it at the same time'),
     ...hubOptions,
+    ...screenOptions,
   })
   .superRefine((o, ctx) => {
     if (o.line && (o.baud !== undefined || o.dataBits !== undefined || o.parity !== undefined || o.stopBits !== undefined)) {
@@ -68,6 +71,12 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     'ptybridge serial:/dev/ttyUSB0?baud=115200 tcp-listen:0.0.0.0:23000',
     'ptybridge serial:/dev/ttyS0?line=9600,7e1&flow=rtscts -',
   ],
+  notes: [
+    'Behind tcp-listen:?telnet, RFC 2217 clients get the modem lines (CTS, DSR, CD) as',
+    'NOTIFY-MODEMSTATE: at once, then when one changes (read every second while a client',
+    'watches). RI is always reported off (serialport does not read it); a pty has no modem',
+    'lines at all, so every line reads off.',
+  ],
   options: serialOptions,
   parseTarget(target, uri) {
     if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected serial:/dev/ttyXXX`);
@@ -91,6 +100,9 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       lock: o.lock,
       autoOpen: false,
     });
+    // Read before the open: a serial port on a pty (/dev/pts/N) must not be reopened onto another terminal.
+    const followed = await linkIdentity(path);
+    const real = await fs.promises.realpath(path).catch(() => path);
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
     // serialport only reports errors as text; give them the errno name the CLI prints.
     port.on('error', () => {});
@@ -104,6 +116,7 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     const link: Link = {
       stream: port,
       label: `serial ${path}`,
+      reopen: reopenAfterLoss(path, real, followed),
       async setLine(change) {
         const want = { ...line, ...change };
         if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
@@ -120,10 +133,14 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
         return line;
       },
       async setModem(change) {
-        const want = { ...modem, ...change };
-        await port.port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false }).catch((e: Error) => Promise.reject(osError(e)));
-        modem = want;
-        return modem;
+        if (change.dtr !== undefined || change.rts !== undefined) {
+          const want = { dtr: change.dtr ?? modem.dtr, rts: change.rts ?? modem.rts };
+          await port.port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false }).catch((e: Error) => Promise.reject(osError(e)));
+          modem = want;
+        }
+        // The input lines (TIOCMGET): a pty has none and refuses (ENOTTY); then they are unknown.
+        const lines = await port.port!.get().catch(() => undefined);
+        return lines ? { ...modem, cts: lines.cts, dsr: lines.dsr, dcd: lines.dcd } : { ...modem };
       },
       async sendBreak(ms) {
         const flags = { dtr: modem.dtr ?? true, rts: modem.rts ?? true, cts: false, dsr: false, lowLatency: false };

@@ -1,8 +1,7 @@
 // The interactive client: stdio on a terminal in raw mode with ~ escapes; the terminal is restored on every way out.
-import type { Link } from './types.js';
-import type { Endpoint } from './registry.js';
+import type { Endpoint, Link } from './types.js';
 import { UsageError } from '../errors.js';
-import { stdioStream } from './stdio.js';
+import { stdioStream } from './stdio-stream.js';
 import { escapeHelp, escapeName, escapeTransform, parseEscapeChar } from '../protocols/escapes.js';
 import { describeKeyboard, type KeyboardState } from '../router/roles.js';
 

@@ -1,5 +1,4 @@
 // stdio: and "-" — this process's stdin and stdout as one link (no raw mode; see stdioStream).
-import { Duplex, type Readable, type Writable } from 'node:stream';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { quoteUri } from '../uri.js';
@@ -7,58 +6,7 @@ import type { ConnectingType } from './types.js';
 import { oneOf, text } from '../options.js';
 import { parseEscapeChar } from '../protocols/escapes.js';
 import { interactiveStdio } from './stdio-tty.js';
-
-/**
- * stdin and stdout as one Duplex: the end of stdin ends its readable side (half-close);
- * ending it ends stdout, so a reader of our output sees EOF.
- * This is the seam for the interactive client: it puts a terminal into raw mode and
- * watches for escape keys around the same Duplex; this module never touches the tty mode.
- */
-export function stdioStream(input: Readable = process.stdin, output: Writable = process.stdout): Duplex {
-  return new StdioLink(input, output);
-}
-
-class StdioLink extends Duplex {
-  private readonly onData = (chunk: Buffer) => {
-    if (!this.push(chunk)) this.input.pause();
-  };
-  private readonly onEnd = () => this.push(null);
-  private readonly onError = (err: Error) => this.destroy(err);
-
-  constructor(
-    private readonly input: Readable,
-    private readonly output: Writable,
-  ) {
-    super({ allowHalfOpen: true });
-    input.on('data', this.onData);
-    input.pause(); // until someone reads
-    input.once('end', this.onEnd);
-    input.on('error', this.onError);
-    // EPIPE when whatever reads our stdout has gone away.
-    output.on('error', this.onError);
-  }
-
-  override _read(): void {
-    this.input.resume();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.output.write(chunk, done);
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    this.output.end(done);
-  }
-
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.input.off('data', this.onData);
-    this.input.off('end', this.onEnd);
-    this.input.off('error', this.onError);
-    this.output.off('error', this.onError);
-    this.input.pause();
-    done(err);
-  }
-}
+import { stdioStream } from './stdio-stream.js';
 
 const stdioOptions = z.object({
   escape: text('~', 'at a terminal: the escape key at line start (~. disconnects, ~b sends BREAK, ~? lists them); one character, ^X, or none (also --escape)', 'one character, ^X or none'),
@@ -74,7 +22,7 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
   targetForm: '',
   examples: ['ptybridge - tcp:localhost:23000          # interactive: ~. quits, ~b sends BREAK', 'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | ptybridge - tcp:example.org:80', 'ptybridge - unix:/run/qemu/serial0.sock'],
   notes: [
-    'The end of stdin half-closes the other side; the other side\'s end closes stdout.',
+    'The end of stdin half-closes the other side; the other side\'s end closes stdout. Once either has ended, the other direction gets 0.5 s of silence (-t) and ptybridge exits, as socat does.',
     'On a terminal, stdin goes into raw mode (keys go through at once, ^C reaches the far side) and is restored on exit; ~. at line start disconnects. Piped stdin is passed byte for byte. Only one stdio per route.',
   ],
   options: stdioOptions,
@@ -89,8 +37,12 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
       throw new UsageError(`${quoteUri(spec.uri)}: option "escape" expects ${(err as Error).message}`);
     }
   },
-  open: async (spec) =>
-    spec.options.raw === 'auto'
-      ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
-      : { stream: stdioStream(), label: 'stdio' },
+  open: async (spec) => {
+    const link =
+      spec.options.raw === 'auto'
+        ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
+        : { stream: stdioStream(), label: 'stdio' };
+    // Behind a listener: stdin's end leaves stdout open for peers; once closed, neither comes back.
+    return { ...link, endIsNotLoss: 'stdio: stdin ended; what peers send still goes to stdout', reopen: { never: 'stdin and stdout cannot be opened again' } };
+  },
 };

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
-import { retryOptions, withRetry } from './retry.js';
-import { connectSocket, listenSocket } from './socket-link.js';
+import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
+import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
 import { doorOptions } from '../router/roles.js';
 
@@ -36,35 +36,42 @@ const tcpOptions = z.object({
   telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
   ...livenessOptions,
   ...retryOptions,
+  ...shareOptions,
 });
 
 export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
   scheme: 'tcp',
   role: 'connecting',
   sharing: 'per-peer',
-  summary: 'connect to a TCP server',
+  summary: 'connect to a TCP server (?share: a console port shared by every peer)',
   targetForm: 'host:port',
-  examples: ['ptybridge stdio: tcp:localhost:23000', 'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5'],
+  examples: [
+    'ptybridge stdio: tcp:localhost:23000',
+    'ptybridge tcp-listen:6000 tcp:[::1]:5900?retry=5',
+    'ptybridge tcp:127.0.0.1:4555?share ws-listen:8080   # qemu -serial tcp:127.0.0.1:4555,server=on,wait=off',
+  ],
+  notes: shareNotes('qemu -serial tcp:127.0.0.1:4555,server=on,wait=off.'),
   options: tcpOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: false }),
+  validate: validateRetry,
+  waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) =>
-    withRetry(
+    withConnectRetry(
       async () => {
         const link = await connectSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, peerLabel);
         (link.stream as net.Socket).setNoDelay(spec.options.nodelay);
         applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
         return spec.options.telnet ? telnetClientLink(link, ctx.log) : link;
       },
-      spec.options,
+      spec,
       ctx,
-      spec.uri,
     ),
 };
 
 const tcpListenOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
   telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
-  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
   ...livenessOptions,
   ...doorOptions,
 });
@@ -81,7 +88,11 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   async listen(spec, onLink, ctx) {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
-    if (spec.options.max > 0) server.maxConnections = spec.options.max;
+    if (spec.options.max > 0) {
+      server.maxConnections = spec.options.max;
+      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
+      server.on('drop', (d) => ctx.log.info(`${spec.uri}: refused tcp ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${spec.options.max})`));
+    }
     const withLiveness = (link: Link) => {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);

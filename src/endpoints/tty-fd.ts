@@ -1,5 +1,6 @@
 // Shared by pty: and exec: — a tty file descriptor as a non-blocking stream, and terminal settings via stty.
 import { execFile, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
 import { promisify } from 'node:util';
@@ -31,8 +32,12 @@ class TtySocket extends net.Socket {
  * what we want: epoll-driven non-blocking reads, writes that queue on EAGAIN and report
  * backpressure, and EIO/EOF when the other side goes away. Node exposes that handle only
  * through `process.binding('pipe_wrap')`; if it ever goes away we fall back to tty.ReadStream.
+ * With `onChunk`, reads go straight to it (returning false stops reading until `resume()`)
+ * instead of into the socket's readable side. Why: a paused socket keeps reading ahead into
+ * its own buffer, and the EIO that follows a process's exit destroys the socket with that
+ * buffer unread, losing the command's last output; this way nothing is held in between.
  */
-export function ttyStream(fd: number): net.Socket {
+export function ttyStream(fd: number, onChunk?: (chunk: Buffer) => boolean): net.Socket {
   let binding: PipeBinding | undefined;
   try {
     binding = (process as unknown as { binding(name: string): PipeBinding }).binding('pipe_wrap');
@@ -42,10 +47,67 @@ export function ttyStream(fd: number): net.Socket {
   if (binding) {
     const handle = new binding.Pipe(binding.constants.SOCKET);
     if (handle.open(fd) === 0) {
-      return new TtySocket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+      // Reads go to `onChunk` when given, else into the socket's readable side.
+      const socket: net.Socket = new TtySocket({ handle, readable: true, writable: true, onread: burstReads(fd, onChunk ?? ((c) => socket.push(c))) } as net.SocketConstructorOpts);
+      // Callback reads bypass the readable side; flowing, it still reports the end of file.
+      if (onChunk) socket.resume();
+      return socket;
     }
   }
-  return new tty.ReadStream(fd);
+  const stream = new tty.ReadStream(fd);
+  if (onChunk) {
+    stream.on('data', (chunk: Buffer) => {
+      if (!onChunk(chunk)) stream.pause();
+    });
+  }
+  return stream;
+}
+
+
+/** Bytes taken from a tty per wakeup, at most (one chunk, one frame or write downstream). */
+const BURST = 64 * 1024;
+/** A read at least this long found n_tty's 4 KiB buffer (nearly) full: more is probably queued behind it. */
+const FULL_READ = 2048;
+
+/**
+ * `onread` options for a tty fd: read a burst per wakeup, not 4 KiB.
+ *
+ * A tty hands its reader at most one n_tty buffer (4 KiB) per read(2), and libuv goes back
+ * to epoll after any read that did not fill its buffer: so a flood costs one wakeup, one
+ * chunk, one WebSocket frame and one socket write per 4 KiB. After a full read, reading the
+ * fd again at once finds the next 4 KiB (the kernel moves it from the tty's queue during the
+ * read), so this reads on, into the same buffer, up to BURST, and pushes one chunk. A short
+ * read (a keystroke, a prompt) ends the burst at once: nothing is held back. EAGAIN, EIO or
+ * EOF end it too; libuv's own next read then sees the error or the end as before.
+ */
+function burstReads(fd: number, deliver: (chunk: Buffer) => boolean): net.OnReadOpts {
+  let buf = Buffer.allocUnsafeSlow(BURST);
+  let handedOut = false;
+  return {
+    buffer: () => {
+      if (handedOut) {
+        buf = Buffer.allocUnsafeSlow(BURST);
+        handedOut = false;
+      }
+      return buf;
+    },
+    callback: (n: number) => {
+      let total = n;
+      let last = n;
+      while (last >= FULL_READ && total < BURST) {
+        try {
+          last = fs.readSync(fd, buf, total, BURST - total, null);
+        } catch {
+          break;
+        }
+        total += last;
+      }
+      // A short chunk is copied out so that it does not pin the whole burst buffer.
+      if (total < BURST / 4) return deliver(Buffer.from(buf.subarray(0, total)));
+      handedOut = true;
+      return deliver(buf.subarray(0, total));
+    },
+  };
 }
 
 /** Terminal settings that make a tty binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF. */

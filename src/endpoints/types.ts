@@ -17,6 +17,15 @@ export interface LineSettings {
 export interface ModemSettings {
   dtr?: boolean;
   rts?: boolean;
+  /**
+   * The input lines, in a reply only: what the device reports (RFC 2217 NOTIFY-MODEMSTATE).
+   * Absent where it cannot tell (a pty has no modem lines; serialport reads no RI). A
+   * `modem` control with an empty change is a read: it changes nothing and replies with these.
+   */
+  cts?: boolean;
+  dsr?: boolean;
+  dcd?: boolean;
+  ri?: boolean;
 }
 
 /**
@@ -48,6 +57,13 @@ export interface Link {
   /** Changes what was given and returns the settings really in force. */
   setLine?(line: Partial<LineSettings>): Promise<LineSettings>;
   setModem?(modem: ModemSettings): Promise<ModemSettings>;
+  /**
+   * Shared devices: the end of this link's output is not the loss of the device, which stays
+   * open for what peers send (a file's end, the end of stdin). The text says so in the log, once.
+   */
+  readonly endIsNotLoss?: string;
+  /** Shared devices: whether the hub may open the device again once it is lost (absent: yes, with backoff). */
+  readonly reopen?: Reopen;
   /** A peer's role, from its door (`?readonly`) and its credential (a view token); absent: full. */
   readonly role?: Role;
   /** A peer's name (users file, trusted proxy header), for logs, the transcript and the index. */
@@ -58,7 +74,27 @@ export interface Link {
   readonly follows?: boolean;
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
+  /** A browser tab that may resume its own per-peer session after a reload (src/router/sessions.ts). */
+  session?: SessionRequest;
 }
+
+/** What a ws-listen peer (the page) says about the per-peer session it wants back. */
+export interface SessionRequest {
+  /** The session id the tab holds ('' for none yet). */
+  requested: string;
+  /** A digest of the credential the peer presented: a session is resumed only with the same one. */
+  owner: string;
+  /** Tells the tab the id of the session it now has. */
+  assign(id: string): void;
+}
+
+/**
+ * `never`: what comes back under the device's name is not the same device, or nothing can
+ * (a numbered pty, whose number the kernel gives to the next terminal; stdin); the text says
+ * why and what to use instead, and the route ends. `ready()`: before each attempt, a reason to
+ * wait, or undefined to try (a symlink to a pty is followed only once its owner has re-made it).
+ */
+export type Reopen = { never: string } | { ready(): Promise<string | undefined> };
 
 /** A bound listener, yielding one Link per accepted peer. */
 export interface Listener {
@@ -119,6 +155,11 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   notes?: string[];
   /** Option schema: an object of option schemas built with `src/options.ts`. */
   options: S;
+  /**
+   * The target is a URL (ws:, ws-listen:'s path): it gets the text as typed, since its %XX
+   * belong to the URL; every other type gets its target percent-decoded (src/uri.ts).
+   */
+  urlTarget?: boolean;
   /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
   parseTarget(target: string, uri: string): T;
   /** Checks options against each other (`?readonly&writeonly`); throws UsageError. Touches no OS state. */
@@ -130,6 +171,18 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
   sharing: Sharing;
   /** True for stdio: only one such endpoint can exist per process. */
   exclusiveResource?: string;
+  /**
+   * Whether, shared by a hub, the device may be absent when the route starts (a VM's console
+   * socket while the VM is off): the hub then serves its listeners and connects once it
+   * answers, instead of failing the route (one stopped VM must not stop a config of consoles).
+   */
+  waitsAtStart?(spec: Spec<T, z.output<S>>): boolean;
+  /**
+   * Shared devices: why one that cannot be opened at start must not be waited for (a
+   * numbered pty: what appears later under its name is somebody else's terminal), or
+   * undefined to wait for it like a lost device when the route waits (config files).
+   */
+  neverWaitFor?(spec: Spec<T, z.output<S>>): string | undefined;
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 
@@ -139,3 +192,9 @@ export interface ListeningType<T = any, S extends z.ZodObject = z.ZodObject> ext
 }
 
 export type EndpointType = ConnectingType | ListeningType;
+
+/** A parsed endpoint address: its type and its validated spec. Touches no OS state. */
+export interface Endpoint {
+  type: EndpointType;
+  spec: Spec;
+}

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { EndpointError, PtybError, UsageError } from '../errors.js';
 import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
-import { retryOptions, withRetry } from './retry.js';
-import { connectSocket, listenSocket } from './socket-link.js';
+import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
+import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType } from './types.js';
 import { doorOptions } from '../router/roles.js';
 
@@ -18,25 +18,32 @@ function parsePath(target: string, uri: string): string {
   return target;
 }
 
-const unixOptions = z.object({ ...retryOptions });
+const unixOptions = z.object({ ...retryOptions, ...shareOptions });
 
 export const unix: ConnectingType<string, typeof unixOptions> = {
   scheme: 'unix',
   aliases: ['unix-connect'],
   role: 'connecting',
   sharing: 'per-peer',
-  summary: 'connect to a unix stream socket',
+  summary: 'connect to a unix stream socket (?share: a VM console socket shared by every peer)',
   targetForm: '/path',
-  examples: ['ptybridge - unix:/run/qemu/serial0.sock', 'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms'],
+  examples: [
+    'ptybridge - unix:/run/qemu/serial0.sock',
+    'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms',
+    'ptybridge unix:/var/run/qemu-server/101.serial0?share ws-listen:8080 tcp-listen:7001?telnet   # a Proxmox VM\'s console',
+  ],
+  notes: shareNotes('qemu -serial unix:/run/vm1.sock,server=on,wait=off; Proxmox /var/run/qemu-server/ID.serial0.'),
   options: unixOptions,
   parseTarget: parsePath,
+  validate: validateRetry,
+  waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) =>
-    withRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec.options, ctx, spec.uri),
+    withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
 };
 
 const unixListenOptions = z.object({
   mode: fileMode('permissions of the socket file, set before any peer is accepted (default: 0666 less the umask)'),
-  max: int(0, 0, 1_000_000, 'most peers connected at once; more are refused (0: no limit)'),
+  max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
   ...doorOptions,
 });
 
@@ -59,8 +66,12 @@ export const unixListen: ListeningType<string, typeof unixListenOptions> = {
     const path = spec.target;
     await clearStaleSocket(spec.uri, path);
     const server = net.createServer({ allowHalfOpen: true });
-    if (spec.options.max > 0) server.maxConnections = spec.options.max;
     let peers = 0;
+    if (spec.options.max > 0) {
+      server.maxConnections = spec.options.max;
+      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
+      server.on('drop', () => ctx.log.info(`${spec.uri}: refused a peer: too many peers (?max=${spec.options.max})`));
+    }
     // With ?mode, bind under a 0600 umask so that no peer can slip in before the chmod.
     // (A path bind happens synchronously inside listen(), so the umask is back at once.)
     const mode = spec.options.mode;

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
 import { chooseSubprotocol, CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
-import { parseHostPort, quoteUri, quoted, type HostPort } from '../uri.js';
-import { redactUrl, type Admitted } from '../web/auth.js';
+import { parseHostPort, quoteUri, quoted, redactSecrets as redactUrl, type HostPort } from '../uri.js';
+import type { Admitted } from '../web/auth.js';
 import { doorOptions, parseTrustProxy, type KeyboardState } from '../router/roles.js';
-import { describePeer, mount, type ServerSettings } from '../web/server.js';
+import type { ServerSettings } from '../web/server.js';
 import type { ListeningType } from './types.js';
 
 export interface WsListenTarget extends HostPort {
@@ -78,6 +78,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     'every peer of this listener watch. Under ?policy=exclusive the page can take the keyboard.',
   ],
   options,
+  urlTarget: true,
   parseTarget,
   validate(spec) {
     const o = spec.options;
@@ -93,6 +94,10 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     parseTrustProxy(o['trust-proxy'], quoteUri(redactUrl(spec.uri)));
   },
   async listen(spec, onLink, ctx) {
+    // The HTTP server, its auth and the page's assets load when a listener opens: a route
+    // without a WebSocket starts without them (bench/results-binary.md).
+    const { describePeer, mount } = await import('../web/server.js');
+    const { credentialOf } = await import('../web/auth.js');
     const uri = redactUrl(spec.uri);
     const o = spec.options;
     const { path } = spec.target;
@@ -121,7 +126,10 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
       const follows = /\bkeyboard\b/i.test(String(req.headers[CONTROLS_HEADER] ?? ''));
       // Only to a peer that asked (header, or the page's request): through a relay as well.
       const tell = framing === 'plain' ? (state: KeyboardState) => (follows || stream.askedKeyboard) && stream.sendControl(state) : undefined;
-      onLink({ stream, label, resize, tell, follows, role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}) });
+      // The page asks for its tab's session (`?session=`, empty the first time); JSON tells it the id.
+      const requested = new URL(req.url ?? '/', 'http://x').searchParams.get('session');
+      const session = requested !== null && framing === 'plain' ? { requested, owner: credentialOf(auth), assign: (id: string) => stream.sendControl({ type: 'session', id }) } : undefined;
+      onLink({ stream, label, resize, tell, follows, role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), ...(session ? { session } : {}) });
     };
     // The server for host:port is shared by every route that names it (one port, many
     // consoles by path); its token, origin and TLS are the server's, the rest the path's.

@@ -6,7 +6,7 @@ import { duration, flag, oneOf, size, text } from '../options.js';
 import { CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { quoteUri, quoted } from '../uri.js';
 import { readTokenFile, redactUrl } from '../web/auth.js';
-import { retryOptions, withRetry } from './retry.js';
+import { retryOptions, validateRetry, withRetry } from './retry.js';
 import type { ConnectingType } from './types.js';
 
 export interface WsTarget {
@@ -40,6 +40,7 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
       `ptybridge tcp-listen:5900 ${scheme}://vnc.example:6080/websockify?protocol=binary&token=s3cret`,
     ],
     options,
+    urlTarget: true,
     parseTarget(target, uri) {
       if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       let url: URL;
@@ -53,6 +54,10 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
     },
     validate(spec) {
       if (spec.options.token !== undefined && spec.options['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
+      validateRetry(spec);
+      // TLS options on a plain ws:// connection would do nothing: refused, like every idle option.
+      const tls = spec.options.insecure ? 'insecure' : spec.options.ca !== undefined ? 'ca' : undefined;
+      if (scheme === 'ws' && tls) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: option "${tls}" has no effect on ws:// (it is for wss://)`);
     },
     open: async (spec, ctx) => {
       const uri = redactUrl(spec.uri);

@@ -13,6 +13,8 @@ const BRK_MS = 250;
 const ANSWER_MS = 3000;
 /** How long our data waits for the peer to answer the opening negotiation. */
 const NEGOTIATION_MS = 1000;
+/** How often the device's modem lines are read while an RFC 2217 client watches them (ser2net reads them each second too). */
+const MODEM_POLL_MS = 1000;
 
 /**
  * The telnet layer as a Duplex: what is written is escaped and sent; what is read is the
@@ -217,14 +219,18 @@ export function telnetServerLink(link: Link, log: Logger): Link {
       case CPO.SET_CONTROL:
         return control(value[0] ?? 0);
       case CPO.NOTIFY_LINESTATE:
-      case CPO.NOTIFY_MODEMSTATE:
-        // We learn no line or modem state from the device; report nothing asserted.
+        // We learn no line state (overrun, parity errors) from the device; report none.
         return answer(code, [0]);
+      case CPO.NOTIFY_MODEMSTATE:
+        // A client polling (pyserial's ?poll_modem): the lines as they are now.
+        return modemState.read(true);
       case CPO.FLOWCONTROL_SUSPEND:
       case CPO.FLOWCONTROL_RESUME:
         return stream.suspend(code === CPO.FLOWCONTROL_SUSPEND);
-      case CPO.SET_LINESTATE_MASK:
       case CPO.SET_MODEMSTATE_MASK:
+        answer(code, [value[0] ?? 0]);
+        return modemState.setMask(value[0] ?? 0);
+      case CPO.SET_LINESTATE_MASK:
       case CPO.PURGE_DATA:
         return answer(code, [value[0] ?? 0]);
     }
@@ -246,12 +252,77 @@ export function telnetServerLink(link: Link, log: Logger): Link {
       if (cmd === BRK) emit({ type: 'break', ms: BRK_MS });
       else if (cmd === AYT) stream.raw(Buffer.from('\r\n[ptybridge: yes]\r\n'));
     },
-    () => {},
+    (_side, option, on) => {
+      if (option === OPT.COM_PORT && on) modemState.start();
+    },
   );
+  const modemState = modemStateNotifier(
+    (ask) => emit({ type: 'modem', modem: {}, reply: ask }),
+    (state) => answer(CPO.NOTIFY_MODEMSTATE, [state]),
+  );
+  stream.once('close', () => modemState.stop());
   // The device echoes and runs in character mode: what ser2net and conserver offer.
   for (const o of [OPT.ECHO, OPT.SGA, OPT.BINARY]) stream.neg.request('us', o);
   for (const o of [OPT.SGA, OPT.BINARY, OPT.NAWS]) stream.neg.request('him', o);
   return { stream, label: `${link.label} telnet` };
+}
+
+/** NOTIFY-MODEMSTATE bits (RFC 2217): the lines in the high nibble, "changed since the last notice" in the low one. */
+const MODEM_BITS = { cts: 0x10, dsr: 0x20, ri: 0x40, dcd: 0x80 } as const;
+
+/**
+ * RFC 2217 modem-state notices for one client: once it speaks COM-PORT-OPTION, the lines
+ * are sent at once (pyserial's `cts`/`dsr`/`ri`/`cd` read the last notice and fail if none
+ * came) and again whenever a line in the client's mask changes, read every MODEM_POLL_MS.
+ * The mask starts at 255, as pyserial's and ser2net's servers start it; a mask of 0 stops
+ * the reading. Lines the device cannot report (a pty, RI on serialport) are sent as off.
+ */
+function modemStateNotifier(read: (reply: (m: ModemSettings | undefined) => void) => void, send: (state: number) => void) {
+  let mask = 255;
+  let last: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let reading = false;
+  let forced = false;
+  const readNow = (force: boolean) => {
+    // A forced notice asked for while a read is out is sent with that read's answer.
+    forced ||= force;
+    if (stopped || reading) return;
+    reading = true;
+    read((m) => {
+      reading = false;
+      const force = forced;
+      forced = false;
+      if (stopped) return;
+      let state = 0;
+      for (const [line, bit] of Object.entries(MODEM_BITS)) if (m?.[line as keyof typeof MODEM_BITS]) state |= bit;
+      const changed = (state ^ (last ?? 0)) & 0xf0;
+      const withDeltas = state | (changed >> 4);
+      if (force || (last !== undefined && changed !== 0 && (withDeltas & mask) !== 0)) send(withDeltas & mask);
+      last = state;
+    });
+  };
+  const poll = () => {
+    clearInterval(timer);
+    timer = mask === 0 || stopped ? undefined : setInterval(() => readNow(false), MODEM_POLL_MS).unref();
+  };
+  return {
+    start() {
+      if (timer || stopped) return;
+      readNow(true);
+      poll();
+    },
+    setMask(m: number) {
+      mask = m;
+      readNow(true);
+      poll();
+    },
+    read: readNow,
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /** The telnet client side (tcp:?telnet): NAWS for resizes, RFC 2217 for line, modem and BREAK. */
@@ -268,6 +339,7 @@ export function telnetClientLink(link: Link, log: Logger): Link {
     b.writeUInt16BE(Math.min(size[1], 65535), 2);
     stream.raw(subnegotiation(OPT.NAWS, b));
   };
+  let remoteLines: number | undefined;
   /**
    * A request made right after connecting (a virtual port handing on the settings a program
    * just set) waits for the server's answer to WILL COM-PORT-OPTION, up to NEGOTIATION_MS.
@@ -317,6 +389,8 @@ export function telnetClientLink(link: Link, log: Logger): Link {
     'client',
     (option, data) => {
       if (option !== OPT.COM_PORT || data[0] === undefined) return;
+      // The server's modem-state notices come unasked: keep the last for a read (an empty setModem).
+      if (data[0] === SERVER + CPO.NOTIFY_MODEMSTATE && data[1] !== undefined) remoteLines = data[1];
       waiting.get(answerKey(data[0], data[1]))?.shift()?.(data.subarray(1));
     },
     () => {},
@@ -365,6 +439,11 @@ export function telnetClientLink(link: Link, log: Logger): Link {
       return inForce as LineSettings;
     },
     async setModem(modem) {
+      if (modem.dtr === undefined && modem.rts === undefined) {
+        // A read (our own telnet server polls every second): answer from the server's last notice, send nothing.
+        const lines = remoteLines;
+        return lines === undefined ? {} : { cts: !!(lines & MODEM_BITS.cts), dsr: !!(lines & MODEM_BITS.dsr), ri: !!(lines & MODEM_BITS.ri), dcd: !!(lines & MODEM_BITS.dcd) };
+      }
       await requireComPort();
       const [dtr, rts] = await Promise.all([
         ask(CPO.SET_CONTROL, [modem.dtr === undefined ? CTL.DTR_REQUEST : modem.dtr ? CTL.DTR_ON : CTL.DTR_OFF]),

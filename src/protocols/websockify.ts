@@ -80,21 +80,18 @@ export interface WsStreamOptions {
   framing: Framing;
   label: string;
   log: Logger;
-  /** Send side: stop taking writes while this many bytes wait to leave (a slow browser). */
-  sendHighWater?: number;
 }
 
 /**
  * Wraps an open WebSocket in a Duplex with backpressure both ways: the socket is paused
- * while the readable buffer is full, and writes wait while `sendHighWater` bytes are not yet
- * handed to the kernel. `end()` sends a close frame (WebSocket has no half-close); a close
- * from the peer ends the readable side and finishes the writable side.
+ * while the readable buffer is full, and a frame that the kernel did not take at once holds
+ * the next write until it has (see send). WebSocket has no half-close: `end()` only says
+ * that nothing more will be sent, `destroy()` sends the close frame; a close from the peer
+ * ends the readable side and finishes the writable side.
  */
 export class WsStream extends Duplex {
-  private inFlight = 0;
   private waiting: (() => void) | undefined;
   private peerGone = false;
-  private readonly highWater: number;
   /** Set once the peer asked for keyboard states (`{"type":"keyboard"}`): only then are they sent to it. */
   askedKeyboard = false;
   /** Controls that came before anyone listened (a link not yet joined): handed over to the first listener. */
@@ -105,7 +102,6 @@ export class WsStream extends Duplex {
     private readonly opts: WsStreamOptions,
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
-    this.highWater = opts.sendHighWater ?? 1024 * 1024;
     givesChunksBack(this);
     this.on('newListener', (event: string) => {
       if (event !== 'control' || !this.earlyControls.length) return;
@@ -168,7 +164,7 @@ export class WsStream extends Duplex {
     this.send(chunk, cb);
   }
 
-  /** Many small writes (a pty's output) become one frame: fewer headers, fewer syscalls. */
+  /** What was written while a frame was waiting for the kernel leaves as one frame: fewer headers, writes and wakeups. */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     if (chunks.length === 1) return this.send(chunks[0]!.chunk, cb);
     const joined = Buffer.concat(chunks.map((c) => c.chunk));
@@ -176,21 +172,28 @@ export class WsStream extends Duplex {
     this.send(joined, cb);
   }
 
+  /**
+   * One frame. If the kernel took all of it at once, the next write goes out as soon as it
+   * comes (a keystroke's echo is never held back). If not (a slow or busy peer), the next
+   * write waits until it has: meanwhile what the source reads piles up in this stream's
+   * buffer and leaves as one frame (_writev) instead of one frame and one syscall per read,
+   * and the buffer's length is what the hub's peer-queue limit sees.
+   */
   private send(chunk: Buffer, cb: (err?: Error | null) => void): void {
     if (this.peerGone || this.ws.readyState !== this.ws.OPEN) return cb(); // the peer left: dropped
-    const size = chunk.length;
-    this.inFlight += size;
+    let held = false;
     const onSent = () => {
-      // ws hands the frame to the socket, and calls back once the kernel has it: the chunk
-      // is no longer referenced, so a pooled read buffer may be reused (read-pool.ts).
+      // ws calls back once the kernel has the frame: the chunk is no longer referenced, so a
+      // pooled read buffer may be reused (read-pool.ts).
       releaseChunk(chunk);
-      this.inFlight -= size;
-      if (this.waiting && this.inFlight < this.highWater) this.releaseWriter();
+      if (held) this.releaseWriter();
     };
     if (this.opts.framing === 'base64') this.ws.send(chunk.toString('base64'), { binary: false }, onSent);
     else this.ws.send(chunk, { binary: true }, onSent);
-    if (this.inFlight < this.highWater) cb();
-    else this.waiting = cb;
+    // ws's callback never comes synchronously, so `held` is set before onSent can read it.
+    if (this.ws.bufferedAmount === 0) return cb();
+    held = true;
+    this.waiting = cb;
   }
 
   private releaseWriter(): void {
@@ -200,7 +203,8 @@ export class WsStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.peerGone && this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE.normal);
+    // WebSocket has no half-close: closing here would cut off the peer's answer to what we
+    // sent last (a piped request). Whoever ends the link destroys it, which sends the close.
     cb();
   }
 

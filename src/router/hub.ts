@@ -1,6 +1,6 @@
 // The hub: one shared device, many peers (DESIGN §3) — fan-out with replay, merged input, policies, reopen.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeOsError, EndpointError } from '../errors.js';
+import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
@@ -8,8 +8,8 @@ import { Keyboard } from './keyboard.js';
 import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
-import { Replay } from './replay.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './route.js';
+import { makeReplay, type Replay } from './replay.js';
+import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
@@ -23,7 +23,8 @@ type Device = { type: ConnectingType; spec: Spec };
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
  * on the same console), and shares the device among the peers that come and go through any
- * of them. Rejects (exit 1) if the device or a listener cannot be opened at start.
+ * of them. Rejects (exit 1) if a listener cannot be bound, or the device cannot be opened
+ * at start and the route does not wait for it.
  */
 export async function runHub(
   device: Device,
@@ -32,8 +33,15 @@ export async function runHub(
   openCtx: OpenContext,
   abort: AbortController,
 ): Promise<Route> {
-  const hub = new Hub(device, hubSettingsOf(device.spec.options as Record<string, unknown>), ctx, openCtx);
+  const hub = new Hub(device, hubSettingsOf(device.spec), ctx, openCtx);
   await hub.start();
+  // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
+  let status: number | undefined;
+  let route: Route | undefined;
+  hub.onGone = (failed) => {
+    status = failed ? 1 : 0;
+    void route?.stop();
+  };
   const listeners: Listener[] = [];
   try {
     const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
@@ -46,13 +54,24 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  return listeningRoute(listeners, () => hub.close(), abort);
+  route = listeningRoute(listeners, () => hub.close(), abort);
+  if (status !== undefined) void route.stop();
+  return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
+}
+
+/** A device missing at start that must not be waited for (see ConnectingType.neverWaitFor): its route does not start, the others do. */
+export class DeviceNotWaitedError extends EndpointError {
+  constructor(err: EndpointError, why: string) {
+    super(err.endpoint, err.cause);
+    this.message = `${err.message}; ${why}`;
+  }
 }
 
 class Hub {
   private link: Link | undefined;
   private readonly peers = new Set<Peer>();
-  private readonly replay: Replay;
+  /** Made in start(), before the device opens: no output or peer comes earlier. */
+  private replay!: Replay;
   /** Set while the device refuses more input: every peer's input is paused until it drains. */
   private inputPaused = false;
   private closing = false;
@@ -64,6 +83,8 @@ class Hub {
   private everOpen = false;
   /** The device's label when it was last open: the index still names it while it is lost. */
   private label: string | undefined;
+  /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
+  onGone: (failed: boolean) => void = () => {};
   private readonly keyboard: Keyboard;
   /** ?log-input: what each peer typed, attributed, in the transcript. */
   private readonly inputLog: InputLog | undefined;
@@ -74,7 +95,6 @@ class Hub {
     private readonly ctx: RouteContext,
     private readonly openCtx: OpenContext,
   ) {
-    this.replay = new Replay(settings.replay);
     this.keyboard = new Keyboard(settings.policy);
     if (settings['log-input']) {
       const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
@@ -92,9 +112,29 @@ class Hub {
     return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
-  /** First open: a failure here is the route's failure (exit 1), not a reason to retry. */
+  /**
+   * First open. A failure fails the route (exit 1) unless the device may be absent at start:
+   * its type says so (a VM's console socket), or the route waits for its device (config
+   * files, --wait-for-device). Then it is shown down and retried with the backoff of a lost
+   * one while the listeners serve.
+   */
   async start(): Promise<void> {
-    this.attach(await this.open());
+    this.replay = await makeReplay(this.settings.replay, this.settings.size);
+    let link: Link;
+    try {
+      link = await this.open();
+    } catch (err) {
+      const waits = this.device.type.waitsAtStart?.(this.device.spec) || this.ctx.waitForDevice;
+      if (!waits || (err as PtybError).exitCode === 2) throw err;
+      const never = this.device.type.neverWaitFor?.(this.device.spec);
+      if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
+      const why = (err as Error).message;
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`);
+      this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
+      this.reopening = this.reopen(undefined, why);
+      return;
+    }
+    this.attach(link);
   }
 
   private async open(): Promise<Link> {
@@ -115,12 +155,16 @@ class Hub {
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
-    s.once('error', (err: Error) => this.lost(link, describeOsError(err)));
-    s.once('end', () => this.lost(link, 'closed by the other side'));
+    s.once('error', (err: Error) => this.lost(link, describeOsError(err), true));
+    s.once('end', () => {
+      // A file's end, stdin's end: the end of what it has to say, not a lost device.
+      if (link.endIsNotLoss) this.log.warn(link.endIsNotLoss);
+      else this.lost(link, 'closed by the other side', true);
+    });
     s.once('close', () => this.lost(link, 'closed'));
   }
 
-  /** Device output: to the replay ring and to every peer, never waiting for any of them. */
+  /** Device output: to every peer and to the replay (a queue for the screen model), never waiting for any of them. */
   private output(chunk: Buffer): void {
     this.replay.push(chunk);
     this.ctx.transcript?.data(chunk);
@@ -147,7 +191,9 @@ class Hub {
     // than keep a socket that the other side may have closed entirely.
     s.once('end', () => setTimeout(() => void peer.close(), PEER_LINGER_MS).unref());
     if (this.inputPaused) s.pause();
-    if (this.replay.length) peer.send(this.replay.contents());
+    // Its live output is held until the screen (or byte tail) as of this moment is ready.
+    peer.hold();
+    this.replay.snapshot((first) => peer.release(first));
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
     this.announce();
   }
@@ -179,8 +225,15 @@ class Hub {
     this.inputLog?.flush(peer);
     const next = this.keyboard.left(peer, this.peers);
     this.peers.delete(peer);
-    const refused = peer.refused ? `, ${peer.refused} refused` : '';
-    this.log.info(`${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it${refused}`);
+    const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
+    if (peer.refused) {
+      // Input that never reached the device is worth a warning at any verbosity, with why.
+      const why = [
+        peer.refused > peer.refusedWhileDown && `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
+        peer.refusedWhileDown && `${peer.refusedWhileDown} while the device was down`,
+      ].filter(Boolean);
+      this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`);
+    } else this.log.info(left);
     this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     // While the hub closes, every peer leaves: the keyboard has nowhere to go.
     if (this.closing) return;
@@ -214,9 +267,10 @@ class Hub {
     if (!link || link.stream.destroyed) {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
+      peer.refusedWhileDown += chunk.length;
       return;
     }
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk));
+    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
     this.inputLog?.typed(peer, chunk);
     if (!link.stream.write(chunk)) this.pauseInput();
   }
@@ -229,10 +283,14 @@ class Hub {
       const state = this.keyboard.state(peer, this.peers);
       return peer.tell(state, () => describeKeyboard(state));
     }
-    if (!this.keyboard.mayWrite(peer) || !this.link) {
+    // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
+    const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
+    if ((!readOnly && !this.keyboard.mayWrite(peer)) || !this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
       return;
     }
+    // The model follows the device's size: output after a resize is drawn for the new one.
+    if (c.type === 'resize' && this.link.resize) this.replay.resize(c.cols, c.rows);
     applyControl(this.link, c, this.log);
   }
 
@@ -248,23 +306,37 @@ class Hub {
     for (const p of this.peers) p.link.stream.resume();
   }
 
-  /** The device went away: tell the peers, keep them, and reopen it with backoff. */
-  private lost(link: Link, reason: string): void {
+  /**
+   * The device went away: tell the peers, keep them, and reopen it with backoff — unless it
+   * cannot come back as the same device: then say why, once, and end the route.
+   */
+  private lost(link: Link, reason: string, failed = false): void {
     if (this.link !== link) return;
     this.link = undefined;
     link.stream.destroy();
     this.resumeInput();
     if (this.closing) return;
+    const never = link.reopen && 'never' in link.reopen ? link.reopen.never : undefined;
+    if (never !== undefined) {
+      this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`);
+      this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
+      this.onGone(failed);
+      return;
+    }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`);
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
-    this.reopening = this.reopen();
+    this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
-  private async reopen(): Promise<void> {
+  /**
+   * Tries to open the device again with backoff; `ready` says when not to try yet (and why);
+   * `lastError` was already reported.
+   */
+  private async reopen(ready?: () => Promise<string | undefined>, lastError = ''): Promise<void> {
     const signal = this.reopenAbort.signal;
-    let lastError = '';
     while (!signal.aborted) {
       try {
         await sleep(this.nextDelay, undefined, { signal });
@@ -274,6 +346,8 @@ class Hub {
       this.nextDelay = Math.min(this.nextDelay * 2, MAX_DELAY_MS);
       let link: Link;
       try {
+        const wait = await ready?.();
+        if (wait !== undefined) throw new Error(wait);
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
@@ -285,9 +359,10 @@ class Hub {
         link.stream.destroy();
         return;
       }
+      const back = this.everOpen ? 'is back' : 'is up';
       this.attach(link);
-      this.log.warn(`${link.label} is back`);
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} is back`);
+      this.log.warn(`${link.label} ${back}`);
+      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
       return;
     }
   }
@@ -299,6 +374,7 @@ class Hub {
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));
+    this.replay?.dispose();
     const link = this.link;
     this.link = undefined;
     if (link && !link.stream.destroyed) {

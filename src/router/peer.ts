@@ -17,11 +17,17 @@ export class Peer {
   in = 0;
   /** Input refused by the policy or discarded while the device was down. */
   refused = 0;
+  /** The part of `refused` discarded while the device was down. */
+  refusedWhileDown = 0;
   dropped = false;
   left = false;
   /** Set once the peer has been told it cannot type, so that it is told only once. */
   toldReadOnly = false;
   readonly joinedAt = Date.now();
+  /** While the peer waits for its first bytes (the screen being serialized): its live bytes, in order. */
+  private held: { chunk: Buffer; counted: boolean }[] | undefined;
+  private heldBytes = 0;
+  private heldTell: (() => void) | undefined;
 
   constructor(
     readonly link: Link,
@@ -61,15 +67,43 @@ export class Peer {
   /** Shows the keyboard state: the page's badge, or one line when this peer's own state changed. */
   tell(state: KeyboardState, line: () => string): void {
     if (this.dropped || this.left) return;
+    // A joiner is told after its screen, which would otherwise reset the line away.
+    if (this.held) return void (this.heldTell = () => this.tell(state, line));
     if (this.following) return this.link.tell!(state);
     const key = `${state.you} ${state.holder ?? ''}`;
     if (this.told !== undefined && this.told !== key) this.notice(line());
     this.told = key;
   }
 
+  /** Keeps what is sent from now on until `release`: a joiner's first bytes must come first. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Sends `first`, then what was held meanwhile, and goes live. */
+  release(first: Buffer): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    this.heldBytes = 0;
+    if (first.length) this.send(first);
+    for (const h of held) {
+      if (h.counted) this.send(h.chunk);
+      else this.write(h.chunk);
+    }
+    const tell = this.heldTell;
+    this.heldTell = undefined;
+    tell?.();
+  }
+
   /** Queues device output for the peer; drops the peer if its queue passes the limit. */
   send(chunk: Buffer): void {
     if (this.dropped || this.left) return;
+    if (this.held) {
+      this.held.push({ chunk, counted: true });
+      this.heldBytes += chunk.length;
+      if (this.heldBytes > this.limit) this.drop();
+      return;
+    }
     const s = this.link.stream;
     if (s.destroyed || s.writableEnded) return;
     s.write(chunk);
@@ -80,12 +114,19 @@ export class Peer {
   /** A line from ptybridge itself (device lost, read-only); not counted, not replayed. */
   notice(text: string): void {
     if (this.dropped || this.left) return;
+    const line = Buffer.from(`\r\n[ptybridge: ${text}]\r\n`);
+    if (this.held) this.held.push({ chunk: line, counted: false });
+    else this.write(line);
+  }
+
+  private write(chunk: Buffer): void {
     const s = this.link.stream;
-    if (!s.destroyed && !s.writableEnded) s.write(`\r\n[ptybridge: ${text}]\r\n`);
+    if (!s.destroyed && !s.writableEnded) s.write(chunk);
   }
 
   private drop(): void {
-    const queued = this.link.stream.writableLength;
+    const queued = this.link.stream.writableLength + this.heldBytes;
+    this.held = undefined;
     this.dropped = true;
     this.link.stream.destroy();
     this.onDrop(this, queued);

@@ -12,7 +12,14 @@ export interface JoinOptions {
   trace?: (text: string) => void;
   /** Sees every chunk read from a (`a`) or from b (`b`): the session transcript's tap. */
   tap?: { a?: (chunk: Buffer) => void; b?: (chunk: Buffer) => void };
+  /** After one side's input ended: how long nothing may move before both are closed (socat -t). */
+  linger?: number;
 }
+
+/** socat's -t default: after one side's end, the other direction's last words have this long. */
+export const LINGER_MS = 500;
+/** After the linger: a side whose reader takes none of what it is owed for this long is cut. */
+export const FLUSH_STALL_MS = 10_000;
 
 export interface JoinResult {
   /** Bytes from a to b and from b to a. */
@@ -29,14 +36,27 @@ export interface Join {
 }
 
 /**
- * Pipes a↔b. When one side's input ends, the other's write side is shut (half-close,
- * as socat does); the join is done when both directions are finished, or as soon as
- * either side fails or is destroyed.
+ * Pipes a↔b. When one side's input ends, the other's write side is shut (half-close, as
+ * socat does), and the join lingers: it ends once the other direction has ended too, or
+ * once that direction has been silent for `linger` ms (socat -t): a peer that closed
+ * entirely looks exactly like one that half-closed, and a pty or a WebSocket has no
+ * half-close at all, so waiting forever for the other direction would keep a command (and
+ * a pty) per vanished peer. When the linger runs out, nothing more is read, and each side
+ * is closed once what was sent to it has been handed over (as socat's close leaves it to
+ * the kernel), or after `FLUSH_STALL_MS` in which its reader took nothing.
+ * A side destroyed or failed ends the join at once; a side that is gone after its input
+ * ended (a WebSocket's close) can take nothing more, so only the flush of what it sent is
+ * still waited for.
  */
 export function join(a: Link, b: Link, opts: JoinOptions): Join {
   const result: JoinResult = { aToB: 0, bToA: 0 };
-  let finished = 0;
+  const linger = opts.linger ?? LINGER_MS;
+  /** Streams whose write side is done: flushed and shut, or gone. */
+  const writesDone = new Set<Link>();
   let settled = false;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let flushWatch: NodeJS.Timeout | undefined;
+  let closing = false;
   let resolveDone!: (r: JoinResult) => void;
   const done = new Promise<JoinResult>((r) => (resolveDone = r));
   const unforward = [forwardControls(a, b, opts.log), forwardControls(b, a, opts.log)];
@@ -44,6 +64,8 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
   const settle = () => {
     if (settled) return;
     settled = true;
+    clearTimeout(lingerTimer);
+    clearInterval(flushWatch);
     unforward.forEach((f) => f());
     a.stream.unpipe(b.stream);
     b.stream.unpipe(a.stream);
@@ -51,32 +73,77 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
     b.stream.destroy();
     resolveDone(result);
   };
+  const writeDone = (l: Link) => {
+    writesDone.add(l);
+    if (writesDone.size === 2) settle();
+  };
+  // The linger ran out: read nothing more; close each side once it has what it is owed.
+  const closeAfterLinger = () => {
+    if (settled || closing) return;
+    closing = true;
+    opts.log.debug(`${a.label} <-> ${b.label}: one side ended and the other was silent for ${linger} ms; closing`);
+    a.stream.unpipe(b.stream);
+    b.stream.unpipe(a.stream);
+    for (const { stream } of [a, b]) {
+      stream.pause();
+      if (stream.writableFinished || stream.destroyed) {
+        stream.destroy();
+      } else {
+        stream.once('finish', () => stream.destroy());
+        stream.end();
+      }
+    }
+    let pending = Infinity;
+    let stalled = 0;
+    flushWatch = setInterval(() => {
+      const now = a.stream.writableLength + b.stream.writableLength;
+      stalled = now < pending ? 0 : stalled + 1;
+      pending = now;
+      if (stalled * 1000 >= FLUSH_STALL_MS) settle();
+    }, 1000);
+  };
+  const startLinger = () => {
+    if (!settled && !lingerTimer) lingerTimer = setTimeout(closeAfterLinger, linger);
+  };
+  const onClose = () => {
+    if (closing && a.stream.destroyed && b.stream.destroyed) settle();
+  };
 
   const flow = (src: Link, dst: Link, count: 'aToB' | 'bToA') => {
     const direction = `${src.label} > ${dst.label}`;
     const tap = count === 'aToB' ? opts.tap?.a : opts.tap?.b;
     src.stream.on('data', (chunk: Buffer) => {
       result[count] += chunk.length;
+      lingerTimer?.refresh();
       tap?.(chunk);
-      if (opts.trace) opts.trace(formatTrace(direction, chunk));
+      if (opts.trace) opts.trace(formatTrace(direction, chunk, count === 'aToB' ? '>' : '<'));
     });
     // Each chunk goes to this one writer (the counter and the trace only look at it), so a
     // source reading into pooled buffers may get them back from the writer (read-pool.ts).
     lendReads(src.stream, dst.stream);
     src.stream.pipe(dst.stream, { end: true });
-    let ended = false;
-    src.stream.once('end', () => (ended = true));
-    dst.stream.once('finish', () => {
-      if (++finished === 2) settle();
+    let ended = src.stream.readableEnded;
+    src.stream.once('end', () => {
+      ended = true;
+      startLinger();
     });
     src.stream.once('close', () => {
+      if (closing) return onClose();
       // Destroyed before its input ended (reset, killed process): nothing more will come.
-      if (!ended) settle();
+      if (!ended) return settle();
+      // Gone after its input ended (a WebSocket closed): it can take nothing more.
+      writeDone(src);
     });
     src.stream.on('error', (err: Error) => {
       if (!result.error) result.error = { link: src, err };
       settle();
     });
+    // A side may have finished, ended or gone before the join began (a peer that closed
+    // while its upstream was still opening): its events have fired already.
+    if (dst.stream.writableFinished) queueMicrotask(() => writeDone(dst));
+    else dst.stream.once('finish', () => writeDone(dst));
+    if (ended) startLinger();
+    if (src.stream.destroyed) queueMicrotask(() => (ended ? writeDone(src) : settle()));
   };
   flow(a, b, 'aToB');
   flow(b, a, 'bToA');

@@ -1,7 +1,40 @@
-// The hub's replay buffer: the last N bytes of device output, for a peer that joins late.
+// What a peer that joins a shared device is shown first: the current screen (src/router/screen.ts), the last bytes, or nothing.
+import type { ReplaySetting } from '../endpoints/hub-options.js';
 
-/** A fixed-size byte ring; pushing never allocates once the ring exists. */
-export class Replay {
+/**
+ * Fed with the device output in order; asked, when a peer joins, for what it gets before
+ * the live stream. The caller holds the joiner's live bytes from the moment it calls
+ * `snapshot` until `ready` runs, then sends `first` and those bytes: nothing is lost or
+ * doubled between the two.
+ */
+export interface Replay {
+  push(chunk: Buffer): void;
+  /** The device's size changed; output after this is drawn at the new size. */
+  resize(cols: number, rows: number): void;
+  /** Calls `ready` (at once or later) with the state as of this call. */
+  snapshot(ready: (first: Buffer) => void): void;
+  dispose(): void;
+}
+
+/**
+ * The replay a setting asks for: a screen model at the device's size, a byte ring, or none.
+ * The terminal emulator loads only when a route needs one (start-up time, bench/results-binary.md).
+ */
+export async function makeReplay(setting: ReplaySetting, size: { cols: number; rows: number }): Promise<Replay> {
+  switch (setting.mode) {
+    case 'screen': {
+      const { ScreenModel } = await import('./screen.js');
+      return new ScreenModel({ cols: size.cols, rows: size.rows, scrollback: setting.scrollback });
+    }
+    case 'bytes':
+      return new ByteReplay(setting.size);
+    case 'off':
+      return new ByteReplay(0);
+  }
+}
+
+/** The last N bytes of output, in a fixed-size ring; pushing never allocates once the ring exists. */
+export class ByteReplay implements Replay {
   private buf: Buffer | undefined;
   private start = 0;
   private len = 0;
@@ -33,6 +66,17 @@ export class Replay {
     } else {
       this.len = total;
     }
+  }
+
+  resize(): void {}
+
+  snapshot(ready: (first: Buffer) => void): void {
+    ready(this.contents());
+  }
+
+  dispose(): void {
+    this.buf = undefined;
+    this.len = 0;
   }
 
   /** A copy of what the ring holds, oldest byte first. */

@@ -1,10 +1,10 @@
 // Who may type: a peer's role (from its door and its credential), its name (users file, trusted proxy header), and the keyboard state peers are shown.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { EndpointError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { flag } from '../options.js';
+import { quoted } from '../uri.js';
 import type { Policy } from '../endpoints/hub-options.js';
 
 /**
@@ -111,6 +111,8 @@ export class UsersFile {
 
   /** The user whose token this is; every entry is compared, in constant time each. */
   match(token: string): User | undefined {
+    // node:crypto on first use: every tcp/unix route imports this module for doorOptions.
+    const { createHash, timingSafeEqual } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
     const given = createHash('sha256').update(token).digest();
     let found: User | undefined;
     for (const u of this.users) if (timingSafeEqual(given, u.hash) && !found) found = u;
@@ -136,7 +138,7 @@ export class UsersFile {
 export function parseTrustProxy(text: string | undefined, uri: string): string[] {
   if (text === undefined) return [];
   const addrs = text.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const a of addrs) if (!net.isIP(a)) throw new UsageError(`${uri}: trust-proxy= expects IP addresses separated by commas, got "${a}"`);
+  for (const a of addrs) if (!net.isIP(a)) throw new UsageError(`${uri}: trust-proxy= expects IP addresses separated by commas, got ${quoted(a)}`);
   return addrs.map(normalAddress);
 }
 

@@ -1,29 +1,16 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { EndpointError, PtybError, RouteError, UsageError, describeOsError } from '../errors.js';
-import type { Endpoint } from '../endpoints/registry.js';
-import type { ConnectingType, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
+import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
+import type { ConnectingType, Endpoint, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
-import type { Transcript } from './session-log.js';
+import { bind, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
+import { mirrorTrace } from './trace.js';
 import { redactUrl } from '../web/auth.js';
 
-export interface RouteContext {
-  log: Logger;
-  trace?: (text: string) => void;
-  /** The session transcript (--log): the device side's output and connect/disconnect events. */
-  transcript?: Transcript;
-  /** The route's name in a config file: listeners show it (the ws-listen index). */
-  name?: string;
-}
-
-/** A running route. `done` resolves with the exit status once the route is over. */
-export interface Route {
-  done: Promise<number>;
-  /** Stops accepting, flushes and closes everything; `done` then resolves with 0. */
-  stop(): Promise<void>;
-}
+export type { Route, RouteContext } from './listeners.js';
 
 type Connecting = { type: ConnectingType; spec: Spec };
 type Listening = { type: ListeningType; spec: Spec };
@@ -65,7 +52,9 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
     return runHub(connecting, [listening], ctx, openCtx, abort);
   }
   noReadonlyDoor(listening);
-  return forkPerPeer(listening, connecting, ctx, openCtx, abort);
+  // Each join runs peer -> upstream; -x marks left -> right with `>`, so mirror when the peer is the right side.
+  const forkCtx = listening === r && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
+  return forkPerPeer(listening, connecting, forkCtx, openCtx, abort);
 }
 
 /**
@@ -82,7 +71,7 @@ export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): 
 
 /** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */
 export function checkMany(addresses: Endpoint[]): [Connecting, ...Listening[]] {
-  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
+  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
   const [first, ...rest] = addresses as (Connecting | Listening)[];
   if (first!.type.role !== 'connecting' || sharingOf(first as Connecting) !== 'device') {
     const what = first!.type.role === 'listening' ? 'a listener' : 'opened once per peer, not shared';
@@ -101,7 +90,10 @@ async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link
   }
 }
 
-/** Both connecting: open left then right, pipe both ways, done when both directions are (socat). */
+/**
+ * Both connecting: open left then right, pipe both ways; done when both directions are, or
+ * when one side has ended and the other stayed silent for the linger (socat -t).
+ */
 async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const a = await openConnecting(l, openCtx);
   let b: Link;
@@ -113,7 +105,7 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
   }
   ctx.log.info(`connected ${a.label} <-> ${b.label}`);
   ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
-  const j = join(a, b, { log: ctx.log, trace: ctx.trace, tap: { a: ctx.transcript?.data } });
+  const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
   let stopping = false;
   const done = j.done.then((res) => {
     ctx.log.info(describeJoin(a, b, res));
@@ -146,8 +138,6 @@ class Joins {
   }
 }
 
-const isReadonlyDoor = (e: Listening) => (e.spec.options as { readonly?: boolean }).readonly === true;
-
 /** Roles are a hub's: a peer of its own fresh connection has nothing to watch but what it types. */
 function noReadonlyDoor(e: Listening): void {
   const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
@@ -162,60 +152,27 @@ function refusedWatcher(peer: Link, log: Logger): boolean {
   return true;
 }
 
-/**
- * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
- * door makes each of its peers a watcher, whatever its credential.
- */
-export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
-  let listener: Listener;
-  const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
-  try {
-    listener = await e.type.listen(e.spec, door, openCtx);
-  } catch (err) {
-    // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
-    throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
-  }
-  ctx.log.warn(`listening on ${listener.label}`);
-  return listener;
-}
-
-/**
- * The Route of anything that serves listeners: `stop()` (idempotent) stops accepting, closes
- * what is live (`closeActive`: joins, or a hub and its device), then resolves `done` with 0.
- */
-export function listeningRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let stopping: Promise<void> | undefined;
-  return {
-    done,
-    stop() {
-      stopping ??= (async () => {
-        abort.abort();
-        // net.Server.close() waits for its connections, so close those before awaiting it.
-        const closing = listeners.map((l) => l.close());
-        await closeActive();
-        await Promise.all(closing);
-        resolveDone(0);
-      })();
-      return stopping;
-    },
-  };
-}
-
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
+  const sessions = sessionStoreFor(connecting.spec, ctx.log);
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const listener = await bind(listening, (peer) => {
     if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`);
     peer.stream.on('error', () => {}); // reported when the join ends
+    if (sessions && peer.session) {
+      // A browser tab: its shell outlives a reload (src/router/sessions.ts).
+      return void sessions.attach(peer, peer.session, () => openConnecting(connecting, openCtx)).catch((err: Error) => {
+        ctx.log.error(`${peer.label}: ${err.message}`);
+        peer.stream.destroy();
+      });
+    }
     openConnecting(connecting, openCtx).then(
       (upstream) => {
         if (peer.stream.destroyed) return upstream.stream.destroy();
         ctx.transcript?.event(`${peer.label} connected to ${upstream.label}`);
-        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, tap: { b: ctx.transcript?.data } });
+        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { b: ctx.transcript?.data } });
         joins.add(j);
         j.done.then((res) => {
           ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`);
@@ -228,7 +185,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
       },
     );
   }, ctx, routeCtx);
-  return listeningRoute([listener], () => joins.closeAll(), abort);
+  return listeningRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
 }
 
 /** Two listeners: peers of the two sides are paired in arrival order. */
@@ -260,7 +217,7 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     const partner = waiter.peer;
     const [a, b] = side === 0 ? [peer, partner] : [partner, peer];
     ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
-    const j = join(a, b, { log: ctx.log, trace: ctx.trace, tap: { a: ctx.transcript?.data } });
+    const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
     joins.add(j);
     j.done.then((res) => {
       ctx.log.info(describeJoin(a, b, res));

@@ -2,6 +2,7 @@
 import { loadConfig, type RouteConfig } from '../config.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
+import { DeviceNotWaitedError } from './hub.js';
 import { startRoute, type Route } from './route.js';
 import { openTranscript, type Transcript } from './session-log.js';
 
@@ -11,15 +12,73 @@ interface Running {
   transcript?: Transcript;
 }
 
+/** Routes starting at once: enough to overlap their opens, few enough to bound fds and children in flight. */
+const START_CONCURRENCY = 256;
+
+/** Runs `task` over `items` with at most `limit` at once. */
+async function inParallel<T>(items: T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await task(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
-function routeLogger(level: Level, name: string): Logger {
-  return createLogger(level, (line) => process.stderr.write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+function routeLogger(level: Level, name: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+  return createLogger(level, (line) => write(line.replace(/^ptybridge: /, `ptybridge: [${name}] `)));
+}
+
+/**
+ * Keeps the start-up lines in the file's order although the routes start at once: a route's
+ * lines ("listening on …") are held until it and every route before it have started, so
+ * readers and scripts see the routes come up in order.
+ */
+class StartOrder {
+  private readonly held: (string[] | undefined)[];
+  private readonly started: boolean[];
+  private next = 0;
+
+  constructor(count: number) {
+    this.held = Array.from({ length: count }, () => []);
+    this.started = new Array<boolean>(count).fill(false);
+  }
+
+  writer(i: number): (line: string) => void {
+    return (line) => {
+      const h = this.held[i];
+      if (h) h.push(line);
+      else process.stderr.write(line);
+    };
+  }
+
+  /** Route `i` has started (or failed to): lines are let through as far as the order allows. */
+  done(i: number): void {
+    this.started[i] = true;
+    while (this.next < this.held.length && this.started[this.next]) this.release(this.next++);
+  }
+
+  /** Lets every held line through (the start ended early: a failure, a stop). */
+  releaseAll(): void {
+    while (this.next < this.held.length) this.release(this.next++);
+  }
+
+  private release(i: number): void {
+    const lines = this.held[i];
+    this.held[i] = undefined;
+    if (lines?.length) process.stderr.write(lines.join(''));
+  }
 }
 
 /** The routes of one process; `done` resolves when every route has ended or `stop()` was called. */
 export class RouteSet {
   private readonly running = new Map<string, Running>();
   private stopped = false;
+  /** The start in progress: a stop waits for it, so that no route comes up after the stop. */
+  private starting: Promise<void> = Promise.resolve();
   private resolveDone!: (code: number) => void;
   readonly done = new Promise<number>((r) => (this.resolveDone = r));
 
@@ -28,27 +87,39 @@ export class RouteSet {
     private readonly log: Logger,
   ) {}
 
-  /** Starts routes in order; if one cannot start, those already started are stopped and the error is thrown. */
+  /**
+   * Starts the routes, several at once (a thousand consoles come up in about a second, not one
+   * after another); if one cannot start, no more are started, those already started are
+   * stopped and the error is thrown.
+   */
   async start(configs: RouteConfig[]): Promise<void> {
-    for (const c of configs) {
-      try {
-        await this.startOne(c);
-      } catch (err) {
-        await this.stop();
-        throw err;
-      }
+    let failure: { err: unknown } | undefined;
+    const order = new StartOrder(configs.length);
+    this.starting = inParallel(configs, START_CONCURRENCY, async (c, i) => {
+      if (!failure && !this.stopped) await this.startOne(c, order.writer(i)).catch((err: unknown) => void (failure ??= { err }));
+      order.done(i);
+    });
+    await this.starting;
+    order.releaseAll();
+    if (failure) {
+      await this.stop();
+      throw failure.err;
     }
+    if (this.running.size === 0 && !this.stopped) this.resolveDone(1); // none could start
   }
 
-  private async startOne(config: RouteConfig): Promise<void> {
-    const log = routeLogger(this.level, config.name);
-    const transcript = config.log ? openTranscript(config.log.file, config.log, log) : undefined;
+  private async startOne(config: RouteConfig, write?: (line: string) => void): Promise<void> {
+    const log = routeLogger(this.level, config.name, write);
     const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
     let route: Route;
+    let transcript: Transcript | undefined;
     try {
-      route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name });
+      transcript = config.log ? await openTranscript(config.log.file, config.log, log) : undefined;
+      // A device missing at start waits (shown down, retried) rather than taking the other routes down.
+      route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name, waitForDevice: true });
     } catch (err) {
       await transcript?.close();
+      if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`);
       throw new RouteStartError(config.name, err);
     }
     const entry: Running = { config, route, transcript };
@@ -67,12 +138,18 @@ export class RouteSet {
    * (with their peers); the others are stopped, then the new ones started.
    * A route that fails to start is reported and skipped; the others stay.
    */
-  async reload(configs: RouteConfig[]): Promise<void> {
+  async reload(configs: RouteConfig[]): Promise<ReloadSummary> {
+    const summary: ReloadSummary = { started: [], failed: [], kept: [], stopped: [] };
     const wanted = new Map(configs.map((c) => [c.name, c]));
     const stopping: Promise<void>[] = [];
     for (const [name, r] of this.running) {
-      if (wanted.get(name)?.key === r.config.key) continue;
+      if (wanted.get(name)?.key === r.config.key) {
+        summary.kept.push(name);
+        continue;
+      }
       this.running.delete(name);
+      // A changed route stops and starts again: it counts as started (or failed), not as stopped.
+      if (!wanted.has(name)) summary.stopped.push(name);
       this.log.warn(`reload: stopping route "${name}"`);
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
@@ -80,17 +157,44 @@ export class RouteSet {
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
       this.log.warn(`reload: starting route "${c.name}"`);
-      await this.startOne(c).catch((err: Error) => this.log.error(err.message));
+      await this.startOne(c).then(
+        () => summary.started.push(c.name),
+        (err: Error) => {
+          this.log.error(err.message);
+          summary.failed.push([c.name, err instanceof RouteStartError ? describeOsError(err.cause) : err.message]);
+        },
+      );
     }
+    return summary;
   }
 
+  /** Stops every route at once (each flushes its peers and restores its device). */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.starting;
     const all = [...this.running.values()];
     this.running.clear();
     await Promise.all(all.map((r) => r.route.stop().then(() => r.transcript?.close())));
     this.resolveDone(0);
   }
+}
+
+/** What a reload did, by route name: the log line after SIGHUP says it. */
+export interface ReloadSummary {
+  started: string[];
+  /** Name and cause: "EADDRINUSE (address already in use)". */
+  failed: [string, string][];
+  /** Unchanged, still running with their peers. */
+  kept: string[];
+  /** Removed from the file. */
+  stopped: string[];
+}
+
+/** "started "b"; failed "c" (tcp-listen:…: EADDRINUSE …); kept "a"; stopped nothing". */
+export function describeReload(s: ReloadSummary): string {
+  const names = (list: string[]) => (list.length ? list.map((n) => `"${n}"`).join(', ') : 'none');
+  const failed = s.failed.length ? s.failed.map(([n, why]) => `"${n}" (${why})`).join(', ') : 'none';
+  return `started ${names(s.started)}; failed ${failed}; kept ${names(s.kept)}; stopped ${names(s.stopped)}`;
 }
 
 /** A route of the config that could not start: names the route and the cause. */
@@ -123,8 +227,9 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
         log.error(`reload refused, routes unchanged: ${(err as Error).message}`);
         return;
       }
-      await set.reload(next);
-      log.warn(`reloaded ${file}: ${next.length} routes`);
+      const summary = await set.reload(next);
+      const say = summary.failed.length ? log.error : log.warn;
+      say(`reloaded ${file}: ${describeReload(summary)}`);
     });
   };
   process.on('SIGINT', onStop);

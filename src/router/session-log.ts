@@ -1,7 +1,8 @@
 // The session transcript (--log FILE): the device's output with timestamps at line starts, rotated by size, never blocking data.
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import { UsageError } from '../errors.js';
+import { EndpointError, UsageError } from '../errors.js';
 import { parseSize } from '../options.js';
 
 export interface TranscriptOptions {
@@ -27,15 +28,36 @@ export interface Transcript {
 const stamp = (d = new Date()) => `[${d.toISOString()}] `;
 const NL = 0x0a;
 
-/** Opens (appends to) a transcript file. The file is opened lazily by the writer; errors go to `log` once. */
-export function openTranscript(path: string, opts: TranscriptOptions, log: Logger): Transcript {
+/**
+ * Opens (appends to) a transcript file. A file that cannot be opened is a failure at start
+ * (EndpointError naming `--log FILE` and the OS error, exit 1): the user asked for a record.
+ * Later write errors go to `log` once and stop the transcript, never the data.
+ */
+export async function openTranscript(path: string, opts: TranscriptOptions, log: Logger): Promise<Transcript> {
+  let first: FileHandle | undefined;
+  try {
+    const st = await stat(path).catch(() => undefined);
+    if (st && !st.isFile() && !st.isDirectory()) {
+      // A FIFO (or a device): opening it waits for a reader, so only the permission is checked
+      // now and the writer opens it in the background (the data never waits for it).
+      await access(path, constants.W_OK);
+    } else {
+      first = await open(path, 'a', 0o640);
+    }
+  } catch (err) {
+    throw new EndpointError(`--log ${path}`, err);
+  }
+  return transcriptOn(path, first, first ? (await first.stat()).size : 0, opts, log);
+}
+
+function transcriptOn(path: string, opened: FileHandle | undefined, openedSize: number, opts: TranscriptOptions, log: Logger): Transcript {
   const limit = opts.buffer ?? 4 * 1024 * 1024;
   const queue: Buffer[] = [];
   let queued = 0;
   let dropped = 0;
   let atLineStart = true;
-  let fh: FileHandle | undefined;
-  let size = 0;
+  let fh: FileHandle | undefined = opened;
+  let size = openedSize;
   let writing: Promise<void> | undefined;
   let failed = false;
   let closed = false;

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { EndpointError, UsageError } from '../errors.js';
-import { quoteUri } from '../uri.js';
+import { percentDecode, quoteUri, redactSecrets } from '../uri.js';
 import { parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
 
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
@@ -86,6 +86,21 @@ export function tokenMatches(given: string | undefined, expected: string): boole
  * servers on one host do not overwrite each other's session.
  */
 export const cookieName = (port: number) => `ptybridge_session_${port}`;
+
+/**
+ * The request's `?token=`, decoded as addresses are (src/uri.ts): a `+` stays a plus, as in
+ * the token the server was given (URLSearchParams would make it a space); any spelling of
+ * the key (`%74oken=`) counts, as URLs decode keys.
+ */
+function queryToken(url: URL): string | null {
+  for (const part of url.search.slice(1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || percentDecode(part.slice(0, eq)) !== 'token') continue;
+    const value = part.slice(eq + 1);
+    return percentDecode(value) ?? value;
+  }
+  return null;
+}
 
 /** The value of one cookie in a request, undefined when absent. */
 function cookieOf(req: IncomingMessage, name: string): string | undefined {
@@ -237,7 +252,7 @@ export class Gate {
       const c = this.match(auth.replace(/^bearer\s+/i, '').trim());
       if (c) return this.admit(c, 'bearer');
     }
-    const fromQuery = url.searchParams.get('token');
+    const fromQuery = queryToken(url);
     if (fromQuery !== null) {
       const c = this.match(fromQuery);
       if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c) };
@@ -299,13 +314,15 @@ export function loggablePath(url: string | undefined): string {
 
 /** A URI with any `token=` or `view-token=` value hidden, however its key is spelled (`%74oken=`), for messages about the command line. */
 export function redactUrl(url: string | undefined): string {
-  return (url ?? '').replace(/([?&])([^=&?]*)=([^&]*)/g, (all, sep: string, key: string) => {
-    let name = key;
-    try {
-      name = decodeURIComponent(key);
-    } catch {
-      // left as written
-    }
-    return ['token', 'view-token'].includes(name.toLowerCase()) ? `${sep}${key}=…` : all;
-  });
+  return redactSecrets(url ?? '');
+}
+
+/**
+ * Who a peer is, as far as resuming a per-peer session goes (src/router/sessions.ts): a digest
+ * of the credential it was let in with (the token, the view token, or a user of the users file
+ * as that user is now), so that a session made with one is never given to another.
+ */
+export function credentialOf(a: Admitted): string {
+  const who = a.account ? `user\n${a.account.name}\n${a.account.role}\n${a.account.hash.toString('hex')}` : `${a.role}\n${a.user ?? ''}`;
+  return createHash('sha256').update(`ptybridge-session\n${who}`).digest('hex');
 }

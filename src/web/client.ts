@@ -12,7 +12,15 @@ const holderEl = document.getElementById('holder')!;
 const watchingEl = document.getElementById('watching')!;
 const takeEl = document.getElementById('take') as HTMLButtonElement;
 const params = new URLSearchParams(location.search);
-const token = params.get('token');
+// Read as the server reads it (src/uri.ts): percent-decoded, a `+` stays a plus (a base64 token keeps it).
+const rawToken = /[?&]token=([^&#]*)/.exec(location.search)?.[1];
+const token = rawToken === undefined ? null : (() => {
+  try {
+    return decodeURIComponent(rawToken);
+  } catch {
+    return rawToken;
+  }
+})();
 if (token !== null) {
   // The server has put the token in a cookie; keep it out of the address bar and history.
   params.delete('token');
@@ -32,6 +40,14 @@ term.loadAddon(fit);
 term.open(document.getElementById('term')!);
 fit.fit();
 term.focus();
+
+// One shell per tab that outlives a reload: the server names the session, the tab keeps its
+// name in sessionStorage (a new tab starts without one, a reload or reconnect presents it).
+const sessionKey = `ptybridge-session:${location.pathname}`;
+let session = '';
+try {
+  session = sessionStorage.getItem(sessionKey) ?? '';
+} catch {}
 
 const encoder = new TextEncoder();
 let ws: WebSocket | undefined;
@@ -80,12 +96,18 @@ function sendResize(): void {
 }
 
 function connect(): void {
-  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${location.pathname}${token !== null ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const query = new URLSearchParams();
+  if (token !== null) query.set('token', token);
+  query.set('session', session);
+  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${location.pathname}?${query}`;
   setStatus('connecting', 'connecting…');
   const sock = new WebSocket(url);
   sock.binaryType = 'arraybuffer';
   ws = sock;
   sock.onopen = () => {
+    // What the server sends first is the whole screen (or its replay): start clean, so
+    // that a reconnect does not write it below what this page already shows.
+    term.reset();
     delay = 500;
     setStatus('connected', 'connected');
     sendResize();
@@ -93,16 +115,7 @@ function connect(): void {
     sock.send(JSON.stringify({ type: 'keyboard' }));
   };
   sock.onmessage = (ev: MessageEvent) => {
-    if (typeof ev.data === 'string') {
-      let msg: { type?: string };
-      try {
-        msg = JSON.parse(ev.data) as { type?: string };
-      } catch {
-        return;
-      }
-      if (msg.type === 'keyboard') showKeyboard(msg as KeyboardState);
-      return;
-    }
+    if (typeof ev.data === 'string') return control(ev.data);
     term.write(new Uint8Array(ev.data as ArrayBuffer));
   };
   sock.onclose = (ev: CloseEvent) => {
@@ -114,6 +127,23 @@ function connect(): void {
     timer = window.setTimeout(connect, delay);
     delay = Math.min(delay * 2, 10_000);
   };
+}
+
+/** A JSON control from the server: the keyboard state (the badge), or the session this tab now owns. */
+function control(text: string): void {
+  let c: { type?: unknown; id?: unknown };
+  try {
+    c = JSON.parse(text) as typeof c;
+  } catch {
+    return;
+  }
+  if (c.type === 'keyboard') return showKeyboard(c as KeyboardState);
+  if (c.type === 'session' && typeof c.id === 'string') {
+    session = c.id;
+    try {
+      sessionStorage.setItem(sessionKey, session);
+    } catch {}
+  }
 }
 
 term.onData((data) => {

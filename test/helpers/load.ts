@@ -164,3 +164,20 @@ export function readRandomlyUntil(stream: Duplex, total: number, opts: { pauseEv
     stream.once('close', onClose);
   });
 }
+
+/** Pids of a process's children, from /proc (each /proc/PID/stat names its parent). */
+export function childPids(pid: number): number[] {
+  const kids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) kids.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return kids;
+}

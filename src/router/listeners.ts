@@ -1,0 +1,75 @@
+// What every route that serves listeners shares (fork, rendezvous, hub): binding a listener, and the Route that stops them.
+import { EndpointError, PtybError } from '../errors.js';
+import type { Link, Listener, ListeningType, OpenContext, Spec } from '../endpoints/types.js';
+import type { Logger } from '../log.js';
+import type { Transcript } from './session-log.js';
+
+export interface RouteContext {
+  log: Logger;
+  trace?: (text: string) => void;
+  /** The session transcript (--log): the device side's output and connect/disconnect events. */
+  transcript?: Transcript;
+  /** The route's name in a config file: listeners show it (the ws-listen index). */
+  name?: string;
+  /** After one side of a join ended: how long the other may stay silent before both close (-t). */
+  linger?: number;
+  /**
+   * A shared device that cannot be opened at start is waited for (shown down, retried like a
+   * lost one) instead of failing the route: always in a config file, on the command line
+   * with --wait-for-device.
+   */
+  waitForDevice?: boolean;
+}
+
+/** A running route. `done` resolves with the exit status once the route is over. */
+export interface Route {
+  done: Promise<number>;
+  /** Stops accepting, flushes and closes everything; `done` then resolves with 0. */
+  stop(): Promise<void>;
+}
+
+type Listening = { type: ListeningType; spec: Spec };
+
+/** A `?readonly` door: each of its peers is a watcher, whatever its credential. */
+export const isReadonlyDoor = (e: Listening) => (e.spec.options as { readonly?: boolean }).readonly === true;
+
+/**
+ * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
+ * door makes each of its peers a watcher, whatever its credential.
+ */
+export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
+  let listener: Listener;
+  const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
+  try {
+    listener = await e.type.listen(e.spec, door, openCtx);
+  } catch (err) {
+    // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
+    throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
+  }
+  ctx.log.warn(`listening on ${listener.label}`);
+  return listener;
+}
+
+/**
+ * The Route of anything that serves listeners: `stop()` (idempotent) stops accepting, closes
+ * what is live (`closeActive`: joins, or a hub and its device), then resolves `done` with 0.
+ */
+export function listeningRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping: Promise<void> | undefined;
+  return {
+    done,
+    stop() {
+      stopping ??= (async () => {
+        abort.abort();
+        // net.Server.close() waits for its connections, so close those before awaiting it.
+        const closing = listeners.map((l) => l.close());
+        await closeActive();
+        await Promise.all(closing);
+        resolveDone(0);
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,171 @@
+// The screen model of a terminal device: a headless xterm.js fed with its output, serialized for a peer that joins.
+import headless from '@xterm/headless';
+import serialize from '@xterm/addon-serialize';
+import type { Terminal as HeadlessTerminal } from '@xterm/headless';
+import type { SerializeAddon as Serializer } from '@xterm/addon-serialize';
+import type { Replay } from './replay.js';
+
+// Both packages are CommonJS bundles whose named exports Node's ESM loader cannot see.
+const { Terminal } = headless;
+const { SerializeAddon } = serialize as unknown as { SerializeAddon: typeof Serializer };
+
+/** Output waits this long to be parsed in one batch: a trickle of 1-byte writes costs one parse per batch, not per write. */
+const BATCH_MS = 10;
+/** The most output handed to the parser at once: one batch never holds the event loop long. */
+const SLICE = 256 * 1024;
+/**
+ * When output keeps coming, the parser rests REST times as long as its last batch took: it
+ * gets at most 1/(1+REST) of the thread, and the data path the rest. Parsing costs about
+ * three times what forwarding does per byte, so under a flood the model takes a sample and
+ * skips the rest (bench/screen.mjs: REST=4 cost a flood two thirds of its throughput).
+ */
+const REST = 20;
+/**
+ * Waiting output beyond this means the device outruns the parser (a flood): the model skips
+ * to the last KEEP_AFTER_SKIP bytes (from a line start) rather than slow the data path or grow.
+ */
+const PENDING_MAX = 4 * 1024 * 1024;
+const KEEP_AFTER_SKIP = 512 * 1024;
+/** A peer may ask for any size; the model's memory is cells, so it stops at this many a side. */
+const MAX_COLS = 1000;
+const MAX_ROWS = 500;
+
+export interface ScreenOptions {
+  cols: number;
+  rows: number;
+  /** Lines the model keeps above the screen, and sends a joiner with it. */
+  scrollback: number;
+}
+
+/**
+ * Parses the device output off the data path: `push` only queues (the hub writes to peers
+ * first and never waits); the queue goes to xterm's parser in batches from a timer,
+ * and xterm itself parses in 12 ms time slices. A joiner's snapshot is taken in the parser's
+ * callback for the last byte pushed before it asked, and before any byte after it, so the
+ * snapshot and the live bytes the joiner is given after it meet at an exact byte boundary.
+ */
+export class ScreenModel implements Replay {
+  private readonly term: HeadlessTerminal;
+  private readonly ser: Serializer;
+  private title = '';
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private disposed = false;
+  /** Bytes the model skipped under a flood, for the log. */
+  skipped = 0;
+  /** Until the device has said anything, a joiner gets nothing (not even a reset): a binary peer sees only its bytes. */
+  private fed = false;
+
+  constructor(private readonly opts: ScreenOptions) {
+    this.term = new Terminal({ cols: Math.min(opts.cols, MAX_COLS), rows: Math.min(opts.rows, MAX_ROWS), scrollback: opts.scrollback, allowProposedApi: true });
+    this.ser = new SerializeAddon();
+    this.term.loadAddon(this.ser as never);
+    this.term.onTitleChange((t) => (this.title = t));
+  }
+
+  push(chunk: Buffer): void {
+    if (this.disposed || chunk.length === 0) return;
+    this.fed = true;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes > PENDING_MAX) this.skip();
+    if (this.inFlight === 0) this.schedule(BATCH_MS);
+  }
+
+  resize(cols: number, rows: number): void {
+    cols = Math.min(cols, MAX_COLS);
+    rows = Math.min(rows, MAX_ROWS);
+    if (this.disposed || (cols === this.term.cols && rows === this.term.rows)) return;
+    // The bytes queued before the resize were drawn at the old size.
+    this.feed(true);
+    this.term.write('', () => {
+      if (!this.disposed) this.term.resize(cols, rows);
+    });
+  }
+
+  snapshot(ready: (first: Buffer) => void): void {
+    if (this.disposed || !this.fed) return ready(Buffer.alloc(0));
+    this.feed(true);
+    this.term.write('', () => ready(this.disposed ? Buffer.alloc(0) : Buffer.from(this.serialize(), 'utf8')));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearTimeout(this.timer);
+    this.pending = [];
+    this.term.dispose();
+  }
+
+  private schedule(ms: number): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.feed(false);
+    }, ms);
+  }
+
+  /**
+   * Hands queued output to the parser: one slice, and the next only after this one is parsed
+   * and the parser has rested; or all of it at once (`all`) when a snapshot or resize must
+   * follow it.
+   */
+  private feed(all: boolean): void {
+    if (this.disposed || this.pendingBytes === 0) return;
+    if (!all && this.inFlight > 0) return; // the slice in flight schedules the next
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const upTo = all ? data.length : Math.min(SLICE, data.length);
+    this.pending = upTo < data.length ? [data.subarray(upTo)] : [];
+    this.pendingBytes = data.length - upTo;
+    const started = performance.now();
+    for (let off = 0; off < upTo; off += SLICE) {
+      const slice = data.subarray(off, Math.min(off + SLICE, upTo));
+      this.inFlight += slice.length;
+      this.term.write(slice, () => {
+        this.inFlight -= slice.length;
+        if (this.inFlight === 0 && this.pendingBytes > 0) this.schedule(Math.max(BATCH_MS, (performance.now() - started) * REST));
+      });
+    }
+  }
+
+  /** Drops all but the last KEEP_AFTER_SKIP bytes of the queue, from a line start where there is one. */
+  private skip(): void {
+    while (this.pendingBytes - this.pending[0]!.length >= KEEP_AFTER_SKIP) {
+      const dropped = this.pending.shift()!;
+      this.pendingBytes -= dropped.length;
+      this.skipped += dropped.length;
+    }
+    const first = this.pending[0]!;
+    const excess = this.pendingBytes - KEEP_AFTER_SKIP;
+    if (excess <= 0) return;
+    const nl = first.indexOf(0x0a, excess);
+    const from = nl >= 0 && nl < first.length - 1 ? nl + 1 : excess;
+    this.pending[0] = first.subarray(from);
+    this.pendingBytes -= from;
+    this.skipped += from;
+  }
+
+  /**
+   * What a joiner's terminal needs to show this screen: a full reset (its old screen and
+   * modes go), the title, the buffers with scrollback, cursor and modes (the serialize
+   * addon), then what the addon leaves out: the scroll region, cursor visibility, SGR mouse.
+   */
+  private serialize(): string {
+    let out = '\x1bc';
+    if (this.title) out += `\x1b]0;${this.title.replace(/[\x00-\x1f\x7f]/g, '')}\x07`;
+    out += this.ser.serialize({ scrollback: this.opts.scrollback });
+    // Internals, read defensively: the public API does not expose these.
+    const core = (this.term as unknown as { _core?: Record<string, any> })._core;
+    const buffer = core?._bufferService?.buffer as { scrollTop?: number; scrollBottom?: number } | undefined;
+    if (buffer && typeof buffer.scrollTop === 'number' && typeof buffer.scrollBottom === 'number') {
+      if (buffer.scrollTop !== 0 || buffer.scrollBottom !== this.term.rows - 1) {
+        // DECSTBM homes the cursor: save and restore it around the region.
+        out += `\x1b7\x1b[${buffer.scrollTop + 1};${buffer.scrollBottom + 1}r\x1b8`;
+      }
+    }
+    if (core?.coreMouseService?.activeEncoding === 'SGR') out += '\x1b[?1006h';
+    if (core?.coreService?.isCursorHidden === true) out += '\x1b[?25l';
+    return out;
+  }
+}

@@ -1,0 +1,83 @@
+// The screen model's snapshot meets the live stream at an exact byte boundary: snapshot + the bytes after it rebuild the same screen.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import headless from '@xterm/headless';
+import { ScreenModel } from '../src/router/screen.js';
+
+/**
+ * What a terminal shows after it is given `bytes`: the visible rows, cursor, buffer, modes
+ * and title. (Scrollback is left out: a scroll region or the alternate screen moves lines in
+ * ways a serialized history cannot replay line for line.)
+ */
+function shown(bytes: Buffer, cols: number, rows: number): Promise<string> {
+  const t = new headless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true });
+  let title = '';
+  t.onTitleChange((x) => (title = x));
+  return new Promise((resolve) =>
+    t.write(bytes, () => {
+      const b = t.buffer.active;
+      const lines: string[] = [];
+      for (let i = 0; i < rows; i++) lines.push(b.getLine(b.baseY + i)?.translateToString(false) ?? '');
+      resolve(JSON.stringify({ lines, x: b.cursorX, y: b.cursorY, type: b.type, modes: t.modes, title }));
+      t.dispose();
+    }),
+  );
+}
+
+/** Deterministic pseudo-random numbers, so that a failure can be replayed. */
+function rng(seed: number): () => number {
+  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+}
+
+/** Terminal output of every kind: text and newlines (scrollback), colors, cursor moves, the alternate screen, modes, UTF-8, a title. */
+function output(rand: () => number, n: number): Buffer {
+  const parts = ['line of text\r\n', '\x1b[31mred\x1b[0m ', '\x1b[5;10Hxy', '\x1b[?1049h', '\x1b[?1049l', '\x1b[?1h', '\x1b[?2004h', 'é→字 ', '\x1b]0;title-', '\x07', '\x1b[2J', '\x1b[3;20r', '\x1b[r', '\x1b[?25l', '\x1b[?25h', '\x1b[K', '\r\n\r\n\r\n'];
+  let s = '';
+  for (let i = 0; i < n; i++) s += parts[Math.floor(rand() * parts.length)]! + (rand() < 0.1 ? String(i) : '');
+  return Buffer.from(s);
+}
+
+const snap = (m: ScreenModel) => new Promise<Buffer>((r) => m.snapshot(r));
+
+test('snapshots taken anywhere in the stream (mid escape, mid UTF-8) plus the bytes after them rebuild the final screen', async () => {
+  for (const seed of [1, 2, 3]) {
+    const rand = rng(seed);
+    const data = output(rand, 3000);
+    const opts = { cols: 40, rows: 12, scrollback: 50 };
+    const model = new ScreenModel(opts);
+    const joins: Promise<{ first: Buffer; at: number }>[] = [];
+    let at = 0;
+    while (at < data.length) {
+      const n = 1 + Math.floor(rand() * 300);
+      model.push(data.subarray(at, at + n));
+      at = Math.min(at + n, data.length);
+      if (rand() < 0.1) {
+        const here = at;
+        joins.push(snap(model).then((first) => ({ first, at: here })));
+      }
+      // Some chunks arrive in the same tick, others after the parser has run.
+      if (rand() < 0.2) await new Promise((r) => setImmediate(r));
+    }
+    const final = await snap(model);
+    for (const j of await Promise.all(joins)) {
+      const replica = new ScreenModel(opts);
+      replica.push(j.first);
+      replica.push(data.subarray(j.at));
+      assert.equal(await shown(await snap(replica), opts.cols, opts.rows), await shown(final, opts.cols, opts.rows), `seed ${seed}: snapshot at byte ${j.at}`);
+      replica.dispose();
+    }
+    model.dispose();
+  }
+});
+
+test('a device that has said nothing gives a joiner nothing (not even a reset); a resize applies in stream order', async () => {
+  const model = new ScreenModel({ cols: 80, rows: 24, scrollback: 10 });
+  assert.equal((await snap(model)).length, 0);
+  model.push(Buffer.from('\x1b[2;1H' + 'a'.repeat(100)));
+  model.resize(120, 24);
+  model.push(Buffer.from('\x1b[5;1H' + 'c'.repeat(100)));
+  const s = JSON.parse(await shown(await snap(model), 120, 24)) as { lines: string[] };
+  // Written after the resize: 100 c's on one row of the widened screen.
+  assert.equal(s.lines[4]!.trimEnd(), 'c'.repeat(100));
+  model.dispose();
+});
