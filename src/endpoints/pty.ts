@@ -20,7 +20,7 @@ const ptyOptions = z.object({
   echo: flag(false, 'with raw: echo input back, like a terminal in cooked mode would'),
   'line-watch': flag(
     true,
-    'new pair only: a virtual serial port: the speed, stop bits and parity a program sets on the slave go to the peer (tcp:…?telnet as RFC 2217, serial:), and the slave shows what is in force there; read with stty every 0.2-1 s while joined to such a peer',
+    'new pair only: a virtual serial port: the speed, stop bits, parity and flow control a program sets on the slave go to the peer (tcp:…?telnet as RFC 2217, serial:), and the slave shows what is in force there; read with stty every 0.2-1 s while joined to such a peer; false: not read',
   ),
   ...hubOptions,
   ...screenOptions,
