@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { freePort, runTool, spawnTracked, startPtyb, type Running } from './helpers/ptyb.js';
+import { freePort, runPtyb, runTool, spawnTracked, startPtyb, type Running } from './helpers/ptyb.js';
 import { readBytes, until } from './helpers/devices.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-vserial-'));
@@ -181,4 +181,10 @@ test('ser2net as the far RFC 2217 server: pyserial at 57600, 2 stop bits, RTS/CT
     ser2net.kill();
     device.kill();
   }
+});
+
+test('pty:?line-watch= takes true or false only: anything else is a usage error naming the option, exit 2', async () => {
+  const res = await runPtyb(['pty:?line-watch=maybe', 'tcp:127.0.0.1:9?telnet']);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /pty:\?line-watch=maybe.*option "line-watch" expects/);
 });
