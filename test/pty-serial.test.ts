@@ -82,7 +82,7 @@ test('serial: setLine changes the line and returns what is in force; sendBreak a
       const inForce = await linkObj.setLine!({ baud: 19200, dataBits: 7, parity: 'even', stopBits: 2 });
       // A pty keeps the speed and stop bits but forces 8 bits without parity: setLine
       // returns what is really in force, not what was asked.
-      assert.deepEqual(inForce, { baud: 19200, dataBits: 8, parity: 'none', stopBits: 2 });
+      assert.deepEqual(inForce, { baud: 19200, dataBits: 8, parity: 'none', stopBits: 2, flow: 'none' });
       const stty = (await runTool('stty', ['-F', link, '-a'])).stdout.toString();
       assert.match(stty, /speed 19200 baud/);
       assert.match(stty, /(^|\s)cs8(\s|$)/);

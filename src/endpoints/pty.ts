@@ -8,6 +8,7 @@ import { fileMode, flag, text } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
 import { setMode, setSaved } from './termios.js';
+import { watchSlaveLine } from './pty-line-watch.js';
 import { RAW_ARGS, ttyStream } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, Link, OpenContext } from './types.js';
@@ -17,6 +18,10 @@ const ptyOptions = z.object({
   mode: fileMode('new pair only: permissions of the slave device (default: as the system makes it)'),
   raw: flag(true, 'raw mode, binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF translation; raw=false leaves the settings alone'),
   echo: flag(false, 'with raw: echo input back, like a terminal in cooked mode would'),
+  'line-watch': flag(
+    true,
+    'new pair only: a virtual serial port: the speed, stop bits, parity and flow control a program sets on the slave go to the peer (tcp:…?telnet as RFC 2217, serial:), and the slave shows what is in force there; read with stty every 0.2-1 s while joined to such a peer; false: not read',
+  ),
   ...hubOptions,
   ...screenOptions,
 });
@@ -37,6 +42,9 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
   examples: [
     'ptybridge pty:/dev/pts/4 tcp-listen:23000          # the pty QEMU printed, on TCP',
     'ptybridge pty:?link=/tmp/ttyV0 tcp:host:23000      # a local serial-like device for a remote port',
+  ],
+  notes: [
+    'A new pair is a virtual serial port: with a serial: or tcp:…?telnet (RFC 2217) peer, the speed, stop bits, parity and flow control a program sets on the slave reach the far port, and the slave shows what is in force there. A pty cannot hold even parity, 5-7 data bits, modem lines or BREAK (Linux forces cs8 -parenb on a pty).',
   ],
   options: ptyOptions,
   parseTarget(target, uri) {
@@ -125,10 +133,12 @@ async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
   // each time a client such as pyserial closes it.
   const stream = ttyStream(master);
   stream.once('close', cleanup);
+  const label = `pty ${options.link ?? slavePath}`;
+  if (options['line-watch']) watchSlaveLine(slave, stream, label, ctx.log);
   ctx.log.warn(`pty ${slavePath} ready${options.link ? ` (link ${options.link})` : ''}`);
   return {
     stream,
-    label: `pty ${options.link ?? slavePath}`,
+    label,
     resize: (cols, rows) => native.resize(master, cols, rows),
   };
 }

@@ -6,7 +6,7 @@ import { loadSerialPort } from '../native.js';
 import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
-import { errnoFromText, stty } from './tty-fd.js';
+import { errnoFromText, flowOf, parseSttyLine, stty, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
 
@@ -57,7 +57,7 @@ const serialOptions = z
 type SerialOptions = z.output<typeof serialOptions>;
 
 function lineOf(o: SerialOptions): LineSettings {
-  return { ...DEFAULT_LINE, ...o.line, ...(o.baud !== undefined && { baud: o.baud }), ...(o.dataBits && { dataBits: o.dataBits }), ...(o.parity && { parity: o.parity }), ...(o.stopBits && { stopBits: o.stopBits }) };
+  return { ...DEFAULT_LINE, flow: o.flow, ...o.line, ...(o.baud !== undefined && { baud: o.baud }), ...(o.dataBits && { dataBits: o.dataBits }), ...(o.parity && { parity: o.parity }), ...(o.stopBits && { stopBits: o.stopBits }) };
 }
 
 export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
@@ -121,10 +121,11 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
         const want = { ...line, ...change };
         if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
         // serialport changes only the speed of an open port; stty sets the rest on the same device.
-        if (want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits) {
+        const flow = want.flow !== line.flow && want.flow ? sttyFlow(want.flow) : [];
+        if (want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length) {
           // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
           // "unable to perform all requested operations"; what it kept is read back below.
-          await stty(path, sttyFraming(want)).catch((err: Error) => {
+          await stty(path, [...sttyFraming(want), ...flow]).catch((err: Error) => {
             if (!/unable to perform all requested/.test(err.message)) throw err;
           });
         }
@@ -152,21 +153,12 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
   },
 };
 
-function sttyFraming(l: LineSettings): string[] {
-  const parity = { none: ['-parenb', '-cmspar'], even: ['parenb', '-parodd', '-cmspar'], odd: ['parenb', 'parodd', '-cmspar'], mark: ['parenb', 'parodd', 'cmspar'], space: ['parenb', '-parodd', 'cmspar'] }[l.parity];
-  // Linux has no 1.5 stop bits setting apart from 2 (the UART uses 1.5 with 5 data bits).
-  return [`cs${l.dataBits}`, ...parity, l.stopBits === 1 ? '-cstopb' : 'cstopb'];
-}
-
 /** Reads back the settings really in force (a driver may round the baud or refuse a framing). */
 async function readLine(path: string, asked: LineSettings): Promise<LineSettings> {
-  const all = await stty(path, ['-a']);
-  const has = (flag: string) => new RegExp(`(^|\\s)${flag}(\\s|$)`).test(all);
-  const speed = /speed (\d+) baud/.exec(all);
-  const dataBits = (Number(/(^|\s)cs([5-8])(\s|$)/.exec(all)?.[2] ?? asked.dataBits) as LineSettings['dataBits']);
-  const parity: LineSettings['parity'] = !has('parenb') ? 'none' : has('cmspar') ? (has('parodd') ? 'mark' : 'space') : has('parodd') ? 'odd' : 'even';
-  const stopBits: LineSettings['stopBits'] = has('cstopb') ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
-  return { baud: speed ? Number(speed[1]) : asked.baud, dataBits, parity, stopBits };
+  const t = parseSttyLine(await stty(path, ['-a']));
+  const parity: LineSettings['parity'] = !t.parenb ? 'none' : t.cmspar ? (t.parodd ? 'mark' : 'space') : t.parodd ? 'odd' : 'even';
+  const stopBits: LineSettings['stopBits'] = t.cstopb ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
+  return { baud: t.baud ?? asked.baud, dataBits: t.dataBits, parity, stopBits, flow: flowOf(t) };
 }
 
 function osError(err: Error): Error {

@@ -1,9 +1,10 @@
 // Shared by pty: and exec: — a tty file descriptor as a non-blocking stream, and terminal settings via stty.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
 import { promisify } from 'node:util';
+import type { LineSettings } from './types.js';
 
 const execFileP = promisify(execFile);
 
@@ -125,6 +126,98 @@ export async function stty(path: string, args: string[]): Promise<string> {
     const detail = e.stderr?.trim() || e.message;
     throw Object.assign(new Error(`stty: ${detail}`), { code: errnoFromText(detail) ?? e.code });
   }
+}
+
+/**
+ * Runs `stty args…` on a tty fd we hold (as its stdin), without opening a path: a program
+ * that opened the device with TIOCEXCL does not lock us out. libuv makes an inherited
+ * stdin blocking, and O_NONBLOCK belongs to the open file, shared with us: never pass an
+ * fd that we read or write through libuv (a pty master); an idle slave fd is fine.
+ */
+export function sttyFd(fd: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('stty', args, { stdio: [fd, 'pipe', 'pipe'], timeout: 10_000 });
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) return resolve(out.trim());
+      const detail = err.trim() || `exit status ${code}`;
+      reject(Object.assign(new Error(`stty: ${detail}`), { code: errnoFromText(detail) }));
+    });
+  });
+}
+
+/** The termios flags a serial line cares about, as `stty -a` prints them. */
+export interface SttyLine {
+  /** Output speed; undefined when stty printed none (never on Linux). */
+  baud: number | undefined;
+  dataBits: LineSettings['dataBits'];
+  parenb: boolean;
+  parodd: boolean;
+  cmspar: boolean;
+  cstopb: boolean;
+  crtscts: boolean;
+  ixon: boolean;
+  ixoff: boolean;
+}
+
+/** Reads the line settings out of `stty -a` text ("speed 57600 baud; … -parenb parodd … cs8 … cstopb"). */
+export function parseSttyLine(all: string): SttyLine {
+  const has = (flag: string) => new RegExp(`(^|\\s)${flag}(\\s|;|$)`).test(all);
+  // Split speeds print "ispeed 9600 baud; ospeed 57600 baud": the output speed is the line's.
+  const speed = /(?:^|\s)(?:o?speed) (\d+) baud/.exec(all);
+  const size = /(^|\s)cs([5-8])(\s|$)/.exec(all)?.[2];
+  return {
+    baud: speed ? Number(speed[1]) : undefined,
+    dataBits: Number(size ?? 8) as LineSettings['dataBits'],
+    parenb: has('parenb'),
+    parodd: has('parodd'),
+    cmspar: has('cmspar'),
+    cstopb: has('cstopb'),
+    crtscts: has('crtscts'),
+    ixon: has('ixon'),
+    ixoff: has('ixoff'),
+  };
+}
+
+/** The flow control that termios flags make: hardware wins, as the serial driver does. */
+export function flowOf(t: SttyLine): NonNullable<LineSettings['flow']> {
+  return t.crtscts ? 'rtscts' : t.ixon || t.ixoff ? 'xonxoff' : 'none';
+}
+
+/** stty arguments for a flow control. */
+export function sttyFlow(flow: NonNullable<LineSettings['flow']>): string[] {
+  return { none: ['-crtscts', '-ixon', '-ixoff'], rtscts: ['crtscts', '-ixon', '-ixoff'], xonxoff: ['-crtscts', 'ixon', 'ixoff'] }[flow];
+}
+
+/** stty arguments for a framing: data bits, parity, stop bits. */
+export function sttyFraming(l: Pick<LineSettings, 'dataBits' | 'parity' | 'stopBits'>): string[] {
+  const parity = { none: ['-parenb', '-cmspar'], even: ['parenb', '-parodd', '-cmspar'], odd: ['parenb', 'parodd', '-cmspar'], mark: ['parenb', 'parodd', 'cmspar'], space: ['parenb', '-parodd', 'cmspar'] }[l.parity];
+  // Linux has no 1.5 stop bits setting apart from 2 (the UART uses 1.5 with 5 data bits).
+  return [`cs${l.dataBits}`, ...parity, l.stopBits === 1 ? '-cstopb' : 'cstopb'];
+}
+
+/** The synchronous form, for restoring settings while a stream closes during shutdown. */
+export function sttySync(path: string, args: string[]): void {
+  spawnSync('stty', ['-F', path, ...args], { stdio: 'ignore', timeout: 5000 });
+}
+
+/**
+ * Puts the tty at `path` in raw mode (or the mode asked for) and returns a function that
+ * restores the settings it had, as `stty -g` saved them.
+ */
+export async function makeRaw(path: string, opts: { echo: boolean }): Promise<() => void> {
+  const saved = await stty(path, ['-g']);
+  await stty(path, [...RAW_ARGS, ...(opts.echo ? ['echo'] : [])]);
+  let restored = false;
+  return () => {
+    if (restored) return;
+    restored = true;
+    sttySync(path, [saved]);
+  };
 }
 
 const ERRNO_TEXT: [RegExp, string][] = [

@@ -10,6 +10,8 @@ export interface LineSettings {
   dataBits: 5 | 6 | 7 | 8;
   parity: 'none' | 'even' | 'odd' | 'mark' | 'space';
   stopBits: 1 | 1.5 | 2;
+  /** Flow control, both directions (RFC 2217 outbound and inbound alike); absent: not known or not asked. */
+  flow?: 'none' | 'rtscts' | 'xonxoff';
 }
 
 export interface ModemSettings {

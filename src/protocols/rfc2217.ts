@@ -36,19 +36,47 @@ export const CTL = {
   RTS_OFF: 12,
   INFLOW_REQUEST: 13,
   INFLOW_NONE: 14,
+  INFLOW_XONXOFF: 15,
+  INFLOW_HARDWARE: 16,
 } as const;
 
 const PARITY: LineSettings['parity'][] = ['none', 'odd', 'even', 'mark', 'space']; // wire 1..5
 const STOP: Record<number, LineSettings['stopBits']> = { 1: 1, 2: 2, 3: 1.5 };
 
-/** The field of LineSettings a SET-* command changes. */
-export type LineKey = keyof LineSettings;
+/** The field of LineSettings a SET-* command changes (flow travels in SET-CONTROL). */
+export type LineKey = Exclude<keyof LineSettings, 'flow'>;
 export const LINE_COMMANDS: Record<number, LineKey> = {
   [CPO.SET_BAUDRATE]: 'baud',
   [CPO.SET_DATASIZE]: 'dataBits',
   [CPO.SET_PARITY]: 'parity',
   [CPO.SET_STOPSIZE]: 'stopBits',
 };
+
+type Flow = NonNullable<LineSettings['flow']>;
+const FLOW_OUT: Record<Flow, number> = { none: CTL.FLOW_NONE, xonxoff: CTL.FLOW_XONXOFF, rtscts: CTL.FLOW_HARDWARE };
+const FLOW_IN: Record<Flow, number> = { none: CTL.INFLOW_NONE, xonxoff: CTL.INFLOW_XONXOFF, rtscts: CTL.INFLOW_HARDWARE };
+
+/** The SET-CONTROL value for a flow control, outbound (1-3) or inbound (14-16). */
+export function flowControlValue(flow: Flow, inbound: boolean): number {
+  return (inbound ? FLOW_IN : FLOW_OUT)[flow];
+}
+
+/**
+ * The flow control a SET-CONTROL value asks for or reports: undefined for a request (0, 13)
+ * or a kind Linux has no setting for (DCD, DTR, DSR inbound).
+ */
+export function flowOfControl(v: number): Flow | undefined {
+  for (const table of [FLOW_OUT, FLOW_IN]) {
+    const hit = (Object.keys(table) as Flow[]).find((k) => table[k] === v);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/** Which answers of the shared SET-CONTROL command a value belongs to: flow, break, dtr, rts, inflow. */
+export function controlGroup(v: number): string {
+  return v <= CTL.FLOW_HARDWARE ? 'flow' : v <= CTL.BREAK_OFF ? 'break' : v <= CTL.DTR_OFF ? 'dtr' : v <= CTL.RTS_OFF ? 'rts' : 'inflow';
+}
 
 /** Decodes a SET-BAUDRATE/DATASIZE/PARITY/STOPSIZE value; undefined means "tell me the current one" (0) or unknown. */
 export function decodeLineValue(key: LineKey, data: Buffer): LineSettings[LineKey] | undefined {

@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import type { Control, LineSettings, Link, ModemSettings } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
 import { AYT, BRK, IAC, Negotiator, OPT, TelnetParser, escapeData, subnegotiation, type Verb } from './telnet.js';
-import { CPO, CTL, LINE_COMMANDS, SERVER, decodeLineValue, encodeLineValue, type LineKey } from './rfc2217.js';
+import { CPO, CTL, LINE_COMMANDS, SERVER, controlGroup, decodeLineValue, encodeLineValue, flowControlValue, flowOfControl, type LineKey } from './rfc2217.js';
 
 declare const PTYBRIDGE_VERSION: string;
 const SIGNATURE = `ptybridge ${typeof PTYBRIDGE_VERSION === 'string' ? PTYBRIDGE_VERSION : 'dev'}`;
@@ -136,7 +136,7 @@ export function telnetServerLink(link: Link, log: Logger): Link {
 
   // Settings that arrive together (pyserial sends baud, size, parity and stop at once)
   // become one setLine, so the device is reconfigured once.
-  const queueLine = (key: LineKey, value: LineSettings[LineKey] | undefined, code: number) => {
+  const queueLine = (change: Partial<LineSettings>, respond: (inForce: LineSettings | undefined) => void) => {
     if (!lineBatch) {
       const batch: Batch = { line: {}, answers: [] };
       lineBatch = batch;
@@ -153,9 +153,17 @@ export function telnetServerLink(link: Link, log: Logger): Link {
         });
       });
     }
-    if (value !== undefined) (lineBatch.line as Record<string, unknown>)[key] = value;
-    // Nothing known of the other side's line (a TCP upstream has none): what was asked is vacuously in force.
-    lineBatch.answers.push((inForce) => answer(code, encodeLineValue(key, inForce?.[key] ?? value)));
+    Object.assign(lineBatch.line, change);
+    lineBatch.answers.push(respond);
+  };
+  // Nothing known of the other side's line (a TCP upstream has none): what was asked is vacuously in force.
+  const queueSetting = (key: LineKey, value: LineSettings[LineKey] | undefined, code: number) =>
+    queueLine(value === undefined ? {} : { [key]: value }, (inForce) => answer(code, encodeLineValue(key, inForce?.[key] ?? value)));
+  /** Flow control (SET-CONTROL 0-3 outbound, 13-16 inbound): Linux has one setting for both directions. */
+  const queueFlow = (v: number) => {
+    const inbound = v >= CTL.INFLOW_REQUEST;
+    const want = flowOfControl(v);
+    queueLine(want ? { flow: want } : {}, (inForce) => answer(CPO.SET_CONTROL, [flowControlValue(inForce?.flow ?? want ?? 'none', inbound)]));
   };
 
   const setModem = (want: ModemSettings, which: 'dtr' | 'rts') =>
@@ -191,8 +199,9 @@ export function telnetServerLink(link: Link, log: Logger): Link {
       case CTL.RTS_REQUEST:
         return setModem({}, 'rts');
       default:
-        // Flow control: LineSettings has none, so none is what is in force; the answer says so.
-        return answer(CPO.SET_CONTROL, [v >= CTL.INFLOW_REQUEST ? CTL.INFLOW_NONE : CTL.FLOW_NONE]);
+        if (v <= CTL.FLOW_HARDWARE || (v >= CTL.INFLOW_REQUEST && v <= CTL.INFLOW_HARDWARE)) return queueFlow(v);
+        // DCD, DTR or DSR inbound flow: Linux has no such setting; none is in force.
+        return answer(CPO.SET_CONTROL, [CTL.INFLOW_NONE]);
     }
   };
 
@@ -201,7 +210,7 @@ export function telnetServerLink(link: Link, log: Logger): Link {
     const value = data.subarray(1);
     if (code === undefined) return;
     const key = LINE_COMMANDS[code];
-    if (key) return queueLine(key, decodeLineValue(key, value), code);
+    if (key) return queueSetting(key, decodeLineValue(key, value), code);
     switch (code) {
       case CPO.SIGNATURE:
         if (value.length === 0) answer(CPO.SIGNATURE, Buffer.from(SIGNATURE));
@@ -319,7 +328,9 @@ function modemStateNotifier(read: (reply: (m: ModemSettings | undefined) => void
 /** The telnet client side (tcp:?telnet): NAWS for resizes, RFC 2217 for line, modem and BREAK. */
 export function telnetClientLink(link: Link, log: Logger): Link {
   let size: [number, number] | undefined;
-  const waiting = new Map<number, ((data: Buffer | undefined) => void)[]>();
+  /** Callers waiting for an answer, by answer code; SET-CONTROL answers also by kind (flow, break, dtr…), which may come back in any order. */
+  const waiting = new Map<string, ((data: Buffer | undefined) => void)[]>();
+  const answerKey = (code: number, first: number | undefined) => (code === SERVER + CPO.SET_CONTROL ? `${code}:${controlGroup(first ?? 0)}` : String(code));
 
   const sendNaws = () => {
     if (!size || !stream.neg.enabled('us', OPT.NAWS)) return;
@@ -329,14 +340,37 @@ export function telnetClientLink(link: Link, log: Logger): Link {
     stream.raw(subnegotiation(OPT.NAWS, b));
   };
   let remoteLines: number | undefined;
-  const requireComPort = () => {
+  /**
+   * A request made right after connecting (a virtual port handing on the settings a program
+   * just set) waits for the server's answer to WILL COM-PORT-OPTION, up to NEGOTIATION_MS.
+   */
+  const requireComPort = async () => {
+    if (stream.neg.pending('us', OPT.COM_PORT) && !stream.destroyed) {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (stream.neg.pending('us', OPT.COM_PORT) && !stream.destroyed) return;
+          done();
+        };
+        const timer = setTimeout(() => done(), NEGOTIATION_MS);
+        const done = () => {
+          clearTimeout(timer);
+          link.stream.off('data', check);
+          stream.off('close', done);
+          resolve();
+        };
+        // Registered after the parser's own listener: it has read the answer when this runs.
+        link.stream.on('data', check);
+        stream.once('close', done);
+      });
+    }
     if (!stream.neg.enabled('us', OPT.COM_PORT)) throw new Error('the telnet server does not speak RFC 2217 (COM-PORT-OPTION)');
   };
   /** Sends one COM-PORT command and waits for the server's answer (code + 100). */
   const ask = (code: number, data: Buffer | number[]): Promise<Buffer> =>
     new Promise((resolve, reject) => {
-      const queue = waiting.get(SERVER + code) ?? [];
-      waiting.set(SERVER + code, queue);
+      const key = answerKey(SERVER + code, Buffer.from(data)[0]);
+      const queue = waiting.get(key) ?? [];
+      waiting.set(key, queue);
       const timer = setTimeout(() => {
         queue.splice(queue.indexOf(done), 1);
         reject(new Error(`no RFC 2217 answer to command ${code} within ${ANSWER_MS} ms`));
@@ -357,7 +391,7 @@ export function telnetClientLink(link: Link, log: Logger): Link {
       if (option !== OPT.COM_PORT || data[0] === undefined) return;
       // The server's modem-state notices come unasked: keep the last for a read (an empty setModem).
       if (data[0] === SERVER + CPO.NOTIFY_MODEMSTATE && data[1] !== undefined) remoteLines = data[1];
-      waiting.get(data[0])?.shift()?.(data.subarray(1));
+      waiting.get(answerKey(data[0], data[1]))?.shift()?.(data.subarray(1));
     },
     () => {},
     (side, option, on) => {
@@ -384,15 +418,23 @@ export function telnetClientLink(link: Link, log: Logger): Link {
       await ask(CPO.SET_CONTROL, [CTL.BREAK_OFF]);
     },
     async setLine(line) {
-      requireComPort();
+      await requireComPort();
       const inForce: Partial<LineSettings> = {};
       const codes = Object.entries(LINE_COMMANDS) as [string, LineKey][];
-      await Promise.all(
-        codes.map(async ([code, key]) => {
+      await Promise.all([
+        ...codes.map(async ([code, key]) => {
           const answer = await ask(Number(code), encodeLineValue(key, line[key]));
           (inForce as Record<string, unknown>)[key] = decodeLineValue(key, answer);
         }),
-      );
+        // A server that does not answer about flow control still answers the rest.
+        ask(CPO.SET_CONTROL, [line.flow ? flowControlValue(line.flow, false) : CTL.FLOW_REQUEST]).then(
+          (answer) => {
+            const flow = flowOfControl(answer[0] ?? 0);
+            if (flow) inForce.flow = flow;
+          },
+          () => {},
+        ),
+      ]);
       log.debug(`${link.label}: RFC 2217 line in force ${JSON.stringify(inForce)}`);
       return inForce as LineSettings;
     },
@@ -402,7 +444,7 @@ export function telnetClientLink(link: Link, log: Logger): Link {
         const lines = remoteLines;
         return lines === undefined ? {} : { cts: !!(lines & MODEM_BITS.cts), dsr: !!(lines & MODEM_BITS.dsr), ri: !!(lines & MODEM_BITS.ri), dcd: !!(lines & MODEM_BITS.dcd) };
       }
-      requireComPort();
+      await requireComPort();
       const [dtr, rts] = await Promise.all([
         ask(CPO.SET_CONTROL, [modem.dtr === undefined ? CTL.DTR_REQUEST : modem.dtr ? CTL.DTR_ON : CTL.DTR_OFF]),
         ask(CPO.SET_CONTROL, [modem.rts === undefined ? CTL.RTS_REQUEST : modem.rts ? CTL.RTS_ON : CTL.RTS_OFF]),
