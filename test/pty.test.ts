@@ -54,6 +54,9 @@ test('replay: a late peer first receives the recent output, capped at replay=', 
   const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=64`, 'tcp-listen:0']);
   try {
     const early = await connectPeer(pb.listening[0]!.port);
+    // The history must be live output for the early peer: the hub has to have it first (a
+    // join processed after it would get only the 64-byte replay, and this read would wait).
+    await until(() => pb.stderr().includes('(1 peer)'));
     const history = Buffer.from(Array.from({ length: 100 }, (_, i) => `${i % 10}`).join(''));
     vm.say(history);
     await readBytes(early, 7 + history.length);
