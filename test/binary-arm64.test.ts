@@ -3,10 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acceptOne, connectTcp, readUntil, ROOT, spawnTracked, startPtyb, transferBothWays } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, readUntil, ROOT, runTool, spawnTracked, startPtyb, transferBothWays } from './helpers/ptyb.js';
 
 /** What `npm test`'s pretest builds (npm run build), next to the x64 file. */
 const BUILT = join(ROOT, 'dist/ptybridge-linux-arm64');
@@ -37,14 +36,8 @@ after(() => {
 
 async function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [file, ...pre] = cmd();
-  const proc = spawnTracked(file!, [...pre, ...args], { env, cwd: runDir });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  proc.stdin!.end();
-  const [code] = await once(proc, 'close');
-  return { code: code as number | null, stdout, stderr };
+  const r = await runTool(file!, [...pre, ...args], { env, cwd: runDir });
+  return { ...r, stdout: r.stdout.toString() };
 }
 
 const startBin = (args: string[]) => startPtyb(args, { cmd: cmd(), env, cwd: runDir });

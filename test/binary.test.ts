@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { acceptOne, connectTcp, readUntil, ROOT, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, readUntil, ROOT, runTool, sha256, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
 import { authHeader, TOKEN, withToken } from './helpers/ws.js';
 
 /** What `npm test`'s pretest builds (npm run build). */
@@ -47,14 +47,8 @@ after(() => {
 
 /** Runs the copied binary to completion in its lonely directory with the clean environment. */
 async function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawnTracked(bin, args, { env, cwd: runDir });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  proc.stdin!.end();
-  const [code] = await once(proc, 'close');
-  return { code: code as number | null, stdout, stderr };
+  const r = await runTool(bin, args, { env, cwd: runDir });
+  return { ...r, stdout: r.stdout.toString() };
 }
 
 /** Starts the copied binary until it prints its "listening on" lines. */

@@ -74,8 +74,8 @@ export async function runPtyb(args: string[], opts: { input?: Buffer | string; e
 }
 
 /** Runs any program to completion, feeding `input` on stdin. */
-export async function runTool(cmd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  const proc = spawnTracked(cmd, args, { env: opts.env ?? process.env });
+export async function runTool(cmd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const proc = spawnTracked(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd });
   const out: Buffer[] = [];
   let err = '';
   proc.stdout!.on('data', (c: Buffer) => out.push(c));

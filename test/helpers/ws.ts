@@ -43,6 +43,21 @@ export function rawGet(port: number, reqPath: string, headers: Record<string, st
 export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers, origin: opts.origin, ca: opts.ca, maxPayload: opts.maxPayload, perMessageDeflate: false });
+    // What the server sends with its handshake answer (a hub's replay) is emitted in the same
+    // tick as 'open', before a caller awaiting this promise can listen: hold it until the
+    // caller's first 'message' listener, then emit it again (a microtask later, so every
+    // listener added in that same step gets it, before any later frame).
+    const early: unknown[][] = [];
+    const hold = (...args: unknown[]) => early.push(args);
+    ws.on('message', hold);
+    ws.on('newListener', function handOver(event: string | symbol, listener: unknown) {
+      if (event !== 'message' || listener === hold) return;
+      ws.off('newListener', handOver);
+      ws.off('message', hold);
+      queueMicrotask(() => {
+        for (const args of early.splice(0)) ws.emit('message', ...args);
+      });
+    });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
       res.resume();
