@@ -78,7 +78,10 @@ export function interactiveStdio(escape: number | undefined, hint: (text: string
     if (told === undefined && state.policy === 'shared' && state.you === 'typing') return;
     told = key;
     const how = escape !== undefined && state.you === 'watching' && state.holder !== undefined ? ` (${escapeName(escape)}w takes it)` : '';
-    process.stderr.write(`\r\n[ptybridge: ${describeKeyboard(state)}${how}]\r\n`);
+    // In band, after what the far side sent before it: a joiner's first bytes are its screen,
+    // which starts with a reset, and a line written beside them (stderr) could land first and be
+    // wiped.
+    if (!stream.writableEnded) stream.write(`\r\n[ptybridge: ${describeKeyboard(state)}${how}]\r\n`);
   };
   return { stream, label: 'stdio', tell };
 }
