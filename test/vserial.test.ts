@@ -114,7 +114,10 @@ test('a program that changes speed mid-stream: every byte arrives in order both 
     ]);
     const fromProgram = await readBytes(device.stdout!, 3 * 32 * 1024);
     assert.ok(fromProgram.equals(Buffer.concat([chunk(0), chunk(1), chunk(2)])), 'the program\'s bytes, exact and in order');
-    // Only now: pyserial empties the input buffer when it opens the port.
+    // Only now: pyserial empties the input buffer when it opens the port. And once the last
+    // speed is in force at the far port (its answer written back to our slave), so the way back
+    // is checked against settled settings; the way out above crossed all three changes.
+    await untilStty(far, /speed 230400 baud/);
     const back = Buffer.concat([chunk(7), chunk(8), chunk(9)]);
     device.stdin!.write(back);
     const res = await py;
