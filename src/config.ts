@@ -1,4 +1,5 @@
 // The config file (--config consoles.yaml): many routes, each two URIs plus options as on the CLI, validated whole before anything opens.
+import { redactSecrets } from './uri.js';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
@@ -10,7 +11,6 @@ import { checkPair, sharingOf } from './router/route.js';
 import { parseSize } from './options.js';
 import type { TranscriptOptions } from './router/session-log.js';
 import { serverSettingsOf, type WsListenTarget } from './endpoints/ws-listen.js';
-import { redactUrl } from './web/auth.js';
 import { cannotShare, shareKey, type Sharer } from './web/server.js';
 
 /** One route as the config names it. */
@@ -118,7 +118,7 @@ export function loadConfig(file: string): RouteConfig[] {
       const settings = serverSettingsOf(spec);
       const key = shareKey(settings);
       if (key === undefined) continue;
-      const me: Sharer = { uri: redactUrl(e.spec.uri), path: (spec.target as WsListenTarget).path, settings };
+      const me: Sharer = { uri: redactSecrets(e.spec.uri), path: (spec.target as WsListenTarget).path, settings };
       const others = webSharers.get(key) ?? [];
       for (const other of others) {
         const why = cannotShare(other, me, key);
@@ -179,7 +179,7 @@ interface Bind {
 function bindOf(e: Endpoint, key: string, at: string): Bind | undefined {
   if (e.type.role !== 'listening') return undefined;
   const t = e.spec.target as { host?: string; port?: number } | string;
-  const uri = redactUrl(e.spec.uri);
+  const uri = redactSecrets(e.spec.uri);
   if (typeof t === 'string') return { space: 'unix', host: '', port: 0, path: resolvePath(t), what: `unix ${resolvePath(t)}`, key, at, uri, web: false };
   if (t.host === undefined || t.port === undefined || t.port === 0) return undefined; // port 0: the OS picks a free one
   const space = e.type.scheme === 'udp-listen' ? 'udp' : 'tcp';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { duration, flag, int, size, text } from '../options.js';
 import { chooseSubprotocol, CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
-import { parseHostPort, quoteUri, quoted, redactSecrets as redactUrl, type HostPort } from '../uri.js';
+import { parseHostPort, quoteUri, quoted, redactSecrets, type HostPort } from '../uri.js';
 import type { Admitted } from '../web/auth.js';
 import { doorOptions, parseTrustProxy, type KeyboardState } from '../router/roles.js';
 import type { ServerSettings } from '../web/server.js';
@@ -82,23 +82,23 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   parseTarget,
   validate(spec) {
     const o = spec.options;
-    if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
-    if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: ?dotfiles needs static=DIR`);
+    if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: token= and token-file= exclude each other`);
+    if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: ?dotfiles needs static=DIR`);
     const vt = o['view-token'];
     if (vt !== undefined) {
-      if (vt === '' || vt === 'none') throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : '"none"'}`);
-      if (o.token === 'none') throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: view-token= with token=none: without a token every peer types; give token= too`);
-      if (vt === o.token) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: view-token= is the same as token=: a peer could not be told apart`);
+      if (vt === '' || vt === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : '"none"'}`);
+      if (o.token === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= with token=none: without a token every peer types; give token= too`);
+      if (vt === o.token) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= is the same as token=: a peer could not be told apart`);
     }
-    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(o['user-header'] ?? '')) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: user-header= expects a header name such as X-Forwarded-User`);
-    parseTrustProxy(o['trust-proxy'], quoteUri(redactUrl(spec.uri)));
+    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(o['user-header'] ?? '')) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: user-header= expects a header name such as X-Forwarded-User`);
+    parseTrustProxy(o['trust-proxy'], quoteUri(redactSecrets(spec.uri)));
   },
   async listen(spec, onLink, ctx) {
     // The HTTP server, its auth and the page's assets load when a listener opens: a route
     // without a WebSocket starts without them (bench/results-binary.md).
     const { describePeer, mount } = await import('../web/server.js');
     const { credentialOf } = await import('../web/auth.js');
-    const uri = redactUrl(spec.uri);
+    const uri = redactSecrets(spec.uri);
     const o = spec.options;
     const { path } = spec.target;
     if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError(`${quoteUri(uri)}: cert= and key= go together`);

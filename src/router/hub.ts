@@ -1,4 +1,5 @@
 // The hub: one shared device, many peers (DESIGN §3) — fan-out with replay, merged input, policies, reopen.
+import { redactSecrets } from '../uri.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
@@ -10,7 +11,6 @@ import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
 import { makeReplay, type Replay } from './replay.js';
 import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
-import { redactUrl } from '../web/auth.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
@@ -125,7 +125,7 @@ class Hub {
     const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
     for (const p of this.peers) peers[p.door] = (peers[p.door] ?? 0) + 1;
     const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
-    const uri = redactUrl(this.device.spec.uri);
+    const uri = redactSecrets(this.device.spec.uri);
     return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who, counters: { ...this.counters } };
   }
 

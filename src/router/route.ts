@@ -1,4 +1,5 @@
 // Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
+import { redactSecrets } from '../uri.js';
 import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
 import type { ConnectingType, Endpoint, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
@@ -8,7 +9,6 @@ import { bind, isReadonlyDoor, listeningRoute, type Route, type RouteContext } f
 import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
 import { mirrorTrace } from './trace.js';
-import { redactUrl } from '../web/auth.js';
 
 export type { Route, RouteContext } from './listeners.js';
 
@@ -141,7 +141,7 @@ class Joins {
 /** Roles are a hub's: a peer of its own fresh connection has nothing to watch but what it types. */
 function noReadonlyDoor(e: Listening): void {
   const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
-  if (what) throw new UsageError(`${redactUrl(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`);
+  if (what) throw new UsageError(`${redactSecrets(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`);
 }
 
 /** A watch-only peer (view token, view user) on a route without a shared device is turned away. */
