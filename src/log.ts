@@ -1,23 +1,10 @@
 // Logging to stderr with levels set by -v/-q, as text lines or (--log-format json) one JSON object a line; data never goes through here.
+import type { Level, LogFields, Logger } from './core/logger.js';
 import { UsageError } from './errors.js';
 
-export type Level = 'error' | 'warn' | 'info' | 'debug';
+export type { Level, LogFields, Logger } from './core/logger.js';
+
 const RANK: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 3 };
-
-/**
- * What a log pipeline filters on, besides the message: `event` (a stable name such as
- * `listening`, `peer-connected`, `device-lost`) and whatever the line is about (`peer`,
- * `device`, `user`, `bytes_in`…). Text lines show only the message.
- */
-export type LogFields = { event?: string } & Record<string, string | number | boolean | undefined>;
-
-export interface Logger {
-  error(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  debug(msg: string, fields?: LogFields): void;
-  enabled(level: Level): boolean;
-}
 
 export type LogFormat = 'text' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];

@@ -1,11 +1,11 @@
-// Options every shared device type adds to its schema, read by the hub (src/router/hub.ts), and the per-peer session options of exec:.
+// Options every shared device type adds to its schema, read by the hub (src/router/hub.ts), a door's ?readonly, and the per-peer session options of exec:.
+import type { HubSettings, ReplaySetting } from '../core/hub-settings.js';
+import { POLICIES, type Policy } from '../core/roles.js';
 import { duration, flag, int, oneOf, parsed, parseSize, size } from '../options.js';
 
-export const POLICIES = ['shared', 'exclusive', 'readonly'] as const;
-export type Policy = (typeof POLICIES)[number];
-
-/** What a joining peer is shown first (src/router/replay.ts). */
-export type ReplaySetting = { mode: 'screen'; scrollback: number } | { mode: 'bytes'; size: number } | { mode: 'off' };
+// Shim exports: these moved to src/core/ (the lead rewrites the imports, then drops these lines).
+export type { HubSettings, ReplaySetting } from '../core/hub-settings.js';
+export { POLICIES, type Policy } from '../core/roles.js';
 type ReplayChoice = { mode: 'screen' } | { mode: 'bytes'; size?: number } | { mode: 'off' };
 
 /** The byte tail `?replay=bytes` keeps when no size is given. */
@@ -45,6 +45,11 @@ export const hubOptions = {
   'log-input': flag(false, 'behind a listener: also record what each peer types, by name, in the transcript (--log; else on stderr), for audit'),
 };
 
+/** Spread into every listener's option schema: a read-only door (conserver's spy port). */
+export const doorOptions = {
+  readonly: flag(false, 'behind a shared device: peers of this listener see everything and type nothing (spy mode)'),
+};
+
 /** For a device whose size ptybridge does not set (pty:, serial:): the size its screen model starts at. */
 export const screenOptions = {
   screen: parsed('COLSxROWS, such as 80x24', 'with replay=screen: the size of the screen model until a peer that may type resizes the device (default 80x24)', parseScreenSize),
@@ -54,16 +59,6 @@ export const screenOptions = {
 export const sessionOptions = {
   linger: duration(5 * 60_000, 'behind ws-listen, one session per browser tab: how long a shell whose page went away (reload, dropped network) waits for it to come back; then it gets SIGHUP (0: the shell ends with its page)', 24 * 3_600_000),
 };
-
-/** The hub's settings as a device spec carries them. */
-export interface HubSettings {
-  policy: Policy;
-  replay: ReplaySetting;
-  /** The screen model's size at start: exec's cols/rows, `?screen=`, or 80x24. */
-  size: { cols: number; rows: number };
-  'peer-queue': number;
-  'log-input': boolean;
-}
 
 /**
  * Serial lines often carry binary protocols (a bootloader upload, Modbus) that a

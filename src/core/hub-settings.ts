@@ -1,0 +1,15 @@
+// What a hub is told by its device's address: who may type, what a joiner sees first, how far a peer may fall behind.
+import type { Policy } from './roles.js';
+
+/** What a joining peer is shown first (src/router/replay.ts). */
+export type ReplaySetting = { mode: 'screen'; scrollback: number } | { mode: 'bytes'; size: number } | { mode: 'off' };
+
+/** The hub's settings as a device spec carries them (read by src/endpoints/hub-options.ts `hubSettingsOf`). */
+export interface HubSettings {
+  policy: Policy;
+  replay: ReplaySetting;
+  /** The screen model's size at start: exec's cols/rows, `?screen=`, or 80x24. */
+  size: { cols: number; rows: number };
+  'peer-queue': number;
+  'log-input': boolean;
+}
