@@ -1,29 +1,18 @@
-// The config file (--config consoles.yaml): many routes, each two URIs plus options as on the CLI, validated whole before anything opens.
+// The config file (--config consoles.yaml): many routes, each two URIs (or a device and its doors) plus options as on the CLI, validated whole before anything opens.
 import { redactSecrets } from './uri.js';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from './errors.js';
-import { isHub, refuseIdleHubOptions } from './idle-options.js';
 import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
-import { checkPair, sharingOf } from './router/route.js';
+import { CONFIG_HUB_SHAPE, describePlan, planHub, planPair, type Plan } from './plan/plan.js';
 import { parseSize } from './options.js';
-import type { TranscriptOptions } from './router/session-log.js';
+import type { RouteConfig } from './router/routes.js';
 import { serverSettingsOf, type WsListenTarget } from './endpoints/ws-listen.js';
 import { cannotShare, shareKey, type Sharer } from './web/server.js';
 
-/** One route as the config names it. */
-export interface RouteConfig {
-  name: string;
-  left: Endpoint;
-  right: Endpoint;
-  /** Transcript file and its rotation, when `options.log` is set. */
-  log?: { file: string } & TranscriptOptions;
-  hex: boolean;
-  /** The route's identity for a reload: a route whose key is unchanged keeps its peers. */
-  key: string;
-}
+export type { RouteConfig } from './router/routes.js';
 
 const sizeText = z.union([z.number().int().min(0), z.string()]).refine((v) => (typeof v === 'number' ? true : parseSize(v) !== undefined), {
   message: 'expected a size such as 4096, 16k or 1M',
@@ -31,8 +20,11 @@ const sizeText = z.union([z.number().int().min(0), z.string()]).refine((v) => (t
 
 const routeSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (at most 64)'),
-  left: z.string().min(1),
-  right: z.string().min(1),
+  // Either two ends (left, right: as on the command line), or one shared device and its doors.
+  left: z.string().min(1).optional(),
+  right: z.string().min(1).optional(),
+  device: z.string().min(1).optional(),
+  doors: z.array(z.string().min(1)).min(1, 'expected at least one door').optional(),
   options: z
     .strictObject({
       log: z.string().min(1).optional(),
@@ -89,30 +81,46 @@ export function loadConfig(file: string): RouteConfig[] {
     const here = (key: string) => at(offsetOf(doc, ['routes', i, key]));
     if (names.has(r.name)) throw new ConfigError(`${here('name')}: routes[${i}].name: "${r.name}" is also the name of routes[${names.get(r.name)}]`);
     names.set(r.name, i);
-    const endpoint = (key: 'left' | 'right') => {
+    const o = r.options ?? {};
+    // A route is LEFT RIGHT or DEVICE DOORS…: which keys it has says which, and the planner checks the shape.
+    const hubForm = r.device !== undefined || r.doors !== undefined;
+    if (hubForm && (r.left !== undefined || r.right !== undefined)) {
+      const key = r.left !== undefined ? 'left' : 'right';
+      throw new ConfigError(`${here(key)}: routes[${i}].${key}: a route has either left and right, or device and doors, not both`);
+    }
+    const need = hubForm ? (['device', 'doors'] as const) : (['left', 'right'] as const);
+    for (const key of need) {
+      if (r[key] === undefined) throw new ConfigError(`${here(key)}: routes[${i}].${key}: missing: a route has left and right (two ends), or device and doors (one shared device, its listeners)`);
+    }
+    // Each address with its key in the file (routes[i].doors[1]) and where it is.
+    const sides: { key: string; at: string; uri: string }[] = hubForm
+      ? [{ key: 'device', at: here('device'), uri: r.device! }, ...r.doors!.map((uri, j) => ({ key: `doors[${j}]`, at: at(offsetOf(doc, ['routes', i, 'doors', j])), uri }))]
+      : (['left', 'right'] as const).map((key) => ({ key, at: here(key), uri: r[key]! }));
+    // `options.policy` is the hub's `?policy=` for the device, unless its URI says otherwise.
+    const parsed = sides.map((side) => {
       try {
-        return parseEndpoint(r[key]);
+        const e = parseEndpoint(side.uri);
+        return o.policy ? withPolicy(e, o.policy) : e;
       } catch (err) {
-        throw new ConfigError(`${here(key)}: routes[${i}].${key}: ${(err as Error).message}`);
+        throw new ConfigError(`${side.at}: routes[${i}].${side.key}: ${(err as Error).message}`);
       }
-    };
-    let left = endpoint('left');
-    let right = endpoint('right');
+    });
+    let plan: Plan;
     try {
-      checkPair(left, right);
+      plan = hubForm ? planHub(parsed[0]!, parsed.slice(1), CONFIG_HUB_SHAPE) : planPair(parsed[0]!, parsed[1]!);
     } catch (err) {
       throw new ConfigError(`${here('name')}: route "${r.name}": ${(err as Error).message}`);
     }
+    const endpoints = parsed.map((e, j) => ({ ...sides[j]!, e }));
     // stdio and the like exist once per process, not once per route.
-    for (const e of [left, right]) {
+    for (const { e } of endpoints) {
       const res = e.type.role === 'connecting' ? e.type.exclusiveResource : undefined;
       if (!res) continue;
       if (exclusive.has(res)) throw new ConfigError(`${here('name')}: route "${r.name}" uses ${res}, and so does route "${exclusive.get(res)}"; one process has only one`);
       exclusive.set(res, r.name);
     }
     // Routes on one ws-listen address share its server: each needs its own path and the same token, origin, TLS.
-    for (const side of ['left', 'right'] as const) {
-      const e = side === 'left' ? left : right;
+    for (const { e, key: side, at: sideAt } of endpoints) {
       if (e.type.scheme !== 'ws-listen') continue;
       const spec = e.spec as unknown as Parameters<typeof serverSettingsOf>[0];
       const settings = serverSettingsOf(spec);
@@ -122,33 +130,26 @@ export function loadConfig(file: string): RouteConfig[] {
       const others = webSharers.get(key) ?? [];
       for (const other of others) {
         const why = cannotShare(other, me, key);
-        if (why) throw new ConfigError(`${here(side)}: routes[${i}].${side}: ${why}`);
+        if (why) throw new ConfigError(`${sideAt}: routes[${i}].${side}: ${why}`);
       }
       webSharers.set(key, [...others, me]);
     }
     // Two listeners on one address: the second would fail with EADDRINUSE at run time; say so now, naming both.
-    for (const side of ['left', 'right'] as const) {
-      const bind = bindOf(side === 'left' ? left : right, `routes[${i}].${side}`, here(side));
+    for (const { e, key: side, at: sideAt } of endpoints) {
+      const bind = bindOf(e, `routes[${i}].${side}`, sideAt);
       if (!bind) continue;
       const other = binds.find((b) => clash(b, bind));
       if (other) throw new ConfigError(`${bind.at}: ${bind.key}: ${bind.uri} binds ${bind.what}, as ${other.key} does at ${other.at}; one of them would fail with EADDRINUSE`);
       binds.push(bind);
     }
-    const o = r.options ?? {};
     // An option that cannot take effect is refused, as on the command line (src/main.ts).
     const optionAt = (key: string) => at(offsetOf(doc, ['routes', i, 'options', key], true));
     for (const key of ['log-max-size', 'log-keep'] as const) {
       if (o[key] !== undefined && o.log === undefined) throw new ConfigError(`${optionAt(key)}: routes[${i}].options.${key}: has no effect without options.log`);
     }
-    if (o.policy && !isHub(left, right)) {
+    if (o.policy && plan.kind !== 'hub') {
       throw new ConfigError(`${optionAt('policy')}: routes[${i}].options.policy: has no effect here: a policy applies to a shared device (pty:, serial:, file:, stdio:, exec:…?share) behind a listener`);
     }
-    try {
-      refuseIdleHubOptions([left, right]);
-    } catch (err) {
-      throw new ConfigError(`${here('name')}: route "${r.name}": ${(err as Error).message}`);
-    }
-    if (o.policy) [left, right] = [withPolicy(left, o.policy), withPolicy(right, o.policy)];
     const log = o.log
       ? {
           file: o.log,
@@ -156,7 +157,7 @@ export function loadConfig(file: string): RouteConfig[] {
           keep: o['log-keep'] ?? 5,
         }
       : undefined;
-    routes.push({ name: r.name, left, right, log, hex: o.hex ?? false, key: JSON.stringify([r.left, r.right, o]) });
+    routes.push({ name: r.name, plan, log, hex: o.hex ?? false, key: JSON.stringify([sides.map((x) => x.uri), o]) });
   });
   return routes;
 }
@@ -235,26 +236,18 @@ function offsetOf(doc: Document, path: (string | number)[], atKey = false): numb
   return undefined;
 }
 
-/** The --check output: each route as it will run, options with their defaults. */
+/** The --check output: each route's plan (src/plan/plan.ts), options with their defaults. */
 export function describeRoutes(routes: RouteConfig[]): string {
-  const opts = (e: Endpoint) => Object.entries(e.spec.options as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
-  const how = (r: RouteConfig) => {
-    const roles = [r.left.type.role, r.right.type.role];
-    if (roles[0] === 'connecting' && roles[1] === 'connecting') return 'connect both ends';
-    if (roles[0] === 'listening' && roles[1] === 'listening') return 'rendezvous';
-    const c = (r.left.type.role === 'connecting' ? r.left : r.right) as { type: import('./endpoints/types.js').ConnectingType; spec: Endpoint['spec'] };
-    return sharingOf(c) === 'device' ? 'shared device (hub)' : 'one upstream per peer';
-  };
   return routes
-    .map((r) =>
-      [
-        `${r.name}: ${how(r)}`,
-        `  left   ${r.left.spec.uri}  [${opts(r.left)}]`,
-        `  right  ${r.right.spec.uri}  [${opts(r.right)}]`,
-        ...(r.log ? [`  log    ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`] : []),
+    .map((r) => {
+      const [head, ...rest] = describePlan(r.plan);
+      return [
+        `${r.name}: ${head}`,
+        ...rest,
+        ...(r.log ? [`  ${'log'.padEnd(8)}  ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`] : []),
         ...(r.hex ? ['  hex trace on'] : []),
-      ].join('\n'),
-    )
+      ].join('\n');
+    })
     .join('\n') + '\n';
 }
 

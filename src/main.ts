@@ -61,22 +61,27 @@ export async function main(argv: string[]): Promise<number> {
       }
       metrics = await startMetricsFlag(values.metrics, log);
       const { runConfig } = await import('./router/routes.js');
-      return await runConfig(values.config, configs, level, log, () => metrics?.stopping());
+      return await runConfig(values.config, configs, level, log, () => metrics?.stopping(), loadConfig);
     }
-    if (values.check) throw new UsageError('--check needs --config FILE');
     if (positionals.length < 2) {
       throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const [{ parseEndpoint }, { withEscapeFlag }, { startAddresses }, { openTranscript, transcriptOptions }, { refuseIdleFlags }] = await Promise.all([
+    const [{ parseEndpoint }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIdleFlags }, { describePlan, planAddresses }] = await Promise.all([
       import('./endpoints/registry.js'),
       import('./endpoints/stdio-tty.js'),
       import('./router/route.js'),
       import('./router/session-log.js'),
       import('./idle-options.js'),
+      import('./plan/plan.js'),
     ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     refuseIdleFlags(values, addresses);
+    const plan = planAddresses(addresses);
+    if (values.check) {
+      process.stdout.write(`${describePlan(plan).join('\n')}\n`);
+      return 0;
+    }
     metrics = await startMetricsFlag(values.metrics, log);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
@@ -96,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const linger = await lingerFrom(values.linger);
-    route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
+    route = await startPlan(plan, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();

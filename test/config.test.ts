@@ -70,15 +70,15 @@ test('--check prints the effective routes with defaults and opens nothing', asyn
   assert.equal(r.code, 0, r.stderr);
   // Options with their defaults filled in (other options may join the lists over time).
   const out = r.stdout.toString().split('\n');
-  assert.equal(out[0], 'lab1: one upstream per peer');
-  assert.match(out[1]!, /^  left   tcp:127\.0\.0\.1:1  \[nodelay=true telnet=false .*retry=0 interval=1000.*\]$/);
-  assert.match(out[2]!, /^  right  tcp-listen:7001\?telnet  \[nodelay=true telnet=true max=0.*\]$/);
-  assert.equal(out[3], '  log    /tmp/lab1.log (rotated once it would pass 1M (1048576 bytes), 5 old files kept)');
+  assert.equal(out[0], 'lab1: fork: each peer gets its own upstream');
+  assert.match(out[1]!, /^  upstream  tcp:127\.0\.0\.1:1  \[nodelay=true telnet=false .*retry=0 interval=1000.*\]$/);
+  assert.match(out[2]!, /^  door      tcp-listen:7001\?telnet  \[nodelay=true telnet=true max=0.*\]$/);
+  assert.equal(out[3], '  log       /tmp/lab1.log (rotated once it would pass 1M (1048576 bytes), 5 old files kept)');
   // Without log-max-size the file is never rotated, and it says so in words.
   writeFileSync(file, ['version: 1', 'routes:', '  - name: lab1', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:7001', '    options: {log: /tmp/lab1.log}', ''].join('\n'));
   const never = await runPtyb(['--config', file, '--check']);
   assert.equal(never.code, 0, never.stderr);
-  assert.equal(never.stdout.toString().split('\n')[3], '  log    /tmp/lab1.log (never rotated: no log-max-size)');
+  assert.equal(never.stdout.toString().split('\n')[3], '  log       /tmp/lab1.log (never rotated: no log-max-size)');
 });
 
 test('--check finds every listener clash (tcp, ws on tcp, udp, unix), naming both file:line', async (t) => {

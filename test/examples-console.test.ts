@@ -42,7 +42,7 @@ test('examples/consoles-loopback.yaml: three consoles, two of them telnet with a
 test('examples/consoles.yaml (the ser2net replacement) passes --check', async () => {
   const r = await runPtyb(['--config', join(ROOT, 'examples/consoles.yaml'), '--check']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout.toString(), /^switch1: shared device \(hub\)$/m);
+  assert.match(r.stdout.toString(), /^switch1: hub: one shared device, 1 door$/m);
   assert.match(r.stdout.toString(), /policy=exclusive/);
-  assert.match(r.stdout.toString(), /^vm2: shared device \(hub\)\n.*\n  right  ws-listen:127\.0\.0\.1:8080\/console\/vm2\?token-file=\/etc\/ptybridge\/web-token /m, 'the VMs share one web port by path');
+  assert.match(r.stdout.toString(), /^vm2: hub: one shared device, 1 door\n.*\n  door      ws-listen:127\.0\.0\.1:8080\/console\/vm2\?token-file=\/etc\/ptybridge\/web-token /m, 'the VMs share one web port by path');
 });

@@ -2,6 +2,7 @@
 import { EndpointError, PtybError } from '../errors.js';
 import type { Link, Listener, ListeningType, OpenContext, Spec } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
+import { isReadonlyDoor } from '../plan/plan.js';
 import type { Transcript } from './session-log.js';
 
 export interface RouteContext {
@@ -30,8 +31,8 @@ export interface Route {
 
 type Listening = { type: ListeningType; spec: Spec };
 
-/** A `?readonly` door: each of its peers is a watcher, whatever its credential. */
-export const isReadonlyDoor = (e: Listening) => (e.spec.options as { readonly?: boolean }).readonly === true;
+/** A `?readonly` door: each of its peers is a watcher, whatever its credential (the planner decides what a door is). */
+export { isReadonlyDoor };
 
 /**
  * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`

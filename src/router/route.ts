@@ -1,85 +1,47 @@
-// Decides how two endpoints meet (DESIGN §3) and runs the route until it ends or is stopped.
-import { redactSecrets } from '../uri.js';
-import { EndpointError, RouteError, UsageError, describeOsError } from '../errors.js';
-import type { ConnectingType, Endpoint, Link, Listener, ListeningType, OpenContext, Sharing, Spec } from '../endpoints/types.js';
+// Runs a planned route (src/plan/plan.ts: pipe, fork, rendezvous or hub) until it ends or is stopped.
+import { EndpointError, describeOsError } from '../errors.js';
+import type { Endpoint, OpenContext } from '../core/endpoint.js';
+import type { Link, Listener } from '../core/link.js';
+import { planAddresses, planPair, type Connecting, type Listening, type Plan } from '../plan/plan.js';
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
-import { bind, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
 import { mirrorTrace } from './trace.js';
 
 export type { Route, RouteContext } from './listeners.js';
+/** Shim export: the planner owns it now (src/plan/plan.ts). */
+export { sharingOf } from '../plan/plan.js';
 
-type Connecting = { type: ConnectingType; spec: Spec };
-type Listening = { type: ListeningType; spec: Spec };
-
-/** How a connecting endpoint meets a listener: its type's default, or `?share` where it has one. */
-export function sharingOf(e: Connecting): Sharing {
-  const share = (e.spec.options as { share?: boolean }).share;
-  if (share === true) return 'device';
-  if (share === false) return 'per-peer';
-  return e.type.sharing;
-}
-
-/** Refuses pairs that cannot work before anything opens. */
-export function checkPair(left: Endpoint, right: Endpoint): void {
-  const lr = left.type.role === 'connecting' ? left.type.exclusiveResource : undefined;
-  const rr = right.type.role === 'connecting' ? right.type.exclusiveResource : undefined;
-  if (lr && lr === rr) {
-    throw new RouteError(`${left.spec.uri} and ${right.spec.uri} both use ${lr}; one process has only one`);
-  }
-}
-
-/** Starts the route between two parsed endpoints. Rejects if an endpoint cannot be opened. */
-export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteContext): Promise<Route> {
-  checkPair(left, right);
+/** Starts a planned route (src/plan/plan.ts). Rejects if an endpoint cannot be opened or bound. */
+export async function startPlan(plan: Plan, ctx: RouteContext): Promise<Route> {
   const abort = new AbortController();
   const openCtx: OpenContext = { log: ctx.log, signal: abort.signal };
-  const l = left as Connecting | Listening;
-  const r = right as Connecting | Listening;
-  if (l.type.role === 'connecting' && r.type.role === 'connecting') {
-    return connectBoth(l as Connecting, r as Connecting, ctx, openCtx, abort);
+  switch (plan.kind) {
+    case 'pipe':
+      return connectBoth(plan.left, plan.right, ctx, openCtx, abort);
+    case 'rendezvous':
+      return rendezvous(plan.left, plan.right, ctx, openCtx, abort);
+    case 'hub':
+      return runHub(plan.device, plan.doors, ctx, openCtx, abort);
+    case 'fork': {
+      // Each join runs peer -> upstream; -x marks left -> right with `>`, so mirror when the peer is the right side.
+      const forkCtx = plan.doorIsRight && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
+      return forkPerPeer(plan.door, plan.upstream, forkCtx, openCtx, abort);
+    }
   }
-  if (l.type.role === 'listening' && r.type.role === 'listening') {
-    noReadonlyDoor(l as Listening);
-    noReadonlyDoor(r as Listening);
-    return rendezvous(l as Listening, r as Listening, ctx, openCtx, abort);
-  }
-  const [listening, connecting] = (l.type.role === 'listening' ? [l, r] : [r, l]) as [Listening, Connecting];
-  if (sharingOf(connecting) === 'device') {
-    return runHub(connecting, [listening], ctx, openCtx, abort);
-  }
-  noReadonlyDoor(listening);
-  // Each join runs peer -> upstream; -x marks left -> right with `>`, so mirror when the peer is the right side.
-  const forkCtx = listening === r && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
-  return forkPerPeer(listening, connecting, forkCtx, openCtx, abort);
 }
 
-/**
- * Starts the route named on the command line: two addresses (LEFT RIGHT, any pair), or one
- * shared device and several listeners (DEVICE LISTENER LISTENER…) that all feed one hub, so
- * that a browser and a telnet client watch the same console.
- */
+/** Plans and starts the route between two parsed endpoints. */
+export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteContext): Promise<Route> {
+  return startPlan(planPair(left, right), ctx);
+}
+
+/** Plans and starts the route named on the command line: LEFT RIGHT, or DEVICE LISTENER LISTENER…. */
 export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): Promise<Route> {
-  if (addresses.length === 2) return startRoute(addresses[0]!, addresses[1]!, ctx);
-  const [device, ...listening] = checkMany(addresses);
-  const abort = new AbortController();
-  return runHub(device, listening, ctx, { log: ctx.log, signal: abort.signal }, abort);
-}
-
-/** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */
-export function checkMany(addresses: Endpoint[]): [Connecting, ...Listening[]] {
-  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
-  const [first, ...rest] = addresses as (Connecting | Listening)[];
-  if (first!.type.role !== 'connecting' || sharingOf(first as Connecting) !== 'device') {
-    const what = first!.type.role === 'listening' ? 'a listener' : 'opened once per peer, not shared';
-    throw new UsageError(`${shape}; ${first!.spec.uri} is ${what}`);
-  }
-  const notListening = rest.find((e) => e.type.role !== 'listening');
-  if (notListening) throw new UsageError(`${shape}; ${notListening.spec.uri} is not a listener`);
-  return [first as Connecting, ...(rest as Listening[])];
+  return startPlan(planAddresses(addresses), ctx);
 }
 
 async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link> {
@@ -136,12 +98,6 @@ class Joins {
   async closeAll(): Promise<void> {
     await Promise.all([...this.live].map((j) => j.close()));
   }
-}
-
-/** Roles are a hub's: a peer of its own fresh connection has nothing to watch but what it types. */
-function noReadonlyDoor(e: Listening): void {
-  const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
-  if (what) throw new UsageError(`${redactSecrets(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`);
 }
 
 /** A watch-only peer (view token, view user) on a route without a shared device is turned away. */

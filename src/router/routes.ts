@@ -1,10 +1,21 @@
 // Runs the routes of a config file side by side, and applies a reload: added and removed routes start and stop, unchanged ones keep their peers.
-import { loadConfig, type RouteConfig } from '../config.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
+import type { Plan } from '../plan/plan.js';
 import { DeviceNotWaitedError } from './hub.js';
-import { startRoute, type Route } from './route.js';
-import { openTranscript, type Transcript } from './session-log.js';
+import { startPlan, type Route } from './route.js';
+import { openTranscript, type Transcript, type TranscriptOptions } from './session-log.js';
+
+/** One route of a config file, checked and planned (src/config.ts reads the file). */
+export interface RouteConfig {
+  name: string;
+  plan: Plan;
+  /** Transcript file and its rotation, when `options.log` is set. */
+  log?: { file: string } & TranscriptOptions;
+  hex: boolean;
+  /** The route's identity for a reload: a route whose key is unchanged keeps its peers. */
+  key: string;
+}
 
 interface Running {
   config: RouteConfig;
@@ -116,7 +127,7 @@ export class RouteSet {
     try {
       transcript = config.log ? await openTranscript(config.log.file, config.log, log) : undefined;
       // A device missing at start waits (shown down, retried) rather than taking the other routes down.
-      route = await startRoute(config.left, config.right, { log, trace, transcript, name: config.name, waitForDevice: true });
+      route = await startPlan(config.plan, { log, trace, transcript, name: config.name, waitForDevice: true });
     } catch (err) {
       await transcript?.close();
       if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`, { event: 'route-not-started', name: config.name });
@@ -206,9 +217,10 @@ export class RouteStartError extends PtybError {
 
 /**
  * Runs a config file until SIGINT/SIGTERM (or every route has ended). SIGHUP reads the file
- * again: a bad file is reported and the running routes stay as they are.
+ * again with `reread` (src/config.ts's loadConfig, which sits above the router): a bad file is
+ * reported and the running routes stay as they are.
  */
-export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger, onStopping?: () => void): Promise<number> {
+export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger, onStopping: (() => void) | undefined, reread: (file: string) => RouteConfig[]): Promise<number> {
   const set = new RouteSet(level, log);
   let stopRequested = false;
   const onStop = (sig: NodeJS.Signals) => {
@@ -223,7 +235,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
     reloading = reloading.then(async () => {
       let next: RouteConfig[];
       try {
-        next = loadConfig(file);
+        next = reread(file);
       } catch (err) {
         log.error(`reload refused, routes unchanged: ${(err as Error).message}`);
         return;
