@@ -160,7 +160,7 @@ async function fuzzControl(pb: Running, url: string): Promise<void> {
       ws.send(frame);
       await sleep(1);
     }),
-    { numRuns: Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 10 },
+    { numRuns: Math.ceil(Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 10) },
   );
   ws?.terminate();
   assert.equal(pb.proc.exitCode, null, 'still running');

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import headless from '@xterm/headless';
-import { ScreenModel } from '../src/router/screen.js';
+import { ScreenModel } from '../../src/router/screen.js';
 
 /**
  * What a terminal shows after it is given `bytes`: the visible rows, cursor, buffer, modes

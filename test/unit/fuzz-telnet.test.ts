@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DO, DONT, IAC, Negotiator, OPT, SB, SE, TelnetParser, WILL, WONT, escapeData, subnegotiation, type Verb } from '../src/protocols/telnet.js';
-import { CPO, LINE_COMMANDS, decodeLineValue, encodeLineValue, type LineKey } from '../src/protocols/rfc2217.js';
+import { DO, DONT, IAC, Negotiator, OPT, SB, SE, TelnetParser, WILL, WONT, escapeData, subnegotiation, type Verb } from '../../src/protocols/telnet.js';
+import { CPO, LINE_COMMANDS, decodeLineValue, encodeLineValue, type LineKey } from '../../src/protocols/rfc2217.js';
 
 const RUNS = Number(process.env.PTYB_FUZZ_RUNS ?? 3000);
 

@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { UsageError } from '../src/errors.js';
-import { formatHostPort, parseHostPort, percentDecode, quoteUri, splitAddress } from '../src/uri.js';
+import { UsageError } from '../../src/errors.js';
+import { formatHostPort, parseHostPort, percentDecode, quoteUri, splitAddress } from '../../src/uri.js';
 import { register } from 'node:module';
 
 // The registry reaches the web page's bundled assets; stand them in before loading it.
-register(new URL('./helpers/stub-web-assets.mjs', import.meta.url));
-const { parseEndpoint, registry } = await import('../src/endpoints/registry.js');
+register(new URL('../helpers/stub-web-assets.mjs', import.meta.url));
+const { parseEndpoint, registry } = await import('../../src/endpoints/registry.js');
 
 const RUNS = Number(process.env.PTYB_FUZZ_RUNS ?? 3000);
 
@@ -136,7 +136,7 @@ test('parseEndpoint: option values are range-checked, never passed through unche
         if (typeof v === 'number' && meta?.expected?.includes('duration')) assert.ok(v <= 2 ** 31 - 1, `${uri}: ${key}=${v} fits a timer`);
       }
     }),
-    { numRuns: RUNS / 3 },
+    { numRuns: Math.ceil(RUNS / 3) },
   );
 });
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { mask, unmask } from '../src/protocols/ws-mask.js';
+import { mask, unmask } from '../../src/protocols/ws-mask.js';
 
 const reference = (data: Uint8Array, key: Uint8Array) => Uint8Array.from(data, (b, i) => b ^ key[i & 3]!);
 const input = fc.record({
