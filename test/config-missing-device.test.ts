@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { startFakeVm, type FakeVm } from './helpers/devices.js';
-import { eventually } from './helpers/load.js';
+import { until } from './helpers/until.js';
 import { connectTcp, freePort, readUntil, spawnTracked, startPtyb } from './helpers/ptyb.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-missing-'));
@@ -53,7 +53,7 @@ async function exchange(device: DeviceSide, { ws, take }: Peer): Promise<void> {
   const up = randomBytes(64 * 1024);
   const before = device.received().length;
   ws.send(up);
-  while (device.received().length < before + up.length) await new Promise((r) => setTimeout(r, 20));
+  await until(() => device.received().length >= before + up.length, { what: `the device to receive ${up.length} more bytes` });
   assert.ok(device.received().subarray(before).equals(up), 'peer → device bytes differ');
 }
 
@@ -126,7 +126,7 @@ test('a bare /dev/pts/N missing at start is not waited for: that route does not 
   ]));
   const pb = await startPtyb(['--config', file], { listeners: 1 });
   try {
-    assert.ok(await eventually(() => /\[stale\] not started/.test(pb.stderr())), pb.stderr());
+    await until(() => /\[stale\] not started/.test(pb.stderr()), { what: 'the "[stale] not started" line', detail: () => pb.stderr() });
     assert.match(pb.stderr(), /\[stale\] not started: pty:\/dev\/pts\/999999: ENOENT \(no such file or directory\); a numbered pty is not waited for: /);
     assert.doesNotMatch(pb.stderr(), /\[stale\] listening/);
     const c = await connectTcp(pb.listening[0]!.port);
@@ -152,7 +152,7 @@ test('on the command line, --wait-for-device waits for a hub device the same way
     await dev.send(Buffer.from('hello from the device\n'));
     await readUntil(c, 'hello from the device\n');
     c.write('typed');
-    assert.ok(await eventually(() => dev!.received().toString() === 'typed'));
+    await until(() => dev!.received().toString() === 'typed', { what: 'the device to receive "typed"', detail: () => JSON.stringify(dev!.received().toString()) });
   } finally {
     c.destroy();
     const { code } = await pb.stop();

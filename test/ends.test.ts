@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { PTYBRIDGE, freePort, readAll, runPtyb, runTool, spawnTracked, startPtyb, tcpServer, waitForPort } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 
 /** Generous: the linger is 0.5 s; this only turns "never ends" into a failure instead of a hang. */
 const ENDS_WITHIN_MS = 15_000;
@@ -51,7 +52,7 @@ test('the client ends when the far side goes away, with stdin still open (socat 
   const sock = join(tmp, 'bye.sock');
   const unixSrv = spawnTracked('socat', [`UNIX-LISTEN:${sock},fork`, 'SYSTEM:echo bye']);
   try {
-    for (let i = 0; i < 200 && (await runTool('test', ['-S', sock])).code !== 0; i++) await sleep(50);
+    await until(async () => (await runTool('test', ['-S', sock])).code === 0, { timeout: 10_000, step: 50, what: `socat to make its socket ${sock}` });
     const socat = await runHeldOpen('socat', ['-', `TCP:127.0.0.1:${server.port}`]);
     assert.deepEqual([socat.code, socat.stdout], [0, 'bye\n'], 'socat itself');
     for (const far of [`tcp:127.0.0.1:${server.port}`, `unix:${sock}`, "exec:/bin/sh -c 'echo bye'?pipes"]) {
@@ -134,8 +135,10 @@ test('exec: a command\'s last output is never lost, also when the peer reads it 
       const s = net.connect(sock);
       s.pause();
       await once(s, 'connect');
-      // Late: after the command has exited (or filled everything it can), and past ptybridge's 1 s wait after an exit.
-      for (let i = 0; i < 60 && !/exited with status/.test(pb.stderr()); i++) await sleep(50);
+      // Late: after the command has exited, or, when the unread peer holds it back, once it
+      // has had 3 s to fill everything it can; then past ptybridge's 1 s wait after an exit.
+      const filled = Date.now() + 3000;
+      await until(() => /exited with status/.test(pb.stderr()) || Date.now() > filled, { what: 'the command to exit or fill what it can' });
       await sleep(1500);
       const all = readAll(s);
       s.resume();

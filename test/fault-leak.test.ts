@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openWs } from './helpers/ws.js';
 import { startPtyb, type Running } from './helpers/ptyb.js';
-import { childPids, eventually, fdCount, fdTargets, withConcurrency } from './helpers/load.js';
+import { childPids, fdCount, fdTargets, withConcurrency } from './helpers/load.js';
+import { until } from './helpers/until.js';
 
 const PEERS = Number(process.env.PTYB_LEAK_PEERS ?? 200);
 /** Peers that arrive together, as a burst of clients would. */
@@ -54,13 +55,11 @@ for (const c of cases) {
       const pid = pb.proc.pid!;
       // One peer first, so that what is opened once (the native pty module, the epoll fd) is in the baseline.
       await doors[c.door](pb, 1);
-      assert.ok(await eventually(() => childPids(pid).length === 0, 20_000), 'the first peer\'s command is gone');
+      await until(() => childPids(pid).length === 0, { timeout: 20_000, what: 'the first peer\'s command to be gone' });
       const fdBefore = fdCount(pid);
       await withConcurrency(PEERS, AT_ONCE, (i) => doors[c.door](pb, i));
-      const gone = await eventually(() => childPids(pid).length === 0, 30_000);
-      assert.ok(gone, `${childPids(pid).length} commands still running after their ${PEERS} peers left`);
-      const back = await eventually(() => fdCount(pid) <= fdBefore, 20_000);
-      assert.ok(back, `fds ${fdBefore} -> ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
+      await until(() => childPids(pid).length === 0, { timeout: 30_000, what: `the commands of ${PEERS} peers that left to end`, detail: () => `${childPids(pid).length} still run` });
+      await until(() => fdCount(pid) <= fdBefore, { timeout: 20_000, what: `the fds to come back to ${fdBefore}`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
       assert.equal(pb.proc.exitCode, null, 'ptybridge still runs');
       assert.doesNotMatch(pb.stderr(), /\n\s+at /, 'no stack trace');
     } finally {

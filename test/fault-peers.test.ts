@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectTcp, readAll, sha256, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
-import { MiB, eventually, rssBytes } from './helpers/load.js';
+import { MiB, rssBytes } from './helpers/load.js';
+import { until } from './helpers/until.js';
 
 const PUSH = 200 * MiB;
 
@@ -124,13 +125,13 @@ test('?idle: a peer that goes silent and stops reading (half-open) is cut; an ac
       await sleep(100);
     }
     // The silent one was closed: once it reads again it finds the end of its stream.
-    assert.ok(await eventually(() => /no traffic for 2000 ms/.test(pb.stderr())), pb.stderr());
+    await until(() => /no traffic for 2000 ms/.test(pb.stderr()), { what: 'the ?idle line', detail: () => pb.stderr() });
     const ended = once(silent, 'end');
     silent.resume();
     await ended;
     silent.destroy();
     assert.equal(active.destroyed, false, 'the active peer is still connected');
-    assert.ok(await eventually(() => echoed >= 40), `the active peer's echoes keep coming (${echoed})`);
+    await until(() => echoed >= 40, { what: 'the active peer\'s echoes to keep coming (40)', detail: () => `${echoed} came` });
     assert.match(pb.stderr(), /no traffic for 2000 ms \(\?idle\): closing/);
     await echoWorks(port);
     active.end();
@@ -147,7 +148,7 @@ test('?keepalive: accepted and connected sockets probe silent peers (ss shows th
     const port = pb.listening[0]!.port;
     const c = await connectTcp(port);
     const ss = () => execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} or dport = :${upstream.port} )`], { encoding: 'utf8' });
-    assert.ok(await eventually(() => /timer:\(keepalive/.test(ss()) && ss().split('\n').filter((l) => /keepalive/.test(l)).length >= 2), ss());
+    await until(() => /timer:\(keepalive/.test(ss()) && ss().split('\n').filter((l) => /keepalive/.test(l)).length >= 2, { what: 'both sockets to run a keepalive timer', detail: ss });
     c.destroy();
     // Off means off.
     const pb2 = await startPtyb(['tcp-listen:0?keepalive=0', `tcp:127.0.0.1:${upstream.port}?keepalive=0`]);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { acceptOne, connectTcp, startPtyb, tcpServer } from './helpers/ptyb.js';
-import { MiB, eventually } from './helpers/load.js';
+import { MiB } from './helpers/load.js';
+import { until } from './helpers/until.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -54,7 +55,7 @@ test('SIGTERM with 100 MiB in flight both ways: each side receives a prefix of w
     void pump(client, up);
     void pump(server, down);
     // Signal once real traffic is under way in both directions.
-    assert.ok(await eventually(() => atServer.got().length > 10 * MiB && atClient.got().length > 10 * MiB, 60_000), 'traffic started');
+    await until(() => atServer.got().length > 10 * MiB && atClient.got().length > 10 * MiB, { timeout: 60_000, what: 'traffic of 10 MiB each way' });
     const exit = await pb.stop('SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null }, pb.stderr());
     await Promise.all([atServer.closed, atClient.closed]);

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { acceptOne, readAll, spawnTracked, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
 import { openWs, withToken, wsUrl } from './helpers/ws.js';
-import { MiB, Payload, eventually, fdCount, fdTargets, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
+import { MiB, Payload, fdCount, fdTargets, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
+import { until } from './helpers/until.js';
 
 const CHURN = Number(process.env.PTYB_WS_CHURN_CYCLES ?? 3000);
 /** WebSocket framing costs more CPU than raw TCP: a quarter of the TCP integrity size. */
@@ -74,12 +75,11 @@ test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or
       if (ws.readyState !== WebSocket.CLOSED) await once(ws, 'close');
     };
     await withConcurrency(200, 50, cycle);
-    await eventually(() => fdCount(pid) <= 30, 5000);
+    await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'the warm-up\'s connections to close (at most 30 fds)', detail: () => fdTargets(pid).join(' ') });
     const fdBefore = fdCount(pid);
     const rssBefore = rssBytes(pid);
     await withConcurrency(CHURN, 50, cycle);
-    const settled = await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000);
-    assert.ok(settled, `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
+    await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `the fds to settle at ${fdBefore} + 2`, detail: () => `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
     const rssAfter = rssBytes(pid);
     assert.ok(rssAfter < rssBefore + 64 * MiB, `RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB`);
     process.stderr.write(`# ws-listen churn: ${CHURN} cycles, fds ${fdBefore} → ${fdCount(pid)}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`);

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { connectTcp, readAll, sha256, startPtyb, tcpServer, transferBothWays, type Running } from './helpers/ptyb.js';
-import { MiB, eventually, fdCount, fdTargets, rssBytes, withConcurrency } from './helpers/load.js';
+import { MiB, fdCount, fdTargets, rssBytes, withConcurrency } from './helpers/load.js';
+import { until } from './helpers/until.js';
 
 const CYCLES = Number(process.env.PTYB_CHURN_CYCLES ?? 10_000);
 const CONCURRENCY = 50;
@@ -42,15 +43,14 @@ async function churn(pb: Running, port: number, label: string): Promise<void> {
   const pid = pb.proc.pid!;
   // Warm up: lazily created handles (DNS, timers) and JIT are not leaks.
   await withConcurrency(300, CONCURRENCY, (i) => cycle(port, i));
-  await eventually(() => fdCount(pid) <= 30, 5000);
+  await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'the warm-up\'s connections to close (at most 30 fds)', detail: () => fdTargets(pid).join(' ') });
   const fdBefore = fdCount(pid);
   const rssBefore = rssBytes(pid);
   await withConcurrency(CYCLES, CONCURRENCY, (i) => cycle(port, i));
   // Closing finishes asynchronously on ptybridge's side; give it time, then count.
-  const settled = await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000);
+  await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `${label}: the fds to settle at ${fdBefore} + 2 after ${CYCLES} cycles`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
   const fdAfter = fdCount(pid);
   const rssAfter = rssBytes(pid);
-  assert.ok(settled, `${label}: fds ${fdBefore} → ${fdAfter} after ${CYCLES} cycles: ${fdTargets(pid).join(' ')}`);
   // Generous: V8 grows its heap and keeps it; a leak of a few KiB per cycle would pass 64 MiB over 10 000 cycles.
   assert.ok(rssAfter < rssBefore + 64 * MiB, `${label}: RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB`);
   assert.doesNotMatch(pb.stderr(), /internal error|EMFILE/, `${label}: stderr`);
@@ -84,7 +84,7 @@ test(`churn: ${CYCLES} cycles on a rendezvous of two tcp-listen (half of the pee
   try {
     const [l, r] = pb.listening;
     const pid = pb.proc.pid!;
-    await eventually(() => fdCount(pid) <= 30, 5000);
+    await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'a fresh process to hold at most 30 fds', detail: () => fdTargets(pid).join(' ') });
     const fdBefore = fdCount(pid);
     // Left peers connect and vanish; nobody on the right ever pairs with them.
     await withConcurrency(CYCLES / 2, CONCURRENCY, async (i) => {
@@ -101,8 +101,8 @@ test(`churn: ${CYCLES} cycles on a rendezvous of two tcp-listen (half of the pee
     // new pair below start while ghosts were still queued ahead of `a`; `b` was then paired
     // with a ghost and closed when it was found gone (ECONNRESET in `b`, or `a` waiting forever).
     const gone = () => pb.stderr().split('left before a partner came').length - 1;
-    assert.ok(await eventually(() => gone() === CYCLES / 2, 60_000), `${gone()} of ${CYCLES / 2} churn peers seen to leave`);
-    assert.ok(await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000), `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`);
+    await until(() => gone() === CYCLES / 2, { timeout: 60_000, what: `all ${CYCLES / 2} churn peers to be seen leaving`, detail: () => `${gone()} seen` });
+    await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `the fds to settle at ${fdBefore} + 2`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
     // A new pair still meets, and meets each other, not a ghost of the churn.
     const a = await connectTcp(l!.port);
     const b = await connectTcp(r!.port);

@@ -10,7 +10,7 @@ import WebSocket, { createWebSocketStream } from 'ws';
 import { startPtyb, type Running } from './helpers/ptyb.js';
 import { connectPeer, readText, startFakeVm, until, type FakeVm } from './helpers/devices.js';
 import { openWs, withToken, wsUrl } from './helpers/ws.js';
-import { MiB, Payload, eventually, fdCount, fdTargets, readRandomlyUntil, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
+import { MiB, Payload, fdCount, fdTargets, readRandomlyUntil, rssBytes, withConcurrency, writeRandomly } from './helpers/load.js';
 
 const CYCLES = Number(process.env.PTYB_CHURN_CYCLES ?? 10_000);
 const WS_CYCLES = Number(process.env.PTYB_WS_CHURN_CYCLES ?? 3000);
@@ -73,7 +73,7 @@ async function wsCycle(url: string, i: number): Promise<void> {
 async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: number) => Promise<void>, label: string): Promise<void> {
   const pid = pb.proc.pid!;
   await withConcurrency(300, CONCURRENCY, cycle); // warm-up: JIT and lazily made handles are not leaks
-  await eventually(() => fdCount(pid) <= 30, 5000);
+  await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'the warm-up\'s peers to close (at most 30 fds)', detail: () => fdTargets(pid).join(' ') });
   const fdBefore = fdCount(pid);
   const rssBefore = rssBytes(pid);
   // The device writes while peers come and go: fan-out hits peers in every state of teardown.
@@ -94,10 +94,9 @@ async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: numb
     await talker;
   }
   // Peers that half-closed are kept 500 ms (socat -t); closing finishes asynchronously.
-  const settled = await eventually(() => fdCount(pid) <= fdBefore + 2, 20_000);
+  await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `${label}: the fds to settle at ${fdBefore} + 2 after ${cycles} cycles`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
   const fdAfter = fdCount(pid);
   const rssAfter = rssBytes(pid);
-  assert.ok(settled, `${label}: fds ${fdBefore} → ${fdAfter} after ${cycles} cycles: ${fdTargets(pid).join(' ')}`);
   // RSS grows while V8 and malloc reach their working size and keeps it (every peer is sent
   // a copy of the 16 KiB replay): +56 MiB after 10 000 cycles, +68 after 40 000. So a
   // generous bound on the whole, and a tighter one on the second half, where a leak of
@@ -109,8 +108,7 @@ async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: numb
   assert.doesNotMatch(pb.stderr(), /internal error|EMFILE|TypeError|RangeError|at .*\.m?js:\d+/, `${label}: stderr`);
   // The hub's own count: every peer that came has left (-v logs "left" once per peer).
   const count = (what: string) => pb.stderr().split(what).length - 1;
-  await eventually(() => count(' left') === count(' connected ('), 5000);
-  assert.equal(count(' left'), count(' connected ('), `${label}: peers connected and left`);
+  await until(() => count(' left') === count(' connected ('), { timeout: 20_000, what: `${label}: every peer that connected to be logged leaving`, detail: () => `${count(' connected (')} connected, ${count(' left')} left` });
   assert.ok(count(' connected (') >= cycles / 2, `${label}: ${count(' connected (')} peers reached the hub`);
   process.stderr.write(`# ${label}: ${cycles} cycles, fds ${fdBefore} → ${fdAfter}, RSS ${mib(rssBefore)} → ${mib(rssHalf)} → ${mib(rssAfter)} MiB\n`);
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { PTYBRIDGE, runTool, tcpServer } from './helpers/ptyb.js';
 import { inTmux } from './helpers/tmux.js';
+import { until } from './helpers/until.js';
 import { EscapeFilter, parseEscapeChar } from '../src/protocols/escapes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +72,7 @@ test('stdio: at a terminal: ~b sends BREAK (IAC BRK through tcp:?telnet), ~~ sen
     await t.waitFor(/send BREAK/);
     await t.tmux('send-keys', '-l', '~b');
     await t.tmux('send-keys', '-l', '~~x');
-    for (let i = 0; i < 200 && !wire.includes(Buffer.from('~x')); i++) await sleep(50);
+    await until(() => wire.includes(Buffer.from('~x')), { timeout: 10_000, what: '"~x" on the wire', detail: () => wire.toString('hex') });
     // The telnet client opened with its own negotiation; after it, BRK then "~x" (never "~~x").
     assert.ok(wire.includes(Buffer.of(0xff, 0xf3)), `IAC BRK on the wire: ${wire.toString('hex')}`);
     assert.ok(wire.indexOf(Buffer.of(0xff, 0xf3)) < wire.indexOf(Buffer.from('~x')));
@@ -94,7 +95,7 @@ test('stdio: --escape none passes ~. through as data', async () => {
   try {
     await sleep(300);
     await t.tmux('send-keys', '-l', '~.');
-    for (let i = 0; i < 200 && !wire.includes('~.'); i++) await sleep(50);
+    await until(() => wire.includes('~.'), { timeout: 10_000, what: '"~." on the wire', detail: () => JSON.stringify(wire) });
     assert.equal(wire, '~.');
     const r = await runTool(process.execPath, [PTYBRIDGE, '--escape', 'xy', '-', 'tcp:127.0.0.1:1']);
     assert.equal(r.code, 2);

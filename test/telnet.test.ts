@@ -8,6 +8,7 @@ import { telnetClientLink, telnetServerLink } from '../src/protocols/telnet-link
 import { createLogger } from '../src/log.js';
 import type { Control } from '../src/endpoints/types.js';
 import { connectTcp, readUntil, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,7 +161,7 @@ async function ptyPair(prefix: string): Promise<{ dev: string; far: string; clos
   const dev = join(d, 'ttyDEV');
   const far = join(d, 'ttyFAR');
   const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
-  for (let i = 0; i < 100 && !(existsSync(dev) && existsSync(far)); i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => existsSync(dev) && existsSync(far), { timeout: 10_000, what: `socat's pty pair ${dev} and ${far}` });
   return {
     dev,
     far,
@@ -185,7 +186,7 @@ test('RFC 2217 in-process: the client gets the settings really in force, BREAK a
   });
   try {
     // Negotiation must settle before RFC 2217 commands: wait until the server said DO COM-PORT.
-    for (let i = 0; i < 100 && !(await tryLine()); i++) await new Promise((r) => setTimeout(r, 20));
+    await until(tryLine, { timeout: 10_000, what: 'the server to say DO COM-PORT' });
     const inForce = await cli.setLine!({ baud: 115200, dataBits: 8, parity: 'none', stopBits: 2 });
     assert.deepEqual(inForce, { baud: 57600, dataBits: 7, parity: 'even', stopBits: 1, flow: 'none' });
     // The four settings may arrive in one or several segments: together they are what was asked.
@@ -194,7 +195,7 @@ test('RFC 2217 in-process: the client gets the settings really in force, BREAK a
     assert.deepEqual(await cli.setModem!({ dtr: true, rts: false }), { dtr: false, rts: false });
     await cli.sendBreak!(30);
     cli.resize!(132, 43);
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => controls.some((c) => c.type === 'resize') && controls.some((c) => c.type === 'break'), { timeout: 10_000, what: 'the BREAK and the resize to arrive as controls', detail: () => JSON.stringify(controls) });
     assert.ok(controls.some((c) => c.type === 'break' && c.ms >= 1), JSON.stringify(controls));
     assert.ok(controls.some((c) => c.type === 'resize' && c.cols === 132 && c.rows === 43), JSON.stringify(controls));
     // Data still flows byte-exact after all that.

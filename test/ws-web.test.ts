@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { launch, waitForScreen } from './helpers/browser.js';
 import { ROOT, runPtyb, startPtyb } from './helpers/ptyb.js';
 import { openWs, TOKEN, withToken, wsUrl } from './helpers/ws.js';
+import { until } from './helpers/until.js';
 
 const OUT = path.join(ROOT, 'test-output');
 
@@ -75,13 +76,13 @@ test('browser terminal page: loads with no CDN, connects, bytes both ways, resiz
     await waitForScreen(page, /web terminal: hello-from-the-device/);
     await page.locator('.xterm').click();
     await page.keyboard.type('echo typed\n');
-    for (let i = 0; i < 200 && !Buffer.concat(fromPage).toString().includes('echo typed\r'); i++) await new Promise((r) => setTimeout(r, 50));
+    await until(() => Buffer.concat(fromPage).toString().includes('echo typed\r'), { timeout: 15_000, what: 'the typed line at the device', detail: () => JSON.stringify(Buffer.concat(fromPage).toString()) });
     assert.equal(Buffer.concat(fromPage).toString(), 'echo typed\r');
 
     // The first resize comes on connect; a phone-sized viewport brings a smaller one.
     assert.ok(controls.length >= 1 && controls[0]!.type === 'resize', JSON.stringify(controls));
     await page.setViewportSize({ width: 380, height: 640 });
-    for (let i = 0; i < 200 && !(controls.at(-1)!.cols < 60); i++) await new Promise((r) => setTimeout(r, 50));
+    await until(() => controls.at(-1)!.cols < 60, { timeout: 15_000, what: 'a resize under 60 columns', detail: () => JSON.stringify(controls) });
     const last = controls.at(-1)!;
     assert.deepEqual(last, { type: 'resize', ...(await termSize(page)) });
     assert.ok(last.cols < 60, `phone-sized: ${JSON.stringify(last)}`);

@@ -133,10 +133,8 @@ export function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<Buf
   return readPrefix(stream, (length) => (length >= n ? n : undefined), (seen) => `stream ended after ${seen.length} of ${n} bytes`);
 }
 
-/** Polls `check` until it returns true (no timing assertion: the test's own timeout bounds it). */
-export async function until(check: () => boolean, stepMs = 20): Promise<void> {
-  while (!check()) await new Promise((r) => setTimeout(r, stepMs));
-}
+/** Waits for a condition; fails naming it (test/helpers/until.ts). */
+export { until } from './until.js';
 
 /**
  * Reads until `pattern` has been seen; resolves with everything read up to and including it.

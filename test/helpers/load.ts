@@ -123,16 +123,6 @@ export async function withConcurrency(count: number, limit: number, task: (i: nu
   await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }
 
-/** Polls `check` until it returns true or `ms` pass; resolves with the last answer. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 20_000, step = 50): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await sleep(step);
-  }
-}
-
 /**
  * readRandomly for a stream that stays open (a hub peer, a WebSocket): resolves once `total`
  * bytes have come, pausing at random meanwhile. Bytes beyond `total` that came in the same

@@ -1,4 +1,4 @@
-// The device × door × client matrix (DESIGN §3): one shared cell runner; test/matrix-*.test.ts hold the tables.
+// The device × door × client matrix (docs/ARCHITECTURE.md): one shared cell runner; test/matrix-*.test.ts hold the tables.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { until } from './until.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The bundled CLI that `npm test` builds first. */
