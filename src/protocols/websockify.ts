@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../endpoints/types.js';
 import type { Logger } from '../log.js';
-import type { KeyboardState } from '../router/roles.js';
+import { breakMessage, keyboardAsk, keyboardState, resizeMessage } from '../core/control-protocol.js';
 import { givesChunksBack, releaseChunk } from '../endpoints/read-pool.js';
 
 /**
@@ -39,7 +39,7 @@ export const CLOSE = { normal: 1000, unsupported: 1003, invalidPayload: 1007, to
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Parses a control text frame; returns a reason string when it is malformed. */
+/** Parses a control text frame (src/core/control-protocol.ts); returns a reason string when it is malformed. */
 export function parseControl(text: string): Control | string {
   let msg: unknown;
   try {
@@ -47,33 +47,26 @@ export function parseControl(text: string): Control | string {
   } catch {
     return 'malformed control message (not JSON)';
   }
-  const m = msg as { type?: unknown; cols?: unknown; rows?: unknown; ms?: unknown };
-  if (typeof m !== 'object' || m === null) return 'malformed control message (not an object)';
-  const dim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 10_000;
-  if (m.type === 'resize') {
-    if (!dim(m.cols) || !dim(m.rows)) return 'malformed resize (cols and rows must be integers 1-10000)';
-    return { type: 'resize', cols: m.cols as number, rows: m.rows as number };
+  if (typeof msg !== 'object' || msg === null) return 'malformed control message (not an object)';
+  const type = (msg as { type?: unknown }).type;
+  if (type === 'resize') {
+    const m = resizeMessage.safeParse(msg);
+    return m.success ? { type: 'resize', cols: m.data.cols, rows: m.data.rows } : 'malformed resize (cols and rows must be integers 1-10000)';
   }
-  if (m.type === 'break') {
-    const ms = m.ms === undefined ? 250 : m.ms;
-    if (typeof ms !== 'number' || !(ms >= 0 && ms <= 10_000)) return 'malformed break (ms must be 0-10000)';
-    return { type: 'break', ms };
+  if (type === 'break') {
+    const m = breakMessage.safeParse(msg);
+    return m.success ? { type: 'break', ms: m.data.ms } : 'malformed break (ms must be 0-10000)';
   }
-  if (m.type === 'take' || m.type === 'release') return { type: m.type };
-  if (m.type === 'keyboard') return Object.keys(m).length === 1 ? { type: 'keyboard' } : parseKeyboard(msg as Record<string, unknown>);
-  return `unknown control type ${JSON.stringify(m.type)}`;
-}
-
-/** The hub's keyboard state, as a ws: client reads it from a ptybridge server. */
-function parseKeyboard(m: Record<string, unknown>): Control | string {
-  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  const text = (v: unknown) => v === undefined || (typeof v === 'string' && v.length <= 200);
-  if (!['typing', 'watching', 'read-only'].includes(m.you as string) || !['shared', 'exclusive', 'readonly'].includes(m.policy as string)) return 'malformed keyboard state (you, policy)';
-  if (!count(m.watching) || !count(m.peers) || !text(m.holder) || !text(m.name)) return 'malformed keyboard state (watching, peers, holder, name)';
-  const state: KeyboardState = { type: 'keyboard', you: m.you as KeyboardState['you'], policy: m.policy as KeyboardState['policy'], watching: m.watching as number, peers: m.peers as number };
-  if (m.holder !== undefined) state.holder = m.holder as string;
-  if (m.name !== undefined) state.name = m.name as string;
-  return { type: 'keyboard', state };
+  if (type === 'take' || type === 'release') return { type };
+  if (type === 'keyboard') {
+    if (keyboardAsk.safeParse(msg).success) return { type: 'keyboard' };
+    // The hub's keyboard state, as a ws: client reads it from a ptybridge server.
+    const m = keyboardState.safeParse(msg);
+    if (m.success) return { type: 'keyboard', state: m.data };
+    const who = m.error.issues.some((i) => i.path[0] === 'you' || i.path[0] === 'policy');
+    return who ? 'malformed keyboard state (you, policy)' : 'malformed keyboard state (watching, peers, holder, name)';
+  }
+  return `unknown control type ${JSON.stringify(type)}`;
 }
 
 export interface WsStreamOptions {

@@ -4,6 +4,8 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import './terminal.css';
+import { serverMessage, type PageMessage } from '../core/control-protocol.js';
+import type { KeyboardState } from '../core/roles.js';
 
 const statusEl = document.getElementById('status')!;
 const keyboardEl = document.getElementById('keyboard')!;
@@ -60,17 +62,6 @@ function setStatus(cls: 'connected' | 'connecting' | 'disconnected', text: strin
   document.title = `${cls === 'connected' ? '' : '(' + cls + ') '}ptybridge ${location.host}`;
 }
 
-/** What the hub says about the keyboard (src/router/roles.ts KeyboardState). */
-interface KeyboardState {
-  type: 'keyboard';
-  you: 'typing' | 'watching' | 'read-only';
-  name?: string;
-  policy: 'shared' | 'exclusive' | 'readonly';
-  holder?: string;
-  watching: number;
-  peers: number;
-}
-
 /** The badge (watching / typing / read-only), who holds the keyboard, how many watch, and the button. */
 function showKeyboard(s: KeyboardState | undefined): void {
   keyboardEl.hidden = s === undefined;
@@ -86,13 +77,18 @@ function showKeyboard(s: KeyboardState | undefined): void {
   takeEl.dataset.request = s.you === 'typing' ? 'release' : 'take';
 }
 
+/** A JSON control to the server, in the shape src/core/control-protocol.ts gives it. */
+function sendControl(sock: WebSocket | undefined, msg: PageMessage): void {
+  if (sock?.readyState === WebSocket.OPEN) sock.send(JSON.stringify(msg));
+}
+
 takeEl.addEventListener('click', () => {
-  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: takeEl.dataset.request ?? 'take' }));
+  sendControl(ws, { type: takeEl.dataset.request === 'release' ? 'release' : 'take' });
   term.focus();
 });
 
 function sendResize(): void {
-  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }));
+  sendControl(ws, { type: 'resize', cols: term.cols, rows: term.rows });
 }
 
 function connect(): void {
@@ -112,7 +108,7 @@ function connect(): void {
     setStatus('connected', 'connected');
     sendResize();
     // Ask the hub (if this is one) for the keyboard state: the badge.
-    sock.send(JSON.stringify({ type: 'keyboard' }));
+    sendControl(sock, { type: 'keyboard' });
   };
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') return control(ev.data);
@@ -131,14 +127,17 @@ function connect(): void {
 
 /** A JSON control from the server: the keyboard state (the badge), or the session this tab now owns. */
 function control(text: string): void {
-  let c: { type?: unknown; id?: unknown };
+  let json: unknown;
   try {
-    c = JSON.parse(text) as typeof c;
+    json = JSON.parse(text);
   } catch {
     return;
   }
-  if (c.type === 'keyboard') return showKeyboard(c as KeyboardState);
-  if (c.type === 'session' && typeof c.id === 'string') {
+  const m = serverMessage.safeParse(json);
+  if (!m.success) return;
+  const c = m.data;
+  if (c.type === 'keyboard') return showKeyboard(c);
+  if (c.type === 'session') {
     session = c.id;
     try {
       sessionStorage.setItem(sessionKey, session);
