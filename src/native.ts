@@ -17,14 +17,6 @@ function fromNodeModules(id: string): unknown {
   return nodeRequire(id);
 }
 
-/** node-pty (the prebuilt N-API build `@lydell/node-pty`), loaded on first use only. */
-export function loadNodePty(): typeof import('@lydell/node-pty') {
-  // The literal require() below is what esbuild bundles in the SEA variant; the esbuild
-  // plugin there routes node-pty's own `require('…/pty.node')` to seaAddon('pty.node').
-  if (SEA_BUNDLE) return require('@lydell/node-pty');
-  return fromNodeModules('@lydell/node-pty') as typeof import('@lydell/node-pty');
-}
-
 /** serialport's SerialPort class, loaded on first use only. */
 export function loadSerialPort(): typeof import('serialport') {
   if (SEA_BUNDLE) return require('serialport');

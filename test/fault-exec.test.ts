@@ -6,10 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPtyb } from './helpers/ptyb.js';
 
-// exec: comes with the devices branch; until it is merged this test has nothing to check.
-const hasExec = (await runPtyb(['--help', 'exec'])).code === 0;
-
-test('exec: ; $(…) and `…` in the arguments run as literal arguments, never through a shell', { skip: !hasExec && 'exec: not registered yet' }, async () => {
+test('exec: ; $(…) and `…` in the arguments run as literal arguments, never through a shell', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-inject-'));
   const a = join(dir, 'a');
   const b = join(dir, 'b');

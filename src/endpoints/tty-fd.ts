@@ -205,21 +205,6 @@ export function sttySync(path: string, args: string[]): void {
   spawnSync('stty', ['-F', path, ...args], { stdio: 'ignore', timeout: 5000 });
 }
 
-/**
- * Puts the tty at `path` in raw mode (or the mode asked for) and returns a function that
- * restores the settings it had, as `stty -g` saved them.
- */
-export async function makeRaw(path: string, opts: { echo: boolean }): Promise<() => void> {
-  const saved = await stty(path, ['-g']);
-  await stty(path, [...RAW_ARGS, ...(opts.echo ? ['echo'] : [])]);
-  let restored = false;
-  return () => {
-    if (restored) return;
-    restored = true;
-    sttySync(path, [saved]);
-  };
-}
-
 const ERRNO_TEXT: [RegExp, string][] = [
   [/no such file or directory/i, 'ENOENT'],
   [/permission denied/i, 'EACCES'],

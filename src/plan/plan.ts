@@ -94,19 +94,6 @@ function hub(device: Connecting, doors: Listening[]): Plan {
   return { kind: 'hub', device, doors, settings: hubSettingsOf(device.spec) };
 }
 
-/** Every address of the plan, in the order the user wrote them. */
-export function endpointsOf(plan: Plan): Endpoint[] {
-  switch (plan.kind) {
-    case 'pipe':
-    case 'rendezvous':
-      return [plan.left, plan.right];
-    case 'fork':
-      return plan.doorIsRight ? [plan.upstream, plan.door] : [plan.door, plan.upstream];
-    case 'hub':
-      return [plan.device, ...plan.doors];
-  }
-}
-
 /** stdio and the like exist once per process: two of them on one route cannot work. */
 function checkExclusive(addresses: Endpoint[]): void {
   const seen = new Map<string, Endpoint>();
