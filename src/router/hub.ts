@@ -1,4 +1,4 @@
-// The hub: one shared device, many peers (DESIGN §3) — fan-out with replay, merged input, policies, reopen.
+// The hub: one shared device, many peers (docs/ARCHITECTURE.md) — fan-out with replay, merged input, policies, reopen.
 import { redactSecrets } from '../uri.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError, type PtybError } from '../errors.js';
