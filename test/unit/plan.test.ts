@@ -16,7 +16,8 @@ const { describePlan, planAddresses } = await import('../../src/plan/plan.js');
 const { loadConfig } = await import('../../src/config.js');
 const { startAddresses, startRoute } = await import('../../src/router/route.js');
 
-const RUNS = Number(process.env.PTYB_FUZZ_RUNS ?? 60);
+// Each run starts real routes: a fiftieth of the fuzz knob (60 by default).
+const RUNS = Math.ceil(Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 50);
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-plan-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
