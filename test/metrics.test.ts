@@ -67,11 +67,10 @@ routes:
 
     // Counts settle (the hub may still be reading the flood, the refusal may be in flight).
     const wantB = 'login: '.length + flood.length;
-    for (;;) {
+    await until(async () => {
       const c = (await api()).consoles;
-      if (c[0]?.refusedBytes === 1 && c[1]?.bytes.fromDevice === wantB && c[1]?.peers === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return c[0]?.refusedBytes === 1 && c[1]?.bytes.fromDevice === wantB && c[1]?.peers === 0;
+    }, { step: 50, what: `the counts to settle (1 refused byte, ${wantB} from the device, 0 peers)`, detail: async () => JSON.stringify((await api()).consoles) });
 
     const res = await fetch(`${base}/metrics`);
     assert.equal(res.status, 200);

@@ -8,6 +8,7 @@ import type { Browser } from 'playwright-core';
 import { launch, screenLines } from './helpers/browser.js';
 import { readText, startFakeVm } from './helpers/devices.js';
 import { connectTcp, runTool, startPtyb, type Running } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 
 const TOKEN = 'screen-test-token';
 const CLOCKS = 3000;
@@ -46,12 +47,10 @@ async function pageRows(browser: Browser, port: number): Promise<{ rows: string[
   const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
   await page.goto(`http://127.0.0.1:${port}/?token=${TOKEN}`);
   await page.waitForSelector('#status.connected');
-  let rows: string[] = [];
-  for (let i = 0; i < 200; i++) {
-    rows = await screenLines(page);
-    if (rows.join('\n').includes(LAST)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const rows = await until(async () => {
+    const r = await screenLines(page);
+    return r.join('\n').includes(LAST) ? r : undefined;
+  }, { timeout: 15_000, step: 50, what: `the page to show ${JSON.stringify(LAST)}`, detail: async () => (await screenLines(page)).join('\n') });
   const state = await page.evaluate(() => {
     const t = (window as unknown as { ptybridge: { term: { modes: { applicationCursorKeysMode: boolean; bracketedPasteMode: boolean }; buffer: { active: { type: string } } } } }).ptybridge.term;
     return { modes: { app: t.modes.applicationCursorKeysMode, paste: t.modes.bracketedPasteMode, buffer: t.buffer.active.type }, title: document.getElementById('title')!.textContent ?? '' };
@@ -65,12 +64,11 @@ async function telnetRows(port: number): Promise<string[]> {
   const tmux = (...a: string[]) => runTool('tmux', ['-L', sock, ...a]);
   try {
     await tmux('new-session', '-d', '-x', '80', '-y', '24', `/usr/bin/telnet 127.0.0.1 ${port}`);
-    let s = '';
-    for (let i = 0; i < 200; i++) {
-      s = (await tmux('capture-pane', '-p')).stdout.toString();
-      if (s.includes(LAST)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const pane = async () => (await tmux('capture-pane', '-p')).stdout.toString();
+    const s = await until(async () => {
+      const text = await pane();
+      return text.includes(LAST) ? text : undefined;
+    }, { timeout: 15_000, step: 50, what: `telnet's screen to show ${JSON.stringify(LAST)}`, detail: pane });
     return s.split('\n');
   } finally {
     await tmux('kill-server');

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import type { Writable } from 'node:stream';
 import { acceptOne, connectTcp, freePort, runPtyb, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 
 const MiB = 1024 * 1024;
 const WINDOW = 64 * 1024;
@@ -199,11 +200,7 @@ test('udp-listen holds one session at a time: when it ends, the next datagram op
 /** Waits until a UDP port is bound on loopback (a peer tool starting up), from /proc/net/udp. */
 async function waitForUdpPort(port: number): Promise<void> {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-  for (let i = 0; i < 200; i++) {
-    if (fs.readFileSync('/proc/net/udp', 'utf8').includes(`0100007F${hex}`)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing bound udp 127.0.0.1:${port}`);
+  await until(() => fs.readFileSync('/proc/net/udp', 'utf8').includes(`0100007F${hex}`), { timeout: 10_000, what: `something to bind udp 127.0.0.1:${port}` });
 }
 
 /** Pushes `total` random bytes through a child's stdin and reads them back on its stdout, a window at a time. */

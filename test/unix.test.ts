@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-unix-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -35,15 +36,8 @@ async function connectUnix(p: string): Promise<net.Socket> {
 
 /** Waits until something accepts on the socket path (a peer tool starting up). */
 async function waitForSocket(p: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await connectUnix(p)).destroy();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  throw new Error(`nothing listens on ${p}`);
+  const accepts = () => connectUnix(p).then((s) => (s.destroy(), true), () => false);
+  await until(accepts, { timeout: 10_000, what: `something to listen on ${p}` });
 }
 
 test('unix-listen ↔ unix: 10 MiB both ways at once, byte-exact', async () => {

@@ -26,11 +26,11 @@ async function sttyOf(path: string): Promise<string> {
 
 /** Waits until `stty -a` on `path` matches every pattern; returns its text. */
 async function untilStty(path: string, ...want: RegExp[]): Promise<string> {
-  for (;;) {
+  const matches = async () => {
     const text = await sttyOf(path);
-    if (want.every((re) => re.test(text))) return text;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return want.every((re) => re.test(text)) ? text : undefined;
+  };
+  return until(matches, { step: 50, what: `stty -a ${path} to match ${want.join(' ')}`, detail: () => sttyOf(path) });
 }
 
 const flag = (name: string) => new RegExp(`(^|\\s)${name}(\\s|$)`);

@@ -92,11 +92,10 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     // c's VM powers off: the index says so, and a peer leaving is counted.
     await vms.c!.quit();
     a.ws.close();
-    for (;;) {
-      rows = await indexRows(port);
-      if (/ lost 1 peer$/.test(rows[2]!) && / 0 peers$/.test(rows[0]!)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    rows = await until(async () => {
+      const r = await indexRows(port);
+      return / lost 1 peer$/.test(r[2]!) && / 0 peers$/.test(r[0]!) ? r : undefined;
+    }, { step: 50, what: 'the index to show c lost and a with 0 peers', detail: async () => (await indexRows(port)).join('\n') });
     assert.match(rows[0]!, /^a \/console\/a pty \S+ open 0 peers$/);
     assert.match(rows[2]!, /^c \/console\/c pty \S+\/vm-c lost 1 peer$/, 'a lost device keeps its name');
 

@@ -40,11 +40,10 @@ test('browser terminal: a shell behind ws-listen, opened by the URL it prints; t
     await page.keyboard.type(`echo hello-$((${n}+1))\n`);
     await waitForScreen(page, new RegExp(`^hello-${n + 1}$`, 'm'));
     await page.setViewportSize({ width: 420, height: 700 });
-    let size = await termSize(page);
-    for (let i = 0; i < 100 && size.cols > 60; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      size = await termSize(page);
-    }
+    const size = await until(async () => {
+      const s = await termSize(page);
+      return s.cols <= 60 ? s : undefined;
+    }, { timeout: 15_000, step: 50, what: 'the terminal to fit a 420 px wide page (60 columns or fewer)' });
     await page.keyboard.type('stty size\n');
     await waitForScreen(page, new RegExp(`^${size.rows} ${size.cols}$`, 'm'));
     await page.screenshot({ path: path.join(OUT, 'web-terminal-exec.png') });
