@@ -7,7 +7,6 @@ import { inTmux } from './helpers/tmux.js';
 import { until } from './helpers/until.js';
 import { EscapeFilter, parseEscapeChar } from '../src/protocols/escapes.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('escape filter: only at line start; ~~ sends ~; ~x sends both; split across chunks', () => {
   const run = (chunks: string[], esc = 0x7e) => {
@@ -90,10 +89,15 @@ test('stdio: at a terminal: ~b sends BREAK (IAC BRK through tcp:?telnet), ~~ sen
 
 test('stdio: --escape none passes ~. through as data', async () => {
   let wire = '';
-  const up = await tcpServer((s) => s.on('data', (d: Buffer) => (wire += d.toString())));
+  let connected = false;
+  const up = await tcpServer((s) => {
+    connected = true;
+    s.on('data', (d: Buffer) => (wire += d.toString()));
+  });
   const t = await inTmux(['--escape', 'none', '-', `tcp:127.0.0.1:${up.port}`]);
   try {
-    await sleep(300);
+    // Keys go in once ptybridge has connected and put its terminal in raw mode (else the tty would cook "~.").
+    await until(async () => connected && /-icanon/.test(await t.stty()), { timeout: 10_000, what: 'ptybridge to connect and make its terminal raw' });
     await t.tmux('send-keys', '-l', '~.');
     await until(() => wire.includes('~.'), { timeout: 10_000, what: '"~." on the wire', detail: () => JSON.stringify(wire) });
     assert.equal(wire, '~.');
