@@ -7,7 +7,6 @@ import { inTmux } from './helpers/tmux.js';
 import { until } from './helpers/until.js';
 import { EscapeFilter, parseEscapeChar } from '../src/protocols/escapes.js';
 
-
 test('escape filter: only at line start; ~~ sends ~; ~x sends both; split across chunks', () => {
   const run = (chunks: string[], esc = 0x7e) => {
     const f = new EscapeFilter(esc);
