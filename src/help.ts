@@ -18,6 +18,7 @@ export function usage(): string {
 Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] DEVICE LISTENER [LISTENER…]   one console, many doors
        ptybridge [options] --config consoles.yaml [--check]
+       ptybridge --check LEFT RIGHT  print the route's plan, open nothing
        ptybridge --help SCHEME     options of one address type
 
 Addresses are scheme:target?key=value&flag; "-" is stdio. The target and each value are
@@ -42,9 +43,11 @@ Options:
   -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
                         both close, like socat -t (default 0.5 s; 2, 500ms, 1m)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
-                        right, options: {log, log-max-size, log-keep, hex, policy}}]);
+                        right (or device, doors: [...]), options: {log, log-max-size,
+                        log-keep, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
-  --check               with --config: validate, print the effective routes, open nothing
+  --check               validate and print the plan (pipe, fork, rendezvous or hub) of the
+                        addresses or of each --config route, with every option; open nothing
   --wait-for-device     a shared device that cannot be opened at start is waited for (shown
                         down, retried like a lost one) while the listeners serve; always so
                         with --config. Not for a bare /dev/pts/N (its number gets reused)
