@@ -98,6 +98,15 @@ class Hub {
   /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
   onGone: (failed: boolean) => void = () => {};
   private readonly keyboard: Keyboard;
+  /** Peers that show the keyboard state as it is (a page): told the counts as they change. */
+  private readonly followers = new Set<Peer>();
+  /** Keyboard notices batched for the end of the tick (announce). */
+  private readonly toTell = new Set<Peer>();
+  private tellScheduled = false;
+  /** The holder as the peers were last told: when it moves, every peer is told. */
+  private toldHolder: Peer | undefined;
+  /** Peers refused past ?max-peers since the last line that said so. */
+  private refusals = { count: 0, saidAt: 0 };
   /** ?log-input: what each peer typed, attributed, in the transcript. */
   private readonly inputLog: InputLog | undefined;
   /** For --metrics and /api/consoles (src/router/consoles.ts). */
@@ -201,6 +210,7 @@ class Hub {
   }
 
   add(link: Link, door = 'other'): void {
+    if (this.peers.size >= this.settings['max-peers']) return this.refuse(link, door);
     const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
       this.counters.dropped++;
       this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
@@ -225,15 +235,53 @@ class Hub {
     peer.hold();
     this.replay.snapshot((first) => peer.release(first));
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
-    this.announce();
+    if (peer.following) this.followers.add(peer);
+    this.announce(peer);
   }
 
-  /** Tells every peer where the keyboard is (a page redraws its badge; others get a line only when theirs changed). */
-  private announce(): void {
-    for (const p of this.peers) {
-      const state = this.keyboard.state(p, this.peers);
+  /**
+   * One host opening thousands of connections must not make the others wait: past
+   * ?max-peers the link is closed at once, and the refusals are said at most once a second.
+   */
+  private refuse(link: Link, door: string): void {
+    link.stream.on('error', () => {});
+    link.stream.destroy();
+    this.refusals.count++;
+    const now = Date.now();
+    if (now - this.refusals.saidAt < 1000) return;
+    const more = this.refusals.count - 1;
+    this.refusals = { count: 0, saidAt: now };
+    const max = this.settings['max-peers'];
+    this.log.warn(`${link.label}: refused, the console has ${max} peers (?max-peers=${max})${more ? `; ${more} more refused since the last such line` : ''}`, { event: 'peer-refused', peer: link.label, door, max, more });
+  }
+
+  /**
+   * Tells the peers where the keyboard is (a page redraws its badge; others get a line only
+   * when theirs changed), once per tick for however many joins, leaves and requests came in
+   * it: everyone only when the holder changed, else the pages (their counts) and `peer`.
+   */
+  private announce(peer?: Peer): void {
+    if (peer) this.toTell.add(peer);
+    if (this.tellScheduled || this.closing) return;
+    this.tellScheduled = true;
+    setImmediate(() => this.tellNow());
+  }
+
+  private tellNow(): void {
+    this.tellScheduled = false;
+    if (this.closing) return;
+    const tell = (p: Peer) => {
+      const state = this.keyboard.state(p);
       p.tell(state, () => describeKeyboard(state));
+    };
+    if (this.keyboard.holder !== this.toldHolder) {
+      this.toldHolder = this.keyboard.holder;
+      for (const p of this.peers) tell(p);
+    } else {
+      for (const p of this.followers) tell(p);
+      for (const p of this.toTell) if (!this.followers.has(p) && !p.left) tell(p);
     }
+    this.toTell.clear();
   }
 
   /** `~w`, `~s`, the page's button: the keyboard moves, the transcript says who took it from whom. */
@@ -246,15 +294,17 @@ class Hub {
     const text = what === 'release' ? `${peer.who} let go of the keyboard` : `${peer.who} took the keyboard${before ? ` from ${before.who}` : ''}`;
     this.log.info(text, { event: 'keyboard', peer: peer.link.label, user: peer.user, request: what });
     this.ctx.transcript?.event(text);
-    this.announce();
+    this.announce(peer);
   }
 
   private leave(peer: Peer): void {
     if (peer.left) return;
     peer.left = true;
     this.inputLog?.flush(peer);
-    const next = this.keyboard.left(peer, this.peers);
+    const next = this.keyboard.left(peer);
     this.peers.delete(peer);
+    this.followers.delete(peer);
+    this.toTell.delete(peer);
     const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
     const fields = { event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused };
     if (peer.refused) {
@@ -313,9 +363,10 @@ class Hub {
     if (c.type === 'take' || c.type === 'release') return this.request(peer, c.type);
     if (c.type === 'keyboard') {
       if (c.state || !peer.link.tell) return;
+      // Answered with the tick's other notices: a flood of requests gets one answer a tick.
       peer.following = true;
-      const state = this.keyboard.state(peer, this.peers);
-      return peer.tell(state, () => describeKeyboard(state));
+      this.followers.add(peer);
+      return this.announce(peer);
     }
     // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
     const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;

@@ -2,6 +2,7 @@
 import { loadConfig, type RouteConfig } from '../config.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
+import { exitAfterDeadline } from '../stop-deadline.js';
 import { DeviceNotWaitedError } from './hub.js';
 import { startRoute, type Route } from './route.js';
 import { openTranscript, type Transcript } from './session-log.js';
@@ -215,6 +216,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
     if (stopRequested) process.exit(0);
     stopRequested = true;
     log.info(`${sig}: closing`, { event: 'stopping', signal: sig });
+    exitAfterDeadline(sig, log);
     onStopping?.();
     void set.stop();
   };
