@@ -17,7 +17,7 @@ export function isHub(left: Endpoint, right: Endpoint): boolean {
 const HUB_OPTIONS = Object.keys(hubOptions);
 
 /**
- * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?log-input`) written on a device that meets no
+ * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?max-peers`, `?log-input`) written on a device that meets no
  * listener, or on `exec:` without `?share`, do nothing: refused (UsageError, exit 2) rather
  * than ignored. With more than two addresses the shape is DEVICE LISTENER…, always a hub.
  */

@@ -41,7 +41,7 @@ class TelnetStream extends Duplex {
 
   constructor(
     readonly sock: Duplex,
-    role: 'server' | 'client',
+    private readonly role: 'server' | 'client',
     private readonly onSub: (option: number, data: Buffer) => void,
     private readonly onCommand: (cmd: number) => void,
     onChange: (side: 'us' | 'him', option: number, on: boolean) => void,
@@ -92,10 +92,11 @@ class TelnetStream extends Duplex {
    * Every command a peer sends may be answered (AYT, DO, WILL, a COM-PORT request): a peer
    * that sends them without reading the answers would have us queue them without end. So,
    * as a socket does for data, its input waits while it owes us a drain: what is queued
-   * for it stays within the socket's high-water mark plus the answers to one read.
+   * for it stays within the socket's high-water mark plus the answers to one read. Only a
+   * server's peers are strangers; a server we connect to is read whatever it owes.
    */
   private checkOwing(): void {
-    if (this.owing || !this.sock.writableNeedDrain || this.sock.destroyed) return;
+    if (this.role !== 'server' || this.owing || !this.sock.writableNeedDrain || this.sock.destroyed) return;
     this.owing = true;
     this.sock.pause();
     this.sock.once('drain', () => {
