@@ -4,6 +4,7 @@ import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } from './log.js';
 import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
+import { exitAfterDeadline } from './stop-deadline.js';
 import { VERSION } from './version.js';
 // Everything else loads in the branch that needs it (esbuild keeps a dynamically imported
 // module's body uninitialised until then): `--version` runs no endpoint code, and a route
@@ -95,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       stopRequested = true;
       log.info(`${sig}: closing`, { event: 'stopping', signal: sig });
+      exitAfterDeadline(sig, log);
       metrics?.stopping();
       route?.stop();
     };

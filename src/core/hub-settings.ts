@@ -11,5 +11,7 @@ export interface HubSettings {
   /** The screen model's size at start: exec's cols/rows, `?screen=`, or 80x24. */
   size: { cols: number; rows: number };
   'peer-queue': number;
+  /** Peers this device admits across all its doors. */
+  'max-peers': number;
   'log-input': boolean;
 }

@@ -42,6 +42,7 @@ export const hubOptions = {
   ),
   scrollback: int(1000, 0, 100_000, 'with replay=screen: lines kept above the screen, sent to a new peer with it'),
   'peer-queue': size(1024 * 1024, 'behind a listener: most output queued for one peer; a peer that falls further behind is dropped', 1024 ** 3),
+  'max-peers': int(1024, 1, 1_000_000, 'behind a listener: most peers connected at once, across all its doors; more are closed at once and logged (once a second at most)'),
   'log-input': flag(false, 'behind a listener: also record what each peer types, by name, in the transcript (--log; else on stderr), for audit'),
 };
 
@@ -85,6 +86,7 @@ export function hubSettingsOf(spec: { scheme: string; options: unknown }): HubSe
     replay,
     size,
     'peer-queue': (o['peer-queue'] as number | undefined) ?? 1024 * 1024,
+    'max-peers': (o['max-peers'] as number | undefined) ?? 1024,
     'log-input': (o['log-input'] as boolean | undefined) ?? false,
   };
 }

@@ -110,7 +110,7 @@ function checkExclusive(addresses: Endpoint[]): void {
 const HUB_OPTIONS = Object.keys(hubOptions);
 
 /**
- * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?log-input`) on a route that is no
+ * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?max-peers`, `?log-input`) on a route that is no
  * hub (a device that meets no listener, `exec:` without `?share`) would do nothing: refused
  * rather than ignored.
  */
@@ -160,7 +160,7 @@ export function describePlan(plan: Plan): string[] {
         head,
         line('device', plan.device),
         ...plan.doors.map((d) => line('door', d)),
-        `  ${'hub'.padEnd(8)}  policy ${s.policy}, replay ${replay}, peer-queue ${s['peer-queue']}, log-input ${s['log-input'] ? 'on' : 'off'}`,
+        `  ${'hub'.padEnd(8)}  policy ${s.policy}, replay ${replay}, peer-queue ${s['peer-queue']}, max-peers ${s['max-peers']}, log-input ${s['log-input'] ? 'on' : 'off'}`,
       ];
     }
   }

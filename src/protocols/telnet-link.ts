@@ -34,10 +34,14 @@ class TelnetStream extends Duplex {
    * A peer that never answers (a raw TCP client) gets our data after NEGOTIATION_MS.
    */
   private negotiated = false;
+  /** Set while the reader wants no more (push said so): the socket is paused until _read. */
+  private readerFull = false;
+  /** Set while the peer has not taken what we owe it: its socket is not read meanwhile. */
+  private owing = false;
 
   constructor(
     readonly sock: Duplex,
-    role: 'server' | 'client',
+    private readonly role: 'server' | 'client',
     private readonly onSub: (option: number, data: Buffer) => void,
     private readonly onCommand: (cmd: number) => void,
     onChange: (side: 'us' | 'him', option: number, on: boolean) => void,
@@ -56,7 +60,10 @@ class TelnetStream extends Duplex {
       if (!pending.length) return;
       const data = Buffer.concat(pending);
       pending = [];
-      if (!this.push(data)) sock.pause();
+      if (!this.push(data)) {
+        this.readerFull = true;
+        sock.pause();
+      }
     };
     this.parser = new TelnetParser({
       data: (bytes) => pending.push(bytes),
@@ -68,6 +75,7 @@ class TelnetStream extends Duplex {
       this.parser.feed(c);
       flush();
       if (!this.negotiated && !this.neg.pending('us', OPT.BINARY)) this.settle();
+      this.checkOwing();
     });
     setTimeout(() => this.settle(), NEGOTIATION_MS).unref();
     sock.on('end', () => {
@@ -77,6 +85,23 @@ class TelnetStream extends Duplex {
     sock.on('error', (err) => this.destroy(err));
     sock.on('close', () => {
       if (!this.sawEnd) this.destroy();
+    });
+  }
+
+  /**
+   * Every command a peer sends may be answered (AYT, DO, WILL, a COM-PORT request): a peer
+   * that sends them without reading the answers would have us queue them without end. So,
+   * as a socket does for data, its input waits while it owes us a drain: what is queued
+   * for it stays within the socket's high-water mark plus the answers to one read. Only a
+   * server's peers are strangers; a server we connect to is read whatever it owes.
+   */
+  private checkOwing(): void {
+    if (this.role !== 'server' || this.owing || !this.sock.writableNeedDrain || this.sock.destroyed) return;
+    this.owing = true;
+    this.sock.pause();
+    this.sock.once('drain', () => {
+      this.owing = false;
+      if (!this.readerFull) this.sock.resume();
     });
   }
 
@@ -115,7 +140,8 @@ class TelnetStream extends Duplex {
   }
 
   override _read(): void {
-    this.sock.resume();
+    this.readerFull = false;
+    if (!this.owing) this.sock.resume();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {

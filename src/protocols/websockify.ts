@@ -35,7 +35,25 @@ export function framingOf(protocol: string): Framing {
 export const CONTROLS_HEADER = 'x-ptybridge-controls';
 
 /** WebSocket close codes used for a peer's bad input (RFC 6455 §7.4.1). */
-export const CLOSE = { normal: 1000, unsupported: 1003, invalidPayload: 1007, tooBig: 1009 } as const;
+export const CLOSE = { normal: 1000, unsupported: 1003, invalidPayload: 1007, policy: 1008, tooBig: 1009 } as const;
+
+/**
+ * Control messages a peer may send per second, and in a burst: a page sends a few (its
+ * size while a window is dragged, a keyboard request). Past the allowance they are dropped
+ * (but the latest size), and a peer that goes on sending CONTROL_BURST more is closed: ws
+ * parses what it has read even while the socket is paused, so only closing ends a flood.
+ */
+const CONTROLS_PER_SECOND = 100;
+const CONTROL_BURST = 200;
+/** How long the socket is not read once the allowance is spent (it refills by 10 meanwhile). */
+const CONTROL_PAUSE_MS = 100;
+/**
+ * What may wait for the peer in ws's own queue (data frames, control answers, pongs) before
+ * its input is no longer read: a peer that asks without reading the answers stops being heard.
+ */
+const OWED_LIMIT = 256 * 1024;
+/** How often a peer whose input waits is looked at again (ws tells no drain). */
+const OWED_POLL_MS = 50;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -89,6 +107,15 @@ export class WsStream extends Duplex {
   askedKeyboard = false;
   /** Controls that came before anyone listened (a link not yet joined): handed over to the first listener. */
   private earlyControls: Control[] = [];
+  /** Control messages the peer may still send now (a token bucket refilled over time). */
+  private allowance = CONTROL_BURST;
+  private refilledAt = Date.now();
+  /** Control messages dropped in a row past the allowance. */
+  private overdrawn = 0;
+  /** A resize that came past the allowance: the page's latest size must still reach the device. */
+  private lateResize: Control | undefined;
+  /** Why the peer's input is not read now: the reader is full, it owes us a drain, it sent too many controls. */
+  private readonly holds = new Set<'reader' | 'owed' | 'controls'>();
 
   constructor(
     readonly ws: WebSocket,
@@ -102,7 +129,12 @@ export class WsStream extends Duplex {
       this.earlyControls = [];
       queueMicrotask(() => held.forEach((c) => this.emit('control', c)));
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.onMessage(data, isBinary);
+      this.checkOwed();
+    });
+    // ws answers each ping with a pong by itself: pings sent without reading are owed too.
+    ws.on('ping', () => this.checkOwed());
     ws.on('error', (err: Error & { code?: string }) => {
       // ws has already answered with the close code (1009 too big, 1007 bad UTF-8, 1002 protocol).
       opts.log.warn(`${opts.label}: ${err.message}${err.code ? ` (${err.code})` : ''}; closing`);
@@ -129,8 +161,63 @@ export class WsStream extends Duplex {
     if (this.opts.framing === 'plain' && !this.peerGone) this.ws.send(JSON.stringify(c));
   }
 
+  /** Stops reading the peer for `why`; reading goes on once no reason is left. */
+  private hold(why: 'reader' | 'owed' | 'controls'): void {
+    this.holds.add(why);
+    if (!this.ws.isPaused) this.ws.pause();
+  }
+
+  private unhold(why: 'reader' | 'owed' | 'controls'): void {
+    if (!this.holds.delete(why) || this.holds.size || this.peerGone) return;
+    if (this.ws.isPaused) this.ws.resume();
+  }
+
+  /** A peer that lets answers pile up (pongs, controls, output) is not read until they are taken. */
+  private checkOwed(): void {
+    if (this.holds.has('owed') || this.peerGone || this.ws.bufferedAmount <= OWED_LIMIT) return;
+    this.hold('owed');
+    const timer = setInterval(() => {
+      if (!this.peerGone && this.ws.bufferedAmount > OWED_LIMIT) return;
+      clearInterval(timer);
+      this.unhold('owed');
+    }, OWED_POLL_MS);
+    timer.unref();
+  }
+
+  /** Takes one control message from the peer's allowance; false when it is spent (the socket then waits for more). */
+  private allowControl(): boolean {
+    const now = Date.now();
+    this.allowance = Math.min(CONTROL_BURST, this.allowance + ((now - this.refilledAt) * CONTROLS_PER_SECOND) / 1000);
+    this.refilledAt = now;
+    if (this.allowance >= 1) {
+      this.allowance--;
+      this.overdrawn = 0;
+      return true;
+    }
+    if (++this.overdrawn > CONTROL_BURST) {
+      this.refuse(CLOSE.policy, `more than ${CONTROLS_PER_SECOND} control messages a second`);
+      return false;
+    }
+    if (!this.holds.has('controls')) {
+      this.hold('controls');
+      setTimeout(() => {
+        const resize = this.lateResize;
+        this.lateResize = undefined;
+        if (resize && !this.peerGone) this.emitControl(resize);
+        this.unhold('controls');
+      }, CONTROL_PAUSE_MS).unref();
+    }
+    return false;
+  }
+
+  private emitControl(c: Control): void {
+    if (c.type === 'keyboard' && !c.state) this.askedKeyboard = true;
+    if (this.listenerCount('control') > 0) this.emit('control', c);
+    else if (this.earlyControls.push(c) > 64) this.earlyControls.shift(); // bounded: the latest count
+  }
+
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.peerGone || this.readableEnded) return;
+    if (this.peerGone || this.readableEnded || this.ws.readyState !== this.ws.OPEN) return;
     let bytes: Buffer;
     if (isBinary || this.opts.framing === 'binary') {
       bytes = data;
@@ -141,16 +228,20 @@ export class WsStream extends Duplex {
     } else {
       const c = parseControl(data.toString('utf8'));
       if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
-      if (c.type === 'keyboard' && !c.state) this.askedKeyboard = true;
-      if (this.listenerCount('control') > 0) this.emit('control', c);
-      else if (this.earlyControls.push(c) > 64) this.earlyControls.shift(); // bounded: the latest count
+      // Frames ws had already read when the socket paused still come: past the allowance they
+      // are dropped, except the latest size, which is applied when the pause ends.
+      if (!this.allowControl()) {
+        if (c.type === 'resize') this.lateResize = c;
+        return;
+      }
+      this.emitControl(c);
       return;
     }
-    if (bytes.length && !this.push(bytes)) this.ws.pause();
+    if (bytes.length && !this.push(bytes)) this.hold('reader');
   }
 
   override _read(): void {
-    if (this.ws.isPaused) this.ws.resume();
+    this.unhold('reader');
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

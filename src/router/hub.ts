@@ -1,4 +1,4 @@
-// The hub: one shared device, many peers (docs/ARCHITECTURE.md) — fan-out with replay, merged input, policies, reopen.
+// The hub: one shared device, many peers (docs/ARCHITECTURE.md) — fan-out with replay, merged input and keyboard, reopen; the records observe it (hub-observers.ts).
 import { redactSecrets } from '../uri.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError, type PtybError } from '../errors.js';
@@ -6,13 +6,12 @@ import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
 import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
 import { applyControl } from './controls.js';
 import { Keyboard } from './keyboard.js';
-import { InputLog } from './input-log.js';
 import { Peer } from './peer.js';
-import { describeKeyboard } from './roles.js';
+import { KeyboardNotices } from './keyboard-notices.js';
 import { makeReplay, type Replay } from './replay.js';
-import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
+import type { ConsoleSnapshot } from './consoles.js';
+import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
 import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
-import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
 const FIRST_DELAY_MS = 100;
@@ -38,7 +37,14 @@ export async function runHub(
   openCtx: OpenContext,
   abort: AbortController,
 ): Promise<Route> {
-  const hub = new Hub(device, hubSettingsOf(device.spec), ctx, openCtx);
+  const settings = hubSettingsOf(device.spec);
+  const hub = new Hub(device, settings, ctx, openCtx);
+  // What records the console watches it; the order matters where two write to one place:
+  // the trace of a chunk before its input-log line, a peer's last typed line before its "left".
+  hub.observe(metricsObserver(() => hub.consoleState()));
+  if (ctx.trace) hub.observe(traceObserver(ctx.trace));
+  if (settings['log-input']) hub.observe(inputLogObserver(ctx.transcript, ctx.log));
+  if (ctx.transcript) hub.observe(transcriptObserver(ctx.transcript));
   try {
     await hub.start();
   } catch (err) {
@@ -98,13 +104,13 @@ class Hub {
   /** Called once a device that cannot come back is lost; `failed` unless it was closed on purpose (~. at stdio). */
   onGone: (failed: boolean) => void = () => {};
   private readonly keyboard: Keyboard;
-  /** ?log-input: what each peer typed, attributed, in the transcript. */
-  private readonly inputLog: InputLog | undefined;
-  /** For --metrics and /api/consoles (src/router/consoles.ts). */
-  private readonly counters: ConsoleCounters = { reopens: 0, fromDevice: 0, toDevice: 0, dropped: 0, refused: 0 };
+  /** The transcript, input log, metrics and trace: they watch, the hub does not know them. */
+  private readonly observers: HubObserver[] = [];
+  private readonly notices: KeyboardNotices;
+  /** Peers refused past ?max-peers since the last line that said so. */
+  private refusals = { count: 0, saidAt: 0 };
   /** The kinds of door this console has: metrics show each, with 0 peers too. */
   readonly doorKinds = new Set<string>();
-  private readonly unregister: () => void;
 
   constructor(
     private readonly device: Device,
@@ -113,20 +119,24 @@ class Hub {
     private readonly openCtx: OpenContext,
   ) {
     this.keyboard = new Keyboard(settings.policy);
-    if (settings['log-input']) {
-      const record = ctx.transcript ? (line: string) => ctx.transcript!.event(line) : (line: string) => ctx.log.warn(line);
-      this.inputLog = new InputLog(record);
-    }
-    this.unregister = registerConsole(() => this.snapshot());
+    this.notices = new KeyboardNotices(this.keyboard, this.peers);
   }
 
-  /** What --metrics reads at a scrape. */
-  private snapshot(): ConsoleSnapshot {
+  observe(o: HubObserver): void {
+    this.observers.push(o);
+  }
+
+  private notify<K extends keyof HubObserver>(event: K, ...args: Parameters<NonNullable<HubObserver[K]>>): void {
+    for (const o of this.observers) (o[event] as ((...a: typeof args) => void) | undefined)?.(...args);
+  }
+
+  /** What --metrics and /api/consoles read at a scrape (the counters are the metrics observer's). */
+  consoleState(): Omit<ConsoleSnapshot, 'counters'> {
     const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
     for (const p of this.peers) peers[p.door] = (peers[p.door] ?? 0) + 1;
     const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
     const uri = redactSecrets(this.device.spec.uri);
-    return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who, counters: { ...this.counters } };
+    return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who };
   }
 
   private get log() {
@@ -157,7 +167,7 @@ class Hub {
       if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
       const why = (err as Error).message;
       this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.device.spec.uri, reason: why });
-      this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
+      this.notify('deviceWaiting', this.device.spec.uri, why);
       this.reopening = this.reopen(undefined, why);
       return;
     }
@@ -172,13 +182,13 @@ class Hub {
     }
   }
 
-  private attach(link: Link): void {
+  private attach(link: Link, retried = false): void {
     this.link = link;
     this.label = link.label;
     this.openedAt = Date.now();
     const s = link.stream;
     this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`, { event: 'device-open', device: link.label });
-    this.ctx.transcript?.event(`device ${link.label} ${this.everOpen ? 'reopened' : 'attached'}`);
+    this.notify('deviceUp', link.label, { again: this.everOpen, retried });
     this.everOpen = true;
     s.on('data', (chunk: Buffer) => this.output(chunk));
     s.on('drain', () => this.resumeInput());
@@ -193,16 +203,15 @@ class Hub {
 
   /** Device output: to every peer and to the replay (a queue for the screen model), never waiting for any of them. */
   private output(chunk: Buffer): void {
-    this.counters.fromDevice += chunk.length;
+    this.notify('deviceOutput', chunk, this.link?.label ?? 'device');
     this.replay.push(chunk);
-    this.ctx.transcript?.data(chunk);
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${this.link?.label ?? 'device'} > peers`, chunk));
     for (const peer of this.peers) peer.send(chunk);
   }
 
   add(link: Link, door = 'other'): void {
+    if (this.peers.size >= this.settings['max-peers']) return this.refuse(link, door);
     const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
-      this.counters.dropped++;
+      this.notify('peerDropped', p, queued);
       this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
     });
     peer.door = door;
@@ -210,7 +219,7 @@ class Hub {
     this.keyboard.joined(peer);
     const how = peer.role === 'view' ? ', read-only' : '';
     this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`, { event: 'peer-connected', peer: link.label, user: peer.user, role: peer.role, door, peers: this.peers.size });
-    this.ctx.transcript?.event(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`);
+    this.notify('peerJoined', peer, this.peers.size);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
     s.on('data', (chunk: Buffer) => this.input(peer, chunk));
@@ -225,15 +234,24 @@ class Hub {
     peer.hold();
     this.replay.snapshot((first) => peer.release(first));
     if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
-    this.announce();
+    if (peer.following) this.notices.follow(peer);
+    this.notices.announce(peer);
   }
 
-  /** Tells every peer where the keyboard is (a page redraws its badge; others get a line only when theirs changed). */
-  private announce(): void {
-    for (const p of this.peers) {
-      const state = this.keyboard.state(p, this.peers);
-      p.tell(state, () => describeKeyboard(state));
-    }
+  /**
+   * One host opening thousands of connections must not make the others wait: past
+   * ?max-peers the link is closed at once, and the refusals are said at most once a second.
+   */
+  private refuse(link: Link, door: string): void {
+    link.stream.on('error', () => {});
+    link.stream.destroy();
+    this.refusals.count++;
+    const now = Date.now();
+    if (now - this.refusals.saidAt < 1000) return;
+    const more = this.refusals.count - 1;
+    this.refusals = { count: 0, saidAt: now };
+    const max = this.settings['max-peers'];
+    this.log.warn(`${link.label}: refused, the console has ${max} peers (?max-peers=${max})${more ? `; ${more} more refused since the last such line` : ''}`, { event: 'peer-refused', peer: link.label, door, max, more });
   }
 
   /** `~w`, `~s`, the page's button: the keyboard moves, the transcript says who took it from whom. */
@@ -245,16 +263,17 @@ class Hub {
     }
     const text = what === 'release' ? `${peer.who} let go of the keyboard` : `${peer.who} took the keyboard${before ? ` from ${before.who}` : ''}`;
     this.log.info(text, { event: 'keyboard', peer: peer.link.label, user: peer.user, request: what });
-    this.ctx.transcript?.event(text);
-    this.announce();
+    this.notify('keyboard', text);
+    this.notices.announce(peer);
   }
 
   private leave(peer: Peer): void {
     if (peer.left) return;
     peer.left = true;
-    this.inputLog?.flush(peer);
-    const next = this.keyboard.left(peer, this.peers);
+    this.notify('peerLeft', peer);
+    const next = this.keyboard.left(peer);
     this.peers.delete(peer);
+    this.notices.forget(peer);
     const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
     const fields = { event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused };
     if (peer.refused) {
@@ -265,14 +284,13 @@ class Hub {
       ].filter(Boolean);
       this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`, fields);
     } else this.log.info(left, fields);
-    this.ctx.transcript?.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`);
     // While the hub closes, every peer leaves: the keyboard has nowhere to go.
     if (this.closing) return;
     if (next) {
       this.log.info(`${next.label} now has the console (exclusive)`);
-      this.ctx.transcript?.event(`${next.who} has the keyboard (${peer.who} left)`);
+      this.notify('keyboard', `${next.who} has the keyboard (${peer.who} left)`);
     }
-    this.announce();
+    this.notices.announce();
   }
 
   /** Whether the peer's input reaches the device now; under `exclusive` a keyboard nobody holds is taken by typing. */
@@ -286,7 +304,7 @@ class Hub {
     peer.in += chunk.length;
     if (!this.mayWrite(peer)) {
       peer.refused += chunk.length;
-      this.counters.refused += chunk.length;
+      this.notify('peerRefused', peer, chunk.length);
       // Told once, in a line; a page already shows it in its badge.
       if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
@@ -300,12 +318,10 @@ class Hub {
       // Keystrokes for a device that is gone would arrive as stale input when it returns.
       peer.refused += chunk.length;
       peer.refusedWhileDown += chunk.length;
-      this.counters.refused += chunk.length;
+      this.notify('peerRefused', peer, chunk.length);
       return;
     }
-    if (this.ctx.trace) this.ctx.trace(formatTrace(`${peer.label} > ${link.label}`, chunk, '<'));
-    this.inputLog?.typed(peer, chunk);
-    this.counters.toDevice += chunk.length;
+    this.notify('peerInput', peer, chunk, link.label);
     if (!link.stream.write(chunk)) this.pauseInput();
   }
 
@@ -313,9 +329,10 @@ class Hub {
     if (c.type === 'take' || c.type === 'release') return this.request(peer, c.type);
     if (c.type === 'keyboard') {
       if (c.state || !peer.link.tell) return;
+      // Answered with the tick's other notices: a flood of requests gets one answer a tick.
       peer.following = true;
-      const state = this.keyboard.state(peer, this.peers);
-      return peer.tell(state, () => describeKeyboard(state));
+      this.notices.follow(peer);
+      return this.notices.announce(peer);
     }
     // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
     const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
@@ -353,14 +370,14 @@ class Hub {
     const never = link.reopen && 'never' in link.reopen ? link.reopen.never : undefined;
     if (never !== undefined) {
       this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`, { event: 'device-gone', device: link.label, reason });
-      this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
+      this.notify('deviceDown', link.label, reason, true);
       for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
       this.onGone(failed);
       return;
     }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`, { event: 'device-lost', device: link.label, reason });
-    this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
+    this.notify('deviceDown', link.label, reason, false);
     for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
     this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
@@ -394,8 +411,7 @@ class Hub {
         return;
       }
       const back = this.everOpen ? 'is back' : 'is up';
-      this.attach(link);
-      this.counters.reopens++;
+      this.attach(link, true);
       this.log.warn(`${link.label} ${back}`, { event: back === 'is back' ? 'device-back' : 'device-up', device: link.label });
       for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
       return;
@@ -405,8 +421,8 @@ class Hub {
   /** Closes every peer (after flushing what they are owed) and the device. */
   async close(): Promise<void> {
     this.closing = true;
-    this.unregister();
-    for (const p of this.peers) this.inputLog?.flush(p);
+    this.notices.stop();
+    this.notify('closing', this.peers);
     this.reopenAbort.abort();
     await this.reopening;
     await Promise.all([...this.peers].map((p) => p.close()));

@@ -12,6 +12,13 @@ import type { KeyboardState } from './roles.js';
  */
 export class Keyboard {
   holder: Peer | undefined;
+  /**
+   * The peers that may type, in arrival order: the next holder is the first of them, and
+   * the counts a page shows come from its size, so that a join or a leave costs the same
+   * with five peers or five thousand.
+   */
+  private readonly typists = new Set<Peer>();
+  private all = 0;
 
   constructor(readonly policy: Policy) {}
 
@@ -32,20 +39,20 @@ export class Keyboard {
 
   /** A peer joined (peers in arrival order, it included). */
   joined(p: Peer): void {
-    if (this.policy === 'exclusive' && this.holder === undefined && this.mayType(p)) this.holder = p;
+    this.all++;
+    if (!this.mayType(p)) return;
+    this.typists.add(p);
+    if (this.policy === 'exclusive' && this.holder === undefined) this.holder = p;
   }
 
   /** A peer left; returns who holds the keyboard now if it moved. */
-  left(p: Peer, peers: Iterable<Peer>): Peer | undefined {
+  left(p: Peer): Peer | undefined {
+    this.all--;
+    this.typists.delete(p);
     if (this.holder !== p) return undefined;
-    this.holder = undefined;
-    for (const q of peers) {
-      if (q !== p && this.mayType(q)) {
-        this.holder = q;
-        return q;
-      }
-    }
-    return undefined;
+    const next: Peer | undefined = this.typists.values().next().value;
+    this.holder = next;
+    return next;
   }
 
   /**
@@ -65,11 +72,15 @@ export class Keyboard {
     return before;
   }
 
-  /** What `p` is shown: its own state, who holds the keyboard, how many watch. */
-  state(p: Peer, peers: Set<Peer>): KeyboardState {
-    let typing = 0;
-    for (const q of peers) if (this.doing(q) === 'typing') typing++;
-    const s: KeyboardState = { type: 'keyboard', you: this.doing(p), policy: this.policy, watching: peers.size - typing, peers: peers.size };
+  /** How many peers type now. */
+  private typing(): number {
+    if (this.policy === 'shared') return this.typists.size;
+    return this.holder ? 1 : 0;
+  }
+
+  /** What `p` is shown: its own state, who holds the keyboard, how many watch (kept as counts, never recounted). */
+  state(p: Peer): KeyboardState {
+    const s: KeyboardState = { type: 'keyboard', you: this.doing(p), policy: this.policy, watching: this.all - this.typing(), peers: this.all };
     if (p.user !== undefined) s.name = p.user;
     if (this.holder) s.holder = this.holder.who;
     return s;

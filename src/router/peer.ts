@@ -113,17 +113,26 @@ export class Peer {
     if (s.writableLength > this.limit) this.drop();
   }
 
-  /** A line from ptybridge itself (device lost, read-only); not counted, not replayed. */
+  /**
+   * A line from ptybridge itself (device lost, read-only): not counted in `out`, not
+   * replayed, but queued like output: a peer that asks for lines without reading them
+   * (`~w` on a read-only door, again and again) is dropped at the same limit.
+   */
   notice(text: string): void {
     if (this.dropped || this.left) return;
     const line = Buffer.from(`\r\n[ptybridge: ${text}]\r\n`);
-    if (this.held) this.held.push({ chunk: line, counted: false });
-    else this.write(line);
+    if (this.held) {
+      this.held.push({ chunk: line, counted: false });
+      this.heldBytes += line.length;
+      if (this.heldBytes > this.limit) this.drop();
+    } else this.write(line);
   }
 
   private write(chunk: Buffer): void {
     const s = this.link.stream;
-    if (!s.destroyed && !s.writableEnded) s.write(chunk);
+    if (s.destroyed || s.writableEnded) return;
+    s.write(chunk);
+    if (s.writableLength > this.limit) this.drop();
   }
 
   private drop(): void {

@@ -2,6 +2,7 @@
 import { createLogger, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
 import type { Plan } from '../plan/plan.js';
+import { exitAfterDeadline } from '../stop-deadline.js';
 import { DeviceNotWaitedError } from './hub.js';
 import { startPlan, type Route } from './route.js';
 import { openTranscript, type Transcript, type TranscriptOptions } from './session-log.js';
@@ -227,6 +228,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
     if (stopRequested) process.exit(0);
     stopRequested = true;
     log.info(`${sig}: closing`, { event: 'stopping', signal: sig });
+    exitAfterDeadline(sig, log);
     onStopping?.();
     void set.stop();
   };

@@ -14,8 +14,8 @@ test('shared: every full peer types, a view peer is read-only', () => {
   const [a, v] = [peer('a'), peer('v', 'view')];
   const peers = new Set([a, v]);
   for (const p of peers) k.joined(p);
-  assert.deepEqual(k.state(a, peers), { type: 'keyboard', you: 'typing', policy: 'shared', watching: 1, peers: 2 });
-  assert.deepEqual(k.state(v, peers), { type: 'keyboard', you: 'read-only', policy: 'shared', watching: 1, peers: 2 });
+  assert.deepEqual(k.state(a), { type: 'keyboard', you: 'typing', policy: 'shared', watching: 1, peers: 2 });
+  assert.deepEqual(k.state(v), { type: 'keyboard', you: 'read-only', policy: 'shared', watching: 1, peers: 2 });
   assert.equal(k.mayWrite(v), false);
   assert.equal(k.request(a, 'take'), undefined, 'nothing to take under shared');
 });
@@ -26,13 +26,13 @@ test('exclusive: the first full peer holds the keyboard, another takes it, the h
   const peers = new Set([v, a, b, c]);
   for (const p of peers) k.joined(p);
   assert.equal(k.holder, a, 'a view peer never holds it');
-  assert.deepEqual(k.state(b, peers), { type: 'keyboard', you: 'watching', policy: 'exclusive', holder: 'a', watching: 3, peers: 4 });
-  assert.equal(k.state(a, peers).name, 'alice');
+  assert.deepEqual(k.state(b), { type: 'keyboard', you: 'watching', policy: 'exclusive', holder: 'a', watching: 3, peers: 4 });
+  assert.equal(k.state(a).name, 'alice');
   assert.equal(k.request(c, 'take'), a, 'returns the previous holder');
   assert.equal(k.request(c, 'take'), undefined, 'taking what it holds changes nothing');
   assert.equal(k.request(v, 'take'), undefined, 'a view peer cannot take it');
   peers.delete(c);
-  assert.equal(k.left(c, peers), a, 'to the earliest that may type');
+  assert.equal(k.left(c), a, 'to the earliest that may type');
   assert.equal(k.request(a, 'release'), null);
   assert.equal(k.holder, undefined);
   assert.equal(k.mayWrite(a), false);
