@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { join } from 'node:path';
-import { acceptOne, connectTcp, freePort, readUntil, runPtyb, runTool, spawnTracked, startPtyb, transferBothWays, waitForPort } from './helpers/ptyb.js';
-import { startFakeVm, until } from './helpers/devices.js';
+import { acceptOne, connectTcp, freePort, readUntil, runPtyb, runTool, spawnTracked, startPtyb, transferBothWays, waitForPort, type Running } from './helpers/ptyb.js';
+import { ptyPair, startFakeVm, until } from './helpers/devices.js';
 import { makePki, type Pair } from './helpers/certs.js';
 
 const pki = makePki();
@@ -151,5 +151,82 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
   } finally {
     await pb.stop();
     await vm.quit();
+  }
+});
+
+test('pyserial rfc2217:// through socat TCP-LISTEN → OPENSSL: (alice\'s certificate) to a tls-listen:?telnet serial door sets the baud on the device', async () => {
+  const { dev, far, close } = await ptyPair('ptyb-tls-2217-');
+  let pb: Running | undefined;
+  let tunnel: ReturnType<typeof spawnTracked> | undefined;
+  try {
+    pb = await startPtyb([`serial:${dev}?baud=9600`, `tls-listen:0?telnet&${serverOpts(`&client-ca=${pki.ca}`)}`]);
+    // pyserial speaks plain RFC 2217; socat carries it over TLS with alice's certificate, as a lab's client would.
+    const local = await freePort();
+    tunnel = spawnTracked('socat', [`TCP-LISTEN:${local},bind=127.0.0.1,reuseaddr,fork`, `OPENSSL:127.0.0.1:${pb.listening[0]!.port},cafile=${pki.ca},commonname=localhost,cert=${pki.alice.cert},key=${pki.alice.key}`]);
+    await waitForPort(local);
+    const farEnd = createReadStream(far);
+    farEnd.on('error', () => {}); // EIO once socat closes the pair
+    const farGot = readUntil(farEnd, 'hello-device');
+    const script = `
+import serial
+s = serial.serial_for_url('rfc2217://127.0.0.1:${local}?timeout=2', baudrate=57600, timeout=5)
+s.write(b'hello-device')
+s.close()
+`;
+    const r = await runTool('/usr/bin/python3', ['-c', script]);
+    assert.equal(r.code, 0, r.stderr);
+    await farGot;
+    farEnd.destroy();
+    assert.equal((await runTool('stty', ['-F', dev, 'speed'])).stdout.toString().trim(), '57600');
+  } finally {
+    tunnel?.kill();
+    await pb?.stop();
+    close();
+  }
+});
+
+test('bad input: a tls-listen without cert/key, users without client-ca, cert without key, ca with verify=none: one line, exit 2; --help tls shows a test CA', async () => {
+  const cases: [string[], string][] = [
+    [['-', 'tls-listen:0'], 'ptybridge: tls-listen:0: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones\n'],
+    [['-', 'ssl-listen:0?cert=a.pem'], 'ptybridge: ssl-listen:0?cert=a.pem: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones\n'],
+    [['-', 'tls-listen:0?cert=a&key=b&users=u'], 'ptybridge: tls-listen:0?cert=a&key=b&users=u: option "users" needs client-ca=FILE: the users are told apart by their client certificates\n'],
+    [['-', 'tls:h:1?cert=a'], 'ptybridge: tls:h:1?cert=a: cert= and key= go together (a client certificate and its private key)\n'],
+    [['-', 'tls:h:1?verify=none&ca=x'], 'ptybridge: tls:h:1?verify=none&ca=x: option "ca" has no effect with verify=none (no certificate is checked)\n'],
+    [['-', 'tls:h:1?verify=maybe'], 'ptybridge: tls:h:1?verify=maybe: option "verify" expects peer|none, got "maybe"\n'],
+    [['-', 'tls:h:1?min-version=TLSv1'], 'ptybridge: tls:h:1?min-version=TLSv1: option "min-version" expects TLSv1.2|TLSv1.3, got "TLSv1"\n'],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runPtyb(args);
+    assert.equal(r.stderr, line);
+    assert.equal(r.code, 2);
+  }
+  // A file that is missing, or not PEM: exit 1, naming the option and the cause.
+  const missing = await runPtyb(['exec:cat', `tls-listen:0?cert=${pki.dir}/none.pem&key=${pki.server.key}`]);
+  assert.equal(missing.stderr, `ptybridge: tls-listen:0?cert=${pki.dir}/none.pem&key=${pki.server.key}: cert=${pki.dir}/none.pem: ENOENT (no such file or directory)\n`);
+  assert.equal(missing.code, 1);
+  const help = await runPtyb(['--help', 'tls']);
+  assert.match(help.stdout.toString(), /openssl req -x509 .* -subj \/CN=lab-ca .*-out ca\.pem\n/);
+  assert.match(help.stdout.toString(), /-CA ca\.pem -CAkey ca\.key -keyout alice\.key -out alice\.pem\n/);
+});
+
+test('hostile peers: 300 connections that never finish a handshake or send garbage are cut, and a real client still gets in', async () => {
+  const pb = await startPtyb(['exec:echo console-banner', `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&handshake-timeout=1s`)}`]);
+  const port = pb.listening[0]!.port;
+  try {
+    const idle = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
+      const s = await connectTcp(port);
+      s.on('error', () => {});
+      if (i % 2) s.write('GET / HTTP/1.0\r\n\r\n'); // not TLS at all
+      return s;
+    }));
+    const alice = await socatClient(port, pki.alice, '');
+    assert.equal(alice.stdout.toString(), 'console-banner\r\n', alice.stderr);
+    // Each is closed by the server: the garbage at once, the silent ones after ?handshake-timeout.
+    await Promise.all(idle.map((s) => new Promise((ended) => {
+      s.once('end', ended).once('close', ended).resume();
+      if (s.readableEnded || s.destroyed) ended(undefined);
+    })));
+  } finally {
+    await pb.stop();
   }
 });

@@ -263,6 +263,9 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       const peer = peerLabel(socket);
       ctx.log.info(`${spec.uri}: refused ${peer}: ${describeTlsError(err)}`, { event: 'refused', peer, reason: err.code ?? err.message });
+      // With a listener for this event Node leaves the socket open: a peer that never finishes
+      // its handshake (or sends garbage) would hold it until it leaves.
+      socket.destroy();
     });
     const admit = (link: Link) => {
       const socket = link.stream as TLSSocket;
