@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { acceptOne, connectTcp, freePort, readUntil, runPtyb, runTool, spawnTracked, startPtyb, transferBothWays, waitForPort, type Running } from './helpers/ptyb.js';
 import { ptyPair, startFakeVm, until } from './helpers/devices.js';
 import { makePki, type Pair } from './helpers/certs.js';
+import { inTmux } from './helpers/tmux.js';
 
 const pki = makePki();
 test.after(() => pki.remove());
@@ -228,5 +229,27 @@ test('hostile peers: 300 connections that never finish a handshake or send garba
     })));
   } finally {
     await pb.stop();
+  }
+});
+
+test('ptybridge - tls:…?telnet&cert&key at a terminal (tmux): alice types into a hub behind a tls-listen:?telnet door, ~. leaves, exit 0', async () => {
+  const vm = await startFakeVm();
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=0`, `tls-listen:0?telnet&${serverOpts(`&client-ca=${pki.ca}`)}`]);
+  const t = await inTmux(['-', `'tls:localhost:${pb.listening[0]!.port}?telnet&ca=${pki.ca}&cert=${pki.alice.cert}&key=${pki.alice.key}'`]);
+  try {
+    await t.waitFor(/~\. disconnects/);
+    await until(() => pb.stderr().includes('(alice) connected'));
+    await t.tmux('send-keys', '-l', 'typed-over-tls');
+    await vm.waitReceived('typed-over-tls');
+    vm.say('answer-from-device');
+    await t.waitFor(/answer-from-device/);
+    await t.tmux('send-keys', 'Enter');
+    await t.tmux('send-keys', '-l', '~.');
+    await t.waitFor(/EXITED=0/);
+    assert.equal(vm.received().toString(), 'typed-over-tls\r');
+  } finally {
+    await t.close();
+    await pb.stop();
+    await vm.quit();
   }
 });
