@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { WebSocket } from 'ws';
 import { join } from 'node:path';
 import { acceptOne, connectTcp, freePort, readUntil, runPtyb, runTool, spawnTracked, startPtyb, transferBothWays, waitForPort, type Running } from './helpers/ptyb.js';
 import { ptyPair, startFakeVm, until } from './helpers/devices.js';
@@ -194,6 +195,8 @@ test('bad input: a tls-listen without cert/key, users without client-ca, cert wi
     [['-', 'tls:h:1?cert=a'], 'ptybridge: tls:h:1?cert=a: cert= and key= go together (a client certificate and its private key)\n'],
     [['-', 'tls:h:1?verify=none&ca=x'], 'ptybridge: tls:h:1?verify=none&ca=x: option "ca" has no effect with verify=none (no certificate is checked)\n'],
     [['-', 'tls:h:1?verify=maybe'], 'ptybridge: tls:h:1?verify=maybe: option "verify" expects peer|none, got "maybe"\n'],
+    [['-', 'ws-listen:0?client-ca=c'], 'ptybridge: ws-listen:0?client-ca=c: client-ca= needs cert= and key=: client certificates come with TLS\n'],
+    [['-', 'ws-listen:0?cert=a&key=b&client-ca=c&token-file=t'], 'ptybridge: ws-listen:0?cert=a&key=b&client-ca=c&token-file=t: token-file= has no effect with client-ca=: the client certificate is the credential (view roles: ?users=)\n'],
     [['-', 'tls:h:1?min-version=TLSv1'], 'ptybridge: tls:h:1?min-version=TLSv1: option "min-version" expects TLSv1.2|TLSv1.3, got "TLSv1"\n'],
   ];
   for (const [args, line] of cases) {
@@ -249,6 +252,49 @@ test('ptybridge - tls:…?telnet&cert&key at a terminal (tmux): alice types into
     assert.equal(vm.received().toString(), 'typed-over-tls\r');
   } finally {
     await t.close();
+    await pb.stop();
+    await vm.quit();
+  }
+});
+
+/** Opens a wss:// socket presenting `who`'s certificate; resolves with it open, or with the HTTP status it was refused with. */
+async function wssClient(port: number, who: Pair | undefined): Promise<{ ws?: WebSocket; status?: number }> {
+  const ws = new WebSocket(`wss://localhost:${port}/`, { ca: readFileSync(pki.ca), ...(who ? { cert: readFileSync(who.cert), key: readFileSync(who.key) } : {}) });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws }));
+    ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+    ws.once('error', reject);
+  });
+}
+
+test('ws-listen?cert&key&client-ca: the certificate is the credential (no token); users file roles; no/expired certificate: 403 with the reason; SIGHUP closes a removed user', async () => {
+  const vm = await startFakeVm();
+  const users = join(pki.dir, 'ws-users');
+  writeFileSync(users, `alice full cert\nbob view ${pki.fingerprint(pki.bob.cert)}\n`);
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=0`, `ws-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`]);
+  const port = pb.listening[0]!.port;
+  try {
+    assert.doesNotMatch(pb.stderr(), /token/, 'no token generated or asked for');
+    assert.equal((await wssClient(port, undefined)).status, 403);
+    assert.equal((await wssClient(port, pki.expired)).status, 403);
+    assert.equal((await wssClient(port, pki.carol)).status, 403);
+    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 403 client certificate CN=old refused: CERT_HAS_EXPIRED \(certificate has expired\)\n/);
+    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 403 client certificate CN=carol \(sha256 [0-9A-F:]+\) is not in \S+ws-users\n/);
+    const bob = (await wssClient(port, pki.bob)).ws!;
+    await until(() => pb.stderr().includes('(bob) connected, read-only'));
+    const alice = (await wssClient(port, pki.alice)).ws!;
+    await until(() => pb.stderr().includes('(alice) connected'));
+    bob.send(Buffer.from('bob-typed\r'));
+    await new Promise((r) => bob.once('message', r)); // the read-only notice: bob's bytes were refused
+    alice.send(Buffer.from('alice-typed\r'));
+    await vm.waitReceived('alice-typed\r');
+    assert.equal(vm.received().toString(), 'alice-typed\r');
+    writeFileSync(users, 'alice full cert\n');
+    const bobGone = once(bob, 'close');
+    pb.proc.kill('SIGHUP');
+    assert.equal((await bobGone)[0], 1008);
+    alice.close();
+  } finally {
     await pb.stop();
     await vm.quit();
   }

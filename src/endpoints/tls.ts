@@ -1,12 +1,13 @@
 // tls: and tls-listen: — TCP with TLS (socat OPENSSL: / OPENSSL-LISTEN:), where a client certificate names a peer and gives its role.
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { EndpointError, UsageError, describeOsError } from '../errors.js';
 import { duration, flag, int, oneOf, text } from '../options.js';
 import { formatHostPort, parseHostPort, quoteUri, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
+import { askForCertificates, identify, type Verdict } from '../router/client-certs.js';
 import { doorOptions, UsersFile, type User } from '../router/roles.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
@@ -46,29 +47,11 @@ async function readPem<K extends string>(uri: string, o: Partial<Record<K, strin
  */
 const isCertificateError = (code: string | undefined) => code !== undefined && (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || (/^[A-Z_]+$/.test(code) && !/^E[A-Z]+$/.test(code) && !code.startsWith('ERR_')));
 
-/** What OpenSSL's verify codes mean, for a refused client certificate (Node gives the code alone there). */
-const VERIFY_TEXT: Record<string, string> = {
-  CERT_HAS_EXPIRED: 'certificate has expired',
-  CERT_NOT_YET_VALID: 'certificate is not yet valid',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'not signed by a CA of client-ca',
-  UNABLE_TO_GET_ISSUER_CERT: 'not signed by a CA of client-ca',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'not signed by a CA of client-ca',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed, not signed by a CA of client-ca',
-  SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends in a CA not in client-ca',
-  CERT_SIGNATURE_FAILURE: 'bad signature',
-  CERT_REVOKED: 'certificate revoked',
-  INVALID_PURPOSE: 'not a certificate for TLS clients',
-};
-const describeVerify = (code: string) => `${code} (${VERIFY_TEXT[code] ?? 'certificate refused'})`;
-
 /** A handshake failure: the code, and OpenSSL's reason without its file and line ("tlsv1 alert unknown ca"). */
 function describeTlsError(err: NodeJS.ErrnoException): string {
   const reason = /SSL routines:(?:[^:]*:)?([^:]+?)(?::|$)/.exec(err.message)?.[1];
   return err.code?.startsWith('ERR_SSL_') && reason ? `${err.code} (${reason})` : describeOsError(err);
 }
-
-/** A certificate's subject for a log line: `CN=alice`, or its SANs. */
-const subjectOf = (c: PeerCertificate) => (c.subject?.CN ? `CN=${[c.subject.CN].flat()[0]}` : (c.subjectaltname ?? 'no subject'));
 
 const connectOptions = z.object({
   cert: text(undefined, 'client certificate (PEM) to present, for a server that asks for one; with key=', 'a file'),
@@ -175,30 +158,6 @@ const listenOptions = z.object({
   ...doorOptions,
 });
 
-/** The names a client certificate gives its holder: the CN, then DNS, email and URI SANs. */
-function namesOf(c: PeerCertificate): string[] {
-  const cn = c.subject?.CN === undefined ? [] : [c.subject.CN].flat();
-  const sans = (c.subjectaltname ?? '').split(/,\s*/).flatMap((s) => /^(?:DNS|email|URI):(.+)$/.exec(s)?.[1] ?? []);
-  return [...cn, ...sans];
-}
-
-/** A name as logs and the index show it: the user names' characters, at most 64. */
-const printable = (name: string) => name.replace(/[^\w.@+-]/g, '_').slice(0, 64);
-
-type Verdict = { ok: true; user?: string; account?: User; role?: 'full' | 'view' } | { ok: false; why: string };
-
-/** Who a TLS peer is, from its client certificate (checked against ?client-ca=, then ?users=). */
-function identify(socket: TLSSocket, users: UsersFile | undefined): Verdict {
-  const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return { ok: false, why: 'no client certificate (?client-ca= requires one)' };
-  if (!socket.authorized) return { ok: false, why: `client certificate ${subjectOf(cert)} refused: ${describeVerify(String(socket.authorizationError))}` };
-  const names = namesOf(cert);
-  if (!users) return { ok: true, ...(names[0] !== undefined ? { user: printable(names[0]) } : {}) };
-  const account = users.matchCertificate(Buffer.from(cert.fingerprint256.replaceAll(':', ''), 'hex'), names);
-  if (!account) return { ok: false, why: `client certificate ${subjectOf(cert)} (sha256 ${cert.fingerprint256}) is not in ${users.file}` };
-  return { ok: true, user: account.name, account, role: account.role };
-}
-
 export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
   scheme: 'tls-listen',
   aliases: ['tls-l', 'ssl-listen', 'openssl-listen', 'ssl-l'],
@@ -241,9 +200,7 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
         handshakeTimeout: o['handshake-timeout'],
         allowHalfOpen: true,
         noDelay: o.nodelay,
-        // The check is ours (`identify`), so that a refusal is logged with its reason: with
-        // rejectUnauthorized Node would drop the peer without a word.
-        ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+        ...(clientCa ? askForCertificates(clientCa) : {}),
       });
     } catch (err) {
       throw new EndpointError(`${spec.uri}: cert=/key=`, err); // not PEM, or a key of another certificate
