@@ -77,6 +77,8 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     'others are refused with 403, as are WebSockets from another Origin (scheme included).',
     'Roles (behind a shared device): ?view-token= and view users of ?users= watch; ?readonly makes',
     'every peer of this listener watch. Under ?policy=exclusive the page can take the keyboard.',
+    'With cert=, key= and client-ca= a client certificate signed by that CA is the credential instead',
+    'of a token (browsers and ws clients present it); --help tls-listen shows how to make them.',
   ],
   options,
   urlTarget: true,

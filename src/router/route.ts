@@ -71,7 +71,7 @@ export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): 
 
 /** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */
 export function checkMany(addresses: Endpoint[]): [Connecting, ...Listening[]] {
-  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
+  const shape = 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:)';
   const [first, ...rest] = addresses as (Connecting | Listening)[];
   if (first!.type.role !== 'connecting' || sharingOf(first as Connecting) !== 'device') {
     const what = first!.type.role === 'listening' ? 'a listener' : 'opened once per peer, not shared';
