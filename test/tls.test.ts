@@ -299,3 +299,25 @@ test('ws-listen?cert&key&client-ca: the certificate is the credential (no token)
     await vm.quit();
   }
 });
+
+test('tls:…?share behind tcp-listen: one TLS connection (socat OPENSSL-LISTEN without fork takes one) shared by two peers', async () => {
+  const port = await freePort();
+  const console_ = spawnTracked('socat', [`OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,cert=${pki.server.cert},key=${pki.server.key},verify=0`, 'EXEC:cat']);
+  const pb = await startPtyb(['-v', `tls:localhost:${port}?share&ca=${pki.ca}&retry=50&interval=100ms`, 'tcp-listen:0']);
+  try {
+    const a = await connectTcp(pb.listening[0]!.port);
+    const b = await connectTcp(pb.listening[0]!.port);
+    await until(() => (pb.stderr().match(/ connected/g) ?? []).length >= 2);
+    const atA = readUntil(a, 'from-b');
+    const atB = readUntil(b, 'from-b');
+    b.write('from-b');
+    assert.match(await atA, /from-b/);
+    assert.match(await atB, /from-b/);
+    assert.match(pb.stderr(), /tls 127\.0\.0\.1:\d+ open, shared/);
+    a.destroy();
+    b.destroy();
+  } finally {
+    await pb.stop();
+    console_.kill();
+  }
+});
