@@ -89,7 +89,7 @@ test('a bad users file is a usage error naming file:line; with a users file no t
   writeFileSync(bad, ['# ok', `alice full ${hash('a')}`, 'bob view abc', ''].join('\n'));
   const r = await runPtyb(['pty:', `ws-listen:0?users=${bad}`]);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr.split('\n').at(-2), `ptybridge: ${bad}:3: bad token hash for bob: expected 64 hex digits (printf %s TOKEN | sha256sum)`);
+  assert.equal(r.stderr.split('\n').at(-2), `ptybridge: ${bad}:3: bad token hash for bob: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming bob)`);
   writeFileSync(bad, `alice full ${hash('a')}\nalice view ${hash('b')}\n`);
   assert.match((await runPtyb(['pty:', `ws-listen:0?users=${bad}`])).stderr, new RegExp(`\nptybridge: ${bad}:2: alice is listed twice\n$`));
 

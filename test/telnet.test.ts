@@ -7,11 +7,10 @@ import { BRK, DO, IAC, OPT, SB, SE, WILL, WONT, DONT, TelnetParser, escapeData, 
 import { telnetClientLink, telnetServerLink } from '../src/protocols/telnet-link.js';
 import { createLogger } from '../src/log.js';
 import type { Control } from '../src/endpoints/types.js';
-import { connectTcp, readUntil, runTool, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { connectTcp, readUntil, runTool, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { ptyPair } from './helpers/devices.js';
 import { until } from './helpers/until.js';
-import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createReadStream } from 'node:fs';
 
 type Ev = [string, ...unknown[]];
 
@@ -153,23 +152,6 @@ async function socketPair(): Promise<{ server: net.Server; sock: net.Socket; pee
   await once(sock, 'connect');
   const [peer] = (await accepted) as [net.Socket];
   return { server, sock, peer };
-}
-
-/** Two linked ptys made by socat: ptybridge serves `dev` as serial:, the test talks on `far`. */
-async function ptyPair(prefix: string): Promise<{ dev: string; far: string; close(): void }> {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  const dev = join(d, 'ttyDEV');
-  const far = join(d, 'ttyFAR');
-  const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
-  await until(() => existsSync(dev) && existsSync(far), { timeout: 10_000, what: `socat's pty pair ${dev} and ${far}` });
-  return {
-    dev,
-    far,
-    close() {
-      pair.kill();
-      rmSync(d, { recursive: true, force: true });
-    },
-  };
 }
 
 test('RFC 2217 in-process: the client gets the settings really in force, BREAK and NAWS arrive as controls', async () => {

@@ -7,6 +7,7 @@ import { pty } from './pty.js';
 import { serial } from './serial.js';
 import { stdio } from './stdio.js';
 import { tcp, tcpListen } from './tcp.js';
+import { tlsConnect, tlsListen } from './tls.js';
 import { udp, udpListen } from './udp.js';
 import { unix, unixListen } from './unix.js';
 import type { Endpoint, EndpointType, Spec } from './types.js';
@@ -17,6 +18,8 @@ import { wsListen } from './ws-listen.js';
 export const registry: readonly EndpointType[] = [
   tcp,
   tcpListen,
+  tlsConnect,
+  tlsListen,
   unix,
   unixListen,
   udp,

@@ -1,7 +1,8 @@
-// Shared by the stream-socket families (tcp, unix): a net.Socket as a Link, and a net.Server as a Listener.
+// Shared by the stream-socket families (tcp, tls, unix): a net.Socket as a Link, a net.Server as a Listener, liveness and ?max.
 import net from 'node:net';
 import { EndpointError } from '../errors.js';
-import { flag } from '../options.js';
+import { duration, flag } from '../options.js';
+import { formatHostPort } from '../uri.js';
 import { hubOptions } from './hub-options.js';
 import { pooledReads } from './read-pool.js';
 import type { Link, Listener, OpenContext } from './types.js';
@@ -31,6 +32,34 @@ export function shareNotes(example: string): string[] {
   ];
 }
 
+/**
+ * How a silent or vanished peer is found (tcp, tls): a peer that disappears without FIN
+ * (cable pulled, VM killed, NAT forgot us) would otherwise hold its socket, and a ?max slot, forever.
+ */
+export const livenessOptions = {
+  keepalive: duration(60_000, 'TCP keepalive: probe a silent peer after this long, so one that vanished is found (0: off)'),
+  idle: duration(0, 'close the connection after this long with no bytes either way (0: never)'),
+};
+
+export function applyLiveness(socket: net.Socket, opts: { keepalive: number; idle: number }, ctx: OpenContext, label: string): void {
+  if (opts.keepalive > 0) socket.setKeepAlive(true, opts.keepalive);
+  if (opts.idle > 0) {
+    // setTimeout counts reads and writes: a peer that stops reading stalls our writes, so it times out too.
+    socket.setTimeout(opts.idle, () => {
+      ctx.log.warn(`${label}: no traffic for ${opts.idle} ms (?idle): closing`);
+      socket.destroy();
+    });
+  }
+}
+
+/** `?max=N` on a TCP server (tcp-listen, tls-listen): Node closes the extra peer itself, before any TLS handshake. */
+export function limitPeers(server: net.Server, max: number, uri: string, kind: string, ctx: OpenContext): void {
+  if (max <= 0) return;
+  server.maxConnections = max;
+  // Say so, once per peer, as ws-listen says "503 too many peers".
+  server.on('drop', (d) => ctx.log.info(`${uri}: refused ${kind} ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${max})`));
+}
+
 /** Connects a stream socket and resolves once it is connected; errors name the endpoint. */
 export function connectSocket(uri: string, options: net.NetConnectOpts, label: (s: net.Socket) => string): Promise<Link> {
   return new Promise((resolve, reject) => {
@@ -56,11 +85,13 @@ export function listenSocket(
   onLink: (link: Link) => void,
   labels: { listener: (s: net.Server) => string; peer: (s: net.Socket) => string },
   ctx: OpenContext,
+  /** A TLS server's peers are links once their handshake is done (`secureConnection`). */
+  event: 'connection' | 'secureConnection' = 'connection',
 ): Promise<Listener & { server: net.Server }> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new EndpointError(uri, err));
     server.once('error', onError);
-    server.on('connection', (socket) => onLink({ stream: socket, label: labels.peer(socket) }));
+    server.on(event, (socket: net.Socket) => onLink({ stream: socket, label: labels.peer(socket) }));
     server.listen(listenOptions, () => {
       server.off('error', onError);
       server.on('error', (err) => ctx.log.error(`${uri}: ${err.message}`));

@@ -5,31 +5,11 @@ import { duration, flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
-import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
-import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
+import { applyLiveness, connectSocket, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
+import type { ConnectingType, Link, ListeningType } from './types.js';
 import { doorOptions } from '../router/roles.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
-
-/**
- * How a silent or vanished peer is found: a peer that disappears without FIN (cable pulled,
- * VM killed, NAT forgot us) would otherwise hold its socket, and a ?max slot, forever.
- */
-const livenessOptions = {
-  keepalive: duration(60_000, 'TCP keepalive: probe a silent peer after this long, so one that vanished is found (0: off)'),
-  idle: duration(0, 'close the connection after this long with no bytes either way (0: never)'),
-};
-
-function applyLiveness(socket: net.Socket, opts: { keepalive: number; idle: number }, ctx: OpenContext, label: string): void {
-  if (opts.keepalive > 0) socket.setKeepAlive(true, opts.keepalive);
-  if (opts.idle > 0) {
-    // setTimeout counts reads and writes: a peer that stops reading stalls our writes, so it times out too.
-    socket.setTimeout(opts.idle, () => {
-      ctx.log.warn(`${label}: no traffic for ${opts.idle} ms (?idle): closing`);
-      socket.destroy();
-    });
-  }
-}
 
 const tcpOptions = z.object({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
@@ -88,11 +68,7 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   async listen(spec, onLink, ctx) {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
-    if (spec.options.max > 0) {
-      server.maxConnections = spec.options.max;
-      // Node closes the extra peer itself; say so, once per peer, as ws-listen says "503 too many peers".
-      server.on('drop', (d) => ctx.log.info(`${spec.uri}: refused tcp ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${spec.options.max})`));
-    }
+    limitPeers(server, spec.options.max, spec.uri, 'tcp', ctx);
     const withLiveness = (link: Link) => {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);

@@ -28,6 +28,7 @@ const options = z.object({
   'allowed-hosts': text(undefined, 'comma-separated Host names a browser may use besides IP addresses, localhost and the bound name (a reverse proxy\'s name; .example.com: its subdomains too), or * for any', 'host names'),
   cert: text(undefined, 'TLS certificate file (PEM): serve wss:// and https://', 'a file'),
   key: text(undefined, 'TLS private key file (PEM), with cert=', 'a file'),
+  'client-ca': text(undefined, 'with cert=: require a client certificate signed by this CA (PEM) instead of a token; its CN names the peer, and ?users= gives its role (by fingerprint, or "cert" for any certificate of the CA with that name)', 'a file'),
   max: int(0, 0, 1_000_000, 'most WebSocket peers at once; more are answered 503 (0: no limit)'),
   'header-timeout': duration(10_000, 'a peer must send its whole HTTP request (headers) within this long, or it is cut (slowloris; 0: Node\'s 60 s)', 600_000),
   ping: duration(30_000, 'ping each peer this often and drop it when no pong came back by the next ping (0: off)'),
@@ -51,7 +52,7 @@ export function serverSettingsOf(spec: { target: WsListenTarget; options: z.outp
   const { host, port, defaultedHost } = spec.target;
   const o = spec.options;
   const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };
-  for (const k of ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'origin', 'allowed-hosts', 'cert', 'key', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
+  for (const k of ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'origin', 'allowed-hosts', 'cert', 'key', 'client-ca', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
   if (o['trust-proxy'] !== undefined) settings['user-header'] = o['user-header'];
   if (o.dotfiles) settings.dotfiles = true;
   return settings;
@@ -76,6 +77,8 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     'others are refused with 403, as are WebSockets from another Origin (scheme included).',
     'Roles (behind a shared device): ?view-token= and view users of ?users= watch; ?readonly makes',
     'every peer of this listener watch. Under ?policy=exclusive the page can take the keyboard.',
+    'With cert=, key= and client-ca= a client certificate signed by that CA is the credential instead',
+    'of a token (browsers and ws clients present it); --help tls-listen shows how to make them.',
   ],
   options,
   urlTarget: true,
@@ -83,6 +86,11 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   validate(spec) {
     const o = spec.options;
     if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: token= and token-file= exclude each other`);
+    if (o['client-ca'] !== undefined) {
+      if (o.cert === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: client-ca= needs cert= and key=: client certificates come with TLS`);
+      const token = (['token', 'token-file', 'view-token'] as const).find((k) => o[k] !== undefined);
+      if (token) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: ${token}= has no effect with client-ca=: the client certificate is the credential (view roles: ?users=)`);
+    }
     if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: ?dotfiles needs static=DIR`);
     const vt = o['view-token'];
     if (vt !== undefined) {

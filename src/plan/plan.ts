@@ -69,7 +69,7 @@ export function planPair(left: Endpoint, right: Endpoint): Plan {
   return { kind: 'fork', door, upstream: connecting, doorIsRight: door === right };
 }
 
-const HUB_SHAPE = 'the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share) and every other one a listener (tcp-listen:, ws-listen:, unix-listen:, udp-listen:)';
+const HUB_SHAPE = 'the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:)';
 
 /**
  * One shared device and its doors: the command line's DEVICE LISTENER LISTENER…, a config

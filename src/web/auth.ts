@@ -6,6 +6,8 @@ import net from 'node:net';
 import { hostname } from 'node:os';
 import { EndpointError, UsageError } from '../errors.js';
 import { percentDecode, quoteUri, redactSecrets } from '../uri.js';
+import type { TLSSocket } from 'node:tls';
+import { identify } from './client-certs.js';
 import { normalAddress, parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
 
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
@@ -124,7 +126,7 @@ export interface Admitted {
   user?: string;
   /** The users-file entry that let it in: a SIGHUP that removes or changes it ends the peer's connection. */
   account?: User;
-  via: 'open' | 'bearer' | 'query' | 'cookie';
+  via: 'open' | 'bearer' | 'query' | 'cookie' | 'certificate';
   /** Set on the HTTP answer when the token came in the URL: the browser's session from then on. */
   setCookie?: string;
 }
@@ -150,6 +152,7 @@ export class Gate {
   private readonly open: boolean;
   private readonly trusted: string[];
   private readonly userHeader: string;
+  private readonly certificates: boolean;
 
   /**
    * `token` undefined: no server token (`?token=none`, or a users file alone); `extra.open`
@@ -160,7 +163,7 @@ export class Gate {
     o: AuthOptions,
     private readonly tls: boolean,
     bindHost: string,
-    extra: { users?: UsersFile; open?: boolean } = {},
+    extra: { users?: UsersFile; open?: boolean; certificates?: boolean } = {},
   ) {
     this.origins = list(o.origin);
     this.hosts = list(o['allowed-hosts']).map((h) => h.replace(/:\d+$/, '')); // the port is not part of the check
@@ -171,6 +174,7 @@ export class Gate {
     this.open = extra.open ?? (token === undefined && extra.users === undefined);
     this.trusted = parseTrustProxy(o['trust-proxy'], 'ws-listen');
     this.userHeader = (o['user-header'] ?? 'x-forwarded-user').toLowerCase();
+    this.certificates = extra.certificates ?? false;
   }
 
   /** Learns the address really bound (port 0, a name, a wildcard): the Host check and the cookie depend on it. */
@@ -256,6 +260,11 @@ export class Gate {
   authenticate(req: IncomingMessage, url: URL): AuthResult {
     if (!this.hostAllowed(req)) return { ok: false, status: 403, why: 'host not allowed (see ?allowed-hosts=)' };
     if (!this.originAllowed(req)) return { ok: false, status: 403, why: 'origin not allowed' };
+    if (this.certificates) {
+      // ?client-ca=: the certificate of the TLS connection is the credential, on every request.
+      const v = identify(req.socket as TLSSocket, this.users);
+      return v.ok ? { ok: true, role: v.role ?? 'full', ...(v.user !== undefined ? { user: v.user } : {}), ...(v.account ? { account: v.account } : {}), via: 'certificate' } : { ok: false, status: 403, why: v.why };
+    }
     const admitted = this.credentialOf(req, url);
     if (!admitted) return this.open ? this.named(req, { ok: true, role: 'full', via: 'open' }) : { ok: false, status: 401, why: 'token required' };
     return this.named(req, admitted);

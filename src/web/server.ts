@@ -15,6 +15,7 @@ import { answer, ASSET_DIR, serveStatic, serveTerminal } from './http.js';
 import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
 import { UsersFile } from '../router/roles.js';
+import { askForCertificates } from './client-certs.js';
 
 /**
  * What the server is, and who may use it: fixed by the first route on the address. Every
@@ -27,11 +28,13 @@ export interface ServerSettings extends AuthOptions {
   defaultedHost: boolean;
   cert?: string;
   key?: string;
+  /** Client certificates signed by this CA are the credential (src/router/client-certs.ts). */
+  'client-ca'?: string;
   'header-timeout': number;
   static?: string;
   dotfiles?: boolean;
 }
-const SHARED_KEYS = ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'user-header', 'origin', 'allowed-hosts', 'cert', 'key', 'header-timeout', 'static', 'dotfiles'] as const;
+const SHARED_KEYS = ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'user-header', 'origin', 'allowed-hosts', 'cert', 'key', 'client-ca', 'header-timeout', 'static', 'dotfiles'] as const;
 
 /** One route's WebSocket path on a server. */
 export interface MountSpec {
@@ -135,17 +138,20 @@ class WebServer {
       // slowloris holds a socket for up to 90 s. Ours cut it after ?header-timeout.
       const ht = settings['header-timeout'];
       const limits: http.ServerOptions = ht > 0 ? { headersTimeout: ht, requestTimeout: ht, connectionsCheckingInterval: Math.min(1000, ht) } : {};
-      server = tls ? https.createServer({ ...limits, cert: await readFile(settings.cert!), key: await readFile(settings.key!) }) : http.createServer(limits);
+      const clientCa = settings['client-ca'] === undefined ? {} : askForCertificates(await readFile(settings['client-ca']));
+      server = tls ? https.createServer({ ...limits, cert: await readFile(settings.cert!), key: await readFile(settings.key!), ...clientCa }) : http.createServer(limits);
     } catch (err) {
       throw new EndpointError(uri, err);
     }
     const { host, port } = settings;
-    const resolved = await resolveToken(settings, uri);
+    const certificates = settings['client-ca'] !== undefined;
+    // With client certificates the certificate is the credential: no token is looked for or generated.
+    const resolved = certificates ? { token: undefined, source: 'none' as const } : await resolveToken(settings, uri);
     const { source } = resolved;
     // With a users file every peer can be named by its own token: none is generated besides.
     const token = source === 'generated' && settings.users !== undefined ? undefined : resolved.token;
     const users = settings.users === undefined ? undefined : new UsersFile(settings.users, log, uri);
-    const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' });
+    const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' && !certificates, certificates });
     const web = new WebServer(server, settings, gate, tls, uri, log, users);
     if (users) users.onReload = () => web.revoke();
     await new Promise<void>((resolve, reject) => {
@@ -167,7 +173,7 @@ class WebServer {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
       logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}`, { event: 'token-generated', url: `${where}?token=${token}` });
-    } else if (source === 'none') {
+    } else if (source === 'none' && !certificates) {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
     return web;

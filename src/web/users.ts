@@ -8,13 +8,16 @@ import { quoted } from '../uri.js';
 
 /** A user name: what the users file and a trusted header may give (no spaces, no control characters). */
 const NAME = /^[\w.@+-]{1,64}$/;
-const HEX64 = /^(?:sha256:)?([0-9a-f]{64})$/i;
+/** A token's SHA-256, or a certificate's fingerprint as `openssl x509 -fingerprint -sha256` prints it (AB:CD:…). */
+const HEX64 = /^(?:sha256:)?((?:[0-9a-f]{2}:){31}[0-9a-f]{2}|[0-9a-f]{64})$/i;
+/** In place of a hash: any certificate from the listener's ?client-ca= whose CN or a SAN is the user's name. */
+const BY_NAME = 'cert';
 
 /** One line of a users file. */
 export interface User {
   name: string;
   role: Role;
-  /** SHA-256 of the user's token. */
+  /** SHA-256 of the user's token, or of the user's certificate (its fingerprint); empty for a `cert` line (matched by name). */
   hash: Buffer;
 }
 
@@ -26,15 +29,15 @@ export function parseUsers(text: string, file: string): User[] {
     if (line === '') return;
     const at = `${file}:${i + 1}`;
     const fields = line.split(/\s+/);
-    if (fields.length !== 3) throw new UsageError(`${at}: expected "NAME ROLE SHA256" (role full or view, the hex SHA-256 of the user's token), got ${fields.length} field${fields.length === 1 ? '' : 's'}`);
+    if (fields.length !== 3) throw new UsageError(`${at}: expected "NAME ROLE SHA256" (role full or view, the hex SHA-256 of the user's token or certificate, or "cert"), got ${fields.length} field${fields.length === 1 ? '' : 's'}`);
     const [name, role, hash] = fields as [string, string, string];
     if (!NAME.test(name)) throw new UsageError(`${at}: bad name "${name}": expected letters, digits and . _ @ + - (at most 64)`);
     if (role !== 'full' && role !== 'view') throw new UsageError(`${at}: bad role "${role}" for ${name}: expected full (types) or view (watches)`);
     const hex = HEX64.exec(hash);
-    if (!hex) throw new UsageError(`${at}: bad token hash for ${name}: expected 64 hex digits (printf %s TOKEN | sha256sum)`);
+    if (!hex && hash !== BY_NAME) throw new UsageError(`${at}: bad token hash for ${name}: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming ${name})`);
     if (users.some((u) => u.name === name)) throw new UsageError(`${at}: ${name} is listed twice`);
-    const digest = Buffer.from(hex[1]!, 'hex');
-    const same = users.find((u) => u.hash.equals(digest));
+    const digest = hex ? Buffer.from(hex[1]!.replaceAll(':', ''), 'hex') : Buffer.alloc(0);
+    const same = digest.length > 0 && users.find((u) => u.hash.equals(digest));
     if (same) throw new UsageError(`${at}: ${name} has the same token as ${same.name}`);
     users.push({ name, role, hash: digest });
   });
@@ -87,8 +90,16 @@ export class UsersFile {
     const { createHash, timingSafeEqual } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
     const given = createHash('sha256').update(token).digest();
     let found: User | undefined;
-    for (const u of this.users) if (timingSafeEqual(given, u.hash) && !found) found = u;
+    for (const u of this.users) if (u.hash.length === given.length && timingSafeEqual(given, u.hash) && !found) found = u;
     return found;
+  }
+
+  /**
+   * The user a verified client certificate names: by its SHA-256 fingerprint, else a `cert`
+   * line whose name is the certificate's CN or one of its SANs (the CA vouches for the name).
+   */
+  matchCertificate(fingerprint: Buffer, names: string[]): User | undefined {
+    return this.users.find((u) => u.hash.length > 0 && u.hash.equals(fingerprint)) ?? this.users.find((u) => u.hash.length === 0 && names.includes(u.name));
   }
 
   find(name: string): User | undefined {

@@ -2,6 +2,9 @@
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawnTracked } from './ptyb.js';
 
 const FAKE_VM = fileURLToPath(new URL('./fake-vm.py', import.meta.url));
@@ -169,4 +172,21 @@ export async function connectPeer(port: number): Promise<import('node:net').Sock
   const s = await connectTcp(port);
   s.on('error', () => {});
   return s;
+}
+
+/** Two linked ptys made by socat: ptybridge serves `dev` as serial:, the test talks on `far`. */
+export async function ptyPair(prefix: string): Promise<{ dev: string; far: string; close(): void }> {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  const dev = join(d, 'ttyDEV');
+  const far = join(d, 'ttyFAR');
+  const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
+  for (let i = 0; i < 100 && !(existsSync(dev) && existsSync(far)); i++) await new Promise((r) => setTimeout(r, 50));
+  return {
+    dev,
+    far,
+    close() {
+      pair.kill();
+      rmSync(d, { recursive: true, force: true });
+    },
+  };
 }
