@@ -1,6 +1,7 @@
 // What an endpoint type is: a parsed address (Spec), and how it opens (connecting) or listens (listening).
 import type { z } from 'zod';
 import type { Logger } from './logger.js';
+import type { ConsoleApi } from './console-api.js';
 import type { Link, Listener, RouteStatus } from './link.js';
 
 /** What `open`/`listen` get besides their parsed spec. */
@@ -9,7 +10,7 @@ export interface OpenContext {
   /** Aborted when ptybridge shuts down. */
   signal: AbortSignal;
   /** The route this listener serves: its config name, and its live status. */
-  route?: { name?: string; status?: () => RouteStatus };
+  route?: { name?: string; status?: () => RouteStatus; api?: ConsoleApi };
 }
 
 /** A parsed address: what the registry's `parse` returns; parsing never touches the OS. */

@@ -141,7 +141,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     };
     // The server for host:port is shared by every route that names it (one port, many
     // consoles by path); its token, origin and TLS are the server's, the rest the path's.
-    return mount(serverSettingsOf(spec), { uri, path, web: o.web, max: o.max, wss, log: ctx.log, name: ctx.route?.name, status: ctx.route?.status, onPeer });
+    return mount(serverSettingsOf(spec), { uri, path, web: o.web, max: o.max, wss, log: ctx.log, name: ctx.route?.name, status: ctx.route?.status, api: ctx.route?.api, onPeer });
   },
 };
 

@@ -8,6 +8,8 @@ import { applyControl } from './controls.js';
 import { Keyboard } from './keyboard.js';
 import { Peer } from './peer.js';
 import { KeyboardNotices } from './keyboard-notices.js';
+import { consoleApi } from './console-api.js';
+import type { ScreenView } from '../core/console-api.js';
 import { makeReplay, type Replay } from './replay.js';
 import type { ConsoleSnapshot } from './consoles.js';
 import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
@@ -45,6 +47,8 @@ export async function runHub(
   if (ctx.trace) hub.observe(traceObserver(ctx.trace));
   if (settings['log-input']) hub.observe(inputLogObserver(ctx.transcript, ctx.log));
   if (ctx.transcript) hub.observe(transcriptObserver(ctx.transcript));
+  const { api, observer } = consoleApi({ add: (l, d) => hub.add(l, d), screen: () => hub.screenView() });
+  hub.observe(observer);
   try {
     await hub.start();
   } catch (err) {
@@ -60,7 +64,7 @@ export async function runHub(
   };
   const listeners: Listener[] = [];
   try {
-    const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status() } };
+    const routeCtx = { ...openCtx, route: { name: ctx.name, status: () => hub.status(), api } };
     for (const l of listening) {
       const door = doorOf(l.spec);
       hub.doorKinds.add(door);
@@ -206,6 +210,11 @@ class Hub {
     this.notify('deviceOutput', chunk, this.link?.label ?? 'device');
     this.replay.push(chunk);
     for (const peer of this.peers) peer.send(chunk);
+  }
+
+  /** The screen as text for the console API (only with ?replay=screen). */
+  async screenView(): Promise<ScreenView | undefined> {
+    return this.replay?.view?.();
   }
 
   add(link: Link, door = 'other'): void {

@@ -13,6 +13,8 @@ export interface Replay {
   resize(cols: number, rows: number): void;
   /** Calls `ready` (at once or later) with the state as of this call. */
   snapshot(ready: (first: Buffer) => void): void;
+  /** The screen as rows of text (a screen model only). */
+  view?(): Promise<import('../core/console-api.js').ScreenView>;
   dispose(): void;
 }
 

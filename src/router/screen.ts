@@ -30,6 +30,8 @@ const KEEP_AFTER_SKIP = 512 * 1024;
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
 
+import type { ScreenView } from '../core/console-api.js';
+
 export interface ScreenOptions {
   cols: number;
   rows: number;
@@ -89,6 +91,16 @@ export class ScreenModel implements Replay {
     if (this.disposed || !this.fed) return ready(Buffer.alloc(0));
     this.feed(true);
     this.term.write('', () => ready(this.disposed ? Buffer.alloc(0) : Buffer.from(this.serialize(), 'utf8')));
+  }
+
+  view(): Promise<ScreenView> {
+    this.feed(true);
+    return new Promise((resolve) => this.term.write('', () => {
+      const b = this.term.buffer.active;
+      const rows: string[] = [];
+      for (let y = 0; y < this.term.rows; y++) rows.push(b.getLine(b.baseY + y)?.translateToString(true) ?? '');
+      resolve({ rows, cursor: { x: b.cursorX, y: b.cursorY }, title: this.title, alternate: b.type === 'alternate' });
+    }));
   }
 
   dispose(): void {

@@ -16,6 +16,8 @@ import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
 import { UsersFile } from '../router/roles.js';
 import { askForCertificates } from './client-certs.js';
+import { serveConsoleApi } from './console-api.js';
+import type { ConsoleApi } from '../core/console-api.js';
 
 /**
  * What the server is, and who may use it: fixed by the first route on the address. Every
@@ -49,6 +51,8 @@ export interface MountSpec {
   log: Logger;
   name?: string;
   status?: () => RouteStatus;
+  /** The shared console behind this path, for /api/consoles/NAME/… (a hub's door only). */
+  api?: ConsoleApi;
   /** A peer in, with what `Gate.authenticate` found (its role: what it may do). */
   onPeer(ws: WebSocket, req: http.IncomingMessage, auth: Admitted): void;
 }
@@ -245,6 +249,7 @@ class WebServer {
 
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = urlOf(req);
+    if (url.pathname.startsWith('/api/consoles/')) return this.api(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
     const auth: AuthResult = this.gate.authenticate(req, url);
     if (!auth.ok) {
@@ -257,6 +262,17 @@ class WebServer {
       if (this.page(req, res, url.pathname, headers)) return;
       answer(res, 404, 'not found', headers); // the session cookie still: any URL with ?token= logs the browser in
     })().catch(() => res.destroy());
+  }
+
+  /** /api/consoles/NAME/…: a console by its route name or its path; the same gate as the page. */
+  private api(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+    const auth: AuthResult = this.gate.authenticate(req, url);
+    if (!auth.ok) {
+      this.refused(req, undefined, auth.status, auth.why);
+      return answer(res, auth.status, auth.status === 401 ? 'token required: Authorization: Bearer TOKEN' : auth.why);
+    }
+    const find = (name: string) => [...this.mounts.values()].find((m) => m.api && (m.name === name || m.path === `/${name}` || (m.path === undefined && this.mounts.size === 1)))?.api;
+    serveConsoleApi(req, res, url, auth, find).catch(() => res.destroy());
   }
 
   /** The terminal page of a path (or of `/` for a route alone on its address), its assets, or the index. */

@@ -1,0 +1,32 @@
+// What the HTTP console API (web/console-api.ts) may ask of a shared console: its output by absolute offset, its screen, and input as a named caller.
+import type { Role } from './roles.js';
+
+/** The screen as text: what a program reads instead of parsing escape sequences. */
+export interface ScreenView {
+  rows: string[];
+  cursor: { x: number; y: number };
+  title: string;
+  alternate: boolean;
+}
+
+/** A slice of the console's output ring; offsets count every byte since the route started. */
+export interface OutputSlice {
+  data: Buffer;
+  /** Offset of data[0]; later than the asked `since` when that had left the ring (`gap`). */
+  from: number;
+  /** The cursor to ask from next time. */
+  next: number;
+  gap: boolean;
+}
+
+export interface ConsoleApi {
+  read(since: number, max: number): OutputSlice;
+  /** The offset the next output byte will have. */
+  end(): number;
+  /** Resolves once output past `offset` exists, or when `signal` aborts. */
+  waitFor(offset: number, signal: AbortSignal): Promise<void>;
+  /** The screen model's view (?replay=screen), else undefined. */
+  screen(): Promise<ScreenView | undefined>;
+  /** Input as this caller: undefined when it reached the device, else why not. */
+  send(bytes: Buffer, caller: { role: Role; user?: string; label: string }): string | undefined;
+}
