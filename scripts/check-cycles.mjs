@@ -76,7 +76,7 @@ export const LAYERS = [
   ['endpoints', ['endpoints/']],
   ['plan', ['plan/']],
   ['router', ['router/']],
-  ['app', ['main.ts', 'config.ts', 'help.ts', 'idle-options.ts', 'metrics.ts']],
+  ['app', ['client/', 'main.ts', 'config.ts', 'help.ts', 'idle-options.ts', 'metrics.ts']],
 ];
 
 /**

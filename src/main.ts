@@ -34,6 +34,9 @@ export async function main(argv: string[]): Promise<number> {
   let route: Route | undefined;
   let metrics: MetricsServer | undefined;
   try {
+    // Clients of a running ptybridge's console API: their own arguments, loaded only here.
+    if (argv[0] === 'expect') return await (await import('./client/expect-cli.js')).expectMain(argv.slice(1));
+    if (argv[0] === 'mcp') return await (await import('./client/mcp.js')).mcpMain(argv.slice(1));
     const { values, positionals } = parseCli(argv);
     if (values['log-format'] !== undefined) setLogFormat(parseLogFormat(values['log-format']));
     if (values.version) {

@@ -67,8 +67,12 @@ const callerOf = (req: http.IncomingMessage, auth: Admitted) => ({ role: auth.ro
  * Answers /api/consoles/NAME/ACTION. `find` gives the console by name. Every answer carries
  * the cursor (`next`): output past it is what the caller has not seen.
  */
-export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined): Promise<void> {
+export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined, names: () => string[]): Promise<void> {
   try {
+    if (url.pathname === '/api/consoles' || url.pathname === '/api/consoles/') {
+      if (req.method !== 'GET') throw new ApiError(405, 'the list takes GET');
+      return json(res, 200, { role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), consoles: names() });
+    }
     const m = /^\/api\/consoles\/([^/]+)\/(screen|send|expect|output|wait-quiet)$/.exec(url.pathname);
     if (!m) throw new ApiError(404, 'no such API path: /api/consoles/NAME/{screen,send,expect,output,wait-quiet}');
     const api = find(decodeURIComponent(m[1]!));

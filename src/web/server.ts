@@ -249,7 +249,7 @@ class WebServer {
 
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = urlOf(req);
-    if (url.pathname.startsWith('/api/consoles/')) return this.api(req, res, url);
+    if (url.pathname === '/api/consoles' || url.pathname.startsWith('/api/consoles/')) return this.api(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
     const auth: AuthResult = this.gate.authenticate(req, url);
     if (!auth.ok) {
@@ -272,7 +272,8 @@ class WebServer {
       return answer(res, auth.status, auth.status === 401 ? 'token required: Authorization: Bearer TOKEN' : auth.why);
     }
     const find = (name: string) => [...this.mounts.values()].find((m) => m.api && (m.name === name || m.path === `/${name}` || (m.path === undefined && this.mounts.size === 1)))?.api;
-    serveConsoleApi(req, res, url, auth, find).catch(() => res.destroy());
+    const names = () => [...this.mounts.values()].filter((m) => m.api).map((m) => m.name ?? m.path?.slice(1) ?? '').sort();
+    serveConsoleApi(req, res, url, auth, find, names).catch(() => res.destroy());
   }
 
   /** The terminal page of a path (or of `/` for a route alone on its address), its assets, or the index. */
