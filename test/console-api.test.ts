@@ -88,6 +88,8 @@ test('the screen: title, alternate screen and footer as text', async () => {
     assert.equal(json.body.rows[23], 'F1 Help  F10 Quit');
     const text = await curl(port, 'screen', { token: VIEW, query: '?format=text' });
     assert.match(text.raw, /^TITLE-BAR\n(\n){22}F1 Help {2}F10 Quit\n$/);
+    const ansi = await curl(port, 'screen', { token: VIEW, query: '?format=ansi' });
+    assert.match(ansi.raw, /\x1b\[\?1049h.*TITLE-BAR.*F1 Help {2}F10 Quit/s);
     await curl(port, 'send', { token: FULL, body: { keys: ['Ctrl-C'] } });
   });
 });

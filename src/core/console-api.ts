@@ -7,6 +7,8 @@ export interface ScreenView {
   cursor: { x: number; y: number };
   title: string;
   alternate: boolean;
+  /** The screen as escape sequences that redraw it (what a joining page is sent). */
+  ansi: string;
 }
 
 /** A slice of the console's output ring; offsets count every byte since the route started. */
@@ -29,4 +31,6 @@ export interface ConsoleApi {
   screen(): Promise<ScreenView | undefined>;
   /** Input as this caller: undefined when it reached the device, else why not. */
   send(bytes: Buffer, caller: { role: Role; user?: string; label: string }): string | undefined;
+  /** A serial break as this caller (the same checks as `send`). */
+  sendBreak(ms: number, caller: { role: Role; user?: string; label: string }): string | undefined;
 }

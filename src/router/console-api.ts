@@ -109,6 +109,14 @@ export function consoleApi(hub: HubForApi): { api: ConsoleApi; observer: HubObse
         s.push(bytes);
         return undefined;
       },
+      sendBreak(ms, caller) {
+        if (caller.role !== 'full') return 'read-only: this token may watch, not type';
+        const s = streamFor(caller);
+        if (s.destroyed) return 'the console refused this caller';
+        // As the page asks for one: the hub applies it if the policy lets this peer type.
+        s.emit('control', { type: 'break', ms });
+        return undefined;
+      },
     },
   };
 }

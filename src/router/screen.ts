@@ -99,7 +99,7 @@ export class ScreenModel implements Replay {
       const b = this.term.buffer.active;
       const rows: string[] = [];
       for (let y = 0; y < this.term.rows; y++) rows.push(b.getLine(b.baseY + y)?.translateToString(true) ?? '');
-      resolve({ rows, cursor: { x: b.cursorX, y: b.cursorY }, title: this.title, alternate: b.type === 'alternate' });
+      resolve({ rows, cursor: { x: b.cursorX, y: b.cursorY }, title: this.title, alternate: b.type === 'alternate', ansi: this.serialize() });
     }));
   }
 

@@ -89,8 +89,13 @@ export async function serveConsoleApi(req: http.IncomingMessage, res: http.Serve
         res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
         return void res.end(`${view.rows.join('\n')}\n`);
       }
-      if (format !== 'json') throw new ApiError(400, 'format must be text or json');
-      return json(res, 200, { ...view, next: api.end() });
+      if (format === 'ansi') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+        return void res.end(view.ansi);
+      }
+      if (format !== 'json') throw new ApiError(400, 'format must be text, ansi or json');
+      const { ansi: _ansi, ...rest } = view;
+      return json(res, 200, { ...rest, next: api.end() });
     }
     if (action === 'output') {
       const since = int(url.searchParams.get('since'), 'since', 0, Number.MAX_SAFE_INTEGER, api.end());
@@ -100,13 +105,18 @@ export async function serveConsoleApi(req: http.IncomingMessage, res: http.Serve
     const body = await readBody(req);
     if (action === 'send') {
       if (auth.role !== 'full') throw new ApiError(403, 'read-only: this token may watch, not type');
+      if (Array.isArray(body.keys) && body.keys.length === 1 && body.keys[0] === 'Break' && body.text === undefined && body.base64 === undefined) {
+        const why = api.sendBreak(int(body.ms, 'ms', 0, 10_000, 250), caller);
+        if (why) throw new ApiError(409, why);
+        return json(res, 200, { sent: 0, break: true, next: api.end() });
+      }
       const pieces: string[] = [];
       if (typeof body.text === 'string') pieces.push(unescape(body.text));
       if (typeof body.base64 === 'string') pieces.push(Buffer.from(body.base64, 'base64').toString('latin1'));
       if (Array.isArray(body.keys)) {
         for (const k of body.keys) {
           const b = typeof k === 'string' ? keyBytes(k) : undefined;
-          if (k === 'Break') throw new ApiError(400, 'Break is not sent through the API yet');
+          if (k === 'Break') throw new ApiError(400, 'Break goes alone: {"keys": ["Break"], "ms": 250}');
           if (b === undefined) throw new ApiError(400, `unknown key ${JSON.stringify(k)}: Enter, Tab, Escape, Ctrl-A…Ctrl-Z, arrows, Home, End…`);
           pieces.push(b);
         }
