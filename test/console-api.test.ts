@@ -131,3 +131,28 @@ test('every path in docs/console-api.json answers with a documented status and i
     }
   });
 });
+
+test('users-file tokens: the transcript names the user who sent; a view user gets 403', async () => {
+  const { createHash } = await import('node:crypto');
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-apiu-'));
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  const users = join(dir, 'users');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(users, `alice full ${sha('alice-token')}\nbob view ${sha('bob-token')}\n`);
+  const log = join(dir, 'transcript.log');
+  const p = await startPtyb(['--log', log, 'exec:sh?share&log-input', `ws-listen:0/sh?users=${users}`]);
+  try {
+    const port = p.listening[0]!.port;
+    const list = await curl(port, '..', { token: 'bob-token' });
+    assert.deepEqual(list.body, { role: 'view', user: 'bob', consoles: ['sh'] });
+    const s = await curl(port, 'send', { token: 'alice-token', body: { text: 'echo by-alice\\n' } });
+    assert.equal(s.status, 200, s.raw);
+    assert.equal((await curl(port, 'expect', { token: 'bob-token', body: { regex: '^by-alice', flags: 'm', since: s.body.next, timeout: 10000 } })).status, 200);
+    assert.equal((await curl(port, 'send', { token: 'bob-token', body: { text: 'echo by-bob\\n' } })).status, 403);
+    const transcript = readFileSync(log, 'utf8');
+    assert.match(transcript, /--- api 127\.0\.0\.1 \(alice\) connected[^]*--- alice typed "echo by-alice\\n" ---/);
+    assert.doesNotMatch(transcript, /by-bob/);
+  } finally {
+    await p.stop();
+  }
+});
