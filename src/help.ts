@@ -18,6 +18,8 @@ export function usage(): string {
 Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] DEVICE LISTENER [LISTENER…]   one console, many doors
        ptybridge [options] --config consoles.yaml [--check]
+       ptybridge expect http://HOST:PORT/NAME 'login:' --send 'root\\n' --expect '# '   drive a console (docs/CONSOLE-API.md)
+       ptybridge mcp http://HOST:PORT [--token-file FILE]   MCP tools over stdio for the same API
        ptybridge --check LEFT RIGHT  print the route's plan, open nothing
        ptybridge --help SCHEME     options of one address type
 
