@@ -16,6 +16,7 @@ const TINY = Number(process.env.TINY_MB ?? 4) * 1e6;
 const BULK = Number(process.env.BULK_MB ?? 100) * 1e6;
 const CONSOLES = Number(process.env.CONSOLES ?? 1000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const QUIET_S = Number(process.env.PTYBRIDGE_SCREEN_QUIET_MS ?? 60_000) / 1000;
 
 // The device: pty pairs whose masters write terminal text (lines, colors, cursor moves), as a console does.
 const WRITER = String.raw`
@@ -163,11 +164,22 @@ async function consoles(replay) {
     ws.terminate();
   }
   const rssJoined = rss(pb.p.pid);
+  // The models free themselves after QUIET_S of no output (src/router/screen.ts; PTYBRIDGE_SCREEN_QUIET_MS, 60 s by default), swept every QUIET_S / 2.
+  await new Promise((r) => setTimeout(r, (QUIET_S * 1.5 + 5) * 1000)); // the sweep runs every QUIET_S / 2
+  const rssQuiet = rss(pb.p.pid);
+  const waitsQuiet = [];
+  for (let i = 0; i < CONSOLES; i++) {
+    const t0 = process.hrtime.bigint();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/c${i}`, { headers: { authorization: 'Bearer bench' } });
+    await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject); });
+    waitsQuiet.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    ws.terminate();
+  }
   pb.p.kill('SIGTERM');
   await once(pb.p, 'exit');
   wr.w.stdin.write('bye\n');
   rmSync(dir, { recursive: true, force: true });
-  console.log(`${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms`);
+  console.log(`${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 5} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`);
   return { rssFed, p99: pct(waits, 99) };
 }
 

@@ -314,16 +314,44 @@ export function keepAlive(ws: WebSocket, ms: number, onDead: () => void): void {
   const mark = () => (alive = true);
   ws.on('pong', mark);
   ws.on('message', mark);
-  const timer = setInterval(() => {
+  const tick = () => {
     if (!alive) {
-      clearInterval(timer);
+      unwatch(ms, tick);
       onDead();
       ws.terminate();
       return;
     }
     alive = false;
     if (ws.readyState === ws.OPEN) ws.ping();
-  }, ms);
-  timer.unref();
-  ws.once('close', () => clearInterval(timer));
+  };
+  watch(ms, tick);
+  ws.once('close', () => unwatch(ms, tick));
+}
+
+/**
+ * One timer per ping interval for all sockets, not one each: a thousand idle peers then wake
+ * the process once a round, not a thousand times (bench/results-scale.md, idle CPU). A peer
+ * that joins mid-round gets its first ping sooner than `ms`, never later than it.
+ */
+const rounds = new Map<number, { timer: NodeJS.Timeout; ticks: Set<() => void> }>();
+
+function watch(ms: number, tick: () => void): void {
+  let round = rounds.get(ms);
+  if (!round) {
+    const ticks = new Set<() => void>();
+    const timer = setInterval(() => {
+      for (const t of ticks) t();
+    }, ms);
+    timer.unref();
+    round = { timer, ticks };
+    rounds.set(ms, round);
+  }
+  round.ticks.add(tick);
+}
+
+function unwatch(ms: number, tick: () => void): void {
+  const round = rounds.get(ms);
+  if (!round?.ticks.delete(tick) || round.ticks.size > 0) return;
+  clearInterval(round.timer);
+  rounds.delete(ms);
 }

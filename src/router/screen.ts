@@ -29,6 +29,13 @@ const KEEP_AFTER_SKIP = 512 * 1024;
 /** A peer may ask for any size; the model's memory is cells, so it stops at this many a side. */
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
+/**
+ * A model with no output for this long is freed and kept as its serialized screen (a few KB
+ * against ~190 KB of cells and parser): 1 000 idle consoles then cost what the bytes replay
+ * does (bench/results-scale.md). Output or a resize rebuilds it from that screen. The
+ * environment variable shortens it for tests (a minute is too long to wait for).
+ */
+const QUIET_MS = Number(process.env.PTYBRIDGE_SCREEN_QUIET_MS) || 60_000;
 
 import type { ScreenView } from '../core/console-api.js';
 
@@ -37,6 +44,33 @@ export interface ScreenOptions {
   rows: number;
   /** Lines the model keeps above the screen, and sends a joiner with it. */
   scrollback: number;
+  /** Free the terminal after this long without output (tests shorten it). */
+  quietMs?: number;
+}
+
+/**
+ * The live models, swept by one shared timer rather than a timer each: a thousand consoles
+ * must not wake the process a thousand times.
+ */
+const live = new Set<ScreenModel>();
+let sweeper: NodeJS.Timeout | undefined;
+let sweepMs = 0;
+
+function track(m: ScreenModel, quietMs: number): void {
+  live.add(m);
+  const every = Math.max(10, quietMs / 2);
+  if (sweeper && every >= sweepMs) return;
+  clearInterval(sweeper);
+  sweepMs = every;
+  sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const x of live) x.freeIfQuiet(now);
+    if (live.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }, every);
+  sweeper.unref();
 }
 
 /**
@@ -47,24 +81,64 @@ export interface ScreenOptions {
  * snapshot and the live bytes the joiner is given after it meet at an exact byte boundary.
  */
 export class ScreenModel implements Replay {
-  private readonly term: HeadlessTerminal;
-  private readonly ser: Serializer;
+  /** The terminal, made when output comes and freed after a quiet period (then `saved` holds its screen). */
+  private term: HeadlessTerminal | undefined;
+  private ser: Serializer | undefined;
+  /** The serialized screen of a freed terminal: exactly what a joiner is sent, and what a new terminal is rebuilt from. */
+  private saved: string | undefined;
+  private cols: number;
+  private rows: number;
+  private readonly quietMs: number;
+  private lastActive = 0;
   private title = '';
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private disposed = false;
+  /** Snapshots asked of the parser and not yet answered: the terminal is not freed under them. */
+  private snapshotsWaiting = 0;
   /** Bytes the model skipped under a flood, for the log. */
   skipped = 0;
   /** Until the device has said anything, a joiner gets nothing (not even a reset): a binary peer sees only its bytes. */
   private fed = false;
 
   constructor(private readonly opts: ScreenOptions) {
-    this.term = new Terminal({ cols: Math.min(opts.cols, MAX_COLS), rows: Math.min(opts.rows, MAX_ROWS), scrollback: opts.scrollback, allowProposedApi: true });
-    this.ser = new SerializeAddon();
-    this.term.loadAddon(this.ser as never);
-    this.term.onTitleChange((t) => (this.title = t));
+    this.cols = Math.min(opts.cols, MAX_COLS);
+    this.rows = Math.min(opts.rows, MAX_ROWS);
+    this.quietMs = opts.quietMs ?? QUIET_MS;
+  }
+
+  /** Whether a terminal is held now (false before any output and after a quiet period). */
+  get hydrated(): boolean {
+    return this.term !== undefined;
+  }
+
+  /** The terminal, made on first use; a freed one is rebuilt from its saved screen, which the parser takes before any later byte. */
+  private terminal(): HeadlessTerminal {
+    if (!this.term) {
+      const term = new Terminal({ cols: this.cols, rows: this.rows, scrollback: this.opts.scrollback, allowProposedApi: true });
+      this.ser = new SerializeAddon();
+      term.loadAddon(this.ser as never);
+      term.onTitleChange((t) => (this.title = t));
+      this.term = term;
+      if (this.saved !== undefined) term.write(this.saved);
+      this.saved = undefined;
+      track(this, this.quietMs);
+    }
+    this.lastActive = performance.now();
+    return this.term;
+  }
+
+  /** Called by the shared sweeper: a terminal with nothing queued or in the parser that saw no output for quietMs is freed. */
+  freeIfQuiet(now: number): void {
+    if (!this.term || this.disposed) return void live.delete(this);
+    if (this.pendingBytes > 0 || this.inFlight > 0 || this.snapshotsWaiting > 0 || now - this.lastActive < this.quietMs) return;
+    this.saved = this.serialize();
+    this.term.dispose();
+    this.term = undefined;
+    this.ser = undefined;
+    live.delete(this);
   }
 
   push(chunk: Buffer): void {
@@ -79,18 +153,34 @@ export class ScreenModel implements Replay {
   resize(cols: number, rows: number): void {
     cols = Math.min(cols, MAX_COLS);
     rows = Math.min(rows, MAX_ROWS);
-    if (this.disposed || (cols === this.term.cols && rows === this.term.rows)) return;
-    // The bytes queued before the resize were drawn at the old size.
+    if (this.disposed || (cols === this.cols && rows === this.rows)) return;
+    // Nothing drawn yet: the terminal, when it comes, is made at the new size.
+    if (!this.term && this.saved === undefined) {
+      this.cols = cols;
+      this.rows = rows;
+      return;
+    }
+    // The bytes queued before the resize were drawn at the old size (and a saved screen too).
+    const term = this.terminal();
+    this.cols = cols;
+    this.rows = rows;
     this.feed(true);
-    this.term.write('', () => {
-      if (!this.disposed) this.term.resize(cols, rows);
+    term.write('', () => {
+      if (!this.disposed && this.term === term) term.resize(cols, rows);
     });
   }
 
   snapshot(ready: (first: Buffer) => void): void {
     if (this.disposed || !this.fed) return ready(Buffer.alloc(0));
+    // Freed with nothing after: the saved screen is the answer, byte for byte, with no terminal made.
+    if (!this.term && this.saved !== undefined && this.pendingBytes === 0) return ready(Buffer.from(this.saved, 'utf8'));
+    const term = this.terminal();
     this.feed(true);
-    this.term.write('', () => ready(this.disposed ? Buffer.alloc(0) : Buffer.from(this.serialize(), 'utf8')));
+    this.snapshotsWaiting++;
+    term.write('', () => {
+      this.snapshotsWaiting--;
+      ready(this.disposed ? Buffer.alloc(0) : Buffer.from(this.serialize(), 'utf8'));
+    });
   }
 
   view(): Promise<ScreenView> {
@@ -108,7 +198,10 @@ export class ScreenModel implements Replay {
     this.disposed = true;
     clearTimeout(this.timer);
     this.pending = [];
-    this.term.dispose();
+    this.saved = undefined;
+    this.term?.dispose();
+    this.term = undefined;
+    live.delete(this);
   }
 
   private schedule(ms: number): void {
@@ -126,6 +219,7 @@ export class ScreenModel implements Replay {
   private feed(all: boolean): void {
     if (this.disposed || this.pendingBytes === 0) return;
     if (!all && this.inFlight > 0) return; // the slice in flight schedules the next
+    const term = this.terminal();
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const upTo = all ? data.length : Math.min(SLICE, data.length);
     this.pending = upTo < data.length ? [data.subarray(upTo)] : [];
@@ -134,7 +228,7 @@ export class ScreenModel implements Replay {
     for (let off = 0; off < upTo; off += SLICE) {
       const slice = data.subarray(off, Math.min(off + SLICE, upTo));
       this.inFlight += slice.length;
-      this.term.write(slice, () => {
+      term.write(slice, () => {
         this.inFlight -= slice.length;
         if (this.inFlight === 0 && this.pendingBytes > 0) this.schedule(Math.max(BATCH_MS, (performance.now() - started) * REST));
       });
@@ -166,12 +260,12 @@ export class ScreenModel implements Replay {
   private serialize(): string {
     let out = '\x1bc';
     if (this.title) out += `\x1b]0;${this.title.replace(/[\x00-\x1f\x7f]/g, '')}\x07`;
-    out += this.ser.serialize({ scrollback: this.opts.scrollback });
+    out += this.ser!.serialize({ scrollback: this.opts.scrollback });
     // Internals, read defensively: the public API does not expose these.
     const core = (this.term as unknown as { _core?: Record<string, any> })._core;
     const buffer = core?._bufferService?.buffer as { scrollTop?: number; scrollBottom?: number } | undefined;
     if (buffer && typeof buffer.scrollTop === 'number' && typeof buffer.scrollBottom === 'number') {
-      if (buffer.scrollTop !== 0 || buffer.scrollBottom !== this.term.rows - 1) {
+      if (buffer.scrollTop !== 0 || buffer.scrollBottom !== this.term!.rows - 1) {
         // DECSTBM homes the cursor: save and restore it around the region.
         out += `\x1b7\x1b[${buffer.scrollTop + 1};${buffer.scrollBottom + 1}r\x1b8`;
       }

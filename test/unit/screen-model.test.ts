@@ -81,3 +81,33 @@ test('a device that has said nothing gives a joiner nothing (not even a reset); 
   assert.equal(s.lines[4]!.trimEnd(), 'c'.repeat(100));
   model.dispose();
 });
+
+test('a model freed after its quiet period gives a joiner the same bytes as before, and is rebuilt exactly when output resumes', async () => {
+  const opts = { cols: 40, rows: 12, scrollback: 50, quietMs: 30 };
+  const data = output(rng(7), 2000);
+  const model = new ScreenModel(opts);
+  // Nothing said yet: no terminal is made at all.
+  assert.equal(model.hydrated, false);
+  model.push(data);
+  const before = await snap(model);
+  assert.equal(model.hydrated, true);
+  while (model.hydrated) await new Promise((r) => setTimeout(r, 20));
+  // The joiner of the freed model gets exactly the bytes a joiner got while it was live.
+  assert.deepEqual(await snap(model), before);
+  assert.equal(model.hydrated, false);
+
+  // Output after the freeing is drawn on the rebuilt screen as on one that never went away.
+  const more = output(rng(8), 500);
+  const live = new ScreenModel({ ...opts, quietMs: 60_000 });
+  live.push(data);
+  live.push(more);
+  model.push(more);
+  assert.deepEqual(await snap(model), await snap(live));
+  // And a resize of a freed model reflows the saved screen as a live one does.
+  while (model.hydrated) await new Promise((r) => setTimeout(r, 20));
+  model.resize(30, 10);
+  live.resize(30, 10);
+  assert.deepEqual(await snap(model), await snap(live));
+  model.dispose();
+  live.dispose();
+});
