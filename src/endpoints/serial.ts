@@ -6,6 +6,7 @@ import { loadSerialPort } from '../native.js';
 import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
+import { savedByStty } from './termios.js';
 import { errnoFromText, flowOf, parseSttyLine, stty, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
@@ -103,7 +104,15 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     // Read before the open: a serial port on a pty (/dev/pts/N) must not be reopened onto another terminal.
     const followed = await linkIdentity(path);
     const real = await fs.promises.realpath(path).catch(() => path);
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
+    // The settings before ours, put back when the port closes (SIGTERM, reload, loss), as pty: does.
+    const saved = await savedByStty(real).catch((err: Error) => Promise.reject(osError(err)));
+    try {
+      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
+    } catch (err) {
+      saved.forget();
+      throw err;
+    }
+    port.once('close', saved.restore);
     // serialport only reports errors as text; give them the errno name the CLI prints.
     port.on('error', () => {});
     // A port that hangs up (USB adapter unplugged, pty master closed) is closed by serialport
