@@ -171,7 +171,8 @@ export function telnetServerLink(link: Link, log: Logger): Link {
       type: 'modem',
       modem: want,
       reply: (inForce) => {
-        modem = { ...modem, ...want, ...inForce };
+        // No answer (no modem lines, or the device is down): what was asked is vacuously in force.
+        modem = inForce ? { ...modem, ...inForce } : { ...modem, ...want };
         const on = modem[which] !== false;
         answer(CPO.SET_CONTROL, [which === 'dtr' ? (on ? CTL.DTR_ON : CTL.DTR_OFF) : on ? CTL.RTS_ON : CTL.RTS_OFF]);
       },
