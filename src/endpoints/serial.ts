@@ -7,7 +7,7 @@ import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
 import { savedByStty } from './termios.js';
-import { errnoFromText, flowOf, parseSttyLine, stty, sttyFlow, sttyFraming } from './tty-fd.js';
+import { errnoFromText, flowOf, parseSttyLine, sttyFd, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
 
@@ -128,17 +128,25 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       reopen: reopenAfterLoss(path, real, followed),
       async setLine(change) {
         const want = { ...line, ...change };
-        if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
-        // serialport changes only the speed of an open port; stty sets the rest on the same device.
+        // Never serialport's update(): it flushes both queues (TCIOFLUSH) before the new speed,
+        // and every speed change lost up to a tty buffer each way. stty sets the line with
+        // TCSADRAIN (what was written leaves first, nothing read is discarded), as ser2net
+        // does, through our own fd of the port. RFC 2217 PURGE-DATA is the only flush.
+        const speed = want.baud !== line.baud ? [String(want.baud)] : [];
         const flow = want.flow !== line.flow && want.flow ? sttyFlow(want.flow) : [];
-        if (want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length) {
-          // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
-          // "unable to perform all requested operations"; what it kept is read back below.
-          await stty(path, [...sttyFraming(want), ...flow]).catch((err: Error) => {
-            if (!/unable to perform all requested/.test(err.message)) throw err;
+        const framing = want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length ? [...sttyFraming(want), ...flow] : [];
+        if (speed.length || framing.length) {
+          await sttyFd(saved.fd, [...speed, ...framing]).catch(async (err: Error) => {
+            // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
+            // "unable to perform all requested operations"; what it kept is read back below.
+            if (/unable to perform all requested/.test(err.message)) return;
+            // stty knows the standard speeds only: another one goes through serialport (termios2), flush included.
+            if (!speed.length || !/invalid argument/.test(err.message)) throw err;
+            await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
+            if (framing.length) await sttyFd(saved.fd, framing).catch((e: Error) => (/unable to perform all requested/.test(e.message) ? undefined : Promise.reject(e)));
           });
         }
-        line = await readLine(path, want);
+        line = await readLine(saved.fd, want);
         return line;
       },
       async setModem(change) {
@@ -163,8 +171,8 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
 };
 
 /** Reads back the settings really in force (a driver may round the baud or refuse a framing). */
-async function readLine(path: string, asked: LineSettings): Promise<LineSettings> {
-  const t = parseSttyLine(await stty(path, ['-a']));
+async function readLine(fd: number, asked: LineSettings): Promise<LineSettings> {
+  const t = parseSttyLine(await sttyFd(fd, ['-a']));
   const parity: LineSettings['parity'] = !t.parenb ? 'none' : t.cmspar ? (t.parodd ? 'mark' : 'space') : t.parodd ? 'odd' : 'even';
   const stopBits: LineSettings['stopBits'] = t.cstopb ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
   return { baud: t.baud ?? asked.baud, dataBits: t.dataBits, parity, stopBits, flow: flowOf(t) };
