@@ -122,6 +122,8 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       if (!err.code && (port.closing || !port.isOpen)) err.message = `disconnected (the device hung up: ${err.message})`;
     });
     let modem: ModemSettings = { dtr: true, rts: true };
+    /** stty on our fd of the port; never once it is closed (its number may be another file's by then). */
+    const tty = (args: string[]) => (saved.closed() ? Promise.reject(Object.assign(new Error('the port is closed'), { code: 'EBADF' })) : sttyFd(saved.fd, args));
     const link: Link = {
       stream: port,
       label: `serial ${path}`,
@@ -136,17 +138,17 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
         const flow = want.flow !== line.flow && want.flow ? sttyFlow(want.flow) : [];
         const framing = want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length ? [...sttyFraming(want), ...flow] : [];
         if (speed.length || framing.length) {
-          await sttyFd(saved.fd, [...speed, ...framing]).catch(async (err: Error) => {
+          await tty([...speed, ...framing]).catch(async (err: Error) => {
             // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
             // "unable to perform all requested operations"; what it kept is read back below.
             if (/unable to perform all requested/.test(err.message)) return;
             // stty knows the standard speeds only: another one goes through serialport (termios2), flush included.
             if (!speed.length || !/invalid argument/.test(err.message)) throw err;
             await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
-            if (framing.length) await sttyFd(saved.fd, framing).catch((e: Error) => (/unable to perform all requested/.test(e.message) ? undefined : Promise.reject(e)));
+            if (framing.length) await tty(framing).catch((e: Error) => (/unable to perform all requested/.test(e.message) ? undefined : Promise.reject(e)));
           });
         }
-        line = await readLine(saved.fd, want);
+        line = await readLine(tty, want);
         return line;
       },
       async setModem(change) {
@@ -171,8 +173,8 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
 };
 
 /** Reads back the settings really in force (a driver may round the baud or refuse a framing). */
-async function readLine(fd: number, asked: LineSettings): Promise<LineSettings> {
-  const t = parseSttyLine(await sttyFd(fd, ['-a']));
+async function readLine(tty: (args: string[]) => Promise<string>, asked: LineSettings): Promise<LineSettings> {
+  const t = parseSttyLine(await tty(['-a']));
   const parity: LineSettings['parity'] = !t.parenb ? 'none' : t.cmspar ? (t.parodd ? 'mark' : 'space') : t.parodd ? 'odd' : 'even';
   const stopBits: LineSettings['stopBits'] = t.cstopb ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
   return { baud: t.baud ?? asked.baud, dataBits: t.dataBits, parity, stopBits, flow: flowOf(t) };

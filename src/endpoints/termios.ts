@@ -109,9 +109,10 @@ async function setSavedByStty(path: string, args: string[]): Promise<() => void>
  * ours may touch the settings before that open, which can still fail (a port locked by
  * another program keeps its settings). `restore` is synchronous (it runs while the stream
  * closes, also during shutdown) and runs once, at the latest when the process exits;
- * `forget` closes the fd without restoring.
+ * `forget` closes the fd without restoring. After either, `fd` is closed and its number
+ * may belong to anything: check `closed()` before each use.
  */
-export async function savedByStty(path: string): Promise<{ fd: number; restore(): void; forget(): void }> {
+export async function savedByStty(path: string): Promise<{ fd: number; restore(): void; forget(): void; closed(): boolean }> {
   const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
   const keep = await new Promise<number>((resolve, reject) => fs.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK, (err, n) => (err ? reject(err) : resolve(n))));
   // Read through our fd, not the path: the device is opened once more, not twice (a serial
@@ -131,7 +132,7 @@ export async function savedByStty(path: string): Promise<{ fd: number; restore()
   };
   const restore = () => finish(true);
   keepUntilExit(restore);
-  return { fd: keep, restore, forget: () => finish(false) };
+  return { fd: keep, restore, forget: () => finish(false), closed: () => done };
 }
 
 /** Most devices per stty child (its fds 3…). */
