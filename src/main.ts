@@ -5,6 +5,7 @@ import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } fr
 import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
 import { exitAfterDeadline } from './stop-deadline.js';
+import { SignalGate } from './signals.js';
 import { VERSION } from './version.js';
 // Everything else loads in the branch that needs it (esbuild keeps a dynamically imported
 // module's body uninitialised until then): `--version` runs no endpoint code, and a route
@@ -30,6 +31,8 @@ const OPTIONS = {
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  // First of all: a signal during the loading below is held for its handler, not fatal.
+  const signals = new SignalGate();
   let log: Logger = createLogger('warn');
   let route: Route | undefined;
   let metrics: MetricsServer | undefined;
@@ -65,11 +68,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       metrics = await startMetricsFlag(values.metrics, log);
       const { runConfig } = await import('./router/routes.js');
-      return await runConfig(values.config, configs, level, log, () => metrics?.stopping(), loadConfig);
+      return await runConfig(values.config, configs, level, log, signals, () => metrics?.stopping(), loadConfig);
     }
     if (positionals.length < 2) {
       throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
     }
+    signals.release('SIGHUP');
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
     const [{ parseEndpoint }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIdleFlags }, { describePlan, planAddresses }] = await Promise.all([
       import('./endpoints/registry.js'),
@@ -89,8 +93,8 @@ export async function main(argv: string[]): Promise<number> {
     metrics = await startMetricsFlag(values.metrics, log);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
-    // Handlers go in before anything opens: a signal that arrives while the route starts
-    // (right after "listening on" was printed) must still close it, never kill us mid-way.
+    // A signal that arrived while the route starts (right after "listening on" was printed)
+    // or before (held by the gate) must still close it, never kill us mid-way.
     let stopRequested = false;
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopRequested) {
@@ -103,8 +107,8 @@ export async function main(argv: string[]): Promise<number> {
       metrics?.stopping();
       route?.stop();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    signals.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
     const linger = await lingerFrom(values.linger);
     route = await startPlan(plan, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
     if (stopRequested) route.stop();

@@ -178,8 +178,13 @@ class PtyProcessStream extends Duplex {
     });
   }
 
-  /** Reads what the master still holds, straight from the fd, until EIO (all read) or EAGAIN (the slave is still open). */
+  /**
+   * Reads what the master still holds, straight from the fd, until EIO (all read) or EAGAIN
+   * (the slave is still open). Never once the master is destroyed: its number is then free,
+   * and the next accept gets it, whose request this read would steal.
+   */
   private drainMaster(): void {
+    if (this.master.destroyed) return;
     const buf = Buffer.allocUnsafe(64 * 1024);
     for (;;) {
       let n: number;
@@ -207,7 +212,8 @@ class PtyProcessStream extends Duplex {
    * a blind timer once ended the stream before the output that was already there).
    */
   exited(): void {
-    if (this.ended) return;
+    // A peer that left destroyed the stream (and closed the master) before the hung-up process was reaped.
+    if (this.ended || this.destroyed) return;
     this.afterExit = setTimeout(() => this.giveUpAfterExit(), AFTER_EXIT_IDLE_MS);
     this.afterExit.unref();
   }
@@ -219,6 +225,7 @@ class PtyProcessStream extends Duplex {
     }
     // One more turn of the event loop: its poll phase reads whatever the master holds.
     setImmediate(() => {
+      if (this.destroyed) return;
       if (this.behind) return void (this.endWhenRead = true);
       this.drainMaster();
       this.finishRead();

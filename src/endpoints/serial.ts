@@ -6,7 +6,8 @@ import { loadSerialPort } from '../native.js';
 import { flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
-import { errnoFromText, flowOf, parseSttyLine, stty, sttyFlow, sttyFraming } from './tty-fd.js';
+import { savedByStty } from './termios.js';
+import { errnoFromText, flowOf, parseSttyLine, sttyFd, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
 
@@ -103,7 +104,15 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     // Read before the open: a serial port on a pty (/dev/pts/N) must not be reopened onto another terminal.
     const followed = await linkIdentity(path);
     const real = await fs.promises.realpath(path).catch(() => path);
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
+    // The settings before ours, put back when the port closes (SIGTERM, reload, loss), as pty: does.
+    const saved = await savedByStty(real).catch((err: Error) => Promise.reject(osError(err)));
+    try {
+      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(osError(err)) : resolve())));
+    } catch (err) {
+      saved.forget();
+      throw err;
+    }
+    port.once('close', saved.restore);
     // serialport only reports errors as text; give them the errno name the CLI prints.
     port.on('error', () => {});
     // A port that hangs up (USB adapter unplugged, pty master closed) is closed by serialport
@@ -113,23 +122,33 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       if (!err.code && (port.closing || !port.isOpen)) err.message = `disconnected (the device hung up: ${err.message})`;
     });
     let modem: ModemSettings = { dtr: true, rts: true };
+    /** stty on our fd of the port; never once it is closed (its number may be another file's by then). */
+    const tty = (args: string[]) => (saved.closed() ? Promise.reject(Object.assign(new Error('the port is closed'), { code: 'EBADF' })) : sttyFd(saved.fd, args));
     const link: Link = {
       stream: port,
       label: `serial ${path}`,
       reopen: reopenAfterLoss(path, real, followed),
       async setLine(change) {
         const want = { ...line, ...change };
-        if (want.baud !== line.baud) await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
-        // serialport changes only the speed of an open port; stty sets the rest on the same device.
+        // Never serialport's update(): it flushes both queues (TCIOFLUSH) before the new speed,
+        // and every speed change lost up to a tty buffer each way. stty sets the line with
+        // TCSADRAIN (what was written leaves first, nothing read is discarded), as ser2net
+        // does, through our own fd of the port. RFC 2217 PURGE-DATA is the only flush.
+        const speed = want.baud !== line.baud ? [String(want.baud)] : [];
         const flow = want.flow !== line.flow && want.flow ? sttyFlow(want.flow) : [];
-        if (want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length) {
-          // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
-          // "unable to perform all requested operations"; what it kept is read back below.
-          await stty(path, [...sttyFraming(want), ...flow]).catch((err: Error) => {
-            if (!/unable to perform all requested/.test(err.message)) throw err;
+        const framing = want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length ? [...sttyFraming(want), ...flow] : [];
+        if (speed.length || framing.length) {
+          await tty([...speed, ...framing]).catch(async (err: Error) => {
+            // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
+            // "unable to perform all requested operations"; what it kept is read back below.
+            if (/unable to perform all requested/.test(err.message)) return;
+            // stty knows the standard speeds only: another one goes through serialport (termios2), flush included.
+            if (!speed.length || !/invalid argument/.test(err.message)) throw err;
+            await port.port!.update({ baudRate: want.baud }).catch((e: Error) => Promise.reject(osError(e)));
+            if (framing.length) await tty(framing).catch((e: Error) => (/unable to perform all requested/.test(e.message) ? undefined : Promise.reject(e)));
           });
         }
-        line = await readLine(path, want);
+        line = await readLine(tty, want);
         return line;
       },
       async setModem(change) {
@@ -154,8 +173,8 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
 };
 
 /** Reads back the settings really in force (a driver may round the baud or refuse a framing). */
-async function readLine(path: string, asked: LineSettings): Promise<LineSettings> {
-  const t = parseSttyLine(await stty(path, ['-a']));
+async function readLine(tty: (args: string[]) => Promise<string>, asked: LineSettings): Promise<LineSettings> {
+  const t = parseSttyLine(await tty(['-a']));
   const parity: LineSettings['parity'] = !t.parenb ? 'none' : t.cmspar ? (t.parodd ? 'mark' : 'space') : t.parodd ? 'odd' : 'even';
   const stopBits: LineSettings['stopBits'] = t.cstopb ? (asked.stopBits === 1.5 ? 1.5 : 2) : 1;
   return { baud: t.baud ?? asked.baud, dataBits: t.dataBits, parity, stopBits, flow: flowOf(t) };

@@ -10,7 +10,7 @@
 // with the device as an inherited fd (no path in argv) and many devices per child.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { errnoFromText, stty } from './tty-fd.js';
+import { errnoFromText, sttyFd } from './tty-fd.js';
 
 interface TtyHandle {
   readonly fd: number;
@@ -92,22 +92,47 @@ let exitHooked = false;
  * somebody else's terminal).
  */
 async function setSavedByStty(path: string, args: string[]): Promise<() => void> {
-  const saved = await stty(path, ['-g']);
-  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
-  const keep = fs.openSync(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+  const saved = await savedByStty(path);
   try {
-    await setMode(keep, args);
+    await setMode(saved.fd, args);
   } catch (err) {
-    fs.closeSync(keep);
+    saved.forget();
     throw err;
   }
+  return saved.restore;
+}
+
+/**
+ * Saves the settings of the tty at `path` without changing them (`stty -g`), and holds an
+ * fd of it for the restore. For a device that another library opens and configures
+ * itself (serialport: its open makes the port raw at the speed asked for), so nothing of
+ * ours may touch the settings before that open, which can still fail (a port locked by
+ * another program keeps its settings). `restore` is synchronous (it runs while the stream
+ * closes, also during shutdown) and runs once, at the latest when the process exits;
+ * `forget` closes the fd without restoring. After either, `fd` is closed and its number
+ * may belong to anything: check `closed()` before each use.
+ */
+export async function savedByStty(path: string): Promise<{ fd: number; restore(): void; forget(): void; closed(): boolean }> {
+  const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
+  const keep = await new Promise<number>((resolve, reject) => fs.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK, (err, n) => (err ? reject(err) : resolve(n))));
+  // Read through our fd, not the path: the device is opened once more, not twice (a serial
+  // port's last close drops DTR, which resets many boards).
+  const saved = await sttyFd(keep, ['-g']).catch((err: Error) => {
+    fs.closeSync(keep);
+    throw err;
+  });
   let done = false;
-  return () => {
+  const finish = (put: boolean) => {
     if (done) return;
     done = true;
-    spawnSync('stty', [saved], { stdio: [keep, 'ignore', 'ignore'], timeout: 5000 });
+    live.delete(restore);
+    // stty as a child on our idle fd: never the path again (a device gone leaves its name to another).
+    if (put) spawnSync('stty', [saved], { stdio: [keep, 'ignore', 'ignore'], timeout: 5000 });
     fs.closeSync(keep);
   };
+  const restore = () => finish(true);
+  keepUntilExit(restore);
+  return { fd: keep, restore, forget: () => finish(false), closed: () => done };
 }
 
 /** Most devices per stty child (its fds 3…). */

@@ -15,6 +15,12 @@ const ANSWER_MS = 3000;
 const NEGOTIATION_MS = 1000;
 /** How often the device's modem lines are read while an RFC 2217 client watches them (ser2net reads them each second too). */
 const MODEM_POLL_MS = 1000;
+/**
+ * Data goes to the socket in pieces of at most this much, one at a time; protocol bytes
+ * (an RFC 2217 answer, a negotiation) go at once, so they wait behind one piece at most,
+ * not behind a flood queued in the socket (a far port's answers timed out under load).
+ */
+const DATA_PIECE = 16 * 1024;
 
 /**
  * The telnet layer as a Duplex: what is written is escaped and sent; what is read is the
@@ -38,6 +44,10 @@ class TelnetStream extends Duplex {
   private readerFull = false;
   /** Set while the peer has not taken what we owe it: its socket is not read meanwhile. */
   private owing = false;
+  /** Escaped data not yet handed to the socket, each piece whole (an IAC pair is never split), and the write that waits for it. */
+  private readonly pieces: Buffer[] = [];
+  private piecesDone: ((err?: Error | null) => void) | undefined;
+  private pieceInFlight = false;
 
   constructor(
     readonly sock: Duplex,
@@ -127,11 +137,36 @@ class TelnetStream extends Duplex {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const send = () => {
       if (this.sock.destroyed) return cb(new Error('socket closed'));
-      if (this.sock.write(escapeData(chunk, this.neg.enabled('us', OPT.BINARY)))) cb();
-      else this.sock.once('drain', () => cb());
+      // Escaped piece by piece: protocol bytes may then go between two pieces, never inside an IAC pair.
+      const binary = this.neg.enabled('us', OPT.BINARY);
+      for (let at = 0; at < chunk.length; at += DATA_PIECE) this.pieces.push(escapeData(chunk.subarray(at, at + DATA_PIECE), binary));
+      this.piecesDone = cb;
+      this.nextPiece();
     };
     if (this.suspended || !this.negotiated) this.held = send;
     else send();
+  }
+
+  /** Hands the socket one piece of data once it has taken the previous one (not merely buffered it). */
+  private nextPiece(): void {
+    if (this.pieceInFlight) return;
+    const piece = this.pieces.shift();
+    if (!piece) {
+      const done = this.piecesDone;
+      this.piecesDone = undefined;
+      return done?.();
+    }
+    if (this.sock.destroyed || !this.sock.writable) {
+      this.pieces.length = 0;
+      const done = this.piecesDone;
+      this.piecesDone = undefined;
+      return done?.(new Error('socket closed'));
+    }
+    this.pieceInFlight = true;
+    this.sock.write(piece, () => {
+      this.pieceInFlight = false;
+      this.nextPiece();
+    });
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -197,7 +232,8 @@ export function telnetServerLink(link: Link, log: Logger): Link {
       type: 'modem',
       modem: want,
       reply: (inForce) => {
-        modem = { ...modem, ...want, ...inForce };
+        // No answer (no modem lines, or the device is down): what was asked is vacuously in force.
+        modem = inForce ? { ...modem, ...inForce } : { ...modem, ...want };
         const on = modem[which] !== false;
         answer(CPO.SET_CONTROL, [which === 'dtr' ? (on ? CTL.DTR_ON : CTL.DTR_OFF) : on ? CTL.RTS_ON : CTL.RTS_OFF]);
       },

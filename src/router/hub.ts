@@ -345,8 +345,15 @@ class Hub {
     }
     // Reading the modem lines (a modem control that changes nothing) is watching, not typing.
     const readOnly = c.type === 'modem' && c.modem.dtr === undefined && c.modem.rts === undefined;
-    if ((!readOnly && !this.keyboard.mayWrite(peer)) || !this.link) {
+    if (!this.link) {
       if (c.type === 'line' || c.type === 'modem') c.reply?.(undefined);
+      return;
+    }
+    if (!readOnly && !this.keyboard.mayWrite(peer)) {
+      // A refused change is answered with what the device really has (an RFC 2217 client
+      // was told that its refused baud or DTR was in force): ask it, changing nothing.
+      if (c.type === 'line') applyControl(this.link, { type: 'line', line: {}, reply: c.reply }, this.log);
+      else if (c.type === 'modem') applyControl(this.link, { type: 'modem', modem: {}, reply: c.reply }, this.log);
       return;
     }
     // The model follows the device's size: output after a resize is drawn for the new one.

@@ -3,6 +3,7 @@ import { createLogger, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
 import type { Plan } from '../plan/plan.js';
 import { exitAfterDeadline } from '../stop-deadline.js';
+import type { SignalGate } from '../signals.js';
 import { DeviceNotWaitedError } from './hub.js';
 import { startPlan, type Route } from './route.js';
 import { openTranscript, type Transcript, type TranscriptOptions } from './session-log.js';
@@ -152,6 +153,10 @@ export class RouteSet {
    */
   async reload(configs: RouteConfig[]): Promise<ReloadSummary> {
     const summary: ReloadSummary = { started: [], failed: [], kept: [], stopped: [] };
+    // A reload during the start waits for it: a route still starting is not in `running`
+    // yet, and would be started a second time (EADDRINUSE).
+    await this.starting.catch(() => {});
+    if (this.stopped) return summary;
     const wanted = new Map(configs.map((c) => [c.name, c]));
     const stopping: Promise<void>[] = [];
     for (const [name, r] of this.running) {
@@ -221,7 +226,15 @@ export class RouteStartError extends PtybError {
  * again with `reread` (src/config.ts's loadConfig, which sits above the router): a bad file is
  * reported and the running routes stay as they are.
  */
-export async function runConfig(file: string, configs: RouteConfig[], level: Level, log: Logger, onStopping: (() => void) | undefined, reread: (file: string) => RouteConfig[]): Promise<number> {
+export async function runConfig(
+  file: string,
+  configs: RouteConfig[],
+  level: Level,
+  log: Logger,
+  signals: SignalGate,
+  onStopping: (() => void) | undefined,
+  reread: (file: string) => RouteConfig[],
+): Promise<number> {
   const set = new RouteSet(level, log);
   let stopRequested = false;
   const onStop = (sig: NodeJS.Signals) => {
@@ -247,9 +260,9 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
       say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
     });
   };
-  process.on('SIGINT', onStop);
-  process.on('SIGTERM', onStop);
-  process.on('SIGHUP', onHup);
+  signals.on('SIGINT', onStop);
+  signals.on('SIGTERM', onStop);
+  signals.on('SIGHUP', onHup);
   await set.start(configs);
   if (stopRequested) void set.stop();
   return set.done;
