@@ -33,6 +33,9 @@ const term = new Terminal({
   scrollback: 5000,
   fontSize: window.innerWidth < 600 ? 12 : 14,
   fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace',
+  // At 1x pixel ratio the DOM renderer's cell (the font's ascent + descent) ends above where
+  // DejaVu Sans Mono draws `_`, so underscores vanished: a taller row keeps the stroke inside it.
+  lineHeight: 1.15,
   theme: { background: '#111111' },
 });
 const fit = new FitAddon();
