@@ -1,14 +1,14 @@
 // The config file (--config consoles.yaml): many routes, each two URIs plus options as on the CLI, validated whole before anything opens.
-import { redactSecrets } from './uri.js';
+import { didYouMean, redactSecrets } from './uri.js';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from './errors.js';
-import { isHub, refuseIdleHubOptions } from './idle-options.js';
+import { HUB_OPTIONS, isHub, refuseIdleHubOptions } from './idle-options.js';
 import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { checkPair, sharingOf } from './router/route.js';
-import { parseSize } from './options.js';
+import { parseSize, showValue } from './options.js';
 import type { TranscriptOptions } from './router/session-log.js';
 import { serverSettingsOf, type WsListenTarget } from './endpoints/ws-listen.js';
 import { cannotShare, shareKey, type Sharer } from './web/server.js';
@@ -68,14 +68,16 @@ export function loadConfig(file: string): RouteConfig[] {
 
   const result = configSchema.safeParse(doc.toJS());
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    // A misspelt key (`rihgt:`) also leaves the key it meant missing: name the misspelling.
+    const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     let where = path;
     let what = issue.message;
     const unknown = issue.code === 'unrecognized_keys';
     if (unknown) {
       where = [...path, issue.keys[0]!];
-      what = `unknown key "${issue.keys[0]}"${knownKeys(path)}`;
+      const hint = didYouMean(issue.keys[0]!, knownKeyList(path));
+      what = `unknown key "${issue.keys[0]}"${hint ? ` (did you mean "${hint}"?)` : ''}${knownKeys(path)}`;
     }
     throw new ConfigError(`${at(offsetOf(doc, where, unknown))}: ${keyName(where)}: ${what}`);
   }
@@ -208,9 +210,14 @@ function keyName(path: (string | number)[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '') || '(top level)';
 }
 
-function knownKeys(path: (string | number)[]): string {
+function knownKeyList(path: (string | number)[]): string[] {
   const shape = path.length === 0 ? configSchema.shape : path.length === 2 ? routeSchema.shape : path.at(-1) === 'options' ? routeSchema.shape.options.unwrap().shape : undefined;
-  return shape ? `; known: ${Object.keys(shape).join(', ')}` : '';
+  return shape ? Object.keys(shape) : [];
+}
+
+function knownKeys(path: (string | number)[]): string {
+  const keys = knownKeyList(path);
+  return keys.length ? `; known: ${keys.join(', ')}` : '';
 }
 
 /** The start of the value at `path` (of the key with `atKey`); the nearest existing parent when it is missing. */
@@ -237,7 +244,12 @@ function offsetOf(doc: Document, path: (string | number)[], atKey = false): numb
 
 /** The --check output: each route as it will run, options with their defaults. */
 export function describeRoutes(routes: RouteConfig[]): string {
-  const opts = (e: Endpoint) => Object.entries(e.spec.options as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
+  // Durations and sizes as written (10s, 1M); the hub's options only where there is a hub.
+  const opts = (e: Endpoint, hub: boolean) =>
+    Object.entries(e.spec.options as Record<string, unknown>)
+      .filter(([k, v]) => v !== undefined && (hub || (!HUB_OPTIONS.includes(k) && k !== 'screen')))
+      .map(([k, v]) => `${k}=${showValue(e.type.options.shape[k] as Parameters<typeof showValue>[0], v)}`)
+      .join(' ');
   const how = (r: RouteConfig) => {
     const roles = [r.left.type.role, r.right.type.role];
     if (roles[0] === 'connecting' && roles[1] === 'connecting') return 'connect both ends';
@@ -249,8 +261,8 @@ export function describeRoutes(routes: RouteConfig[]): string {
     .map((r) =>
       [
         `${r.name}: ${how(r)}`,
-        `  left   ${r.left.spec.uri}  [${opts(r.left)}]`,
-        `  right  ${r.right.spec.uri}  [${opts(r.right)}]`,
+        `  left   ${r.left.spec.uri}  [${opts(r.left, isHub(r.left, r.right))}]`,
+        `  right  ${r.right.spec.uri}  [${opts(r.right, isHub(r.left, r.right))}]`,
         ...(r.log ? [`  log    ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`] : []),
         ...(r.hex ? ['  hex trace on'] : []),
       ].join('\n'),

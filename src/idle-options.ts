@@ -14,7 +14,7 @@ export function isHub(left: Endpoint, right: Endpoint): boolean {
 }
 
 /** Every option the hub reads from a device's address. */
-const HUB_OPTIONS = Object.keys(hubOptions);
+export const HUB_OPTIONS = Object.keys(hubOptions);
 
 /**
  * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?log-input`) written on a device that meets no
