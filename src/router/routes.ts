@@ -139,7 +139,8 @@ export class RouteSet {
    * A route that fails to start is reported and skipped; the others stay.
    */
   async reload(configs: RouteConfig[]): Promise<ReloadSummary> {
-    const summary: ReloadSummary = { started: [], failed: [], kept: [], stopped: [] };
+    const summary: ReloadSummary = { started: [], restarted: [], failed: [], kept: [], stopped: [] };
+    const changed = new Set<string>();
     const wanted = new Map(configs.map((c) => [c.name, c]));
     const stopping: Promise<void>[] = [];
     for (const [name, r] of this.running) {
@@ -148,17 +149,18 @@ export class RouteSet {
         continue;
       }
       this.running.delete(name);
-      // A changed route stops and starts again: it counts as started (or failed), not as stopped.
-      if (!wanted.has(name)) summary.stopped.push(name);
-      this.log.warn(`reload: stopping route "${name}"`, { event: 'route-stopping', name });
+      // A changed route stops and starts again: it counts as restarted (or failed), not as stopped.
+      if (wanted.has(name)) changed.add(name);
+      else summary.stopped.push(name);
+      this.log.warn(`reload: stopping route "${name}"${changed.has(name) ? ' (changed)' : ''}`, { event: 'route-stopping', name });
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
     await Promise.all(stopping);
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
-      this.log.warn(`reload: starting route "${c.name}"`, { event: 'route-starting', name: c.name });
+      this.log.warn(`reload: ${changed.has(c.name) ? 'restarting' : 'starting'} route "${c.name}"`, { event: 'route-starting', name: c.name });
       await this.startOne(c).then(
-        () => summary.started.push(c.name),
+        () => (changed.has(c.name) ? summary.restarted : summary.started).push(c.name),
         (err: Error) => {
           this.log.error(err.message);
           summary.failed.push([c.name, err instanceof RouteStartError ? describeOsError(err.cause) : err.message]);
@@ -181,7 +183,10 @@ export class RouteSet {
 
 /** What a reload did, by route name: the log line after SIGHUP says it. */
 export interface ReloadSummary {
+  /** New in the file. */
   started: string[];
+  /** Changed in the file: stopped, then started again with the new settings. */
+  restarted: string[];
   /** Name and cause: "EADDRINUSE (address already in use)". */
   failed: [string, string][];
   /** Unchanged, still running with their peers. */
@@ -190,11 +195,12 @@ export interface ReloadSummary {
   stopped: string[];
 }
 
-/** "started "b"; failed "c" (tcp-listen:…: EADDRINUSE …); kept "a"; stopped nothing". */
+/** "started "b"; restarted "d"; failed "c" (tcp-listen:…: EADDRINUSE …); kept "a"; stopped none" (restarted only when some were). */
 export function describeReload(s: ReloadSummary): string {
   const names = (list: string[]) => (list.length ? list.map((n) => `"${n}"`).join(', ') : 'none');
   const failed = s.failed.length ? s.failed.map(([n, why]) => `"${n}" (${why})`).join(', ') : 'none';
-  return `started ${names(s.started)}; failed ${failed}; kept ${names(s.kept)}; stopped ${names(s.stopped)}`;
+  const restarted = s.restarted.length ? `; restarted ${names(s.restarted)}` : '';
+  return `started ${names(s.started)}${restarted}; failed ${failed}; kept ${names(s.kept)}; stopped ${names(s.stopped)}`;
 }
 
 /** A route of the config that could not start: names the route and the cause. */
@@ -230,7 +236,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
       }
       const summary = await set.reload(next);
       const say = summary.failed.length ? log.error : log.warn;
-      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
+      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, restarted: summary.restarted.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
     });
   };
   process.on('SIGINT', onStop);
