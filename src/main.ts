@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } from './log.js';
+import { didYouMean } from './uri.js';
 import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
 import { VERSION } from './version.js';
@@ -132,7 +133,10 @@ function parseCli(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}; see ptybridge --help`);
+    const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
+    const typo = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+    const hint = typo === undefined ? undefined : didYouMean(typo, Object.keys(OPTIONS));
+    throw new UsageError(`${message}${hint ? ` (did you mean "--${hint}"?)` : ''}; see ptybridge --help`);
   }
 }
 
