@@ -35,6 +35,7 @@ export function checkPair(left: Endpoint, right: Endpoint): void {
 /** Starts the route between two parsed endpoints. Rejects if an endpoint cannot be opened. */
 export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteContext): Promise<Route> {
   checkPair(left, right);
+  await preflight([left, right]);
   const abort = new AbortController();
   const openCtx: OpenContext = { log: ctx.log, signal: abort.signal };
   const l = left as Connecting | Listening;
@@ -65,8 +66,14 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
 export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): Promise<Route> {
   if (addresses.length === 2) return startRoute(addresses[0]!, addresses[1]!, ctx);
   const [device, ...listening] = checkMany(addresses);
+  await preflight(addresses);
   const abort = new AbortController();
   return runHub(device, listening, ctx, { log: ctx.log, signal: abort.signal }, abort);
+}
+
+/** Checks what each connecting address can know before anything listens (exec: its command). */
+async function preflight(addresses: Endpoint[]): Promise<void> {
+  for (const e of addresses) if (e.type.role === 'connecting') await e.type.preflight?.(e.spec);
 }
 
 /** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */
