@@ -1,7 +1,7 @@
 // The CLI: arguments, start the route, signals, exit codes.
 import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
-import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } from './log.js';
+import { createLogger, holdLines, levelFrom, parseLogFormat, releaseLines, setLogFormat, type Logger } from './log.js';
 import { didYouMean } from './uri.js';
 import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
@@ -97,7 +97,14 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const linger = await lingerFrom(values.linger);
-    route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
+    // Several listeners: every one is bound before any URL to open is printed.
+    const hold = addresses.filter((e) => e.type.role === 'listening').length > 1;
+    if (hold) holdLines();
+    try {
+      route = await startAddresses(addresses, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
+    } finally {
+      if (hold) releaseLines(route !== undefined);
+    }
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();

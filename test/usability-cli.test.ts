@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PTYBRIDGE, runPtyb, runTool, startPtyb } from './helpers/ptyb.js';
+import { PTYBRIDGE, runPtyb, runTool, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { until } from './helpers/devices.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-usability-cli-'));
@@ -103,5 +103,21 @@ test('SIGHUP says "restarted" for a route whose addresses changed (not "started"
     assert.match(pb.stderr(), new RegExp(`ptybridge: reloaded ${file}: started none; restarted "a"; failed none; kept none; stopped none\n`));
   } finally {
     await pb.stop();
+  }
+});
+
+test('a second listener that cannot bind (EADDRINUSE) leaves no "open http://…" printed for the first', async (t) => {
+  const taken = await tcpServer(() => {});
+  try {
+    for (const args of [['exec:cat?share', 'ws-listen:0', `tcp-listen:${taken.port}`], ['ws-listen:0', `tcp-listen:${taken.port}`]]) {
+      await t.test(args.join(' '), async () => {
+        const r = await runPtyb(args);
+        assert.equal(r.code, 1, r.stderr);
+        assert.doesNotMatch(r.stderr, /open http/);
+        assert.match(r.stderr, new RegExp(`ptybridge: tcp-listen:${taken.port}: EADDRINUSE \\(address already in use\\)\n$`));
+      });
+    }
+  } finally {
+    await taken.close();
   }
 });

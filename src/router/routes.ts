@@ -1,6 +1,6 @@
 // Runs the routes of a config file side by side, and applies a reload: added and removed routes start and stop, unchanged ones keep their peers.
 import { loadConfig, type RouteConfig } from '../config.js';
-import { createLogger, type Level, type Logger } from '../log.js';
+import { createLogger, holdLines, releaseLines, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
 import { DeviceNotWaitedError } from './hub.js';
 import { startRoute, type Route } from './route.js';
@@ -95,12 +95,15 @@ export class RouteSet {
   async start(configs: RouteConfig[]): Promise<void> {
     let failure: { err: unknown } | undefined;
     const order = new StartOrder(configs.length);
+    // No URL to open is printed for a file whose start then fails.
+    holdLines();
     this.starting = inParallel(configs, START_CONCURRENCY, async (c, i) => {
       if (!failure && !this.stopped) await this.startOne(c, order.writer(i)).catch((err: unknown) => void (failure ??= { err }));
       order.done(i);
     });
     await this.starting;
     order.releaseAll();
+    releaseLines(!failure);
     if (failure) {
       await this.stop();
       throw failure.err;

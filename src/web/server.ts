@@ -194,7 +194,7 @@ class WebServer {
       const url = `${where}?token=${token}${web.novnc ? `&${noVncQuery(first.path, token)}` : ''}`;
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
-      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${url}`, { event: 'token-generated', url });
+      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${url}`, { event: 'token-generated', url }, { announcement: true });
     } else if (source === 'none') {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
