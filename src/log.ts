@@ -16,6 +16,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
   debug(msg: string, fields?: LogFields): void;
+  /** What a user reads at the default level although nothing is wrong ("listening on …"): shown as warn is, labelled info. */
+  notice(msg: string, fields?: LogFields): void;
   enabled(level: Level): boolean;
 }
 
@@ -59,6 +61,9 @@ export function createLogger(level: Level = 'warn', write: (line: string) => voi
     warn: at('warn'),
     info: at('info'),
     debug: at('debug'),
+    notice: (msg, fields) => {
+      if (RANK.warn <= RANK[level]) write(formatLine('info', msg, route, fields));
+    },
     enabled: (l) => RANK[l] <= RANK[level],
   };
 }

@@ -11,7 +11,7 @@ import { Peer } from './peer.js';
 import { describeKeyboard } from './roles.js';
 import { makeReplay, type Replay } from './replay.js';
 import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { bind, doorOf, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { formatTrace } from './trace.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
@@ -23,7 +23,6 @@ const PEER_LINGER_MS = 500;
 type Device = { type: ConnectingType; spec: Spec };
 
 /** The kind of door a peer came through, for metrics: the listener's scheme, `telnet` for tcp-listen?telnet. */
-const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).telnet ? 'telnet' : spec.scheme);
 
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page

@@ -155,13 +155,13 @@ export class RouteSet {
       // A changed route stops and starts again: it counts as restarted (or failed), not as stopped.
       if (wanted.has(name)) changed.add(name);
       else summary.stopped.push(name);
-      this.log.warn(`reload: stopping route "${name}"${changed.has(name) ? ' (changed)' : ''}`, { event: 'route-stopping', name });
+      this.log.notice(`reload: stopping route "${name}"${changed.has(name) ? ' (changed)' : ''}`, { event: 'route-stopping', name });
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
     await Promise.all(stopping);
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
-      this.log.warn(`reload: ${changed.has(c.name) ? 'restarting' : 'starting'} route "${c.name}"`, { event: 'route-starting', name: c.name });
+      this.log.notice(`reload: ${changed.has(c.name) ? 'restarting' : 'starting'} route "${c.name}"`, { event: 'route-starting', name: c.name });
       await this.startOne(c).then(
         () => (changed.has(c.name) ? summary.restarted : summary.started).push(c.name),
         (err: Error) => {
@@ -238,7 +238,7 @@ export async function runConfig(file: string, configs: RouteConfig[], level: Lev
         return;
       }
       const summary = await set.reload(next);
-      const say = summary.failed.length ? log.error : log.warn;
+      const say = summary.failed.length ? log.error : log.notice;
       say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, restarted: summary.restarted.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
     });
   };

@@ -184,7 +184,7 @@ class WebServer {
     server.on('tlsClientError', (err) => log.debug(`${uri}: TLS: ${err.message}`));
     const a = (web.address = server.address() as net.AddressInfo);
     gate.bound(a);
-    if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`);
+    if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`, { event: 'loopback-only', port: a.port });
     const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
     // With ?static the files are the point, not the socket's path: noVNC's vnc.html, told
     // where the socket is and given the token in its `path=`; else the directory's index.
