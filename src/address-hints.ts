@@ -26,3 +26,15 @@ export function urlSchemeHint(uri: string): string | undefined {
   if (!m) return undefined;
   return `${m[1]!.toLowerCase() === 'https' ? 'wss' : 'ws'}:${m[2]}`;
 }
+
+/**
+ * `printf 'echo hi\n' | ptybridge - exec:bash`: stdin is a script, not a terminal, but the
+ * command runs on a pty, so its prompt, echo and terminal codes (`ESC[?2004h`) come back
+ * with the output. The hint to give then: `?pipes`. Undefined when it does not apply.
+ */
+export function pipesHint(addresses: { spec: { scheme: string; uri: string; options: unknown } }[], stdinIsTty: boolean): string | undefined {
+  if (stdinIsTty || !addresses.some((e) => e.spec.scheme === 'stdio')) return undefined;
+  const exec = addresses.find((e) => e.spec.scheme === 'exec' && !(e.spec.options as { pipes?: boolean }).pipes);
+  if (!exec) return undefined;
+  return `stdin is not a terminal, and ${exec.spec.uri} runs on a pty: its prompt, echo and terminal codes come back with the output; for a script, add ?pipes (plain pipes, as socat's EXEC)`;
+}

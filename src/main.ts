@@ -78,6 +78,9 @@ export async function main(argv: string[]): Promise<number> {
     ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     refuseIdleFlags(values, addresses);
+    const { pipesHint } = await import('./address-hints.js');
+    const hint = pipesHint(addresses, process.stdin.isTTY === true);
+    if (hint) log.warn(hint, { event: 'hint' });
     metrics = await startMetricsFlag(values.metrics, log);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;

@@ -121,3 +121,13 @@ test('a second listener that cannot bind (EADDRINUSE) leaves no "open http://…
     await taken.close();
   }
 });
+
+test('a script piped into a command on a pty gets one hint to use ?pipes; with ?pipes, none and the bytes as sent', async () => {
+  const pty = await runPtyb(['-', 'exec:cat'], { input: 'echo hi\n' });
+  assert.equal(pty.code, 0, pty.stderr);
+  assert.equal(pty.stderr, 'ptybridge: stdin is not a terminal, and exec:cat runs on a pty: its prompt, echo and terminal codes come back with the output; for a script, add ?pipes (plain pipes, as socat\'s EXEC)\n');
+  const pipes = await runPtyb(['-', 'exec:cat?pipes'], { input: 'echo hi\n' });
+  assert.equal(pipes.code, 0, pipes.stderr);
+  assert.equal(pipes.stderr, '');
+  assert.equal(pipes.stdout.toString(), 'echo hi\n');
+});
