@@ -1,10 +1,10 @@
 // What a newcomer types and reads on the command line (issue 23): quoted examples, "did you mean", socat's and a URL's spellings, a missing command, durations as written.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PTYBRIDGE, runPtyb, runTool, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { PTYBRIDGE, ROOT, runPtyb, runTool, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { until } from './helpers/devices.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-usability-cli-'));
@@ -130,4 +130,22 @@ test('a script piped into a command on a pty gets one hint to use ?pipes; with ?
   assert.equal(pipes.code, 0, pipes.stderr);
   assert.equal(pipes.stderr, '');
   assert.equal(pipes.stdout.toString(), 'echo hi\n');
+});
+
+test('the QEMU example\'s guest takes a local kernel and then downloads nothing (it used to fetch Debian\'s silently)', { timeout: 60_000 }, async (t) => {
+  if (!existsSync('/bin/busybox')) return t.skip('busybox-static is not installed');
+  const cache = join(dir, 'qemu-cache');
+  const kernel = join(dir, 'vmlinuz-local');
+  writeFileSync(kernel, 'not really a kernel: qemu-guest.sh only hands its path on');
+  const r = await runTool(join(ROOT, 'test/helpers/qemu-guest.sh'), [kernel], { env: { ...process.env, PTYB_QEMU_CACHE: cache } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const [k, initrd, ...rest] = r.stdout.toString().split('\n');
+  assert.deepEqual([k, rest], [kernel, ['']]);
+  assert.match(initrd!, new RegExp(`^${cache}/initramfs-[0-9a-f]{12}\\.cpio$`));
+  assert.deepEqual(readdirSync(cache), [initrd!.slice(cache.length + 1)], 'only the initramfs: no kernel package fetched');
+  assert.equal(readFileSync(initrd!).subarray(0, 6).toString(), '070701', 'a newc cpio');
+  const example = readFileSync(join(ROOT, 'examples/qemu-serial-console.sh'), 'utf8');
+  assert.match(example, /DOWNLOADED once/);
+  assert.match(example, /qemu-guest\.sh \$\{KERNEL:\+"\$KERNEL"\}/);
 });

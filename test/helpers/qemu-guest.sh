@@ -6,7 +6,8 @@
 # `-append 'console=ttyS0 quiet'` to a root shell on ttyS0 whose prompt is "guest# ".
 # Given a KERNEL (a vmlinuz), only the initramfs is built and nothing is downloaded. Else
 # Debian's kernel package is downloaded once (said on stderr; unpacked here, never
-# installed). Needs: busybox-static; without KERNEL also apt-get and dpkg-deb. The cache is keyed by the kernel package's version and this
+# installed). Needs: busybox-static; without KERNEL also apt-get and dpkg-deb.
+# The cache is keyed by the kernel package's version and this
 # script's /init, so a changed script or a kernel update builds a new one; building is
 # atomic (temp dir, then rename), so parallel test runs may share it.
 set -euo pipefail
