@@ -2,8 +2,12 @@
 # A QEMU guest's serial console through its unix socket, shared: a browser page and a telnet port
 # on the same console, both kept across the VM's restarts.
 #   Usage: examples/qemu-serial-console.sh [disk.qcow2] [http-port] [telnet-port]
-# Without a disk image it boots the tests' tiny guest (Debian's kernel and a busybox shell,
-# built and cached by test/helpers/qemu-guest.sh). Press Enter to restart the VM.
+#          KERNEL=/path/to/vmlinuz examples/qemu-serial-console.sh
+# Without a disk image it boots the tests' tiny guest: a busybox shell (built and cached by
+# test/helpers/qemu-guest.sh) on a kernel: $KERNEL, else the newest readable /boot/vmlinuz-*,
+# else Debian's kernel package, DOWNLOADED once with apt-get download (unpacked into
+# /tmp/ptybridge-qemu-guest, never installed; the script says so first). Press Enter to
+# restart the VM.
 # Why a socket and not -serial pty: a pty's number is no name. When the guest stops, its
 # /dev/pts/N goes away and the kernel gives N to the next terminal anybody opens; ptybridge
 # never reopens a lost /dev/pts/N (the route ends and says so). With a pty, name the symlink
@@ -22,7 +26,14 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"' EXIT
 if [ -n "$IMG" ]; then
   boot=(-drive "file=$IMG,if=virtio")
 else
-  { read -r kernel; read -r initrd; } < <(test/helpers/qemu-guest.sh)
+  # A local kernel when there is one: nothing is downloaded.
+  KERNEL=${KERNEL:-$(for k in $(ls -v /boot/vmlinuz-* 2>/dev/null); do [ -r "$k" ] && echo "$k"; done | tail -n 1)}
+  if [ -n "$KERNEL" ]; then
+    echo "booting the kernel $KERNEL (KERNEL=path to choose another)"
+  else
+    echo "no readable /boot/vmlinuz-* and no KERNEL=path: downloading Debian's kernel package once (apt-get download, cached in /tmp/ptybridge-qemu-guest, not installed)"
+  fi
+  { read -r kernel; read -r initrd; } < <(test/helpers/qemu-guest.sh ${KERNEL:+"$KERNEL"})
   boot=(-kernel "$kernel" -initrd "$initrd" -append 'console=ttyS0 quiet')
 fi
 

@@ -1,5 +1,5 @@
 // The config file (--config consoles.yaml): many routes, each two URIs (or a device and its doors) plus options as on the CLI, validated whole before anything opens.
-import { redactSecrets } from './uri.js';
+import { didYouMean, redactSecrets } from './uri.js';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
@@ -60,14 +60,16 @@ export function loadConfig(file: string): RouteConfig[] {
 
   const result = configSchema.safeParse(doc.toJS());
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    // A misspelt key (`rihgt:`) also leaves the key it meant missing: name the misspelling.
+    const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     let where = path;
     let what = issue.message;
     const unknown = issue.code === 'unrecognized_keys';
     if (unknown) {
       where = [...path, issue.keys[0]!];
-      what = `unknown key "${issue.keys[0]}"${knownKeys(path)}`;
+      const hint = didYouMean(issue.keys[0]!, knownKeyList(path));
+      what = `unknown key "${issue.keys[0]}"${hint ? ` (did you mean "${hint}"?)` : ''}${knownKeys(path)}`;
     }
     throw new ConfigError(`${at(offsetOf(doc, where, unknown))}: ${keyName(where)}: ${what}`);
   }
@@ -209,9 +211,14 @@ function keyName(path: (string | number)[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '') || '(top level)';
 }
 
-function knownKeys(path: (string | number)[]): string {
+function knownKeyList(path: (string | number)[]): string[] {
   const shape = path.length === 0 ? configSchema.shape : path.length === 2 ? routeSchema.shape : path.at(-1) === 'options' ? routeSchema.shape.options.unwrap().shape : undefined;
-  return shape ? `; known: ${Object.keys(shape).join(', ')}` : '';
+  return shape ? Object.keys(shape) : [];
+}
+
+function knownKeys(path: (string | number)[]): string {
+  const keys = knownKeyList(path);
+  return keys.length ? `; known: ${keys.join(', ')}` : '';
 }
 
 /** The start of the value at `path` (of the key with `atKey`); the nearest existing parent when it is missing. */

@@ -46,17 +46,44 @@ export function createLogger(level: Level = 'warn', write: (line: string) => voi
     warn: at('warn'),
     info: at('info'),
     debug: at('debug'),
+    notice: (msg, fields) => {
+      if (RANK.warn <= RANK[level]) write(formatLine('info', msg, route, fields));
+    },
     enabled: (l) => RANK[l] <= RANK[level],
   };
 }
 
-/** A line that is written whatever -q says (the only copy of a generated token), in the process's format. */
-export function logAlways(msg: string, fields?: LogFields): void {
-  defaultWrite(formatLine('warn', msg, undefined, fields));
+/**
+ * A line that is written whatever -q says (the only copy of a generated token), in the
+ * process's format. An `announcement` (a URL to open) is one only a started route may make:
+ * while lines are held it is dropped if the start fails.
+ */
+export function logAlways(msg: string, fields?: LogFields, opts: { announcement?: boolean } = {}): void {
+  defaultWrite(formatLine('warn', msg, undefined, fields), opts.announcement);
 }
 
-function defaultWrite(line: string): void {
-  process.stderr.write(line);
+/** Lines written while a start with several listeners is under way (see holdLines). */
+let held: { line: string; announcement: boolean }[] | undefined;
+
+/**
+ * Holds stderr's lines until releaseLines: a start that binds several listeners must not
+ * print "open http://…" for the first and then fail on the second (EADDRINUSE).
+ */
+export function holdLines(): void {
+  held ??= [];
+}
+
+/** Writes the held lines in order; when the start failed (`started` false), without its announcements. */
+export function releaseLines(started: boolean): void {
+  const lines = held ?? [];
+  held = undefined;
+  const text = lines.filter((l) => started || !l.announcement).map((l) => l.line).join('');
+  if (text) process.stderr.write(text);
+}
+
+function defaultWrite(line: string, announcement = false): void {
+  if (held) held.push({ line, announcement });
+  else process.stderr.write(line);
 }
 
 /** Level from the count of -v and -q flags: default warn (notices such as "listening on"). */

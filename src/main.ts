@@ -1,7 +1,8 @@
 // The CLI: arguments, start the route, signals, exit codes.
 import { parseArgs } from 'node:util';
 import { PtybError, UsageError } from './errors.js';
-import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } from './log.js';
+import { createLogger, holdLines, levelFrom, parseLogFormat, releaseLines, setLogFormat, type Logger } from './log.js';
+import { didYouMean } from './uri.js';
 import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
 import { exitAfterDeadline } from './stop-deadline.js';
@@ -90,6 +91,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${describePlan(plan).join('\n')}\n`);
       return 0;
     }
+    const { pipesHint } = await import('./address-hints.js');
+    const hint = pipesHint(addresses, process.stdin.isTTY === true);
+    if (hint) log.warn(hint, { event: 'hint' });
     metrics = await startMetricsFlag(values.metrics, log);
     const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
     const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
@@ -110,7 +114,14 @@ export async function main(argv: string[]): Promise<number> {
     signals.on('SIGINT', onSignal);
     signals.on('SIGTERM', onSignal);
     const linger = await lingerFrom(values.linger);
-    route = await startPlan(plan, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
+    // Several listeners: every one is bound before any URL to open is printed.
+    const hold = addresses.filter((e) => e.type.role === 'listening').length > 1;
+    if (hold) holdLines();
+    try {
+      route = await startPlan(plan, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
+    } finally {
+      if (hold) releaseLines(route !== undefined);
+    }
     if (stopRequested) route.stop();
     const code = await route.done;
     await transcript?.close();
@@ -146,7 +157,10 @@ function parseCli(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}; see ptybridge --help`);
+    const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
+    const typo = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+    const hint = typo === undefined ? undefined : didYouMean(typo, Object.keys(OPTIONS));
+    throw new UsageError(`${message}${hint ? ` (did you mean "--${hint}"?)` : ''}; see ptybridge --help`);
   }
 }
 

@@ -120,7 +120,7 @@ export async function startMetrics(addr: HostPort, log: Logger): Promise<Metrics
   server.on('error', (err) => log.error(`${where}: ${err.message}`));
   const a = server.address() as net.AddressInfo;
   const url = `http://${formatHostPort(a.address, a.port)}`;
-  log.warn(`metrics on ${url}/metrics${addr.defaultedHost ? ` (loopback only; --metrics 0.0.0.0:${a.port} to expose)` : ''}`, { event: 'metrics-listening', url: `${url}/metrics` });
+  log.notice(`metrics on ${url}/metrics${addr.defaultedHost ? ` (loopback only; --metrics 0.0.0.0:${a.port} to expose)` : ''}`, { event: 'metrics-listening', url: `${url}/metrics` });
   return {
     url,
     stopping: () => void (healthy = false),

@@ -6,6 +6,8 @@ export interface OptionMeta {
   /** What a value must look like: "true|false", "integer 1-65535", "size (16k, 1M)". */
   expected: string;
   description: string;
+  /** How a value is written back (help's defaults, --check): `10s`, not the 10000 ms it holds. */
+  show?: (value: never) => string;
 }
 
 type Raw = string | undefined;
@@ -22,6 +24,7 @@ function option<T>(
   description: string,
   convert: (raw: string) => T | undefined,
   fallback: () => T,
+  show?: (value: T) => string,
 ) {
   // Built on first parse: a zod schema costs ~50 bound methods per instance, and a start-up
   // that builds every scheme's options up front spent ~20 ms on them (bench/results-binary.md).
@@ -38,7 +41,7 @@ function option<T>(
       return value;
     }),
   );
-  z.globalRegistry.add(schema, { expected, description } satisfies OptionMeta);
+  z.globalRegistry.add(schema, { expected, description, ...(show ? { show: show as (v: never) => string } : {}) } satisfies OptionMeta);
   return schema;
 }
 
@@ -84,7 +87,15 @@ export function size(def: number, description: string, max = 2 ** 40, min = 0) {
   return option(expected, description, (raw) => {
     const n = parseSize(raw);
     return n !== undefined && n >= min && n <= max ? n : undefined;
-  }, () => def);
+  }, () => def, formatSize);
+}
+
+/** 1048576 -> "1M", 65536 -> "64k", 1000 -> "1000": the largest unit it is a whole number of. */
+export function formatSize(n: number): string {
+  for (const [unit, scale] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['k', 1024]] as const) {
+    if (n >= scale && n % scale === 0) return `${n / scale}${unit}`;
+  }
+  return String(n);
 }
 
 /** Parses "500ms", "2s", "1m", or a bare number of seconds, into milliseconds. */
@@ -105,7 +116,22 @@ export function duration(defMs: number, description: string, maxMs = MAX_DURATIO
     const ms = parseDuration(raw);
     // Node turns an oversized timer into a 1 ms one: `interval=1000h` would spin.
     return ms !== undefined && ms <= maxMs ? ms : undefined;
-  }, () => defMs);
+  }, () => defMs, formatDuration);
+}
+
+/** 10000 -> "10s", 300000 -> "5m", 1500 -> "1500ms": as a user writes it, in the largest whole unit. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, scale] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= scale && ms % scale === 0) return `${ms / scale}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** An option's value as a user would write it (see OptionMeta.show). */
+export function showValue(field: z.ZodType | undefined, value: unknown): string {
+  const show = (field?.meta() as OptionMeta | undefined)?.show as ((v: unknown) => string) | undefined;
+  return show ? show(value) : String(value);
 }
 
 /** Any text; `def` undefined makes it optional. */
@@ -136,7 +162,7 @@ export function describeOptions(schema: z.ZodObject): { name: string; expected: 
   return Object.entries(schema.shape).map(([name, field]) => {
     const meta = (field as z.ZodType).meta() as OptionMeta | undefined;
     const parsed = (field as z.ZodType).safeParse(undefined);
-    const def = parsed.success && parsed.data !== undefined ? String(parsed.data) : '';
+    const def = parsed.success && parsed.data !== undefined ? showValue(field as z.ZodType, parsed.data) : '';
     return { name, expected: meta?.expected ?? '', default: def, description: meta?.description ?? '' };
   });
 }

@@ -94,11 +94,11 @@ test('exec:...?share: one session for every peer, and a resize control from a pe
   }
 });
 
-test('exec: a missing command is ENOENT at open (exit 1); a bad quote is a usage error (exit 2)', async () => {
+test('exec: a missing command is refused at start (exit 2, issue 23: it used to fail only per peer); a bad quote is a usage error (exit 2)', async () => {
   const { runPtyb } = await import('./helpers/ptyb.js');
   const missing = await runPtyb(['exec:no-such-command-xyz', 'tcp:127.0.0.1:9']);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /exec:no-such-command-xyz: ENOENT/);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr, 'ptybridge: exec:no-such-command-xyz: command "no-such-command-xyz" not found in PATH\n');
   const bad = await runPtyb([`exec:echo 'unterminated`, 'tcp-listen:0']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unterminated single quote/);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectTcp, readUntil, runPtyb, startPtyb } from './helpers/ptyb.js';
+import { connectTcp, readUntil, runPtyb, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { until } from './helpers/devices.js';
 
 type Line = { time: string; level: string; route?: string; event: string; message: string } & Record<string, unknown>;
@@ -37,7 +37,7 @@ test('--log-format json: a config route\'s lines carry its name, events (listeni
     const lines = parseLines(pb.stderr());
     const listening = lines.find((l) => l.event === 'listening')!;
     assert.equal(listening.route, 'shell');
-    assert.equal(listening.level, 'warn');
+    assert.equal(listening.level, 'info'); // shown at the default level, but nothing is wrong (issue 23)
     assert.match(listening.message, /^listening on tcp 127\.0\.0\.1:\d+$/);
     assert.equal(listening.listener, listening.message.replace('listening on ', ''));
     const joined = lines.find((l) => l.event === 'peer-connected')!;
@@ -68,4 +68,30 @@ test('--log-format json: a usage error is one JSON line (exit 2); a bad format i
 
   const text = await runPtyb(['tcp-listen:0', 'tcp:nohost']);
   assert.equal(text.stderr, 'ptybridge: tcp:nohost: expected host:port, got "nohost"\n');
+});
+
+test('--log-format json: a per-peer route speaks the hub\'s vocabulary (peer-connected, peer-left with bytes), no bare "log" events; listening is info at the default level', { timeout: 30_000 }, async () => {
+  const upstream = await tcpServer((s) => s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase())).on('end', () => s.end()));
+  const quiet = await startPtyb(['--log-format', 'json', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  const pb = await startPtyb(['-v', '--log-format', 'json', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const atDefault = parseLines(quiet.stderr()).find((l) => l.event === 'listening')!;
+    assert.equal(atDefault.level, 'info');
+    const s = await connectTcp(pb.listening[0]!.port);
+    s.write('ping');
+    assert.equal(await readUntil(s, 'PING'), 'PING');
+    s.end();
+    await until(() => pb.stderr().includes('"peer-left"'));
+    const lines = parseLines(pb.stderr());
+    const joined = lines.find((l) => l.event === 'peer-connected')!;
+    assert.match(String(joined.peer), /^tcp 127\.0\.0\.1:\d+$/);
+    assert.deepEqual([joined.level, joined.role, joined.door, joined.peers], ['info', 'full', 'tcp-listen', 1]);
+    const left = lines.find((l) => l.event === 'peer-left')!;
+    assert.deepEqual([left.peer, left.bytes_in, left.bytes_out, left.upstream], [joined.peer, 4, 4, `tcp 127.0.0.1:${upstream.port}`]);
+    assert.deepEqual(lines.filter((l) => l.event === 'log').map((l) => l.message), []);
+  } finally {
+    await quiet.stop();
+    await pb.stop();
+    await upstream.close();
+  }
 });

@@ -73,6 +73,11 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
    * undefined to wait for it like a lost device when the route waits (config files).
    */
   neverWaitFor?(spec: Spec<T, z.output<S>>): string | undefined;
+  /**
+   * What can be known to fail before anything listens (a command that is not there): a
+   * per-peer endpoint would otherwise fail only when the first peer comes. Throws UsageError.
+   */
+  preflight?(spec: Spec<T, z.output<S>>): Promise<void>;
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 

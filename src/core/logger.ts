@@ -14,5 +14,7 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
   debug(msg: string, fields?: LogFields): void;
+  /** What a user reads at the default level although nothing is wrong (\"listening on …\"): shown as warn is, labelled info. */
+  notice(msg: string, fields?: LogFields): void;
   enabled(level: Level): boolean;
 }

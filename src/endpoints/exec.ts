@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { loadPtyNative } from '../native.js';
 import { flag, int, parsed, text } from '../options.js';
 import { quoteUri } from '../uri.js';
+import { socatHint } from '../address-hints.js';
 import { parseEnvList, splitArgs } from './argv.js';
 import { hubOptions, sessionOptions } from './hub-options.js';
 import { ttyStream } from './tty-fd.js';
@@ -47,6 +48,20 @@ export const exec: ConnectingType<ExecTarget, typeof execOptions> = {
     'The end of input types ^D (VEOF) on the pty, or closes stdin with ?pipes; the command is hung up (SIGHUP, ?pipes SIGTERM) when its peer is gone, and killed 5 s later if it is still there.',
   ],
   options: execOptions,
+  async preflight(spec) {
+    if (spec.options.shell) return;
+    const file = spec.target.argv[0]!;
+    const given = spec.options.env?.find(([k]) => k === 'PATH')?.[1] ?? process.env.PATH;
+    const pathVar = given ?? DEFAULT_PATH;
+    try {
+      await resolveCommand(file, pathVar, spec.options.cwd ?? process.cwd());
+    } catch (err) {
+      const where = file.includes('/') ? '' : given === undefined ? ` (PATH is unset: looked in ${DEFAULT_PATH})` : ' in PATH';
+      const why = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'is not executable' : 'not found';
+      const socat = socatHint(spec.uri);
+      throw new UsageError(`${quoteUri(spec.uri)}: command ${JSON.stringify(file)} ${why}${where}${socat ? `; ${socat}` : ''}`);
+    }
+  },
   parseTarget(target, uri) {
     const split = splitArgs(target);
     if ('error' in split) throw new UsageError(`${quoteUri(uri)}: bad command: ${split.error}`);
@@ -60,7 +75,7 @@ export const exec: ConnectingType<ExecTarget, typeof execOptions> = {
     for (const [k, v] of o.env ?? []) env[k] = v;
     const cwd = o.cwd ?? process.cwd();
     if (!(await fs.promises.stat(cwd)).isDirectory()) throw Object.assign(new Error(`${cwd} is not a directory`), { code: 'ENOTDIR' });
-    const resolved = await resolveCommand(file!, env.PATH ?? '', cwd);
+    const resolved = await resolveCommand(file!, env.PATH ?? DEFAULT_PATH, cwd);
     const run = { file: resolved, args, env, cwd, name: file!, log: ctx.log };
     return o.pipes ? openPipes(run) : openPty(run, o.cols, o.rows);
   },
@@ -74,6 +89,9 @@ interface Run {
   name: string;
   log: Logger;
 }
+
+/** Where execvp looks when PATH is unset (`env -i`): glibc's default, with /usr/local/bin first as in a login PATH. */
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** Finds the command the way execvp would, so that a missing one fails at open with ENOENT. */
 async function resolveCommand(file: string, pathVar: string, cwd: string): Promise<string> {

@@ -33,7 +33,7 @@ export const file: ConnectingType<string, typeof fileOptions> = {
   targetForm: '/path',
   examples: [
     'ptybridge file:/tmp/firmware.bin tcp:127.0.0.1:9000',
-    'ptybridge - file:/tmp/capture.log?create&nofollow&writeonly&append',
+    "ptybridge - 'file:/tmp/capture.log?create&nofollow&writeonly&append'",
     'ptybridge file:/var/log/console.log?follow tcp:localhost:7000',
   ],
   notes: [

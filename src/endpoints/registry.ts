@@ -1,4 +1,5 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
+import { socatHint, urlSchemeHint } from '../address-hints.js';
 import { UsageError } from '../errors.js';
 import { decodeTarget, didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
 import { exec } from './exec.js';
@@ -48,13 +49,21 @@ export function parseEndpoint(uri: string): Endpoint {
   const type = findType(raw.scheme);
   if (!type) {
     const names = registry.flatMap((t) => [t.scheme, ...(t.aliases ?? [])]);
-    const hint = didYouMean(raw.scheme, names);
-    throw new UsageError(
-      `${quoteUri(uri)}: unknown scheme "${raw.scheme}"${hint ? ` (did you mean "${hint}:"?)` : ''}; known: ${registry.map((t) => t.scheme).join(', ')}`,
-    );
+    const url = urlSchemeHint(uri);
+    const hint = url === undefined ? didYouMean(raw.scheme, names) : undefined;
+    const suggestion = url !== undefined ? ` (did you mean "${quoteUri(url)}"? a WebSocket peer is ws:// or wss://)` : hint ? ` (did you mean "${hint}:"?)` : '';
+    throw new UsageError(`${quoteUri(uri)}: unknown scheme "${raw.scheme}"${suggestion}; known: ${registry.map((t) => t.scheme).join(', ')}`);
   }
-  const target = type.parseTarget(type.urlTarget ? raw.target : decodeTarget(raw), uri);
-  const options = parseOptions(raw, type.options);
+  let target: unknown;
+  let options: Spec['options'];
+  try {
+    target = type.parseTarget(type.urlTarget ? raw.target : decodeTarget(raw), uri);
+    options = parseOptions(raw, type.options);
+  } catch (err) {
+    const socat = err instanceof UsageError ? socatHint(uri) : undefined;
+    if (socat) throw new UsageError(`${quoteUri(uri)}: ${socat}`);
+    throw err;
+  }
   const spec: Spec = { uri, scheme: type.scheme, target, options };
   type.validate?.(spec);
   return { type, spec };

@@ -70,7 +70,7 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
   targetForm: '/dev/ttyXXX',
   examples: [
     'ptybridge serial:/dev/ttyUSB0?baud=115200 tcp-listen:0.0.0.0:23000',
-    'ptybridge serial:/dev/ttyS0?line=9600,7e1&flow=rtscts -',
+    "ptybridge 'serial:/dev/ttyS0?line=9600,7e1&flow=rtscts' -",
   ],
   notes: [
     'Behind tcp-listen:?telnet, RFC 2217 clients get the modem lines (CTS, DSR, CD) as',

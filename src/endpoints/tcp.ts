@@ -82,7 +82,7 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
     }, ctx);
     if (defaultedHost) {
       const bound = (server.address() as net.AddressInfo).port;
-      ctx.log.warn(`${spec.uri}: bound to loopback only; write tcp-listen:0.0.0.0:${bound} to accept other machines`);
+      ctx.log.warn(`${spec.uri}: bound to loopback only; write tcp-listen:0.0.0.0:${bound} to accept other machines`, { event: 'loopback-only', port: bound });
     }
     return listener;
   },

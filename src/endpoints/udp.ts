@@ -228,7 +228,7 @@ export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
       session.deliver(msg);
     });
     if (defaultedHost) {
-      ctx.log.warn(`${spec.uri}: bound to loopback only; write udp-listen:0.0.0.0:${bound.port} to accept other machines`);
+      ctx.log.warn(`${spec.uri}: bound to loopback only; write udp-listen:0.0.0.0:${bound.port} to accept other machines`, { event: 'loopback-only', port: bound.port });
     }
     return {
       label: `udp ${formatHostPort(bound.address, bound.port)}`,

@@ -29,7 +29,7 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   targetForm: '/path',
   examples: [
     'ptybridge - unix:/run/qemu/serial0.sock',
-    'ptybridge tcp-listen:23000 unix:/tmp/console.sock?retry=10&interval=500ms',
+    "ptybridge tcp-listen:23000 'unix:/tmp/console.sock?retry=10&interval=500ms'",
     'ptybridge unix:/var/run/qemu-server/101.serial0?share ws-listen:8080 tcp-listen:7001?telnet   # a Proxmox VM\'s console',
   ],
   notes: shareNotes('qemu -serial unix:/run/vm1.sock,server=on,wait=off; Proxmox /var/run/qemu-server/ID.serial0.'),

@@ -67,7 +67,7 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   examples: [
     'ptybridge exec:bash ws-listen:8080                        # a terminal: open the http://127.0.0.1:8080/?token=… it prints',
     'ptybridge ws-listen:6080/websockify?static=/usr/share/novnc tcp:localhost:5900',
-    'ptybridge pty:/dev/pts/4 ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token-file=/etc/ptybridge/token',
+    "ptybridge pty:/dev/pts/4 'ws-listen:0.0.0.0:8443?cert=c.pem&key=k.pem&token-file=/etc/ptybridge/token'",
   ],
   notes: [
     'Every ws-listen asks for a token, on loopback too (other users of the machine and DNS-rebinding',

@@ -37,7 +37,7 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
     targetForm: '//host:port[/path]',
     examples: [
       `ptybridge stdio: ${scheme}://localhost:8080/`,
-      `ptybridge tcp-listen:5900 ${scheme}://vnc.example:6080/websockify?protocol=binary&token=s3cret`,
+      `ptybridge tcp-listen:5900 '${scheme}://vnc.example:6080/websockify?protocol=binary&token=s3cret'`,
     ],
     options,
     urlTarget: true,

@@ -13,7 +13,7 @@ import type { ScreenView } from '../core/console-api.js';
 import { makeReplay, type Replay } from './replay.js';
 import type { ConsoleSnapshot } from './consoles.js';
 import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { bind, doorOf, listeningRoute, type Route, type RouteContext } from './listeners.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
 const FIRST_DELAY_MS = 100;
@@ -24,7 +24,6 @@ const PEER_LINGER_MS = 500;
 type Device = { type: ConnectingType; spec: Spec };
 
 /** The kind of door a peer came through, for metrics: the listener's scheme, `telnet` for tcp-listen?telnet. */
-const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).telnet ? 'telnet' : spec.scheme);
 
 /**
  * Opens the device once, binds the listeners (one, or several: a telnet port and a web page

@@ -31,6 +31,9 @@ export interface Route {
 
 type Listening = { type: ListeningType; spec: Spec };
 
+/** What kind of door a peer came through, for logs and metrics: `telnet` for a tcp-listen?telnet, else the scheme. */
+export const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).telnet ? 'telnet' : spec.scheme);
+
 /** A `?readonly` door: each of its peers is a watcher, whatever its credential (the planner decides what a door is). */
 export { isReadonlyDoor };
 
@@ -47,7 +50,7 @@ export async function bind(e: Listening, onLink: (link: Link) => void, ctx: Rout
     // A UsageError from listen (two routes that cannot share an address) keeps its exit status 2.
     throw err instanceof PtybError ? err : new EndpointError(e.spec.uri, err);
   }
-  ctx.log.warn(`listening on ${listener.label}`, { event: 'listening', listener: listener.label });
+  ctx.log.notice(`listening on ${listener.label}`, { event: 'listening', listener: listener.label });
   return listener;
 }
 

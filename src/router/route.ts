@@ -6,7 +6,7 @@ import { planAddresses, planPair, type Connecting, type Listening, type Plan } f
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
-import { bind, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { bind, doorOf, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
 import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
 import { mirrorTrace } from './trace.js';
@@ -17,6 +17,7 @@ export { sharingOf } from '../plan/plan.js';
 
 /** Starts a planned route (src/plan/plan.ts). Rejects if an endpoint cannot be opened or bound. */
 export async function startPlan(plan: Plan, ctx: RouteContext): Promise<Route> {
+  await preflight(plan);
   const abort = new AbortController();
   const openCtx: OpenContext = { log: ctx.log, signal: abort.signal };
   switch (plan.kind) {
@@ -32,6 +33,12 @@ export async function startPlan(plan: Plan, ctx: RouteContext): Promise<Route> {
       return forkPerPeer(plan.door, plan.upstream, forkCtx, openCtx, abort);
     }
   }
+}
+
+/** Checks what each connecting address can know before anything listens (exec: its command). */
+async function preflight(plan: Plan): Promise<void> {
+  const ends = plan.kind === 'hub' ? [plan.device] : plan.kind === 'fork' ? [plan.upstream] : plan.kind === 'pipe' ? [plan.left, plan.right] : [];
+  for (const e of ends) await e.type.preflight?.(e.spec);
 }
 
 /** Plans and starts the route between two parsed endpoints. */
@@ -65,12 +72,12 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
     a.stream.destroy();
     throw err;
   }
-  ctx.log.info(`connected ${a.label} <-> ${b.label}`);
+  ctx.log.info(`connected ${a.label} <-> ${b.label}`, { event: 'connected', left: a.label, right: b.label });
   ctx.transcript?.event(`connected ${a.label} <-> ${b.label}`);
   const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
   let stopping = false;
   const done = j.done.then((res) => {
-    ctx.log.info(describeJoin(a, b, res));
+    ctx.log.info(describeJoin(a, b, res), { event: 'disconnected', left: a.label, right: b.label, bytes_left_to_right: res.aToB, bytes_right_to_left: res.bToA });
     ctx.transcript?.event(`disconnected: ${describeJoin(a, b, res)}`);
     abort.abort();
     if (res.error && !stopping) {
@@ -103,7 +110,7 @@ class Joins {
 /** A watch-only peer (view token, view user) on a route without a shared device is turned away. */
 function refusedWatcher(peer: Link, log: Logger): boolean {
   if (peer.role !== 'view') return false;
-  log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`);
+  log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`, { event: 'peer-refused', peer: peer.label, user: peer.user, reason: 'watch-only peer, no shared device' });
   peer.stream.destroy();
   return true;
 }
@@ -113,14 +120,18 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
   const joins = new Joins();
   const sessions = sessionStoreFor(connecting.spec, ctx.log);
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
+  const door = doorOf(listening.spec);
+  let peers = 0;
   const listener = await bind(listening, (peer) => {
     if (refusedWatcher(peer, ctx.log)) return;
-    ctx.log.info(`${peer.label} connected`);
+    // The same events, with the same fields, as a hub's peers (docs/LOG-EVENTS.md).
+    ctx.log.info(`${peer.label} connected (${++peers} peer${peers === 1 ? '' : 's'})`, { event: 'peer-connected', peer: peer.label, user: peer.user, role: peer.role ?? 'full', door, peers });
+    peer.stream.once('close', () => peers--);
     peer.stream.on('error', () => {}); // reported when the join ends
     if (sessions && peer.session) {
       // A browser tab: its shell outlives a reload (src/router/sessions.ts).
       return void sessions.attach(peer, peer.session, () => openConnecting(connecting, openCtx)).catch((err: Error) => {
-        ctx.log.error(`${peer.label}: ${err.message}`);
+        ctx.log.error(`${peer.label}: ${err.message}`, { event: 'upstream-failed', peer: peer.label, error: err.message });
         peer.stream.destroy();
       });
     }
@@ -131,12 +142,14 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
         const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { b: ctx.transcript?.data } });
         joins.add(j);
         j.done.then((res) => {
-          ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`);
+          ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`, {
+            event: 'peer-left', peer: peer.label, user: peer.user, upstream: upstream.label, bytes_in: res.aToB, bytes_out: res.bToA, error: res.error && describeOsError(res.error.err),
+          });
           ctx.transcript?.event(`${peer.label} left`);
         });
       },
       (err: Error) => {
-        ctx.log.error(`${peer.label}: ${err.message}`);
+        ctx.log.error(`${peer.label}: ${err.message}`, { event: 'upstream-failed', peer: peer.label, error: err.message });
         peer.stream.destroy();
       },
     );
@@ -149,9 +162,10 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
   const joins = new Joins();
   type Waiter = { peer: Link; take: () => void };
   const waiting: [Waiter[], Waiter[]] = [[], []];
+  const doors = [doorOf(l.spec), doorOf(r.spec)];
   const arrive = (side: 0 | 1) => (peer: Link) => {
     if (refusedWatcher(peer, ctx.log)) return;
-    ctx.log.info(`${peer.label} connected`);
+    ctx.log.info(`${peer.label} connected`, { event: 'peer-connected', peer: peer.label, user: peer.user, role: peer.role ?? 'full', door: doors[side] });
     peer.stream.on('error', () => {});
     const other = waiting[side === 0 ? 1 : 0];
     while (other.length && other[0]!.peer.stream.destroyed) other.shift();
@@ -163,7 +177,7 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
         take: park(peer, () => {
           const i = waiting[side].indexOf(me);
           if (i >= 0) waiting[side].splice(i, 1);
-          ctx.log.info(`${peer.label} left before a partner came`);
+          ctx.log.info(`${peer.label} left before a partner came`, { event: 'peer-left', peer: peer.label, user: peer.user, bytes_in: 0, bytes_out: 0 });
         }),
       };
       waiting[side].push(me);
@@ -176,7 +190,8 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
     joins.add(j);
     j.done.then((res) => {
-      ctx.log.info(describeJoin(a, b, res));
+      // One line for the pair: `peer` is the left listener's, `partner` the right's.
+      ctx.log.info(describeJoin(a, b, res), { event: 'peer-left', peer: a.label, partner: b.label, bytes_in: res.aToB, bytes_out: res.bToA, error: res.error && describeOsError(res.error.err) });
       ctx.transcript?.event(`disconnected ${a.label} <-> ${b.label}`);
     });
   };

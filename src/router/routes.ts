@@ -1,5 +1,5 @@
 // Runs the routes of a config file side by side, and applies a reload: added and removed routes start and stop, unchanged ones keep their peers.
-import { createLogger, type Level, type Logger } from '../log.js';
+import { createLogger, holdLines, releaseLines, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
 import type { Plan } from '../plan/plan.js';
 import { exitAfterDeadline } from '../stop-deadline.js';
@@ -108,12 +108,15 @@ export class RouteSet {
   async start(configs: RouteConfig[]): Promise<void> {
     let failure: { err: unknown } | undefined;
     const order = new StartOrder(configs.length);
+    // No URL to open is printed for a file whose start then fails.
+    holdLines();
     this.starting = inParallel(configs, START_CONCURRENCY, async (c, i) => {
       if (!failure && !this.stopped) await this.startOne(c, order.writer(i)).catch((err: unknown) => void (failure ??= { err }));
       order.done(i);
     });
     await this.starting;
     order.releaseAll();
+    releaseLines(!failure);
     if (failure) {
       await this.stop();
       throw failure.err;
@@ -152,7 +155,8 @@ export class RouteSet {
    * A route that fails to start is reported and skipped; the others stay.
    */
   async reload(configs: RouteConfig[]): Promise<ReloadSummary> {
-    const summary: ReloadSummary = { started: [], failed: [], kept: [], stopped: [] };
+    const summary: ReloadSummary = { started: [], restarted: [], failed: [], kept: [], stopped: [] };
+    const changed = new Set<string>();
     // A reload during the start waits for it: a route still starting is not in `running`
     // yet, and would be started a second time (EADDRINUSE).
     await this.starting.catch(() => {});
@@ -165,17 +169,18 @@ export class RouteSet {
         continue;
       }
       this.running.delete(name);
-      // A changed route stops and starts again: it counts as started (or failed), not as stopped.
-      if (!wanted.has(name)) summary.stopped.push(name);
-      this.log.warn(`reload: stopping route "${name}"`, { event: 'route-stopping', name });
+      // A changed route stops and starts again: it counts as restarted (or failed), not as stopped.
+      if (wanted.has(name)) changed.add(name);
+      else summary.stopped.push(name);
+      this.log.notice(`reload: stopping route "${name}"${changed.has(name) ? ' (changed)' : ''}`, { event: 'route-stopping', name });
       stopping.push(r.route.stop().then(() => r.transcript?.close()));
     }
     await Promise.all(stopping);
     for (const c of configs) {
       if (this.running.has(c.name)) continue;
-      this.log.warn(`reload: starting route "${c.name}"`, { event: 'route-starting', name: c.name });
+      this.log.notice(`reload: ${changed.has(c.name) ? 'restarting' : 'starting'} route "${c.name}"`, { event: 'route-starting', name: c.name });
       await this.startOne(c).then(
-        () => summary.started.push(c.name),
+        () => (changed.has(c.name) ? summary.restarted : summary.started).push(c.name),
         (err: Error) => {
           this.log.error(err.message);
           summary.failed.push([c.name, err instanceof RouteStartError ? describeOsError(err.cause) : err.message]);
@@ -198,7 +203,10 @@ export class RouteSet {
 
 /** What a reload did, by route name: the log line after SIGHUP says it. */
 export interface ReloadSummary {
+  /** New in the file. */
   started: string[];
+  /** Changed in the file: stopped, then started again with the new settings. */
+  restarted: string[];
   /** Name and cause: "EADDRINUSE (address already in use)". */
   failed: [string, string][];
   /** Unchanged, still running with their peers. */
@@ -207,11 +215,12 @@ export interface ReloadSummary {
   stopped: string[];
 }
 
-/** "started "b"; failed "c" (tcp-listen:…: EADDRINUSE …); kept "a"; stopped nothing". */
+/** "started "b"; restarted "d"; failed "c" (tcp-listen:…: EADDRINUSE …); kept "a"; stopped none" (restarted only when some were). */
 export function describeReload(s: ReloadSummary): string {
   const names = (list: string[]) => (list.length ? list.map((n) => `"${n}"`).join(', ') : 'none');
   const failed = s.failed.length ? s.failed.map(([n, why]) => `"${n}" (${why})`).join(', ') : 'none';
-  return `started ${names(s.started)}; failed ${failed}; kept ${names(s.kept)}; stopped ${names(s.stopped)}`;
+  const restarted = s.restarted.length ? `; restarted ${names(s.restarted)}` : '';
+  return `started ${names(s.started)}${restarted}; failed ${failed}; kept ${names(s.kept)}; stopped ${names(s.stopped)}`;
 }
 
 /** A route of the config that could not start: names the route and the cause. */
@@ -256,8 +265,8 @@ export async function runConfig(
         return;
       }
       const summary = await set.reload(next);
-      const say = summary.failed.length ? log.error : log.warn;
-      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
+      const say = summary.failed.length ? log.error : log.notice;
+      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, restarted: summary.restarted.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
     });
   };
   signals.on('SIGINT', onStop);

@@ -35,6 +35,9 @@ const term = new Terminal({
   scrollback: 5000,
   fontSize: window.innerWidth < 600 ? 12 : 14,
   fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace',
+  // At 1x pixel ratio the DOM renderer's cell (the font's ascent + descent) ends above where
+  // DejaVu Sans Mono draws `_`, so underscores vanished: a taller row keeps the stroke inside it.
+  lineHeight: 1.15,
   theme: { background: '#111111' },
 });
 const fit = new FitAddon();
@@ -55,6 +58,8 @@ const encoder = new TextEncoder();
 let ws: WebSocket | undefined;
 let delay = 500;
 let timer: number | undefined;
+/** The far side is not a terminal (notATerminal): no reconnecting. */
+let stopped = false;
 
 function setStatus(cls: 'connected' | 'connecting' | 'disconnected', text: string): void {
   statusEl.className = cls;
@@ -110,19 +115,45 @@ function connect(): void {
     // Ask the hub (if this is one) for the keyboard state: the badge.
     sendControl(sock, { type: 'keyboard' });
   };
+  let first = true;
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') return control(ev.data);
-    term.write(new Uint8Array(ev.data as ArrayBuffer));
+    const bytes = new Uint8Array(ev.data as ArrayBuffer);
+    if (first && (first = false, notATerminal(bytes))) return;
+    term.write(bytes);
   };
   sock.onclose = (ev: CloseEvent) => {
     if (ws !== sock) return;
     ws = undefined;
     showKeyboard(undefined);
+    if (stopped) return;
     const secs = Math.round(delay / 100) / 10;
     setStatus('disconnected', `disconnected${ev.code !== 1000 && ev.code !== 1005 ? ` (${ev.code})` : ''}; retrying in ${secs} s`);
     timer = window.setTimeout(connect, delay);
     delay = Math.min(delay * 2, 10_000);
   };
+}
+
+/** Greetings of servers that are not terminals, and what opens them instead. */
+const NOT_TERMINALS: [RegExp, string][] = [
+  [/^RFB \d{3}\.\d{3}\n/, 'a VNC server: open it with noVNC (ws-listen:PORT/websockify?static=/usr/share/novnc serves it; then its vnc.html)'],
+  [/^SSH-\d\.\d+-/, 'an SSH server: use an SSH client'],
+];
+
+/**
+ * A route to a VNC or SSH server is not a terminal: say what it is instead of showing its
+ * greeting as text, and stop (reconnecting would only say it again).
+ */
+function notATerminal(bytes: Uint8Array): boolean {
+  const head = String.fromCharCode(...bytes.subarray(0, 64));
+  const hit = NOT_TERMINALS.find(([re]) => re.test(head));
+  if (!hit) return false;
+  const said = head.split(/\r?\n/)[0]!;
+  term.write(`\x1b[1mptybridge:\x1b[0m the far side of this route said "${said}": it is ${hit[1]}, not a terminal.\r\n`);
+  stopped = true;
+  ws?.close(1000);
+  setStatus('disconnected', 'not a terminal');
+  return true;
 }
 
 /** A JSON control from the server: the keyboard state (the badge), or the session this tab now owns. */

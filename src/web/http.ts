@@ -34,6 +34,17 @@ export const PAGE_HEADERS = {
 
 const gzipped = new Map<string, Buffer>();
 
+/** The tab's icon (a prompt on a dark square): without one every page load logs a 404 for /favicon.ico. */
+const FAVICON = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#222"/><path d="M3 4l4 4-4 4" stroke="#3c3" stroke-width="2" fill="none"/><path d="M8 12h5" stroke="#ddd" stroke-width="2"/></svg>\n');
+
+/** Answers `/favicon.ico` and the pages' `_ptybridge/favicon.svg` with the icon; false for any other path. */
+export function serveFavicon(req: IncomingMessage, res: ServerResponse, pathname: string, headers: Record<string, string>): boolean {
+  if (pathname !== '/favicon.ico' && !pathname.endsWith(`/${ASSET_DIR}/favicon.svg`)) return false;
+  res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Content-Length': String(FAVICON.length), 'Cache-Control': 'max-age=86400', ...PAGE_HEADERS, ...headers });
+  res.end(req.method === 'HEAD' ? undefined : FAVICON);
+  return true;
+}
+
 /** Sends a plain-text status answer (401, 403, 404, 503). */
 export function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...PAGE_HEADERS, ...headers });

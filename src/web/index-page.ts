@@ -26,6 +26,7 @@ export function renderIndex(consoles: ConsoleJson[], host: string): string {
 <meta name="color-scheme" content="dark">
 <noscript><meta http-equiv="refresh" content="10"></noscript>
 <title>ptybridge consoles on ${esc(host)}</title>
+<link rel="icon" href="${ASSET_DIR}/favicon.svg" type="image/svg+xml">
 <style>
 body { margin: 1em; background: #111; color: #ddd; font: 14px system-ui, sans-serif; }
 header { display: flex; gap: 1em; align-items: baseline; flex-wrap: wrap; }

@@ -1,9 +1,11 @@
 // One HTTP(S) server per ws-listen address, shared by every route that names it: each route mounts its own WebSocket path, and `/` lists them.
+import { lstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { EndpointError, UsageError } from '../errors.js';
@@ -11,7 +13,7 @@ import type { Listener, RouteStatus } from '../endpoints/types.js';
 import { logAlways, type Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
 import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
-import { answer, ASSET_DIR, serveStatic, serveTerminal } from './http.js';
+import { answer, ASSET_DIR, PAGE_HEADERS, serveFavicon, serveStatic, serveTerminal } from './http.js';
 import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
 import { UsersFile } from '../router/roles.js';
@@ -116,9 +118,31 @@ export async function mount(settings: ServerSettings, spec: MountSpec): Promise<
   });
 }
 
+/** Whether ?static= holds noVNC (its vnc.html, a plain file: serveStatic follows no symlink below the root). */
+function holdsNoVnc(dir: string | undefined): boolean {
+  try {
+    return dir !== undefined && lstatSync(join(dir, 'vnc.html')).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** noVNC's page for a WebSocket path: its `path=` is the socket's, relative to the server's root, and may carry `?token=`. */
+export function noVncQuery(wsPath: string | undefined, token?: string): string {
+  const path = (wsPath ?? '/websockify').slice(1);
+  return `path=${encodeURIComponent(token === undefined ? path : `${path}?token=${token}`)}&autoconnect=true`;
+}
+
+/** A page's Origin as the hint to add it (?origin=), printable and short: the header is the peer's to write. */
+const originShown = (o: string | string[] | undefined) => String(o ?? '').toLowerCase().replace(/\/$/, '').replace(/[^\x21-\x7e]/g, '?').slice(0, 200);
+
 class WebServer {
   private readonly mounts = new Map<string, Mount>();
   private address!: net.AddressInfo;
+  /** ?static= holds noVNC: its consoles are VNC screens, opened by vnc.html, never a terminal page. */
+  private readonly novnc: boolean;
+  /** When each refused Origin was last said at the default level (a page retrying must not flood the log). */
+  private readonly originsSaid = new Map<string, number>();
 
   private constructor(
     private readonly server: http.Server,
@@ -131,6 +155,7 @@ class WebServer {
   ) {
     server.on('request', (req, res) => this.request(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.novnc = holdsNoVnc(settings.static);
   }
 
   static async create(settings: ServerSettings, first: MountSpec): Promise<WebServer> {
@@ -169,14 +194,17 @@ class WebServer {
     server.on('tlsClientError', (err) => log.debug(`${uri}: TLS: ${err.message}`));
     const a = (web.address = server.address() as net.AddressInfo);
     gate.bound(a);
-    if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`);
+    if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`, { event: 'loopback-only', port: a.port });
     const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
-    // With ?static the files are the point (noVNC's vnc.html), not the socket's path.
-    const where = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
+    // With ?static the files are the point, not the socket's path: noVNC's vnc.html, told
+    // where the socket is and given the token in its `path=`; else the directory's index.
+    const base = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}`;
+    const where = web.novnc ? `${base}/vnc.html` : `${base}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
     if (source === 'generated' && token !== undefined) {
+      const url = `${where}?token=${token}${web.novnc ? `&${noVncQuery(first.path, token)}` : ''}`;
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
-      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}`, { event: 'token-generated', url: `${where}?token=${token}` });
+      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${url}`, { event: 'token-generated', url }, { announcement: true });
     } else if (source === 'none' && !certificates) {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
@@ -242,9 +270,27 @@ class WebServer {
 
   /** Logs a refused request by its path only: a token may hide in the query under any spelling. */
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
+    if (status === 403 && why === 'origin not allowed' && this.sayOrigin(req, m)) return;
     (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, {
       event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why,
     });
+  }
+
+  /**
+   * A page served elsewhere (noVNC on another port) is refused by its Origin, and the
+   * browser only says "failed to connect": say it at the default level with the option to
+   * add, once a minute per Origin. False when it was said lately (then at -v only).
+   */
+  private sayOrigin(req: http.IncomingMessage, m: Mount | undefined): boolean {
+    const origin = originShown(req.headers.origin);
+    const now = Date.now();
+    if (now - (this.originsSaid.get(origin) ?? -Infinity) < 60_000) return false;
+    if (this.originsSaid.size >= 1000) this.originsSaid.clear(); // Origins are the peers' to invent
+    this.originsSaid.set(origin, now);
+    (m?.log ?? this.log).warn(`${m?.uri ?? this.firstUri}: refused a WebSocket from a page at ${origin} (403 origin not allowed); to let pages from there in, add ?origin=${origin}`, {
+      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status: 403, reason: 'origin not allowed', origin,
+    });
+    return true;
   }
 
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -259,7 +305,9 @@ class WebServer {
     const headers: Record<string, string> = auth.setCookie ? { 'Set-Cookie': auth.setCookie } : {};
     void (async () => {
       if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers }))) return;
+      if (this.novnc && this.toNoVnc(res, url.pathname, headers)) return;
       if (this.page(req, res, url.pathname, headers)) return;
+      if (serveFavicon(req, res, url.pathname, headers)) return;
       answer(res, 404, 'not found', headers); // the session cookie still: any URL with ?token= logs the browser in
     })().catch(() => res.destroy());
   }
@@ -274,6 +322,21 @@ class WebServer {
     const find = (name: string) => [...this.mounts.values()].find((m) => m.api && (m.name === name || m.path === `/${name}` || (m.path === undefined && this.mounts.size === 1)))?.api;
     const names = () => [...this.mounts.values()].filter((m) => m.api).map((m) => m.name ?? m.path?.slice(1) ?? '').sort();
     serveConsoleApi(req, res, url, auth, find, names).catch(() => res.destroy());
+  }
+
+  /**
+   * With noVNC in ?static, a console's page is vnc.html on its socket (302), not a terminal
+   * showing `RFB 003.008`: for `/` (one console, or a route on every path) and a console's path.
+   */
+  private toNoVnc(res: http.ServerResponse, pathname: string, headers: Record<string, string>): boolean {
+    const all = this.mounts.get('');
+    const m = pathname === '/' ? (all ?? (this.mounts.size === 1 ? this.mounts.values().next().value : undefined)) : all ? undefined : this.mounts.get(pathname);
+    if (!m) return false;
+    // Relative, as every link here is: the tree works under a reverse proxy's prefix.
+    const up = '../'.repeat(Math.max(0, pathname.split('/').length - 2));
+    res.writeHead(302, { Location: `${up}vnc.html?${noVncQuery(m.path)}`, 'Cache-Control': 'no-store', ...PAGE_HEADERS, ...headers });
+    res.end();
+    return true;
   }
 
   /** The terminal page of a path (or of `/` for a route alone on its address), its assets, or the index. */
