@@ -84,7 +84,9 @@ test('a SIGHUP while a --config process still loads (reading its file) is a relo
     proc.kill('SIGHUP');
     await reading.writeFile(text);
     await reading.close();
-    // The reload reads the file again.
+    // The reload reads the file again, once the start has read it to its end (a writer that
+    // opened the FIFO before that would join the first read: the same routes twice).
+    await err.waitFor(/listening on tcp/);
     const again = await fs.open(file, 'w');
     await again.writeFile(text);
     await again.close();
