@@ -1,5 +1,5 @@
 // The config file (--config consoles.yaml): many routes, each two URIs plus options as on the CLI, validated whole before anything opens.
-import { redactSecrets } from './uri.js';
+import { isSecretKey, redactSecrets } from './uri.js';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
@@ -66,7 +66,15 @@ export function loadConfig(file: string): RouteConfig[] {
   const yamlError = doc.errors[0];
   if (yamlError) throw new ConfigError(`${at(yamlError.pos[0])}: ${yamlError.message.split('\n')[0]}`);
 
-  const result = configSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    // An alias bomb (a billion laughs) is refused by the yaml library's alias count; that is
+    // bad input, said in one line, not an internal error.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message.split('\n')[0]} (YAML aliases expand to too much)`);
+  }
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
@@ -237,7 +245,8 @@ function offsetOf(doc: Document, path: (string | number)[], atKey = false): numb
 
 /** The --check output: each route as it will run, options with their defaults. */
 export function describeRoutes(routes: RouteConfig[]): string {
-  const opts = (e: Endpoint) => Object.entries(e.spec.options as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
+  // Printed where ExecStartPre's output lands (the journal): secrets show as `…`.
+  const opts = (e: Endpoint) => Object.entries(e.spec.options as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${isSecretKey(k) && v !== 'none' ? '…' : v}`).join(' ');
   const how = (r: RouteConfig) => {
     const roles = [r.left.type.role, r.right.type.role];
     if (roles[0] === 'connecting' && roles[1] === 'connecting') return 'connect both ends';
@@ -249,8 +258,8 @@ export function describeRoutes(routes: RouteConfig[]): string {
     .map((r) =>
       [
         `${r.name}: ${how(r)}`,
-        `  left   ${r.left.spec.uri}  [${opts(r.left)}]`,
-        `  right  ${r.right.spec.uri}  [${opts(r.right)}]`,
+        `  left   ${redactSecrets(r.left.spec.uri)}  [${opts(r.left)}]`,
+        `  right  ${redactSecrets(r.right.spec.uri)}  [${opts(r.right)}]`,
         ...(r.log ? [`  log    ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`] : []),
         ...(r.hex ? ['  hex trace on'] : []),
       ].join('\n'),

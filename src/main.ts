@@ -1,5 +1,6 @@
 // The CLI: arguments, start the route, signals, exit codes.
 import { parseArgs } from 'node:util';
+import { envToken } from './env-token.js';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, levelFrom, parseLogFormat, setLogFormat, type Logger } from './log.js';
 import type { MetricsServer } from './metrics.js';
@@ -29,6 +30,8 @@ const OPTIONS = {
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  // Read once and taken out of the environment before any exec: child can inherit it.
+  envToken();
   let log: Logger = createLogger('warn');
   let route: Route | undefined;
   let metrics: MetricsServer | undefined;

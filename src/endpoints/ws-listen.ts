@@ -82,11 +82,13 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   parseTarget,
   validate(spec) {
     const o = spec.options;
+    // `?token=$TOKEN` with the variable unset: refused, never a door open to whoever presents nothing.
+    if (o.token !== undefined && o.token.trim() === '') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: token= is ${o.token === '' ? 'empty' : 'blank'}: expected a secret (or token=none to open the route to anyone, on purpose)`);
     if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: token= and token-file= exclude each other`);
     if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: ?dotfiles needs static=DIR`);
     const vt = o['view-token'];
     if (vt !== undefined) {
-      if (vt === '' || vt === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : '"none"'}`);
+      if (vt.trim() === '' || vt === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : vt.trim() === '' ? 'blanks' : '"none"'}`);
       if (o.token === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= with token=none: without a token every peer types; give token= too`);
       if (vt === o.token) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= is the same as token=: a peer could not be told apart`);
     }

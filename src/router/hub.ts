@@ -125,7 +125,7 @@ class Hub {
     const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
     for (const p of this.peers) peers[p.door] = (peers[p.door] ?? 0) + 1;
     const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
-    const uri = redactSecrets(this.device.spec.uri);
+    const uri = this.deviceUri;
     return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who, counters: { ...this.counters } };
   }
 
@@ -133,10 +133,15 @@ class Hub {
     return this.ctx.log;
   }
 
+  /** The device's address as peers, logs, the index and metrics see it: secrets (`env=`, tokens) hidden. */
+  private get deviceUri(): string {
+    return redactSecrets(this.device.spec.uri);
+  }
+
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
     const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
-    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
+    return { device: { label: this.label ?? this.deviceUri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
   /**
@@ -156,8 +161,8 @@ class Hub {
       const never = this.device.type.neverWaitFor?.(this.device.spec);
       if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
       const why = (err as Error).message;
-      this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.device.spec.uri, reason: why });
-      this.ctx.transcript?.event(`device ${this.device.spec.uri} not there at start: ${why}`);
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.deviceUri, reason: why });
+      this.ctx.transcript?.event(`device ${this.deviceUri} not there at start: ${why}`);
       this.reopening = this.reopen(undefined, why);
       return;
     }
@@ -168,7 +173,7 @@ class Hub {
     try {
       return await this.device.type.open(this.device.spec, this.openCtx);
     } catch (err) {
-      throw err instanceof EndpointError ? err : new EndpointError(this.device.spec.uri, err);
+      throw err instanceof EndpointError ? err : new EndpointError(this.deviceUri, err);
     }
   }
 
@@ -224,7 +229,7 @@ class Hub {
     // Its live output is held until the screen (or byte tail) as of this moment is ready.
     peer.hold();
     this.replay.snapshot((first) => peer.release(first));
-    if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
+    if (!this.link) peer.notice(`device ${this.deviceUri} is down; waiting for it`);
     this.announce();
   }
 
@@ -354,14 +359,14 @@ class Hub {
     if (never !== undefined) {
       this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`, { event: 'device-gone', device: link.label, reason });
       this.ctx.transcript?.event(`device ${link.label} lost: ${reason}; not reopened`);
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
+      for (const p of this.peers) p.notice(`device ${this.deviceUri} lost: ${reason}; it will not come back`);
       this.onGone(failed);
       return;
     }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`, { event: 'device-lost', device: link.label, reason });
     this.ctx.transcript?.event(`device ${link.label} lost: ${reason}`);
-    for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
+    for (const p of this.peers) p.notice(`device ${this.deviceUri} lost: ${reason}; reopening`);
     this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
@@ -385,7 +390,7 @@ class Hub {
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
-        if (why !== lastError) this.log.info(`reopening ${this.device.spec.uri}: ${why}`, { event: 'device-reopen-failed', reason: why });
+        if (why !== lastError) this.log.info(`reopening ${this.deviceUri}: ${why}`, { event: 'device-reopen-failed', reason: why });
         lastError = why;
         continue;
       }
@@ -397,7 +402,7 @@ class Hub {
       this.attach(link);
       this.counters.reopens++;
       this.log.warn(`${link.label} ${back}`, { event: back === 'is back' ? 'device-back' : 'device-up', device: link.label });
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
+      for (const p of this.peers) p.notice(`device ${this.deviceUri} ${back}`);
       return;
     }
   }

@@ -36,6 +36,8 @@ export interface KeyboardState {
 
 /** A user name: what the users file and a trusted header may give (no spaces, no control characters). */
 const NAME = /^[\w.@+-]{1,64}$/;
+/** `printf '' | sha256sum`. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const HEX64 = /^(?:sha256:)?([0-9a-f]{64})$/i;
 
 /** One line of a users file. */
@@ -60,6 +62,8 @@ export function parseUsers(text: string, file: string): User[] {
     if (role !== 'full' && role !== 'view') throw new UsageError(`${at}: bad role "${role}" for ${name}: expected full (types) or view (watches)`);
     const hex = HEX64.exec(hash);
     if (!hex) throw new UsageError(`${at}: bad token hash for ${name}: expected 64 hex digits (printf %s TOKEN | sha256sum)`);
+    // `printf %s "$UNSET" | sha256sum`: a hash of nothing would let in whoever presents nothing.
+    if (hex[1]!.toLowerCase() === EMPTY_SHA256) throw new UsageError(`${at}: the token hash for ${name} is the SHA-256 of an empty token: expected the hash of a real secret`);
     if (users.some((u) => u.name === name)) throw new UsageError(`${at}: ${name} is listed twice`);
     const digest = Buffer.from(hex[1]!, 'hex');
     const same = users.find((u) => u.hash.equals(digest));

@@ -11,8 +11,8 @@ import { normalAddress, parseTrustProxy, proxyUser, type Role, type User, type U
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
 type Credential = { kind: 'full' } | { kind: 'view' } | { kind: 'user'; user: User };
 
-/** The environment variable that gives every ws-listen of the process its token (kept out of `ps`). */
-export const TOKEN_ENV = 'PTYBRIDGE_TOKEN';
+import { envToken, TOKEN_ENV } from '../env-token.js';
+export { TOKEN_ENV };
 
 /** The auth part of a server's settings: fixed when it starts, the same for every route on it. */
 export interface AuthOptions {
@@ -35,6 +35,26 @@ export interface AuthOptions {
   'user-header'?: string;
 }
 
+/**
+ * Whether a Host header may be believed (DNS rebinding): a page on attacker.example, resolved
+ * to 127.0.0.1, is same-origin with this server and sends `Host: attacker.example`. IP
+ * literals cannot be rebound, nor can `localhost` and `*.localhost` (browsers resolve them to
+ * loopback themselves); `names` are the server's own, `allowed` the operator's list (`*`: any,
+ * `.example.com`: its subdomains). No Host at all: not a browser.
+ */
+export function hostAllowed(host: string | undefined, names: ReadonlySet<string>, allowed: readonly string[] = []): boolean {
+  if (host === undefined) return true;
+  if (allowed.includes('*')) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  } catch {
+    return false;
+  }
+  if (net.isIP(name) || name === 'localhost' || name.endsWith('.localhost') || names.has(name)) return true;
+  return allowed.some((h) => h === name || (h.startsWith('.') && (name.endsWith(h) || name === h.slice(1))));
+}
+
 /** Where a server's token came from; `none` means the route is open to anyone who reaches it. */
 export type TokenSource = 'uri' | 'file' | 'env' | 'generated' | 'none';
 
@@ -47,20 +67,28 @@ export function generateToken(): string {
  * The token a server uses: `?token=` (`none` turns it off), else the first line of
  * `?token-file=`, else $PTYBRIDGE_TOKEN, else a generated one that the caller prints.
  */
-export async function resolveToken(o: AuthOptions, uri: string, env: NodeJS.ProcessEnv = process.env): Promise<{ token: string | undefined; source: TokenSource }> {
+export async function resolveToken(o: AuthOptions, uri: string, env: string | undefined = envToken()): Promise<{ token: string | undefined; source: TokenSource }> {
   if (o.token === 'none') return { token: undefined, source: 'none' };
-  if (o.token !== undefined) return { token: o.token, source: 'uri' };
+  // `?token=$TOKEN` with the variable unset must not open the door to whoever presents nothing.
+  if (o.token !== undefined) return { token: nonBlank(o.token, `${quoteUri(uri)}: token=`), source: 'uri' };
   let token: string | undefined;
   let source: TokenSource = 'generated';
   if (o['token-file'] !== undefined) {
     token = await readTokenFile(o['token-file'], uri);
     source = 'file';
-  } else if (env[TOKEN_ENV] !== undefined && env[TOKEN_ENV] !== '') {
-    token = env[TOKEN_ENV]!.trim();
+  } else if (env !== undefined) {
+    token = nonBlank(env, `${quoteUri(uri)}: $${TOKEN_ENV}`);
     source = 'env';
   }
   if (token === 'none') throw new UsageError(`${quoteUri(uri)}: the token "none" turns the token off only when written on the address (?token=none)`);
   return token === undefined ? { token: generateToken(), source } : { token, source };
+}
+
+/** A token trimmed, refused (exit 2) when nothing is left: an empty secret is no secret. */
+export function nonBlank(token: string, where: string): string {
+  const t = token.trim();
+  if (t === '') throw new UsageError(`${where} is ${token === '' ? 'empty' : 'blank'}: expected a secret (or ?token=none to open the route to anyone, on purpose)`);
+  return t;
 }
 
 /** The first line of a token file (ws-listen's and ws:'s ?token-file=), trimmed; refused when empty. */
@@ -156,7 +184,7 @@ export class Gate {
    * says whether anyone then gets in (default: when there is no token and no users file).
    */
   constructor(
-    private readonly token: string | undefined,
+    private token: string | undefined,
     o: AuthOptions,
     private readonly tls: boolean,
     bindHost: string,
@@ -179,6 +207,15 @@ export class Gate {
     if (address.address === '0.0.0.0' || address.address === '::') this.names.add(hostname().toLowerCase());
     if (this.token !== undefined) this.session = this.mac(this.token);
     if (this.viewToken !== undefined) this.viewSession = this.mac(`view\n${this.viewToken}`);
+  }
+
+  /**
+   * A new server token (the token file rewritten, then SIGHUP): from now on only it is
+   * accepted; sessions made with the old one are worth nothing.
+   */
+  replaceToken(token: string): void {
+    this.token = token;
+    this.session = this.mac(token);
   }
 
   private mac(what: string): string {
@@ -214,17 +251,7 @@ export class Gate {
    * `localhost` and `*.localhost` (browsers resolve them to loopback themselves).
    */
   hostAllowed(req: IncomingMessage): boolean {
-    const host = this.front(req).host;
-    if (host === undefined) return true; // not a browser: browsers always send Host
-    if (this.hosts.includes('*')) return true;
-    let name: string;
-    try {
-      name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
-    } catch {
-      return false;
-    }
-    if (net.isIP(name) || name === 'localhost' || name.endsWith('.localhost') || this.names.has(name)) return true;
-    return this.hosts.some((h) => h === name || (h.startsWith('.') && (name.endsWith(h) || name === h.slice(1))));
+    return hostAllowed(this.front(req).host, this.names, this.hosts);
   }
 
   /**

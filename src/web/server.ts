@@ -10,7 +10,7 @@ import { EndpointError, UsageError } from '../errors.js';
 import type { Listener, RouteStatus } from '../endpoints/types.js';
 import { logAlways, type Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
-import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
+import { Gate, loggablePath, readTokenFile, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
 import { answer, ASSET_DIR, serveStatic, serveTerminal } from './http.js';
 import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
@@ -148,6 +148,7 @@ class WebServer {
     const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' });
     const web = new WebServer(server, settings, gate, tls, uri, log, users);
     if (users) users.onReload = () => web.revoke();
+    if (source === 'file' && token !== undefined) web.followTokenFile(settings['token-file']!, token);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => {
         users?.close();
@@ -172,6 +173,33 @@ class WebServer {
     }
     return web;
   }
+
+  /**
+   * SIGHUP reads the token file again: a rotated token takes effect without a restart, and
+   * the peers let in by the old one are let go (1008), as a removed user's are. A file that
+   * became unreadable or empty keeps the token before it, with a log line.
+   */
+  followTokenFile(file: string, first: string): void {
+    let current = first;
+    const onHup = () => {
+      readTokenFile(file, this.firstUri).then(
+        (token) => {
+          if (token === current) return;
+          current = token;
+          this.gate.replaceToken(token);
+          this.log.warn(`${this.firstUri}: token-file=${file} changed: the new token is in force; peers let in by the old one are closed`, { event: 'token-reloaded' });
+          for (const m of this.mounts.values()) {
+            for (const [ws, auth] of m.clients) if (!auth.account && auth.via !== 'open' && auth.role === 'full') ws.close(1008, 'token changed');
+          }
+        },
+        (err: Error) => this.log.error(`${err.message}; keeping the token read before`, { event: 'token-reload-failed' }),
+      );
+    };
+    process.on('SIGHUP', onHup);
+    this.stopFollowing = () => process.off('SIGHUP', onHup);
+  }
+
+  private stopFollowing = () => {};
 
   /** After the users file was read again: a user removed, or given another role or token, is let go (1008). */
   revoke(): void {
@@ -223,6 +251,7 @@ class WebServer {
     if (this.mounts.size > 0) return;
     onLastGone();
     this.users?.close();
+    this.stopFollowing();
     await new Promise<void>((done) => {
       this.server.close(() => done());
       this.server.closeIdleConnections();
