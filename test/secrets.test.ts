@@ -11,6 +11,18 @@ import { openWs, TOKEN } from './helpers/ws.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-secrets-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Runs ptybridge expecting it to refuse at once; one that starts serving instead is stopped (after 10 s) and reported. */
+async function refusal(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  const pb = await startPtyb(args, { listeners: 0, ...(env ? { env } : {}) });
+  const timer = setTimeout(() => void pb.stop('SIGKILL'), 10_000);
+  try {
+    const { code } = await pb.exited;
+    return { code, stderr: pb.stderr() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One line on stderr, exit 2, no stack. */
 function oneLine(r: { code: number | null; stderr: string }, pattern: RegExp): void {
   assert.equal(r.code, 2, r.stderr);
@@ -21,17 +33,17 @@ function oneLine(r: { code: number | null; stderr: string }, pattern: RegExp): v
 
 test('an empty or blank token from any source is refused with exit 2 and one line, never a door open to anyone', { timeout: 60_000 }, async () => {
   const env = (v: string) => ({ ...process.env, PTYBRIDGE_TOKEN: v });
-  oneLine(await runPtyb(['ws-listen:0?token=', 'exec:id']), /ws-listen:0\?token=…: token= is empty: expected a secret/);
-  oneLine(await runPtyb(['ws-listen:0?token=%20%20', 'exec:id']), /token= is blank: expected a secret/);
-  oneLine(await runPtyb(['ws-listen:0', 'exec:id'], { env: env('   ') }), /\$PTYBRIDGE_TOKEN is blank: expected a secret/);
-  oneLine(await runPtyb(['ws-listen:0', 'exec:id'], { env: env('') }), /\$PTYBRIDGE_TOKEN is empty: expected a secret/);
+  oneLine(await refusal(['ws-listen:0?token=', 'exec:id']), /ws-listen:0\?token=…: token= is empty: expected a secret/);
+  oneLine(await refusal(['ws-listen:0?token=%20%20', 'exec:id']), /token= is blank: expected a secret/);
+  oneLine(await refusal(['ws-listen:0', 'exec:id'], env('   ')), /\$PTYBRIDGE_TOKEN is blank: expected a secret/);
+  oneLine(await refusal(['ws-listen:0', 'exec:id'], env('')), /\$PTYBRIDGE_TOKEN is empty: expected a secret/);
   const blankFile = path.join(dir, 'blank');
   writeFileSync(blankFile, '  \n');
-  oneLine(await runPtyb([`ws-listen:0?token-file=${blankFile}`, 'exec:id']), /token-file=\S+ is empty/);
-  oneLine(await runPtyb(['exec:sh?share', `ws-listen:0?token=${TOKEN}&view-token=%20`]), /view-token= expects a secret \(its peers watch\), got blanks/);
+  oneLine(await refusal([`ws-listen:0?token-file=${blankFile}`, 'exec:id']), /token-file=\S+ is empty/);
+  oneLine(await refusal(['exec:sh?share', `ws-listen:0?token=${TOKEN}&view-token=%20`]), /view-token= expects a secret \(its peers watch\), got blanks/);
   const users = path.join(dir, 'users');
   writeFileSync(users, 'alice full e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n');
-  oneLine(await runPtyb(['exec:sh?share', `ws-listen:0?users=${users}`]), /the token hash for alice is the SHA-256 of an empty token/);
+  oneLine(await refusal(['exec:sh?share', `ws-listen:0?users=${users}`]), /the token hash for alice is the SHA-256 of an empty token/);
 });
 
 test('--check prints no token, view token, client token or env= secret; a misspelled key does not echo its value', { timeout: 60_000 }, async () => {
@@ -46,7 +58,7 @@ routes:
   const out = r.stdout.toString();
   assert.match(out, /right  ws-listen:0\/a\?token=…&view-token=…  \[.*token=… .*view-token=…/);
   assert.doesNotMatch(out, /SEKRIT/);
-  const typo = await runPtyb(['ws-listen:0?tokn=SEKRIT-typo', 'exec:id']);
+  const typo = await refusal(['ws-listen:0?tokn=SEKRIT-typo', 'exec:id']);
   oneLine(typo, /ws-listen:0\?tokn=…: unknown option "tokn" \(did you mean "token"\?\)/);
   assert.doesNotMatch(typo.stderr, /SEKRIT/);
 });
