@@ -48,6 +48,7 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
     return rendezvous(l as Listening, r as Listening, ctx, openCtx, abort);
   }
   const [listening, connecting] = (l.type.role === 'listening' ? [l, r] : [r, l]) as [Listening, Connecting];
+  warnOpenDoors(connecting, [listening], ctx.log);
   if (sharingOf(connecting) === 'device') {
     return runHub(connecting, [listening], ctx, openCtx, abort);
   }
@@ -65,8 +66,25 @@ export async function startRoute(left: Endpoint, right: Endpoint, ctx: RouteCont
 export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): Promise<Route> {
   if (addresses.length === 2) return startRoute(addresses[0]!, addresses[1]!, ctx);
   const [device, ...listening] = checkMany(addresses);
+  warnOpenDoors(device, listening, ctx.log);
   const abort = new AbortController();
   return runHub(device, listening, ctx, { log: ctx.log, signal: abort.signal }, abort);
+}
+
+/** What a shell or a console is reached through: anyone who reaches a door without authentication types into it. */
+const CONSOLES = ['exec', 'pty', 'serial'];
+const OPEN_DOORS = ['tcp-listen', 'udp-listen'];
+
+/**
+ * `exec:bash tcp-listen:PORT`: every local user (loopback is not private) gets the shell,
+ * with no token. Said once at start, as ws-listen says ?token=none, with the private ways.
+ */
+function warnOpenDoors(device: Connecting, doors: Listening[], log: Logger): void {
+  if (!CONSOLES.includes(device.type.scheme)) return;
+  for (const d of doors) {
+    if (!OPEN_DOORS.includes(d.type.scheme)) continue;
+    log.warn(`${redactSecrets(d.spec.uri)}: no authentication: anyone who can connect, every local user included, gets ${redactSecrets(device.spec.uri)}${isReadonlyDoor(d) ? '\'s output' : ''}; for a private console use unix-listen:PATH?mode=0600, or ws-listen (token)`, { event: 'open-door' });
+  }
 }
 
 /** More than two addresses: only DEVICE LISTENER LISTENER… has a meaning; anything else is refused. */

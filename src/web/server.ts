@@ -14,6 +14,7 @@ import { Gate, loggablePath, readTokenFile, resolveToken, type Admitted, type Au
 import { answer, ASSET_DIR, serveStatic, serveTerminal } from './http.js';
 import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
+import { RefusalLimit } from './refusals.js';
 import { UsersFile } from '../router/roles.js';
 
 /**
@@ -167,7 +168,7 @@ class WebServer {
     if (source === 'generated' && token !== undefined) {
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
-      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}?token=${token}`, { event: 'token-generated', url: `${where}?token=${token}` });
+      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${where}#token=${token}`, { event: 'token-generated', url: `${where}#token=${token}` });
     } else if (source === 'none') {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
@@ -259,45 +260,67 @@ class WebServer {
     });
   }
 
-  /** Logs a refused request by its path only: a token may hide in the query under any spelling. */
+  private readonly refusals = new RefusalLimit();
+
+  /**
+   * Logs a refused request (address, path, reason) at the default level, rate-limited; by
+   * its path only: a token may hide in the query under any spelling.
+   */
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
-    (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, {
-      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why,
+    const hidden = this.refusals.next();
+    if (hidden === undefined) return;
+    const more = hidden ? ` (${hidden} more refused before this, not logged)` : '';
+    (m?.log ?? this.log).warn(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}${more}`, {
+      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why, ...(hidden ? { notLogged: hidden } : {}),
     });
   }
 
+  /**
+   * The page, its assets and ?static= files are public (the same bytes for anyone, as
+   * websockify --web serves them): the page finds its token in its own storage after a
+   * reload, where no credential can come with the request. What is secret needs the token:
+   * the WebSocket, the index's rows and consoles.json.
+   */
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = urlOf(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
     const auth: AuthResult = this.gate.authenticate(req, url);
-    if (!auth.ok) {
+    if (!auth.ok && auth.status !== 401) {
       this.refused(req, undefined, auth.status, auth.why);
-      return answer(res, auth.status, auth.status === 401 ? 'token required: open this address with ?token=…' : auth.why);
+      return answer(res, auth.status, auth.why);
     }
-    const headers: Record<string, string> = auth.setCookie ? { 'Set-Cookie': auth.setCookie } : {};
+    const denied = () => {
+      if (auth.ok) return false;
+      this.refused(req, undefined, auth.status, auth.why);
+      answer(res, 401, auth.why === 'wrong token' ? 'wrong token' : 'token required: open this address with #token=…');
+      return true;
+    };
+    // A wrong token in the URL is told at once, not hidden behind a page that cannot connect.
+    if (!auth.ok && auth.why === 'wrong token') return void denied();
     void (async () => {
-      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers }))) return;
-      if (this.page(req, res, url.pathname, headers)) return;
-      answer(res, 404, 'not found', headers); // the session cookie still: any URL with ?token= logs the browser in
+      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers: {} }))) return;
+      if (this.page(req, res, url.pathname, auth.ok, denied)) return;
+      if (!denied()) answer(res, 404, 'not found');
     })().catch(() => res.destroy());
   }
 
   /** The terminal page of a path (or of `/` for a route alone on its address), its assets, or the index. */
-  private page(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, headers: Record<string, string>): boolean {
+  private page(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, authorized: boolean, denied: () => boolean): boolean {
     const all = this.mounts.get('');
-    if (all) return all.web && serveTerminal(req, res, pathname, undefined, headers);
+    if (all) return all.web && serveTerminal(req, res, pathname, undefined, {});
     const here = this.mounts.get(pathname);
-    if (here?.web) return serveTerminal(req, res, pathname, pathname, headers);
+    if (here?.web) return serveTerminal(req, res, pathname, pathname, {});
     if (![...this.mounts.values()].some((m) => m.web)) return false;
     if (pathname === '/') {
-      serveIndex(req, res, this.consoles(), headers);
+      // Without the token, the page without its rows: its script asks for them with the token it keeps.
+      serveIndex(req, res, authorized ? this.consoles() : [], {});
       return true;
     }
     if (pathname === `/${ASSET_DIR}/consoles.json`) {
-      serveConsolesJson(req, res, this.consoles(), headers);
+      if (!denied()) serveConsolesJson(req, res, this.consoles(), {});
       return true;
     }
-    return serveTerminal(req, res, pathname, null, headers);
+    return serveTerminal(req, res, pathname, null, {});
   }
 
   /** What the index lists: every path, by route name, with its route's live status. */
