@@ -58,7 +58,15 @@ export function loadConfig(file: string): RouteConfig[] {
   const yamlError = doc.errors[0];
   if (yamlError) throw new ConfigError(`${at(yamlError.pos[0])}: ${yamlError.message.split('\n')[0]}`);
 
-  const result = configSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    // An alias bomb (a billion laughs) is refused by the yaml library's alias count; that is
+    // bad input, said in one line, not an internal error.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message.split('\n')[0]} (YAML aliases expand to too much)`);
+  }
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     // A misspelt key (`rihgt:`) also leaves the key it meant missing: name the misspelling.
     const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;

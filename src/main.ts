@@ -1,5 +1,6 @@
 // The CLI: arguments, start the route, signals, exit codes.
 import { parseArgs } from 'node:util';
+import { envToken } from './env-token.js';
 import { PtybError, UsageError } from './errors.js';
 import { createLogger, holdLines, levelFrom, parseLogFormat, releaseLines, setLogFormat, type Logger } from './log.js';
 import { didYouMean } from './uri.js';
@@ -34,6 +35,8 @@ const OPTIONS = {
 export async function main(argv: string[]): Promise<number> {
   // First of all: a signal during the loading below is held for its handler, not fatal.
   const signals = new SignalGate();
+  // Read once and taken out of the environment before any exec: child can inherit it.
+  envToken();
   let log: Logger = createLogger('warn');
   let route: Route | undefined;
   let metrics: MetricsServer | undefined;

@@ -1,9 +1,11 @@
 // --metrics [HOST:]PORT: Prometheus text on /metrics (prom-client), /healthz and /api/consoles (JSON) on one small HTTP server, loopback by default.
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import { hostname } from 'node:os';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { EndpointError, UsageError } from './errors.js';
 import type { Logger } from './log.js';
+import { hostAllowed } from './web/auth.js';
 import { snapshotConsoles, type ConsoleCounters, type ConsoleSnapshot } from './router/consoles.js';
 import { formatHostPort, parseHostPort, type HostPort } from './uri.js';
 import { VERSION } from './version.js';
@@ -93,6 +95,7 @@ export async function startMetrics(addr: HostPort, log: Logger): Promise<Metrics
   let snapshot: ConsoleSnapshot[] = [];
   const register = buildRegistry(() => snapshot);
   let healthy = true;
+  const names = new Set([hostname().toLowerCase(), ...(net.isIP(addr.host) ? [] : [addr.host.toLowerCase()])]);
   const send = (res: http.ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Length': String(Buffer.byteLength(body)) });
     res.end(res.req.method === 'HEAD' ? undefined : body);
@@ -102,6 +105,9 @@ export async function startMetrics(addr: HostPort, log: Logger): Promise<Metrics
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
+    // A rebinding page (attacker.example resolved to 127.0.0.1) must not read the consoles'
+    // names, devices and users: only IP literals, localhost and this machine's name.
+    if (!hostAllowed(req.headers.host, names)) return send(res, 403, 'text/plain; charset=utf-8', 'host not allowed: use an IP address, localhost or this machine\'s name\n');
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/healthz') return send(res, healthy ? 200 : 503, 'text/plain; charset=utf-8', healthy ? 'ok\n' : 'stopping\n');
     if (path === '/api/consoles') return send(res, 200, 'application/json', `${JSON.stringify({ consoles: snapshotConsoles().map(consoleApiEntry) })}\n`);

@@ -89,7 +89,8 @@ export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S):
     if (!known.includes(key)) {
       const hint = didYouMean(key, known);
       const list = known.length ? `; ${raw.scheme}: takes ${known.join(', ')}` : `; ${raw.scheme}: takes no options`;
-      throw new UsageError(`${quoteUri(raw.uri)}: unknown option ${quoted(key)}${hint ? ` (did you mean "${hint}"?)` : list}`);
+      // The value is not shown: a misspelled token= (`tokn=`) holds a secret all the same.
+      throw new UsageError(`${quoteUri(redactSecrets(raw.uri, [key.toLowerCase()]))}: unknown option ${quoted(key)}${hint ? ` (did you mean "${hint}"?)` : list}`);
     }
   }
   const result = schema.safeParse(Object.fromEntries(raw.query));
@@ -193,18 +194,28 @@ export function quoted(text: string): string {
   return `"${quoteUri(text)}"`;
 }
 
-/** Option names whose values are secrets: never shown in a message or a log. */
-const SECRET_KEYS = ['token', 'view-token'];
+/**
+ * Option names whose values are secrets: never shown in a message or a log. `env=` of exec:
+ * is where a command's credentials go (API keys, passwords).
+ */
+const SECRET_KEYS = ['token', 'view-token', 'env'];
 
-/** A URI with every secret option's value hidden (`token=…`), however its key is spelled (`%74oken=`). */
-export function redactSecrets(uri: string): string {
+/** Whether an option's value is a secret (`token`, `view-token`, `env`), never to be shown. */
+export const isSecretKey = (key: string): boolean => SECRET_KEYS.includes(key.toLowerCase());
+
+/**
+ * A URI with every secret option's value hidden (`token=…`), however its key is spelled
+ * (`%74oken=`); `also`: more keys to hide (a misspelled `tokn=` may hold a secret too).
+ */
+export function redactSecrets(uri: string, also: string[] = []): string {
   // Every `?key=` or `&key=` counts, one inside another's value too (`tcp:&=?token=…`):
   // hiding too much is harmless, showing a secret is not.
   let out = '';
   let from = 0;
   for (const m of uri.matchAll(/[?&]([^=&?]*)=/g)) {
     const start = m.index + m[0].length;
-    if (start < from || !SECRET_KEYS.includes((percentDecode(m[1]!) ?? m[1]!).toLowerCase())) continue;
+    const key = (percentDecode(m[1]!) ?? m[1]!).toLowerCase();
+    if (start < from || !(SECRET_KEYS.includes(key) || also.includes(key))) continue;
     const end = uri.indexOf('&', start);
     out += `${uri.slice(from, start)}…`;
     from = end < 0 ? uri.length : end;

@@ -1,4 +1,4 @@
-// ws-listen security and bad input: tokens (loopback too), the session cookie, Host (DNS rebinding), Origin, TLS, limits, redaction, close codes.
+// ws-listen security and bad input: tokens (loopback too), no cookie, Host (DNS rebinding), Origin, TLS, limits, redaction, close codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -42,14 +42,16 @@ test('loopback too: a token is generated and printed once as a URL to open; with
   const pb = await startPtyb(['-v', 'ws-listen:0', `tcp:127.0.0.1:${echo.port}`]);
   try {
     const port = pb.listening[0]!.port;
-    const m = new RegExp(`open http://127\\.0\\.0\\.1:${port}/\\?token=(\\S+)$`, 'm').exec(pb.stderr());
+    const m = new RegExp(`open http://127\\.0\\.0\\.1:${port}/#token=(\\S+)$`, 'm').exec(pb.stderr());
     assert.ok(m, pb.stderr());
     const token = m[1]!;
     const url = `ws://127.0.0.1:${port}/`;
     await assert.rejects(openWs(url), { status: 401 });
     await assert.rejects(openWs(url, { headers: { Authorization: 'Bearer wrong' } }), { status: 401 });
     await assert.rejects(openWs(`${url}?token=${token}x`), { status: 401 });
-    assert.equal((await rawGet(port, '/')).status, 401, 'the page needs the token too');
+    // The page is public (it asks for the token, or finds it in its tab after a reload); a wrong token in its URL is told.
+    assert.equal((await rawGet(port, '/')).status, 200);
+    assert.deepEqual(await rawGet(port, `/?token=${token}x`).then((r) => [r.status, r.body]), [401, 'wrong token\n']);
     for (const ws of [await openWs(url, { headers: { Authorization: `Bearer ${token}` } }), await openWs(`${url}?token=${encodeURIComponent(token)}`)]) {
       ws.send(Buffer.from('ping'));
       const [echoed] = await once(ws, 'message');
@@ -64,31 +66,24 @@ test('loopback too: a token is generated and printed once as a URL to open; with
   }
 });
 
-test('the cookie is a per-server session value, not the token: the token as cookie is refused, and so is the cookie at another server with the same token', async () => {
+test('no cookie: a page opened with ?token= gets none, and a cookie of the old session form or the token as cookie opens nothing', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
   const a = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${echo.port}`]);
-  const b = await startPtyb([withToken('ws-listen:0'), `tcp:127.0.0.1:${echo.port}`]);
   try {
-    const [pa, pb] = [a.listening[0]!.port, b.listening[0]!.port];
+    const pa = a.listening[0]!.port;
     const page = await rawGet(pa, `/?token=${TOKEN}`);
     assert.equal(page.status, 200);
-    const setCookie = String(page.headers['set-cookie']);
-    assert.match(setCookie, new RegExp(`^ptybridge_session_${pa}=[\\w-]{43}; Path=/; HttpOnly; SameSite=Strict$`));
-    const value = /=([^;]+)/.exec(setCookie)![1]!;
-    assert.ok(!value.includes(TOKEN) && !Buffer.from(value, 'base64url').includes(TOKEN), 'the token is not in the cookie');
-    // The session opens the page and the socket of the server that set it.
-    const cookie = `other=1; ptybridge_session_${pa}=${value}`;
-    assert.equal((await rawGet(pa, '/', { Cookie: cookie })).status, 200);
-    const ws = await openWs(`ws://127.0.0.1:${pa}/`, { headers: { Cookie: cookie } });
+    assert.equal(page.headers['set-cookie'], undefined, 'cookies go to every port of the host: none is set');
+    for (const cookie of [`ptybridge_session_${pa}=${TOKEN}`, `token=${TOKEN}`]) {
+      await assert.rejects(openWs(`ws://127.0.0.1:${pa}/`, { headers: { Cookie: cookie } }), { status: 401 });
+    }
+    // The page's own way: the token as a subprotocol beside `ptybridge`, which the server answers.
+    const ws = await openWs(`ws://127.0.0.1:${pa}/`, { protocols: ['ptybridge', `ptybridge-token.${Buffer.from(TOKEN).toString('base64url')}`] });
+    assert.equal(ws.protocol, 'ptybridge');
     ws.terminate();
-    // The token itself in the cookie is no credential; another server (same token, same
-    // name of cookie once its port is used) does not take this server's session.
-    await assert.rejects(openWs(`ws://127.0.0.1:${pa}/`, { headers: { Cookie: `ptybridge_session_${pa}=${TOKEN}` } }), { status: 401 });
-    assert.equal((await rawGet(pb, '/', { Cookie: `ptybridge_session_${pb}=${value}` })).status, 401);
-    await assert.rejects(openWs(`ws://127.0.0.1:${pb}/`, { headers: { Cookie: `ptybridge_session_${pb}=${value}` } }), { status: 401 });
+    await assert.rejects(openWs(`ws://127.0.0.1:${pa}/`, { protocols: ['ptybridge', `ptybridge-token.${Buffer.from('nope').toString('base64url')}`] }), { status: 401 });
   } finally {
     await a.stop();
-    await b.stop();
     await echo.close();
   }
 });
@@ -141,7 +136,7 @@ test('another local user (setpriv --reuid=nobody) cannot reach a shell behind ws
   const pb = await startPtyb(['exec:sh', 'ws-listen:0']);
   try {
     const port = pb.listening[0]!.port;
-    const token = /\?token=(\S+)$/m.exec(pb.stderr())![1]!;
+    const token = /#token=(\S+)$/m.exec(pb.stderr())![1]!;
     // The client is node itself with an inline script: nothing of this tree needs to be readable by nobody.
     const client = `const s=require('net').connect(${port},'127.0.0.1');s.on('data',d=>{process.stdout.write(String(d).split('\\r\\n')[0]+'\\n');s.destroy()});` +
       `s.write('GET /'+(process.argv[1]||'')+' HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n')`;
@@ -200,7 +195,6 @@ test('TLS: wss/https with cert= and key=, a wss: client trusting the self-signed
       const ca = readFileSync(cert);
       const page = await new Promise<http.IncomingMessage>((resolve, reject) => https.get({ host: '127.0.0.1', port, path: `/?token=${TOKEN}`, ca }, (res) => (res.resume(), resolve(res))).on('error', reject));
       assert.equal(page.statusCode, 200);
-      assert.match(String(page.headers['set-cookie']), /; Secure$/, 'over TLS the session cookie is Secure');
       // Origin's scheme counts: on an https server, an http:// page of the same host is another origin.
       await assert.rejects(openWs(wsUrl(port, '/', 'wss'), { ca, origin: `http://127.0.0.1:${port}` }), { status: 403 });
       (await openWs(wsUrl(port, '/', 'wss'), { ca, origin: `https://127.0.0.1:${port}` })).terminate();

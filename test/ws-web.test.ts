@@ -18,21 +18,21 @@ const termSize = (page: Page) => page.evaluate(() => {
 
 const hasExec = async () => /\bexec:/.test((await runPtyb(['--help'])).stdout.toString());
 
-test('browser terminal: a shell behind ws-listen, opened by the URL it prints; typing, output, resize reaching stty size, a reload by the cookie', async (t) => {
+test('browser terminal: a shell behind ws-listen, opened by the URL it prints; typing, output, resize reaching stty size, a reload by the token the tab kept', async (t) => {
   if (!(await hasExec())) return t.skip('exec: is not in this build yet');
   mkdirSync(OUT, { recursive: true });
   const pb = await startPtyb(['exec:sh', 'ws-listen:0']);
   const browser = await launch();
   try {
     // What a newcomer does: open the URL ptybridge printed, token and all.
-    const printed = /open (http:\/\/127\.0\.0\.1:(\d+)\/\?token=\S+)$/m.exec(pb.stderr());
+    const printed = /open (http:\/\/127\.0\.0\.1:(\d+)\/#token=\S+)$/m.exec(pb.stderr());
     assert.ok(printed, pb.stderr());
     assert.equal(Number(printed[2]), pb.listening[0]!.port);
     const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
     await page.goto(printed[1]!);
     await page.waitForSelector('#status.connected');
     assert.equal(page.url(), `http://127.0.0.1:${pb.listening[0]!.port}/`, 'the token left the address bar');
-    // A reload has no token in its URL: the session cookie opens the page and the socket.
+    // A reload has no token in its URL: the tab's sessionStorage has it, and the page presents it on its socket.
     await page.reload();
     await page.waitForSelector('#status.connected');
     const n = Math.floor(Math.random() * 1e6);

@@ -17,12 +17,12 @@ export interface WsListenTarget extends HostPort {
 }
 
 const options = z.object({
-  token: text(undefined, 'secret a peer must present (Authorization: Bearer, or ?token= on the URL, which gives a browser a session cookie); default: ?token-file=, $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route'),
+  token: text(undefined, 'secret a peer must present (Authorization: Bearer, or ?token= on the URL; the page opened with #token= keeps it in the tab and presents it on its socket); default: ?token-file=, $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route'),
   'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
   'view-token': text(undefined, 'a second token, presented the same ways: its peers watch and never type (compared in constant time, never logged)'),
   users: text(undefined, 'a users file: one line per user, NAME ROLE SHA256 (role full or view; the hex SHA-256 of the user\'s token); names appear in logs, the index and the transcript; read again on SIGHUP', 'a file'),
   'trust-proxy': text(undefined, 'comma-separated addresses of reverse proxies (oauth2-proxy, Authelia) whose user-header names the peer; the header from any other address is ignored', 'IP addresses'),
-  'user-header': text('X-Forwarded-User', 'with trust-proxy=: the request header that carries the authenticated user\'s name', 'a header name'),
+  'user-header': text(undefined, 'with trust-proxy=: the request header that carries the authenticated user\'s name, set by the proxy itself (X-Forwarded-User after oauth2-proxy or Authelia); without it no header names a peer', 'a header name'),
   ...doorOptions,
   origin: text(undefined, 'comma-separated browser origins allowed besides this server itself (same scheme and host), or * for any', 'origins'),
   'allowed-hosts': text(undefined, 'comma-separated Host names a browser may use besides IP addresses, localhost and the bound name (a reverse proxy\'s name; .example.com: its subdomains too), or * for any', 'host names'),
@@ -53,7 +53,7 @@ export function serverSettingsOf(spec: { target: WsListenTarget; options: z.outp
   const o = spec.options;
   const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };
   for (const k of ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'origin', 'allowed-hosts', 'cert', 'key', 'client-ca', 'static'] as const) if (o[k] !== undefined) settings[k] = o[k];
-  if (o['trust-proxy'] !== undefined) settings['user-header'] = o['user-header'];
+  if (o['trust-proxy'] !== undefined && o['user-header'] !== undefined) settings['user-header'] = o['user-header'];
   if (o.dotfiles) settings.dotfiles = true;
   return settings;
 }
@@ -85,6 +85,8 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   parseTarget,
   validate(spec) {
     const o = spec.options;
+    // `?token=$TOKEN` with the variable unset: refused, never a door open to whoever presents nothing.
+    if (o.token !== undefined && o.token.trim() === '') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: token= is ${o.token === '' ? 'empty' : 'blank'}: expected a secret (or token=none to open the route to anyone, on purpose)`);
     if (o.token !== undefined && o['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: token= and token-file= exclude each other`);
     if (o['client-ca'] !== undefined) {
       if (o.cert === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: client-ca= needs cert= and key=: client certificates come with TLS`);
@@ -94,18 +96,19 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
     if (o.dotfiles && o.static === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: ?dotfiles needs static=DIR`);
     const vt = o['view-token'];
     if (vt !== undefined) {
-      if (vt === '' || vt === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : '"none"'}`);
+      if (vt.trim() === '' || vt === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= expects a secret (its peers watch), got ${vt === '' ? 'nothing' : vt.trim() === '' ? 'blanks' : '"none"'}`);
       if (o.token === 'none') throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= with token=none: without a token every peer types; give token= too`);
       if (vt === o.token) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: view-token= is the same as token=: a peer could not be told apart`);
     }
-    if (!/^[!#$%&'*+.^_`|~\w-]+$/.test(o['user-header'] ?? '')) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: user-header= expects a header name such as X-Forwarded-User`);
+    if (o['user-header'] !== undefined && o['trust-proxy'] === undefined) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: user-header= is believed only from trust-proxy= addresses: give trust-proxy= too`);
+    if (o['user-header'] !== undefined && !/^[!#$%&'*+.^_`|~\w-]+$/.test(o['user-header'])) throw new UsageError(`${quoteUri(redactSecrets(spec.uri))}: user-header= expects a header name such as X-Forwarded-User`);
     parseTrustProxy(o['trust-proxy'], quoteUri(redactSecrets(spec.uri)));
   },
   async listen(spec, onLink, ctx) {
     // The HTTP server, its auth and the page's assets load when a listener opens: a route
     // without a WebSocket starts without them (bench/results-binary.md).
     const { describePeer, mount } = await import('../web/server.js');
-    const { credentialOf } = await import('../web/auth.js');
+    const { credentialOf, PAGE_PROTOCOL } = await import('../web/auth.js');
     const uri = redactSecrets(spec.uri);
     const o = spec.options;
     const { path } = spec.target;
@@ -118,7 +121,8 @@ export const wsListen: ListeningType<WsListenTarget, typeof options> = {
       noServer: true,
       maxPayload: o['max-frame'],
       perMessageDeflate: false,
-      handleProtocols: (offered) => chooseSubprotocol(offered) ?? false,
+      // The page offers `ptybridge` beside its token's subprotocol: the answer must name one it offered.
+      handleProtocols: (offered) => chooseSubprotocol(offered) ?? (offered.has(PAGE_PROTOCOL) ? PAGE_PROTOCOL : false),
     });
     const onPeer = (ws: WebSocket, req: http.IncomingMessage, auth: Admitted) => {
       const label = `${scheme} ${describePeer(req)}`;

@@ -4,7 +4,7 @@ import type { HubSettings } from '../core/hub-settings.js';
 import { hubOptions, hubSettingsOf } from '../endpoints/hub-options.js';
 import { showValue } from '../options.js';
 import { RouteError, UsageError } from '../errors.js';
-import { quoteUri, redactSecrets, splitAddress } from '../uri.js';
+import { isSecretKey, quoteUri, redactSecrets, splitAddress } from '../uri.js';
 
 export type Connecting = { type: ConnectingType; spec: Spec };
 export type Listening = { type: ListeningType; spec: Spec };
@@ -143,13 +143,15 @@ const SUMMARY: Record<PlanKind, string> = {
  */
 export function describePlan(plan: Plan): string[] {
   // Durations and sizes as a user writes them (10s, 1M); the hub's options only where there is a hub.
-  const shown = (e: Endpoint, k: string, v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : showValue(e.type.options.shape[k] as Parameters<typeof showValue>[0], v));
+  // Printed where ExecStartPre's output lands (the journal): secrets show as `…`.
+  const shown = (e: Endpoint, k: string, v: unknown) =>
+    isSecretKey(k) && v !== 'none' ? '…' : typeof v === 'object' ? JSON.stringify(v) : showValue(e.type.options.shape[k] as Parameters<typeof showValue>[0], v);
   const opts = (e: Endpoint) =>
     Object.entries(e.spec.options as Record<string, unknown>)
       .filter(([k, v]) => v !== undefined && (plan.kind === 'hub' || (!HUB_OPTIONS.includes(k) && k !== 'screen')))
       .map(([k, v]) => `${k}=${shown(e, k, v)}`)
       .join(' ');
-  const line = (role: string, e: Endpoint) => `  ${role.padEnd(8)}  ${e.spec.uri}  [${opts(e)}]`;
+  const line = (role: string, e: Endpoint) => `  ${role.padEnd(8)}  ${redactSecrets(e.spec.uri)}  [${opts(e)}]`;
   const head = plan.kind === 'hub' ? `${SUMMARY.hub}, ${plan.doors.length} door${plan.doors.length === 1 ? '' : 's'}` : SUMMARY[plan.kind];
   switch (plan.kind) {
     case 'pipe':

@@ -138,7 +138,7 @@ class Hub {
     const peers: Record<string, number> = Object.fromEntries([...this.doorKinds].map((d) => [d, 0]));
     for (const p of this.peers) peers[p.door] = (peers[p.door] ?? 0) + 1;
     const who = [...this.peers].flatMap((p) => (p.user === undefined ? [] : [{ name: p.user, doing: this.keyboard.doing(p) }]));
-    const uri = redactSecrets(this.device.spec.uri);
+    const uri = this.deviceUri;
     return { name: this.ctx.name ?? uri, device: this.label ?? uri, up: this.link !== undefined, peers, who };
   }
 
@@ -146,10 +146,15 @@ class Hub {
     return this.ctx.log;
   }
 
+  /** The device's address as peers, logs, the index and metrics see it: secrets (`env=`, tokens) hidden. */
+  private get deviceUri(): string {
+    return redactSecrets(this.device.spec.uri);
+  }
+
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
     const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
-    return { device: { label: this.label ?? this.device.spec.uri, open: this.link !== undefined }, peers: this.peers.size, who };
+    return { device: { label: this.label ?? this.deviceUri, open: this.link !== undefined }, peers: this.peers.size, who };
   }
 
   /**
@@ -169,8 +174,8 @@ class Hub {
       const never = this.device.type.neverWaitFor?.(this.device.spec);
       if (never) throw new DeviceNotWaitedError(err as EndpointError, never);
       const why = (err as Error).message;
-      this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.device.spec.uri, reason: why });
-      this.notify('deviceWaiting', this.device.spec.uri, why);
+      this.log.warn(`${why}; waiting for it (peers are told it is down)`, { event: 'device-waiting', device: this.deviceUri, reason: why });
+      this.notify('deviceWaiting', this.deviceUri, why);
       this.reopening = this.reopen(undefined, why);
       return;
     }
@@ -181,7 +186,7 @@ class Hub {
     try {
       return await this.device.type.open(this.device.spec, this.openCtx);
     } catch (err) {
-      throw err instanceof EndpointError ? err : new EndpointError(this.device.spec.uri, err);
+      throw err instanceof EndpointError ? err : new EndpointError(this.deviceUri, err);
     }
   }
 
@@ -241,7 +246,7 @@ class Hub {
     // Its live output is held until the screen (or byte tail) as of this moment is ready.
     peer.hold();
     this.replay.snapshot((first) => peer.release(first));
-    if (!this.link) peer.notice(`device ${this.device.spec.uri} is down; waiting for it`);
+    if (!this.link) peer.notice(`device ${this.deviceUri} is down; waiting for it`);
     if (peer.following) this.notices.follow(peer);
     this.notices.announce(peer);
   }
@@ -386,14 +391,14 @@ class Hub {
     if (never !== undefined) {
       this.log.warn(`${link.label} lost: ${reason}; not reopened: ${never}`, { event: 'device-gone', device: link.label, reason });
       this.notify('deviceDown', link.label, reason, true);
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; it will not come back`);
+      for (const p of this.peers) p.notice(`device ${this.deviceUri} lost: ${reason}; it will not come back`);
       this.onGone(failed);
       return;
     }
     if (Date.now() - this.openedAt >= MAX_DELAY_MS) this.nextDelay = FIRST_DELAY_MS;
     this.log.warn(`${link.label} lost: ${reason}; reopening`, { event: 'device-lost', device: link.label, reason });
     this.notify('deviceDown', link.label, reason, false);
-    for (const p of this.peers) p.notice(`device ${this.device.spec.uri} lost: ${reason}; reopening`);
+    for (const p of this.peers) p.notice(`device ${this.deviceUri} lost: ${reason}; reopening`);
     this.reopening = this.reopen(link.reopen && 'ready' in link.reopen ? link.reopen.ready : undefined);
   }
 
@@ -417,7 +422,7 @@ class Hub {
         link = await this.open();
       } catch (err) {
         const why = (err as Error).message;
-        if (why !== lastError) this.log.info(`reopening ${this.device.spec.uri}: ${why}`, { event: 'device-reopen-failed', reason: why });
+        if (why !== lastError) this.log.info(`reopening ${this.deviceUri}: ${why}`, { event: 'device-reopen-failed', reason: why });
         lastError = why;
         continue;
       }
@@ -428,7 +433,7 @@ class Hub {
       const back = this.everOpen ? 'is back' : 'is up';
       this.attach(link, true);
       this.log.warn(`${link.label} ${back}`, { event: back === 'is back' ? 'device-back' : 'device-up', device: link.label });
-      for (const p of this.peers) p.notice(`device ${this.device.spec.uri} ${back}`);
+      for (const p of this.peers) p.notice(`device ${this.deviceUri} ${back}`);
       return;
     }
   }

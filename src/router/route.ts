@@ -1,4 +1,5 @@
 // Runs a planned route (src/plan/plan.ts: pipe, fork, rendezvous or hub) until it ends or is stopped.
+import { redactSecrets } from '../uri.js';
 import { EndpointError, describeOsError } from '../errors.js';
 import type { Endpoint, OpenContext } from '../core/endpoint.js';
 import type { Link, Listener } from '../core/link.js';
@@ -18,6 +19,8 @@ export { sharingOf } from '../plan/plan.js';
 /** Starts a planned route (src/plan/plan.ts). Rejects if an endpoint cannot be opened or bound. */
 export async function startPlan(plan: Plan, ctx: RouteContext): Promise<Route> {
   await preflight(plan);
+  if (plan.kind === 'hub') warnOpenDoors(plan.device, plan.doors, ctx.log);
+  if (plan.kind === 'fork') warnOpenDoors(plan.upstream, [plan.door], ctx.log);
   const abort = new AbortController();
   const openCtx: OpenContext = { log: ctx.log, signal: abort.signal };
   switch (plan.kind) {
@@ -32,6 +35,22 @@ export async function startPlan(plan: Plan, ctx: RouteContext): Promise<Route> {
       const forkCtx = plan.doorIsRight && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
       return forkPerPeer(plan.door, plan.upstream, forkCtx, openCtx, abort);
     }
+  }
+}
+
+/** What a shell or a console is reached through: anyone who reaches a door without authentication types into it. */
+const CONSOLES = ['exec', 'pty', 'serial'];
+const OPEN_DOORS = ['tcp-listen', 'udp-listen'];
+
+/**
+ * `exec:bash tcp-listen:PORT`: every local user (loopback is not private) gets the shell,
+ * with no token. Said once at start, as ws-listen says ?token=none, with the private ways.
+ */
+function warnOpenDoors(device: Connecting, doors: Listening[], log: Logger): void {
+  if (!CONSOLES.includes(device.type.scheme)) return;
+  for (const d of doors) {
+    if (!OPEN_DOORS.includes(d.type.scheme)) continue;
+    log.warn(`${redactSecrets(d.spec.uri)}: no authentication: anyone who can connect, every local user included, gets ${redactSecrets(device.spec.uri)}${isReadonlyDoor(d) ? "'s output" : ''}; for a private console use unix-listen:PATH?mode=0600, tls-listen with ?client-ca=, or ws-listen (token)`, { event: 'open-door' });
   }
 }
 

@@ -1,5 +1,5 @@
-// Who may use a ws-listen server: the Host allow-list (DNS rebinding), the browser Origin check, and the token (Bearer, session cookie or ?token=).
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// Who may use a ws-listen server: the Host allow-list (DNS rebinding), the browser Origin check, and the token (Bearer, the page's subprotocol, or ?token=).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
@@ -13,8 +13,8 @@ import { normalAddress, parseTrustProxy, proxyUser, type Role, type User, type U
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
 type Credential = { kind: 'full' } | { kind: 'view' } | { kind: 'user'; user: User };
 
-/** The environment variable that gives every ws-listen of the process its token (kept out of `ps`). */
-export const TOKEN_ENV = 'PTYBRIDGE_TOKEN';
+import { envToken, TOKEN_ENV } from '../env-token.js';
+export { TOKEN_ENV };
 
 /** The auth part of a server's settings: fixed when it starts, the same for every route on it. */
 export interface AuthOptions {
@@ -37,6 +37,26 @@ export interface AuthOptions {
   'user-header'?: string;
 }
 
+/**
+ * Whether a Host header may be believed (DNS rebinding): a page on attacker.example, resolved
+ * to 127.0.0.1, is same-origin with this server and sends `Host: attacker.example`. IP
+ * literals cannot be rebound, nor can `localhost` and `*.localhost` (browsers resolve them to
+ * loopback themselves); `names` are the server's own, `allowed` the operator's list (`*`: any,
+ * `.example.com`: its subdomains). No Host at all: not a browser.
+ */
+export function hostAllowed(host: string | undefined, names: ReadonlySet<string>, allowed: readonly string[] = []): boolean {
+  if (host === undefined) return true;
+  if (allowed.includes('*')) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  } catch {
+    return false;
+  }
+  if (net.isIP(name) || name === 'localhost' || name.endsWith('.localhost') || names.has(name)) return true;
+  return allowed.some((h) => h === name || (h.startsWith('.') && (name.endsWith(h) || name === h.slice(1))));
+}
+
 /** Where a server's token came from; `none` means the route is open to anyone who reaches it. */
 export type TokenSource = 'uri' | 'file' | 'env' | 'generated' | 'none';
 
@@ -49,20 +69,28 @@ export function generateToken(): string {
  * The token a server uses: `?token=` (`none` turns it off), else the first line of
  * `?token-file=`, else $PTYBRIDGE_TOKEN, else a generated one that the caller prints.
  */
-export async function resolveToken(o: AuthOptions, uri: string, env: NodeJS.ProcessEnv = process.env): Promise<{ token: string | undefined; source: TokenSource }> {
+export async function resolveToken(o: AuthOptions, uri: string, env: string | undefined = envToken()): Promise<{ token: string | undefined; source: TokenSource }> {
   if (o.token === 'none') return { token: undefined, source: 'none' };
-  if (o.token !== undefined) return { token: o.token, source: 'uri' };
+  // `?token=$TOKEN` with the variable unset must not open the door to whoever presents nothing.
+  if (o.token !== undefined) return { token: nonBlank(o.token, `${quoteUri(uri)}: token=`), source: 'uri' };
   let token: string | undefined;
   let source: TokenSource = 'generated';
   if (o['token-file'] !== undefined) {
     token = await readTokenFile(o['token-file'], uri);
     source = 'file';
-  } else if (env[TOKEN_ENV] !== undefined && env[TOKEN_ENV] !== '') {
-    token = env[TOKEN_ENV]!.trim();
+  } else if (env !== undefined) {
+    token = nonBlank(env, `${quoteUri(uri)}: $${TOKEN_ENV}`);
     source = 'env';
   }
   if (token === 'none') throw new UsageError(`${quoteUri(uri)}: the token "none" turns the token off only when written on the address (?token=none)`);
   return token === undefined ? { token: generateToken(), source } : { token, source };
+}
+
+/** A token trimmed, refused (exit 2) when nothing is left: an empty secret is no secret. */
+export function nonBlank(token: string, where: string): string {
+  const t = token.trim();
+  if (t === '') throw new UsageError(`${where} is ${token === '' ? 'empty' : 'blank'}: expected a secret (or ?token=none to open the route to anyone, on purpose)`);
+  return t;
 }
 
 /** The first line of a token file (ws-listen's and ws:'s ?token-file=), trimmed; refused when empty. */
@@ -87,12 +115,6 @@ export function tokenMatches(given: string | undefined, expected: string): boole
 }
 
 /**
- * The session cookie's name. Cookies are not scoped by port, so the name carries it: two
- * servers on one host do not overwrite each other's session.
- */
-export const cookieName = (port: number) => `ptybridge_session_${port}`;
-
-/**
  * The request's `?token=`, decoded as addresses are (src/uri.ts): a `+` stays a plus, as in
  * the token the server was given (URLSearchParams would make it a space); any spelling of
  * the key (`%74oken=`) counts, as URLs decode keys.
@@ -107,11 +129,20 @@ function queryToken(url: URL): string | null {
   return null;
 }
 
-/** The value of one cookie in a request, undefined when absent. */
-function cookieOf(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+/**
+ * The page presents its token as a WebSocket subprotocol (`ptybridge-token.BASE64URL`),
+ * the one request header a browser lets a page set on a socket: no URL (proxy access logs),
+ * no cookie (cookies go to every port of the host).
+ */
+export const TOKEN_PROTOCOL_PREFIX = 'ptybridge-token.';
+
+/** The subprotocol the server answers a page with: plain framing, JSON controls. */
+export const PAGE_PROTOCOL = 'ptybridge';
+
+function protocolToken(req: IncomingMessage): string | undefined {
+  for (const p of String(req.headers['sec-websocket-protocol'] ?? '').split(',')) {
+    const v = p.trim();
+    if (v.startsWith(TOKEN_PROTOCOL_PREFIX)) return Buffer.from(v.slice(TOKEN_PROTOCOL_PREFIX.length), 'base64url').toString('utf8');
   }
   return undefined;
 }
@@ -126,9 +157,7 @@ export interface Admitted {
   user?: string;
   /** The users-file entry that let it in: a SIGHUP that removes or changes it ends the peer's connection. */
   account?: User;
-  via: 'open' | 'bearer' | 'query' | 'cookie' | 'certificate';
-  /** Set on the HTTP answer when the token came in the URL: the browser's session from then on. */
-  setCookie?: string;
+  via: 'open' | 'bearer' | 'query' | 'protocol' | 'certificate';
 }
 
 /** What `authenticate` decided. */
@@ -139,19 +168,15 @@ export type AuthResult = Admitted | { ok: false; status: 401 | 403; why: string 
  * page on a rebound name must not get in, token or not), then Origin, then the credential.
  */
 export class Gate {
-  /** Per process: a session cookie is worth nothing to another server, or after a restart. */
-  private readonly secret = randomBytes(32);
   private readonly origins: string[];
   private readonly hosts: string[];
-  private port = 0;
-  private session = '';
-  private viewSession = '';
   private readonly names = new Set(['localhost']);
   private readonly viewToken: string | undefined;
   private readonly users: UsersFile | undefined;
   private readonly open: boolean;
   private readonly trusted: string[];
-  private readonly userHeader: string;
+  /** Undefined: no header names a peer (only `?user-header=` makes one believed). */
+  private readonly userHeader: string | undefined;
   private readonly certificates: boolean;
 
   /**
@@ -159,7 +184,7 @@ export class Gate {
    * says whether anyone then gets in (default: when there is no token and no users file).
    */
   constructor(
-    private readonly token: string | undefined,
+    private token: string | undefined,
     o: AuthOptions,
     private readonly tls: boolean,
     bindHost: string,
@@ -173,20 +198,20 @@ export class Gate {
     this.users = extra.users;
     this.open = extra.open ?? (token === undefined && extra.users === undefined);
     this.trusted = parseTrustProxy(o['trust-proxy'], 'ws-listen');
-    this.userHeader = (o['user-header'] ?? 'x-forwarded-user').toLowerCase();
+    // Never a default: a proxy that passes the client's own X-Forwarded-User through would let
+    // anyone type under any name in the audit transcript.
+    this.userHeader = o['user-header']?.toLowerCase();
     this.certificates = extra.certificates ?? false;
   }
 
-  /** Learns the address really bound (port 0, a name, a wildcard): the Host check and the cookie depend on it. */
+  /** Learns the address really bound (a wildcard is reached by this machine's name): the Host check depends on it. */
   bound(address: net.AddressInfo): void {
-    this.port = address.port;
     if (address.address === '0.0.0.0' || address.address === '::') this.names.add(hostname().toLowerCase());
-    if (this.token !== undefined) this.session = this.mac(this.token);
-    if (this.viewToken !== undefined) this.viewSession = this.mac(`view\n${this.viewToken}`);
   }
 
-  private mac(what: string): string {
-    return createHmac('sha256', this.secret).update(`${this.port}\n${what}`).digest('base64url');
+  /** A new server token (the token file rewritten, then SIGHUP): from now on only it is accepted. */
+  replaceToken(token: string): void {
+    this.token = token;
   }
 
   /** True when the server asks for a token (not `?token=none`). */
@@ -218,17 +243,7 @@ export class Gate {
    * `localhost` and `*.localhost` (browsers resolve them to loopback themselves).
    */
   hostAllowed(req: IncomingMessage): boolean {
-    const host = this.front(req).host;
-    if (host === undefined) return true; // not a browser: browsers always send Host
-    if (this.hosts.includes('*')) return true;
-    let name: string;
-    try {
-      name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
-    } catch {
-      return false;
-    }
-    if (net.isIP(name) || name === 'localhost' || name.endsWith('.localhost') || this.names.has(name)) return true;
-    return this.hosts.some((h) => h === name || (h.startsWith('.') && (name.endsWith(h) || name === h.slice(1))));
+    return hostAllowed(this.front(req).host, this.names, this.hosts);
   }
 
   /**
@@ -266,31 +281,43 @@ export class Gate {
       return v.ok ? { ok: true, role: v.role ?? 'full', ...(v.user !== undefined ? { user: v.user } : {}), ...(v.account ? { account: v.account } : {}), via: 'certificate' } : { ok: false, status: 403, why: v.why };
     }
     const admitted = this.credentialOf(req, url);
-    if (!admitted) return this.open ? this.named(req, { ok: true, role: 'full', via: 'open' }) : { ok: false, status: 401, why: 'token required' };
-    return this.named(req, admitted);
+    if (admitted) return this.named(req, admitted);
+    if (this.open) return this.named(req, { ok: true, role: 'full', via: 'open' });
+    // Told apart: a mistyped or rotated token is not the same trouble as a forgotten one.
+    return { ok: false, status: 401, why: this.presented(req, url) ? 'wrong token' : 'token required' };
+  }
+
+  /** Whether the request carries a token at all (right or wrong). */
+  private presented(req: IncomingMessage, url: URL): boolean {
+    return /^bearer\s+/i.test(req.headers.authorization ?? '') || protocolToken(req) !== undefined || queryToken(url) !== null;
   }
 
   /** The trusted proxy's name for a peer the credential did not name; a header from anyone else is ignored. */
   private named(req: IncomingMessage, a: Admitted): Admitted {
-    if (a.user !== undefined || !this.trusted.length) return a;
+    if (a.user !== undefined || !this.trusted.length || this.userHeader === undefined) return a;
     const user = proxyUser(this.trusted, req.socket.remoteAddress, req.headers[this.userHeader]);
     return user === undefined ? a : { ...a, user };
   }
 
+  /**
+   * No cookie: the page keeps its token in sessionStorage (per origin, so per port) and
+   * presents it itself; a cookie would be sent, and readable, to every port of the host.
+   */
   private credentialOf(req: IncomingMessage, url: URL): Admitted | undefined {
     const auth = req.headers.authorization;
     if (auth && /^bearer\s+/i.test(auth)) {
       const c = this.match(auth.replace(/^bearer\s+/i, '').trim());
       if (c) return this.admit(c, 'bearer');
     }
-    const fromQuery = queryToken(url);
-    if (fromQuery !== null) {
-      const c = this.match(fromQuery);
-      if (c) return { ...this.admit(c, 'query'), setCookie: this.sessionCookie(c, this.front(req).scheme === 'https:') };
+    const fromProtocol = protocolToken(req);
+    if (fromProtocol !== undefined) {
+      const c = this.match(fromProtocol);
+      if (c) return this.admit(c, 'protocol');
     }
-    const cookie = cookieOf(req, cookieName(this.port));
-    const c = cookie === undefined ? undefined : this.matchSession(cookie);
-    return c && this.admit(c, 'cookie');
+    // websockify clients (noVNC's path=websockify?token=…) and old bookmarks present it here.
+    const fromQuery = queryToken(url);
+    const c = fromQuery === null ? undefined : this.match(fromQuery);
+    return c && this.admit(c, 'query');
   }
 
   private admit(c: Credential, via: Admitted['via']): Admitted {
@@ -308,30 +335,6 @@ export class Gate {
     return user && { kind: 'user', user };
   }
 
-  /**
-   * A user's session names the user and is checked against the users file as it is now: a
-   * user removed (or given another token) on SIGHUP loses their session too.
-   */
-  private matchSession(value: string): Credential | undefined {
-    const m = /^u\.([\w-]+)\.([\w-]+)$/.exec(value);
-    if (m) {
-      const user = this.users?.find(Buffer.from(m[1]!, 'base64url').toString());
-      return user && tokenMatches(m[2], this.userMac(user)) ? { kind: 'user', user } : undefined;
-    }
-    const full = this.token !== undefined && tokenMatches(value, this.session);
-    const view = this.viewToken !== undefined && tokenMatches(value, this.viewSession);
-    return full ? { kind: 'full' } : view ? { kind: 'view' } : undefined;
-  }
-
-  private userMac(u: User): string {
-    return this.mac(`user\n${u.name}\n${u.role}\n${u.hash.toString('hex')}`);
-  }
-
-  /** The Set-Cookie header that lets the page's later requests and its socket in without the token. */
-  private sessionCookie(c: Credential, secure: boolean): string {
-    const value = c.kind === 'full' ? this.session : c.kind === 'view' ? this.viewSession : `u.${Buffer.from(c.user.name).toString('base64url')}.${this.userMac(c.user)}`;
-    return `${cookieName(this.port)}=${value}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
-  }
 }
 
 /** The URL of a request as logs may show it: the path only (a token may hide in the query under any spelling). */

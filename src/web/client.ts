@@ -6,6 +6,7 @@ import '@xterm/xterm/css/xterm.css';
 import './terminal.css';
 import { serverMessage, type PageMessage } from '../core/control-protocol.js';
 import type { KeyboardState } from '../core/roles.js';
+import { keepToken, pageToken } from './page-token.js';
 
 const statusEl = document.getElementById('status')!;
 const keyboardEl = document.getElementById('keyboard')!;
@@ -13,22 +14,26 @@ const badgeEl = document.getElementById('badge')!;
 const holderEl = document.getElementById('holder')!;
 const watchingEl = document.getElementById('watching')!;
 const takeEl = document.getElementById('take') as HTMLButtonElement;
-const params = new URLSearchParams(location.search);
-// Read as the server reads it (src/uri.ts): percent-decoded, a `+` stays a plus (a base64 token keeps it).
-const rawToken = /[?&]token=([^&#]*)/.exec(location.search)?.[1];
-const token = rawToken === undefined ? null : (() => {
-  try {
-    return decodeURIComponent(rawToken);
-  } catch {
-    return rawToken;
-  }
-})();
-if (token !== null) {
-  // The server has put the token in a cookie; keep it out of the address bar and history.
-  params.delete('token');
-  const rest = params.toString();
-  history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+const tokenForm = document.getElementById('token-form') as HTMLFormElement;
+// The page presents its token on its socket itself (src/web/page-token.ts): no cookie, which
+// every port of the host would receive.
+const token = pageToken();
+
+/** The subprotocols that carry the token: `ptybridge-token.` + base64url of its UTF-8 bytes (src/web/auth.ts). */
+function protocols(): string[] {
+  if (token === null) return ['ptybridge'];
+  let bin = '';
+  for (const b of new TextEncoder().encode(token)) bin += String.fromCharCode(b);
+  return ['ptybridge', `ptybridge-token.${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`];
 }
+
+// No token yet: the box asks for it (pasting it keeps it out of the browser's history,
+// where even a #fragment of an address opened stays).
+tokenForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  keepToken((tokenForm.elements.namedItem('token') as HTMLInputElement).value.trim());
+  location.reload();
+});
 
 const term = new Terminal({
   cursorBlink: true,
@@ -98,14 +103,16 @@ function sendResize(): void {
 
 function connect(): void {
   const query = new URLSearchParams();
-  if (token !== null) query.set('token', token);
   query.set('session', session);
   const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${location.pathname}?${query}`;
   setStatus('connecting', 'connecting…');
-  const sock = new WebSocket(url);
+  const sock = new WebSocket(url, protocols());
+  let opened = false;
   sock.binaryType = 'arraybuffer';
   ws = sock;
   sock.onopen = () => {
+    opened = true;
+    tokenForm.hidden = true;
     // What the server sends first is the whole screen (or its replay): start clean, so
     // that a reconnect does not write it below what this page already shows.
     term.reset();
@@ -125,6 +132,8 @@ function connect(): void {
   sock.onclose = (ev: CloseEvent) => {
     if (ws !== sock) return;
     ws = undefined;
+    // Refused before it opened (a browser is not told why: no token, a wrong one, or down).
+    if (!opened) tokenForm.hidden = false;
     showKeyboard(undefined);
     if (stopped) return;
     const secs = Math.round(delay / 100) / 10;

@@ -1,6 +1,7 @@
 // The console index in the browser: a filter box, keyboard moves (/ j k ↑ ↓ Enter Esc) and live state from _ptybridge/consoles.json, without a reload.
 /// <reference lib="dom" />
 import { consoleHref, rowCells, type ConsoleJson } from './index-rows.js';
+import { pageToken } from './page-token.js';
 
 const POLL_MS = 2000;
 const filter = document.getElementById('filter') as HTMLInputElement;
@@ -8,8 +9,8 @@ const tbody = document.querySelector('#consoles tbody') as HTMLTableSectionEleme
 const count = document.getElementById('count')!;
 const live = document.getElementById('live')!;
 
-// The token went into the session cookie when this page was served: keep it out of the address bar and history.
-if (/[?&]token=/.test(location.search)) history.replaceState(null, '', location.pathname + location.hash);
+// consoles.json is asked for with the token the tab keeps (src/web/page-token.ts), no cookie.
+const token = pageToken();
 
 filter.hidden = false;
 let selected: HTMLTableRowElement | undefined;
@@ -139,7 +140,7 @@ function update(list: ConsoleJson[]): void {
 async function poll(): Promise<void> {
   if (!document.hidden) {
     try {
-      const res = await fetch('_ptybridge/consoles.json', { cache: 'no-store', credentials: 'same-origin' });
+      const res = await fetch('_ptybridge/consoles.json', { cache: 'no-store', credentials: 'omit', headers: token === null ? {} : { Authorization: `Bearer ${token}` } });
       if (!res.ok) throw new Error(String(res.status));
       update(((await res.json()) as { consoles: ConsoleJson[] }).consoles);
       live.textContent = 'live';

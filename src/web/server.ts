@@ -12,10 +12,11 @@ import { EndpointError, UsageError } from '../errors.js';
 import type { Listener, RouteStatus } from '../endpoints/types.js';
 import { logAlways, type Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
-import { Gate, loggablePath, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
+import { Gate, loggablePath, readTokenFile, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
 import { answer, ASSET_DIR, PAGE_HEADERS, serveFavicon, serveStatic, serveTerminal } from './http.js';
 import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
+import { RefusalLimit } from './refusals.js';
 import { UsersFile } from '../router/roles.js';
 import { askForCertificates } from './client-certs.js';
 import { serveConsoleApi } from './console-api.js';
@@ -183,6 +184,7 @@ class WebServer {
     const gate = new Gate(token, settings, tls, host, { users, open: source === 'none' && !certificates, certificates });
     const web = new WebServer(server, settings, gate, tls, uri, log, users);
     if (users) users.onReload = () => web.revoke();
+    if (source === 'file' && token !== undefined) web.followTokenFile(settings['token-file']!, token);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => {
         users?.close();
@@ -201,7 +203,8 @@ class WebServer {
     const base = `${tls ? 'https' : 'http'}://${formatHostPort(shown, a.port)}`;
     const where = web.novnc ? `${base}/vnc.html` : `${base}${settings.static === undefined ? (first.path ?? '/') : '/'}`;
     if (source === 'generated' && token !== undefined) {
-      const url = `${where}?token=${token}${web.novnc ? `&${noVncQuery(first.path, token)}` : ''}`;
+      // The terminal page takes its token from the fragment, which no server or proxy log sees; noVNC reads its path= from the query.
+      const url = web.novnc ? `${where}?token=${token}&${noVncQuery(first.path, token)}` : `${where}#token=${token}`;
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
       logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${url}`, { event: 'token-generated', url }, { announcement: true });
@@ -210,6 +213,33 @@ class WebServer {
     }
     return web;
   }
+
+  /**
+   * SIGHUP reads the token file again: a rotated token takes effect without a restart, and
+   * the peers let in by the old one are let go (1008), as a removed user's are. A file that
+   * became unreadable or empty keeps the token before it, with a log line.
+   */
+  followTokenFile(file: string, first: string): void {
+    let current = first;
+    const onHup = () => {
+      readTokenFile(file, this.firstUri).then(
+        (token) => {
+          if (token === current) return;
+          current = token;
+          this.gate.replaceToken(token);
+          this.log.warn(`${this.firstUri}: token-file=${file} changed: the new token is in force; peers let in by the old one are closed`, { event: 'token-reloaded' });
+          for (const m of this.mounts.values()) {
+            for (const [ws, auth] of m.clients) if (!auth.account && auth.via !== 'open' && auth.role === 'full') ws.close(1008, 'token changed');
+          }
+        },
+        (err: Error) => this.log.error(`${err.message}; keeping the token read before`, { event: 'token-reload-failed' }),
+      );
+    };
+    process.on('SIGHUP', onHup);
+    this.stopFollowing = () => process.off('SIGHUP', onHup);
+  }
+
+  private stopFollowing = () => {};
 
   /** After the users file was read again: a user removed, or given another role or token, is let go (1008). */
   revoke(): void {
@@ -261,6 +291,7 @@ class WebServer {
     if (this.mounts.size > 0) return;
     onLastGone();
     this.users?.close();
+    this.stopFollowing();
     await new Promise<void>((done) => {
       this.server.close(() => done());
       this.server.closeIdleConnections();
@@ -268,11 +299,19 @@ class WebServer {
     });
   }
 
-  /** Logs a refused request by its path only: a token may hide in the query under any spelling. */
+  private readonly refusals = new RefusalLimit();
+
+  /**
+   * Logs a refused request (address, path, reason) at the default level, rate-limited; by
+   * its path only: a token may hide in the query under any spelling.
+   */
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
     if (status === 403 && why === 'origin not allowed' && this.sayOrigin(req, m)) return;
-    (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, {
-      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why,
+    const hidden = this.refusals.next();
+    if (hidden === undefined) return;
+    const more = hidden ? ` (${hidden} more refused before this, not logged)` : '';
+    (m?.log ?? this.log).warn(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}${more}`, {
+      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why, ...(hidden ? { notLogged: hidden } : {}),
     });
   }
 
@@ -293,22 +332,35 @@ class WebServer {
     return true;
   }
 
+  /**
+   * The page, its assets and ?static= files are public (the same bytes for anyone, as
+   * websockify --web serves them): the page finds its token in its own storage after a
+   * reload, where no credential can come with the request. What is secret needs the token:
+   * the WebSocket, the index's rows and consoles.json.
+   */
   private request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = urlOf(req);
     if (url.pathname === '/api/consoles' || url.pathname.startsWith('/api/consoles/')) return this.api(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
     const auth: AuthResult = this.gate.authenticate(req, url);
-    if (!auth.ok) {
+    if (!auth.ok && auth.status !== 401) {
       this.refused(req, undefined, auth.status, auth.why);
-      return answer(res, auth.status, auth.status === 401 ? 'token required: open this address with ?token=…' : auth.why);
+      return answer(res, auth.status, auth.why);
     }
-    const headers: Record<string, string> = auth.setCookie ? { 'Set-Cookie': auth.setCookie } : {};
+    const denied = () => {
+      if (auth.ok) return false;
+      this.refused(req, undefined, auth.status, auth.why);
+      answer(res, 401, auth.why === 'wrong token' ? 'wrong token' : 'token required: open this address with #token=…');
+      return true;
+    };
+    // A wrong token in the URL is told at once, not hidden behind a page that cannot connect.
+    if (!auth.ok && auth.why === 'wrong token') return void denied();
     void (async () => {
-      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers }))) return;
-      if (this.novnc && this.toNoVnc(res, url.pathname, headers)) return;
-      if (this.page(req, res, url.pathname, headers)) return;
-      if (serveFavicon(req, res, url.pathname, headers)) return;
-      answer(res, 404, 'not found', headers); // the session cookie still: any URL with ?token= logs the browser in
+      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers: {} }))) return;
+      if (this.novnc && this.toNoVnc(res, url.pathname, {})) return;
+      if (this.page(req, res, url.pathname, auth.ok, denied)) return;
+      if (serveFavicon(req, res, url.pathname, {})) return;
+      if (!denied()) answer(res, 404, 'not found');
     })().catch(() => res.destroy());
   }
 
@@ -340,21 +392,22 @@ class WebServer {
   }
 
   /** The terminal page of a path (or of `/` for a route alone on its address), its assets, or the index. */
-  private page(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, headers: Record<string, string>): boolean {
+  private page(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, authorized: boolean, denied: () => boolean): boolean {
     const all = this.mounts.get('');
-    if (all) return all.web && serveTerminal(req, res, pathname, undefined, headers);
+    if (all) return all.web && serveTerminal(req, res, pathname, undefined, {});
     const here = this.mounts.get(pathname);
-    if (here?.web) return serveTerminal(req, res, pathname, pathname, headers);
+    if (here?.web) return serveTerminal(req, res, pathname, pathname, {});
     if (![...this.mounts.values()].some((m) => m.web)) return false;
     if (pathname === '/') {
-      serveIndex(req, res, this.consoles(), headers);
+      // Without the token, the page without its rows: its script asks for them with the token it keeps.
+      serveIndex(req, res, authorized ? this.consoles() : [], {});
       return true;
     }
     if (pathname === `/${ASSET_DIR}/consoles.json`) {
-      serveConsolesJson(req, res, this.consoles(), headers);
+      if (!denied()) serveConsolesJson(req, res, this.consoles(), {});
       return true;
     }
-    return serveTerminal(req, res, pathname, null, headers);
+    return serveTerminal(req, res, pathname, null, {});
   }
 
   /** What the index lists: every path, by route name, with its route's live status. */

@@ -9,6 +9,8 @@ import { quoted } from '../uri.js';
 /** A user name: what the users file and a trusted header may give (no spaces, no control characters). */
 const NAME = /^[\w.@+-]{1,64}$/;
 /** A token's SHA-256, or a certificate's fingerprint as `openssl x509 -fingerprint -sha256` prints it (AB:CD:…). */
+/** `printf '' | sha256sum`. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const HEX64 = /^(?:sha256:)?((?:[0-9a-f]{2}:){31}[0-9a-f]{2}|[0-9a-f]{64})$/i;
 /** In place of a hash: any certificate from the listener's ?client-ca= whose CN or a SAN is the user's name. */
 const BY_NAME = 'cert';
@@ -35,6 +37,8 @@ export function parseUsers(text: string, file: string): User[] {
     if (role !== 'full' && role !== 'view') throw new UsageError(`${at}: bad role "${role}" for ${name}: expected full (types) or view (watches)`);
     const hex = HEX64.exec(hash);
     if (!hex && hash !== BY_NAME) throw new UsageError(`${at}: bad token hash for ${name}: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming ${name})`);
+    // `printf %s "$UNSET" | sha256sum`: a hash of nothing would let in whoever presents nothing.
+    if (hex && hex[1]!.replaceAll(':', '').toLowerCase() === EMPTY_SHA256) throw new UsageError(`${at}: the token hash for ${name} is the SHA-256 of an empty token: expected the hash of a real secret`);
     if (users.some((u) => u.name === name)) throw new UsageError(`${at}: ${name} is listed twice`);
     const digest = hex ? Buffer.from(hex[1]!.replaceAll(':', ''), 'hex') : Buffer.alloc(0);
     const same = digest.length > 0 && users.find((u) => u.hash.equals(digest));
