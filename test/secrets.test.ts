@@ -56,7 +56,7 @@ routes:
   const r = await runPtyb(['--config', file, '--check']);
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout.toString();
-  assert.match(out, /right  ws-listen:0\/a\?token=…&view-token=…  \[.*token=… .*view-token=…/);
+  assert.match(out, /door      ws-listen:0\/a\?token=…&view-token=…  \[.*token=… .*view-token=…/);
   assert.doesNotMatch(out, /SEKRIT/);
   const typo = await refusal(['ws-listen:0?tokn=SEKRIT-typo', 'exec:id']);
   oneLine(typo, /ws-listen:0\?tokn=…: unknown option "tokn" \(did you mean "token"\?\)/);

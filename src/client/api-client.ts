@@ -1,8 +1,7 @@
 // A program's side of the console API (docs/CONSOLE-API.md): the address and token of a console, and one call at a time, for `ptybridge expect` and `ptybridge mcp`.
 import { readFile } from 'node:fs/promises';
 import { EndpointError, UsageError } from '../errors.js';
-
-export const TOKEN_ENV = 'PTYBRIDGE_TOKEN';
+import { envToken, TOKEN_ENV } from '../env-token.js';
 
 /** An API answer: its status and JSON body. */
 export interface Answer {
@@ -42,7 +41,8 @@ export async function tokenFrom(file: string | undefined, what: string): Promise
       throw new UsageError(`${what}: --token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const t = process.env[TOKEN_ENV];
+  // main() took it out of the environment at start (no child inherits it): ask for the value it kept.
+  const t = envToken();
   if (!t) throw new UsageError(`${what}: needs a token: --token-file FILE or $${TOKEN_ENV}`);
   return t;
 }

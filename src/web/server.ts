@@ -306,7 +306,11 @@ class WebServer {
    * its path only: a token may hide in the query under any spelling.
    */
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
-    if (status === 403 && why === 'origin not allowed' && this.sayOrigin(req, m)) return;
+    if (status === 403 && why === 'origin not allowed') {
+      // Said with its remedy once a minute per Origin; the repeats only at -v.
+      if (!this.sayOrigin(req, m)) (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, { event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why });
+      return;
+    }
     const hidden = this.refusals.next();
     if (hidden === undefined) return;
     const more = hidden ? ` (${hidden} more refused before this, not logged)` : '';
