@@ -80,7 +80,7 @@ async function floodBothWays(url: string, device: ChildProcess, far: string): Pr
   }
 }
 
-test('pyserial rfc2217:// → serial: behind tcp-listen:?telnet: 2 MiB each way across 8 speed changes, SHA-256 exact', { timeout: 60_000 }, async () => {
+test('pyserial rfc2217:// → serial: behind tcp-listen:?telnet: 2 MiB each way across 8 speed changes, SHA-256 exact', { timeout: 180_000 }, async () => {
   const { path: far, device } = await farPort('far-rfc2217');
   const server = await startPtyb(['-v', `serial:${far}?replay=0`, 'tcp-listen:0?telnet']);
   try {
@@ -91,7 +91,7 @@ test('pyserial rfc2217:// → serial: behind tcp-listen:?telnet: 2 MiB each way 
   }
 });
 
-test('a virtual port (pty:?link=) in front of a local serial:: 2 MiB each way across 8 speed changes, SHA-256 exact', { timeout: 60_000 }, async () => {
+test('a virtual port (pty:?link=) in front of a local serial:: 2 MiB each way across 8 speed changes, SHA-256 exact', { timeout: 180_000 }, async () => {
   const { path: far, device } = await farPort('far-local');
   const link = join(dir, 'vport');
   const near = await startPtyb(['-v', `pty:?link=${link}`, `serial:${far}`], { listeners: 0 });

@@ -38,13 +38,13 @@ test('a config route with a misspelt key names it, with the key it meant (not "r
   writeFileSync(file, 'version: 1\nroutes:\n  - name: a\n    left: tcp:127.0.0.1:9\n    rihgt: tcp-listen:0\n');
   const r = await runPtyb(['--config', file, '--check']);
   assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stderr, `ptybridge: ${file}:5:5: routes[0].rihgt: unknown key "rihgt" (did you mean "right"?); known: name, left, right, options\n`);
+  assert.equal(r.stderr, `ptybridge: ${file}:5:5: routes[0].rihgt: unknown key "rihgt" (did you mean "right"?); known: name, left, right, device, doors, options\n`);
 });
 
 test('another tool\'s spelling gets the ptybridge one: a misspelt flag, http://, socat\'s TCP-LISTEN:8080,fork', async (t) => {
   const cases: [string[], string][] = [
     [['--verbsoe', '-', 'tcp:127.0.0.1:9'], `Unknown option '--verbsoe' (did you mean "--verbose"?); see ptybridge --help`],
-    [['-', 'http://127.0.0.1:8080/'], 'http://127.0.0.1:8080/: unknown scheme "http" (did you mean "ws://127.0.0.1:8080/"? a WebSocket peer is ws:// or wss://); known: tcp, tcp-listen, unix, unix-listen, udp, udp-listen, file, stdio, pty, serial, exec, ws, wss, ws-listen'],
+    [['-', 'http://127.0.0.1:8080/'], 'http://127.0.0.1:8080/: unknown scheme "http" (did you mean "ws://127.0.0.1:8080/"? a WebSocket peer is ws:// or wss://); known: tcp, tcp-listen, tls, tls-listen, unix, unix-listen, udp, udp-listen, file, stdio, pty, serial, exec, ws, wss, ws-listen'],
     [['TCP-LISTEN:8080,fork', 'tcp:127.0.0.1:9'], 'TCP-LISTEN:8080,fork: this is socat\'s syntax: ptybridge writes options after "?", joined by "&": tcp-listen:8080 (fork is what a listener does already: each peer gets its own connection)'],
     [['-', 'TCP:localhost:23,nodelay'], 'TCP:localhost:23,nodelay: this is socat\'s syntax: ptybridge writes options after "?", joined by "&": tcp:localhost:23?nodelay'],
     [['EXEC:bash,pty', 'tcp-listen:0'], 'EXEC:bash,pty: command "bash,pty" not found in PATH; this is socat\'s syntax: ptybridge writes options after "?", joined by "&": exec:bash?pty'],
@@ -80,12 +80,13 @@ test('durations read as written (10s, 1m), not milliseconds, in --help and --che
   const r = await runPtyb(['--config', file, '--check']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.toString(), [
-    'vnc: one upstream per peer',
-    '  left   tcp:127.0.0.1:5900  [nodelay=true telnet=false keepalive=1m idle=0 retry=0 interval=1s share=false]',
-    '  right  ws-listen:0  [user-header=X-Forwarded-User readonly=false max=0 header-timeout=10s ping=30s max-frame=1M web=true dotfiles=false]',
-    'vm: shared device (hub)',
-    '  left   pty:/dev/null  [raw=true echo=false line-watch=true policy=shared scrollback=1000 peer-queue=1M log-input=false]',
-    '  right  tcp-listen:0  [nodelay=true telnet=false max=0 keepalive=1m idle=0 readonly=false]',
+    'vnc: fork: each peer gets its own upstream',
+    '  upstream  tcp:127.0.0.1:5900  [nodelay=true telnet=false keepalive=1m idle=0 retry=0 interval=1s share=false]',
+    '  door      ws-listen:0  [readonly=false max=0 header-timeout=10s ping=30s max-frame=1M web=true dotfiles=false]',
+    'vm: hub: one shared device, 1 door',
+    '  device    pty:/dev/null  [raw=true echo=false line-watch=true policy=shared scrollback=1000 peer-queue=1M max-peers=1024 log-input=false]',
+    '  door      tcp-listen:0  [nodelay=true telnet=false max=0 keepalive=1m idle=0 readonly=false]',
+    '  hub       policy shared, replay screen (scrollback 1000, 80x24), peer-queue 1048576, max-peers 1024, log-input off',
     '',
   ].join('\n'));
 });

@@ -119,9 +119,9 @@ export const tlsConnect: ConnectingType<HostPort, typeof connectOptions> = {
   summary: 'connect to a TLS server, checking its certificate (socat OPENSSL:)',
   targetForm: 'host:port',
   examples: [
-    'ptybridge - tls:console.lab:7001?telnet&cert=alice.pem&key=alice.key&ca=ca.pem   # ~. to quit',
+    "ptybridge - 'tls:console.lab:7001?telnet&cert=alice.pem&key=alice.key&ca=ca.pem'   # ~. to quit",
     'ptybridge tcp-listen:5900 tls:vnc.example:5901?ca=ca.pem',
-    'ptybridge tls:127.0.0.1:4555?share&servername=vm1.lab&ca=ca.pem ws-listen:8080',
+    "ptybridge 'tls:127.0.0.1:4555?share&servername=vm1.lab&ca=ca.pem' ws-listen:8080",
   ],
   notes: [
     'The server\'s certificate must be signed by a CA of ?ca= (else the system\'s store), be valid',
@@ -165,8 +165,8 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
   summary: 'accept TLS peers (socat OPENSSL-LISTEN:); client certificates name them and give their role; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',
   examples: [
-    'ptybridge serial:/dev/ttyUSB0 tls-listen:0.0.0.0:7001?telnet&cert=srv.pem&key=srv.key&client-ca=ca.pem',
-    'ptybridge exec:bash tls-listen:7002?cert=srv.pem&key=srv.key&client-ca=ca.pem&users=/etc/ptybridge/users',
+    "ptybridge serial:/dev/ttyUSB0 'tls-listen:0.0.0.0:7001?telnet&cert=srv.pem&key=srv.key&client-ca=ca.pem'",
+    "ptybridge exec:bash 'tls-listen:7002?cert=srv.pem&key=srv.key&client-ca=ca.pem&users=/etc/ptybridge/users'",
     'socat -,rawer OPENSSL:console.lab:7001,cert=alice.pem,key=alice.key,cafile=ca.pem   # a client',
   ],
   notes: [
