@@ -61,7 +61,7 @@ test('users file: each token names its user and sets the role; the file is follo
     erin.send({ type: 'take' });
     await proxied.state((s) => s.holder === 'erin');
     for (const p of [forged, proxied, erin]) p.close();
-    await until(() => (pb.stderr().match(/ left: /g) ?? []).length === 6);
+    await until(() => (pb.stderr().match(/ left: /g) ?? []).length === 5, { what: 'the five peers to have left', detail: () => pb.stderr() });
   } finally {
     await pb.stop();
     await vm.quit();
@@ -90,9 +90,9 @@ test('a bad users file is a usage error naming file:line; with a users file no t
   try {
     const port = pb.listening[0]!.port;
     assert.doesNotMatch(pb.stderr(), /token/);
-    // The index's rows and state need a user's token; its page alone is public.
-    assert.equal((await rawGet(port, '/_ptybridge/consoles.json')).status, 401);
-    assert.equal((await rawGet(port, '/_ptybridge/consoles.json', { Authorization: 'Bearer a' })).status, 200);
+    // What is behind the page needs a user's token (the page alone is public): the console API here.
+    assert.equal((await rawGet(port, '/api/consoles')).status, 401);
+    assert.equal((await rawGet(port, '/api/consoles', { Authorization: 'Bearer a' })).status, 200);
   } finally {
     await pb.stop();
   }

@@ -262,7 +262,7 @@ test('udp bad input: one line naming the URI and the problem, exit 2 (usage) or 
     [['udp:localhost', '-'], {}, 2, 'ptybridge: udp:localhost: expected host:port, got "localhost"'],
     [['udp-listen:70000', '-'], {}, 2, 'ptybridge: udp-listen:70000: bad port "70000": expected a number 0-65535'],
     [['udp:127.0.0.1:5?size=70000', '-'], {}, 2, 'ptybridge: udp:127.0.0.1:5?size=70000: option "size" expects a size 1-65507 bytes, such as 4096 or 8k, got "70000"'],
-    [['udp:127.0.0.1:5?sise=1k', '-'], {}, 2, 'ptybridge: udp:127.0.0.1:5?sise=1k: unknown option "sise" (did you mean "size"?)'],
+    [['udp:127.0.0.1:5?sise=1k', '-'], {}, 2, 'ptybridge: udp:127.0.0.1:5?sise=…: unknown option "sise" (did you mean "size"?)'],
     [['udp:::1:5', '-'], {}, 2, 'ptybridge: udp:::1:5: an IPv6 address needs brackets: [::1]:5'],
     [[`udp-listen:${busyPort}`, 'tcp:127.0.0.1:1'], {}, 1, `ptybridge: udp-listen:${busyPort}: EADDRINUSE (address already in use)`],
     [['-', `udp:127.0.0.1:${closedPort}`], { input: 'x' }, 1, `ptybridge: udp 127.0.0.1:${closedPort}: ECONNREFUSED (connection refused)`],
