@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readUntil, runPtyb, startPtyb } from './helpers/ptyb.js';
-import { openWs, TOKEN } from './helpers/ws.js';
+import { openWs, rawGet, TOKEN } from './helpers/ws.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-secrets-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,9 +93,9 @@ test('a device URI\'s env= secret reaches no read-only watcher (loss notice), /a
     // DNS rebinding: a page on attacker.example (resolved to 127.0.0.1) reads nothing.
     const port = new URL(base).port;
     for (const p of ['/metrics', '/api/consoles']) {
-      const rebound = await rawStatus(Number(port), p, 'attacker.example:' + port);
+      const rebound = (await rawGet(Number(port), p, { Host: `attacker.example:${port}` })).status;
       assert.equal(rebound, 403, p);
-      assert.equal(await rawStatus(Number(port), p, `localhost:${port}`), 200, p);
+      assert.equal((await rawGet(Number(port), p, { Host: `localhost:${port}` })).status, 200, p);
     }
   } finally {
     await pb.stop();
@@ -122,21 +122,3 @@ test('token file rewritten then SIGHUP: the old token is refused, the new one ac
     await pb.stop();
   }
 });
-
-/** The status of a GET with a Host header of our choosing (fetch would not let us set it). */
-function rawStatus(port: number, reqPath: string, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    let got = '';
-    s.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-      const m = /^HTTP\/1\.1 (\d+)/.exec(got);
-      if (m) {
-        s.destroy();
-        resolve(Number(m[1]));
-      }
-    });
-    s.on('error', reject);
-    s.write(`GET ${reqPath} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-  });
-}
