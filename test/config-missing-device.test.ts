@@ -94,7 +94,7 @@ test('a missing serial: device waits while the working route serves; it comes up
   const peers: Awaited<ReturnType<typeof peer>>[] = [];
   let late2: ReturnType<typeof socatPty> | undefined;
   try {
-    assert.match(pb.stderr(), new RegExp(`\\[usb7\\] serial:${late}\\?baud=115200: ENOENT \\(no such file or directory\\); waiting for it`));
+    await pb.logged(new RegExp(`\\[usb7\\] serial:${late}\\?baud=115200: ENOENT \\(no such file or directory\\); waiting for it`));
     // The index shows it down; the working console serves at once, byte-exact.
     const index = await (await fetch(`http://127.0.0.1:${port}/?token=${TOKEN}`)).text();
     assert.match(index, /usb7[\s\S]*lost/);
@@ -127,7 +127,7 @@ test('a bare /dev/pts/N missing at start is not waited for: that route does not 
   const pb = await startPtyb(['--config', file], { listeners: 1 });
   try {
     await until(() => /\[stale\] not started/.test(pb.stderr()), { what: 'the "[stale] not started" line', detail: () => pb.stderr() });
-    assert.match(pb.stderr(), /\[stale\] not started: pty:\/dev\/pts\/999999: ENOENT \(no such file or directory\); a numbered pty is not waited for: /);
+    await pb.logged(/\[stale\] not started: pty:\/dev\/pts\/999999: ENOENT \(no such file or directory\); a numbered pty is not waited for: /);
     assert.doesNotMatch(pb.stderr(), /\[stale\] listening/);
     const c = await connectTcp(pb.listening[0]!.port);
     await readUntil(c, 'login: ');
@@ -145,7 +145,7 @@ test('on the command line, --wait-for-device waits for a hub device the same way
   let dev: ReturnType<typeof socatPty> | undefined;
   const c = await connectTcp(pb.listening[0]!.port);
   try {
-    assert.match(pb.stderr(), /ENOENT \(no such file or directory\); waiting for it/);
+    await pb.logged(/ENOENT \(no such file or directory\); waiting for it/);
     await readUntil(c, `[ptybridge: device serial:${late} is down; waiting for it]\r\n`);
     dev = socatPty(late);
     await readUntil(c, `[ptybridge: device serial:${late} is up]\r\n`);

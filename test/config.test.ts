@@ -37,7 +37,7 @@ test('three consoles on three ports, isolated; SIGHUP adds a fourth and removes 
   const peers: net.Socket[] = [];
   try {
     const ports = pb.listening.map((l) => l.port);
-    assert.match(pb.stderr(), /\[alpha\] listening on tcp 127\.0\.0\.1:\d+[\s\S]*\[bravo\] listening[\s\S]*\[charlie\] listening/);
+    await pb.logged(/\[alpha\] listening on tcp 127\.0\.0\.1:\d+[\s\S]*\[bravo\] listening[\s\S]*\[charlie\] listening/);
     // Each port reaches its own console and only that one.
     peers.push(await talk(ports[0]!, 'alpha', 'one'), await talk(ports[1]!, 'bravo', 'two'), await talk(ports[2]!, 'charlie', 'three'));
 

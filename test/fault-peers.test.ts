@@ -132,7 +132,7 @@ test('?idle: a peer that goes silent and stops reading (half-open) is cut; an ac
     silent.destroy();
     assert.equal(active.destroyed, false, 'the active peer is still connected');
     await until(() => echoed >= 40, { what: 'the active peer\'s echoes to keep coming (40)', detail: () => `${echoed} came` });
-    assert.match(pb.stderr(), /no traffic for 2000 ms \(\?idle\): closing/);
+    await pb.logged(/no traffic for 2000 ms \(\?idle\): closing/);
     await echoWorks(port);
     active.end();
   } finally {

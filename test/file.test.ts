@@ -198,7 +198,7 @@ for (const { door, file, before, send } of DOORS) {
       assert.equal(got.length, want);
       assert.equal(got.subarray(0, before.length).toString(), before, 'the content is kept');
       assert.equal(sha256(got.subarray(before.length)), sha256(payload), 'the client\'s bytes, byte-exact');
-      assert.match(pb.stderr(), new RegExp(`file ${p}: all of its content sent; what peers send is still written to it\\n`));
+      await pb.logged(new RegExp(`file ${p}: all of its content sent; what peers send is still written to it\\n`));
     } finally {
       await pb.stop();
     }

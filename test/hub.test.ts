@@ -104,7 +104,7 @@ test('a peer that never reads is dropped while 50 MiB flows; the others get ever
       assert.equal(n, size);
       assert.equal(digest, sha256(payload));
     }
-    assert.match(pb.stderr(), /dropped, not reading/);
+    await pb.logged(/dropped, not reading/);
     assert.ok(maxRss < 300 * 1024 * 1024, `ptybridge RSS peaked at ${(maxRss / 1048576).toFixed(0)} MiB`);
     fast.forEach((s) => s.destroy());
     stalled.destroy();
@@ -126,7 +126,7 @@ test('input a hub refuses is a warning at the default level, with the count and 
     await readText(a, 'read-only console]\r\n');
     a.destroy();
     await until(() => readonly.stderr().includes('refused'));
-    assert.match(readonly.stderr(), /^ptybridge: tcp 127\.0\.0\.1:\d+ left: \d+ bytes to it, 10 bytes from it, 10 refused \(10 by policy readonly\)$/m);
+    await readonly.logged(/^ptybridge: tcp 127\.0\.0\.1:\d+ left: \d+ bytes to it, 10 bytes from it, 10 refused \(10 by policy readonly\)$/m);
 
     const b = await connectPeer(down.listening[0]!.port);
     await readText(b, 'login: ');
@@ -134,7 +134,7 @@ test('input a hub refuses is a warning at the default level, with the count and 
     await readText(b, 'reopening]\r\n');
     b.end('lost-keys'); // typed at a device that is gone: discarded, and said so
     await until(() => down.stderr().includes('refused'));
-    assert.match(down.stderr(), /^ptybridge: tcp 127\.0\.0\.1:\d+ left: \d+ bytes to it, 9 bytes from it, 9 refused \(9 while the device was down\)$/m);
+    await down.logged(/^ptybridge: tcp 127\.0\.0\.1:\d+ left: \d+ bytes to it, 9 bytes from it, 9 refused \(9 while the device was down\)$/m);
   } finally {
     await readonly.stop();
     await down.stop();

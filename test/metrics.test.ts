@@ -41,7 +41,7 @@ routes:
   try {
     const base = metricsUrl(pb.stderr());
     assert.ok(base, pb.stderr());
-    assert.match(pb.stderr(), /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics \(loopback only; --metrics 0\.0\.0\.0:\d+ to expose\)/);
+    await pb.logged(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics \(loopback only; --metrics 0\.0\.0\.0:\d+ to expose\)/);
     const api = async () => (await (await fetch(`${base}/api/consoles`)).json()) as Api;
     const [wsPort, tcpPort] = pb.listening.map((l) => l.port);
 

@@ -105,7 +105,7 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, fro
   const screens: Screen[] = [];
   const report = reportOnTimeout(t, () => ({ ptybridge: pb.stderr(), ...Object.fromEntries(screens.map((sc, i) => [`peer ${i}`, JSON.stringify(sc.text)])) }));
   try {
-    assert.match(pb.stderr(), new RegExp(`${escape(uri)}: ENOENT \\(no such file or directory\\); waiting for it`));
+    await pb.logged(new RegExp(`${escape(uri)}: ENOENT \\(no such file or directory\\); waiting for it`));
     const url = `ws://127.0.0.1:${pb.listening[0]!.port}/?token=${TOKEN}`;
     const a = await Screen.open(url, t.signal);
     screens.push(a);
@@ -257,7 +257,7 @@ test('a config of VM consoles starts with one VM off: every route serves, the ab
     const [vm1, vm2] = await Promise.all(pb.listening.map((l) => connectPeer(l.port)));
     assert.equal(await readText(vm1!, ']\r\n'), `\r\n[ptybridge: device ${off} is down; waiting for it]\r\n`);
     assert.equal(await readText(vm2!, 'vm2 console\r\n'), 'vm2 console\r\n');
-    assert.match(pb.stderr(), /\[vm1\] unix:\S+101\.serial0\?share: ENOENT \(no such file or directory\); waiting for it/);
+    await pb.logged(/\[vm1\] unix:\S+101\.serial0\?share: ENOENT \(no such file or directory\); waiting for it/);
     vm1!.destroy();
     vm2!.destroy();
   } finally {

@@ -34,8 +34,8 @@ test('users file: each token names its user and sets the role; the file is follo
     assert.equal((await forged.state(() => true)).name, undefined);
     const proxied = await openPeer(url(`?token=${ANON}`), { headers: { 'X-Forwarded-User': 'dave' }, localAddress: '127.0.0.2' });
     assert.deepEqual(await proxied.state((s) => s.peers === 4), { type: 'keyboard', you: 'watching', name: 'dave', policy: 'exclusive', holder: 'alice', watching: 3, peers: 4 });
-    assert.match(pb.stderr(), /ws 127\.0\.0\.1:\d+ \(alice\) connected \(1 peer\)/);
-    assert.match(pb.stderr(), /ws 127\.0\.0\.1:\d+ \(bob\) connected, read-only \(2 peers\)/);
+    await pb.logged(/ws 127\.0\.0\.1:\d+ \(alice\) connected \(1 peer\)/);
+    await pb.logged(/ws 127\.0\.0\.1:\d+ \(bob\) connected, read-only \(2 peers\)/);
     assert.doesNotMatch(pb.stderr(), /mallory/);
 
     // The index lists the console's peers by name and what each is doing.
@@ -55,7 +55,7 @@ test('users file: each token names its user and sets the role; the file is follo
     assert.equal((await rawGet(port, '/', { Authorization: 'Bearer alice-secret' })).status, 401);
     // alice's open connection ends too (1008); bob, also gone from the file, likewise.
     await until(() => alice.ws.readyState === alice.ws.CLOSED && bob.ws.readyState === bob.ws.CLOSED);
-    assert.match(pb.stderr(), /alice is no longer in \S+ as before \(removed, or another role or token\); closing their connection/);
+    await pb.logged(/alice is no longer in \S+ as before \(removed, or another role or token\); closing their connection/);
     const erin = await openPeer(url('?token=erin-secret'));
     assert.equal((await erin.state(() => true)).name, 'erin');
     erin.send({ type: 'take' });

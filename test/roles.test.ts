@@ -32,7 +32,7 @@ test('one pty hub, a ws door with ?token and ?view-token, a tcp-listen:?readonly
     const plainFrames: boolean[] = [];
     plain.on('message', (_d: Buffer, isBinary: boolean) => plainFrames.push(isBinary));
     await until(() => pb.stderr().includes('(4 peers)'));
-    assert.match(pb.stderr(), /tcp 127\.0\.0\.1:\d+ connected, read-only \(3 peers\)/);
+    await pb.logged(/tcp 127\.0\.0\.1:\d+ connected, read-only \(3 peers\)/);
     assert.deepEqual(await writer.state((s) => s.peers === 4), { type: 'keyboard', you: 'typing', policy: 'shared', watching: 2, peers: 4 });
     assert.deepEqual(await viewer.state((s) => s.peers === 4), { type: 'keyboard', you: 'read-only', policy: 'shared', watching: 2, peers: 4 });
 

@@ -116,7 +116,7 @@ test('token file rewritten then SIGHUP: the old token is refused, the new one ac
     assert.equal(await closed, 1008);
     await assert.rejects(openWs(url, { headers: { Authorization: 'Bearer old-token-1111' } }), { status: 401 });
     (await openWs(url, { headers: { Authorization: 'Bearer new-token-2222' } })).terminate();
-    assert.match(pb.stderr(), /token-file=\S+ changed: the new token is in force/);
+    await pb.logged(/token-file=\S+ changed: the new token is in force/);
     assert.doesNotMatch(pb.stderr(), /old-token|new-token/);
   } finally {
     await pb.stop();

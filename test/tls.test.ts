@@ -145,7 +145,7 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
     const bobGone = once(bob.resume(), 'end');
     pb.proc.kill('SIGHUP');
     await bobGone;
-    assert.match(pb.stderr(), /: bob is no longer in \S+users as before \(removed, or another role or certificate\); closing their connection\n/);
+    await pb.logged(/: bob is no longer in \S+users as before \(removed, or another role or certificate\); closing their connection\n/);
     alice.write('still-here\r');
     await vm.waitReceived('still-here\r');
     assert.equal(vm.received().toString(), 'alice-typed\rstill-here\r');
@@ -278,8 +278,8 @@ test('ws-listen?cert&key&client-ca: the certificate is the credential (no token)
     assert.equal((await wssClient(port, undefined)).status, 403);
     assert.equal((await wssClient(port, pki.expired)).status, 403);
     assert.equal((await wssClient(port, pki.carol)).status, 403);
-    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 403 client certificate CN=old refused: CERT_HAS_EXPIRED \(certificate has expired\)\n/);
-    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 403 client certificate CN=carol \(sha256 [0-9A-F:]+\) is not in \S+ws-users\n/);
+    await pb.logged(/refused 127\.0\.0\.1:\d+ \/: 403 client certificate CN=old refused: CERT_HAS_EXPIRED \(certificate has expired\)\n/);
+    await pb.logged(/refused 127\.0\.0\.1:\d+ \/: 403 client certificate CN=carol \(sha256 [0-9A-F:]+\) is not in \S+ws-users\n/);
     const bob = (await wssClient(port, pki.bob)).ws!;
     await until(() => pb.stderr().includes('(bob) connected, read-only'));
     const alice = (await wssClient(port, pki.alice)).ws!;
@@ -313,7 +313,7 @@ test('tls:…?share behind tcp-listen: one TLS connection (socat OPENSSL-LISTEN 
     b.write('from-b');
     assert.match(await atA, /from-b/);
     assert.match(await atB, /from-b/);
-    assert.match(pb.stderr(), /tls 127\.0\.0\.1:\d+ open, shared/);
+    await pb.logged(/tls 127\.0\.0\.1:\d+ open, shared/);
     a.destroy();
     b.destroy();
   } finally {

@@ -87,7 +87,7 @@ test('over tcp:?telnet (RFC 2217): pyserial at 57600 8E2 sets the far port; the 
     assert.equal(res.stdout.toString(), `${Buffer.concat([ALL_BYTES, Buffer.from('pong\n')]).toString('hex')} True True`);
     // The far port was asked for odd parity (it kept parodd, but not parenb: parity none).
     assert.match(await sttyOf(far), flag('parodd'));
-    assert.match(route.near.stderr(), /the peer has 57600 baud, 8 data bits, parity none, 2 stop bits, flow control none in force, not parity odd/);
+    await route.near.logged(/the peer has 57600 baud, 8 data bits, parity none, 2 stop bits, flow control none in force, not parity odd/);
   } finally {
     await route.stop();
     device.kill();

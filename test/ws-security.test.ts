@@ -104,7 +104,7 @@ test('DNS rebinding: a Host other than an IP, localhost or ?allowed-hosts= is re
       assert.equal((await rawGet(port, `/?token=${TOKEN}`, { Host: h })).status, 200, `GET with Host ${h}`);
       assert.equal(await rawUpgrade(port, `/?token=${TOKEN}`, { Host: h, Origin: `http://${h}` }), 101, `upgrade with Host ${h}`);
     }
-    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 403 host not allowed/);
+    await pb.logged(/refused 127\.0\.0\.1:\d+ \/: 403 host not allowed/);
   } finally {
     await pb.stop();
     await echo.close();
@@ -163,7 +163,7 @@ test('?token=none opts out (with a warning); ?token-file= and $PTYBRIDGE_TOKEN k
     const open = await start(['ws-listen:0?token=none', `tcp:127.0.0.1:${echo.port}`]);
     const fromFile = await start([`ws-listen:0?token-file=${file}`, `tcp:127.0.0.1:${echo.port}`]);
     const fromEnv = await start(['ws-listen:0', `tcp:127.0.0.1:${echo.port}`], { env: { ...process.env, PTYBRIDGE_TOKEN: 'from-the-env-3jd8' } });
-    assert.match(open.stderr(), /\?token=none: anyone who can reach 127\.0\.0\.1:\d+, every local user included, gets this route without a token/);
+    await open.logged(/\?token=none: anyone who can reach 127\.0\.0\.1:\d+, every local user included, gets this route without a token/);
     assert.doesNotMatch(open.stderr(), /open http/);
     (await openWs(`ws://127.0.0.1:${open.listening[0]!.port}/`)).terminate();
     for (const [pb, token] of [[fromFile, 'from-the-file-9f2k'], [fromEnv, 'from-the-env-3jd8']] as const) {
@@ -264,9 +264,9 @@ test('bad input: malformed control JSON → 1007, unknown control → 1003, over
     const [reply] = await once(a, 'message');
     assert.equal(Buffer.from(String(reply), 'base64').toString(), 'still here');
     a.close();
-    assert.match(pb.stderr(), /malformed control message \(not JSON\); closing with 1007/);
-    assert.match(pb.stderr(), /Max payload size exceeded/);
-    assert.match(pb.stderr(), /not base64/);
+    await pb.logged(/malformed control message \(not JSON\); closing with 1007/);
+    await pb.logged(/Max payload size exceeded/);
+    await pb.logged(/not base64/);
   } finally {
     await pb.stop();
     await up.close();
@@ -313,8 +313,8 @@ test('the token never reaches the log, even at -vv, under any spelling of its ke
     await once(ws, 'close');
     const a = await connectTcp(port);
     a.destroy();
-    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/: 401 token required/, 'refusals are logged, by path');
-    assert.match(pb.stderr(), /refused 127\.0\.0\.1:\d+ \/x: 403 host not allowed/);
+    await pb.logged(/refused 127\.0\.0\.1:\d+ \/: 401 token required/, 'refusals are logged, by path');
+    await pb.logged(/refused 127\.0\.0\.1:\d+ \/x: 403 host not allowed/);
     assert.doesNotMatch(pb.stderr(), /hunter2|wrong\d?wrong|%74oken|T%6fKEN/);
   } finally {
     await pb.stop();

@@ -33,7 +33,7 @@ for (const protocol of ['binary', 'base64', 'none'] as const) {
     try {
       assert.equal(pb.listening[0]!.scheme, 'ws');
       assert.equal(pb.listening[0]!.host, '127.0.0.1');
-      assert.match(pb.stderr(), /bound to loopback only/);
+      await pb.logged(/bound to loopback only/);
       await wsTcpExchange(wsUrl(pb.listening[0]!.port), protocol, up.next());
     } finally {
       await pb.stop();

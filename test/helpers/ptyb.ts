@@ -30,6 +30,11 @@ export interface Running {
   /** Addresses from the "listening on" lines, in order: { host, port } or { path }. */
   listening: { scheme: string; host: string; port: number; path: string }[];
   stderr(): string;
+  /**
+   * Waits for a line of stderr to match and returns the match. The child's stderr is a pipe of
+   * its own, so a line can arrive after the reply a client already has: assert log lines with this.
+   */
+  logged(re: RegExp, what?: string): Promise<RegExpExecArray>;
   /** Sends a signal (SIGTERM by default) and resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -61,6 +66,7 @@ export async function startPtyb(args: string[], opts: { listeners?: number; env?
     proc,
     listening,
     stderr: () => err,
+    logged: (re, what) => until(() => re.exec(err), { what: what ?? `a log line matching ${re}`, detail: () => `stderr:\n${err}` }),
     exited,
     stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
