@@ -1,6 +1,6 @@
 // Error classes with stable codes, so the CLI can print one line and pick the exit status.
 
-/** Stable error codes, listed in the README. */
+/** Stable error codes, listed in docs/REFERENCE.md (Errors). */
 export type ErrorCode =
   | 'PTYB_ERR_USAGE' // bad command line, URI or option: exit 2
   | 'PTYB_ERR_CONFIG' // bad config file: exit 2
