@@ -1,41 +1,15 @@
 // ws-listen security and bad input: tokens (loopback too), no cookie, Host (DNS rebinding), Origin, TLS, limits, redaction, close codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectTcp, runTool, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
-import { authHeader, closeCodeAfter, openWs, rawGet, TOKEN, withToken, wsUrl } from './helpers/ws.js';
+import { authHeader, closeCodeAfter, openWs, rawGet, rawUpgrade, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
-
-/**
- * An upgrade request written by hand, so that Host and Origin can be anything a rebinding
- * page's browser would send; resolves with the status code of the answer.
- */
-function rawUpgrade(port: number, reqPath: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    let got = '';
-    s.on('data', (c: Buffer) => {
-      got += c.toString('latin1');
-      const m = /^HTTP\/1\.1 (\d+)/.exec(got);
-      if (m) {
-        s.destroy();
-        resolve(Number(m[1]));
-      }
-    });
-    s.on('error', reject);
-    s.on('close', () => reject(new Error(`closed without an answer: ${JSON.stringify(got)}`)));
-    const lines = [`GET ${reqPath} HTTP/1.1`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`];
-    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-    s.write(`${lines.join('\r\n')}\r\n\r\n`);
-  });
-}
 
 test('loopback too: a token is generated and printed once as a URL to open; without it 401, with it (Bearer or ?token=) in', async () => {
   const echo = await tcpServer((s) => s.pipe(s));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
+import { connect } from 'node:net';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import { freePort, sha256, spawnTracked, waitForPort } from './ptyb.js';
@@ -36,6 +37,30 @@ export function rawGet(port: number, reqPath: string, headers: Record<string, st
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * An upgrade request written by hand, so that Host and Origin can be anything a rebinding
+ * page's browser would send; resolves with the status code of the answer.
+ */
+export function rawUpgrade(port: number, reqPath: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let got = '';
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d+)/.exec(got);
+      if (m) {
+        s.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => reject(new Error(`closed without an answer: ${JSON.stringify(got)}`)));
+    const lines = [`GET ${reqPath} HTTP/1.1`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`];
+    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    s.write(`${lines.join('\r\n')}\r\n\r\n`);
   });
 }
 
