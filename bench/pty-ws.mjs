@@ -13,6 +13,7 @@
 // Every run stops by itself (RUN_LIMIT_MS). PTYB_BASE=older/ptybridge.mjs adds
 // `ptybridge-base` to PTYB_PTY_KINDS: before and after in the same run.
 import { spawn as spawnChild } from 'node:child_process';
+import { waitListening } from './lib/forwarder.mjs';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -57,17 +58,6 @@ while got < warm + total:
 print("done", flush=True)
 `;
 
-
-/** Waits until 127.0.0.1:port is in LISTEN state, without connecting (socat without fork takes one connection). */
-async function waitListening(port) {
-  const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (let i = 0; i < 400; i++) {
-    const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/));
-    if (rows.some((f) => f[1] === want && f[3] === '0A')) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`port ${port} never listened`);
-}
 
 const lineReader = (stream) => {
   const lines = [];

@@ -10,9 +10,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './proc.mjs';
+import { startForwarder as startTcpOrSocat } from './lib/forwarder.mjs';
 
-const PTYBRIDGE = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     gib: { type: 'string', default: '1' },
@@ -35,47 +34,13 @@ function cpuSeconds(pid) {
 }
 
 
-/** Waits until a TCP port is in LISTEN state on 127.0.0.1, without connecting (socat would take it as its one client). */
-async function waitListening(port) {
-  const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
-  for (let i = 0; i < 400; i++) {
-    if (readFileSync('/proc/net/tcp', 'utf8').includes(want)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
-
 /** Starts a forwarder to 127.0.0.1:target; resolves with its pid, its port and stop(). */
-async function startForwarder(kind, target) {
-  let proc;
-  let port;
-  if (kind === 'ptybridge') {
-    proc = spawn(process.execPath, [PTYBRIDGE, 'tcp-listen:0', `tcp:127.0.0.1:${target}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    port = await new Promise((resolve, reject) => {
-      proc.stderr.on('data', (t) => {
-        err += t;
-        const m = /listening on tcp 127\.0\.0\.1:(\d+)/.exec(err);
-        if (m) resolve(Number(m[1]));
-      });
-      proc.once('exit', () => reject(new Error(`ptybridge exited: ${err}`)));
-    });
-  } else {
-    port = await freePort();
-    const extra = kind === 'socat -b128k' ? ['-b', '131072'] : [];
-    proc = spawn('socat', [...extra, `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, `TCP:127.0.0.1:${target}`], { stdio: 'ignore' });
-    await waitListening(port);
-  }
-  return {
-    pid: proc.pid,
-    port,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        await once(proc, 'exit');
-      }
-    },
-  };
+function startForwarder(kind, target) {
+  return startTcpOrSocat(kind, {
+    ptybridge: ['tcp-listen:0', `tcp:127.0.0.1:${target}`],
+    listening: 'tcp',
+    socat: (port) => [...(kind === 'socat -b128k' ? ['-b', '131072'] : []), `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, `TCP:127.0.0.1:${target}`],
+  });
 }
 
 /** One bulk run: `total` bytes through the forwarder; the connections stay open until CPU is sampled. */

@@ -3,18 +3,17 @@
 //   A TLS client (this process, TLS_AES_128_GCM_SHA256 only) sends N MiB through the forwarder to
 //   a TCP sink; MB/s at the sink and the forwarder's CPU seconds per GiB, rounds interleaved.
 // Usage: npm run build:js && node bench/tls.mjs [--mib 512] [--rounds 2]
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { freePort, treeCpu } from './proc.mjs';
+import { treeCpu } from './proc.mjs';
+import { startForwarder as startTlsOrSocat } from './lib/forwarder.mjs';
 
-const PTYBRIDGE = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const CIPHER = 'TLS_AES_128_GCM_SHA256';
 const { values: args } = parseArgs({ options: { mib: { type: 'string', default: '512' }, rounds: { type: 'string', default: '2' } } });
 const TOTAL = Number(args.mib) * 1024 * 1024;
@@ -43,36 +42,12 @@ async function sink() {
   };
 }
 
-async function waitListening(port) {
-  const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
-  for (let i = 0; i < 400; i++) {
-    if (readFileSync('/proc/net/tcp', 'utf8').includes(want)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
-
-async function startForwarder(kind, target) {
-  let proc;
-  let port;
-  if (kind === 'ptybridge') {
-    proc = spawn(process.execPath, [PTYBRIDGE, `tls-listen:0?cert=${cert}&key=${key}`, `tcp:127.0.0.1:${target}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    port = await new Promise((resolve, reject) => {
-      proc.stderr.on('data', (t) => {
-        err += t;
-        const m = /listening on tls 127\.0\.0\.1:(\d+)/.exec(err);
-        if (m) resolve(Number(m[1]));
-      });
-      proc.once('exit', () => reject(new Error(`ptybridge exited: ${err}`)));
-    });
-  } else {
-    port = await freePort();
-    proc = spawn('socat', [`OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,cert=${cert},key=${key},verify=0`, `TCP:127.0.0.1:${target}`], { stdio: 'ignore' });
-    await waitListening(port);
-  }
-  return { pid: proc.pid, port, stop: async () => { if (proc.exitCode === null) { proc.kill('SIGTERM'); await once(proc, 'exit'); } } };
-}
+const startForwarder = (kind, target) =>
+  startTlsOrSocat(kind, {
+    ptybridge: [`tls-listen:0?cert=${cert}&key=${key}`, `tcp:127.0.0.1:${target}`],
+    listening: 'tls',
+    socat: (port) => [`OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,cert=${cert},key=${key},verify=0`, `TCP:127.0.0.1:${target}`],
+  });
 
 async function round(kind) {
   const s = await sink();
