@@ -33,16 +33,21 @@ async function farPort(name: string): Promise<{ path: string; device: ChildProce
  */
 function program(url: string, out: string, want: number): ChildProcess {
   const script = `
-import hashlib, serial, sys, threading
+import hashlib, os, serial, sys, threading, traceback
 s = serial.serial_for_url(${JSON.stringify(url)}, 9600, timeout=60)
 print("ready", flush=True)
 data = open(${JSON.stringify(out)}, "rb").read()
 speeds = ${JSON.stringify(SPEEDS)}
 step = len(data) // len(speeds)
 def write():
-    for i, baud in enumerate(speeds):
-        s.write(data[i * step:(i + 1) * step if i + 1 < len(speeds) else len(data)])
-        s.baudrate = baud
+    try:
+        for i, baud in enumerate(speeds):
+            s.write(data[i * step:(i + 1) * step if i + 1 < len(speeds) else len(data)])
+            s.baudrate = baud
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)  # the test sees the exit at once, not a device that waits for bytes that never come
 got = bytearray()
 def read():
     while len(got) < ${want}:
@@ -69,7 +74,9 @@ async function floodBothWays(url: string, device: ChildProcess, far: string): Pr
   try {
     // pyserial empties the input buffer as it opens: the device starts once the program has the port.
     await readText(py.stdout!, 'ready\n');
-    const [fromProgram] = await Promise.all([readBytes(device.stdout!, SIZE), writeAll(device.stdin!, toProgram, { keepOpen: true })]);
+    // A program that dies (pyserial raises) fails the test at once with its stderr, rather than leave the device waiting.
+    const died = new Promise<never>((_, reject) => py.once('exit', (code) => reject(new Error(`the program exited (${code}) before the device had its bytes:\n${err}`))));
+    const [fromProgram] = await Promise.race([Promise.all([readBytes(device.stdout!, SIZE), writeAll(device.stdin!, toProgram, { keepOpen: true })]), died]);
     assert.equal(sha256(fromProgram), sha256(toDevice), 'program → device: every byte, in order, across the speed changes');
     const result = (await readText(py.stdout!, '\n')).trim();
     assert.equal(result, `${sha256(toProgram)} ${SIZE} ${SPEEDS.at(-1)}`, `device → program: every byte, in order\n${err}`);
@@ -84,7 +91,11 @@ test('pyserial rfc2217:// → serial: behind tcp-listen:?telnet: 2 MiB each way 
   const { path: far, device } = await farPort('far-rfc2217');
   const server = await startPtyb(['-v', `serial:${far}?replay=0`, 'tcp-listen:0?telnet']);
   try {
-    await floodBothWays(`rfc2217://127.0.0.1:${server.listening[0]!.port}`, device, far);
+    // ?timeout: pyserial gives the server 3 s to answer a line change, but the answer comes once
+    // the bytes written before the change have reached the device (TCSADRAIN), and pyserial
+    // reads the answer only after parsing, byte by byte in Python, the flood queued before it:
+    // on a loaded machine that took longer than 3 s (SerialException, seen with three copies running).
+    await floodBothWays(`rfc2217://127.0.0.1:${server.listening[0]!.port}?timeout=60`, device, far);
   } finally {
     await server.stop();
     device.kill();
