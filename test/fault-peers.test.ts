@@ -114,24 +114,42 @@ test('?idle: a peer that goes silent and stops reading (half-open) is cut; an ac
     const silent = await connectTcp(port);
     silent.pause();
     silent.on('error', () => {});
-    // The active peer talks every 100 ms, far inside the 2 s limit, for longer than the limit.
+    // The active peer talks every 100 ms, far inside the 2 s limit, and keeps talking until the
+    // checks are done: a fixed 5 s of talk left it silent while a loaded machine was still
+    // waiting for the silent one's cut, and then it was (rightly) cut too; and a count of
+    // echoes fixed in advance assumed how many 100 ms sleeps fit in 5 s.
     // (Node may take up to twice the limit for a peer whose writes are stalled.)
     const active = await connectTcp(port);
     const started = Date.now();
-    let echoed = 0;
-    active.on('data', (c: Buffer) => (echoed += c.length));
-    while (Date.now() - started < 5000) {
-      active.write('x');
-      await sleep(100);
+    let echoed = '';
+    let sent = 0;
+    let talking = true;
+    let activeError: Error | undefined;
+    active.on('error', (e) => (activeError = e));
+    active.setEncoding('latin1').on('data', (c: string) => (echoed += c));
+    const talk = (async () => {
+      while (talking && !active.destroyed) {
+        active.write('x');
+        sent++;
+        await sleep(100);
+      }
+    })();
+    try {
+      // The silent one is cut, after at least the limit; the active one talks for more than twice the limit.
+      await until(() => /no traffic for 2000 ms/.test(pb.stderr()), { what: 'the ?idle line', detail: () => pb.stderr() });
+      await until(() => Date.now() - started >= 5000, { what: '5 s of talk' });
+      // The silent one was closed: once it reads again it finds the end of its stream.
+      const ended = once(silent, 'end');
+      silent.resume();
+      await ended;
+      silent.destroy();
+      assert.equal(active.destroyed, false, `the active peer is still connected (${activeError?.message ?? 'no error'}, ${sent} bytes sent over ${Date.now() - started} ms)\n${pb.stderr()}`);
+    } finally {
+      talking = false;
+      await talk;
     }
-    // The silent one was closed: once it reads again it finds the end of its stream.
-    await until(() => /no traffic for 2000 ms/.test(pb.stderr()), { what: 'the ?idle line', detail: () => pb.stderr() });
-    const ended = once(silent, 'end');
-    silent.resume();
-    await ended;
-    silent.destroy();
-    assert.equal(active.destroyed, false, 'the active peer is still connected');
-    await until(() => echoed >= 40, { what: 'the active peer\'s echoes to keep coming (40)', detail: () => `${echoed} came` });
+    await until(() => echoed.length >= sent, { what: 'every byte the active peer sent, echoed', detail: () => `${echoed.length} of ${sent} came` });
+    assert.equal(echoed, 'x'.repeat(sent));
     await pb.logged(/no traffic for 2000 ms \(\?idle\): closing/);
     await echoWorks(port);
     active.end();
