@@ -6,8 +6,9 @@ import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, connectSocket, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
-import type { ConnectingType, Link, ListeningType } from './types.js';
-import { doorOptions } from '../router/roles.js';
+import type { ConnectingType, ListeningType } from '../core/endpoint.js';
+import type { Link } from '../core/link.js';
+import { doorOptions } from './hub-options.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 

@@ -8,8 +8,8 @@ import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
-import type { ConnectingType, ListeningType } from './types.js';
-import { doorOptions } from '../router/roles.js';
+import type { ConnectingType, ListeningType } from '../core/endpoint.js';
+import { doorOptions } from './hub-options.js';
 
 /** A socket path: any non-empty text; only opening checks it against the filesystem. */
 function parsePath(target: string, uri: string): string {

@@ -1,6 +1,7 @@
 // What every route that serves listeners shares (fork, rendezvous, hub): binding a listener, and the Route that stops them.
 import { EndpointError, PtybError } from '../errors.js';
-import type { Link, Listener, ListeningType, OpenContext, Spec } from '../endpoints/types.js';
+import type { Link, Listener } from '../core/link.js';
+import type { ListeningType, OpenContext, Spec } from '../core/endpoint.js';
 import type { Logger } from '../log.js';
 import { isReadonlyDoor } from '../plan/plan.js';
 import type { Transcript } from './session-log.js';
