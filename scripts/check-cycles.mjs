@@ -76,7 +76,7 @@ export const LAYERS = [
   ['endpoints', ['endpoints/']],
   ['plan', ['plan/']],
   ['router', ['router/']],
-  ['app', ['client/', 'main.ts', 'config.ts', 'help.ts', 'idle-options.ts', 'metrics.ts']],
+  ['app', ['client/', 'main.ts', 'config.ts', 'help.ts', 'ineffective-options.ts', 'metrics.ts']],
 ];
 
 /** Imports that point up the layers (or from/to a module no layer names): [from, to, why]. */

@@ -14,7 +14,7 @@ import type { ScreenView } from '../core/console-api.js';
 import { makeReplay, type Replay } from './replay.js';
 import type { ConsoleSnapshot } from './consoles.js';
 import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
-import { bind, doorOf, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { openDoor, doorOf, doorsRoute, type Route, type RouteContext } from './doors.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
 const FIRST_DELAY_MS = 100;
@@ -68,7 +68,7 @@ export async function runHub(
     for (const l of listening) {
       const door = doorOf(l.spec);
       hub.doorKinds.add(door);
-      listeners.push(await bind(l, (peer) => hub.add(peer, door), ctx, routeCtx));
+      listeners.push(await openDoor(l, (peer) => hub.add(peer, door), ctx, routeCtx));
     }
   } catch (err) {
     abort.abort();
@@ -76,7 +76,7 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  route = listeningRoute(listeners, () => hub.close(), abort);
+  route = doorsRoute(listeners, () => hub.close(), abort);
   if (status !== undefined) void route.stop();
   return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }
