@@ -2,7 +2,8 @@
 import { redactSecrets } from '../uri.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError, type PtybError } from '../errors.js';
-import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
+import type { HubSettings } from '../core/hub-settings.js';
+import { hubSettingsOf } from '../endpoints/hub-options.js';
 import type { Control, Link, Listener, RouteStatus } from '../core/link.js';
 import type { ConnectingType, ListeningType, OpenContext, Spec } from '../core/endpoint.js';
 import { applyControl } from './controls.js';
