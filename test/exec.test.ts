@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { connectTcp, readAll, startPtyb } from './helpers/ptyb.js';
+import { readAll, startPtyb } from './helpers/ptyb.js';
 import { readText, specFor, until, connectPeer } from './helpers/devices.js';
 import { splitArgs, parseEnvList } from '../src/endpoints/argv.js';
 import { exec } from '../src/endpoints/exec.js';

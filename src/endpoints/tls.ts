@@ -13,7 +13,7 @@ import { UsersFile, type User } from '../web/users.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType, OpenContext } from '../core/endpoint.js';
-import type { Link } from '../core/link.js';
+import type { Link, Listener } from '../core/link.js';
 
 const peerLabel = (s: net.Socket) => `tls ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
@@ -243,7 +243,7 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
       const inner = o.telnet ? telnetServerLink(link, ctx.log) : link;
       onLink({ ...inner, ...(verdict.role ? { role: verdict.role } : {}), ...(verdict.user !== undefined ? { user: verdict.user } : {}) });
     };
-    let listener;
+    let listener: Listener;
     try {
       listener = await listenSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, server, admit, {
         listener: (s) => {
