@@ -6,7 +6,6 @@
 // Usage: npm run build:js && node bench/device-churn.mjs [cycles=5000] [concurrency=50]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort, fds, rssMiB } from './proc.mjs';

@@ -76,18 +76,11 @@ export const LAYERS = [
   ['endpoints', ['endpoints/']],
   ['plan', ['plan/']],
   ['router', ['router/']],
-  ['app', ['client/', 'main.ts', 'config.ts', 'help.ts', 'idle-options.ts', 'metrics.ts']],
+  ['app', ['client/', 'main.ts', 'config.ts', 'help.ts', 'ineffective-options.ts', 'metrics.ts']],
 ];
 
-/**
- * Modules left behind as re-exports after their contents moved down to src/core/ (and
- * src/web/users.ts): importing them from below is allowed until the imports are rewritten.
- * The list is meant to be emptied, then removed with the files.
- */
-export const SHIM_ALLOW_LIST = ['endpoints/types.ts', 'endpoints/read-pool.ts', 'router/roles.ts'];
-
-/** Imports that point up the layers (or from/to a module no layer names), shims excepted: [from, to, why]. */
-export function upwardImports(graph, root, layers = LAYERS, shims = SHIM_ALLOW_LIST) {
+/** Imports that point up the layers (or from/to a module no layer names): [from, to, why]. */
+export function upwardImports(graph, root, layers = LAYERS) {
   const out = [];
   const rel = (f) => path.relative(root, f).split(path.sep).join('/');
   const name = (i) => layers[i][0];
@@ -102,7 +95,7 @@ export function upwardImports(graph, root, layers = LAYERS, shims = SHIM_ALLOW_L
     for (const d of deps) {
       const to = rel(d);
       const lt = indexOf(to);
-      if (lt <= lf || shims.includes(to)) continue;
+      if (lt <= lf) continue;
       out.push([from, to, lt < 0 ? 'imports a module in no layer' : `${name(lf)} imports ${name(lt)}, a layer above it`]);
     }
   }

@@ -8,11 +8,11 @@ import { ConfigError } from './errors.js';
 import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { CONFIG_HUB_SHAPE, describePlan, planHub, planPair, type Plan } from './plan/plan.js';
 import { parseSize } from './options.js';
-import type { RouteConfig } from './router/routes.js';
+import type { RouteConfig } from './router/config-runner.js';
 import { serverSettingsOf, type WsListenTarget } from './endpoints/ws-listen.js';
 import { cannotShare, shareKey, type Sharer } from './web/server.js';
 
-export type { RouteConfig } from './router/routes.js';
+export type { RouteConfig } from './router/config-runner.js';
 
 const sizeText = z.union([z.number().int().min(0), z.string()]).refine((v) => (typeof v === 'number' ? true : parseSize(v) !== undefined), {
   message: 'expected a size such as 4096, 16k or 1M',

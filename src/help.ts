@@ -1,7 +1,7 @@
 // --help and --help SCHEME, generated from the registry and each type's option schema.
 import { describeOptions } from './options.js';
 import { registry, findType } from './endpoints/registry.js';
-import type { EndpointType } from './endpoints/types.js';
+import type { EndpointType } from './core/endpoint.js';
 import { UsageError } from './errors.js';
 import { didYouMean, quoted } from './uri.js';
 import { VERSION } from './version.js';

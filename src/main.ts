@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       metrics = await startMetricsFlag(values.metrics, log);
-      const { runConfig } = await import('./router/routes.js');
+      const { runConfig } = await import('./router/config-runner.js');
       return await runConfig(values.config, configs, level, log, signals, () => metrics?.stopping(), loadConfig);
     }
     if (positionals.length < 2) {
@@ -79,16 +79,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     signals.release('SIGHUP');
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const [{ parseEndpoint }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIdleFlags }, { describePlan, planAddresses }] = await Promise.all([
+    const [{ parseEndpoint }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIneffectiveFlags }, { describePlan, planAddresses }] = await Promise.all([
       import('./endpoints/registry.js'),
       import('./endpoints/stdio-tty.js'),
       import('./router/route.js'),
-      import('./router/session-log.js'),
-      import('./idle-options.js'),
+      import('./router/transcript.js'),
+      import('./ineffective-options.js'),
       import('./plan/plan.js'),
     ]);
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
-    refuseIdleFlags(values, addresses);
+    refuseIneffectiveFlags(values, addresses);
     const plan = planAddresses(addresses);
     if (values.check) {
       process.stdout.write(`${describePlan(plan).join('\n')}\n`);

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { acceptOne, connectTcp, readUntil, ROOT, runTool, sha256, startPtyb, tcpServer, transferBothWays, writeAll } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, readUntil, ROOT, runTool, sha256, startPtyb, transferBothWays, writeAll } from './helpers/ptyb.js';
 import { authHeader, TOKEN, withToken } from './helpers/ws.js';
 
 /** What `npm test`'s pretest builds (npm run build). */

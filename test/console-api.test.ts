@@ -150,7 +150,7 @@ test('users-file tokens: the transcript names the user who sent; a view user get
     assert.equal((await curl(port, 'expect', { token: 'bob-token', body: { regex: '^by-alice', flags: 'm', since: s.body.next, timeout: 10000 } })).status, 200);
     assert.equal((await curl(port, 'send', { token: 'bob-token', body: { text: 'echo by-bob\\n' } })).status, 403);
     const transcript = readFileSync(log, 'utf8');
-    assert.match(transcript, /--- api 127\.0\.0\.1 \(alice\) connected[^]*--- alice typed "echo by-alice\\n" ---/);
+    assert.match(transcript, /--- api 127\.0\.0\.1 \(alice\) connected[\s\S]*--- alice typed "echo by-alice\\n" ---/);
     assert.doesNotMatch(transcript, /by-bob/);
   } finally {
     await p.stop();

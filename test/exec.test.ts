@@ -2,12 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { connectTcp, readAll, startPtyb } from './helpers/ptyb.js';
+import { readAll, startPtyb } from './helpers/ptyb.js';
 import { readText, specFor, until, connectPeer } from './helpers/devices.js';
 import { splitArgs, parseEnvList } from '../src/endpoints/argv.js';
 import { exec } from '../src/endpoints/exec.js';
 import { tcpListen } from '../src/endpoints/tcp.js';
-import type { ConnectingType, ListeningType, Link, Spec } from '../src/endpoints/types.js';
+import type { ConnectingType, ListeningType, Spec } from '../src/core/endpoint.js';
+import type { Link } from '../src/core/link.js';
 import { createLogger } from '../src/log.js';
 import { runHub } from '../src/router/hub.js';
 

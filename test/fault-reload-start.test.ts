@@ -19,7 +19,7 @@ import { PTYBRIDGE, connectTcp, readUntil, spawnTracked, tcpServer } from './hel
 register(new URL('./helpers/stub-web-assets.mjs', import.meta.url));
 const { loadConfig } = await import('../src/config.js');
 const { createLogger } = await import('../src/log.js');
-const { RouteSet } = await import('../src/router/routes.js');
+const { RouteSet } = await import('../src/router/config-runner.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-hup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { connectTcp, sha256, startPtyb } from './helpers/ptyb.js';
-import { readBytes, readText, startFakeVm, until, connectPeer } from './helpers/devices.js';
+import { sha256, startPtyb } from './helpers/ptyb.js';
+import { readText, startFakeVm, until, connectPeer } from './helpers/devices.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-hub-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, existsSync, statSync, createReadStream, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type net from 'node:net';
 import { acceptOne, connectTcp, readAll, readUntil, runTool, sha256, startPtyb, tcpServer, writeAll } from './helpers/ptyb.js';
 import { connectPeer, readText, startFakeVm, until } from './helpers/devices.js';
 

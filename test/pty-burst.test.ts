@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pty } from '../src/endpoints/pty.js';
-import type { Spec } from '../src/endpoints/types.js';
+import type { Spec } from '../src/core/endpoint.js';
 import { createLogger } from '../src/log.js';
 import { sha256 } from './helpers/ptyb.js';
 import { readBytes, specFor, startFakeVm } from './helpers/devices.js';

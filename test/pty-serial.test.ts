@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { connectTcp, runPtyb, runTool, sha256, startPtyb, writeAll } from './helpers/ptyb.js';
+import { runPtyb, runTool, sha256, startPtyb, writeAll } from './helpers/ptyb.js';
 import { readBytes, specFor, connectPeer, until } from './helpers/devices.js';
 import { serial } from '../src/endpoints/serial.js';
-import type { ConnectingType, Spec } from '../src/endpoints/types.js';
+import type { ConnectingType, Spec } from '../src/core/endpoint.js';
 import { createLogger } from '../src/log.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-serial-'));

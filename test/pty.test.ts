@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { connectTcp, readAll, runPtyb, runTool, sha256, spawnTracked, startPtyb, type Running } from './helpers/ptyb.js';
+import { readAll, runPtyb, runTool, sha256, spawnTracked, startPtyb, type Running } from './helpers/ptyb.js';
 import { readBytes, readText, startFakeVm, until, connectPeer } from './helpers/devices.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-pty-'));

@@ -74,5 +74,5 @@ test('browser: the badge says typing / watching, "take the keyboard" moves it be
   const transcript = readFileSync(log, 'utf8');
   assert.match(transcript, /--- ws 127\.0\.0\.1:\d+ \(alice\) connected \(1 peer\) ---\n/);
   assert.match(transcript, /--- ws 127\.0\.0\.1:\d+ \(bob\) connected \(2 peers\) ---\n/);
-  assert.match(transcript, /--- bob took the keyboard from alice ---\n[^]*--- alice took the keyboard from bob ---\n/);
+  assert.match(transcript, /--- bob took the keyboard from alice ---\n[\s\S]*--- alice took the keyboard from bob ---\n/);
 });

@@ -139,7 +139,7 @@ test('the interactive client over ws: is told where the keyboard is, ~w takes it
   try {
     await t.waitFor(/\[ptybridge: ws 127\.0\.0\.1:\d+ has the keyboard; you are watching \(~w takes it\)\]/);
     await t.tmux('send-keys', '-l', '~?');
-    await t.waitFor(/~w {2}take the keyboard[^]*~s {2}let go of the keyboard/);
+    await t.waitFor(/~w {2}take the keyboard[\s\S]*~s {2}let go of the keyboard/);
     await t.tmux('send-keys', '-l', '~w');
     await t.waitFor(/\[ptybridge: you have the keyboard\]/);
     assert.match((await page.state((s) => s.you === 'watching')).holder!, /^ws 127\.0\.0\.1:\d+$/, 'the page is told the terminal took it');

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { BRK, DO, IAC, OPT, SB, SE, WILL, WONT, DONT, TelnetParser, escapeData, type TelnetHandler } from '../src/protocols/telnet.js';
 import { telnetClientLink, telnetServerLink } from '../src/protocols/telnet-link.js';
 import { createLogger } from '../src/log.js';
-import type { Control } from '../src/endpoints/types.js';
+import type { Control } from '../src/core/link.js';
 import { connectTcp, readUntil, runTool, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { ptyPair } from './helpers/devices.js';
 import { until } from './helpers/until.js';

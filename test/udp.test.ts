@@ -7,7 +7,6 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import type net from 'node:net';
 import type { Writable } from 'node:stream';
 import { acceptOne, connectTcp, freePort, runPtyb, sha256, spawnTracked, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { until } from './helpers/until.js';

@@ -14,7 +14,8 @@ import { parseEnvList, splitArgs } from './argv.js';
 import { hubOptions, sessionOptions } from './hub-options.js';
 import { ttyStream } from './tty-fd.js';
 import { PipePair } from './pipe-pair.js';
-import type { ConnectingType, Link } from './types.js';
+import type { ConnectingType } from '../core/endpoint.js';
+import type { Link } from '../core/link.js';
 
 const execOptions = z.object({
   shell: flag(false, 'run the command with /bin/sh -c instead of splitting it into words (no shell by default)'),

@@ -6,7 +6,7 @@ import { EndpointError, UsageError } from '../errors.js';
 import { duration, fileMode, flag } from '../options.js';
 import { quoteUri } from '../uri.js';
 import type { Logger } from '../log.js';
-import type { ConnectingType } from './types.js';
+import type { ConnectingType } from '../core/endpoint.js';
 
 const CHUNK = 64 * 1024;
 

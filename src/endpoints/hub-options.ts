@@ -3,9 +3,6 @@ import type { HubSettings, ReplaySetting } from '../core/hub-settings.js';
 import { POLICIES, type Policy } from '../core/roles.js';
 import { duration, flag, int, oneOf, parsed, parseSize, size } from '../options.js';
 
-// Shim exports: these moved to src/core/ (the lead rewrites the imports, then drops these lines).
-export type { HubSettings, ReplaySetting } from '../core/hub-settings.js';
-export { POLICIES, type Policy } from '../core/roles.js';
 type ReplayChoice = { mode: 'screen' } | { mode: 'bytes'; size?: number } | { mode: 'off' };
 
 /** The byte tail `?replay=bytes` keeps when no size is given. */

@@ -1,7 +1,7 @@
 // A virtual serial port's line: settings a program sets on a new pty's slave go to the peer as line controls, and what is in force there is written back.
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { Control, LineSettings } from './types.js';
+import type { Control, LineSettings } from '../core/link.js';
 import { flowOf, parseSttyLine, sttyFd, sttyFlow } from './tty-fd.js';
 
 /**

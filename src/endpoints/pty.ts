@@ -11,7 +11,8 @@ import { setMode, setSaved } from './termios.js';
 import { watchSlaveLine } from './pty-line-watch.js';
 import { RAW_ARGS, ttyStream } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
-import type { ConnectingType, Link, OpenContext } from './types.js';
+import type { ConnectingType, OpenContext } from '../core/endpoint.js';
+import type { Link } from '../core/link.js';
 
 const ptyOptions = z.object({
   link: text(undefined, 'new pair only: make a symlink to the slave at this path (socat link=, remserial -l); removed on exit', 'a path'),

@@ -11,7 +11,7 @@ import { tcp, tcpListen } from './tcp.js';
 import { tlsConnect, tlsListen } from './tls.js';
 import { udp, udpListen } from './udp.js';
 import { unix, unixListen } from './unix.js';
-import type { Endpoint, EndpointType, Spec } from './types.js';
+import type { Endpoint, EndpointType, Spec } from '../core/endpoint.js';
 import { ws, wss } from './ws.js';
 import { wsListen } from './ws-listen.js';
 
@@ -41,7 +41,7 @@ export function findType(scheme: string): EndpointType | undefined {
   return registry.find((t) => t.scheme === s || t.aliases?.includes(s));
 }
 
-export type { Endpoint } from './types.js';
+export type { Endpoint } from '../core/endpoint.js';
 
 /** Parses and validates one address; throws UsageError naming the URI and the problem. */
 export function parseEndpoint(uri: string): Endpoint {

@@ -1,7 +1,7 @@
 // Retrying an open that the far side refused, for connecting types with `?retry=`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { int, duration } from '../options.js';
-import type { OpenContext } from './types.js';
+import type { OpenContext } from '../core/endpoint.js';
 import { EndpointError, UsageError, describeOsError } from '../errors.js';
 import { quoteUri, splitAddress } from '../uri.js';
 

@@ -9,7 +9,8 @@ import { hubOptions, screenOptions } from './hub-options.js';
 import { savedByStty } from './termios.js';
 import { errnoFromText, flowOf, parseSttyLine, sttyFd, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
-import type { ConnectingType, LineSettings, Link, ModemSettings } from './types.js';
+import type { ConnectingType } from '../core/endpoint.js';
+import type { LineSettings, Link, ModemSettings } from '../core/link.js';
 
 const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
 const PARITY_LETTER: Record<string, LineSettings['parity']> = { n: 'none', e: 'even', o: 'odd', m: 'mark', s: 'space' };

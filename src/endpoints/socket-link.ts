@@ -4,8 +4,9 @@ import { EndpointError } from '../errors.js';
 import { duration, flag } from '../options.js';
 import { formatHostPort } from '../uri.js';
 import { hubOptions } from './hub-options.js';
-import { pooledReads } from './read-pool.js';
-import type { Link, Listener, OpenContext } from './types.js';
+import { pooledReads } from '../core/read-pool.js';
+import type { Link, Listener } from '../core/link.js';
+import type { OpenContext } from '../core/endpoint.js';
 
 /**
  * `?share` for connecting sockets (unix:, tcp:): a VM's serial socket (QEMU `-serial

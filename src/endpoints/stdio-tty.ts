@@ -1,9 +1,10 @@
 // The interactive client: stdio on a terminal in raw mode with ~ escapes; the terminal is restored on every way out.
-import type { Endpoint, Link } from './types.js';
+import type { Endpoint } from '../core/endpoint.js';
+import type { Link } from '../core/link.js';
 import { UsageError } from '../errors.js';
 import { stdioStream } from './stdio-stream.js';
 import { escapeHelp, escapeName, escapeTransform, parseEscapeChar } from '../protocols/escapes.js';
-import { describeKeyboard, type KeyboardState } from '../router/roles.js';
+import { describeKeyboard, type KeyboardState } from '../core/roles.js';
 
 /** BREAK length sent by ~b (what ssh and most terminal servers use). */
 const BREAK_MS = 250;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { quoteUri } from '../uri.js';
-import type { ConnectingType } from './types.js';
+import type { ConnectingType } from '../core/endpoint.js';
 import { oneOf, text } from '../options.js';
 import { parseEscapeChar } from '../protocols/escapes.js';
 import { interactiveStdio } from './stdio-tty.js';

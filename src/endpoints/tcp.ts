@@ -1,13 +1,14 @@
 // tcp: and tcp-listen: — TCP client and server, IPv4, IPv6 and host names.
 import net from 'node:net';
 import { z } from 'zod';
-import { duration, flag, int } from '../options.js';
+import { flag, int } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, connectSocket, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
-import type { ConnectingType, Link, ListeningType } from './types.js';
-import { doorOptions } from '../router/roles.js';
+import type { ConnectingType, ListeningType } from '../core/endpoint.js';
+import type { Link } from '../core/link.js';
+import { doorOptions } from './hub-options.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 

@@ -8,10 +8,12 @@ import { duration, flag, int, oneOf, text } from '../options.js';
 import { formatHostPort, parseHostPort, quoteUri, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { askForCertificates, identify, type Verdict } from '../web/client-certs.js';
-import { doorOptions, UsersFile, type User } from '../router/roles.js';
+import { doorOptions } from './hub-options.js';
+import { UsersFile, type User } from '../web/users.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
-import type { ConnectingType, Link, ListeningType, OpenContext } from './types.js';
+import type { ConnectingType, ListeningType, OpenContext } from '../core/endpoint.js';
+import type { Link, Listener } from '../core/link.js';
 
 const peerLabel = (s: net.Socket) => `tls ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
@@ -241,7 +243,7 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
       const inner = o.telnet ? telnetServerLink(link, ctx.log) : link;
       onLink({ ...inner, ...(verdict.role ? { role: verdict.role } : {}), ...(verdict.user !== undefined ? { user: verdict.user } : {}) });
     };
-    let listener;
+    let listener: Listener;
     try {
       listener = await listenSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, server, admit, {
         listener: (s) => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
 import { promisify } from 'node:util';
-import type { LineSettings } from './types.js';
+import type { LineSettings } from '../core/link.js';
 
 const execFileP = promisify(execFile);
 

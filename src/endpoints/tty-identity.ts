@@ -1,6 +1,6 @@
 // Shared by pty: and serial: — whether a lost terminal device may be reopened by its path without reaching somebody else's terminal.
 import fs from 'node:fs';
-import type { Reopen } from './types.js';
+import type { Reopen } from '../core/link.js';
 
 /** Unix98 pty slaves (/dev/pts/N) have majors 136–143 on Linux. */
 const PTY_SLAVE_MAJORS = [136n, 143n] as const;

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { EndpointError } from '../errors.js';
 import { duration, size } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
-import type { ConnectingType, ListeningType, OpenContext } from './types.js';
-import { doorOptions } from '../router/roles.js';
+import type { ConnectingType, ListeningType, OpenContext } from '../core/endpoint.js';
+import { doorOptions } from './hub-options.js';
 
 /** The largest UDP payload over IPv4 (65535 less the IP and UDP headers). */
 export const MAX_DATAGRAM = 65507;

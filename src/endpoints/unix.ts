@@ -8,8 +8,9 @@ import { fileMode, int } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
-import type { ConnectingType, ListeningType } from './types.js';
-import { doorOptions } from '../router/roles.js';
+import type { ConnectingType, ListeningType } from '../core/endpoint.js';
+import type { Listener } from '../core/link.js';
+import { doorOptions } from './hub-options.js';
 
 /** A socket path: any non-empty text; only opening checks it against the filesystem. */
 function parsePath(target: string, uri: string): string {
@@ -76,7 +77,7 @@ export const unixListen: ListeningType<string, typeof unixListenOptions> = {
     // (A path bind happens synchronously inside listen(), so the umask is back at once.)
     const mode = spec.options.mode;
     const umask = mode === undefined ? undefined : process.umask(0o177);
-    let listening;
+    let listening: Promise<Listener>;
     try {
       listening = listenSocket(spec.uri, { path }, server, onLink, {
         listener: () => `unix ${path}`,

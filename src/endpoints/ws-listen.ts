@@ -7,9 +7,11 @@ import { duration, flag, int, size, text } from '../options.js';
 import { chooseSubprotocol, CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { parseHostPort, quoteUri, quoted, redactSecrets, type HostPort } from '../uri.js';
 import type { Admitted } from '../web/auth.js';
-import { doorOptions, parseTrustProxy, type KeyboardState } from '../router/roles.js';
+import { doorOptions } from './hub-options.js';
+import { parseTrustProxy } from '../web/users.js';
+import type { KeyboardState } from '../core/roles.js';
 import type { ServerSettings } from '../web/server.js';
-import type { ListeningType } from './types.js';
+import type { ListeningType } from '../core/endpoint.js';
 
 export interface WsListenTarget extends HostPort {
   /** Upgrades (and the page) only on this path; any path when undefined. */

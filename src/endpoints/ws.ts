@@ -7,7 +7,7 @@ import { CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/we
 import { quoteUri, quoted } from '../uri.js';
 import { readTokenFile, redactUrl } from '../web/auth.js';
 import { retryOptions, validateRetry, withRetry } from './retry.js';
-import type { ConnectingType } from './types.js';
+import type { ConnectingType } from '../core/endpoint.js';
 
 export interface WsTarget {
   /** The URL to connect to, without ptybridge's own ?options. */

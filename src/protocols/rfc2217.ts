@@ -1,5 +1,5 @@
 // RFC 2217 COM-PORT-OPTION: command codes and the wire form of line settings.
-import type { LineSettings } from '../endpoints/types.js';
+import type { LineSettings } from '../core/link.js';
 
 /** Client-to-server command codes; the server answers with code + 100. */
 export const CPO = {

@@ -1,6 +1,6 @@
 // Wraps a byte-stream Link in telnet (?telnet): escaping both ways, option negotiation, NAWS and RFC 2217.
 import { Duplex } from 'node:stream';
-import type { Control, LineSettings, Link, ModemSettings } from '../endpoints/types.js';
+import type { Control, LineSettings, Link, ModemSettings } from '../core/link.js';
 import type { Logger } from '../log.js';
 import { AYT, BRK, IAC, Negotiator, OPT, TelnetParser, escapeData, subnegotiation, type Verb } from './telnet.js';
 import { CPO, CTL, LINE_COMMANDS, SERVER, controlGroup, decodeLineValue, encodeLineValue, flowControlValue, flowOfControl, type LineKey } from './rfc2217.js';

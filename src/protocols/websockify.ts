@@ -1,10 +1,10 @@
 // A WebSocket as a Link stream, speaking websockify's framing: binary, base64, or plain frames plus JSON controls.
 import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
-import type { Control } from '../endpoints/types.js';
+import type { Control } from '../core/link.js';
 import type { Logger } from '../log.js';
 import { breakMessage, keyboardAsk, keyboardState, resizeMessage } from '../core/control-protocol.js';
-import { givesChunksBack, releaseChunk } from '../endpoints/read-pool.js';
+import { givesChunksBack, releaseChunk } from '../core/read-pool.js';
 
 /**
  * How bytes travel in frames. `binary` and `base64` are websockify's subprotocols (noVNC

@@ -1,6 +1,6 @@
 // Carries controls (resize, BREAK, line and modem settings) from one link to the one it is joined to.
 import type { Logger } from '../log.js';
-import type { Control, Link } from '../endpoints/types.js';
+import type { Control, Link } from '../core/link.js';
 
 /** Applies a control a peer asked for to `target`; links without that control ignore it. */
 export function applyControl(target: Link, c: Control, log: Logger): void {

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { registerConsole, type ConsoleCounters, type ConsoleSnapshot } from './consoles.js';
 import { InputLog } from './input-log.js';
 import type { Peer } from './peer.js';
-import type { Transcript } from './session-log.js';
+import type { Transcript } from './transcript.js';
 import { formatTrace } from './trace.js';
 
 /**

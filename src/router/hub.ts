@@ -2,8 +2,10 @@
 import { redactSecrets } from '../uri.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError, type PtybError } from '../errors.js';
-import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
-import type { Control, ConnectingType, Link, Listener, ListeningType, OpenContext, RouteStatus, Spec } from '../endpoints/types.js';
+import type { HubSettings } from '../core/hub-settings.js';
+import { hubSettingsOf } from '../endpoints/hub-options.js';
+import type { Control, Link, Listener, RouteStatus } from '../core/link.js';
+import type { ConnectingType, ListeningType, OpenContext, Spec } from '../core/endpoint.js';
 import { applyControl } from './controls.js';
 import { Keyboard } from './keyboard.js';
 import { Peer } from './peer.js';
@@ -13,7 +15,7 @@ import type { ScreenView } from '../core/console-api.js';
 import { makeReplay, type Replay } from './replay.js';
 import type { ConsoleSnapshot } from './consoles.js';
 import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
-import { bind, doorOf, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { openDoor, doorOf, doorsRoute, type Route, type RouteContext } from './doors.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
 const FIRST_DELAY_MS = 100;
@@ -67,7 +69,7 @@ export async function runHub(
     for (const l of listening) {
       const door = doorOf(l.spec);
       hub.doorKinds.add(door);
-      listeners.push(await bind(l, (peer) => hub.add(peer, door), ctx, routeCtx));
+      listeners.push(await openDoor(l, (peer) => hub.add(peer, door), ctx, routeCtx));
     }
   } catch (err) {
     abort.abort();
@@ -75,7 +77,7 @@ export async function runHub(
     await hub.close();
     throw err;
   }
-  route = listeningRoute(listeners, () => hub.close(), abort);
+  route = doorsRoute(listeners, () => hub.close(), abort);
   if (status !== undefined) void route.stop();
   return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }

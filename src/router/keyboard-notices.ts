@@ -1,7 +1,7 @@
 // Tells a hub's peers where the keyboard is: once a tick, and only those whose view of it changed.
 import type { Keyboard } from './keyboard.js';
 import type { Peer } from './peer.js';
-import { describeKeyboard } from './roles.js';
+import { describeKeyboard } from '../core/roles.js';
 
 /**
  * A page redraws its badge (its own state, the holder, the counts); any other peer gets a

@@ -1,7 +1,6 @@
 // Who may type into a hub's device now: the policy, each peer's role, and under `exclusive` the one keyboard that is handed over.
-import type { Policy } from '../endpoints/hub-options.js';
+import type { KeyboardState, Policy } from '../core/roles.js';
 import type { Peer } from './peer.js';
-import type { KeyboardState } from './roles.js';
 
 /**
  * conserver's rules, with its words: a `view` peer (a read-only door, a view token) is a spy

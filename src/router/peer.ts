@@ -1,6 +1,6 @@
 // One peer of the hub: its bounded output queue, its byte counts, and how it leaves.
-import type { Link } from '../endpoints/types.js';
-import type { KeyboardState, Role } from './roles.js';
+import type { Link } from '../core/link.js';
+import type { KeyboardState, Role } from '../core/roles.js';
 
 /**
  * A peer's output queue is its stream's own write buffer (`writableLength`): the hub

@@ -1,10 +1,10 @@
 // Joins two links: bytes both ways with backpressure, half-close, controls, byte counts, trace.
-import type { Link } from '../endpoints/types.js';
+import type { Link } from '../core/link.js';
 import type { Logger } from '../log.js';
 import { describeOsError } from '../errors.js';
 import { forwardControls } from './controls.js';
 import { formatTrace } from './trace.js';
-import { lendReads } from '../endpoints/read-pool.js';
+import { lendReads } from '../core/read-pool.js';
 
 export interface JoinOptions {
   log: Logger;

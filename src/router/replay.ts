@@ -1,5 +1,5 @@
 // What a peer that joins a shared device is shown first: the current screen (src/router/screen.ts), the last bytes, or nothing.
-import type { ReplaySetting } from '../endpoints/hub-options.js';
+import type { ReplaySetting } from '../core/hub-settings.js';
 
 /**
  * Fed with the device output in order; asked, when a peer joins, for what it gets before

@@ -7,12 +7,12 @@ import { planAddresses, planPair, type Connecting, type Listening, type Plan } f
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
 import { runHub } from './hub.js';
-import { bind, doorOf, isReadonlyDoor, listeningRoute, type Route, type RouteContext } from './listeners.js';
+import { openDoor, doorOf, isReadonlyDoor, doorsRoute, type Route, type RouteContext } from './doors.js';
 import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
 import { mirrorTrace } from './trace.js';
 
-export type { Route, RouteContext } from './listeners.js';
+export type { Route, RouteContext } from './doors.js';
 /** Shim export: the planner owns it now (src/plan/plan.ts). */
 export { sharingOf } from '../plan/plan.js';
 
@@ -141,7 +141,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const door = doorOf(listening.spec);
   let peers = 0;
-  const listener = await bind(listening, (peer) => {
+  const listener = await openDoor(listening, (peer) => {
     if (refusedWatcher(peer, ctx.log)) return;
     // The same events, with the same fields, as a hub's peers (docs/LOG-EVENTS.md).
     ctx.log.info(`${peer.label} connected (${++peers} peer${peers === 1 ? '' : 's'})`, { event: 'peer-connected', peer: peer.label, user: peer.user, role: peer.role ?? 'full', door, peers });
@@ -173,7 +173,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
       },
     );
   }, ctx, routeCtx);
-  return listeningRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
+  return doorsRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
 }
 
 /** Two listeners: peers of the two sides are paired in arrival order. */
@@ -215,15 +215,15 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     });
   };
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
-  const left = await bind(l, arrive(0), ctx, routeCtx);
+  const left = await openDoor(l, arrive(0), ctx, routeCtx);
   let right: Listener;
   try {
-    right = await bind(r, arrive(1), ctx, routeCtx);
+    right = await openDoor(r, arrive(1), ctx, routeCtx);
   } catch (err) {
     await left.close();
     throw err;
   }
-  return listeningRoute([left, right], async () => {
+  return doorsRoute([left, right], async () => {
     waiting.flat().forEach((w) => w.peer.stream.destroy());
     await joins.closeAll();
   }, abort);

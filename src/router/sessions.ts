@@ -1,7 +1,9 @@
 // Per-peer exec: sessions that outlive their browser tab's socket: a reload or a dropped network reattaches to the same shell and gets its screen.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { hubSettingsOf, type HubSettings } from '../endpoints/hub-options.js';
-import type { Control, Link, SessionRequest, Spec } from '../endpoints/types.js';
+import type { HubSettings } from '../core/hub-settings.js';
+import { hubSettingsOf } from '../endpoints/hub-options.js';
+import type { Control, Link, SessionRequest } from '../core/link.js';
+import type { Spec } from '../core/endpoint.js';
 import type { Logger } from '../log.js';
 import { applyControl } from './controls.js';
 import { Peer } from './peer.js';

@@ -1,6 +1,6 @@
 // A peer parked until a partner arrives (rendezvous): its input is watched so that a peer
 // that leaves while waiting is let go at once instead of holding a descriptor forever.
-import type { Link } from '../endpoints/types.js';
+import type { Link } from '../core/link.js';
 
 /** Input held per waiting peer before it is paused (backpressure then reaches its sender). */
 export const HOLD_LIMIT = 64 * 1024;

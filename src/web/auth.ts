@@ -8,7 +8,8 @@ import { EndpointError, UsageError } from '../errors.js';
 import { percentDecode, quoteUri, redactSecrets } from '../uri.js';
 import type { TLSSocket } from 'node:tls';
 import { identify } from './client-certs.js';
-import { normalAddress, parseTrustProxy, proxyUser, type Role, type User, type UsersFile } from '../router/roles.js';
+import { normalAddress, parseTrustProxy, proxyUser, type User, type UsersFile } from './users.js';
+import type { Role } from '../core/roles.js';
 
 /** What a presented token turned out to be: the server's token, its view token, or a user's. */
 type Credential = { kind: 'full' } | { kind: 'view' } | { kind: 'user'; user: User };
@@ -27,7 +28,7 @@ export interface AuthOptions {
   'allowed-hosts'?: string;
   /** A second token whose peers watch and never type. */
   'view-token'?: string;
-  /** A users file: a name and a role per token (see src/router/roles.ts). */
+  /** A users file: a name and a role per token (see src/web/users.ts). */
   users?: string;
   /**
    * Comma-separated addresses of reverse proxies: their `user-header` names the peer, and

@@ -1,5 +1,5 @@
 // What the console index shows of one console, shared by the server's first render and the page's live updates.
-import type { RouteStatus } from '../endpoints/types.js';
+import type { RouteStatus } from '../core/link.js';
 
 /** One console of a shared ws-listen server, as `_ptybridge/consoles.json` gives it to the index page. */
 export interface ConsoleJson {

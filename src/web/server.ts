@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { EndpointError, UsageError } from '../errors.js';
-import type { Listener, RouteStatus } from '../endpoints/types.js';
+import type { Listener, RouteStatus } from '../core/link.js';
 import { logAlways, type Logger } from '../log.js';
 import { formatHostPort, quoteUri } from '../uri.js';
 import { Gate, loggablePath, readTokenFile, resolveToken, type Admitted, type AuthOptions, type AuthResult } from './auth.js';
@@ -17,7 +17,7 @@ import { answer, ASSET_DIR, PAGE_HEADERS, serveFavicon, serveStatic, serveTermin
 import { serveConsolesJson, serveIndex } from './index-page.js';
 import { consoleJson, type ConsoleJson } from './index-rows.js';
 import { RefusalLimit } from './refusals.js';
-import { UsersFile } from '../router/roles.js';
+import { UsersFile } from './users.js';
 import { askForCertificates } from './client-certs.js';
 import { serveConsoleApi } from './console-api.js';
 import type { ConsoleApi } from '../core/console-api.js';

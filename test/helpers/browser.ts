@@ -1,7 +1,6 @@
 // Test helpers for the browser terminal: headless Chromium (no download) and the xterm.js buffer read in the page.
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
-import { until } from './until.js';
 
 export async function launch(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({

@@ -177,7 +177,7 @@ export async function startWebsockify(targetPort: number, extra: string[] = []):
   };
 }
 
-/** A hub's keyboard state as a page gets it (src/router/roles.ts). */
+/** A hub's keyboard state as a page gets it (src/core/roles.ts). */
 export interface KeyboardMessage {
   type: 'keyboard';
   you: 'typing' | 'watching' | 'read-only';

@@ -1,9 +1,10 @@
-// What every route that serves listeners shares (fork, rendezvous, hub): binding a listener, and the Route that stops them.
+// What every route that serves doors shares (fork, rendezvous, hub): opening a door, and the Route that closes them.
 import { EndpointError, PtybError } from '../errors.js';
-import type { Link, Listener, ListeningType, OpenContext, Spec } from '../endpoints/types.js';
+import type { Link, Listener } from '../core/link.js';
+import type { ListeningType, OpenContext, Spec } from '../core/endpoint.js';
 import type { Logger } from '../log.js';
 import { isReadonlyDoor } from '../plan/plan.js';
-import type { Transcript } from './session-log.js';
+import type { Transcript } from './transcript.js';
 
 export interface RouteContext {
   log: Logger;
@@ -41,7 +42,7 @@ export { isReadonlyDoor };
  * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
  * door makes each of its peers a watcher, whatever its credential.
  */
-export async function bind(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
+export async function openDoor(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
   let listener: Listener;
   const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
   try {
@@ -58,7 +59,7 @@ export async function bind(e: Listening, onLink: (link: Link) => void, ctx: Rout
  * The Route of anything that serves listeners: `stop()` (idempotent) stops accepting, closes
  * what is live (`closeActive`: joins, or a hub and its device), then resolves `done` with 0.
  */
-export function listeningRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {
+export function doorsRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopping: Promise<void> | undefined;

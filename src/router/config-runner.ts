@@ -6,7 +6,7 @@ import { exitAfterDeadline } from '../stop-deadline.js';
 import type { SignalGate } from '../signals.js';
 import { DeviceNotWaitedError } from './hub.js';
 import { startPlan, type Route } from './route.js';
-import { openTranscript, type Transcript, type TranscriptOptions } from './session-log.js';
+import { openTranscript, type Transcript, type TranscriptOptions } from './transcript.js';
 
 /** One route of a config file, checked and planned (src/config.ts reads the file). */
 export interface RouteConfig {
