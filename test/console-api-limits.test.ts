@@ -29,14 +29,29 @@ async function withConsole(query: string, fn: (c: { device: net.Socket; door: nu
 }
 
 /** One API call from a given local address (a caller of its own: waits are counted per caller). */
-function call(port: number, action: string, body: unknown, localAddress = '127.0.0.1'): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+function call(
+  port: number,
+  action: string,
+  body: unknown,
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, localAddress, method: 'POST', path: `/api/consoles/con/${action}`, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('latin1');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text), headers: res.headers }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        localAddress,
+        method: 'POST',
+        path: `/api/consoles/con/${action}`,
+        headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('latin1');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text), headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -74,7 +89,9 @@ test('a catastrophic regex gets 422 and is stopped; meanwhile a peer gets 512 Ki
     assert.match(h.body.error, /^regex \/\(a\+\)\+\$\/ ran over 1000 ms on \d+ bytes of output and was stopped \(catastrophic backtracking/);
     assert.equal(typeof h.body.next, 'number');
     // The same pattern through `ptybridge expect`: the message, exit 2 (a bad pattern, not a console fault).
-    const cli = await runPtyb(['expect', `http://127.0.0.1:${web}/con`, '--send', `${'a'.repeat(40)}b`, '(a+)+$'], { env: { ...process.env, PTYBRIDGE_TOKEN: TOKEN } });
+    const cli = await runPtyb(['expect', `http://127.0.0.1:${web}/con`, '--send', `${'a'.repeat(40)}b`, '(a+)+$'], {
+      env: { ...process.env, PTYBRIDGE_TOKEN: TOKEN },
+    });
     assert.equal(cli.code, 2, cli.stderr);
     assert.match(cli.stderr, /^ptybridge expect: http:\/\/127\.0\.0\.1:\d+\/con: 422 regex \/\(a\+\)\+\$\/ ran over 1000 ms/);
     // And the console still answers a harmless pattern at once.
@@ -84,7 +101,9 @@ test('a catastrophic regex gets 422 and is stopped; meanwhile a peer gets 512 Ki
   });
 });
 
-test('3 000 waiting API callers against ?max-peers=64: 63 wait beside the peer, the rest get 503 with Retry-After; the peer keeps working both ways', { timeout: 180_000 }, async () => {
+test('3 000 waiting API callers against ?max-peers=64: 63 wait beside the peer, the rest get 503 with Retry-After; the peer keeps working both ways', {
+  timeout: 180_000,
+}, async () => {
   await withConsole('&max-peers=64', async ({ device, door, web, deviceGot }) => {
     const peer = net.connect(door, '127.0.0.1');
     const got: Buffer[] = [];
@@ -129,10 +148,13 @@ test('3 000 waiting API callers against ?max-peers=64: 63 wait beside the peer, 
     await once(late, 'close');
     // The waiting callers leave; their places are free again.
     for (const c of callers) c.s.destroy();
-    const again = await until(async () => {
-      const r = await call(web, 'wait-quiet', { ms: 10, timeout: 10_000 });
-      return r.status === 200 ? r : undefined;
-    }, { timeout: 30_000, what: 'a wait to be let in again' });
+    const again = await until(
+      async () => {
+        const r = await call(web, 'wait-quiet', { ms: 10, timeout: 10_000 });
+        return r.status === 200 ? r : undefined;
+      },
+      { timeout: 30_000, what: 'a wait to be let in again' },
+    );
     assert.equal(again.body.quiet, true);
     peer.destroy();
   });

@@ -21,19 +21,30 @@ async function curl(port: number, action: string, token: string, body?: unknown)
   const cut = out.lastIndexOf('\n');
   const raw = out.slice(0, cut);
   let parsed: any;
-  try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
   return { status: Number(out.slice(cut + 1)), body: parsed, raw };
 }
 
 const textOf = (r: unknown) => JSON.parse((r as { content: { text: string }[] }).content[0]!.text) as Record<string, any>;
 
-test('a QEMU guest behind ptybridge: a command and its answer through curl, the MCP client and ptybridge expect; read_screen of a full-screen app; a view token cannot send', { timeout: 300_000 }, async (t) => {
+test('a QEMU guest behind ptybridge: a command and its answer through curl, the MCP client and ptybridge expect; read_screen of a full-screen app; a view token cannot send', {
+  timeout: 300_000,
+}, async (t) => {
   const files = await guestFiles();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-qemu-api-'));
   const sock = path.join(dir, 'vm.serial0');
   const log = path.join(dir, 'transcript.log');
   // The guest's console socket is waited for: ptybridge starts first, as in qemu-console.test.
-  const pb = await startPtyb(['--log', log, `unix:${sock}?share&replay=screen&log-input&retry=2&interval=50ms`, `ws-listen:0/vm?token=${FULL}&view-token=${VIEW}`]);
+  const pb = await startPtyb([
+    '--log',
+    log,
+    `unix:${sock}?share&replay=screen&log-input&retry=2&interval=50ms`,
+    `ws-listen:0/vm?token=${FULL}&view-token=${VIEW}`,
+  ]);
   let qemu: ChildProcess | undefined;
   let mcp: Client | undefined;
   // The test's signal aborts when it ends too: only a test that timed out says what each side saw.
@@ -46,7 +57,8 @@ test('a QEMU guest behind ptybridge: a command and its answer through curl, the 
     // The guest has no login prompt: its /init starts a root shell on the console. "Logging
     // in" is waiting for that shell's prompt from the first byte the console said.
     let up: Awaited<ReturnType<typeof curl>> | undefined;
-    for (let i = 0; i < 4 && up?.status !== 200; i++) up = await curl(port, 'expect', VIEW, { regex: 'guest: up\\r?\\n[^]*guest# ', since: 0, timeout: 60_000 });
+    for (let i = 0; i < 4 && up?.status !== 200; i++)
+      up = await curl(port, 'expect', VIEW, { regex: 'guest: up\\r?\\n[^]*guest# ', since: 0, timeout: 60_000 });
     assert.equal(up!.status, 200, up!.raw);
 
     // 1. curl: send, expect the answer from the cursor before the input, and the exact output.
@@ -62,14 +74,26 @@ test('a QEMU guest behind ptybridge: a command and its answer through curl, the 
 
     // 2. The MCP server, driven by the SDK's own client over stdio.
     mcp = new Client({ name: 'ptybridge-qemu-test', version: '1' });
-    await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`], env: { ...process.env, PTYBRIDGE_TOKEN: FULL } as Record<string, string>, stderr: 'pipe' }));
+    await mcp.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`],
+        env: { ...process.env, PTYBRIDGE_TOKEN: FULL } as Record<string, string>,
+        stderr: 'pipe',
+      }),
+    );
     const s2 = textOf(await mcp.callTool({ name: 'send', arguments: { console: 'vm', text: 'echo $((7*8))', keys: ['Enter'] } }));
-    const m2 = textOf(await mcp.callTool({ name: 'expect', arguments: { console: 'vm', regex: `\\r\\n(\\d+)\\r\\n${PROMPT}`, since: s2.next, timeout: 30_000 } }));
+    const m2 = textOf(
+      await mcp.callTool({ name: 'expect', arguments: { console: 'vm', regex: `\\r\\n(\\d+)\\r\\n${PROMPT}`, since: s2.next, timeout: 30_000 } }),
+    );
     assert.deepEqual(m2.groups, ['56']);
     assert.match(m2.before, new RegExp(`^${DSR}echo \\$\\(\\(7\\*8\\)\\)$`));
 
     // 3. ptybridge expect, chat style.
-    const cli = await runPtyb(['expect', `http://127.0.0.1:${port}/vm`, '--timeout', '30000', '--send', 'echo $((9*9))\\r', '--expect', '\\r\\n81\\r\\n', '--expect', PROMPT], { env: { ...process.env, PTYBRIDGE_TOKEN: FULL } });
+    const cli = await runPtyb(
+      ['expect', `http://127.0.0.1:${port}/vm`, '--timeout', '30000', '--send', 'echo $((9*9))\\r', '--expect', '\\r\\n81\\r\\n', '--expect', PROMPT],
+      { env: { ...process.env, PTYBRIDGE_TOKEN: FULL } },
+    );
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout.toString('latin1'), new RegExp(`^${DSR}echo \\$\\(\\(9\\*9\\)\\)\\r\\n81\\r\\n${PROMPT}$`));
 
@@ -89,19 +113,29 @@ test('a QEMU guest behind ptybridge: a command and its answer through curl, the 
     // A view token cannot type, through any of the three.
     const denied = await curl(port, 'send', VIEW, { text: 'echo from-view\\r' });
     assert.equal(denied.status, 403, denied.raw);
-    const cliView = await runPtyb(['expect', `http://127.0.0.1:${port}/vm`, '--send', 'echo from-view\\r', 'from-view'], { env: { ...process.env, PTYBRIDGE_TOKEN: VIEW } });
+    const cliView = await runPtyb(['expect', `http://127.0.0.1:${port}/vm`, '--send', 'echo from-view\\r', 'from-view'], {
+      env: { ...process.env, PTYBRIDGE_TOKEN: VIEW },
+    });
     assert.equal(cliView.code, 1);
     assert.match(cliView.stderr, /: 403 read-only: this token may watch, not type/);
     await mcp.close();
     mcp = new Client({ name: 'ptybridge-qemu-view', version: '1' });
-    await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`], env: { ...process.env, PTYBRIDGE_TOKEN: VIEW } as Record<string, string>, stderr: 'pipe' }));
+    await mcp.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`],
+        env: { ...process.env, PTYBRIDGE_TOKEN: VIEW } as Record<string, string>,
+        stderr: 'pipe',
+      }),
+    );
     assert.ok(!(await mcp.listTools()).tools.some((x) => x.name === 'send'), 'a view token is offered no send');
     assert.equal((await mcp.callTool({ name: 'send', arguments: { console: 'vm', text: 'echo from-view\r' } })).isError, true);
 
     // Every send is in the transcript under the caller's name; the view token's are not.
     await pb.stop();
     const transcript = fs.readFileSync(log, 'utf8');
-    for (const typed of ['echo $((6*7))\\r', 'echo $((7*8))\\r', 'echo $((9*9))\\r']) assert.ok(transcript.includes(`--- api 127.0.0.1 typed "${typed}" ---`), `${typed} in the transcript:\n${transcript.slice(-3000)}`);
+    for (const typed of ['echo $((6*7))\\r', 'echo $((7*8))\\r', 'echo $((9*9))\\r'])
+      assert.ok(transcript.includes(`--- api 127.0.0.1 typed "${typed}" ---`), `${typed} in the transcript:\n${transcript.slice(-3000)}`);
     assert.doesNotMatch(transcript, /from-view/);
     finished = true;
   } finally {

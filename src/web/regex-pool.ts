@@ -57,7 +57,10 @@ export class RegexPool {
   /** Patterns that ran out of time: answered at once next time, without a worker. */
   private readonly slow = new Set<string>();
 
-  constructor(readonly size = 2, readonly budgetMs = 1000) {}
+  constructor(
+    readonly size = 2,
+    readonly budgetMs = 1000,
+  ) {}
 
   exec(source: string, flags: string, text: string, owner: string): Promise<Found | null> {
     if (this.slow.has(`${flags}/${source}`)) return Promise.reject(new RegexTooSlow());

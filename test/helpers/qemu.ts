@@ -20,11 +20,27 @@ export const guestEvents: string[] = [];
 
 /** Boots the guest with its first serial port on `serial` (a QEMU -serial chardev: it listens there). */
 export function startGuest(files: { kernel: string; initrd: string }, serial: string): ChildProcess {
-  const qemu = spawnTracked('qemu-system-x86_64', [
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-m', '96',
-    '-kernel', files.kernel, '-initrd', files.initrd, '-append', 'console=ttyS0 quiet panic=-1',
-    '-serial', serial,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const qemu = spawnTracked(
+    'qemu-system-x86_64',
+    [
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-no-reboot',
+      '-m',
+      '96',
+      '-kernel',
+      files.kernel,
+      '-initrd',
+      files.initrd,
+      '-append',
+      'console=ttyS0 quiet panic=-1',
+      '-serial',
+      serial,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   guestEvents.push(`qemu ${qemu.pid} started, -serial ${serial}`);
   qemu.stderr!.on('data', (d: Buffer) => guestEvents.push(`qemu ${qemu.pid}: ${d.toString().trimEnd()}`));
   qemu.once('exit', (code, signal) => guestEvents.push(`qemu ${qemu.pid} exited (${signal ?? code})`));
@@ -37,4 +53,3 @@ export async function stopGuest(qemu: ChildProcess | undefined): Promise<void> {
   qemu.kill('SIGKILL');
   await exited;
 }
-
