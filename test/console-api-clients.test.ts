@@ -27,20 +27,7 @@ async function withShell(fn: (port: number, dir: string, log: string) => Promise
 test('ptybridge expect: a login chat exits 0; a pattern that never comes exits 1; a view token cannot send', async () => {
   await withShell(async (port, dir, log) => {
     const url = `http://127.0.0.1:${port}/sh`;
-    const ok = await runPtyb([
-      'expect',
-      url,
-      '--token-file',
-      join(dir, 'full'),
-      '--send',
-      'printf \'login: \'; read u; echo "welcome $u"\\n',
-      '--expect',
-      'login: $',
-      '--send',
-      'root\\n',
-      '--expect',
-      'welcome (\\w+)',
-    ]);
+    const ok = await runPtyb(['expect', url, '--token-file', join(dir, 'full'), '--send', "printf 'login: '; read u; echo \"welcome $u\"\\n", '--expect', 'login: $', '--send', 'root\\n', '--expect', 'welcome (\\w+)']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout.toString(), /login: root\r\nwelcome root$/);
     // Its sends are in the transcript under the caller's name, as a typist's.
@@ -59,12 +46,7 @@ test('ptybridge expect: a login chat exits 0; a pattern that never comes exits 1
 });
 
 async function mcpClient(port: number, token: string): Promise<Client> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`],
-    env: { ...process.env, PTYBRIDGE_TOKEN: token } as Record<string, string>,
-    stderr: 'pipe',
-  });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`], env: { ...process.env, PTYBRIDGE_TOKEN: token } as Record<string, string>, stderr: 'pipe' });
   const client = new Client({ name: 'ptybridge-test', version: '1' });
   await client.connect(transport);
   return client;
