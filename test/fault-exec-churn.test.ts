@@ -1,7 +1,7 @@
 // Per-peer exec: churn: a session whose peer left never touches its pty's fd again (its number then belongs to the next peer).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { withConcurrency } from './helpers/load.js';
 import { connectTcp, startPtyb } from './helpers/ptyb.js';
 import { TOKEN, withToken } from './helpers/ws.js';

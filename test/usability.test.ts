@@ -98,7 +98,7 @@ test('tcp-listen ?max and unix-listen ?max: a refused peer is logged, once', { t
     const log = await refusedOnce(['tcp-listen:0?max=1', `tcp:127.0.0.1:${upstream.port}`], (l) => net.connect(l.port, '127.0.0.1'));
     const refusals = log.split('\n').filter((l) => /too many peers/.test(l));
     assert.equal(refusals.length, 1, log);
-    assert.match(refusals[0]!, new RegExp(`^ptybridge: tcp-listen:0\\?max=1: refused tcp 127\\.0\\.0\\.1:\\d+: too many peers \\(\\?max=1\\)$`));
+    assert.match(refusals[0]!, /^ptybridge: tcp-listen:0\?max=1: refused tcp 127\.0\.0\.1:\d+: too many peers \(\?max=1\)$/);
 
     const sock = join(dir, 'max.sock');
     const ulog = await refusedOnce([`unix-listen:${sock}?max=1`, `tcp:127.0.0.1:${upstream.port}`], (l) => net.connect(l.path));

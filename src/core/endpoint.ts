@@ -56,7 +56,7 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   validate?(spec: Spec<T, z.output<S>>): void;
 }
 
-export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
+export interface ConnectingType<T = unknown, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
   role: 'connecting';
   sharing: Sharing;
   /** True for stdio: only one such endpoint can exist per process. */
@@ -81,7 +81,7 @@ export interface ConnectingType<T = any, S extends z.ZodObject = z.ZodObject> ex
   open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
 }
 
-export interface ListeningType<T = any, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
+export interface ListeningType<T = unknown, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
   role: 'listening';
   listen(spec: Spec<T, z.output<S>>, onLink: (link: Link) => void, ctx: OpenContext): Promise<Listener>;
 }

@@ -54,18 +54,18 @@ export function planAddresses(addresses: Endpoint[]): Plan {
 export function planPair(left: Endpoint, right: Endpoint): Plan {
   checkExclusive([left, right]);
   if (isConnecting(left) && isConnecting(right)) {
-    refuseIdleHubOptions([left, right]);
+    refuseIneffectiveHubOptions([left, right]);
     return { kind: 'pipe', left, right };
   }
   if (isListening(left) && isListening(right)) {
-    refuseIdleHubOptions([left, right]);
+    refuseIneffectiveHubOptions([left, right]);
     noReadonlyDoor(left);
     noReadonlyDoor(right);
     return { kind: 'rendezvous', left, right };
   }
   const [door, connecting] = (isListening(left) ? [left, right] : [right, left]) as [Listening, Connecting];
   if (sharingOf(connecting) === 'device') return hub(connecting, [door]);
-  refuseIdleHubOptions([left, right]);
+  refuseIneffectiveHubOptions([left, right]);
   noReadonlyDoor(door);
   return { kind: 'fork', door, upstream: connecting, doorIsRight: door === right };
 }
@@ -112,10 +112,10 @@ const HUB_OPTIONS = Object.keys(hubOptions);
 
 /**
  * The hub's options (`?policy`, `?replay`, `?peer-queue`, `?max-peers`, `?log-input`) on a route that is no
- * hub (a device that meets no listener, `exec:` without `?share`) would do nothing: refused
+ * hub (a device that meets no door, `exec:` without `?share`) would do nothing: refused
  * rather than ignored.
  */
-function refuseIdleHubOptions(addresses: Endpoint[]): void {
+function refuseIneffectiveHubOptions(addresses: Endpoint[]): void {
   for (const e of addresses) {
     const written = HUB_OPTIONS.find((k) => splitAddress(e.spec.uri).query.has(k));
     if (!written) continue;

@@ -264,8 +264,8 @@ export class ScreenModel implements Replay {
     if (this.title) out += `\x1b]0;${this.title.replace(/[\x00-\x1f\x7f]/g, '')}\x07`;
     out += this.ser!.serialize({ scrollback: this.opts.scrollback });
     // Internals, read defensively: the public API does not expose these.
-    const core = (this.term as unknown as { _core?: Record<string, any> })._core;
-    const buffer = core?._bufferService?.buffer as { scrollTop?: number; scrollBottom?: number } | undefined;
+    const core = (this.term as unknown as { _core?: XtermInternals })._core;
+    const buffer = core?._bufferService?.buffer;
     if (buffer && typeof buffer.scrollTop === 'number' && typeof buffer.scrollBottom === 'number') {
       if (buffer.scrollTop !== 0 || buffer.scrollBottom !== this.term!.rows - 1) {
         // DECSTBM homes the cursor: save and restore it around the region.
@@ -276,4 +276,11 @@ export class ScreenModel implements Replay {
     if (core?.coreService?.isCursorHidden === true) out += '\x1b[?25l';
     return out;
   }
+}
+
+/** The few xterm internals serialize() reads, each optional: a new xterm may move any of them. */
+interface XtermInternals {
+  _bufferService?: { buffer?: { scrollTop?: unknown; scrollBottom?: unknown } };
+  coreMouseService?: { activeEncoding?: unknown };
+  coreService?: { isCursorHidden?: unknown };
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../src/errors.js';
+import type { ConfigError } from '../../src/errors.js';
 
 register(new URL('../helpers/stub-web-assets.mjs', import.meta.url));
 const { describeRoutes, loadConfig } = await import('../../src/config.js');
