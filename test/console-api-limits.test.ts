@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { Payload } from './helpers/load.js';
-import { runPtyb, runTool, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { runPtyb, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { until } from './helpers/until.js';
 
 const TOKEN = 'limits-token';
