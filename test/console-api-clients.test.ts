@@ -30,6 +30,8 @@ test('ptybridge expect: a login chat exits 0; a pattern that never comes exits 1
     const ok = await runPtyb(['expect', url, '--token-file', join(dir, 'full'), '--send', "printf 'login: '; read u; echo \"welcome $u\"\\n", '--expect', 'login: $', '--send', 'root\\n', '--expect', 'welcome (\\w+)']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout.toString(), /login: root\r\nwelcome root$/);
+    // Its sends are in the transcript under the caller's name, as a typist's.
+    assert.match(readFileSync(log, 'utf8'), /--- api 127\.0\.0\.1 typed "root\\n" ---/);
     const late = await runPtyb(['expect', url, '--timeout', '300', 'never-printed'], { env: { ...process.env, PTYBRIDGE_TOKEN: FULL } });
     assert.equal(late.code, 1);
     assert.match(late.stderr, /no "never-printed" within 300 ms/);

@@ -1,30 +1,19 @@
 // A real QEMU guest's serial socket shared by ?share (unix:, tcp:): two peers on one console, across a VM restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { freePort, ROOT, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
+import { freePort, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
+import { guestEvents, guestFiles, PROMPT, startGuest, stopGuest } from './helpers/qemu.js';
 import { connectPeer, readText, until } from './helpers/devices.js';
 
 const TOKEN = 'qemu-console-token';
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const PROMPT = 'guest# ';
-
-/** The guest's kernel and initramfs, built once and cached by the script (it downloads Debian's kernel). */
-async function guestFiles(): Promise<{ kernel: string; initrd: string }> {
-  const { stdout } = await promisify(execFile)(path.join(ROOT, 'test/helpers/qemu-guest.sh'), { timeout: 300_000 });
-  const [kernel, initrd] = stdout.trim().split('\n');
-  return { kernel: kernel!, initrd: initrd! };
-}
-
-/** What QEMU said and how it ended, for the report of a test that timed out. */
-const guestEvents: string[] = [];
 
 /**
  * If the test times out, prints what each side saw (the test runner only says "timed out"):
@@ -37,26 +26,6 @@ function reportOnTimeout(t: { signal: AbortSignal }, what: () => Record<string, 
     for (const [name, text] of Object.entries({ guest: guestEvents.join('\n'), ...what() })) console.error(`--- ${name}:\n${text}`);
   });
   return { done: () => (finished = true) };
-}
-
-/** Boots the guest with its first serial port on `serial` (a QEMU -serial chardev: it listens there). */
-function startGuest(files: { kernel: string; initrd: string }, serial: string): ChildProcess {
-  const qemu = spawnTracked('qemu-system-x86_64', [
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-m', '96',
-    '-kernel', files.kernel, '-initrd', files.initrd, '-append', 'console=ttyS0 quiet panic=-1',
-    '-serial', serial,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  guestEvents.push(`qemu ${qemu.pid} started, -serial ${serial}`);
-  qemu.stderr!.on('data', (d: Buffer) => guestEvents.push(`qemu ${qemu.pid}: ${d.toString().trimEnd()}`));
-  qemu.once('exit', (code, signal) => guestEvents.push(`qemu ${qemu.pid} exited (${signal ?? code})`));
-  return qemu;
-}
-
-async function stopGuest(qemu: ChildProcess | undefined): Promise<void> {
-  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return;
-  const exited = once(qemu, 'exit');
-  qemu.kill('SIGKILL');
-  await exited;
 }
 
 /** Everything a WebSocket peer has received, as text, with a way to wait for what comes next. */

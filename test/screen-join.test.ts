@@ -9,20 +9,9 @@ import { launch, screenLines } from './helpers/browser.js';
 import { readText, startFakeVm } from './helpers/devices.js';
 import { connectTcp, runTool, startPtyb, type Running } from './helpers/ptyb.js';
 import { until } from './helpers/until.js';
+import { app, LAST } from './helpers/screen-app.js';
 
 const TOKEN = 'screen-test-token';
-const CLOCKS = 3000;
-const clock = (i: number) => `T${String(i).padStart(5, '0')}`;
-const LAST = clock(CLOCKS - 1);
-
-/** A full-screen app: alternate screen, a title on row 3, a footer on row 24, then ~30 KiB of clock updates top right. */
-function app(): Buffer {
-  let s = '\x1b]0;the-app-title\x07\x1b[?1049h\x1b[H\x1b[2J\x1b[?1h\x1b[?2004h';
-  s += '\x1b[3;30H\x1b[1;33mBIOS SETUP TITLE\x1b[0m\x1b[24;1H\x1b[7mF1 Help  F10 Save and exit\x1b[0m';
-  for (let i = 0; i < CLOCKS; i++) s += `\x1b[1;70H${clock(i)}`;
-  return Buffer.from(s + '\x1b[12;5H');
-}
-
 /** The assertions on a joiner's 80x24-or-larger screen: title row 3, footer row 24, the last clock on row 1. */
 function assertScreen(rows: string[], where: string): void {
   const all = rows.join('\n');

@@ -61,5 +61,6 @@ export async function expectMain(argv: string[]): Promise<number> {
 
 function fail(url: string, status: number, why: string | undefined): number {
   process.stderr.write(`ptybridge expect: ${url}: ${status} ${why ?? ''}\n`);
-  return status === 400 ? 2 : 1;
+  // 400 and 422: the pattern or the arguments are wrong, not the console.
+  return status === 400 || status === 422 ? 2 : 1;
 }

@@ -21,6 +21,12 @@ export interface OutputSlice {
   gap: boolean;
 }
 
+/** Why a send was not taken: 403 read-only, 409 not now, 503 the console is full (?max-peers). */
+export interface Refusal {
+  status: 403 | 409 | 503;
+  why: string;
+}
+
 export interface ConsoleApi {
   read(since: number, max: number): OutputSlice;
   /** The offset the next output byte will have. */
@@ -30,7 +36,12 @@ export interface ConsoleApi {
   /** The screen model's view (?replay=screen), else undefined. */
   screen(): Promise<ScreenView | undefined>;
   /** Input as this caller: undefined when it reached the device, else why not. */
-  send(bytes: Buffer, caller: { role: Role; user?: string; label: string }): string | undefined;
+  send(bytes: Buffer, caller: { role: Role; user?: string; label: string }): Refusal | undefined;
   /** A serial break as this caller (the same checks as `send`). */
-  sendBreak(ms: number, caller: { role: Role; user?: string; label: string }): string | undefined;
+  sendBreak(ms: number, caller: { role: Role; user?: string; label: string }): Refusal | undefined;
+  /**
+   * A place among the console's peers for a caller that waits (expect, wait-quiet): ?max-peers
+   * counts it like a peer. Its release, or the cap when the console is full.
+   */
+  hold(label: string): { release(): void } | { max: number };
 }

@@ -1,6 +1,6 @@
 // The hub's side of the HTTP console API: a bounded output ring with absolute offsets, and input through one peer per caller (so roles, policy, ?log-input and the transcript apply).
 import { Duplex } from 'node:stream';
-import type { ConsoleApi, OutputSlice, ScreenView } from '../core/console-api.js';
+import type { ConsoleApi, OutputSlice, Refusal, ScreenView } from '../core/console-api.js';
 import type { Link } from '../core/link.js';
 import type { Role } from '../core/roles.js';
 import type { HubObserver } from './hub-observers.js';
@@ -73,7 +73,12 @@ export class OutputRing {
 export interface HubForApi {
   add(link: Link, door: string): void;
   screen(): Promise<ScreenView | undefined>;
+  /** A waiting caller's place under ?max-peers (see ConsoleApi.hold). */
+  hold(label: string): { release(): void } | { max: number };
 }
+
+const READ_ONLY: Refusal = { status: 403, why: 'read-only: this token may watch, not type' };
+const FULL: Refusal = { status: 503, why: 'the console has its most peers (?max-peers): try again later' };
 
 /** The console API of one hub, and the observer that fills its ring. */
 export function consoleApi(hub: HubForApi): { api: ConsoleApi; observer: HubObserver } {
@@ -102,17 +107,19 @@ export function consoleApi(hub: HubForApi): { api: ConsoleApi; observer: HubObse
       end: () => ring.end,
       waitFor: (offset, signal) => ring.waitFor(offset, signal),
       screen: () => hub.screen(),
+      hold: (label) => hub.hold(label),
       send(bytes, caller) {
-        if (caller.role !== 'full') return 'read-only: this token may watch, not type';
+        if (caller.role !== 'full') return READ_ONLY;
         const s = streamFor(caller);
-        if (s.destroyed) return 'the console refused this caller';
+        // The hub closes a peer it cannot take (?max-peers) at once.
+        if (s.destroyed) return FULL;
         s.push(bytes);
         return undefined;
       },
       sendBreak(ms, caller) {
-        if (caller.role !== 'full') return 'read-only: this token may watch, not type';
+        if (caller.role !== 'full') return READ_ONLY;
         const s = streamFor(caller);
-        if (s.destroyed) return 'the console refused this caller';
+        if (s.destroyed) return FULL;
         // As the page asks for one: the hub applies it if the policy lets this peer type.
         s.emit('control', { type: 'break', ms });
         return undefined;

@@ -48,7 +48,7 @@ export async function runHub(
   if (ctx.trace) hub.observe(traceObserver(ctx.trace));
   if (settings['log-input']) hub.observe(inputLogObserver(ctx.transcript, ctx.log));
   if (ctx.transcript) hub.observe(transcriptObserver(ctx.transcript));
-  const { api, observer } = consoleApi({ add: (l, d) => hub.add(l, d), screen: () => hub.screenView() });
+  const { api, observer } = consoleApi({ add: (l, d) => hub.add(l, d), screen: () => hub.screenView(), hold: (label) => hub.holdForApi(label) });
   hub.observe(observer);
   try {
     await hub.start();
@@ -112,6 +112,8 @@ class Hub {
   /** The transcript, input log, metrics and trace: they watch, the hub does not know them. */
   private readonly observers: HubObserver[] = [];
   private readonly notices: KeyboardNotices;
+  /** API callers waiting on the output (expect, wait-quiet): ?max-peers counts them with the peers. */
+  private apiWaits = 0;
   /** Peers refused past ?max-peers since the last line that said so. */
   private refusals = { count: 0, saidAt: 0 };
   /** The kinds of door this console has: metrics show each, with 0 peers too. */
@@ -224,7 +226,7 @@ class Hub {
   }
 
   add(link: Link, door = 'other'): void {
-    if (this.peers.size >= this.settings['max-peers']) return this.refuse(link, door);
+    if (this.full()) return this.refuse(link, door);
     const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
       this.notify('peerDropped', p, queued);
       this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
@@ -253,6 +255,30 @@ class Hub {
     this.notices.announce(peer);
   }
 
+  /** Whether ?max-peers is reached: peers of every door and API callers that wait hold a place each. */
+  private full(): boolean {
+    return this.peers.size + this.apiWaits >= this.settings['max-peers'];
+  }
+
+  /**
+   * An API caller's wait holds resources (a request, a timer) as a peer does: thousands of
+   * them must not get in where thousands of peers cannot.
+   */
+  holdForApi(label: string): { release(): void } | { max: number } {
+    if (this.full()) {
+      this.refused(label, 'api');
+      return { max: this.settings['max-peers'] };
+    }
+    this.apiWaits++;
+    let held = true;
+    return {
+      release: () => {
+        if (held) this.apiWaits--;
+        held = false;
+      },
+    };
+  }
+
   /**
    * One host opening thousands of connections must not make the others wait: past
    * ?max-peers the link is closed at once, and the refusals are said at most once a second.
@@ -260,13 +286,17 @@ class Hub {
   private refuse(link: Link, door: string): void {
     link.stream.on('error', () => {});
     link.stream.destroy();
+    this.refused(link.label, door);
+  }
+
+  private refused(label: string, door: string): void {
     this.refusals.count++;
     const now = Date.now();
     if (now - this.refusals.saidAt < 1000) return;
     const more = this.refusals.count - 1;
     this.refusals = { count: 0, saidAt: now };
     const max = this.settings['max-peers'];
-    this.log.warn(`${link.label}: refused, the console has ${max} peers (?max-peers=${max})${more ? `; ${more} more refused since the last such line` : ''}`, { event: 'peer-refused', peer: link.label, door, max, more });
+    this.log.warn(`${label}: refused, the console has ${max} peers (?max-peers=${max})${more ? `; ${more} more refused since the last such line` : ''}`, { event: 'peer-refused', peer: label, door, max, more });
   }
 
   /** `~w`, `~s`, the page's button: the keyboard moves, the transcript says who took it from whom. */

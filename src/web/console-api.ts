@@ -1,10 +1,14 @@
 // The HTTP console API (docs/CONSOLE-API.md): a program reads a shared console's screen and output, sends input and waits for text, with the page's credentials and roles.
 import type http from 'node:http';
-import type { ConsoleApi } from '../core/console-api.js';
+import type { ConsoleApi, Refusal } from '../core/console-api.js';
 import type { Admitted } from './auth.js';
+import { type Found, RegexPool, RegexTooSlow } from './regex-pool.js';
 
 /** Bounds: hostile callers are a test too. */
-export const LIMITS = { body: 64 * 1024, regex: 1024, timeoutMs: 60_000, output: 256 * 1024, waitersPerCaller: 8, quietMs: 60_000 };
+export const LIMITS = { body: 64 * 1024, regex: 1024, timeoutMs: 60_000, output: 256 * 1024, waitersPerCaller: 8, quietMs: 60_000, regexMs: 1000 };
+
+/** Callers' patterns run here, off the event loop that serves every console. */
+const matcher = new RegexPool(2, LIMITS.regexMs);
 
 const KEYS: Record<string, string> = {
   Enter: '\r', Tab: '\t', Escape: '\x1b', Backspace: '\x7f', Up: '\x1b[A', Down: '\x1b[B', Right: '\x1b[C', Left: '\x1b[D',
@@ -26,14 +30,14 @@ export function unescape(text: string): string {
 const waiting = new Map<string, number>();
 
 class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
   res.end(text);
 }
 
@@ -59,6 +63,9 @@ const int = (v: unknown, name: string, min: number, max: number, dflt: number): 
   if (!Number.isInteger(n) || n < min || n > max) throw new ApiError(400, `${name} must be an integer from ${min} to ${max}`);
   return n;
 };
+
+/** A refusal of the console as an answer; a full console says when to come back. */
+const refusal = (r: Refusal) => new ApiError(r.status, r.why, {}, r.status === 503 ? { 'Retry-After': '1' } : {});
 
 /** Who the caller is, for the transcript and the per-caller limits. */
 const callerOf = (req: http.IncomingMessage, auth: Admitted) => ({ role: auth.role, user: auth.user, label: `api ${req.socket.remoteAddress ?? '?'}` });
@@ -106,8 +113,8 @@ export async function serveConsoleApi(req: http.IncomingMessage, res: http.Serve
     if (action === 'send') {
       if (auth.role !== 'full') throw new ApiError(403, 'read-only: this token may watch, not type');
       if (Array.isArray(body.keys) && body.keys.length === 1 && body.keys[0] === 'Break' && body.text === undefined && body.base64 === undefined) {
-        const why = api.sendBreak(int(body.ms, 'ms', 0, 10_000, 250), caller);
-        if (why) throw new ApiError(409, why);
+        const no = api.sendBreak(int(body.ms, 'ms', 0, 10_000, 250), caller);
+        if (no) throw refusal(no);
         return json(res, 200, { sent: 0, break: true, next: api.end() });
       }
       const pieces: string[] = [];
@@ -123,36 +130,40 @@ export async function serveConsoleApi(req: http.IncomingMessage, res: http.Serve
       }
       if (pieces.length === 0) throw new ApiError(400, 'send needs text, base64 or keys');
       const next = api.end();
-      const why = api.send(Buffer.from(pieces.join(''), 'latin1'), caller);
-      if (why) throw new ApiError(409, why);
+      const no = api.send(Buffer.from(pieces.join(''), 'latin1'), caller);
+      if (no) throw refusal(no);
       return json(res, 200, { sent: Buffer.byteLength(pieces.join(''), 'latin1'), next });
     }
     // expect / wait-quiet hold the request: bounded per caller.
     const key = `${caller.user ?? ''}\0${req.socket.remoteAddress}`;
     if ((waiting.get(key) ?? 0) >= LIMITS.waitersPerCaller) throw new ApiError(429, `more than ${LIMITS.waitersPerCaller} waits at once for this caller`);
+    const place = api.hold(caller.label);
+    if ('max' in place) throw refusal({ status: 503, why: `the console has its most peers (?max-peers=${place.max}), waiting callers included: try again later` });
     waiting.set(key, (waiting.get(key) ?? 0) + 1);
     const ac = new AbortController();
     res.once('close', () => ac.abort());
     try {
       if (action === 'wait-quiet') return await waitQuiet(res, api, int(body.ms, 'ms', 1, LIMITS.quietMs, 500), int(body.timeout, 'timeout', 1, LIMITS.timeoutMs, 10_000), ac);
-      return await expect(res, api, body, ac);
+      return await expect(res, api, body, ac, key);
     } finally {
       const n = (waiting.get(key) ?? 1) - 1;
       if (n) waiting.set(key, n);
       else waiting.delete(key);
+      place.release();
       ac.abort();
     }
   } catch (err) {
-    if (err instanceof ApiError) return json(res, err.status, { error: err.message, ...err.extra });
+    if (err instanceof ApiError) return json(res, err.status, { error: err.message, ...err.extra }, err.headers);
     if (!res.headersSent) json(res, 500, { error: (err as Error).message });
   }
 }
 
-async function expect(res: http.ServerResponse, api: ConsoleApi, body: Record<string, unknown>, ac: AbortController): Promise<void> {
+async function expect(res: http.ServerResponse, api: ConsoleApi, body: Record<string, unknown>, ac: AbortController, owner: string): Promise<void> {
   if (typeof body.regex !== 'string' || body.regex.length === 0 || body.regex.length > LIMITS.regex) throw new ApiError(400, `regex must be a string of 1 to ${LIMITS.regex} characters`);
-  let re: RegExp;
+  const flags = typeof body.flags === 'string' && /^[imsu]*$/.test(body.flags) ? body.flags : '';
   try {
-    re = new RegExp(body.regex, typeof body.flags === 'string' && /^[imsu]*$/.test(body.flags) ? body.flags : '');
+    // Compiling is linear in the pattern; only matching can backtrack without end.
+    new RegExp(body.regex, flags);
   } catch (err) {
     throw new ApiError(400, `regex: ${(err as Error).message}`);
   }
@@ -176,10 +187,16 @@ async function expect(res: http.ServerResponse, api: ConsoleApi, body: Record<st
         seen = seen.slice(-LIMITS.output);
       }
       since = s.next;
-      const m = re.exec(seen);
+      let m: Found | null;
+      try {
+        m = await matcher.exec(body.regex, flags, seen, owner);
+      } catch (err) {
+        if (!(err instanceof RegexTooSlow)) throw err;
+        throw new ApiError(422, `regex /${body.regex}/ ran over ${LIMITS.regexMs} ms on ${seen.length} bytes of output and was stopped (catastrophic backtracking: nested repetition such as (a+)+); write it without`, { seen: seen.slice(-4096), next: since, gap });
+      }
       if (m) {
-        const next = from + m.index + m[0].length;
-        return json(res, 200, { match: m[0], groups: m.slice(1), named: m.groups ?? {}, before: seen.slice(0, m.index), next, gap });
+        const next = from + m.index + m.match.length;
+        return json(res, 200, { match: m.match, groups: m.groups, named: m.named, before: seen.slice(0, m.index), next, gap });
       }
       if (ac.signal.aborted) return json(res, 408, { error: `no match for /${body.regex}/ within ${timeout} ms`, seen, next: since, gap });
       await api.waitFor(since, ac.signal);

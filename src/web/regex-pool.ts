@@ -1,0 +1,131 @@
+// Runs API callers' regular expressions in worker threads with a time budget: a catastrophic pattern (ReDoS, `(a+)+$`) ends its worker, not the event loop every console is served from.
+import { Worker } from 'node:worker_threads';
+
+/** A match as the API answers it. */
+export interface Found {
+  index: number;
+  match: string;
+  groups: (string | undefined)[];
+  named: Record<string, string | undefined>;
+}
+
+/** The pattern ran past its budget: its worker was stopped. */
+export class RegexTooSlow extends Error {}
+
+// Inline (eval) so that the bundle and the single binary need no second file. Compiled
+// patterns are kept per worker: an expect re-runs its pattern on every new chunk.
+const WORKER = `
+const { parentPort } = require('node:worker_threads');
+const compiled = new Map();
+parentPort.on('message', ({ id, source, flags, text }) => {
+  let re = compiled.get(flags + '/' + source);
+  if (!re) {
+    if (compiled.size > 256) compiled.clear();
+    re = new RegExp(source, flags);
+    compiled.set(flags + '/' + source, re);
+  }
+  const m = re.exec(text);
+  parentPort.postMessage({ id, found: m && { index: m.index, match: m[0], groups: m.slice(1), named: m.groups ? { ...m.groups } : {} } });
+});
+`;
+
+interface Job {
+  id: number;
+  owner: string;
+  source: string;
+  flags: string;
+  text: string;
+  resolve(f: Found | null): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * A few workers; each runs one match at a time, and one owner (an API caller) has at most
+ * one match running, so a caller with hostile patterns holds one worker at a time, for at
+ * most `budgetMs` each, while the others serve everyone else.
+ */
+export class RegexPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 0;
+  /** Patterns that ran out of time: answered at once next time, without a worker. */
+  private readonly slow = new Set<string>();
+
+  constructor(
+    readonly size = 2,
+    readonly budgetMs = 1000,
+  ) {}
+
+  exec(source: string, flags: string, text: string, owner: string): Promise<Found | null> {
+    if (this.slow.has(`${flags}/${source}`)) return Promise.reject(new RegexTooSlow());
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, owner, source, flags, text, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (;;) {
+      const running = new Set(this.slots.flatMap((s) => (s.job ? [s.job.owner] : [])));
+      const at = this.queue.findIndex((j) => !running.has(j.owner));
+      if (at < 0) return;
+      let slot = this.slots.find((s) => !s.job);
+      if (!slot) {
+        if (this.slots.length >= this.size) return;
+        slot = this.spawn();
+      }
+      const job = this.queue.splice(at, 1)[0]!;
+      slot.job = job;
+      slot.worker.ref();
+      slot.timer = setTimeout(() => this.kill(slot, new RegexTooSlow()), this.budgetMs);
+      slot.worker.postMessage({ id: job.id, source: job.source, flags: job.flags, text: job.text });
+    }
+  }
+
+  private spawn(): Slot {
+    const slot: Slot = { worker: new Worker(WORKER, { eval: true }) };
+    slot.worker.on('message', (m: { id: number; found: Found | null }) => {
+      const job = slot.job;
+      if (!job || job.id !== m.id) return;
+      this.done(slot);
+      job.resolve(m.found);
+    });
+    slot.worker.on('error', (err) => this.kill(slot, err));
+    slot.worker.on('exit', () => this.kill(slot, new Error('the regex worker exited')));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private done(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.job = undefined;
+    // An idle worker does not keep ptybridge running.
+    slot.worker.unref();
+    this.dispatch();
+  }
+
+  /** Ends a worker (its match ran out of time, or it failed); its job fails, the queue goes on. */
+  private kill(slot: Slot, err: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    clearTimeout(slot.timer);
+    void slot.worker.terminate();
+    const job = slot.job;
+    slot.job = undefined;
+    if (job) {
+      if (err instanceof RegexTooSlow) {
+        if (this.slow.size >= 1000) this.slow.clear();
+        this.slow.add(`${job.flags}/${job.source}`);
+      }
+      job.reject(err);
+    }
+    this.dispatch();
+  }
+}
