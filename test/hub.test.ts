@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type net from 'node:net';
 import { sha256, startPtyb } from './helpers/ptyb.js';
 import { readText, startFakeVm, until, connectPeer } from './helpers/devices.js';
+import { within } from './helpers/until.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-hub-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -84,7 +85,8 @@ test('a peer that never reads is dropped while 50 MiB flows; the others get ever
     stalled.pause(); // connected, never reads
     stalled.on('error', () => {});
     await until(() => pb.stderr().includes('(3 peers)'));
-    const hashes = fast.map((s) => {
+    const got = [0, 0];
+    const hashes = fast.map((s, i) => {
       const h = createHash('sha256');
       let n = 0;
       return new Promise<[number, string]>((resolve, reject) => {
@@ -94,12 +96,17 @@ test('a peer that never reads is dropped while 50 MiB flows; the others get ever
         s.on('data', (c: Buffer) => {
           h.update(c);
           n += c.length;
+          got[i] = n;
           if (n >= size) resolve([n, h.digest('hex')]);
         });
       });
     });
-    await vm.sendFile(file);
-    const results = await Promise.all(hashes);
+    // Bounded, and failing if ptybridge ends: a device nobody reads would block the VM forever.
+    const ended = pb.exited.then((e) => Promise.reject(new Error(`ptybridge ended (${JSON.stringify(e)})`)));
+    ended.catch(() => {}); // seen through the race below; after a pass, the stop is expected
+    for (const h of hashes) h.catch(() => {}); // a reader closed early fails the race, not the process
+    const state = () => `fast peers got ${got.join(' and ')} of ${size} bytes; stalled peer destroyed: ${stalled.destroyed}\nstderr:\n${pb.stderr()}`;
+    const results = await within(Promise.race([vm.sendFile(file).then(() => Promise.all(hashes)), ended]), { what: 'the flood to reach both reading peers', detail: state });
     for (const [n, digest] of results) {
       assert.equal(n, size);
       assert.equal(digest, sha256(payload));

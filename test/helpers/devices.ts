@@ -66,7 +66,10 @@ export async function startFakeVm(link?: string): Promise<FakeVm> {
       proc.stdin!.write(`say ${Buffer.from(bytes).toString('hex')}\n`);
     },
     sendFile(path) {
-      const done = new Promise<void>((r) => sentWaiters.push(r));
+      const done = new Promise<void>((resolve, reject) => {
+        sentWaiters.push(resolve);
+        proc.once('exit', () => reject(new Error(`fake VM exited before it wrote all of ${path}`)));
+      });
       proc.stdin!.write(`file ${path}\n`);
       return done;
     },
@@ -80,7 +83,10 @@ export async function startFakeVm(link?: string): Promise<FakeVm> {
       if (proc.exitCode !== null) return;
       const exited = once(proc, 'exit');
       proc.stdin!.write('quit\n');
+      // A VM blocked writing to a pty nobody reads never sees "quit": end it anyway.
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
       await exited;
+      clearTimeout(kill);
     },
   };
   return vm;

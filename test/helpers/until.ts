@@ -33,3 +33,24 @@ export async function until<T>(cond: () => T | Promise<T>, opts: UntilOptions = 
     await new Promise((r) => setTimeout(r, step));
   }
 }
+
+/**
+ * Resolves as `p` does, or rejects after `timeout` naming what was awaited: for an event that
+ * may never come (a child that stopped reading), so a test fails with its state instead of
+ * the runner's bare file timeout.
+ */
+export async function within<T>(p: Promise<T>, opts: UntilOptions & { what: string }): Promise<T> {
+  const { timeout = 120_000 } = opts;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(async () => {
+      const detail = opts.detail ? `\n${await opts.detail()}` : '';
+      reject(new Error(`waited ${timeout} ms for ${opts.what}${detail}`));
+    }, timeout);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
