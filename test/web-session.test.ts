@@ -1,7 +1,9 @@
 // A web shell outlives a reload (per-peer exec: behind ws-listen, one session per tab), ends after ?linger, and a reconnect doubles nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
 import { launch, screen, waitForScreen } from './helpers/browser.js';
 import { until } from './helpers/devices.js';
@@ -114,3 +116,40 @@ for (const [name, args] of [
     }
   });
 }
+
+test('a reload whose new socket arrives before the old one closes gets the same shell, not a second one', { timeout: 60_000 }, async () => {
+  const pb = await startPtyb(['-v', SHELL, `ws-listen:0?token=${TOKEN}`]);
+  const port = pb.listening[0]!.port;
+  const protocols = ['ptybridge', `ptybridge-token.${Buffer.from(TOKEN).toString('base64url')}`];
+  const open = (session: string) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/?session=${session}`, protocols);
+    let text = '';
+    let id = '';
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) text += data.toString('latin1');
+      else if (JSON.parse(data.toString()).type === 'session') id = JSON.parse(data.toString()).id;
+    });
+    return { ws, text: () => text, id: () => id, opened: once(ws, 'open') };
+  };
+  const first = open('');
+  const second = { ws: undefined as WebSocket | undefined };
+  try {
+    await first.opened;
+    await until(() => first.id());
+    first.ws.send(Buffer.from('export X=42; echo "set-$X"\n'));
+    await until(() => /set-42/.test(first.text()), { what: 'set-42 from the first socket' });
+    // The new page's socket is open before the old page's socket closes.
+    const again = open(first.id());
+    second.ws = again.ws;
+    await again.opened;
+    first.ws.close();
+    again.ws.send(Buffer.from('echo "got-$X"\n'));
+    await until(() => /got-\d*\r?\n/.test(again.text()), { what: 'the echo on the second socket', detail: () => JSON.stringify(again.text()) });
+    assert.match(again.text(), /got-42/, 'the same shell: X is still set');
+    assert.equal(again.id(), '', 'no new session was made');
+  } finally {
+    first.ws.close();
+    second.ws?.close();
+    await pb.stop();
+  }
+});

@@ -29,6 +29,8 @@ export class SessionStore {
   private readonly sessions = new Map<string, Session>();
   /** Detached shells one credential may leave behind; a page that reconnects in a loop without its id must not pile up shells. */
   static readonly MAX_DETACHED = 16;
+  /** How long a presented session attached to another socket is waited for (a reload's old socket closing). */
+  static readonly RELOAD_WAIT_MS = 3000;
 
   constructor(
     private readonly linger: number,
@@ -39,7 +41,15 @@ export class SessionStore {
   /** Gives a peer that asks for a session (`peer.session`) its session back, or a new one made with `open`. */
   async attach(peer: Link, req: SessionRequest, open: () => Promise<Link>): Promise<void> {
     const old = this.sessions.get(req.requested);
-    if (old && !old.attached && sameOwner(old.owner, req.owner)) return old.attach(peer, true);
+    if (old?.attached && sameOwner(old.owner, req.owner)) {
+      // A reload: the new page's socket and the old page's close travel on two connections,
+      // with no order between them; under load the new one can come first. Give the old one
+      // a moment to leave before taking this for a second tab (a duplicated tab waits, then
+      // gets its own shell).
+      await old.detachedWithin(SessionStore.RELOAD_WAIT_MS);
+      if (peer.stream.destroyed) return;
+    }
+    if (old && !old.attached && !old.ended && sameOwner(old.owner, req.owner)) return old.attach(peer, true);
     this.trim(req.owner);
     const replay = await makeReplay(this.settings.replay, this.settings.size);
     const link = await open().catch((err: unknown) => {
@@ -110,6 +120,30 @@ class Session {
     return this.peer !== undefined;
   }
 
+  get ended(): boolean {
+    return this.over;
+  }
+
+  private readonly detachWaiters = new Set<() => void>();
+
+  /** Resolves when no tab is attached (or the session ended), or after `ms`. */
+  detachedWithin(ms: number): Promise<void> {
+    if (!this.peer || this.over) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.detachWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.detachWaiters.add(done);
+    });
+  }
+
+  private wakeDetachWaiters(): void {
+    for (const w of [...this.detachWaiters]) w();
+  }
+
   attach(link: Link, resumed: boolean): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -141,6 +175,7 @@ class Session {
   private detach(peer: Peer): void {
     if (this.peer !== peer) return;
     this.peer = undefined;
+    this.wakeDetachWaiters();
     if (this.over) return;
     this.log.info(`${this.tag}: detached (${peer.label} left); kept for ${this.linger} ms`);
     this.timer = setTimeout(() => {
@@ -155,6 +190,7 @@ class Session {
     if (this.over) return;
     this.over = true;
     clearTimeout(this.timer);
+    this.wakeDetachWaiters();
     this.forget();
     this.replay.dispose();
     this.link.stream.destroy();
