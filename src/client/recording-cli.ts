@@ -15,13 +15,40 @@ export function recordingError(path: string, err: unknown): PtybError {
 /** node's parseArgs, strict, with its errors as one usage line naming the command (and the option meant, for a typo). */
 export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: withValuesJoined(argv, options), options, allowPositionals: true, strict: true });
   } catch (err) {
-    const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
+    const message = (err as Error).message
+      .replace(/\. To specify a positional.*$/s, '')
+      .replace(/\s*\n\s*/g, ' ');
     const typo = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
     const hint = typo === undefined ? undefined : didYouMean(typo, Object.keys(options));
     throw new UsageError(`${command}: ${message}${hint ? ` (did you mean "--${hint}"?)` : ''}; see ptybridge --help ${command}`);
   }
+}
+
+/**
+ * `--since -1h` as `--since=-1h`: parseArgs takes a value that starts with "-" for another
+ * option, and `-DURATION` is how --since counts back. A value option's next word is its value.
+ */
+function withValuesJoined(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const takesValue = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    takesValue.set(`--${name}`, `--${name}`);
+    if (o.short) takesValue.set(`-${o.short}`, `--${name}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const long = takesValue.get(a);
+    if (long && i + 1 < argv.length) out.push(`${long}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
 }
 
 /** A number of seconds (or a factor) given to `option`: finite, and above 0 unless `zero` is allowed. */
