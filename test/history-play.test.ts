@@ -285,6 +285,18 @@ test('bad arguments: one line and exit 2; an unreadable or foreign file, or a di
   assert.equal((await runPtyb(['play', '--max', broken])).stdout.toString(), 'kept\r\n');
 });
 
+test('a reader of stdout that goes away (| head) ends play and history quietly with status 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-head-'));
+  const path = join(dir, 'big.cast');
+  const events: Ev[] = Array.from({ length: 2000 }, (_, i) => [i / 100, 'o', `line ${i} ${'x'.repeat(1000)}\r\n`]);
+  writeFileSync(path, castText({ at: 0, boot: true, events }));
+  for (const args of ['play --max', 'history', 'history --text']) {
+    const r = await runTool('bash', ['-c', `'${process.execPath}' '${PTYBRIDGE}' ${args} '${path}' | head -c 10; echo " status \${PIPESTATUS[0]}"`]);
+    assert.equal(r.stdout.toString(), 'line 0 xxx status 0\n', args);
+    assert.equal(r.stderr, '', args);
+  }
+});
+
 test('--help play and --help history describe the commands; play --help too', async () => {
   const play = (await ok(['--help', 'play'])).toString();
   assert.match(play, /^ptybridge play FILE\.cast \[--speed N\] \[--idle-limit SECONDS\] \[--at SECONDS\] \[--max\]\n/);

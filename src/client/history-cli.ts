@@ -102,9 +102,10 @@ export async function historyMain(argv: string[], signals?: SignalGate): Promise
           }
         }
       } catch (err) {
+        if (err instanceof ReaderGone) throw err;
         throw recordingError(entry.path, err);
       } finally {
-        await file.events.return(undefined);
+        await file.close();
       }
     }
     const rest = joiner.end();

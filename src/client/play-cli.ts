@@ -134,7 +134,7 @@ export async function playMain(argv: string[], signals?: SignalGate): Promise<nu
     throw recordingError(o.file, err);
   } finally {
     restore();
-    await file.events.return(undefined);
+    await file.close();
   }
 }
 

@@ -17,9 +17,7 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: withValuesJoined(argv, options), options, allowPositionals: true, strict: true });
   } catch (err) {
-    const message = (err as Error).message
-      .replace(/\. To specify a positional.*$/s, '')
-      .replace(/\s*\n\s*/g, ' ');
+    const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/\s*\n\s*/g, ' ');
     const typo = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
     const hint = typo === undefined ? undefined : didYouMean(typo, Object.keys(options));
     throw new UsageError(`${command}: ${message}${hint ? ` (did you mean "--${hint}"?)` : ''}; see ptybridge --help ${command}`);

@@ -138,6 +138,8 @@ async function* lines(path: string, maxLine = MAX_LINE_BYTES): AsyncGenerator<Li
 export interface CastFile {
   header: CastHeader;
   events: AsyncGenerator<CastEvent>;
+  /** Closes the file, whether or not its events were read (returning an unstarted generator would not). */
+  close(): Promise<void>;
 }
 
 /**
@@ -165,7 +167,7 @@ export async function openCast(path: string): Promise<CastFile> {
     await it.return(undefined);
     throw new CastFormatError(path, first.n, first.complete ? (err as Error).message : 'the header line is incomplete (the file is being written or was cut)');
   }
-  return { header, events: eventsOf(path, it) };
+  return { header, events: eventsOf(path, it), close: async () => void (await it.return(undefined)) };
 }
 
 async function* eventsOf(path: string, it: AsyncGenerator<Line>): AsyncGenerator<CastEvent> {
@@ -189,7 +191,7 @@ async function* eventsOf(path: string, it: AsyncGenerator<Line>): AsyncGenerator
 /** Only the header of FILE (the first line), for listing a directory without reading events. */
 export async function readCastHeader(path: string): Promise<CastHeader> {
   const f = await openCast(path);
-  await f.events.return(undefined);
+  await f.close();
   return f.header;
 }
 

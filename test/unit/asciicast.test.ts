@@ -1,10 +1,10 @@
 // The history reader (docs/HISTORY-FORMAT.md): asciicast v2 lines, torn last lines, file order in a console's directory, --since, and plain text for grep.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CastFormatError, type CastEvent, OutputJoiner, openCast, parseCastEvent, parseCastHeader } from '../../src/core/asciicast.js';
+import { CastFormatError, type CastEvent, OutputJoiner, openCast, parseCastEvent, parseCastHeader, readCastHeader } from '../../src/core/asciicast.js';
 import { type HistoryEntry, listHistoryFiles, parseHistoryName, parseSince, readHistoryHeaders, selectSince } from '../../src/core/history-files.js';
 import { PlainText } from '../../src/core/terminal-text.js';
 
@@ -32,6 +32,7 @@ test('header: version 2 with width and height; ptybridge fields and idle_time_li
     ptybridge: { console: 'b', boot: true, device: 'pty:/dev/pts/4' },
   });
   assert.equal(parseCastHeader('{"version":2,"width":1,"height":1,"idle_time_limit":2.5}').idleTimeLimit, 2.5);
+  assert.throws(() => parseCastHeader('{"version":3,"term":{"cols":80,"rows":24}}'), /"version": 2, got "version": 3$/);
   assert.throws(() => parseCastHeader('{"version":1,"width":80,"height":24,"stdout":[]}'), /"version": 2, got "version": 1 \(asciicast v1/);
   assert.throws(() => parseCastHeader('{"version":2,"width":0,"height":24}'), /"width" must be a positive integer, got 0/);
   assert.throws(() => parseCastHeader('[0.1, "o", "x"]'), /expected a JSON object/);
@@ -186,4 +187,17 @@ test('PlainText: CSI, OSC (BEL and ST), DCS, charset and keypad escapes removed,
   assert.equal(q.push('\x1b[31mred\r\nhalf\x1b['), 'red\n');
   assert.equal(q.end(), 'half\n');
   assert.equal(q.push('0mnew\n'), '0mnew\n'); // end() forgot the cut sequence: a new boot's text is not swallowed
+});
+
+test('reading only the header, or stopping before the events, closes the file (a directory of 200 files must not hold 200 fds until GC)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-fd-'));
+  const path = join(dir, 'x.cast');
+  writeFileSync(path, `${HEADER}\n[0.1, "o", "a"]\n[0.2, "o", "b"]\n`);
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  for (let i = 0; i < 200; i++) await readCastHeader(path);
+  const f = await openCast(path);
+  await f.events.next();
+  await f.close();
+  assert.equal(fds(), before);
 });
