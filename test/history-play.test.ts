@@ -358,7 +358,7 @@ test('play at a real terminal: raw while playing; q, Ctrl-C and SIGTERM stop it 
   }
 });
 
-test('play --max of a 100 MiB file streams: exact bytes, peak RSS measured (bounded, far below the file size)', async (t) => {
+test('play --max and history --text of a 100 MiB file stream: exact bytes, peak RSS measured (bounded, far below the file size)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-big-'));
   const path = join(dir, 'big.cast');
   const want = createHash('sha256');
@@ -386,6 +386,10 @@ test('play --max of a 100 MiB file streams: exact bytes, peak RSS measured (boun
   );
   // Held whole, the file alone would add 100 MiB (and its text twice that).
   assert.ok(base.peakKb > 0 && big.peakKb - base.peakKb < 64 * 1024, `peak RSS ${big.peakKb} KiB against ${base.peakKb} KiB: the file was held whole?`);
+  const text = await peakOf(['history', '--text', path]);
+  assert.equal(text.code, 0, text.stderr);
+  t.diagnostic(`history --text: output ${mib(text.bytes)} MiB; peak RSS ${mib(text.peakKb * 1024)} MiB`);
+  assert.ok(text.peakKb - base.peakKb < 64 * 1024, `history --text peak RSS ${text.peakKb} KiB against ${base.peakKb} KiB`);
 });
 
 /** Runs ptybridge to its end: status, SHA-256 and length of stdout, and its peak RSS (VmHWM polled until it is gone: the last read is nearly the peak). */

@@ -19,27 +19,31 @@ export class PlainText {
   private line = '';
 
   push(s: string): string {
-    let out = '';
+    const out: string[] = [];
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       switch (this.state) {
-        case S.Ground:
-          if (c === 0x0a) {
-            out += `${this.line}\n`;
+        case S.Ground: {
+          if (isText(c)) {
+            // A run of text is appended at once: one char at a time would build a rope per char.
+            let j = i + 1;
+            while (j < s.length && isText(s.charCodeAt(j))) j++;
+            this.line += s.slice(i, j);
+            i = j - 1;
+            if (this.line.length >= MAX_LINE) {
+              out.push(this.line);
+              this.line = '';
+            }
+          } else if (c === 0x0a) {
+            out.push(`${this.line}\n`);
             this.line = '';
           } else if (c === 0x1b) this.state = S.Esc;
           else if (c === 0x9b) this.state = S.Csi;
           else if (c === 0x9d || c === 0x90 || c === 0x98 || c === 0x9e || c === 0x9f) this.state = S.Str;
           else if (c === 0x08) this.backspace();
-          else if (c === 0x09 || (c >= 0x20 && c !== 0x7f && (c < 0x80 || c > 0x9f))) {
-            this.line += s[i];
-            if (this.line.length >= MAX_LINE) {
-              out += this.line;
-              this.line = '';
-            }
-          }
           // Every other control (CR, BEL, SI/SO, C1…) moves the cursor or rings: no text.
           break;
+        }
         case S.Esc:
           if (c === 0x5b) this.state = S.Csi;
           else if (c === 0x5d || c === 0x50 || c === 0x58 || c === 0x5e || c === 0x5f) this.state = S.Str;
@@ -67,7 +71,7 @@ export class PlainText {
           break;
       }
     }
-    return out;
+    return out.length === 1 ? out[0]! : out.join('');
   }
 
   /** Ends the text of one recording: an unfinished line gets its newline, an unfinished sequence is forgotten. */
@@ -84,4 +88,9 @@ export class PlainText {
     const pair = last >= 0xdc00 && last <= 0xdfff && this.line.length > 1;
     this.line = this.line.slice(0, pair ? -2 : -1);
   }
+}
+
+/** Text: TAB and the printable characters (not DEL, not the C1 controls U+0080–U+009F). */
+function isText(c: number): boolean {
+  return c === 0x09 || (c >= 0x20 && c !== 0x7f && (c < 0x80 || c > 0x9f));
 }
