@@ -152,7 +152,7 @@ cannot be read, or holds no history; 2 bad arguments.
 examples:
   ptybridge history /var/lib/ptybridge/history/board --since boot --text | grep -n panic
   ptybridge history /var/lib/ptybridge/history/board --since -1h --marks
-  ptybridge history board/ --since 1-boots-ago > last-boot-but-one.txt
+  ptybridge history board/ --since 1-boots-ago > last-two-boots.out
 `,
 } as const;
 
