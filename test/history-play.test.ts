@@ -39,6 +39,8 @@ const FILES: Fixture[] = [
       [0, 'm', 'boot'],
       [0.1, 'o', 'U-Boot 2024.01 (Dec 05 2026)\r\n'],
       [0.35, 'o', '\x1b[1;32mDRAM:\x1b[0m  512 MiB\r\n'],
+      // 1.005 s is 1004.999… ms in binary: --marks still says 1.005, so that play --at 1.005 plays it.
+      [1.005, 'm', 'mark: DRAM'],
       [1.2, 'm', 'mark: Linux version'],
       [1.2, 'o', '[    0.000000] Linux version 6.1.0\r\n'],
       [2, 'o', 'login: '],
@@ -227,10 +229,11 @@ test('history --text: plain lines for grep, escapes and CRs gone, each boot on i
   const expected = FILES.flatMap((f) =>
     f.events
       .filter(([, c]) => c === 'm')
-      .map(([t, , label]) => `${iso((BASE + f.at + t) * 1000)}  ${nameOf(f)}  ${t.toFixed(3)}  ${label.replace('\t', '\\t')}\n`),
+      .map(([t, , label]) => `${iso((BASE + f.at) * 1000 + Math.round(t * 1e6) / 1000)}  ${nameOf(f)}  ${t.toFixed(3)}  ${label.replace('\t', '\\t')}\n`),
   ).join('');
   assert.equal(marks, expected);
   assert.match(marks, /Z  .*Z\.cast  1\.200  mark: Linux version\n/);
+  assert.match(marks, /Z  .*Z\.cast  1\.005  mark: DRAM\n/);
   assert.match(marks, /  0\.500  mark by alice: before\\treboot\n/);
   assert.equal(
     (await ok(['history', paths[1]!, '--marks', '--since', iso((BASE + 1800 + 1) * 1000)])).toString(),

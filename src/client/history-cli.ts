@@ -91,11 +91,10 @@ export async function historyMain(argv: string[], signals?: SignalGate): Promise
       try {
         for await (const ev of file.events) {
           if (stopped) return 0;
-          const atMs = entry.baseMs + ev.time * 1000;
+          const atMs = entry.baseMs + Math.round(ev.time * 1e6) / 1000; // to the µs the file has: 1.005 s is not 1004.999… ms
           if (selection.fromMs !== undefined && atMs < selection.fromMs) continue;
           if (o.mode === 'marks') {
-            if (ev.code === 'm')
-              await out.write(`${new Date(atMs).toISOString()}  ${entry.name}  ${(Math.floor(ev.time * 1000) / 1000).toFixed(3)}  ${printable(ev.data)}\n`);
+            if (ev.code === 'm') await out.write(`${new Date(atMs).toISOString()}  ${entry.name}  ${secondsOf(ev.time)}  ${printable(ev.data)}\n`);
           } else if (ev.code === 'o') {
             const data = joiner.push(ev.data);
             await out.write(o.mode === 'text' ? plain.push(data) : data);
@@ -170,4 +169,9 @@ function printable(label: string): string {
 
 function warn(text: string): void {
   process.stderr.write(`ptybridge: history: ${text}\n`);
+}
+
+/** SECONDS for `play --at`, down to the millisecond so that the mark's own event is played (4.35 is 4349.999… ms in binary: round to µs first). */
+function secondsOf(time: number): string {
+  return (Math.floor(Math.round(time * 1e6) / 1000) / 1000).toFixed(3);
 }
