@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PTYBRIDGE, runPtyb, runTool, sha256, spawnTracked } from './helpers/ptyb.js';
@@ -362,7 +362,8 @@ test('play at a real terminal: raw while playing; q, Ctrl-C and SIGTERM stop it 
 });
 
 test('play --max and history --text of a 100 MiB file stream: exact bytes, peak RSS measured (bounded, far below the file size)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ptyb-big-'));
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-play-big-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'big.cast');
   const want = createHash('sha256');
   const file = createWriteStream(path);
