@@ -20,8 +20,10 @@ Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] --config consoles.yaml [--check]
        ptybridge expect http://HOST:PORT/NAME 'login:' --send 'root\\n' --expect '# '   drive a console (docs/CONSOLE-API.md)
        ptybridge mcp http://HOST:PORT [--token-file FILE]   MCP tools over stdio for the same API
+       ptybridge play FILE.cast [--speed N] [--at SECONDS] [--max]   play a recorded console
+       ptybridge history DIR [--since boot|-1h|TIME] [--text|--marks]   what a console recorded
        ptybridge --check LEFT RIGHT  print the route's plan, open nothing
-       ptybridge --help SCHEME     options of one address type
+       ptybridge --help SCHEME     options of one address type (or of play, history)
 
 Addresses are scheme:target?key=value&flag; "-" is stdio. The target and each value are
 percent-decoded once: %3F is ?, %26 is &, %25 is %, %20 a space; a + stays a plus, and a %
@@ -29,7 +31,7 @@ not followed by two hex digits stays as typed (ws: targets are URLs and go as wr
 ${rows.join('\n')}
 
 Options:
-  -h, --help [SCHEME]   this text, or the options of one scheme
+  -h, --help [SCHEME]   this text, or the options of one scheme (or of play, history)
   -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
@@ -73,6 +75,7 @@ Exit status: 0 done, 1 an endpoint failed, 2 bad usage.
 }
 
 export function schemeHelp(name: string): string {
+  if (Object.hasOwn(SUBCOMMANDS, name)) return subcommandHelp(name as keyof typeof SUBCOMMANDS);
   const t = findType(name === '-' ? 'stdio' : name.replace(/:$/, ''));
   if (!t) {
     const hint = didYouMean(name, registry.map((r) => r.scheme));
@@ -95,4 +98,64 @@ function describeType(t: EndpointType): string {
   if (t.notes?.length) lines.push('', 'notes:', ...t.notes.map((n) => `  ${n}`));
   lines.push('', 'examples:', ...t.examples.map((e) => `  ${e}`));
   return lines.join('\n') + '\n';
+}
+
+/** `--help play`, `--help history`, `ptybridge play --help`: the commands that read recorded history (docs/HISTORY-PLAY.md). */
+const SUBCOMMANDS = {
+  play: `ptybridge play FILE.cast [--speed N] [--idle-limit SECONDS] [--at SECONDS] [--max]
+
+Writes the output ("o" events) of an asciicast v2 recording to stdout at its recorded pace,
+as asciinema play does: a console's history file (?history=DIR), or any asciinema recording.
+Input, resize and marker events are not played. A torn last line (the recorder was killed,
+or is still writing) is left out.
+
+options:
+  -s, --speed N            play N times as fast (default 1; 0.5 is half speed)
+  -i, --idle-limit SECONDS no pause longer than SECONDS (default: the file's idle_time_limit,
+                           else none)
+  --at SECONDS             start at SECONDS into the recording: what comes before is written
+                           at once, then the recorded pace (ptybridge history --marks shows
+                           each mark's SECONDS)
+  --max                    no waiting at all (the same bytes as asciinema cat)
+
+keys (when stdin is a terminal): q or Ctrl-C stops, space pauses and resumes; the
+terminal's settings are given back on every way out.
+
+exit status: 0 played or stopped; 1 the file cannot be read or is not asciicast v2 (the
+message names the file and line); 2 bad arguments.
+
+examples:
+  ptybridge play /var/lib/ptybridge/history/board/2026-12-05T23-00-00.000Z.cast --idle-limit 2
+  ptybridge play crash.cast --at 812.5 --speed 4
+`,
+  history: `ptybridge history DIR|FILE.cast [--since WHEN] [--text | --marks]
+
+Prints what a console recorded (DIR: its history directory, ?history=DIR or --history
+ROOT/CONSOLE), in order across its files: one per boot of the device and one per 16 MiB
+step. Without --since, everything still on disk (?history-max removes the oldest files).
+
+options:
+  --since WHEN   boot or last-boot: from the last boot on; N-boots-ago: from the boot N
+                 before the last (1-boots-ago is the one before); an ISO time
+                 (2026-12-05T23:00:00Z; without Z or an offset, local time); -DURATION back
+                 from now (-10m, -1h30m, -2d). Asking for more boots than are kept prints
+                 everything, with a warning
+  --text         plain text lines for grep: escape sequences and CRs removed, backspaces
+                 applied; each boot starts on a new line
+  --marks        the marks instead of the output, one a line: TIME  FILE  SECONDS  LABEL
+                 (boot, device lost: WHY, mark: MATCHED TEXT, mark by NAME: LABEL, typed
+                 by NAME); play FILE --at SECONDS starts there
+
+exit status: 0 printed (nothing, if nothing is recorded since WHEN); 1 DIR or a file
+cannot be read, or holds no history; 2 bad arguments.
+
+examples:
+  ptybridge history /var/lib/ptybridge/history/board --since boot --text | grep -n panic
+  ptybridge history /var/lib/ptybridge/history/board --since -1h --marks
+  ptybridge history board/ --since 1-boots-ago > last-two-boots.out
+`,
+} as const;
+
+export function subcommandHelp(name: keyof typeof SUBCOMMANDS): string {
+  return SUBCOMMANDS[name];
 }
