@@ -38,6 +38,8 @@ export type Control =
   | { type: 'modem'; modem: ModemSettings; reply?: (inForce: ModemSettings | undefined) => void }
   /** A peer asks for the keyboard (`~w`, the page's button) or lets it go (`~s`), under ?policy=exclusive. */
   | { type: 'take' | 'release' }
+  /** A peer marks this moment in the console's history (`~m`, the page's button), with a label. */
+  | { type: 'mark'; label?: string }
   /**
    * With a state: the hub tells a peer where the keyboard is (a relay passes it on). Without:
    * a peer asks to be told, now and on every change (the page does, once connected).
@@ -61,6 +63,8 @@ export interface Capabilities {
   setModem?(modem: ModemSettings): Promise<ModemSettings>;
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
+  /** Passes a mark on to the far side (a ws: client to a ptybridge hub). */
+  mark?(label?: string): void;
 }
 
 /** What only a hub's device says about itself. */
