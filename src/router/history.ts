@@ -143,6 +143,8 @@ class Recorder implements History {
   private lineTested = -1;
   private readonly queueLimit: number;
   private readonly step: number;
+  /** Longest event data: EVENT_CHARS, less when the step is small (a file still holds many events). */
+  private readonly eventChars: number;
 
   constructor(
     private readonly opts: HistoryOptions,
@@ -152,6 +154,7 @@ class Recorder implements History {
     this.queueLimit = opts.queue ?? QUEUE_BYTES;
     // A small ?history-max still keeps several files, so removing the oldest keeps most of it.
     this.step = opts.step ?? Math.max(16 * 1024, Math.min(STEP_BYTES, Math.floor(opts.max / 4)));
+    this.eventChars = Math.min(EVENT_CHARS, Math.floor(this.step / 16));
   }
 
   // --- what the hub tells (synchronous, never waiting) -------------------------------------
@@ -264,7 +267,7 @@ class Recorder implements History {
     if (this.closed || this.failed) return;
     let i = 0;
     do {
-      let end = Math.min(data.length, i + EVENT_CHARS);
+      let end = Math.min(data.length, i + this.eventChars);
       // Never split a surrogate pair between two events.
       const last = data.charCodeAt(end - 1);
       if (end < data.length && last >= 0xd800 && last <= 0xdbff) end--;
