@@ -28,7 +28,9 @@ test('a QEMU boot nobody watched: the history file plays with asciinema and star
   // (wait=on), so that no line of the boot is written before anyone could record it.
   const pb = await startPtyb(['-v', '--wait-for-device', `unix:${sock}?share&history=${hist}&mark=Linux version`, 'tcp-listen:127.0.0.1:0']);
   let qemu: ChildProcess | undefined;
-  t.signal.addEventListener('abort', () => console.error(`--- guest:\n${guestEvents.join('\n')}\n--- ptybridge:\n${pb.stderr()}`));
+  // The runner aborts the signal when the test ends, passed or not: only a test cut short reports.
+  let finished = false;
+  t.signal.addEventListener('abort', () => finished || console.error(`--- guest:\n${guestEvents.join('\n')}\n--- ptybridge:\n${pb.stderr()}`));
   try {
     qemu = startGuest(files, `unix:${sock},server=on,wait=on`, 'console=ttyS0 panic=-1');
     const newest = () => {
@@ -61,6 +63,7 @@ test('a QEMU boot nobody watched: the history file plays with asciinema and star
     assert.ok(text.includes(PROMPT), 'the whole boot, to the shell prompt');
     // The kernel's first line comes before anything the guest's userland said.
     assert.ok(text.indexOf('Linux version') < text.indexOf(PROMPT));
+    finished = true;
   } finally {
     await pb.stop();
     await stopGuest(qemu);
