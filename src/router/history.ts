@@ -184,7 +184,7 @@ class Recorder implements History {
   deviceOutput(chunk: Buffer): void {
     if (this.closed) return;
     const text = this.decoder.write(chunk);
-    if (this.failed || this.queued + text.length > this.queueLimit) {
+    if (this.failed || this.queued + chunk.length > this.queueLimit) {
       this.loseBytes(chunk.length, this.failed ? this.lost.why : 'the disk was too slow');
       return;
     }
@@ -269,9 +269,11 @@ class Recorder implements History {
     do {
       let end = Math.min(data.length, i + this.eventChars);
       // Never split a surrogate pair between two events.
-      const last = data.charCodeAt(end - 1);
-      if (end < data.length && last >= 0xd800 && last <= 0xdbff) end--;
-      this.enqueue({ kind: 'event', at, code, data: data.slice(i, end), bytes: end === data.length ? bytes : 0 }, end - i);
+      const high = data.charCodeAt(end - 1);
+      if (end < data.length && high >= 0xd800 && high <= 0xdbff) end--;
+      const last = end === data.length;
+      // Output is weighed in device bytes (the bound is "this much output"), the rest in characters.
+      this.enqueue({ kind: 'event', at, code, data: data.slice(i, end), bytes: last ? bytes : 0 }, i === 0 && last && bytes ? bytes : end - i);
       i = end;
     } while (i < data.length);
   }
