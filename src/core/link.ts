@@ -132,8 +132,8 @@ export interface Listener {
 
 /** A route as a listener may show it to its peers (the ws-listen index page), read when asked. */
 export interface RouteStatus {
-  /** The shared device (hub routes only): its label and whether it is open now or lost. */
-  device?: { label: string; open: boolean };
+  /** The shared device (hub routes only): its label, whether it is open now or lost, and when it last opened (its last boot, ms). */
+  device?: { label: string; open: boolean; since?: number };
   /** Peers connected to the route now. */
   peers: number;
   /** Hub routes: each peer, its name if it has one, and what it is doing, in arrival order. */

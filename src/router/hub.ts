@@ -165,7 +165,8 @@ class Hub {
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
     const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
-    return { device: { label: this.label ?? this.deviceUri, open: this.link !== undefined }, peers: this.peers.size, who };
+    const since = this.openedAt ? { since: this.openedAt } : {};
+    return { device: { label: this.label ?? this.deviceUri, open: this.link !== undefined, ...since }, peers: this.peers.size, who };
   }
 
   /**

@@ -75,11 +75,11 @@ const callerOf = (req: http.IncomingMessage, auth: Admitted) => ({ role: auth.ro
  * Answers /api/consoles/NAME/ACTION. `find` gives the console by name. Every answer carries
  * the cursor (`next`): output past it is what the caller has not seen.
  */
-export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined, names: () => string[]): Promise<void> {
+export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined, names: () => string[], boots: () => Record<string, string> = () => ({})): Promise<void> {
   try {
     if (url.pathname === '/api/consoles' || url.pathname === '/api/consoles/') {
       if (req.method !== 'GET') throw new ApiError(405, 'the list takes GET');
-      return json(res, 200, { role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), consoles: names() });
+      return json(res, 200, { role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), consoles: names(), boots: boots() });
     }
     const h = /^\/api\/consoles\/([^/]+)\/history(?:\/([^/]+))?$/.exec(url.pathname);
     if (h) {
