@@ -311,3 +311,33 @@ test('--history ROOT: a directory per console, named by its route; bad option va
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("~m in the interactive client over ws: marks the far hub's history, and nothing reaches the device", async () => {
+  const { inTmux } = await import('./helpers/tmux.js');
+  const dir = tmp();
+  const hist = join(dir, 'h');
+  const got = join(dir, 'typed');
+  const pb = await startPtyb(['-v', `exec:sh -c "stty raw -echo; cat > ${got}"?share&history=${hist}`, withToken('ws-listen:127.0.0.1:0')]);
+  const t = await inTmux(['-v', '-', wsUrl(pb.listening[0]!.port)]);
+  try {
+    await t.tmux('send-keys', '-l', '~?');
+    await t.waitFor(/~m {2}mark this moment in the console's history/);
+    await t.tmux('send-keys', '-l', '~m');
+    await t.waitFor(/\[ptybridge: marked\]/);
+    await pb.logged(/marked the history: marked at \d{4}-/);
+    await t.tmux('send-keys', '-l', 'typed-after');
+    await until(() => existsSync(got) && readFileSync(got, 'utf8') === 'typed-after', { what: 'the typed text at the device, without the escapes' });
+    await t.tmux('send-keys', 'Enter');
+    await t.tmux('send-keys', '-l', '~.');
+    await t.waitFor(/EXITED=0/);
+    assert.equal((await pb.stop()).code, 0);
+    assert.ok(
+      marks(readCasts(hist)).some((m) => /^mark by ws 127\.0\.0\.1:\d+: marked at \d{4}-\d\d-\d\dT/.test(m)),
+      JSON.stringify(marks(readCasts(hist))),
+    );
+  } finally {
+    await t.close();
+    await pb.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
