@@ -264,7 +264,7 @@ test('?replay=since-boot: a joiner gets every byte since the boot, not just the 
   const dir = tmp();
   const hist = join(dir, 'h');
   const data = join(dir, 'data.txt');
-  writeFileSync(data, utf8Text(2 * 1024 * 1024));
+  writeFileSync(data, utf8Text(12 * 1024 * 1024));
   const pb = await startPtyb([
     '-v',
     `exec:sh -c "stty raw -echo; cat ${data}; echo; echo DONE; sleep 100"?share&replay=since-boot&history=${hist}`,
@@ -272,7 +272,7 @@ test('?replay=since-boot: a joiner gets every byte since the boot, not just the 
   ]);
   try {
     await until(() => existsSync(hist) && output(readCasts(hist)).includes('DONE'), { what: 'DONE in the history', timeout: 60_000 });
-    // Nobody was connected: the joiner still gets the whole boot (2M, past ?peer-queue's 1M).
+    // Nobody was connected: the joiner still gets the whole boot (12M, far past ?peer-queue's 1M).
     const peer = await connectTcp(pb.listening[0]!.port);
     const text = await readUntil(peer, 'DONE\n');
     peer.destroy();
