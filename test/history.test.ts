@@ -304,6 +304,9 @@ test('--history ROOT: a directory per console, named by its route; bad option va
     const badMark = await runPtyb(['exec:sh?share&history=x&mark=(', 'tcp-listen:0']);
     assert.equal(badMark.code, 2);
     assert.match(badMark.stderr, /mark/);
+    const noHistory = await runPtyb(['exec:sh?share&mark=x', 'tcp-listen:127.0.0.1:0']);
+    assert.equal(noHistory.code, 2);
+    assert.match(noHistory.stderr, /option "mark" has no effect without \?history=DIR \(or --history ROOT\)/);
     const noHub = await runPtyb(['--history', dir, 'tcp:127.0.0.1:9', 'tcp-listen:0']);
     assert.equal(noHub.code, 2);
     assert.match(noHub.stderr, /--history has no effect here/);

@@ -2,7 +2,8 @@
 import { join, resolve } from 'node:path';
 import type { HubSettings } from '../core/hub-settings.js';
 import type { Spec } from '../core/endpoint.js';
-import { redactSecrets } from '../uri.js';
+import { UsageError } from '../errors.js';
+import { redactSecrets, splitAddress } from '../uri.js';
 import type { RouteContext } from './doors.js';
 import { historyDirName, openHistory, type History } from './history.js';
 
@@ -29,7 +30,12 @@ export async function historyFor(device: Spec, doors: { spec: Spec }[], settings
       : ctx.history !== undefined
         ? join(resolve(ctx.history), historyDirName(name))
         : undefined;
-  if (dir === undefined) return undefined;
+  if (dir === undefined) {
+    // Never ignore an option the user wrote: these do nothing without a history.
+    const written = ['history-max', 'mark'].find((k) => splitAddress(device.uri).query.has(k));
+    if (written) throw new UsageError(`${redactSecrets(device.uri)}: option "${written}" has no effect without ?history=DIR (or --history ROOT)`);
+    return undefined;
+  }
   return openHistory({
     dir,
     console: name,
