@@ -51,6 +51,7 @@ export function transcriptObserver(transcript: Transcript): HubObserver {
     peerJoined: (peer, peers) => transcript.event(`${peer.label} connected${peer.role === 'view' ? ', read-only' : ''} (${plural(peers)})`),
     peerLeft: (peer) => transcript.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`),
     keyboard: (text) => transcript.event(text),
+    marked: (peer, label) => transcript.event(`${peer.who} marked: ${label}`),
   };
 }
 
