@@ -344,3 +344,32 @@ test("~m in the interactive client over ws: marks the far hub's history, and not
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a config file's history: ROOT records each route in ROOT/<name>/; --history ROOT wins over it", async () => {
+  const dir = tmp();
+  const file = join(dir, 'consoles.yaml');
+  writeFileSync(
+    file,
+    `version: 1\nhistory: ${join(dir, 'from-file')}\nroutes:\n  - name: board-1\n    device: exec:sh -c "echo booted-1; sleep 100"?share\n    doors: [tcp-listen:127.0.0.1:0]\n`,
+  );
+  try {
+    const pb = await startPtyb(['--config', file]);
+    try {
+      const d = join(dir, 'from-file', 'board-1');
+      await until(() => existsSync(d) && output(readCasts(d)).includes('booted-1'), { what: 'the route directory' });
+      assert.equal(readCasts(d)[0]!.header.title, 'board-1');
+    } finally {
+      await pb.stop();
+    }
+    const pb2 = await startPtyb(['--history', join(dir, 'from-flag'), '--config', file]);
+    try {
+      await until(() => existsSync(join(dir, 'from-flag', 'board-1')) && output(readCasts(join(dir, 'from-flag', 'board-1'))).includes('booted-1'), {
+        what: "the flag's directory",
+      });
+    } finally {
+      await pb2.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
