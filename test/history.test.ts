@@ -205,7 +205,8 @@ test('?history-max: new files every step, the oldest removed first, the total bo
       .toString('utf8')
       .replace(/\r?\n/g, '\r\n');
     assert.ok(sent.endsWith(kept.toString('utf8')), 'the files kept are the tail of the output');
-    assert.ok(kept.length > 40 * 1024);
+    // JSON escapes (\u001b for ESC) make a file larger than its text: more than one file's worth is kept.
+    assert.ok(kept.length > 24 * 1024, `kept ${kept.length}`);
   } finally {
     await pb.stop();
     rmSync(dir, { recursive: true, force: true });
