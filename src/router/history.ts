@@ -1,4 +1,4 @@
-// ?history=DIR / --history ROOT: the console's output (and marks, input, resizes) as asciicast v2 files on disk, written behind the data path (docs/HISTORY.md, notes in docs/HISTORY-FORMAT).
+// ?history=DIR / --history ROOT: the console's output (and marks, input, resizes) as asciicast v2 files on disk, written behind the data path (docs/HISTORY.md).
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
