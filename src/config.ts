@@ -38,6 +38,8 @@ const routeSchema = z.strictObject({
 
 const configSchema = z.strictObject({
   version: z.literal(1, { message: 'expected version: 1' }),
+  /** Every shared device records its history in history/<route name>/ (docs/HISTORY.md). */
+  history: z.string().min(1).optional(),
   routes: z.array(routeSchema).min(1, 'expected at least one route'),
 });
 
@@ -167,7 +169,8 @@ export function loadConfig(file: string): RouteConfig[] {
           keep: o['log-keep'] ?? 5,
         }
       : undefined;
-    routes.push({ name: r.name, plan, log, hex: o.hex ?? false, key: JSON.stringify([sides.map((x) => x.uri), o]) });
+    const history = result.data.history;
+    routes.push({ name: r.name, plan, log, hex: o.hex ?? false, ...(history !== undefined ? { history } : {}), key: JSON.stringify([sides.map((x) => x.uri), o, history]) });
   });
   return routes;
 }

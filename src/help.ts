@@ -43,6 +43,9 @@ Options:
   --log-max-size SIZE   with --log: rotate the transcript once it would pass SIZE (such
                         as 16M; without it the file is never rotated); FILE.1 is the newest
   --log-keep N          with --log: old transcripts kept on rotation (default 5)
+  --history ROOT        record every shared device in ROOT/<console>/ as asciicast v2
+                        files, one per boot (?history=DIR for one device; ?history-max,
+                        ?mark=REGEX; docs/HISTORY.md); a config file's history: ROOT
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
   -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
                         both close, like socat -t (default 0.5 s; 2, 500ms, 1m)

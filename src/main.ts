@@ -29,6 +29,7 @@ const OPTIONS = {
   'wait-for-device': { type: 'boolean' },
   metrics: { type: 'string' },
   'log-format': { type: 'string' },
+  history: { type: 'string' },
 } as const;
 
 /** Runs ptybridge with the given arguments; resolves with the exit status. */
@@ -68,14 +69,16 @@ export async function main(argv: string[]): Promise<number> {
       const level = levelFrom(values.verbose?.length ?? 0, values.quiet ?? false);
       log = createLogger(level);
       const { describeRoutes, loadConfig } = await import('./config.js');
-      const configs = loadConfig(values.config);
+      // --history ROOT is the file's `history:` for every route, read again on a reload.
+      const load = (file: string) => loadConfig(file).map((c) => (values.history !== undefined ? { ...c, history: values.history } : c));
+      const configs = load(values.config);
       if (values.check) {
         process.stdout.write(describeRoutes(configs));
         return 0;
       }
       metrics = await startMetricsFlag(values.metrics, log);
       const { runConfig } = await import('./router/config-runner.js');
-      return await runConfig(values.config, configs, level, log, signals, () => metrics?.stopping(), loadConfig);
+      return await runConfig(values.config, configs, level, log, signals, () => metrics?.stopping(), load);
     }
     if (positionals.length < 2) {
       throw new UsageError(`expected two addresses, LEFT and RIGHT (or DEVICE LISTENER…), got ${positionals.length}; see ptybridge --help`);
@@ -93,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
     refuseIneffectiveFlags(values, addresses);
     const plan = planAddresses(addresses);
+    if (values.history !== undefined && plan.kind !== 'hub') throw new UsageError('--history has no effect here: it records a shared device (pty:, serial:, exec:…?share) behind a listener');
     if (values.check) {
       process.stdout.write(`${describePlan(plan).join('\n')}\n`);
       return 0;
@@ -124,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     const hold = addresses.filter((e) => e.type.role === 'listening').length > 1;
     if (hold) holdLines();
     try {
-      route = await startPlan(plan, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'] });
+      route = await startPlan(plan, { log, trace, transcript, linger, waitForDevice: values['wait-for-device'], history: values.history });
     } finally {
       if (hold) releaseLines(route !== undefined);
     }

@@ -144,7 +144,10 @@ test('users-file tokens: the transcript names the user who sent; a view user get
   try {
     const port = p.listening[0]!.port;
     const list = await curl(port, '..', { token: 'bob-token' });
-    assert.deepEqual(list.body, { role: 'view', user: 'bob', consoles: ['sh'] });
+    const { boots, ...listed } = list.body;
+    assert.deepEqual(listed, { role: 'view', user: 'bob', consoles: ['sh'] });
+    // Each console's last boot (its device's last open), as a time.
+    assert.ok(!Number.isNaN(Date.parse(boots.sh)), JSON.stringify(boots));
     const s = await curl(port, 'send', { token: 'alice-token', body: { text: 'echo by-alice\\n' } });
     assert.equal(s.status, 200, s.raw);
     assert.equal((await curl(port, 'expect', { token: 'bob-token', body: { regex: '^by-alice', flags: 'm', since: s.body.next, timeout: 10000 } })).status, 200);

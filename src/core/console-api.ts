@@ -27,6 +27,18 @@ export interface Refusal {
   why: string;
 }
 
+/** One recording of the console's history (?history, --history): an asciicast v2 file. */
+export interface HistoryFile {
+  /** `2026-12-05T23-43-13.123Z.cast`: the file's name in the console's directory. */
+  name: string;
+  /** When it starts, ISO 8601. */
+  start: string;
+  /** Bytes now (the newest file is still growing). */
+  size: number;
+  /** Whether it starts a boot of the device (else it continues the one before). */
+  boot: boolean;
+}
+
 export interface ConsoleApi {
   read(since: number, max: number): OutputSlice;
   /** The offset the next output byte will have. */
@@ -44,4 +56,6 @@ export interface ConsoleApi {
    * counts it like a peer. Its release, or the cap when the console is full.
    */
   hold(label: string): { release(): void } | { max: number };
+  /** The console's recordings, when it keeps a history: the files, and the path of one of them (undefined for any other name). */
+  history?: { files(): HistoryFile[]; pathOf(name: string): string | undefined };
 }

@@ -13,6 +13,8 @@ export const resizeMessage = z.object({ type: z.literal('resize'), cols: dimensi
 export const breakMessage = z.object({ type: z.literal('break'), ms: z._default(z.number().check(z.minimum(0), z.maximum(10_000)), 250) });
 /** Under `?policy=exclusive`: take the keyboard, or let it go. */
 export const keyboardRequest = z.object({ type: z.enum(['take', 'release']) });
+/** A peer marks this moment in the console's history (`~m`, the page's button); the label is optional. */
+export const markMessage = z.object({ type: z.literal('mark'), label: text });
 /** `{"type":"keyboard"}` and nothing else: a peer asks to be told the keyboard state, now and on every change. */
 export const keyboardAsk = z.strictObject({ type: z.literal('keyboard') });
 /** The keyboard state the hub tells a peer (the page's badge; a ws: client passes it on). */
@@ -29,7 +31,7 @@ export const keyboardState = z.object({
 export const sessionMessage = z.object({ type: z.literal('session'), id: z.string() });
 
 /** What the page sends. */
-export type PageMessage = z.input<typeof resizeMessage> | z.input<typeof keyboardRequest> | z.input<typeof keyboardAsk>;
+export type PageMessage = z.input<typeof resizeMessage> | z.input<typeof keyboardRequest> | z.input<typeof keyboardAsk> | z.input<typeof markMessage>;
 /** What the page is sent. */
 export const serverMessage = z.discriminatedUnion('type', [keyboardState, sessionMessage]);
 export type ServerMessage = z.output<typeof serverMessage>;

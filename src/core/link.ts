@@ -38,6 +38,8 @@ export type Control =
   | { type: 'modem'; modem: ModemSettings; reply?: (inForce: ModemSettings | undefined) => void }
   /** A peer asks for the keyboard (`~w`, the page's button) or lets it go (`~s`), under ?policy=exclusive. */
   | { type: 'take' | 'release' }
+  /** A peer marks this moment in the console's history (`~m`, the page's button), with a label. */
+  | { type: 'mark'; label?: string }
   /**
    * With a state: the hub tells a peer where the keyboard is (a relay passes it on). Without:
    * a peer asks to be told, now and on every change (the page does, once connected).
@@ -61,6 +63,8 @@ export interface Capabilities {
   setModem?(modem: ModemSettings): Promise<ModemSettings>;
   /** Passes a take/release on to the far side (a ws: client to a ptybridge hub). */
   keyboard?(request: 'take' | 'release'): void;
+  /** Passes a mark on to the far side (a ws: client to a ptybridge hub). */
+  mark?(label?: string): void;
 }
 
 /** What only a hub's device says about itself. */
@@ -128,8 +132,8 @@ export interface Listener {
 
 /** A route as a listener may show it to its peers (the ws-listen index page), read when asked. */
 export interface RouteStatus {
-  /** The shared device (hub routes only): its label and whether it is open now or lost. */
-  device?: { label: string; open: boolean };
+  /** The shared device (hub routes only): its label, whether it is open now or lost, and when it last opened (its last boot, ms). */
+  device?: { label: string; open: boolean; since?: number };
   /** Peers connected to the route now. */
   peers: number;
   /** Hub routes: each peer, its name if it has one, and what it is doing, in arrival order. */

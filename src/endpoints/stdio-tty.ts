@@ -51,6 +51,9 @@ export function interactiveStdio(escape: number | undefined, hint: (text: string
       stream.emit('control', { type: 'break', ms: BREAK_MS });
     } else if (action === 'take' || action === 'release') {
       stream.emit('control', { type: action });
+    } else if (action === 'mark') {
+      stream.emit('control', { type: 'mark', label: `marked at ${new Date().toISOString()}` });
+      process.stdout.write('\r\n[ptybridge: marked]\r\n');
     } else if (escape !== undefined) {
       process.stdout.write(`\r\n${escapeHelp(escape)}`);
     }

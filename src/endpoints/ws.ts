@@ -110,6 +110,8 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
             resize: framing === 'plain' ? (cols: number, rows: number) => stream.sendControl({ type: 'resize', cols, rows }) : undefined,
             // ~w and ~s of an interactive client, for a ptybridge hub on the far side.
             keyboard: framing === 'plain' ? (request: 'take' | 'release') => stream.sendControl({ type: request }) : undefined,
+            // ~m: a mark in the far hub's history.
+            mark: framing === 'plain' ? (label?: string) => stream.sendControl(label === undefined ? { type: 'mark' } : { type: 'mark', label }) : undefined,
           };
         },
         o,

@@ -1,7 +1,7 @@
-// Escape sequences typed at line start in the interactive client (~. ~b ~w ~s ~? ~~), as ssh, rtty and conserver read them.
+// Escape sequences typed at line start in the interactive client (~. ~b ~w ~s ~m ~? ~~), as ssh, rtty and conserver read them.
 import { Transform, type TransformCallback } from 'node:stream';
 
-export type EscapeAction = 'disconnect' | 'break' | 'take' | 'release' | 'help';
+export type EscapeAction = 'disconnect' | 'break' | 'take' | 'release' | 'mark' | 'help';
 
 /** What the filter finds in typed bytes, in order. */
 export type EscapeEvent = { type: 'data'; data: Buffer } | { type: EscapeAction };
@@ -17,8 +17,8 @@ export function parseEscapeChar(text: string): number | undefined {
 
 const CR = 13;
 const LF = 10;
-// w and s as conserver's ^Ecw (write) and ^Ecs (spy).
-const KEYS: Record<number, EscapeAction> = { 0x2e: 'disconnect', 0x62: 'break', 0x42: 'break', 0x77: 'take', 0x73: 'release', 0x3f: 'help' };
+// w and s as conserver's ^Ecw (write) and ^Ecs (spy); m marks the console's history.
+const KEYS: Record<number, EscapeAction> = { 0x2e: 'disconnect', 0x62: 'break', 0x42: 'break', 0x77: 'take', 0x73: 'release', 0x6d: 'mark', 0x3f: 'help' };
 
 /**
  * The escape filter. The escape character counts only at the start of a line (after Enter),
@@ -93,6 +93,7 @@ export function escapeHelp(escape: number): string {
     `  ${e}b  send BREAK`,
     `  ${e}w  take the keyboard (a hub under ?policy=exclusive, over ws:)`,
     `  ${e}s  let go of the keyboard: watch only`,
+    `  ${e}m  mark this moment in the console's history (a hub with ?history, over ws:)`,
     `  ${e}?  this help`,
     `  ${e}${e}  send ${e} itself`,
     '',

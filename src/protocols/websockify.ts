@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../core/link.js';
 import type { Logger } from '../log.js';
-import { breakMessage, keyboardAsk, keyboardState, resizeMessage } from '../core/control-protocol.js';
+import { breakMessage, keyboardAsk, keyboardState, markMessage, resizeMessage } from '../core/control-protocol.js';
 import { givesChunksBack, releaseChunk } from '../core/read-pool.js';
 
 /**
@@ -76,6 +76,11 @@ export function parseControl(text: string): Control | string {
     return m.success ? { type: 'break', ms: m.data.ms } : 'malformed break (ms must be 0-10000)';
   }
   if (type === 'take' || type === 'release') return { type };
+  if (type === 'mark') {
+    const m = markMessage.safeParse(msg);
+    if (!m.success) return 'malformed mark (label: text of at most 200 characters)';
+    return m.data.label === undefined ? { type: 'mark' } : { type: 'mark', label: m.data.label };
+  }
   if (type === 'keyboard') {
     if (keyboardAsk.safeParse(msg).success) return { type: 'keyboard' };
     // The hub's keyboard state, as a ws: client reads it from a ptybridge server.

@@ -15,6 +15,8 @@ export interface RouteConfig {
   /** Transcript file and its rotation, when `options.log` is set. */
   log?: { file: string } & TranscriptOptions;
   hex: boolean;
+  /** --history ROOT or the file's `history:`: a shared device records in ROOT/<name>/. */
+  history?: string;
   /** The route's identity for a reload: a route whose key is unchanged keeps its peers. */
   key: string;
 }
@@ -132,7 +134,7 @@ export class RouteSet {
     try {
       transcript = config.log ? await openTranscript(config.log.file, config.log, log) : undefined;
       // A device missing at start waits (shown down, retried) rather than taking the other routes down.
-      route = await startPlan(config.plan, { log, trace, transcript, name: config.name, waitForDevice: true });
+      route = await startPlan(config.plan, { log, trace, transcript, name: config.name, waitForDevice: true, ...(config.history !== undefined ? { history: config.history } : {}) });
     } catch (err) {
       await transcript?.close();
       if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`, { event: 'route-not-started', name: config.name });

@@ -1,6 +1,6 @@
 // The hub's side of the HTTP console API: a bounded output ring with absolute offsets, and input through one peer per caller (so roles, policy, ?log-input and the transcript apply).
 import { Duplex } from 'node:stream';
-import type { ConsoleApi, OutputSlice, Refusal, ScreenView } from '../core/console-api.js';
+import type { ConsoleApi, HistoryFile, OutputSlice, Refusal, ScreenView } from '../core/console-api.js';
 import type { Link } from '../core/link.js';
 import type { Role } from '../core/roles.js';
 import type { HubObserver } from './hub-observers.js';
@@ -75,6 +75,8 @@ export interface HubForApi {
   screen(): Promise<ScreenView | undefined>;
   /** A waiting caller's place under ?max-peers (see ConsoleApi.hold). */
   hold(label: string): { release(): void } | { max: number };
+  /** The console's recordings (?history, --history), when it keeps them. */
+  history?: { files(): HistoryFile[]; pathOf(name: string): string | undefined } | undefined;
 }
 
 const READ_ONLY: Refusal = { status: 403, why: 'read-only: this token may watch, not type' };
@@ -108,6 +110,7 @@ export function consoleApi(hub: HubForApi): { api: ConsoleApi; observer: HubObse
       waitFor: (offset, signal) => ring.waitFor(offset, signal),
       screen: () => hub.screen(),
       hold: (label) => hub.hold(label),
+      ...(hub.history ? { history: hub.history } : {}),
       send(bytes, caller) {
         if (caller.role !== 'full') return READ_ONLY;
         const s = streamFor(caller);

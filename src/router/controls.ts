@@ -39,6 +39,11 @@ export function applyControl(target: Link, c: Control, log: Logger): void {
     case 'keyboard':
       if (c.state) target.tell?.(c.state);
       return;
+    case 'mark':
+      // The interactive client's ~m: a hub elsewhere (ws:) records it in its history.
+      if (target.mark) target.mark(c.label);
+      else log.warn(`${target.label}: cannot mark the history over this connection (a ws: connection to a ptybridge hub can)`);
+      return;
   }
 }
 

@@ -21,6 +21,8 @@ export interface RouteContext {
    * with --wait-for-device.
    */
   waitForDevice?: boolean;
+  /** --history ROOT (or a config file's `history:`): each shared device records in ROOT/<console>/. */
+  history?: string;
 }
 
 /** A running route. `done` resolves with the exit status once the route is over. */

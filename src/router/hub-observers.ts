@@ -30,6 +30,10 @@ export interface HubObserver {
   peerLeft?(peer: Peer): void;
   /** A peer was dropped because its queue passed ?peer-queue (peerLeft follows). */
   peerDropped?(peer: Peer, queued: number): void;
+  /** A peer that may resize the device did: output after this is drawn at this size. */
+  resized?(cols: number, rows: number): void;
+  /** A peer marked this moment (`~m`, the page's button). */
+  marked?(peer: Peer, label: string): void;
   /** The keyboard moved (taken, let go, handed on): the sentence that says so. */
   keyboard?(text: string): void;
   /** The hub is closing: whatever an observer holds is written now. */
@@ -47,6 +51,7 @@ export function transcriptObserver(transcript: Transcript): HubObserver {
     peerJoined: (peer, peers) => transcript.event(`${peer.label} connected${peer.role === 'view' ? ', read-only' : ''} (${plural(peers)})`),
     peerLeft: (peer) => transcript.event(`${peer.label} left${peer.dropped ? ' (dropped, not reading)' : ''}`),
     keyboard: (text) => transcript.event(text),
+    marked: (peer, label) => transcript.event(`${peer.who} marked: ${label}`),
   };
 }
 

@@ -16,6 +16,7 @@ import { makeReplay, type Replay } from './replay.js';
 import type { ConsoleSnapshot } from './consoles.js';
 import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
 import { openDoor, doorOf, doorsRoute, type Route, type RouteContext } from './doors.js';
+import { historyFor } from './history-setup.js';
 
 /** Reopen backoff after a device is lost: 100 ms doubling to 5 s (reset once it stays up 5 s). */
 const FIRST_DELAY_MS = 100;
@@ -48,12 +49,18 @@ export async function runHub(
   if (ctx.trace) hub.observe(traceObserver(ctx.trace));
   if (settings['log-input']) hub.observe(inputLogObserver(ctx.transcript, ctx.log));
   if (ctx.transcript) hub.observe(transcriptObserver(ctx.transcript));
-  const { api, observer } = consoleApi({ add: (l, d) => hub.add(l, d), screen: () => hub.screenView(), hold: (label) => hub.holdForApi(label) });
+  const history = await historyFor(device.spec, listening, settings, ctx);
+  if (history) hub.observe(history);
+  const { api, observer } = consoleApi({ add: (l, d) => hub.add(l, d), screen: () => hub.screenView(), hold: (label) => hub.holdForApi(label), history });
   hub.observe(observer);
+  const closeAll = async () => {
+    await hub.close();
+    await history?.close();
+  };
   try {
     await hub.start();
   } catch (err) {
-    await hub.close(); // leaves the consoles list
+    await closeAll(); // leaves the consoles list
     throw err;
   }
   // A device that cannot come back (a numbered pty, stdio) ends the route once it is lost.
@@ -74,10 +81,10 @@ export async function runHub(
   } catch (err) {
     abort.abort();
     await Promise.all(listeners.map((l) => l.close()));
-    await hub.close();
+    await closeAll();
     throw err;
   }
-  route = doorsRoute(listeners, () => hub.close(), abort);
+  route = doorsRoute(listeners, closeAll, abort);
   if (status !== undefined) void route.stop();
   return { done: route.done.then((code) => code || (status ?? 0)), stop: route.stop };
 }
@@ -158,7 +165,8 @@ class Hub {
   /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
     const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
-    return { device: { label: this.label ?? this.deviceUri, open: this.link !== undefined }, peers: this.peers.size, who };
+    const since = this.openedAt ? { since: this.openedAt } : {};
+    return { device: { label: this.label ?? this.deviceUri, open: this.link !== undefined, ...since }, peers: this.peers.size, who };
   }
 
   /**
@@ -198,6 +206,8 @@ class Hub {
     this.link = link;
     this.label = link.label;
     this.openedAt = Date.now();
+    // ?replay=since-boot starts over: this open is the boot a joiner is shown from.
+    this.replay.boot?.();
     const s = link.stream;
     this.log.info(`${link.label} open, shared (policy ${this.settings.policy})`, { event: 'device-open', device: link.label });
     this.notify('deviceUp', link.label, { again: this.everOpen, retried });
@@ -372,6 +382,7 @@ class Hub {
 
   private control(peer: Peer, c: Control): void {
     if (c.type === 'take' || c.type === 'release') return this.request(peer, c.type);
+    if (c.type === 'mark') return this.mark(peer, c.label);
     if (c.type === 'keyboard') {
       if (c.state || !peer.link.tell) return;
       // Answered with the tick's other notices: a flood of requests gets one answer a tick.
@@ -393,8 +404,21 @@ class Hub {
       return;
     }
     // The model follows the device's size: output after a resize is drawn for the new one.
-    if (c.type === 'resize' && this.link.resize) this.replay.resize(c.cols, c.rows);
+    if (c.type === 'resize' && this.link.resize) {
+      this.replay.resize(c.cols, c.rows);
+      this.notify('resized', c.cols, c.rows);
+    }
     applyControl(this.link, c, this.log);
+  }
+
+  /**
+   * `~m`, the page's button: a mark in the history, said in the log. Watching is enough: a
+   * mark changes no byte the device or a peer sees.
+   */
+  private mark(peer: Peer, label: string | undefined): void {
+    const text = (label ?? '').replace(/[\x00-\x1f\x7f]/g, ' ').trim().slice(0, 200) || 'mark';
+    this.log.info(`${peer.label} marked the history: ${text}`, { event: 'mark', peer: peer.link.label, user: peer.user, label: text });
+    this.notify('marked', peer, text);
   }
 
   private pauseInput(): void {

@@ -30,6 +30,11 @@ export class Peer {
   private held: { chunk: Buffer; counted: boolean }[] | undefined;
   private heldBytes = 0;
   private heldTell: (() => void) | undefined;
+  /**
+   * Room past the limit for a replay larger than it (?replay=since-boot): the joiner is not
+   * dropped for the history it asked for, only for falling behind once it has taken it.
+   */
+  private slack = 0;
 
   constructor(
     readonly link: Link,
@@ -87,6 +92,7 @@ export class Peer {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
+    if (first.length > this.limit) this.allowReplay(first.length);
     if (first.length) this.send(first);
     for (const h of held) {
       if (h.counted) this.send(h.chunk);
@@ -95,6 +101,15 @@ export class Peer {
     const tell = this.heldTell;
     this.heldTell = undefined;
     tell?.();
+  }
+
+  /** Lets the queue hold `bytes` more until it has drained once. */
+  private allowReplay(bytes: number): void {
+    const s = this.link.stream;
+    this.slack = bytes;
+    s.once('drain', () => {
+      this.slack = 0;
+    });
   }
 
   /** Queues device output for the peer; drops the peer if its queue passes the limit. */
@@ -110,7 +125,7 @@ export class Peer {
     if (s.destroyed || s.writableEnded) return;
     s.write(chunk);
     this.out += chunk.length;
-    if (s.writableLength > this.limit) this.drop();
+    if (s.writableLength > this.limit + this.slack) this.drop();
   }
 
   /**
@@ -132,7 +147,7 @@ export class Peer {
     const s = this.link.stream;
     if (s.destroyed || s.writableEnded) return;
     s.write(chunk);
-    if (s.writableLength > this.limit) this.drop();
+    if (s.writableLength > this.limit + this.slack) this.drop();
   }
 
   private drop(): void {

@@ -15,6 +15,8 @@ export interface Replay {
   snapshot(ready: (first: Buffer) => void): void;
   /** The screen as rows of text (a screen model only). */
   view?(): Promise<import('../core/console-api.js').ScreenView>;
+  /** The device was opened (again): a replay that starts at the boot starts over. */
+  boot?(): void;
   dispose(): void;
 }
 
@@ -30,6 +32,8 @@ export async function makeReplay(setting: ReplaySetting, size: { cols: number; r
     }
     case 'bytes':
       return new ByteReplay(setting.size);
+    case 'since-boot':
+      return new SinceBootReplay(setting.size);
     case 'off':
       return new ByteReplay(0);
   }
@@ -90,5 +94,67 @@ export class ByteReplay implements Replay {
     this.buf.copy(out, 0, this.start, this.start + first);
     if (first < this.len) this.buf.copy(out, first, 0, this.len - first);
     return out;
+  }
+}
+
+/**
+ * ?replay=since-boot: every byte since the device was last opened, for serial consoles whose
+ * scroll-back is the point. Kept as the chunks came (no ring allocated up front), at most
+ * `budget` bytes: past it the oldest chunks go, and the joiner is told how much of the boot
+ * it does not get (the history files have it).
+ */
+export class SinceBootReplay implements Replay {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  /** Bytes since the boot that no longer fit the budget. */
+  private dropped = 0;
+  /** The last snapshot, shared by joiners until more output comes. */
+  private joined: Buffer | undefined;
+
+  constructor(readonly budget: number) {}
+
+  get length(): number {
+    return this.bytes;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    // A device's read buffer may be reused for its next read: keep a copy.
+    this.chunks.push(Buffer.from(chunk));
+    this.bytes += chunk.length;
+    this.joined = undefined;
+    while (this.bytes > this.budget) {
+      const excess = this.bytes - this.budget;
+      const old = this.chunks[0]!;
+      // A shared snapshot is one big chunk: cut its head rather than lose all of it.
+      const cut = Math.min(excess, old.length);
+      if (cut === old.length) this.chunks.shift();
+      else this.chunks[0] = old.subarray(cut);
+      this.bytes -= cut;
+      this.dropped += cut;
+    }
+  }
+
+  boot(): void {
+    this.chunks = [];
+    this.bytes = 0;
+    this.dropped = 0;
+    this.joined = undefined;
+  }
+
+  resize(): void {}
+
+  snapshot(ready: (first: Buffer) => void): void {
+    if (!this.joined) {
+      this.joined = Buffer.concat(this.chunks);
+      // One chunk, not many: joiners share it, and the next push keeps only what it needs.
+      this.chunks = this.joined.length ? [this.joined] : [];
+    }
+    const cut = this.dropped ? Buffer.from(`[ptybridge: the first ${this.dropped} bytes since the boot are not replayed (more than ${this.budget}); the history files have them]\r\n`) : undefined;
+    ready(cut ? Buffer.concat([cut, this.joined]) : this.joined);
+  }
+
+  dispose(): void {
+    this.boot();
   }
 }

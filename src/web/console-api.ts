@@ -1,5 +1,6 @@
 // The HTTP console API (docs/CONSOLE-API.md): a program reads a shared console's screen and output, sends input and waits for text, with the page's credentials and roles.
 import type http from 'node:http';
+import { serveHistory } from './history-files.js';
 import type { ConsoleApi, Refusal } from '../core/console-api.js';
 import type { Admitted } from './auth.js';
 import { type Found, RegexPool, RegexTooSlow } from './regex-pool.js';
@@ -74,14 +75,22 @@ const callerOf = (req: http.IncomingMessage, auth: Admitted) => ({ role: auth.ro
  * Answers /api/consoles/NAME/ACTION. `find` gives the console by name. Every answer carries
  * the cursor (`next`): output past it is what the caller has not seen.
  */
-export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined, names: () => string[]): Promise<void> {
+export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined, names: () => string[], boots: () => Record<string, string> = () => ({})): Promise<void> {
   try {
     if (url.pathname === '/api/consoles' || url.pathname === '/api/consoles/') {
       if (req.method !== 'GET') throw new ApiError(405, 'the list takes GET');
-      return json(res, 200, { role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), consoles: names() });
+      return json(res, 200, { role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), consoles: names(), boots: boots() });
+    }
+    const h = /^\/api\/consoles\/([^/]+)\/history(?:\/([^/]+))?$/.exec(url.pathname);
+    if (h) {
+      const api = find(decodeURIComponent(h[1]!));
+      if (!api) throw new ApiError(404, `no console named ${decodeURIComponent(h[1]!)}`);
+      if (!api.history) throw new ApiError(409, 'this console keeps no history: start its route with ?history=DIR or --history ROOT');
+      // Watching is enough: the history is what a viewer saw, or could have.
+      return serveHistory(req, res, api.history, h[2] === undefined ? undefined : decodeURIComponent(h[2]));
     }
     const m = /^\/api\/consoles\/([^/]+)\/(screen|send|expect|output|wait-quiet)$/.exec(url.pathname);
-    if (!m) throw new ApiError(404, 'no such API path: /api/consoles/NAME/{screen,send,expect,output,wait-quiet}');
+    if (!m) throw new ApiError(404, 'no such API path: /api/consoles/NAME/{screen,send,expect,output,wait-quiet,history}');
     const api = find(decodeURIComponent(m[1]!));
     if (!api) throw new ApiError(404, `no console named ${decodeURIComponent(m[1]!)}`);
     const action = m[2]!;

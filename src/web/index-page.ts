@@ -9,7 +9,7 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESC[c]!);
 function row(c: ConsoleJson): string {
   const t = rowCells(c);
   const link = c.web ? `<a href="${esc(consoleHref(c.path))}">${esc(t.title)}</a>` : esc(t.title);
-  return `<tr data-path="${esc(c.path)}"><td>${link}</td><td><code>${esc(t.path)}</code></td><td>${esc(t.device)}</td><td class="${c.state === 'lost' ? 'lost' : 'ok'}">${t.state}</td><td>${esc(t.peers)}</td></tr>`;
+  return `<tr data-path="${esc(c.path)}"><td>${link}</td><td><code>${esc(t.path)}</code></td><td>${esc(t.device)}</td><td class="${c.state === 'lost' ? 'lost' : 'ok'}">${esc(t.state)}</td><td>${esc(t.peers)}</td></tr>`;
 }
 
 /**

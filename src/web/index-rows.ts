@@ -12,6 +12,8 @@ export interface ConsoleJson {
   /** The shared device's label, when the route has one. */
   device?: string;
   state: 'open' | 'lost' | 'per peer';
+  /** When the device last opened (its last boot), ISO 8601. */
+  boot?: string;
   peers: number;
   /** Named peers and what each is doing (typing, watching, read-only). */
   who: { name: string; doing: string }[];
@@ -20,7 +22,8 @@ export interface ConsoleJson {
 export function consoleJson(path: string, name: string | undefined, web: boolean, s: RouteStatus): ConsoleJson {
   const d = s.device;
   const who = (s.who ?? []).flatMap((w) => (w.name === undefined ? [] : [{ name: w.name, doing: w.doing }]));
-  return { path, ...(name === undefined ? {} : { name }), web, ...(d ? { device: d.label } : {}), state: d ? (d.open ? 'open' : 'lost') : 'per peer', peers: s.peers, who };
+  const boot = d?.since ? { boot: new Date(d.since).toISOString() } : {};
+  return { path, ...(name === undefined ? {} : { name }), web, ...(d ? { device: d.label } : {}), state: d ? (d.open ? 'open' : 'lost') : 'per peer', ...boot, peers: s.peers, who };
 }
 
 /**
@@ -35,5 +38,7 @@ export function rowCells(c: ConsoleJson): { title: string; path: string; device:
   // Named peers only (users file, trusted proxy): an address says little and shows who is where.
   const names = c.who.map((w) => `${w.name} (${w.doing})`).join(', ');
   const peers = `${c.peers} peer${c.peers === 1 ? '' : 's'}${names ? `: ${names}` : ''}`;
-  return { title: c.name ?? c.path, path: c.path, device: c.device ?? '', state: c.state, peers };
+  // The last boot, to the second: "open, booted 2026-12-05 23:43:13Z".
+  const boot = c.boot ? `, booted ${c.boot.slice(0, 19).replace('T', ' ')}Z` : '';
+  return { title: c.name ?? c.path, path: c.path, device: c.device ?? '', state: `${c.state}${boot}`, peers };
 }

@@ -377,7 +377,16 @@ class WebServer {
     }
     const find = (name: string) => [...this.mounts.values()].find((m) => m.api && (m.name === name || m.path === `/${name}` || (m.path === undefined && this.mounts.size === 1)))?.api;
     const names = () => [...this.mounts.values()].filter((m) => m.api).map((m) => m.name ?? m.path?.slice(1) ?? '').sort();
-    serveConsoleApi(req, res, url, auth, find, names).catch(() => res.destroy());
+    // Each console's last boot (its device's last open), for the list: read from the route's status, no file touched.
+    const boots = () => {
+      const out: Record<string, string> = {};
+      for (const m of this.mounts.values()) {
+        const since = m.api ? m.status?.().device?.since : undefined;
+        if (since) out[m.name ?? m.path?.slice(1) ?? ''] = new Date(since).toISOString();
+      }
+      return out;
+    };
+    serveConsoleApi(req, res, url, auth, find, names, boots).catch(() => res.destroy());
   }
 
   /**

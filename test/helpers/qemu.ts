@@ -18,8 +18,11 @@ export async function guestFiles(): Promise<{ kernel: string; initrd: string }> 
 /** What QEMU said and how it ended, for the report of a test that timed out. */
 export const guestEvents: string[] = [];
 
-/** Boots the guest with its first serial port on `serial` (a QEMU -serial chardev: it listens there). */
-export function startGuest(files: { kernel: string; initrd: string }, serial: string): ChildProcess {
+/**
+ * Boots the guest with its first serial port on `serial` (a QEMU -serial chardev: it listens there).
+ * `append`: the kernel's command line (without `quiet` the kernel's own lines show, "Linux version" first).
+ */
+export function startGuest(files: { kernel: string; initrd: string }, serial: string, append = 'console=ttyS0 quiet panic=-1'): ChildProcess {
   const qemu = spawnTracked(
     'qemu-system-x86_64',
     [
@@ -35,7 +38,7 @@ export function startGuest(files: { kernel: string; initrd: string }, serial: st
       '-initrd',
       files.initrd,
       '-append',
-      'console=ttyS0 quiet panic=-1',
+      append,
       '-serial',
       serial,
     ],
