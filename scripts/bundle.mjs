@@ -114,6 +114,27 @@ const lazyBuiltins = {
   },
 };
 
+/**
+ * Packages the single binary carries in a second script, loaded when a route first uses one
+ * (src/sea-cache.ts, seaExtra): every start, even `--version`, loads the main script in time
+ * that grows with its size, and these are ~1.1 MB of it that a tcp route never runs. Only
+ * leaf packages that import nothing of ours (the MCP SDK stays: it takes our zod schemas).
+ */
+const SEA_EXTRAS = ['ws', 'yaml', 'prom-client', '@xterm/headless', '@xterm/addon-serialize', 'ptybridge:web-assets'];
+const seaExtrasPlugin = {
+  name: 'sea-extras',
+  setup(b) {
+    const filter = new RegExp(`^(${SEA_EXTRAS.map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    const cache = JSON.stringify(src('sea-cache.ts'));
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sea-extra' }));
+    b.onLoad({ filter: /.*/, namespace: 'sea-extra' }, (args) => ({
+      contents: `module.exports = require(${cache}).seaExtra(${JSON.stringify(args.path)});`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
+  },
+};
+
 const common = {
   entryPoints: [src('main.ts')],
   bundle: true,
@@ -150,7 +171,7 @@ const seaBundle = build({
   format: 'cjs',
   target: 'node24',
   external: ['playwright-core'],
-  plugins: [webAssetsPlugin, seaNativesPlugin, zodEnglishOnly, lazyBuiltins],
+  plugins: [seaExtrasPlugin, seaNativesPlugin, zodEnglishOnly, lazyBuiltins],
   minifySyntax: true,
   define: {
     PTYBRIDGE_VERSION: JSON.stringify(pkg.version),
@@ -160,5 +181,22 @@ const seaBundle = build({
   banner: { js: "var __ptybImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
-await Promise.all([npmBundle, seaBundle]);
+// The second script of the single binary: SEA_EXTRAS by name, each evaluated on first use.
+const seaExtras = build({
+  ...common,
+  entryPoints: undefined,
+  stdin: {
+    contents: `module.exports = {\n${SEA_EXTRAS.map((n) => `  ${JSON.stringify(n)}: () => require(${JSON.stringify(n)}),`).join('\n')}\n};\n`,
+    resolveDir: ROOT,
+    sourcefile: 'sea-extras.cjs',
+    loader: 'js',
+  },
+  outfile: `${ROOT}dist/ptybridge-sea-extras.cjs`,
+  format: 'cjs',
+  target: 'node24',
+  plugins: [webAssetsPlugin, lazyBuiltins],
+  minifySyntax: true,
+});
+
+await Promise.all([npmBundle, seaBundle, seaExtras]);
 chmodSync(`${ROOT}dist/ptybridge.mjs`, 0o755);
