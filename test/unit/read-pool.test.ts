@@ -79,14 +79,14 @@ test('an accepted socket reads into lent buffers and every byte arrives once, in
   const up = randomBytes(48 * 1024 * 1024);
   const down = randomBytes(8 * 1024 * 1024);
   const r = await forward(poolAcceptedReads, up, down);
-  assert.deepEqual(r.pooled, [true], 'this Node has net.Socket\'s onread slots: the accepted socket reads into pooled buffers');
+  assert.deepEqual(r.pooled, [true], "this Node has net.Socket's onread slots: the accepted socket reads into pooled buffers");
   assert.equal(r.atServer.length, up.length);
   assert.equal(sha(r.atServer), sha(up));
   assert.equal(r.atClient.length, down.length);
   assert.equal(sha(r.atClient), sha(down));
 });
 
-test('where pooling does not apply, the socket keeps Node\'s own reads and the bytes are the same', async () => {
+test("where pooling does not apply, the socket keeps Node's own reads and the bytes are the same", async () => {
   class OtherSocket extends net.Socket {}
   const other = new OtherSocket();
   assert.equal(poolAcceptedReads(other), false, 'not a plain net.Socket');
