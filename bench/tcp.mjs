@@ -171,7 +171,7 @@ const ratio = (x, y) => (x / y).toFixed(2);
 const gib = Number(args.gib);
 const md = `## tcp ↔ tcp forwarding: ptybridge vs socat
 
-Reproduce: \`npm run build:js && node bench/tcp.mjs --gib ${args.gib} --rounds ${ROUNDS} --pings ${PINGS}\`
+Reproduce: \`npm run build:js && node bench/tcp.mjs --gib ${args.gib} --rounds ${ROUNDS} --pings ${PINGS}${args.other.map((o) => ` --other '${o}'`).join('')}\`
 (bench/tcp.mjs; Node ${process.version}, ${readFileSync('/proc/version', 'utf8').split(' ').slice(0, 3).join(' ')},
 ${os.cpus().length} cores "${os.cpus()[0]?.model.trim()}"; socat ${(await socatVersion())}).
 
@@ -192,13 +192,15 @@ ${load1.map((l) => l.toFixed(2)).join(' ')} after the bulk rounds.
 |---|---:|---:|---:|---:|---|
 ${kinds.map((k) => `| ${k} | ${b[k].mbps.toFixed(0)} | ${b[k].cpu.toFixed(2)} | ${ratio(b[k].mbps, b.socat.mbps)}× | ${ratio(b[k].cpu, b.socat.cpu)}× | ${bulkRuns[k].map((x) => `${x.mbps.toFixed(0)}, ${x.cpuPerGiB.toFixed(2)}`).join('; ')} |`).join('\n')}
 
-Reading it: ptybridge reads in libuv's 64 KiB chunks, so it needs far fewer system calls
-than socat with its default 8 KiB buffer; \`socat -b 131072\` is the fairer bulk peer.
-Neither forwarder is CPU-bound here (about half a core each): above ~1 GB/s the one-core
-source+sink limits the rate as much as the forwarder does, so CPU seconds per GiB is the
-steadier comparison. Tried: socket highWaterMark 16 KiB (Node's default), 64 KiB, 256 KiB
-and 1 MiB on both sockets of the forward (0.5 GiB runs: 1064, 1076, 930, 911 MB/s) — no
-gain beyond the noise, so src/router/pipe.ts and the sockets keep Node's defaults.
+Reading it: ptybridge reads each socket into recycled 256 KiB buffers (src/core/read-pool.ts)
+and lends them to the socket it writes to, which gives them back once the kernel has the
+bytes, so a read costs no allocation and the GC has nothing to do; it needs far fewer system
+calls than socat with its default 8 KiB buffer, and \`socat -b 131072\` is the fairer bulk
+peer. Issue 24: the accepted socket (tcp-listen's side, where a bulk upload comes in) read
+into a fresh 64 KiB ArrayBuffer per read, half of ptybridge's CPU here, and the single binary
+(Node 24) paid most for it. The rate is bounded by the benchmark's own process as much as by
+the forwarder (source, sink and the SHA-256 share one core), so CPU seconds per GiB is the
+steadier comparison. Tried earlier: socket highWaterMark 16 KiB to 1 MiB, no gain beyond the noise.
 
 **Echo**: ${PINGS} one-byte round trips (after 100 warm-up) client → forwarder → echo server, one at a time.
 
