@@ -9,6 +9,11 @@ import { connectSocket } from '../../src/endpoints/socket-link.js';
 import { join } from '../../src/router/pipe.js';
 import { createLogger } from '../../src/log.js';
 
+// Once one direction has ended, join() closes both after `linger` ms with nothing moving
+// (socat -t, 500 ms by default): a loaded machine can stall this process's slow readers that
+// long, so the test gives the linger a minute; what it checks is the buffers, not -t.
+const LINGER = 60_000;
+
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Writes `data` in chunks of 1 B to 300 KiB (a fixed pseudo-random sequence), then ends. */
@@ -57,7 +62,7 @@ async function forward(pool: (s: net.Socket) => boolean, up: Buffer, down: Buffe
   const door = net.createServer({ allowHalfOpen: true }, (peer) => {
     pooled.push(pool(peer));
     connectSocket('tcp:test', { host: '127.0.0.1', port: (target.address() as net.AddressInfo).port }, () => 'upstream').then((upstream) =>
-      join({ stream: peer, label: 'peer' }, upstream, { log }),
+      join({ stream: peer, label: 'peer' }, upstream, { log, linger: LINGER }),
     );
   });
   door.listen(0, '127.0.0.1');
