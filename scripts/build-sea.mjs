@@ -55,10 +55,29 @@ function armModules() {
   return `${dir}node_modules/`;
 }
 
+/** Compiles the extras script as src/sea-cache.ts does and writes V8's code cache of it: argv SCRIPT OUT. */
+const EXTRAS_CACHE = `
+const fs = require('node:fs');
+const vm = require('node:vm');
+const [script, out] = process.argv.slice(1);
+const fn = vm.compileFunction(fs.readFileSync(script, 'utf8'), ['exports', 'require', 'module'], { filename: 'ptybridge-sea-extras.cjs', produceCachedData: true });
+if (!fn.cachedData) throw new Error('no code cache produced');
+fs.writeFileSync(out, fn.cachedData);
+`;
+
 function buildTarget(t) {
   const base = t.base();
   const assets = t.addons();
   const blob = `${DIST}${t.out}.blob`;
+  // The second script (scripts/bundle.mjs, SEA_EXTRAS), with a code cache made by the base
+  // binary itself under the binary's flags when it runs here (V8 takes a cache only from its
+  // own version and flags); without one it is compiled from source when first used.
+  assets['extras.cjs'] = `${DIST}ptybridge-sea-extras.cjs`;
+  if (t.useCodeCache) {
+    const cache = `${DIST}${t.out}-extras.cache`;
+    execFileSync(base, ['--single-threaded-gc', '-e', EXTRAS_CACHE, assets['extras.cjs'], cache], { stdio: 'pipe' });
+    assets['extras.cache'] = cache;
+  }
   const config = {
     main: `${DIST}ptybridge-sea.cjs`,
     output: blob,
@@ -98,6 +117,7 @@ function buildTarget(t) {
   }
   renameSync(tmp, `${DIST}${t.out}`);
   rmSync(blob);
+  if (assets['extras.cache']) rmSync(assets['extras.cache']);
 }
 
 // PTYBRIDGE_TARGETS=linux-x64 builds one (a quick local rebuild); the default is all of them.

@@ -3,6 +3,7 @@
 // both as the generated module `ptybridge:web-assets`: no CDN, no asset directory.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -82,6 +83,58 @@ const zodEnglishOnly = {
   },
 };
 
+/**
+ * Node's heavier built-in modules load when their first export is used, not when a module
+ * that imports them loads: the ESM bundle's imports of node: modules all run before its
+ * first line (crypto, http, child_process, zlib… ~20 ms under a tcp route that needs none
+ * of them), and in the CommonJS bundle a module's requires run when it loads. Each becomes
+ * a module whose exports are getters (the names this Node's module has, taken at build
+ * time), requiring the real module on first use. Modules every route needs anyway (fs,
+ * net, stream, …) stay plain imports.
+ */
+const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'dns', 'dns/promises', 'fs/promises', 'http', 'https', 'http2', 'perf_hooks', 'querystring', 'readline', 'tls', 'v8', 'vm', 'worker_threads', 'zlib'];
+const requireHere = createRequire(import.meta.url);
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    // The lazy module's own require of the real module resolves as usual (an external built-in).
+    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-builtin' ? undefined : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = Object.getOwnPropertyNames(requireHere(`node:${args.path}`));
+      return {
+        contents: [
+          'let real;',
+          `const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));`,
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });`,
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * Packages the single binary carries in a second script, loaded when a route first uses one
+ * (src/sea-cache.ts, seaExtra): every start, even `--version`, loads the main script in time
+ * that grows with its size, and these are ~1.1 MB of it that a tcp route never runs. Only
+ * leaf packages that import nothing of ours (the MCP SDK stays: it takes our zod schemas).
+ */
+const SEA_EXTRAS = ['ws', 'yaml', 'prom-client', '@xterm/headless', '@xterm/addon-serialize', 'ptybridge:web-assets'];
+const seaExtrasPlugin = {
+  name: 'sea-extras',
+  setup(b) {
+    const filter = new RegExp(`^(${SEA_EXTRAS.map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    const cache = JSON.stringify(src('sea-cache.ts'));
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sea-extra' }));
+    b.onLoad({ filter: /.*/, namespace: 'sea-extra' }, (args) => ({
+      contents: `module.exports = require(${cache}).seaExtra(${JSON.stringify(args.path)});`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
+  },
+};
+
 const common = {
   entryPoints: [src('main.ts')],
   bundle: true,
@@ -98,7 +151,7 @@ const npmBundle = build({
   format: 'esm',
   target: 'node20',
   external: ['@lydell/node-pty', 'node-pty', 'serialport', '@serialport/*', 'playwright-core'],
-  plugins: [webAssetsPlugin, zodEnglishOnly],
+  plugins: [webAssetsPlugin, zodEnglishOnly, lazyBuiltins],
   sourcemap: 'linked',
   define: { PTYBRIDGE_VERSION: JSON.stringify(pkg.version), PTYBRIDGE_SEA_BUNDLE: 'false' },
   banner: {
@@ -118,7 +171,7 @@ const seaBundle = build({
   format: 'cjs',
   target: 'node24',
   external: ['playwright-core'],
-  plugins: [webAssetsPlugin, seaNativesPlugin, zodEnglishOnly],
+  plugins: [seaExtrasPlugin, seaNativesPlugin, zodEnglishOnly, lazyBuiltins],
   minifySyntax: true,
   define: {
     PTYBRIDGE_VERSION: JSON.stringify(pkg.version),
@@ -128,5 +181,22 @@ const seaBundle = build({
   banner: { js: "var __ptybImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
-await Promise.all([npmBundle, seaBundle]);
+// The second script of the single binary: SEA_EXTRAS by name, each evaluated on first use.
+const seaExtras = build({
+  ...common,
+  entryPoints: undefined,
+  stdin: {
+    contents: `module.exports = {\n${SEA_EXTRAS.map((n) => `  ${JSON.stringify(n)}: () => require(${JSON.stringify(n)}),`).join('\n')}\n};\n`,
+    resolveDir: ROOT,
+    sourcefile: 'sea-extras.cjs',
+    loader: 'js',
+  },
+  outfile: `${ROOT}dist/ptybridge-sea-extras.cjs`,
+  format: 'cjs',
+  target: 'node24',
+  plugins: [webAssetsPlugin, lazyBuiltins],
+  minifySyntax: true,
+});
+
+await Promise.all([npmBundle, seaBundle, seaExtras]);
 chmodSync(`${ROOT}dist/ptybridge.mjs`, 0o755);

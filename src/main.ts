@@ -85,15 +85,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     signals.release('SIGHUP');
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
-    const [{ parseEndpoint }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIneffectiveFlags }, { describePlan, planAddresses }] = await Promise.all([
-      import('./endpoints/registry.js'),
+    // Only the endpoint types the addresses name are loaded (endpoints/schemes.ts).
+    const [{ parseAddresses }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIneffectiveFlags }, { describePlan, planAddresses }] = await Promise.all([
+      import('./endpoints/schemes.js'),
       import('./endpoints/stdio-tty.js'),
       import('./router/route.js'),
       import('./router/transcript.js'),
       import('./ineffective-options.js'),
       import('./plan/plan.js'),
     ]);
-    const addresses = positionals.map((p) => withEscapeFlag(parseEndpoint(p), values.escape));
+    const addresses = (await parseAddresses(positionals)).map((e) => withEscapeFlag(e, values.escape));
     refuseIneffectiveFlags(values, addresses);
     const plan = planAddresses(addresses);
     if (values.history !== undefined && plan.kind !== 'hub') throw new UsageError('--history has no effect here: it records a shared device (pty:, serial:, exec:…?share) behind a listener');

@@ -153,3 +153,33 @@ export function seaAddon(name: string): unknown {
   loaded.set(name, mod.exports);
   return mod.exports;
 }
+
+/** The single binary's second script: packages only some routes use (scripts/bundle.mjs, SEA_EXTRAS), by name. */
+let extras: Record<string, () => unknown> | undefined;
+
+/**
+ * A package the single binary carries outside its main script (ws, yaml, the web page, the
+ * screen model…), loaded when a route first uses it: V8 loads a script in time that grows
+ * with its size, and these were a third of the main script that every start, even
+ * `--version`, loaded. The script is compiled with the code cache made at build time when
+ * V8 accepts it (the same V8 and flags), else from source.
+ */
+export function seaExtra(name: string): unknown {
+  if (!extras) {
+    const api = process.getBuiltinModule('node:sea') as SeaApi & { getAsset(key: string, encoding: string): string };
+    const vm = process.getBuiltinModule('node:vm') as typeof import('node:vm');
+    let cachedData: Buffer | undefined;
+    try {
+      cachedData = Buffer.from(api.getRawAsset('extras.cache'));
+    } catch {
+      cachedData = undefined; // built without a code cache (arm64 is made on x64)
+    }
+    const run = vm.compileFunction(api.getAsset('extras.cjs', 'utf8'), ['exports', 'require', 'module'], { filename: 'ptybridge-sea-extras.cjs', cachedData });
+    const module = { exports: {} as Record<string, () => unknown> };
+    run(module.exports, require, module);
+    extras = module.exports;
+  }
+  const load = extras[name];
+  if (!load) throw new Error(`the single binary carries no ${name}`);
+  return load();
+}

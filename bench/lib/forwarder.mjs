@@ -21,13 +21,14 @@ export async function waitListening(port) {
 /**
  * Starts a forwarder and resolves with its pid, its port and stop().
  * ptybridge: `ptybridge(port0Listener)`'s argv, its port read from the `listening on SCHEME 127.0.0.1:N` line.
+ * `command` runs another ptybridge in its place (argv before the addresses: an older build, the single binary).
  * socat: `socat(port)`'s argv for a free port it is given (socat cannot report a port 0).
  */
-export async function startForwarder(kind, { ptybridge, listening, socat }) {
+export async function startForwarder(kind, { ptybridge, listening, socat, command = [process.execPath, PTYBRIDGE] }) {
   let proc;
   let port;
-  if (kind === 'ptybridge') {
-    proc = spawn(process.execPath, [PTYBRIDGE, ...ptybridge], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (kind.startsWith('ptybridge')) {
+    proc = spawn(command[0], [...command.slice(1), ...ptybridge], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     port = await new Promise((resolve, reject) => {
       proc.stderr.on('data', (t) => {

@@ -1,7 +1,8 @@
 // The one table of endpoint types: parsing, --help and the config validator all read it.
-import { socatHint, urlSchemeHint } from '../address-hints.js';
+import { urlSchemeHint } from '../address-hints.js';
 import { UsageError } from '../errors.js';
-import { decodeTarget, didYouMean, parseOptions, quoteUri, splitAddress } from '../uri.js';
+import { didYouMean, quoteUri, splitAddress } from '../uri.js';
+import { parseAs } from './parse-address.js';
 import { exec } from './exec.js';
 import { file } from './file.js';
 import { pty } from './pty.js';
@@ -11,11 +12,11 @@ import { tcp, tcpListen } from './tcp.js';
 import { tlsConnect, tlsListen } from './tls.js';
 import { udp, udpListen } from './udp.js';
 import { unix, unixListen } from './unix.js';
-import type { Endpoint, EndpointType, Spec } from '../core/endpoint.js';
+import type { Endpoint, EndpointType } from '../core/endpoint.js';
 import { ws, wss } from './ws.js';
 import { wsListen } from './ws-listen.js';
 
-/** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here. */
+/** Every endpoint type, in the order `--help` lists them. Adding a scheme = one row here and one in schemes.ts. */
 export const registry: readonly EndpointType[] = [
   tcp,
   tcpListen,
@@ -54,17 +55,5 @@ export function parseEndpoint(uri: string): Endpoint {
     const suggestion = url !== undefined ? ` (did you mean "${quoteUri(url)}"? a WebSocket peer is ws:// or wss://)` : hint ? ` (did you mean "${hint}:"?)` : '';
     throw new UsageError(`${quoteUri(uri)}: unknown scheme "${raw.scheme}"${suggestion}; known: ${registry.map((t) => t.scheme).join(', ')}`);
   }
-  let target: unknown;
-  let options: Spec['options'];
-  try {
-    target = type.parseTarget(type.urlTarget ? raw.target : decodeTarget(raw), uri);
-    options = parseOptions(raw, type.options);
-  } catch (err) {
-    const socat = err instanceof UsageError ? socatHint(uri) : undefined;
-    if (socat) throw new UsageError(`${quoteUri(uri)}: ${socat}`);
-    throw err;
-  }
-  const spec: Spec = { uri, scheme: type.scheme, target, options };
-  type.validate?.(spec);
-  return { type, spec };
+  return parseAs(type, uri, raw);
 }

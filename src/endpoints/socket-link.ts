@@ -4,7 +4,7 @@ import { EndpointError } from '../errors.js';
 import { duration, flag } from '../options.js';
 import { formatHostPort } from '../uri.js';
 import { hubOptions } from './hub-options.js';
-import { pooledReads } from '../core/read-pool.js';
+import { poolAcceptedReads, pooledReads } from '../core/read-pool.js';
 import type { Link, Listener } from '../core/link.js';
 import type { OpenContext } from '../core/endpoint.js';
 
@@ -92,7 +92,11 @@ export function listenSocket(
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new EndpointError(uri, err));
     server.once('error', onError);
-    server.on(event, (socket: net.Socket) => onLink({ stream: socket, label: labels.peer(socket) }));
+    server.on(event, (socket: net.Socket) => {
+      // A plain accepted socket reads into recycled buffers too, as a connecting one does (read-pool.ts).
+      if (event === 'connection') poolAcceptedReads(socket);
+      onLink({ stream: socket, label: labels.peer(socket) });
+    });
     server.listen(listenOptions, () => {
       server.off('error', onError);
       server.on('error', (err) => ctx.log.error(`${uri}: ${err.message}`));

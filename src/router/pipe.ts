@@ -10,7 +10,10 @@ export interface JoinOptions {
   log: Logger;
   /** Writes a hex trace of both directions (-x). */
   trace?: (text: string) => void;
-  /** Sees every chunk read from a (`a`) or from b (`b`): the session transcript's tap. */
+  /**
+   * Sees every chunk read from a (`a`) or from b (`b`): the session transcript's tap. It must
+   * copy what it keeps: a pooled socket's chunk memory is reused once the writer has sent it.
+   */
   tap?: { a?: (chunk: Buffer) => void; b?: (chunk: Buffer) => void };
   /** After one side's input ended: how long nothing may move before both are closed (socat -t). */
   linger?: number;
@@ -118,8 +121,8 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
       tap?.(chunk);
       if (opts.trace) opts.trace(formatTrace(direction, chunk, count === 'aToB' ? '>' : '<'));
     });
-    // Each chunk goes to this one writer (the counter and the trace only look at it), so a
-    // source reading into pooled buffers may get them back from the writer (read-pool.ts).
+    // Each chunk goes to this one writer (the counter, the trace and the tap only look at it),
+    // so a source reading into pooled buffers may get them back from the writer (read-pool.ts).
     lendReads(src.stream, dst.stream);
     src.stream.pipe(dst.stream, { end: true });
     let ended = src.stream.readableEnded;

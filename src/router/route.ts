@@ -6,9 +6,7 @@ import type { Link, Listener } from '../core/link.js';
 import { planAddresses, planPair, type Connecting, type Listening, type Plan } from '../plan/plan.js';
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
-import { runHub } from './hub.js';
 import { openDoor, doorOf, isReadonlyDoor, doorsRoute, type Route, type RouteContext } from './doors.js';
-import { sessionStoreFor } from './sessions.js';
 import { park } from './waiting.js';
 import { mirrorTrace } from './trace.js';
 
@@ -29,7 +27,8 @@ export async function startPlan(plan: Plan, ctx: RouteContext): Promise<Route> {
     case 'rendezvous':
       return rendezvous(plan.left, plan.right, ctx, openCtx, abort);
     case 'hub':
-      return runHub(plan.device, plan.doors, ctx, openCtx, abort);
+      // The hub's code (screen model, console API, observers) loads for a hub route only.
+      return (await import('./hub.js')).runHub(plan.device, plan.doors, ctx, openCtx, abort);
     case 'fork': {
       // Each join runs peer -> upstream; -x marks left -> right with `>`, so mirror when the peer is the right side.
       const forkCtx = plan.doorIsRight && ctx.trace ? { ...ctx, trace: mirrorTrace(ctx.trace) } : ctx;
@@ -137,7 +136,8 @@ function refusedWatcher(peer: Link, log: Logger): boolean {
 /** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
-  const sessions = sessionStoreFor(connecting.spec, ctx.log);
+  // Only a per-peer exec: keeps sessions (sessionStoreFor); other routes do not load their code.
+  const sessions = connecting.spec.scheme === 'exec' ? (await import('./sessions.js')).sessionStoreFor(connecting.spec, ctx.log) : undefined;
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const door = doorOf(listening.spec);
   let peers = 0;
