@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // Clients of a running ptybridge's console API: their own arguments, loaded only here.
     if (argv[0] === 'expect') return await (await import('./client/expect-cli.js')).expectMain(argv.slice(1));
-    if (argv[0] === 'mcp') return await (await import('./client/mcp.js')).mcpMain(argv.slice(1));
+    if (argv[0] === 'mcp') return await (await import('./client/mcp.js')).mcpMain(argv.slice(1), signals);
     // Readers of recorded history (docs/HISTORY-PLAY.md): files on disk, no running ptybridge.
     if (argv[0] === 'play') return await (await import('./client/play-cli.js')).playMain(argv.slice(1), signals);
     if (argv[0] === 'history') return await (await import('./client/history-cli.js')).historyMain(argv.slice(1), signals);
