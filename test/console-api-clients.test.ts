@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { PTYBRIDGE, runPtyb, startPtyb } from './helpers/ptyb.js';
+import { once } from 'node:events';
+import { PTYBRIDGE, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
 import { until } from './helpers/until.js';
 
 const FULL = 'clients-full-token';
@@ -185,4 +186,26 @@ test('ptybridge mcp --config: stdin closed ends it with status 0 (no signal); a 
   const both = await runPtyb(['mcp', '--config', file, 'http://127.0.0.1:1']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /takes no address/);
+});
+
+test('ptybridge expect and ptybridge mcp URL end on SIGINT/SIGTERM while a call waits (they held the signal and ran on)', async () => {
+  const { createServer } = await import('node:http');
+  const silent = createServer(() => {}); // answers nothing: the client waits
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  const env = { ...process.env, PTYBRIDGE_TOKEN: FULL };
+  try {
+    for (const [args, sig] of [[['expect', `http://127.0.0.1:${port}/x`, 'never'], 'SIGINT'], [['mcp', `http://127.0.0.1:${port}`], 'SIGTERM']] as const) {
+      const child = spawnTracked(process.execPath, [PTYBRIDGE, ...args], { env });
+      const exited = once(child, 'exit');
+      // Its first call has reached the server: it is waiting for the answer.
+      await until(() => new Promise<boolean>((r) => silent.getConnections((_e, n) => r(n > 0))), { what: `${args[0]} to connect` });
+      child.kill(sig);
+      const [code, signal] = await exited;
+      assert.deepEqual({ code, signal }, { code: null, signal: sig }, args[0]);
+      silent.closeAllConnections();
+    }
+  } finally {
+    silent.close();
+  }
 });
