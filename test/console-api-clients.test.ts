@@ -162,7 +162,7 @@ test('ptybridge mcp --config --view: no send tool, a send is refused; SIGTERM st
   assert.doesNotMatch(readFileSync(log, 'utf8'), /from-view/);
 });
 
-test('ptybridge mcp --config: stdin closed ends it with status 0 (no signal); a stdio route and a stray address are refused with status 2', async () => {
+test('ptybridge mcp --config: stdin closed ends it with status 0 (no signal); a stdio route and a stray address are refused with status 2; --help mcp', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-mcps-'));
   const { file, pidFile } = shellConfig(dir);
   const p = await startPtyb(['mcp', '--config', file]);
@@ -186,6 +186,10 @@ test('ptybridge mcp --config: stdin closed ends it with status 0 (no signal); a 
   const both = await runPtyb(['mcp', '--config', file, 'http://127.0.0.1:1']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /takes no address/);
+  const help = await runPtyb(['--help', 'mcp']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout.toString(), /^ptybridge mcp --config FILE \[--view\]/m);
+  assert.equal((await runPtyb(['mcp', '--help'])).stdout.toString(), help.stdout.toString());
 });
 
 test('ptybridge expect and ptybridge mcp URL end on SIGINT/SIGTERM while a call waits (they held the signal and ran on)', async () => {

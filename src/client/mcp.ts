@@ -27,6 +27,10 @@ export async function mcpMain(argv: string[], signals: SignalGate): Promise<numb
       if (v === undefined) throw new UsageError(`ptybridge mcp: ${a} needs a file; ${USAGE}`);
       if (a === '--config') config = v;
       else tokenFile = v;
+    } else if (a === '--help' || a === '-h') {
+      const { subcommandHelp } = await import('../help.js');
+      process.stdout.write(subcommandHelp('mcp'));
+      return 0;
     } else if (a === '--view') view = true;
     else if (a === '-v' || a === '--verbose') verbose++;
     else if (a === '-q' || a === '--quiet') quiet = true;
