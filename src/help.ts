@@ -20,10 +20,11 @@ Usage: ptybridge [options] LEFT RIGHT
        ptybridge [options] --config consoles.yaml [--check]
        ptybridge expect http://HOST:PORT/NAME 'login:' --send 'root\\n' --expect '# '   drive a console (docs/CONSOLE-API.md)
        ptybridge mcp http://HOST:PORT [--token-file FILE]   MCP tools over stdio for the same API
+       ptybridge mcp --config consoles.yaml [--view]   the same, for routes it runs itself
        ptybridge play FILE.cast [--speed N] [--at SECONDS] [--max]   play a recorded console
        ptybridge history DIR [--since boot|-1h|TIME] [--text|--marks]   what a console recorded
        ptybridge --check LEFT RIGHT  print the route's plan, open nothing
-       ptybridge --help SCHEME     options of one address type (or of play, history)
+       ptybridge --help SCHEME     options of one address type (or of play, history, mcp)
 
 Addresses are scheme:target?key=value&flag; "-" is stdio. The target and each value are
 percent-decoded once: %3F is ?, %26 is &, %25 is %, %20 a space; a + stays a plus, and a %
@@ -31,7 +32,7 @@ not followed by two hex digits stays as typed (ws: targets are URLs and go as wr
 ${rows.join('\n')}
 
 Options:
-  -h, --help [SCHEME]   this text, or the options of one scheme (or of play, history)
+  -h, --help [SCHEME]   this text, or the options of one scheme (or of play, history, mcp)
   -V, --version         print the version; with -v, whether the native addons load here
   -v, --verbose         more logging (peers, byte counts); twice for debug
   -q, --quiet           only errors
@@ -156,6 +157,37 @@ examples:
   ptybridge history /var/lib/ptybridge/history/board --since boot --text | grep -n panic
   ptybridge history /var/lib/ptybridge/history/board --since -1h --marks
   ptybridge history board/ --since 1-boots-ago > last-two-boots.out
+`,
+  mcp: `ptybridge mcp http://HOST:PORT [--token-file FILE]
+ptybridge mcp --config FILE [--view] [-v|-q]
+
+An MCP server (Model Context Protocol) on stdin/stdout for an AI agent or any MCP client,
+with the tools list_consoles, read_screen, read_output, expect and, for the role full, send
+(docs/CONSOLE-API.md). Nothing but the protocol goes to stdout; logs go to stderr.
+
+With an address, it drives the consoles of a running ptybridge through their HTTP API
+(a ws-listen door); the token (--token-file FILE, else $PTYBRIDGE_TOKEN) gives the role:
+a view token gets the read tools only.
+
+With --config, it runs the file's routes itself (the same file as ptybridge --config;
+each route still has its doors, for people to watch) and its tools drive their consoles
+(routes with a shared device) by their names. It is their operator (role full; --view:
+read tools only); what it types is in the transcript as "mcp". A route on stdio is
+refused. It stops the routes and restores their devices when stdin closes or on
+SIGINT/SIGTERM; SIGHUP does not reload the file.
+
+options:
+  --token-file FILE   the token for an address (default: $PTYBRIDGE_TOKEN)
+  --config FILE       run these routes here instead of attaching to an address
+  --view              with --config: read tools only (no send)
+  -v, -q              with --config: more logging (to stderr), or errors only
+
+exit status: 0 stdin closed or stopped by a signal; 1 a route could not start or every
+route ended with an error; 2 bad arguments or a bad config file.
+
+examples:
+  ptybridge mcp http://127.0.0.1:8022 --token-file ~/.config/ptybridge/board.token
+  ptybridge mcp --config /etc/ptybridge/lab.yaml --view
 `,
 } as const;
 

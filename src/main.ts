@@ -43,8 +43,12 @@ export async function main(argv: string[]): Promise<number> {
   let metrics: MetricsServer | undefined;
   try {
     // Clients of a running ptybridge's console API: their own arguments, loaded only here.
-    if (argv[0] === 'expect') return await (await import('./client/expect-cli.js')).expectMain(argv.slice(1));
-    if (argv[0] === 'mcp') return await (await import('./client/mcp.js')).mcpMain(argv.slice(1));
+    if (argv[0] === 'expect') {
+      // It has nothing to close in order: Ctrl-C or SIGTERM ends it at once, as any client (it was held here, unhandled).
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) signals.release(sig);
+      return await (await import('./client/expect-cli.js')).expectMain(argv.slice(1));
+    }
+    if (argv[0] === 'mcp') return await (await import('./client/mcp.js')).mcpMain(argv.slice(1), signals);
     // Readers of recorded history (docs/HISTORY-PLAY.md): files on disk, no running ptybridge.
     if (argv[0] === 'play') return await (await import('./client/play-cli.js')).playMain(argv.slice(1), signals);
     if (argv[0] === 'history') return await (await import('./client/history-cli.js')).historyMain(argv.slice(1), signals);

@@ -1,12 +1,14 @@
-// The console API's clients (issue 26), as real processes: `ptybridge expect` and `ptybridge mcp` driven by the MCP SDK's own Client over stdio.
+// The console API's clients (issue 26), as real processes: `ptybridge expect`, and `ptybridge mcp` (attached to a URL, or running a --config itself) driven by the MCP SDK's own Client over stdio.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { PTYBRIDGE, runPtyb, startPtyb } from './helpers/ptyb.js';
+import { once } from 'node:events';
+import { PTYBRIDGE, runPtyb, spawnTracked, startPtyb } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 
 const FULL = 'clients-full-token';
 const VIEW = 'clients-view-token';
@@ -87,4 +89,129 @@ test('ptybridge mcp: the SDK client lists, sends, expects and reads the screen; 
     assert.match(readFileSync(log, 'utf8'), /--- api 127\.0\.0\.1 typed "echo mcp-\$\(\(6\*7\)\)\\r" ---/);
     assert.doesNotMatch(readFileSync(log, 'utf8'), /from-view/);
   });
+});
+
+/** A config whose one console is a shell that writes its pid to `pidFile` (to see it gone at the end). */
+function shellConfig(dir: string): { file: string; pidFile: string; log: string } {
+  const pidFile = join(dir, 'shell.pid');
+  const log = join(dir, 'transcript.log');
+  const file = join(dir, 'consoles.yaml');
+  writeFileSync(file, `version: 1\nroutes:\n  - name: board\n    device: 'exec:sh -c "echo $$ > ${pidFile}; exec sh"?share&replay=screen&log-input'\n    doors: ['unix-listen:${join(dir, 'sock')}?mode=0600']\n    options: { log: ${log} }\n`);
+  return { file, pidFile, log };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function mcpOnConfig(file: string, ...extra: string[]): Promise<{ client: Client; transport: StdioClientTransport }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [PTYBRIDGE, 'mcp', '--config', file, ...extra], stderr: 'pipe' });
+  const client = new Client({ name: 'ptybridge-test', version: '1' });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+test('ptybridge mcp --config runs the routes itself: the SDK client lists, sends, expects, reads the screen; closing stops the shell', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-mcpc-'));
+  const { file, pidFile, log } = shellConfig(dir);
+  const { client, transport } = await mcpOnConfig(file);
+  const pid = transport.pid!;
+  let shell = 0;
+  try {
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['expect', 'list_consoles', 'read_output', 'read_screen', 'send']);
+    assert.deepEqual(textOf(await client.callTool({ name: 'list_consoles', arguments: {} })), { role: 'full', user: 'mcp', consoles: ['board'] });
+    shell = Number(await until(() => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : ''), { what: 'the shell pid file' }));
+    const sent = textOf(await client.callTool({ name: 'send', arguments: { console: 'board', text: 'echo cfg-$((6*7))', keys: ['Enter'] } }));
+    const m = textOf(await client.callTool({ name: 'expect', arguments: { console: 'board', regex: 'cfg-(\\d+)', since: sent.next, timeout: 10000 } }));
+    assert.deepEqual(m.groups, ['42']);
+    const out = textOf(await client.callTool({ name: 'read_output', arguments: { console: 'board', since: sent.next } }));
+    assert.match(out.text, /^echo cfg-\$\(\(6\*7\)\)\r\ncfg-42\r\n/);
+    const screen = textOf(await client.callTool({ name: 'read_screen', arguments: { console: 'board' } }));
+    assert.ok(screen.rows.includes('cfg-42'), JSON.stringify(screen.rows));
+    const none = await client.callTool({ name: 'read_screen', arguments: { console: 'nope' } });
+    assert.equal(none.isError, true);
+  } finally {
+    await client.close();
+  }
+  await until(() => !alive(pid), { what: 'ptybridge mcp to exit' });
+  await until(() => shell && !alive(shell), { what: `the shell ${shell} to be gone` });
+  // The transcript names the MCP process as the typist.
+  assert.match(readFileSync(log, 'utf8'), /--- mcp typed "echo cfg-\$\(\(6\*7\)\)\\r" ---/);
+});
+
+test('ptybridge mcp --config --view: no send tool, a send is refused; SIGTERM stops the routes and the shell', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-mcpv-'));
+  const { file, pidFile, log } = shellConfig(dir);
+  const { client, transport } = await mcpOnConfig(file, '--view');
+  const pid = transport.pid!;
+  try {
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['expect', 'list_consoles', 'read_output', 'read_screen']);
+    assert.equal(textOf(await client.callTool({ name: 'list_consoles', arguments: {} })).role, 'view');
+    const r = await client.callTool({ name: 'send', arguments: { console: 'board', text: 'echo from-view\n' } });
+    assert.equal(r.isError, true);
+    const shell = Number(await until(() => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : ''), { what: 'the shell pid file' }));
+    process.kill(pid, 'SIGTERM');
+    await until(() => !alive(pid), { what: 'ptybridge mcp to exit on SIGTERM' });
+    await until(() => !alive(shell), { what: `the shell ${shell} to be gone` });
+  } finally {
+    await client.close();
+  }
+  assert.doesNotMatch(readFileSync(log, 'utf8'), /from-view/);
+});
+
+test('ptybridge mcp --config: stdin closed ends it with status 0 (no signal); a stdio route and a stray address are refused with status 2; --help mcp', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ptyb-mcps-'));
+  const { file, pidFile } = shellConfig(dir);
+  const p = await startPtyb(['mcp', '--config', file]);
+  try {
+    const shell = Number(await until(() => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : ''), { what: 'the shell pid file' }));
+    const stdout: Buffer[] = [];
+    p.proc.stdout!.on('data', (b: Buffer) => stdout.push(b));
+    p.proc.stdin!.end();
+    assert.deepEqual(await p.exited, { code: 0, signal: null });
+    assert.equal(Buffer.concat(stdout).length, 0, 'nothing but the protocol on stdout');
+    await until(() => !alive(shell), { what: `the shell ${shell} to be gone` });
+  } finally {
+    await p.stop();
+  }
+  const stdio = join(dir, 'stdio.yaml');
+  writeFileSync(stdio, `version: 1\nroutes:\n  - name: s\n    left: '-'\n    right: 'tcp-listen:127.0.0.1:0'\n`);
+  const refused = await runPtyb(['mcp', '--config', stdio]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /route "s" uses stdio/);
+  assert.equal(refused.stdout.length, 0);
+  const both = await runPtyb(['mcp', '--config', file, 'http://127.0.0.1:1']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /takes no address/);
+  const help = await runPtyb(['--help', 'mcp']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout.toString(), /^ptybridge mcp --config FILE \[--view\]/m);
+  assert.equal((await runPtyb(['mcp', '--help'])).stdout.toString(), help.stdout.toString());
+});
+
+test('ptybridge expect and ptybridge mcp URL end on SIGINT/SIGTERM while a call waits (they held the signal and ran on)', async () => {
+  const { createServer } = await import('node:http');
+  const silent = createServer(() => {}); // answers nothing: the client waits
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  const env = { ...process.env, PTYBRIDGE_TOKEN: FULL };
+  try {
+    for (const [args, sig] of [[['expect', `http://127.0.0.1:${port}/x`, 'never'], 'SIGINT'], [['mcp', `http://127.0.0.1:${port}`], 'SIGTERM']] as const) {
+      const child = spawnTracked(process.execPath, [PTYBRIDGE, ...args], { env });
+      const exited = once(child, 'exit');
+      // Its first call has reached the server: it is waiting for the answer.
+      await until(() => new Promise<boolean>((r) => silent.getConnections((_e, n) => r(n > 0))), { what: `${args[0]} to connect` });
+      child.kill(sig);
+      const [code, signal] = await exited;
+      assert.deepEqual({ code, signal }, { code: null, signal: sig }, args[0]);
+      silent.closeAllConnections();
+    }
+  } finally {
+    silent.close();
+  }
 });

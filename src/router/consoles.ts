@@ -1,4 +1,5 @@
 // The consoles (hubs) of this process and their counters, read by --metrics at each scrape: nothing here costs anything until it is read.
+import type { ConsoleApi } from '../core/console-api.js';
 
 /** What a console has counted since its route started. */
 export interface ConsoleCounters {
@@ -38,4 +39,21 @@ export function registerConsole(snapshot: () => ConsoleSnapshot): () => void {
 /** Every console now, by name. */
 export function snapshotConsoles(): ConsoleSnapshot[] {
   return [...live].map((s) => s()).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+const apis = new Map<() => void, { name: string; api: ConsoleApi }>();
+
+/**
+ * Adds a console's API to the list that `ptybridge mcp --config` serves (it runs the routes
+ * in its own process, with no ws-listen door needed); returns the function that removes it.
+ */
+export function registerConsoleApi(name: string, api: ConsoleApi): () => void {
+  const remove = () => void apis.delete(remove);
+  apis.set(remove, { name, api });
+  return remove;
+}
+
+/** The consoles of this process that have an API, by name. */
+export function consoleApis(): { name: string; api: ConsoleApi }[] {
+  return [...apis.values()].sort((a, b) => a.name.localeCompare(b.name));
 }

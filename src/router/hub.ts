@@ -13,7 +13,7 @@ import { KeyboardNotices } from './keyboard-notices.js';
 import { consoleApi } from './console-api.js';
 import type { ScreenView } from '../core/console-api.js';
 import { makeReplay, type Replay } from './replay.js';
-import type { ConsoleSnapshot } from './consoles.js';
+import { registerConsoleApi, type ConsoleSnapshot } from './consoles.js';
 import { inputLogObserver, metricsObserver, traceObserver, transcriptObserver, type HubObserver } from './hub-observers.js';
 import { openDoor, doorOf, doorsRoute, type Route, type RouteContext } from './doors.js';
 import { historyFor } from './history-setup.js';
@@ -57,6 +57,8 @@ export async function runHub(
     await hub.close();
     await history?.close();
   };
+  // For `ptybridge mcp --config`, which drives the consoles of its own process; left when the hub closes.
+  hub.observe({ closing: registerConsoleApi(ctx.name ?? redactSecrets(device.spec.uri), api) });
   try {
     await hub.start();
   } catch (err) {
