@@ -227,7 +227,8 @@ async function waitQuiet(res: http.ServerResponse, api: ConsoleApi, ms: number, 
       await api.waitFor(at, quiet.signal);
       clearTimeout(t);
       ac.signal.removeEventListener('abort', onAbort);
-      if (api.end() === at) return json(res, 200, { quiet: true, next: at });
+      // Silent until the caller's deadline is not quiet for `ms` when `ms` is longer.
+      if (api.end() === at && !ac.signal.aborted) return json(res, 200, { quiet: true, next: at });
       if (ac.signal.aborted) return json(res, 408, { error: `output did not stop for ${ms} ms within ${timeout} ms`, next: api.end() });
     }
   } finally {
