@@ -1,5 +1,6 @@
 // ?history=DIR / --history ROOT: the console's output (and marks, input, resizes) as asciicast v2 files on disk, written behind the data path (docs/HISTORY.md).
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { listHistoryFiles } from '../core/history-files.js';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { performance } from 'node:perf_hooks';
@@ -81,7 +82,8 @@ export async function openHistory(opts: HistoryOptions): Promise<History> {
   const files: HistoryFile[] = [];
   try {
     await mkdir(opts.dir, { recursive: true, mode: 0o700 });
-    for (const name of (await readdir(opts.dir)).filter((n) => CAST_NAME.test(n)).sort()) {
+    // In the readers' order (core/history-files.ts): a `-N` twin after its plain name, `-2` before `-10`.
+    for (const { name } of (await listHistoryFiles(opts.dir)).filter((f) => CAST_NAME.test(f.name))) {
       const st = await stat(join(opts.dir, name)).catch(() => undefined);
       if (!st?.isFile()) continue;
       files.push({ name, start: startOf(name), size: st.size, boot: await isBootFile(join(opts.dir, name)) });
