@@ -41,12 +41,14 @@ Options:
   --log-max-size SIZE   with --log: rotate the transcript once it would pass SIZE (such
                         as 16M; without it the file is never rotated); FILE.1 is the newest
   --log-keep N          with --log: old transcripts kept on rotation (default 5)
+  --log-fifo            with --log: FILE may be a FIFO (refused otherwise); bytes written
+                        while no reader is there are counted as lost, never waited for
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
   -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
                         both close, like socat -t (default 0.5 s; 2, 500ms, 1m)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right (or device, doors: [...]), options: {log, log-max-size,
-                        log-keep, hex, policy}}]);
+                        log-keep, log-fifo, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
   --check               validate and print the plan (pipe, fork, rendezvous or hub) of the
                         addresses or of each --config route, with every option; open nothing

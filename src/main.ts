@@ -22,6 +22,7 @@ const OPTIONS = {
   log: { type: 'string' },
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
+  'log-fifo': { type: 'boolean' },
   escape: { type: 'string' },
   linger: { type: 'string', short: 't' },
   config: { type: 'string' },

@@ -128,7 +128,7 @@ test('SIGHUP says what started, what failed (and why) and what was kept', { time
 test('a bad config is refused whole: file:line:col and the key, exit 2, nothing listens', async (t) => {
   const good = ['version: 1', 'routes:', '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'];
   const cases: [string, string[], RegExp][] = [
-    ['unknown option key', [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'], /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo" \(did you mean "log"\?\); known: log, log-max-size, log-keep, hex, policy$/],
+    ['unknown option key', [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'], /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo" \(did you mean "log"\?\); known: log, log-max-size, log-keep, log-fifo, hex, policy$/],
     ['bad URI option', [...good, '  - name: two', '    left: tcp:127.0.0.1:1?nodelya', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tcp:127\.0\.0\.1:1\?nodelya: unknown option "nodelya" \(did you mean "nodelay"\?\)$/],
     ['unknown scheme', [...good, '  - name: two', '    left: tpc:127.0.0.1:1', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tpc:127\.0\.0\.1:1: unknown scheme "tpc" \(did you mean "tcp:"\?\)/],
     ['duplicate name', [...good, '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'], /:6:11: routes\[1\]\.name: "ok" is also the name of routes\[0\]$/],
