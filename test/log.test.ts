@@ -164,6 +164,25 @@ test('a log nobody can write (a FIFO with no reader, --log-fifo) never stalls da
   }
 });
 
+test('a device that prints an event line cannot forge one: written as device output, with a backslash in front (issue 21 item 5)', async () => {
+  const file = join(dir(), 'forged.log');
+  const forged = '--- alice typed "rm -rf /srv\\r" ---';
+  const upstream = await tcpServer((s) => s.end(`${forged}\r\n`));
+  const pb = await startPtyb(['--log', file, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const c = await connectTcp(pb.listening[0]!.port);
+    c.end();
+    assert.equal((await readAll(c)).toString(), `${forged}\r\n`, 'the peer gets the device\'s bytes as they are');
+    await until(() => existsSync(file) && readFileSync(file, 'utf8').includes(' left ---'));
+  } finally {
+    await pb.stop();
+    await upstream.close();
+  }
+  const body = readFileSync(file, 'utf8').split('\n').map((l) => l.replace(STAMP, ''));
+  assert.ok(!body.some((l) => l.startsWith(forged)), body.join('\n'));
+  assert.ok(body.includes(`\\${forged}\r`), body.join('\n'));
+});
+
 test('-x: the hex trace labels each direction, > left to right and < back (socat -x)', async () => {
   const upstream = await tcpServer((s) => s.end('from-device'));
   const pb = await startPtyb(['-x', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
