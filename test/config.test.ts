@@ -137,6 +137,12 @@ test('a bad config is refused whole: file:line:col and the key, exit 2, nothing 
     ['policy without a hub', [...good, '    options: {policy: exclusive}'], /:6:15: routes\[0\]\.options\.policy: has no effect here: a policy applies to a shared device \(pty:, serial:, file:, stdio:, exec:…\?share\) behind a listener$/],
     ['log-max-size without log', [...good, '    options: {log-max-size: 16M}'], /:6:15: routes\[0\]\.options\.log-max-size: has no effect without options\.log$/],
     ['hub option on a device with no listener', [...good, '  - name: two', '    left: pty:?replay=1k', '    right: tcp:127.0.0.1:1'], /:6:11: route "two": pty:\?replay=1k: option "replay" has no effect here: it applies to a shared device behind a listener$/],
+    [
+      'YAML alias bomb (a billion laughs)',
+      ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]`), ...good],
+      /: Excessive alias count .* \(YAML aliases expand to too much\)$/,
+    ],
+    ['log-fifo without log', [...good, '    options: {log-fifo: true}'], /:6:15: routes\[0\]\.options\.log-fifo: has no effect without options\.log$/],
     ['YAML syntax', [...good, '  - name: [unclosed'], /yaml:\d+:\d+: Flow sequence in block collection must be sufficiently indented and end with a \]$/],
   ];
   for (const [what, lines, want] of cases) {
