@@ -444,9 +444,10 @@ function transcriptOn(path: string, opened: Target | undefined, opts: Transcript
     atLineStart = true;
   };
   /** Where bytes were dropped for slowness, say how many, in place. */
+  const gapText = () => (gapWhy === SLOW ? `${gap} bytes dropped: the log file was too slow` : `${gap} bytes lost: ${gapWhy}`);
   const noteDropped = () => {
     if (!gap || state !== 'up') return;
-    note(gapWhy === SLOW ? `${gap} bytes dropped: the log file was too slow` : `${gap} bytes lost: ${gapWhy}`);
+    note(gapText());
     gap = 0;
   };
 
@@ -460,15 +461,20 @@ function transcriptOn(path: string, opened: Target | undefined, opts: Transcript
       lose(make().length, gapWhy);
       return;
     }
-    noteDropped();
     const b = make();
-    if (queued + batchBytes + b.length > limit) {
+    // The line that marks a gap goes in with the first bytes there is room for again, never alone.
+    const mark = gap && state === 'up' ? Buffer.from(`${placedAtLineStart ? '' : '\n'}${stamp()}--- ${gapText()} ---\n`) : undefined;
+    if (queued + batchBytes + (mark?.length ?? 0) + b.length > limit) {
       if (Date.now() - toldSlowAt >= 60_000) {
         toldSlowAt = Date.now();
         log.warn(`--log ${path}: more than ${limit} bytes wait for it; transcript bytes are dropped (counted, marked in it) until it takes them`, { event: 'log-slow', path });
       }
       lose(b.length, SLOW);
       return;
+    }
+    if (mark) {
+      enqueue(mark);
+      gap = 0;
     }
     enqueue(b);
     kick();
