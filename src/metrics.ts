@@ -4,7 +4,7 @@ import net from 'node:net';
 import { hostname } from 'node:os';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { EndpointError, UsageError } from './errors.js';
-import type { Logger } from './log.js';
+import { stderrDroppedLines, type Logger } from './log.js';
 import { hostAllowed } from './web/auth.js';
 import { snapshotConsoles, type ConsoleCounters, type ConsoleSnapshot } from './router/consoles.js';
 import { transcriptStatuses } from './router/transcript.js';
@@ -87,6 +87,10 @@ function buildRegistry(current: () => ConsoleSnapshot[]): Registry {
   new Counter({
     name: 'ptybridge_log_lost_bytes_total', help: 'Transcript bytes that never reached it: its target too slow, failing (ENOSPC, EIO), deleted or without a reader.', labelNames: ['log'], registers: [register],
     collect() { this.reset(); for (const t of transcriptStatuses()) this.inc({ log: t.path }, t.lostBytes); },
+  });
+  new Counter({
+    name: 'ptybridge_stderr_dropped_lines_total', help: 'Log lines stderr did not take: a pipe nobody read (past 1 MiB waiting), EPIPE, ENOSPC.', registers: [register],
+    collect() { this.reset(); this.inc(stderrDroppedLines()); },
   });
   counter('ptybridge_console_input_refused_bytes_total', 'Bytes of peer input refused: read-only peers, another peer holding the keyboard, device down.', 'refused');
   return register;

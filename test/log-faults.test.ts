@@ -56,6 +56,7 @@ interface Console {
   flood(n: number): Promise<void>;
   /** ptybridge_log_lost_bytes_total and ptybridge_log_writing for `path`. */
   metric(path: string): Promise<{ lost: number; writing: number }>;
+  scrape(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -63,8 +64,8 @@ interface Console {
 async function startConsole(logArgs: string[]): Promise<Console> {
   const dev = await acceptOne();
   const pb = await startPtyb(['-v', '--metrics', '0', ...logArgs, `tcp:127.0.0.1:${dev.port}?share`, 'tcp-listen:0']);
-  const device = new Taker(await dev.first);
   const url = (await pb.logged(/metrics on (http:\/\/[^/\s]+)\/metrics/))[1];
+  const device = new Taker(await dev.first);
   const peers = [new Taker(await connectTcp(pb.listening[0]!.port)), new Taker(await connectTcp(pb.listening[0]!.port))];
   await pb.logged(/connected \(2 peers\)/);
   return {
@@ -82,6 +83,9 @@ async function startConsole(logArgs: string[]): Promise<Console> {
       assert.equal(sha256(a), sha256(out), 'peer 1 byte-exact');
       assert.equal(sha256(b), sha256(out), 'peer 2 byte-exact');
       assert.equal(sha256(d), sha256(typed), 'the device byte-exact');
+    },
+    async scrape() {
+      return (await fetch(`${url}/metrics`)).text();
     },
     async metric(path) {
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -310,3 +314,28 @@ function execOk(cmd: string, args: string[]) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
 }
+
+test('log fault: stderr piped to a reader that stalls (-x, -v): peers byte-exact, lines past 1 MiB waiting dropped and counted, said when it reads again, SIGTERM exits', {
+  timeout: 120_000,
+}, async () => {
+  const c = await startConsole(['-x']);
+  try {
+    await c.flood(16 * 1024);
+    c.pb.proc.stderr!.pause(); // the journal, or `| logger`, stops reading
+    // The hex trace of 2 MiB is about 8 MiB of text: far past the pipe and the 1 MiB queue.
+    await c.flood(2 * 1024 * 1024);
+    const dropped = Number(/^ptybridge_stderr_dropped_lines_total (\d+)$/m.exec(await c.scrape())?.[1]);
+    assert.ok(dropped > 0, `dropped: ${dropped}`);
+    c.pb.proc.stderr!.resume();
+    await until(
+      async () => {
+        await c.flood(1024);
+        return /ptybridge: \d+ log lines dropped here: stderr was not read\n/.test(c.pb.stderr());
+      },
+      { what: 'the dropped lines said once stderr is read again' },
+    );
+    await sigtermExits(c.pb);
+  } finally {
+    await c.close();
+  }
+});
