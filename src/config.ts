@@ -30,6 +30,7 @@ const routeSchema = z.strictObject({
       log: z.string().min(1).optional(),
       'log-max-size': sizeText.optional(),
       'log-keep': z.number().int().min(0).max(1000).optional(),
+      'log-fifo': z.boolean().optional(),
       hex: z.boolean().optional(),
       policy: z.enum(['shared', 'exclusive', 'readonly']).optional(),
     })
@@ -156,7 +157,7 @@ export function loadConfig(file: string): RouteConfig[] {
     }
     // An option that cannot take effect is refused, as on the command line (src/main.ts).
     const optionAt = (key: string) => at(offsetOf(doc, ['routes', i, 'options', key], true));
-    for (const key of ['log-max-size', 'log-keep'] as const) {
+    for (const key of ['log-max-size', 'log-keep', 'log-fifo'] as const) {
       if (o[key] !== undefined && o.log === undefined) throw new ConfigError(`${optionAt(key)}: routes[${i}].options.${key}: has no effect without options.log`);
     }
     if (o.policy && plan.kind !== 'hub') {
@@ -167,6 +168,7 @@ export function loadConfig(file: string): RouteConfig[] {
           file: o.log,
           maxSize: typeof o['log-max-size'] === 'number' ? o['log-max-size'] : o['log-max-size'] ? parseSize(o['log-max-size'])! : 0,
           keep: o['log-keep'] ?? 5,
+          fifo: o['log-fifo'] ?? false,
         }
       : undefined;
     const history = result.data.history;

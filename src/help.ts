@@ -47,12 +47,14 @@ Options:
   --history ROOT        record every shared device in ROOT/<console>/ as asciicast v2
                         files, one per boot (?history=DIR for one device; ?history-max,
                         ?mark=REGEX; docs/HISTORY.md); a config file's history: ROOT
+  --log-fifo            with --log: FILE may be a FIFO (refused otherwise); bytes written
+                        while no reader is there are counted as lost, never waited for
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
   -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
                         both close, like socat -t (default 0.5 s; 2, 500ms, 1m)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right (or device, doors: [...]), options: {log, log-max-size,
-                        log-keep, hex, policy}}]);
+                        log-keep, log-fifo, hex, policy}}]);
                         SIGHUP reloads it, keeping the peers of unchanged routes
   --check               validate and print the plan (pipe, fork, rendezvous or hub) of the
                         addresses or of each --config route, with every option; open nothing

@@ -78,12 +78,49 @@ export function releaseLines(started: boolean): void {
   const lines = held ?? [];
   held = undefined;
   const text = lines.filter((l) => started || !l.announcement).map((l) => l.line).join('');
-  if (text) process.stderr.write(text);
+  if (text) writeStderr(text);
 }
 
 function defaultWrite(line: string, announcement = false): void {
   if (held) held.push({ line, announcement });
-  else process.stderr.write(line);
+  else writeStderr(line);
+}
+
+/** Log text waiting for a stderr pipe that is not read, at most; past it lines are dropped and counted. */
+const STDERR_QUEUE = 1024 * 1024;
+let stderrFailed: boolean | undefined;
+let droppedLines = 0;
+let droppedNow = 0;
+
+/** Log lines stderr could not take (a pipe nobody reads, EPIPE, ENOSPC), since start: for --metrics. */
+export function stderrDroppedLines(): number {
+  return droppedLines;
+}
+
+/**
+ * Writes log text to stderr with bounded memory. Node writes a stderr pipe or socket
+ * asynchronously and queues without limit: a journal or a `| logger` that stops reading
+ * grew the process by every line (the hex trace of a flood: gigabytes). Past 1 MiB waiting,
+ * lines are dropped and counted (--metrics), and said when stderr takes lines again. Write
+ * errors (EPIPE, ENOSPC on a file) are counted, never thrown.
+ */
+export function writeStderr(text: string): void {
+  if (stderrFailed === undefined) {
+    stderrFailed = false;
+    process.stderr.on('error', () => {
+      stderrFailed = true;
+    });
+  }
+  if (stderrFailed || process.stderr.writableLength > STDERR_QUEUE) {
+    droppedLines++;
+    droppedNow++;
+    return;
+  }
+  if (droppedNow) {
+    process.stderr.write(formatLine('warn', `${droppedNow} log lines dropped here: stderr was not read`, undefined, { event: 'log-lines-dropped', lines: droppedNow }));
+    droppedNow = 0;
+  }
+  process.stderr.write(text);
 }
 
 /** Level from the count of -v and -q flags: default warn (notices such as "listening on"). */

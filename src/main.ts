@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { envToken } from './env-token.js';
 import { PtybError, UsageError } from './errors.js';
-import { createLogger, holdLines, levelFrom, parseLogFormat, releaseLines, setLogFormat, type Logger } from './log.js';
+import { createLogger, holdLines, levelFrom, parseLogFormat, releaseLines, setLogFormat, writeStderr, type Logger } from './log.js';
 import { didYouMean } from './uri.js';
 import type { MetricsServer } from './metrics.js';
 import type { Route } from './router/route.js';
@@ -22,6 +22,7 @@ const OPTIONS = {
   log: { type: 'string' },
   'log-max-size': { type: 'string' },
   'log-keep': { type: 'string' },
+  'log-fifo': { type: 'boolean' },
   escape: { type: 'string' },
   linger: { type: 'string', short: 't' },
   config: { type: 'string' },
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     const hint = pipesHint(addresses, process.stdin.isTTY === true);
     if (hint) log.warn(hint, { event: 'hint' });
     metrics = await startMetricsFlag(values.metrics, log);
-    const trace = values.hex ? (text: string) => process.stderr.write(text) : undefined;
+    const trace = values.hex ? (text: string) => writeStderr(text) : undefined;
     const transcript = values.log ? await openTranscript(values.log, transcriptOptions(values), log) : undefined;
     // A signal that arrived while the route starts (right after "listening on" was printed)
     // or before (held by the gate) must still close it, never kill us mid-way.

@@ -4,9 +4,10 @@ import net from 'node:net';
 import { hostname } from 'node:os';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { EndpointError, UsageError } from './errors.js';
-import type { Logger } from './log.js';
+import { stderrDroppedLines, type Logger } from './log.js';
 import { hostAllowed } from './web/auth.js';
 import { snapshotConsoles, type ConsoleCounters, type ConsoleSnapshot } from './router/consoles.js';
+import { transcriptStatuses } from './router/transcript.js';
 import { formatHostPort, parseHostPort, type HostPort } from './uri.js';
 import { VERSION } from './version.js';
 
@@ -78,6 +79,19 @@ function buildRegistry(current: () => ConsoleSnapshot[]): Registry {
   counter('ptybridge_console_device_read_bytes_total', 'Bytes read from the console\'s device (its output to the peers).', 'fromDevice');
   counter('ptybridge_console_device_written_bytes_total', 'Bytes written to the console\'s device (peers\' input).', 'toDevice');
   counter('ptybridge_console_peers_dropped_total', 'Peers dropped because they stopped reading (queue past ?peer-queue=).', 'dropped');
+  // Transcripts (--log) are few and read at each scrape: a stuck or full disk shows here, not only once on stderr.
+  new Gauge({
+    name: 'ptybridge_log_writing', help: 'Whether the transcript (--log) is being written (1) or its target failed, is gone or has no reader (0).', labelNames: ['log'], registers: [register],
+    collect() { this.reset(); for (const t of transcriptStatuses()) this.set({ log: t.path }, t.writing ? 1 : 0); },
+  });
+  new Counter({
+    name: 'ptybridge_log_lost_bytes_total', help: 'Transcript bytes that never reached it: its target too slow, failing (ENOSPC, EIO), deleted or without a reader.', labelNames: ['log'], registers: [register],
+    collect() { this.reset(); for (const t of transcriptStatuses()) this.inc({ log: t.path }, t.lostBytes); },
+  });
+  new Counter({
+    name: 'ptybridge_stderr_dropped_lines_total', help: 'Log lines stderr did not take: a pipe nobody read (past 1 MiB waiting), EPIPE, ENOSPC.', registers: [register],
+    collect() { this.reset(); this.inc(stderrDroppedLines()); },
+  });
   counter('ptybridge_console_input_refused_bytes_total', 'Bytes of peer input refused: read-only peers, another peer holding the keyboard, device down.', 'refused');
   return register;
 }

@@ -128,7 +128,7 @@ test('SIGHUP says what started, what failed (and why) and what was kept', { time
 test('a bad config is refused whole: file:line:col and the key, exit 2, nothing listens', async (t) => {
   const good = ['version: 1', 'routes:', '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'];
   const cases: [string, string[], RegExp][] = [
-    ['unknown option key', [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'], /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo" \(did you mean "log"\?\); known: log, log-max-size, log-keep, hex, policy$/],
+    ['unknown option key', [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'], /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo" \(did you mean "log"\?\); known: log, log-max-size, log-keep, log-fifo, hex, policy$/],
     ['bad URI option', [...good, '  - name: two', '    left: tcp:127.0.0.1:1?nodelya', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tcp:127\.0\.0\.1:1\?nodelya: unknown option "nodelya" \(did you mean "nodelay"\?\)$/],
     ['unknown scheme', [...good, '  - name: two', '    left: tpc:127.0.0.1:1', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tpc:127\.0\.0\.1:1: unknown scheme "tpc" \(did you mean "tcp:"\?\)/],
     ['duplicate name', [...good, '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'], /:6:11: routes\[1\]\.name: "ok" is also the name of routes\[0\]$/],
@@ -137,6 +137,12 @@ test('a bad config is refused whole: file:line:col and the key, exit 2, nothing 
     ['policy without a hub', [...good, '    options: {policy: exclusive}'], /:6:15: routes\[0\]\.options\.policy: has no effect here: a policy applies to a shared device \(pty:, serial:, file:, stdio:, exec:…\?share\) behind a listener$/],
     ['log-max-size without log', [...good, '    options: {log-max-size: 16M}'], /:6:15: routes\[0\]\.options\.log-max-size: has no effect without options\.log$/],
     ['hub option on a device with no listener', [...good, '  - name: two', '    left: pty:?replay=1k', '    right: tcp:127.0.0.1:1'], /:6:11: route "two": pty:\?replay=1k: option "replay" has no effect here: it applies to a shared device behind a listener$/],
+    [
+      'YAML alias bomb (a billion laughs)',
+      ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]`), ...good],
+      /: Excessive alias count .* \(YAML aliases expand to too much\)$/,
+    ],
+    ['log-fifo without log', [...good, '    options: {log-fifo: true}'], /:6:15: routes\[0\]\.options\.log-fifo: has no effect without options\.log$/],
     ['YAML syntax', [...good, '  - name: [unclosed'], /yaml:\d+:\d+: Flow sequence in block collection must be sufficiently indented and end with a \]$/],
   ];
   for (const [what, lines, want] of cases) {

@@ -135,14 +135,14 @@ test('--log-max-size rotates: FILE, FILE.1 … FILE.keep, nothing older', async 
   assert.ok(statSync(`${file}.1`).size <= 2048, `FILE.1 is ${statSync(`${file}.1`).size} bytes`);
 });
 
-test('a log nobody can write (a FIFO with no reader) never stalls data: 24 MiB pass byte-exact, drops are counted', { timeout: 60_000 }, async () => {
+test('a log nobody can write (a FIFO with no reader, --log-fifo) never stalls data: 24 MiB pass byte-exact, the loss is counted', { timeout: 60_000 }, async () => {
   const d = dir();
   const fifo = join(d, 'stuck.log');
   assert.equal((await runTool('mkfifo', [fifo])).code, 0);
   const payload = randomBytes(24 * 1024 * 1024);
   const upstream = await acceptOne();
   const gotUp = upstream.first;
-  const pb = await startPtyb(['--log', fifo, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  const pb = await startPtyb(['--log-fifo', '--log', fifo, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   try {
     const c = await connectTcp(pb.listening[0]!.port);
     const up = await gotUp;
@@ -152,15 +152,35 @@ test('a log nobody can write (a FIFO with no reader) never stalls data: 24 MiB p
     c.end();
     // Now read the FIFO: the transcript says how much it had to drop.
     const reader = createReadStream(fifo);
-    const seen = await readUntil(reader, /--- \d+ bytes dropped: the log file was too slow ---/);
-    const dropped = Number(/--- (\d+) bytes dropped/.exec(seen)![1]);
-    assert.ok(dropped > 0 && dropped <= payload.length, String(dropped));
+    const seen = await readUntil(reader, /--- \d+ bytes lost: no reader on the FIFO; written again from here ---/);
+    const dropped = Number(/--- (\d+) bytes lost/.exec(seen)![1]);
+    // Transcript bytes: the payload with a timestamp at each of its line starts.
+    assert.ok(dropped > 0 && dropped <= 2 * payload.length, String(dropped));
     reader.destroy();
     c.destroy();
   } finally {
     await pb.stop();
     await upstream.close();
   }
+});
+
+test('a device that prints an event line cannot forge one: written as device output, with a backslash in front (issue 21 item 5)', async () => {
+  const file = join(dir(), 'forged.log');
+  const forged = '--- alice typed "rm -rf /srv\\r" ---';
+  const upstream = await tcpServer((s) => s.end(`${forged}\r\n`));
+  const pb = await startPtyb(['--log', file, 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
+  try {
+    const c = await connectTcp(pb.listening[0]!.port);
+    c.end();
+    assert.equal((await readAll(c)).toString(), `${forged}\r\n`, 'the peer gets the device\'s bytes as they are');
+    await until(() => existsSync(file) && readFileSync(file, 'utf8').includes(' left ---'));
+  } finally {
+    await pb.stop();
+    await upstream.close();
+  }
+  const body = readFileSync(file, 'utf8').split('\n').map((l) => l.replace(STAMP, ''));
+  assert.ok(!body.some((l) => l.startsWith(forged)), body.join('\n'));
+  assert.ok(body.includes(`\\${forged}\r`), body.join('\n'));
 });
 
 test('-x: the hex trace labels each direction, > left to right and < back (socat -x)', async () => {

@@ -122,3 +122,48 @@ test('token file rewritten then SIGHUP: the old token is refused, the new one ac
     await pb.stop();
   }
 });
+
+test('a shell on a door with no authentication (exec:bash tcp-listen:PORT) is said once at start, with the private ways; a private door or a plain forward says nothing', { timeout: 60_000 }, async () => {
+  const warning = /no authentication: anyone who can connect, every local user included, gets exec:sh; for a private console use unix-listen:PATH\?mode=0600, tls-listen with \?client-ca=, or ws-listen \(token\)/g;
+  const open = await startPtyb(['exec:sh', 'tcp-listen:0']);
+  try {
+    const c = net.connect(open.listening[0]!.port, '127.0.0.1');
+    c.write('echo a-$((20+1))\n');
+    await readUntil(c, 'a-21'); // it really is a shell, and the peer got in
+    c.destroy();
+    assert.equal(open.stderr().match(warning)?.length, 1, open.stderr());
+  } finally {
+    await open.stop();
+  }
+  const sock = path.join(dir, 'private.sock');
+  const quiet = await startPtyb(['exec:sh', `unix-listen:${sock}?mode=0600`]);
+  const up = net.createServer((s) => s.end()).listen(0, '127.0.0.1');
+  await new Promise((r) => up.once('listening', r));
+  const forward = await startPtyb(['tcp-listen:0', `tcp:127.0.0.1:${(up.address() as net.AddressInfo).port}`]);
+  try {
+    assert.doesNotMatch(quiet.stderr(), /no authentication/);
+    assert.doesNotMatch(forward.stderr(), /no authentication/);
+  } finally {
+    await quiet.stop();
+    await forward.stop();
+    up.close();
+  }
+});
+
+test('a wrong token is told it is wrong, and refusals are logged at the default level (address, door, reason, never the token), 20 a minute at most', { timeout: 60_000 }, async () => {
+  const pb = await startPtyb(['exec:cat?share', `ws-listen:0?token=${TOKEN}`]);
+  try {
+    const port = pb.listening[0]!.port;
+    const wrong = await rawGet(port, '/?token=SEKRIT-guess-0');
+    assert.deepEqual([wrong.status, wrong.body], [401, 'wrong token\n']);
+    for (let i = 1; i < 30; i++) assert.equal((await rawGet(port, `/?token=SEKRIT-guess-${i}`)).status, 401);
+    assert.equal((await rawGet(port, `/?token=${TOKEN}`)).status, 200, 'the right one still gets in');
+    await pb.logged(/refused 127\.0\.0\.1:\d+ \/: 401 wrong token/);
+    const lines = pb.stderr().split('\n').filter((l) => l.includes('refused'));
+    assert.equal(lines.length, 20, pb.stderr());
+    assert.doesNotMatch(pb.stderr(), /SEKRIT/);
+    assert.ok(!pb.stderr().includes(TOKEN), 'the right token is not logged either');
+  } finally {
+    await pb.stop();
+  }
+});

@@ -1,5 +1,5 @@
 // Runs the routes of a config file side by side, and applies a reload: added and removed routes start and stop, unchanged ones keep their peers.
-import { createLogger, holdLines, releaseLines, type Level, type Logger } from '../log.js';
+import { createLogger, holdLines, releaseLines, writeStderr, type Level, type Logger } from '../log.js';
 import { describeOsError, PtybError } from '../errors.js';
 import type { Plan } from '../plan/plan.js';
 import { exitAfterDeadline } from '../stop-deadline.js';
@@ -43,7 +43,7 @@ async function inParallel<T>(items: T[], limit: number, task: (item: T, index: n
 }
 
 /** A logger whose lines say which route they come from: "ptybridge: [name] listening on …". */
-function routeLogger(level: Level, name: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+function routeLogger(level: Level, name: string, write: (line: string) => void = (line) => writeStderr(line)): Logger {
   return createLogger(level, write, name);
 }
 
@@ -66,7 +66,7 @@ class StartOrder {
     return (line) => {
       const h = this.held[i];
       if (h) h.push(line);
-      else process.stderr.write(line);
+      else writeStderr(line);
     };
   }
 
@@ -84,7 +84,7 @@ class StartOrder {
   private release(i: number): void {
     const lines = this.held[i];
     this.held[i] = undefined;
-    if (lines?.length) process.stderr.write(lines.join(''));
+    if (lines?.length) writeStderr(lines.join(''));
   }
 }
 
@@ -128,7 +128,7 @@ export class RouteSet {
 
   private async startOne(config: RouteConfig, write?: (line: string) => void): Promise<void> {
     const log = routeLogger(this.level, config.name, write);
-    const trace = config.hex ? (text: string) => process.stderr.write(`[${config.name}] ${text}`) : undefined;
+    const trace = config.hex ? (text: string) => writeStderr(`[${config.name}] ${text}`) : undefined;
     let route: Route;
     let transcript: Transcript | undefined;
     try {
