@@ -156,6 +156,35 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
   }
 });
 
+test('tls-listen?readonly&max=1 as a hub door: the peer watches and is told it may not type (exact bytes at the device); a second peer is closed before its handshake', async () => {
+  const vm = await startFakeVm();
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=0`, `tls-listen:0?readonly&max=1&${serverOpts()}`, 'tcp-listen:0'], { listeners: 2 });
+  const [tlsAt, tcpAt] = pb.listening;
+  try {
+    const spy = await tlsClient(tlsAt!.port);
+    await pb.logged(/tls 127\.0\.0\.1:\d+ connected, read-only/);
+    spy.write('spy-typed\r');
+    assert.match(await readUntil(spy, '\r\n'), /\[ptybridge: read-only: you may watch, not type\]\r\n$/);
+    // Over ?max: Node closes it before any TLS byte, and says so at -v.
+    const second = tls.connect({ host: '127.0.0.1', port: tlsAt!.port, servername: 'localhost', ca: readFileSync(pki.ca) });
+    const [err] = await once(second, 'error');
+    assert.match(String((err as Error).message), /ECONNRESET|socket disconnected before secure TLS connection was established/);
+    await pb.logged(/: refused tls 127\.0\.0\.1:\d+: too many peers \(\?max=1\)\n/);
+    // A writer on the other door: the device got its bytes and none of the spy's.
+    const writer = await connectTcp(tcpAt!.port);
+    writer.write('writer-typed\r');
+    await vm.waitReceived('writer-typed\r');
+    assert.equal(vm.received().toString(), 'writer-typed\r');
+    vm.say('to-everyone\n');
+    await readUntil(spy, 'to-everyone');
+    spy.destroy();
+    writer.destroy();
+  } finally {
+    await pb.stop();
+    await vm.quit();
+  }
+});
+
 test('pyserial rfc2217:// through socat TCP-LISTEN → OPENSSL: (alice\'s certificate) to a tls-listen:?telnet serial door sets the baud on the device', async () => {
   const { dev, far, close } = await ptyPair('ptyb-tls-2217-');
   let pb: Running | undefined;
