@@ -120,9 +120,12 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
   const vm = await startFakeVm();
   const users = join(pki.dir, 'users');
   writeFileSync(users, ['# by name (any certificate of client-ca for alice), by fingerprint', 'alice full cert', `bob view ${pki.fingerprint(pki.bob.cert)}`, ''].join('\n'));
-  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=0`, `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`]);
+  const log = join(pki.dir, 'view-cert.log');
+  // A web door next to the TLS one: its index lists who is on the console.
+  const pb = await startPtyb(['-v', '--log', log, `pty:${vm.slave}?replay=0&log-input`, `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`, 'ws-listen:0/con?token=index-token'], { listeners: 2 });
   try {
     const port = pb.listening[0]!.port;
+    const web = pb.listening[1]!;
     const bob = await tlsClient(port, pki.bob);
     bob.on('error', () => {});
     await until(() => pb.stderr().includes('(bob) connected'));
@@ -136,6 +139,13 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
     vm.say('to-everyone\n');
     await readUntil(bob, 'to-everyone');
     await readUntil(alice, 'to-everyone');
+    // The certificates' names are who the index lists, and who the transcript says typed.
+    const index = await fetch(`http://127.0.0.1:${web.port}/_ptybridge/consoles.json`, { headers: { Authorization: 'Bearer index-token' } });
+    const [con] = ((await index.json()) as { consoles: { path: string; who: { name: string; doing: string }[] }[] }).consoles;
+    assert.deepEqual({ path: con!.path, who: con!.who }, { path: '/con', who: [{ name: 'bob', doing: 'read-only' }, { name: 'alice', doing: 'typing' }] });
+    await until(() => readFileSync(log, 'utf8').includes('--- alice typed "alice-typed\\r" ---'), { what: 'alice\'s input in the transcript', detail: () => readFileSync(log, 'utf8') });
+    assert.match(readFileSync(log, 'utf8'), /--- tls 127\.0\.0\.1:\d+ \(bob\) connected, read-only[^\n]*---\n[\s\S]*--- tls 127\.0\.0\.1:\d+ \(alice\) connected[^\n]*---\n[\s\S]*--- alice typed "alice-typed\\r" ---\n/);
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /bob-typed/, 'a refused keystroke is not input');
     // A certificate not in the file (valid, from the right CA) is refused.
     const carol = await socatClient(port, pki.carol, '');
     assert.equal(carol.stdout.length, 0);
@@ -313,6 +323,12 @@ test('ws-listen?cert&key&client-ca: the certificate is the credential (no token)
     await until(() => pb.stderr().includes('(bob) connected, read-only'));
     const alice = (await wssClient(port, pki.alice)).ws!;
     await until(() => pb.stderr().includes('(alice) connected'));
+    // /api/consoles answers with the role and name the certificate gives.
+    for (const [who, want] of [[pki.alice, { role: 'full', user: 'alice' }], [pki.bob, { role: 'view', user: 'bob' }]] as const) {
+      const r = await runTool('/usr/bin/curl', ['-sS', '--cacert', pki.ca, '--cert', who.cert, '--key', who.key, `https://localhost:${port}/api/consoles`]);
+      const { role, user } = JSON.parse(r.stdout.toString()) as { role: string; user: string };
+      assert.deepEqual({ role, user }, want, r.stderr);
+    }
     bob.send(Buffer.from('bob-typed\r'));
     await new Promise((r) => bob.once('message', r)); // the read-only notice: bob's bytes were refused
     alice.send(Buffer.from('alice-typed\r'));
