@@ -58,7 +58,7 @@ test('describePlan: the kind, each address in its role, and a hub\'s settings', 
     'hub: one shared device, 1 door',
     '  device    tcp:127.0.0.1:1?share&policy=exclusive&replay=4k',
     '  door      tcp-listen:0',
-    '  hub       policy exclusive, replay bytes (last 4096), peer-queue 1048576, max-peers 1024, log-input off',
+    '  hub       policy exclusive, replay bytes (last 4k), peer-queue 1M, max-peers 1024, log-input off',
   ]);
   assert.deepEqual(describePlan(plan('tcp-listen:0', 'tcp-listen:1')).map((l) => l.replace(/  \[.*\]$/, '')), ['rendezvous: peers of the two doors paired in arrival order', '  door      tcp-listen:0', '  door      tcp-listen:1']);
 });
