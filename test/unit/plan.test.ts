@@ -6,6 +6,7 @@ import { register } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { fuzzRuns } from '../helpers/fuzz-runs.js';
 import { PtybError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 
@@ -17,7 +18,7 @@ const { loadConfig } = await import('../../src/config.js');
 const { startAddresses, startRoute } = await import('../../src/router/route.js');
 
 // Each run starts real routes: a fiftieth of the fuzz knob (60 by default).
-const RUNS = Math.ceil(Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 50);
+const RUNS = fuzzRuns(1 / 50);
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-plan-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
