@@ -8,9 +8,9 @@ PTYB=${PTYBRIDGE:-"node dist/ptybridge.mjs"}
 VNC=${1:-127.0.0.1:5900}
 PORT=${2:-6080}
 NOVNC=${NOVNC:-/usr/share/novnc}
-# The token is chosen here and handed over in the environment, out of `ps`; the page opened
-# with it gets a session cookie that noVNC's own WebSocket (on /websockify) then carries.
+# The token is chosen here and handed over in the environment, out of `ps`; noVNC presents
+# it on its own WebSocket from its path= (websockify?token=…, URL-encoded). URL-safe base64.
 export PTYBRIDGE_TOKEN=${PTYBRIDGE_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
-echo "open http://127.0.0.1:$PORT/vnc.html?path=websockify&token=$PTYBRIDGE_TOKEN"
+echo "open http://127.0.0.1:$PORT/vnc.html?path=websockify%3Ftoken%3D$PTYBRIDGE_TOKEN&autoconnect=true"
 # Each browser gets its own VNC connection (per-peer), framed as websockify does.
 exec $PTYB "ws-listen:$PORT?static=$NOVNC&web=off" "tcp:$VNC"

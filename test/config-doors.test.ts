@@ -57,7 +57,7 @@ test('--check prints the plan of a command line and opens nothing', async () => 
   assert.match(out[1]!, /^  device    tcp:127\.0\.0\.1:1\?share  \[.*share=true.*\]$/);
   assert.match(out[2]!, /^  door      tcp-listen:0  \[/);
   assert.match(out[3]!, /^  door      unix-listen:.*never\.sock  \[/);
-  assert.equal(out[4], '  hub       policy shared, replay bytes (last 16384), peer-queue 1048576, max-peers 1024, log-input off');
+  assert.equal(out[4], '  hub       policy shared, replay bytes (last 16k), peer-queue 1M, max-peers 1024, log-input off');
   assert.equal(r.stderr, '', 'nothing listens');
   const pipe = await runPtyb(['--check', 'tcp:127.0.0.1:1', 'tcp:127.0.0.1:2']);
   assert.equal(pipe.stdout.toString().split('\n')[0], 'pipe: connect both ends');

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
+import { fuzzRuns } from './helpers/fuzz-runs.js';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { acceptOne, readAll, spawnTracked, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
 import { openWs, withToken, wsUrl } from './helpers/ws.js';
@@ -160,7 +161,7 @@ async function fuzzControl(pb: Running, url: string): Promise<void> {
       ws.send(frame);
       await sleep(1);
     }),
-    { numRuns: Math.ceil(Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 10) },
+    { numRuns: fuzzRuns(1 / 10) },
   );
   ws?.terminate();
   assert.equal(pb.proc.exitCode, null, 'still running');

@@ -120,9 +120,12 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
   const vm = await startFakeVm();
   const users = join(pki.dir, 'users');
   writeFileSync(users, ['# by name (any certificate of client-ca for alice), by fingerprint', 'alice full cert', `bob view ${pki.fingerprint(pki.bob.cert)}`, ''].join('\n'));
-  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=0`, `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`]);
+  const log = join(pki.dir, 'view-cert.log');
+  // A web door next to the TLS one: its index lists who is on the console.
+  const pb = await startPtyb(['-v', '--log', log, `pty:${vm.slave}?replay=0&log-input`, `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`, 'ws-listen:0/con?token=index-token'], { listeners: 2 });
   try {
     const port = pb.listening[0]!.port;
+    const web = pb.listening[1]!;
     const bob = await tlsClient(port, pki.bob);
     bob.on('error', () => {});
     await until(() => pb.stderr().includes('(bob) connected'));
@@ -136,6 +139,13 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
     vm.say('to-everyone\n');
     await readUntil(bob, 'to-everyone');
     await readUntil(alice, 'to-everyone');
+    // The certificates' names are who the index lists, and who the transcript says typed.
+    const index = await fetch(`http://127.0.0.1:${web.port}/_ptybridge/consoles.json`, { headers: { Authorization: 'Bearer index-token' } });
+    const [con] = ((await index.json()) as { consoles: { path: string; who: { name: string; doing: string }[] }[] }).consoles;
+    assert.deepEqual({ path: con!.path, who: con!.who }, { path: '/con', who: [{ name: 'bob', doing: 'read-only' }, { name: 'alice', doing: 'typing' }] });
+    await until(() => readFileSync(log, 'utf8').includes('--- alice typed "alice-typed\\r" ---'), { what: 'alice\'s input in the transcript', detail: () => readFileSync(log, 'utf8') });
+    assert.match(readFileSync(log, 'utf8'), /--- tls 127\.0\.0\.1:\d+ \(bob\) connected, read-only[^\n]*---\n[\s\S]*--- tls 127\.0\.0\.1:\d+ \(alice\) connected[^\n]*---\n[\s\S]*--- alice typed "alice-typed\\r" ---\n/);
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /bob-typed/, 'a refused keystroke is not input');
     // A certificate not in the file (valid, from the right CA) is refused.
     const carol = await socatClient(port, pki.carol, '');
     assert.equal(carol.stdout.length, 0);
@@ -150,6 +160,35 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
     await vm.waitReceived('still-here\r');
     assert.equal(vm.received().toString(), 'alice-typed\rstill-here\r');
     alice.destroy();
+  } finally {
+    await pb.stop();
+    await vm.quit();
+  }
+});
+
+test('tls-listen?readonly&max=1 as a hub door: the peer watches and is told it may not type (exact bytes at the device); a second peer is closed before its handshake', async () => {
+  const vm = await startFakeVm();
+  const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=0`, `tls-listen:0?readonly&max=1&${serverOpts()}`, 'tcp-listen:0'], { listeners: 2 });
+  const [tlsAt, tcpAt] = pb.listening;
+  try {
+    const spy = await tlsClient(tlsAt!.port);
+    await pb.logged(/tls 127\.0\.0\.1:\d+ connected, read-only/);
+    spy.write('spy-typed\r');
+    assert.match(await readUntil(spy, '\r\n'), /\[ptybridge: read-only: you may watch, not type\]\r\n$/);
+    // Over ?max: Node closes it before any TLS byte, and says so at -v.
+    const second = tls.connect({ host: '127.0.0.1', port: tlsAt!.port, servername: 'localhost', ca: readFileSync(pki.ca) });
+    const [err] = await once(second, 'error');
+    assert.match(String((err as Error).message), /ECONNRESET|socket disconnected before secure TLS connection was established/);
+    await pb.logged(/: refused tls 127\.0\.0\.1:\d+: too many peers \(\?max=1\)\n/);
+    // A writer on the other door: the device got its bytes and none of the spy's.
+    const writer = await connectTcp(tcpAt!.port);
+    writer.write('writer-typed\r');
+    await vm.waitReceived('writer-typed\r');
+    assert.equal(vm.received().toString(), 'writer-typed\r');
+    vm.say('to-everyone\n');
+    await readUntil(spy, 'to-everyone');
+    spy.destroy();
+    writer.destroy();
   } finally {
     await pb.stop();
     await vm.quit();
@@ -284,6 +323,12 @@ test('ws-listen?cert&key&client-ca: the certificate is the credential (no token)
     await until(() => pb.stderr().includes('(bob) connected, read-only'));
     const alice = (await wssClient(port, pki.alice)).ws!;
     await until(() => pb.stderr().includes('(alice) connected'));
+    // /api/consoles answers with the role and name the certificate gives.
+    for (const [who, want] of [[pki.alice, { role: 'full', user: 'alice' }], [pki.bob, { role: 'view', user: 'bob' }]] as const) {
+      const r = await runTool('/usr/bin/curl', ['-sS', '--cacert', pki.ca, '--cert', who.cert, '--key', who.key, `https://localhost:${port}/api/consoles`]);
+      const { role, user } = JSON.parse(r.stdout.toString()) as { role: string; user: string };
+      assert.deepEqual({ role, user }, want, r.stderr);
+    }
     bob.send(Buffer.from('bob-typed\r'));
     await new Promise((r) => bob.once('message', r)); // the read-only notice: bob's bytes were refused
     alice.send(Buffer.from('alice-typed\r'));

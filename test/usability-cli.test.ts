@@ -86,7 +86,7 @@ test('durations read as written (10s, 1m), not milliseconds, in --help and --che
     'vm: hub: one shared device, 1 door',
     '  device    pty:/dev/null  [raw=true echo=false line-watch=true policy=shared scrollback=1000 peer-queue=1M max-peers=1024 log-input=false]',
     '  door      tcp-listen:0  [nodelay=true telnet=false max=0 keepalive=1m idle=0 readonly=false]',
-    '  hub       policy shared, replay screen (scrollback 1000, 80x24), peer-queue 1048576, max-peers 1024, log-input off',
+    '  hub       policy shared, replay screen (scrollback 1000, 80x24), peer-queue 1M, max-peers 1024, log-input off',
     '',
   ].join('\n'));
 });

@@ -2,7 +2,7 @@
 import type { ConnectingType, Endpoint, ListeningType, Sharing, Spec } from '../core/endpoint.js';
 import type { HubSettings } from '../core/hub-settings.js';
 import { hubOptions, hubSettingsOf } from '../endpoints/hub-options.js';
-import { showValue } from '../options.js';
+import { formatSize, showValue } from '../options.js';
 import { RouteError, UsageError } from '../errors.js';
 import { isSecretKey, quoteUri, redactSecrets, splitAddress } from '../uri.js';
 
@@ -164,12 +164,12 @@ export function describePlan(plan: Plan): string[] {
     }
     case 'hub': {
       const s = plan.settings;
-      const replay = s.replay.mode === 'screen' ? `screen (scrollback ${s.replay.scrollback}, ${s.size.cols}x${s.size.rows})` : s.replay.mode === 'bytes' ? `bytes (last ${s.replay.size})` : s.replay.mode === 'since-boot' ? `since-boot (at most ${s.replay.size})` : 'off';
+      const replay = s.replay.mode === 'screen' ? `screen (scrollback ${s.replay.scrollback}, ${s.size.cols}x${s.size.rows})` : s.replay.mode === 'bytes' ? `bytes (last ${formatSize(s.replay.size)})` : s.replay.mode === 'since-boot' ? `since-boot (at most ${formatSize(s.replay.size)})` : 'off';
       return [
         head,
         line('device', plan.device),
         ...plan.doors.map((d) => line('door', d)),
-        `  ${'hub'.padEnd(8)}  policy ${s.policy}, replay ${replay}, peer-queue ${s['peer-queue']}, max-peers ${s['max-peers']}, log-input ${s['log-input'] ? 'on' : 'off'}${s.history.dir !== undefined ? `, history ${s.history.dir} (at most ${s.history.max})` : ''}`,
+        `  ${'hub'.padEnd(8)}  policy ${s.policy}, replay ${replay}, peer-queue ${formatSize(s['peer-queue'])}, max-peers ${s['max-peers']}, log-input ${s['log-input'] ? 'on' : 'off'}${s.history.dir !== undefined ? `, history ${s.history.dir} (at most ${formatSize(s.history.max)})` : ''}`,
       ];
     }
   }

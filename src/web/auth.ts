@@ -270,7 +270,7 @@ export class Gate {
 
   /**
    * Host, Origin, then any credential the request carries: `Authorization: Bearer`,
-   * `?token=` on the URL, or the session cookie that a page opened with `?token=` got. The
+   * the page's subprotocol (`ptybridge-token.…`), or `?token=` on the URL. The
    * credential decides the role: the token types, the view token and `view` users watch.
    */
   authenticate(req: IncomingMessage, url: URL): AuthResult {

@@ -35,7 +35,7 @@ test('device and doors: one hub; options.policy is the device\'s; left and right
   const out = describeRoutes(routes).split('\n');
   assert.equal(out[0], 'vm: hub: one shared device, 2 doors');
   assert.match(out[1]!, /^  device    tcp:127\.0\.0\.1:1\?share  \[.*policy=exclusive.*\]$/);
-  assert.equal(out[4], '  hub       policy exclusive, replay bytes (last 16384), peer-queue 1048576, max-peers 1024, log-input off');
+  assert.equal(out[4], '  hub       policy exclusive, replay bytes (last 16k), peer-queue 1M, max-peers 1024, log-input off');
   assert.equal(out[5], 'fwd: fork: each peer gets its own upstream');
   assert.notEqual(vm!.key, fwd!.key);
 });

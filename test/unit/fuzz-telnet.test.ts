@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { fuzzRuns } from '../helpers/fuzz-runs.js';
 import { DO, DONT, IAC, Negotiator, OPT, SB, SE, TelnetParser, WILL, WONT, escapeData, subnegotiation, type Verb } from '../../src/protocols/telnet.js';
 import { CPO, LINE_COMMANDS, decodeLineValue, encodeLineValue, type LineKey } from '../../src/protocols/rfc2217.js';
 
-const RUNS = Number(process.env.PTYB_FUZZ_RUNS ?? 3000);
+const RUNS = fuzzRuns();
 
 /** What a parser reports, with consecutive data merged (the parser may cut data anywhere). */
 type Event = ['data', string] | ['command', number] | ['negotiate', number, number] | ['sub', number, string];

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { fuzzRuns } from '../helpers/fuzz-runs.js';
 import { UsageError } from '../../src/errors.js';
 import { formatHostPort, parseHostPort, percentDecode, quoteUri, splitAddress } from '../../src/uri.js';
 import { register } from 'node:module';
@@ -10,7 +11,7 @@ import { register } from 'node:module';
 register(new URL('../helpers/stub-web-assets.mjs', import.meta.url));
 const { parseEndpoint, registry } = await import('../../src/endpoints/registry.js');
 
-const RUNS = Number(process.env.PTYB_FUZZ_RUNS ?? 3000);
+const RUNS = fuzzRuns();
 
 /** A message for a terminal: one line, no control characters or escape sequences from user text. */
 function assertVisible(message: string): void {
@@ -120,7 +121,7 @@ test('parseEndpoint: any address is a valid spec or a UsageError naming the addr
         assert.ok(err.message.startsWith(shown) || (q >= 0 && err.message.includes('…') && err.message.startsWith(shown.slice(0, q + 1))), err.message);
       }
     }),
-    { numRuns: RUNS * 2 },
+    { numRuns: fuzzRuns(2) },
   );
 });
 
@@ -139,7 +140,7 @@ test('parseEndpoint: option values are range-checked, never passed through unche
         if (typeof v === 'number' && meta?.expected?.includes('duration')) assert.ok(v <= 2 ** 31 - 1, `${uri}: ${key}=${v} fits a timer`);
       }
     }),
-    { numRuns: Math.ceil(RUNS / 3) },
+    { numRuns: fuzzRuns(1 / 3) },
   );
 });
 

@@ -6,6 +6,7 @@ import { register } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { fuzzRuns } from '../helpers/fuzz-runs.js';
 import { PtybError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 
@@ -17,7 +18,7 @@ const { loadConfig } = await import('../../src/config.js');
 const { startAddresses, startRoute } = await import('../../src/router/route.js');
 
 // Each run starts real routes: a fiftieth of the fuzz knob (60 by default).
-const RUNS = Math.ceil(Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 50);
+const RUNS = fuzzRuns(1 / 50);
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-plan-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -58,7 +59,7 @@ test('describePlan: the kind, each address in its role, and a hub\'s settings', 
     'hub: one shared device, 1 door',
     '  device    tcp:127.0.0.1:1?share&policy=exclusive&replay=4k',
     '  door      tcp-listen:0',
-    '  hub       policy exclusive, replay bytes (last 4096), peer-queue 1048576, max-peers 1024, log-input off',
+    '  hub       policy exclusive, replay bytes (last 4k), peer-queue 1M, max-peers 1024, log-input off',
   ]);
   assert.deepEqual(describePlan(plan('tcp-listen:0', 'tcp-listen:1')).map((l) => l.replace(/  \[.*\]$/, '')), ['rendezvous: peers of the two doors paired in arrival order', '  door      tcp-listen:0', '  door      tcp-listen:1']);
 });

@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { fuzzRuns } from '../helpers/fuzz-runs.js';
 import { ByteReplay, makeReplay } from '../../src/router/replay.js';
 
-const RUNS = Math.ceil(Number(process.env.PTYB_FUZZ_RUNS ?? 3000) / 3);
+const RUNS = fuzzRuns(1 / 3);
 
 const snapshot = (r: { snapshot(ready: (b: Buffer) => void): void }) => {
   let got: Buffer | undefined;
