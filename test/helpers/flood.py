@@ -45,7 +45,7 @@ def answer_keys() -> None:
     while select.select([0], [], [], 0)[0]:
         got = os.read(0, 4096)
         if not got:
-            return
+            sys.exit(0)
         for _ in got:
             echoes += 1
             write_all(b"\x1b]0;echo-%d\x07" % echoes)
@@ -70,5 +70,4 @@ while i < lines:
 write_all(b"END %d\r\n" % lines)
 while True:
     select.select([0], [], [])
-    if not os.read(0, 4096):
-        break
+    answer_keys()
