@@ -30,8 +30,16 @@ export const keyboardState = z.object({
 /** The server tells a tab the id of the per-peer session (a shell) it now owns, to present after a reload. */
 export const sessionMessage = z.object({ type: z.literal('session'), id: z.string() });
 
+/**
+ * Flow control (ttyd's `flowControl`): the page says `pause` when more than its high mark of
+ * output is handed to xterm.js and not yet parsed, and `resume` once that is back under its
+ * low mark. The server then holds what it would send to that page (src/protocols/websockify.ts).
+ * Each socket starts resumed on both sides: a reconnect cannot inherit a lost `resume`.
+ */
+export const flowMessage = z.strictObject({ type: z.enum(['pause', 'resume']) });
+
 /** What the page sends. */
-export type PageMessage = z.input<typeof resizeMessage> | z.input<typeof keyboardRequest> | z.input<typeof keyboardAsk> | z.input<typeof markMessage>;
+export type PageMessage = z.input<typeof resizeMessage> | z.input<typeof keyboardRequest> | z.input<typeof keyboardAsk> | z.input<typeof markMessage> | z.input<typeof flowMessage>;
 /** What the page is sent. */
 export const serverMessage = z.discriminatedUnion('type', [keyboardState, sessionMessage]);
 export type ServerMessage = z.output<typeof serverMessage>;

@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../core/link.js';
 import type { Logger } from '../log.js';
-import { breakMessage, keyboardAsk, keyboardState, markMessage, resizeMessage } from '../core/control-protocol.js';
+import { breakMessage, flowMessage, keyboardAsk, keyboardState, markMessage, resizeMessage } from '../core/control-protocol.js';
 import { givesChunksBack, releaseChunk } from '../core/read-pool.js';
 
 /**
@@ -57,8 +57,15 @@ const OWED_POLL_MS = 50;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** The page's flow control: it stops this stream's output (`pause`) or lets it go on (`resume`). */
+export type FlowControl = { type: 'pause' | 'resume' };
+
+function isFlow(c: Control | FlowControl): c is FlowControl {
+  return c.type === 'pause' || c.type === 'resume';
+}
+
 /** Parses a control text frame (src/core/control-protocol.ts); returns a reason string when it is malformed. */
-export function parseControl(text: string): Control | string {
+export function parseControl(text: string): Control | FlowControl | string {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -81,6 +88,7 @@ export function parseControl(text: string): Control | string {
     if (!m.success) return 'malformed mark (label: text of at most 200 characters)';
     return m.data.label === undefined ? { type: 'mark' } : { type: 'mark', label: m.data.label };
   }
+  if (type === 'pause' || type === 'resume') return flowMessage.safeParse(msg).success ? { type } : `malformed ${type} (nothing but its type)`;
   if (type === 'keyboard') {
     if (keyboardAsk.safeParse(msg).success) return { type: 'keyboard' };
     // The hub's keyboard state, as a ws: client reads it from a ptybridge server.
@@ -119,6 +127,10 @@ export class WsStream extends Duplex {
   private overdrawn = 0;
   /** A resize that came past the allowance: the page's latest size must still reach the device. */
   private lateResize: Control | undefined;
+  /** The page said `pause`: what is written here waits (in this stream's buffer) until it says `resume`. */
+  private flowPaused = false;
+  /** The write that came while paused: sent on `resume`, dropped if the peer goes. */
+  private pausedWrite: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;
   /** Why the peer's input is not read now: the reader is full, it owes us a drain, it sent too many controls. */
   private readonly holds = new Set<'reader' | 'owed' | 'controls'>();
 
@@ -149,6 +161,7 @@ export class WsStream extends Duplex {
       opts.log.debug(`${opts.label}: websocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
       this.push(null);
       this.releaseWriter();
+      this.dropPausedWrite();
       // The peer is gone: what is still queued for it is dropped, and the write side
       // finishes so that the join can end once the other direction has drained.
       if (!this.writableEnded) this.end();
@@ -233,6 +246,9 @@ export class WsStream extends Duplex {
     } else {
       const c = parseControl(data.toString('utf8'));
       if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
+      // Not counted against the control allowance: a page under a flood says pause and resume
+      // hundreds of times a second, and a resume dropped there would hang it. Each is a flag set.
+      if (isFlow(c)) return this.setFlow(c.type === 'pause');
       // Frames ws had already read when the socket paused still come: past the allowance they
       // are dropped, except the latest size, which is applied when the pause ends.
       if (!this.allowControl()) {
@@ -270,6 +286,9 @@ export class WsStream extends Duplex {
    */
   private send(chunk: Buffer, cb: (err?: Error | null) => void): void {
     if (this.peerGone || this.ws.readyState !== this.ws.OPEN) return cb(); // the peer left: dropped
+    // Paused by the page: the write is not finished, so what follows piles up in this stream's
+    // buffer, where a pipe's backpressure, a session's pacing and the hub's peer-queue see it.
+    if (this.flowPaused) return void (this.pausedWrite = { chunk, cb });
     let held = false;
     const onSent = () => {
       // ws calls back once the kernel has the frame: the chunk is no longer referenced, so a
@@ -291,6 +310,24 @@ export class WsStream extends Duplex {
     w?.();
   }
 
+  /** The peer is gone (or the stream destroyed): a write held by its pause is dropped. */
+  private dropPausedWrite(): void {
+    const p = this.pausedWrite;
+    this.pausedWrite = undefined;
+    p?.cb();
+  }
+
+  /** The page's `pause` (true) or `resume` (false); a repeated one changes nothing. */
+  private setFlow(paused: boolean): void {
+    if (paused === this.flowPaused) return;
+    this.flowPaused = paused;
+    this.opts.log.debug(`${this.opts.label}: the page says ${paused ? 'pause' : 'resume'}`);
+    const p = this.pausedWrite;
+    if (paused || !p) return;
+    this.pausedWrite = undefined;
+    this.send(p.chunk, p.cb);
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     // WebSocket has no half-close: closing here would cut off the peer's answer to what we
     // sent last (a piped request). Whoever ends the link destroys it, which sends the close.
@@ -305,6 +342,7 @@ export class WsStream extends Duplex {
       t.unref();
     }
     this.releaseWriter();
+    this.dropPausedWrite();
     cb(err);
   }
 }

@@ -82,6 +82,11 @@ export class Peer {
     this.told = key;
   }
 
+  /** Whether what is sent is held (the joiner's screen is being made), not yet written. */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
   /** Keeps what is sent from now on until `release`: a joiner's first bytes must come first. */
   hold(): void {
     this.held ??= [];

@@ -108,12 +108,28 @@ class Session {
     const s = link.stream;
     s.on('data', (chunk: Buffer) => {
       this.replay.push(chunk);
-      this.peer?.send(chunk);
+      if (!this.peer) return;
+      this.peer.send(chunk);
+      this.pace();
     });
     s.on('drain', () => this.peer?.link.stream.resume());
     s.on('error', (err: Error) => this.log.info(`${this.tag}: ${err.message}`));
     s.once('end', () => void this.close());
     s.once('close', () => void this.close());
+  }
+
+  /**
+   * The shell is read as fast as its tab takes the output: while the tab's stream is past its
+   * high-water mark (a slow network, a page that said `pause`) or the tab waits for its screen,
+   * the shell is not read and blocks writing, instead of its output piling up here or the tab
+   * being dropped for a flood it could have paced. With no tab the shell is read into the model.
+   */
+  private pace(): void {
+    const p = this.peer;
+    const behind = p !== undefined && !p.dropped && !p.link.stream.destroyed && (p.holding || p.link.stream.writableNeedDrain);
+    const s = this.link.stream;
+    if (behind && !s.isPaused()) s.pause();
+    else if (!behind && s.isPaused()) s.resume();
   }
 
   get attached(): boolean {
@@ -153,10 +169,14 @@ class Session {
     if (resumed) {
       // Held from now: the screen as of this byte comes first, then what followed it.
       peer.hold();
-      this.replay.snapshot((first) => peer.release(first));
+      this.replay.snapshot((first) => {
+        peer.release(first);
+        this.pace();
+      });
     }
     const s = link.stream;
     s.on('error', () => {});
+    s.on('drain', () => this.peer === peer && this.pace());
     s.on('data', (chunk: Buffer) => {
       if (this.peer !== peer || this.over) return;
       peer.in += chunk.length;
@@ -169,6 +189,7 @@ class Session {
     });
     s.once('end', () => void peer.close());
     s.once('close', () => this.detach(peer));
+    this.pace();
   }
 
   /** The tab went away: keep the shell for `linger`, reading its output into the model. */
@@ -177,6 +198,7 @@ class Session {
     this.peer = undefined;
     this.wakeDetachWaiters();
     if (this.over) return;
+    this.pace();
     this.log.info(`${this.tag}: detached (${peer.label} left); kept for ${this.linger} ms`);
     this.timer = setTimeout(() => {
       this.log.info(`${this.tag}: nobody came back within ${this.linger} ms; hanging up`);

@@ -101,6 +101,15 @@ function sendResize(): void {
   sendControl(ws, { type: 'resize', cols: term.cols, rows: term.rows });
 }
 
+/**
+ * Flow control (ttyd's flowControl): output handed to xterm.js and not yet parsed (its write
+ * callbacks count it down). Past the high mark the page asks the server to pause, under the
+ * low mark to resume: a flood then waits in the shell (blocked writing) instead of in this
+ * tab's memory, and xterm.js never meets its own limit (it throws away writes past 50 MB).
+ */
+const FLOW_HIGH = 1024 * 1024;
+const FLOW_LOW = 256 * 1024;
+
 function connect(): void {
   const query = new URLSearchParams();
   query.set('session', session);
@@ -123,11 +132,27 @@ function connect(): void {
     sendControl(sock, { type: 'keyboard' });
   };
   let first = true;
+  // Per socket: a new socket starts resumed on both sides, and the callbacks of an old one's
+  // writes count down only its own tally, so a pause can never outlive the socket it was sent on.
+  let pending = 0;
+  let paused = false;
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') return control(ev.data);
     const bytes = new Uint8Array(ev.data as ArrayBuffer);
     if (first && (first = false, notATerminal(bytes))) return;
-    term.write(bytes);
+    const n = bytes.length;
+    pending += n;
+    term.write(bytes, () => {
+      pending -= n;
+      if (paused && pending <= FLOW_LOW) {
+        paused = false;
+        sendControl(sock, { type: 'resume' });
+      }
+    });
+    if (!paused && pending >= FLOW_HIGH) {
+      paused = true;
+      sendControl(sock, { type: 'pause' });
+    }
   };
   sock.onclose = (ev: CloseEvent) => {
     if (ws !== sock) return;
@@ -208,5 +233,5 @@ window.addEventListener('online', () => {
   }
 });
 
-(window as unknown as { ptybridge: unknown }).ptybridge = { term, fit, socket: () => ws };
+(window as unknown as { ptybridge: unknown }).ptybridge = { term, fit, socket: () => ws, flowMarks: { high: FLOW_HIGH, low: FLOW_LOW } };
 connect();

@@ -1,7 +1,7 @@
 // The page's JSON controls, in-process: the shared schema (core/control-protocol.ts) as the server parses them, with the reasons a bad one is closed with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverMessage } from '../../src/core/control-protocol.js';
+import { serverMessage, type PageMessage } from '../../src/core/control-protocol.js';
 import { parseControl } from '../../src/protocols/websockify.js';
 
 test('what the page sends parses to controls; the wire format is unchanged', () => {
@@ -13,6 +13,16 @@ test('what the page sends parses to controls; the wire format is unchanged', () 
   assert.deepEqual(parseControl('{"type":"keyboard"}'), { type: 'keyboard' });
   const state = { type: 'keyboard', you: 'watching', policy: 'exclusive', holder: 'bob', watching: 2, peers: 3 };
   assert.deepEqual(parseControl(JSON.stringify(state)), { type: 'keyboard', state });
+  // Flow control: the page's pause and resume (ttyd's flowControl).
+  assert.deepEqual(parseControl('{"type":"pause"}'), { type: 'pause' });
+  assert.deepEqual(parseControl('{"type":"resume"}'), { type: 'resume' });
+});
+
+test('pause and resume are what the page sends and nothing more: the shared schema is the page\'s type', () => {
+  const sent: PageMessage[] = [{ type: 'pause' }, { type: 'resume' }];
+  for (const m of sent) assert.deepEqual(parseControl(JSON.stringify(m)), m);
+  assert.equal(parseControl('{"type":"pause","bytes":5}'), 'malformed pause (nothing but its type)');
+  assert.equal(parseControl('{"type":"resume","x":null}'), 'malformed resume (nothing but its type)');
 });
 
 test('a malformed control gets the reason it is closed with', () => {
@@ -30,6 +40,7 @@ test('a malformed control gets the reason it is closed with', () => {
     ['{"type":"keyboard","you":"typing","policy":"shared","watching":-1,"peers":1}', 'malformed keyboard state (watching, peers, holder, name)'],
     [`{"type":"keyboard","you":"typing","policy":"shared","watching":0,"peers":1,"name":"${'x'.repeat(201)}"}`, 'malformed keyboard state (watching, peers, holder, name)'],
     ['{"type":"launch"}', 'unknown control type "launch"'],
+    ['{"type":"Pause"}', 'unknown control type "Pause"'],
   ];
   for (const [text, reason] of cases) assert.equal(parseControl(text), reason, text);
 });

@@ -1,0 +1,379 @@
+// Benchmark: output in the browser terminal — ptybridge's page vs the bare xterm.js of the same version fed the same bytes from a minimal local ws server, in real headless Chromium.
+// Usage: npm run build:js && node bench/browser-output.mjs [rounds, default 3] [--echo-keys N, default 100]
+//
+// Workloads (each on a pty, onlcr on, at 200x60; DPR 1):
+//   cat-50M: `cat` of a 50 MB log (generated, coloured level tags),
+//   ls-lR:   `cat` of a recorded copy of `ls -lR /usr` (the live command spends seconds in stat),
+//   yes:     `yes | head -c 100M` (150 MB once onlcr made each \n a \r\n).
+// ptybridge: `exec:sh bench/browser-flood.sh … ws-listen:0`, its own page (flow control on).
+// limit:     the bytes ptybridge's socket carried for the same workload (captured once by a ws
+//            client), sent in 64 KiB frames by a `ws` server to a page that is xterm.js
+//            6.0.0's UMD build and FitAddon with the page's options; it feeds term.write from a
+//            local queue, at most 8 MB unparsed (xterm.js throws away writes past 50 MB).
+// Time: from the first byte of output the page's socket got (an init script stamps the first
+// message after the go) to the first animation frame after xterm.js parsed the closing OSC
+// title `bench-done` (the frame that draws the last byte). ptybridge and the limit alternate,
+// order swapped each round; the ratio (limit time / ptybridge time = rate ratio) is taken per
+// round, then the median.
+// Echo: while ptybridge's page takes a 50 MB flood (test/helpers/flood.py), a key every 50 ms;
+// the flood answers each key in the stream with an OSC title echo-N: latency from the page's
+// keydown to the frame after that title is parsed.
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import WebSocket, { WebSocketServer } from 'ws';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const PTYB = here('../dist/ptybridge.mjs');
+const SCRIPT = here('./browser-flood.sh');
+const FLOOD = here('../test/helpers/flood.py');
+const XTERM = here('../node_modules/@xterm/xterm/lib/xterm.js');
+const XTERM_CSS = here('../node_modules/@xterm/xterm/css/xterm.css');
+const FIT = here('../node_modules/@xterm/addon-fit/lib/addon-fit.js');
+const args = process.argv.slice(2);
+const ROUNDS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
+const ECHO_KEYS = Number(args[args.indexOf('--echo-keys') + 1] ?? 100) || 100;
+const TOKEN = 'bench';
+const COLS = 200;
+const ROWS = 60;
+const DONE = Buffer.from('\x1b]0;bench-done\x07');
+
+const children = new Set();
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'ptyb-browser-bench-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+/** A 50 MB log, the same every run: timestamps, coloured levels, some variety in length. */
+function makeLog(file, bytes) {
+  const levels = ['\x1b[32mINFO\x1b[0m ', '\x1b[33mWARN\x1b[0m ', '\x1b[31mERROR\x1b[0m', '\x1b[36mDEBUG\x1b[0m'];
+  const words = 'request served upstream connection reset retry scheduled cache miss session opened closed user alice bob ok latency'.split(' ');
+  const out = [];
+  let n = 0;
+  let i = 0;
+  while (n < bytes) {
+    const t = new Date(Date.UTC(2026, 0, 1) + i * 37).toISOString();
+    let msg = '';
+    for (let k = 0; k < 6 + (i % 11); k++) msg += `${words[(i * 7 + k * 3) % words.length]} `;
+    const line = `${t} ${levels[i % 4]} [worker-${i % 16}] ${msg}id=${(i * 2654435761) >>> 0}\n`;
+    out.push(line);
+    n += line.length;
+    i++;
+  }
+  writeFileSync(file, out.join(''));
+}
+
+function startPtyb(workload) {
+  const p = spawn(process.execPath, [PTYB, `exec:sh ${SCRIPT} ${workload}`, `ws-listen:0?token=${TOKEN}&ping=0`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return new Promise((resolve, reject) => {
+    let err = '';
+    p.stderr.setEncoding('utf8');
+    p.stderr.on('data', (t) => {
+      err += t;
+      const m = /listening on ws \S+:(\d+)/.exec(err);
+      if (m) resolve({ port: Number(m[1]), stop: () => new Promise((r) => (p.exitCode !== null ? r() : (p.once('exit', r), p.kill('SIGTERM')))) });
+    });
+    p.once('exit', (code) => reject(new Error(`ptybridge exited ${code}: ${err}`)));
+  });
+}
+
+/** The bytes ptybridge's socket carries for `workload` after the go: a plain ws client at 200x60. */
+async function capture(workload) {
+  const pb = await startPtyb(workload);
+  const ws = new WebSocket(`ws://127.0.0.1:${pb.port}/?token=${TOKEN}`);
+  const parts = [];
+  let ready = false;
+  let tail = Buffer.alloc(0);
+  await new Promise((resolve, reject) => {
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'resize', cols: COLS, rows: ROWS })));
+    ws.on('message', (d, binary) => {
+      if (!binary) return;
+      if (!ready) {
+        tail = Buffer.concat([tail, d]);
+        if (tail.includes('ready')) {
+          ready = true;
+          ws.send(Buffer.from('\r'));
+        }
+        return;
+      }
+      parts.push(d);
+      const last = Buffer.concat([tail, d]).subarray(-DONE.length - 64);
+      tail = last;
+      if (last.includes(DONE)) resolve();
+    });
+    ws.on('error', reject);
+  });
+  ws.close();
+  await pb.stop();
+  return Buffer.concat(parts);
+}
+
+/** Stamps, in every page, the first socket message after `__bench.arm()`, and counts the bytes. */
+const INIT = () => {
+  const b = (window.__bench = { armed: false, firstAt: 0, endAt: 0, bytes: 0, echoes: [], keys: [], pending: 0, maxPending: 0, starvedMs: 0, starvedAt: 0, pauses: 0 });
+  b.arm = () => {
+    b.armed = true;
+    b.firstAt = 0;
+    b.endAt = 0;
+    b.bytes = 0;
+    b.maxPending = 0;
+    b.starvedMs = 0;
+    b.starvedAt = 0;
+    b.pauses = 0;
+  };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (d) {
+    if (d === '{"type":"pause"}') b.pauses++;
+    return send.call(this, d);
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...a) {
+      super(...a);
+      this.addEventListener('message', (ev) => {
+        if (!b.armed || typeof ev.data === 'string') return;
+        if (!b.firstAt) b.firstAt = performance.now();
+        // The terminal had parsed everything and waited for this: time the page starved.
+        if (b.starvedAt && !b.endAt) b.starvedMs += performance.now() - b.starvedAt;
+        b.starvedAt = 0;
+        b.bytes += ev.data.byteLength ?? ev.data.size;
+      });
+    }
+  };
+  addEventListener('keydown', () => b.keys.push(performance.now()), true);
+};
+
+/** Hooks the page's terminal: the frame after `bench-done` is parsed ends the run; echo-N titles are stamped. */
+const hookTerm = () => {
+  const b = window.__bench;
+  // Bytes handed to xterm.js and not parsed yet (both pages), and when it ran dry.
+  const term = window.ptybridge.term;
+  const write = term.write.bind(term);
+  term.write = (d, cb) => {
+    const n = d.length;
+    b.pending += n;
+    if (b.pending > b.maxPending) b.maxPending = b.pending;
+    write(d, () => {
+      b.pending -= n;
+      if (b.pending === 0 && b.armed && b.firstAt) b.starvedAt = performance.now();
+      cb?.();
+    });
+  };
+  window.ptybridge.term.onTitleChange((t) => {
+    if (t === 'bench-done' && b.armed && !b.endAt) requestAnimationFrame(() => (b.endAt = performance.now()));
+    const m = /^echo-(\d+)$/.exec(t);
+    if (m) requestAnimationFrame(() => (b.echoes[Number(m[1]) - 1] = performance.now()));
+  });
+};
+
+const BARE_PAGE = `<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="/xterm.css">
+<style>html,body{margin:0;height:100%;background:#111}#term{height:100%;padding:2px;box-sizing:border-box}#term .xterm{height:100%}</style></head>
+<body><div id="term"></div><script src="/xterm.js"></script><script src="/addon-fit.js"></script><script>
+const term = new Terminal({ cursorBlink: true, scrollback: 5000, fontSize: 14, fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace', lineHeight: 1.15, theme: { background: '#111111' } });
+const fit = new FitAddon.FitAddon();
+term.loadAddon(fit);
+term.open(document.getElementById('term'));
+fit.fit();
+new ResizeObserver(() => fit.fit()).observe(document.getElementById('term'));
+const ws = new WebSocket('ws://' + location.host + '/ws');
+ws.binaryType = 'arraybuffer';
+// Fed from a local queue, at most 8 MB unparsed: xterm.js throws writes away past 50 MB.
+const queue = [];
+let pending = 0;
+function feed() {
+  while (queue.length && pending < 8 << 20) {
+    const d = queue.shift();
+    pending += d.length;
+    term.write(d, () => { pending -= d.length; feed(); });
+  }
+}
+ws.onmessage = (ev) => { queue.push(new Uint8Array(ev.data)); feed(); };
+window.ptybridge = { term, go: () => ws.send('go'), open: () => ws.readyState === 1 };
+</script></body></html>`;
+
+/** The limit's server: the page above, and a socket that sends `bytes` in 64 KiB frames on the page's go. */
+function startBare() {
+  let bytes = Buffer.alloc(0);
+  const files = { '/xterm.js': [XTERM, 'text/javascript'], '/addon-fit.js': [FIT, 'text/javascript'], '/xterm.css': [XTERM_CSS, 'text/css'] };
+  const server = http.createServer((req, res) => {
+    const f = files[req.url];
+    res.writeHead(200, { 'content-type': f ? f[1] : 'text/html' });
+    res.end(f ? readFileSync(f[0]) : BARE_PAGE);
+  });
+  const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.on('message', () => {
+      for (let i = 0; i < bytes.length; i += 65536) ws.send(bytes.subarray(i, i + 65536));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: server.address().port, set: (b) => (bytes = b), close: () => (wss.close(), server.close()) })));
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--force-device-scale-factor=1'],
+});
+
+/** A page whose terminal is COLS x ROWS: the viewport is grown or shrunk by the cell size until it is. */
+async function openPage(url) {
+  const context = await browser.newContext({ viewport: { width: 1800, height: 1100 }, deviceScaleFactor: 1 });
+  await context.addInitScript(INIT);
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.ptybridge?.term?.cols > 0);
+  for (let i = 0; i < 6; i++) {
+    const s = await page.evaluate(() => {
+      const t = window.ptybridge.term;
+      const el = document.querySelector('.xterm-screen');
+      return { cols: t.cols, rows: t.rows, w: el.clientWidth / t.cols, h: el.clientHeight / t.rows };
+    });
+    if (s.cols === COLS && s.rows === ROWS) break;
+    const vp = page.viewportSize();
+    await page.setViewportSize({ width: Math.round(vp.width + (COLS - s.cols + 0.5) * s.w), height: Math.round(vp.height + (ROWS - s.rows + 0.5) * s.h) });
+    await page.waitForTimeout(200);
+  }
+  const size = await page.evaluate(() => `${window.ptybridge.term.cols}x${window.ptybridge.term.rows}`);
+  if (size !== `${COLS}x${ROWS}`) throw new Error(`the terminal is ${size}, not ${COLS}x${ROWS}`);
+  await page.evaluate(hookTerm);
+  return { page, close: () => context.close() };
+}
+
+const screenHas = (page, text) => page.evaluate((text) => {
+  const b = window.ptybridge.term.buffer.active;
+  for (let i = 0; i < b.length; i++) if (b.getLine(i)?.translateToString(true).includes(text)) return true;
+  return false;
+}, text);
+
+async function waitEnd(page) {
+  await page.waitForFunction(() => window.__bench.endAt > 0, null, { timeout: 600_000, polling: 500 });
+  return page.evaluate(() => {
+    const b = window.__bench;
+    return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses };
+  });
+}
+
+async function runPtyb(workload) {
+  const pb = await startPtyb(workload);
+  const { page, close } = await openPage(`http://127.0.0.1:${pb.port}/?token=${TOKEN}`);
+  try {
+    await page.waitForSelector('#status.connected');
+    for (let i = 0; !(await screenHas(page, 'ready')); i++) {
+      if (i > 600) throw new Error('ptybridge page: never ready');
+      await page.waitForTimeout(50);
+    }
+    await page.evaluate(() => window.__bench.arm());
+    await page.keyboard.press('Enter');
+    return await waitEnd(page);
+  } finally {
+    await close();
+    await pb.stop();
+  }
+}
+
+async function runBare(bare) {
+  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/`);
+  try {
+    await page.waitForFunction(() => window.ptybridge.open());
+    await page.evaluate(() => {
+      window.__bench.arm();
+      window.ptybridge.go();
+    });
+    return await waitEnd(page);
+  } finally {
+    await close();
+  }
+}
+
+/** Input echo while ptybridge's page takes a 50 MB flood: a key every 50 ms. */
+async function echoRun() {
+  const p = spawn(process.execPath, [PTYB, `exec:python3 ${FLOOD} 50000000`, `ws-listen:0?token=${TOKEN}&ping=0`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(p);
+  let err = '';
+  p.stderr.setEncoding('utf8');
+  const port = await new Promise((resolve, reject) => {
+    p.stderr.on('data', (t) => {
+      err += t;
+      const m = /listening on ws \S+:(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    p.once('exit', (c) => reject(new Error(`ptybridge exited ${c}: ${err}`)));
+  });
+  const { page, close } = await openPage(`http://127.0.0.1:${port}/?token=${TOKEN}`);
+  try {
+    await page.waitForSelector('#status.connected');
+    while (!(await screenHas(page, 'ready'))) await page.waitForTimeout(50);
+    await page.evaluate(() => window.__bench.arm());
+    await page.keyboard.press('g');
+    await page.waitForFunction(() => window.__bench.bytes > 1e6, null, { polling: 50 });
+    await page.evaluate(() => (window.__bench.keys = []));
+    let sent = 0;
+    while (sent < ECHO_KEYS && !(await screenHas(page, 'END 500000'))) {
+      await page.keyboard.press('x');
+      sent++;
+      await page.waitForTimeout(50);
+    }
+    await page.waitForFunction((n) => window.__bench.echoes.filter(Boolean).length >= n, sent, { timeout: 120_000, polling: 100 });
+    const { keys, echoes } = await page.evaluate(() => ({ keys: window.__bench.keys, echoes: window.__bench.echoes }));
+    return keys.slice(0, sent).map((k, i) => echoes[i] - k).sort((a, b) => a - b);
+  } finally {
+    await close();
+    p.kill('SIGTERM');
+  }
+}
+
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
+const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+const mbps = (r) => r.bytes / r.ms / 1000;
+
+const load0 = os.loadavg();
+const log = path.join(dir, 'x.log');
+makeLog(log, 50_000_000);
+const lsr = path.join(dir, 'ls-lR.txt');
+await new Promise((resolve) => {
+  const ls = spawn('ls', ['-lR', '/usr'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  ls.stdout.pipe(createWriteStream(lsr));
+  ls.once('close', resolve);
+});
+const WORKLOADS = [
+  ['cat-50M', `cat ${log}`],
+  ['ls-lR', `cat ${lsr}`],
+  ['yes', 'yes 100M'],
+].filter(([name]) => !process.env.PTYB_BENCH_ONLY || process.env.PTYB_BENCH_ONLY.split(',').includes(name));
+const bare = await startBare();
+const results = {};
+for (const [name, workload] of WORKLOADS) {
+  const bytes = await capture(workload);
+  results[name] = { bytes: bytes.length, rounds: [] };
+  bare.set(bytes);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 ? ['bare', 'ptyb'] : ['ptyb', 'bare'];
+    const got = {};
+    for (const who of order) got[who] = who === 'bare' ? await runBare(bare) : await runPtyb(workload);
+    results[name].rounds.push(got);
+    const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses`;
+    console.error(`${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`);
+  }
+}
+const echo = process.env.PTYB_BENCH_NO_ECHO ? [0] : await echoRun();
+const load1 = os.loadavg();
+bare.close();
+await browser.close();
+
+console.log(`load average ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds, ${COLS}x${ROWS}, DPR 1, Chromium ${browser.version()}`);
+console.log('| workload | bytes on the socket | ptybridge page (median) | bare xterm.js (median) | ratio per round | median ratio |');
+console.log('|---|---|---|---|---|---|');
+for (const [name] of WORKLOADS) {
+  const r = results[name];
+  const ratios = r.rounds.map((g) => g.bare.ms / g.ptyb.ms);
+  const p = median(r.rounds.map((g) => g.ptyb.ms));
+  const b = median(r.rounds.map((g) => g.bare.ms));
+  console.log(`| ${name} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(p / 1000).toFixed(2)} s, ${(r.bytes / p / 1000).toFixed(1)} MB/s | ${(b / 1000).toFixed(2)} s, ${(r.bytes / b / 1000).toFixed(1)} MB/s | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${median(ratios).toFixed(2)}× |`);
+}
+console.log(`input echo during a 50 MB flood (ptybridge page, ${echo.length} keys): p50 ${pct(echo, 0.5).toFixed(0)} ms, p99 ${pct(echo, 0.99).toFixed(0)} ms, max ${echo.at(-1).toFixed(0)} ms`);
+process.exit(0);
