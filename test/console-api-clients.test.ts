@@ -124,7 +124,10 @@ test('ptybridge mcp --config runs the routes itself: the SDK client lists, sends
   let shell = 0;
   try {
     assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['expect', 'list_consoles', 'read_output', 'read_screen', 'send']);
-    assert.deepEqual(textOf(await client.callTool({ name: 'list_consoles', arguments: {} })), { role: 'full', user: 'mcp', consoles: ['board'] });
+    // `boots` (each console's last boot, issue 25) may be empty while the device is still opening.
+    const { boots, ...listed } = textOf(await client.callTool({ name: 'list_consoles', arguments: {} }));
+    assert.deepEqual(listed, { role: 'full', user: 'mcp', consoles: ['board'] });
+    assert.equal(typeof boots, 'object');
     shell = Number(await until(() => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : ''), { what: 'the shell pid file' }));
     const sent = textOf(await client.callTool({ name: 'send', arguments: { console: 'board', text: 'echo cfg-$((6*7))', keys: ['Enter'] } }));
     const m = textOf(await client.callTool({ name: 'expect', arguments: { console: 'board', regex: 'cfg-(\\d+)', since: sent.next, timeout: 10000 } }));
