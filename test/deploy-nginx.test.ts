@@ -155,7 +155,7 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
       await page.goto(`${base}/${h}/?token=${tokens[h]}`);
       await page.waitForSelector('#live:text("live")'); // the index's script polls its JSON below the prefix
       assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
-      assert.match(await page.locator('#consoles tbody tr').first().innerText(), /vm1\s+\/console\/vm1\s+pty \S+\s+open\s+0 peers/);
+      assert.match(await page.locator('#consoles tbody tr').first().innerText(), /vm1\s+\/console\/vm1\s+pty \S+\s+open(, booted [^\t]+)?\s+0 peers/);
       await page.click('a[href="./console/vm1"]');
       await page.waitForSelector('#status.connected');
       assert.equal(new URL(page.url()).pathname, `/${h}/console/vm1`);
