@@ -153,7 +153,7 @@ test('unix bad input: one line naming the URI and the problem, exit 2 (usage) or
     [['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "999"'],
     [['unix-listen:/tmp/x.sock?mode=07777', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=07777: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "07777"'],
     [['unix-listen:/tmp/x.sock?mod=0600', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mod=…: unknown option "mod" (did you mean "mode"?)'],
-    [['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'], 2, 'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval, share, policy, replay, scrollback, peer-queue, max-peers, log-input'],
+    [['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'], 2, 'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval, share, policy, replay, scrollback, peer-queue, max-peers, log-input, history, history-max, mark'],
     [[`unix:${missing}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}: ENOENT (no such file or directory)`],
     [[`unix:${missing}?retry=1&interval=10ms`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}?retry=1&interval=10ms: ENOENT (no such file or directory)`],
     [[`unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}: ENOENT (no such file or directory)`],

@@ -84,7 +84,7 @@ test('durations read as written (10s, 1m), not milliseconds, in --help and --che
     '  upstream  tcp:127.0.0.1:5900  [nodelay=true telnet=false keepalive=1m idle=0 retry=0 interval=1s share=false]',
     '  door      ws-listen:0  [readonly=false max=0 header-timeout=10s ping=30s max-frame=1M web=true dotfiles=false]',
     'vm: hub: one shared device, 1 door',
-    '  device    pty:/dev/null  [raw=true echo=false line-watch=true policy=shared scrollback=1000 peer-queue=1M max-peers=1024 log-input=false]',
+    '  device    pty:/dev/null  [raw=true echo=false line-watch=true policy=shared scrollback=1000 peer-queue=1M max-peers=1024 log-input=false history-max=256M]',
     '  door      tcp-listen:0  [nodelay=true telnet=false max=0 keepalive=1m idle=0 readonly=false]',
     '  hub       policy shared, replay screen (scrollback 1000, 80x24), peer-queue 1M, max-peers 1024, log-input off',
     '',

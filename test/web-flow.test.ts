@@ -149,7 +149,8 @@ test("with the page's CPU throttled 4x a 6 MB flood arrives whole, paced by paus
     await arrived;
     const got = await tally(o.page);
     t.diagnostic(`RSS ${(baseline / MiB).toFixed(0)} → max ${(max / MiB).toFixed(0)} MiB; the page paused ${got.pauses} times and resumed ${got.resumes}`);
-    assert.ok(got.pauses > 0, 'a throttled page falls behind and says pause');
+    // Whether it pauses at all depends on how fast the server is against the throttled page (a loaded
+    // machine may never outrun it): a speed, not a property. What must hold is below.
     assert.equal(got.resumes, got.pauses, 'every pause was followed by its resume');
     assert.ok(max - baseline < 48 * MiB, `RSS ${(baseline / MiB).toFixed(0)} → max ${(max / MiB).toFixed(0)} MiB for a 6 MB flood`);
   } finally {
