@@ -116,7 +116,19 @@ async function capture(workload) {
 
 /** Stamps, in every page, the first socket message after `__bench.arm()`, and counts the bytes. */
 const INIT = () => {
-  const b = (window.__bench = { armed: false, firstAt: 0, endAt: 0, bytes: 0, echoes: [], keys: [], pending: 0, maxPending: 0, starvedMs: 0, starvedAt: 0, pauses: 0 });
+  const b = (window.__bench = {
+    armed: false,
+    firstAt: 0,
+    endAt: 0,
+    bytes: 0,
+    echoes: [],
+    keys: [],
+    pending: 0,
+    maxPending: 0,
+    starvedMs: 0,
+    starvedAt: 0,
+    pauses: 0,
+  });
   b.arm = () => {
     b.armed = true;
     b.firstAt = 0;
@@ -212,12 +224,23 @@ function startBare() {
       for (let i = 0; i < bytes.length; i += 65536) ws.send(bytes.subarray(i, i + 65536));
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: server.address().port, set: (b) => (bytes = b), close: () => (wss.close(), server.close()) })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ port: server.address().port, set: (b) => (bytes = b), close: () => (wss.close(), server.close()) })),
+  );
 }
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--force-device-scale-factor=1'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--force-device-scale-factor=1',
+  ],
 });
 
 /** A page whose terminal is COLS x ROWS: the viewport is grown or shrunk by the cell size until it is. */
@@ -244,11 +267,12 @@ async function openPage(url) {
   return { page, close: () => context.close() };
 }
 
-const screenHas = (page, text) => page.evaluate((text) => {
-  const b = window.ptybridge.term.buffer.active;
-  for (let i = 0; i < b.length; i++) if (b.getLine(i)?.translateToString(true).includes(text)) return true;
-  return false;
-}, text);
+const screenHas = (page, text) =>
+  page.evaluate((text) => {
+    const b = window.ptybridge.term.buffer.active;
+    for (let i = 0; i < b.length; i++) if (b.getLine(i)?.translateToString(true).includes(text)) return true;
+    return false;
+  }, text);
 
 async function waitEnd(page) {
   await page.waitForFunction(() => window.__bench.endAt > 0, null, { timeout: 600_000, polling: 500 });
@@ -320,7 +344,10 @@ async function echoRun() {
     }
     await page.waitForFunction((n) => window.__bench.echoes.filter(Boolean).length >= n, sent, { timeout: 120_000, polling: 100 });
     const { keys, echoes } = await page.evaluate(() => ({ keys: window.__bench.keys, echoes: window.__bench.echoes }));
-    return keys.slice(0, sent).map((k, i) => echoes[i] - k).sort((a, b) => a - b);
+    return keys
+      .slice(0, sent)
+      .map((k, i) => echoes[i] - k)
+      .sort((a, b) => a - b);
   } finally {
     await close();
     p.kill('SIGTERM');
@@ -357,7 +384,9 @@ for (const [name, workload] of WORKLOADS) {
     for (const who of order) got[who] = who === 'bare' ? await runBare(bare) : await runPtyb(workload);
     results[name].rounds.push(got);
     const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses`;
-    console.error(`${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`);
+    console.error(
+      `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`,
+    );
   }
 }
 const echo = process.env.PTYB_BENCH_NO_ECHO ? [0] : await echoRun();
@@ -365,7 +394,9 @@ const load1 = os.loadavg();
 bare.close();
 await browser.close();
 
-console.log(`load average ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds, ${COLS}x${ROWS}, DPR 1, Chromium ${browser.version()}`);
+console.log(
+  `load average ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds, ${COLS}x${ROWS}, DPR 1, Chromium ${browser.version()}`,
+);
 console.log('| workload | bytes on the socket | ptybridge page (median) | bare xterm.js (median) | ratio per round | median ratio |');
 console.log('|---|---|---|---|---|---|');
 for (const [name] of WORKLOADS) {
@@ -373,7 +404,11 @@ for (const [name] of WORKLOADS) {
   const ratios = r.rounds.map((g) => g.bare.ms / g.ptyb.ms);
   const p = median(r.rounds.map((g) => g.ptyb.ms));
   const b = median(r.rounds.map((g) => g.bare.ms));
-  console.log(`| ${name} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(p / 1000).toFixed(2)} s, ${(r.bytes / p / 1000).toFixed(1)} MB/s | ${(b / 1000).toFixed(2)} s, ${(r.bytes / b / 1000).toFixed(1)} MB/s | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${median(ratios).toFixed(2)}× |`);
+  console.log(
+    `| ${name} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(p / 1000).toFixed(2)} s, ${(r.bytes / p / 1000).toFixed(1)} MB/s | ${(b / 1000).toFixed(2)} s, ${(r.bytes / b / 1000).toFixed(1)} MB/s | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${median(ratios).toFixed(2)}× |`,
+  );
 }
-console.log(`input echo during a 50 MB flood (ptybridge page, ${echo.length} keys): p50 ${pct(echo, 0.5).toFixed(0)} ms, p99 ${pct(echo, 0.99).toFixed(0)} ms, max ${echo.at(-1).toFixed(0)} ms`);
+console.log(
+  `input echo during a 50 MB flood (ptybridge page, ${echo.length} keys): p50 ${pct(echo, 0.5).toFixed(0)} ms, p99 ${pct(echo, 0.99).toFixed(0)} ms, max ${echo.at(-1).toFixed(0)} ms`,
+);
 process.exit(0);

@@ -48,7 +48,13 @@ async function startDevice() {
 
 async function waitPort(port) {
   for (;;) {
-    const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
     if (ok) return;
     await sleep(20);
   }
@@ -81,7 +87,11 @@ async function run(name, cmd, argsFor) {
   const before = { fds: fds(p.pid), rss: rssMiB(p.pid) };
   let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CONC }, async () => { while (next++ < CYCLES) await cycle(port); }));
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (next++ < CYCLES) await cycle(port);
+    }),
+  );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   await sleep(1500);
   const after = { fds: fds(p.pid), rss: rssMiB(p.pid) };
@@ -93,11 +103,16 @@ async function run(name, cmd, argsFor) {
 
 const results = [
   await run('ptybridge pty: hub ← tcp-listen (shared)', process.execPath, (slave, port) => [PTYB, `pty:${slave}`, `tcp-listen:${port}`]),
-  await run('socat TCP-LISTEN,fork → FILE:slave (one open per peer)', 'socat', (slave, port) => [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `FILE:${slave},raw,echo=0`]),
+  await run('socat TCP-LISTEN,fork → FILE:slave (one open per peer)', 'socat', (slave, port) => [
+    `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
+    `FILE:${slave},raw,echo=0`,
+  ]),
 ];
 console.log(`| forwarder | cycles | cycles/s | failed | device got / typed bytes | fds before → after | RSS MiB before → after |`);
 console.log(`|---|---|---|---|---|---|---|`);
 for (const r of results) {
-  console.log(`| ${r.name} | ${CYCLES} (${CONC} at once) | ${r.rate.toFixed(0)} | ${r.failures} | ${r.received} / ${r.expected} | ${r.before.fds} → ${r.after.fds} | ${r.before.rss.toFixed(1)} → ${r.after.rss.toFixed(1)} |`);
+  console.log(
+    `| ${r.name} | ${CYCLES} (${CONC} at once) | ${r.rate.toFixed(0)} | ${r.failures} | ${r.received} / ${r.expected} | ${r.before.fds} → ${r.after.fds} | ${r.before.rss.toFixed(1)} → ${r.after.rss.toFixed(1)} |`,
+  );
 }
 console.log(`\nratio ptybridge/socat cycles/s: ${(results[0].rate / results[1].rate).toFixed(2)}x`);

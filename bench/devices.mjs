@@ -32,16 +32,31 @@ async function sink(total) {
   let got = 0;
   let done;
   const finished = new Promise((r) => (done = r));
-  const server = net.createServer((s) => s.on('data', (c) => { got += c.length; if (got >= total) done(); }));
+  const server = net.createServer((s) =>
+    s.on('data', (c) => {
+      got += c.length;
+      if (got >= total) done();
+    }),
+  );
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: server.address().port, finished, close: () => { server.close(); } };
+  return {
+    port: server.address().port,
+    finished,
+    close: () => {
+      server.close();
+    },
+  };
 }
 
 async function tinyRun(name, readerArgs) {
   const wr = await startWriter(['tiny', String(TINY_TOTAL)]);
   const sk = await sink(TINY_TOTAL);
-  const reader = spawn(readerArgs[0], readerArgs.slice(1).map((a) => a.replace('SLAVE', wr.slave).replace('PORT', String(sk.port))), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const reader = spawn(
+    readerArgs[0],
+    readerArgs.slice(1).map((a) => a.replace('SLAVE', wr.slave).replace('PORT', String(sk.port))),
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   reader.stderr.resume();
   await new Promise((r) => setTimeout(r, 500)); // let it open the pty and connect
   const cpu0 = cpuOf(reader.pid);
@@ -54,7 +69,9 @@ async function tinyRun(name, readerArgs) {
   wr.w.kill();
   sk.close();
   const per100 = (cpu * 100e6) / TINY_TOTAL;
-  console.log(`${name.padEnd(10)} ${(TINY_TOTAL / 1e6).toFixed(0)} MB in 1-5 byte writes: ${secs.toFixed(1)} s, reader CPU ${cpu.toFixed(2)} s = ${per100.toFixed(2)} CPU s per 100 MB`);
+  console.log(
+    `${name.padEnd(10)} ${(TINY_TOTAL / 1e6).toFixed(0)} MB in 1-5 byte writes: ${secs.toFixed(1)} s, reader CPU ${cpu.toFixed(2)} s = ${per100.toFixed(2)} CPU s per 100 MB`,
+  );
   return per100;
 }
 
@@ -63,7 +80,13 @@ async function fanOut() {
   const pb = spawn(process.execPath, [PTYB, `pty:${wr.slave}?replay=0`, 'tcp-listen:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   pb.stderr.setEncoding('utf8');
   let err = '';
-  const port = await new Promise((resolve) => pb.stderr.on('data', (t) => { err += t; const m = /listening on tcp [\d.]+:(\d+)/.exec(err); if (m) resolve(Number(m[1])); }));
+  const port = await new Promise((resolve) =>
+    pb.stderr.on('data', (t) => {
+      err += t;
+      const m = /listening on tcp [\d.]+:(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    }),
+  );
   const counts = new Array(FAN_PEERS).fill(0);
   const socks = [];
   for (let i = 0; i < FAN_PEERS; i++) {
@@ -85,14 +108,17 @@ async function fanOut() {
   const cpu = cpuOf(pb.pid) - cpu0;
   const rates = counts.map((n) => n / secs / 1e6).sort((a, b) => a - b);
   const dropped = (err.match(/dropped/g) ?? []).length;
-  console.log(`fan-out: 1 pty at ${FAN_RATE / 1e6} MB/s for ${FAN_SECS} s to ${FAN_PEERS} peers: ptybridge RSS max ${(maxRss / 1048576).toFixed(0)} MiB, CPU ${cpu.toFixed(1)} s; per-peer rate min ${rates[0].toFixed(2)} / median ${rates[rates.length >> 1].toFixed(2)} / max ${rates.at(-1).toFixed(2)} MB/s; ${dropped} peers dropped`);
+  console.log(
+    `fan-out: 1 pty at ${FAN_RATE / 1e6} MB/s for ${FAN_SECS} s to ${FAN_PEERS} peers: ptybridge RSS max ${(maxRss / 1048576).toFixed(0)} MiB, CPU ${cpu.toFixed(1)} s; per-peer rate min ${rates[0].toFixed(2)} / median ${rates[rates.length >> 1].toFixed(2)} / max ${rates.at(-1).toFixed(2)} MB/s; ${dropped} peers dropped`,
+  );
   socks.forEach((s) => s.destroy());
   pb.kill('SIGTERM');
   wr.w.kill();
 }
 
 const rounds = Number(process.env.ROUNDS ?? 2);
-const p = [], s = [];
+const p = [],
+  s = [];
 for (let i = 0; i < rounds; i++) {
   p.push(await tinyRun('ptybridge', [process.execPath, PTYB, '-q', 'pty:SLAVE', 'tcp:127.0.0.1:PORT']));
   s.push(await tinyRun('socat', ['socat', '-u', 'OPEN:SLAVE,rawer', 'TCP:127.0.0.1:PORT']));

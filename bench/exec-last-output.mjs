@@ -58,9 +58,11 @@ async function run(name) {
     const got = Buffer.concat(chunks).toString('latin1');
     if (!/x\r?\nfinal\r?\n$/.test(got) || got.split('x').length - 1 !== 40960) lost++;
   };
-  await Promise.all(Array.from({ length: AT_ONCE }, async () => {
-    while (next < RUNS && Date.now() - started < DEADLINE_MS) await one(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: AT_ONCE }, async () => {
+      while (next < RUNS && Date.now() - started < DEADLINE_MS) await one(next++);
+    }),
+  );
   proc.kill();
   return { name, runs: next - refused, lost, seconds: (Date.now() - started) / 1000 };
 }

@@ -42,9 +42,15 @@ const probe = (async () => {
   while (probing) {
     const t0 = performance.now();
     await new Promise((res) => {
-      const req = http.get({ host: '127.0.0.1', port: wsPort, path: '/?token=T', agent: false, timeout: GIVE_UP_MS }, (r) => { r.resume(); r.on('end', res); });
+      const req = http.get({ host: '127.0.0.1', port: wsPort, path: '/?token=T', agent: false, timeout: GIVE_UP_MS }, (r) => {
+        r.resume();
+        r.on('end', res);
+      });
       req.on('error', res);
-      req.on('timeout', () => { req.destroy(); res(); });
+      req.on('timeout', () => {
+        req.destroy();
+        res();
+      });
     });
     worst = Math.max(worst, performance.now() - t0);
     probes++;
@@ -60,25 +66,32 @@ let next = 0;
 let refused = 0;
 const t0 = performance.now();
 let mark = t0;
-await Promise.all(Array.from({ length: AT_ONCE }, async () => {
-  while (next < PEERS) {
-    const i = next++;
-    const s = net.connect(tcpPort, '127.0.0.1');
-    s.on('error', () => {});
-    s.on('close', () => { if (!s.leaving) refused++; });
-    await Promise.race([once(s, 'connect'), sleep(GIVE_UP_MS)]);
-    sockets.push(s);
-    if ((i + 1) % 1000 === 0) {
-      const now = performance.now();
-      thousands.push(1000 / ((now - mark) / 1000));
-      mark = now;
+await Promise.all(
+  Array.from({ length: AT_ONCE }, async () => {
+    while (next < PEERS) {
+      const i = next++;
+      const s = net.connect(tcpPort, '127.0.0.1');
+      s.on('error', () => {});
+      s.on('close', () => {
+        if (!s.leaving) refused++;
+      });
+      await Promise.race([once(s, 'connect'), sleep(GIVE_UP_MS)]);
+      sockets.push(s);
+      if ((i + 1) % 1000 === 0) {
+        const now = performance.now();
+        thousands.push(1000 / ((now - mark) / 1000));
+        mark = now;
+      }
     }
-  }
-}));
+  }),
+);
 const joinSecs = (performance.now() - t0) / 1000;
 await sleep(500);
 const cpuAfterJoin = treeCpu(proc.pid);
-for (const s of sockets) { s.leaving = true; s.destroy(); }
+for (const s of sockets) {
+  s.leaving = true;
+  s.destroy();
+}
 // The probe goes on through the leaves (a probe in flight is waited for, up to GIVE_UP_MS).
 await sleep(3000);
 probing = false;
@@ -89,7 +102,11 @@ const [code] = await Promise.race([once(proc, 'exit'), sleep(GIVE_UP_MS).then(()
 const stopMs = performance.now() - stop0;
 if (code === null) proc.kill('SIGKILL');
 console.log(`ptybridge ${PTYB} (device options: ${EXTRA || 'none'})`);
-console.log(`| peers | joins/s 1st thousand | joins/s last thousand | join phase | refused (closed by the server) | worst probe GET (${probes} probes) | CPU s after joins | SIGTERM → exit |`);
+console.log(
+  `| peers | joins/s 1st thousand | joins/s last thousand | join phase | refused (closed by the server) | worst probe GET (${probes} probes) | CPU s after joins | SIGTERM → exit |`,
+);
 console.log(`|---|---|---|---|---|---|---|---|`);
-console.log(`| ${PEERS} | ${thousands[0]?.toFixed(0)} | ${thousands.at(-1)?.toFixed(0)} | ${joinSecs.toFixed(1)} s | ${refused} | ${worst.toFixed(0)} ms | ${cpuAfterJoin.toFixed(1)} | ${code === null ? 'no exit in 60 s' : `${stopMs.toFixed(0)} ms (status ${code})`} |`);
+console.log(
+  `| ${PEERS} | ${thousands[0]?.toFixed(0)} | ${thousands.at(-1)?.toFixed(0)} | ${joinSecs.toFixed(1)} s | ${refused} | ${worst.toFixed(0)} ms | ${cpuAfterJoin.toFixed(1)} | ${code === null ? 'no exit in 60 s' : `${stopMs.toFixed(0)} ms (status ${code})`} |`,
+);
 process.exit(0);

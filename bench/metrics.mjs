@@ -69,6 +69,8 @@ for (const n of sizes.length ? sizes : [100, 1000]) {
   for (const metrics of [false, true]) {
     const rs = got[metrics];
     const s = metrics ? { ms: median(rs.map((r) => r.scrape.ms)), cpuMs: median(rs.map((r) => r.scrape.cpuMs)), kib: rs[0].scrape.kib } : undefined;
-    console.log(`| ${n} | ${metrics ? 'yes' : 'no'} | ${(median(rs.map((r) => r.idle)) * 100).toFixed(2)} | ${median(rs.map((r) => r.rss)).toFixed(0)} | ${s ? s.ms.toFixed(1) : '—'} | ${s ? s.cpuMs.toFixed(1) : '—'} | ${s ? s.kib.toFixed(0) : '—'} |`);
+    console.log(
+      `| ${n} | ${metrics ? 'yes' : 'no'} | ${(median(rs.map((r) => r.idle)) * 100).toFixed(2)} | ${median(rs.map((r) => r.rss)).toFixed(0)} | ${s ? s.ms.toFixed(1) : '—'} | ${s ? s.cpuMs.toFixed(1) : '—'} | ${s ? s.kib.toFixed(0) : '—'} |`,
+    );
   }
 }

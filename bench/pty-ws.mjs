@@ -43,7 +43,10 @@ const spawn = (...args) => {
 };
 process.once('exit', () => children.forEach((p) => p.kill('SIGKILL')));
 // ptybridge runs with the flags of the bundle's #! line (--single-threaded-gc), as the installed command does.
-const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
+const SHEBANG = readFileSync(PTYB, 'utf8')
+  .split('\n', 1)[0]
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
 const RAW_READER = `
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY)
@@ -58,11 +61,13 @@ while got < warm + total:
 print("done", flush=True)
 `;
 
-
 const lineReader = (stream) => {
   const lines = [];
   const waiters = [];
-  createInterface({ input: stream }).on('line', (l) => { lines.push(l); waiters.splice(0).forEach((w) => w()); });
+  createInterface({ input: stream }).on('line', (l) => {
+    lines.push(l);
+    waiters.splice(0).forEach((w) => w());
+  });
   return async () => {
     while (!lines.length) await new Promise((r) => waiters.push(r));
     return lines.shift();
@@ -78,15 +83,21 @@ async function wsSink(url) {
   let frames = 0;
   let warmed, finished, failed;
   const warm = new Promise((r) => (warmed = r));
-  const done = new Promise((r, j) => { finished = r; failed = j; });
-  done.catch(() => {});
-  const count = frameCounter((n) => {
-    got += n;
-    if (got >= WARM) warmed();
-    if (got >= WARM + BYTES) finished(performance.now());
-  }, () => {
-    if (got >= WARM) frames++;
+  const done = new Promise((r, j) => {
+    finished = r;
+    failed = j;
   });
+  done.catch(() => {});
+  const count = frameCounter(
+    (n) => {
+      got += n;
+      if (got >= WARM) warmed();
+      if (got >= WARM + BYTES) finished(performance.now());
+    },
+    () => {
+      if (got >= WARM) frames++;
+    },
+  );
   socket.on('data', count);
   socket.once('close', () => failed(new Error(`ws closed after ${got} bytes`)));
   socket.on('error', () => {});
@@ -116,7 +127,10 @@ async function startReader(kind, slave) {
       second.stdout.on('data', (c) => (out += c));
     });
     const cpu = () => {
-      const secs = (t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return m ? Number(m[1]) * 60 + Number(m[2]) : NaN; };
+      const secs = (t) => {
+        const m = /(\d+)m([\d.]+)s/.exec(t);
+        return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+      };
       const [user, sys] = (out.trim().split('\n')[1] ?? '').split(' ');
       return secs(user) + secs(sys);
     };
@@ -126,14 +140,29 @@ async function startReader(kind, slave) {
   if (kind === 'ptybridge' || kind === 'ptybridge-base') {
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
     // A token, as a ws-listen in front of a pty will need one; the sink presents it.
-    const p = spawn(process.execPath, [...SHEBANG, bin, `pty:${slave}?peer-queue=${PEER_QUEUE}`, `ws-listen:0?ping=0&web=off&token=${TOKEN}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [...SHEBANG, bin, `pty:${slave}?peer-queue=${PEER_QUEUE}`, `ws-listen:0?ping=0&web=off&token=${TOKEN}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     const port = await new Promise((r, j) => {
-      p.stderr.on('data', (c) => { err += c; const m = /listening on ws \S+:(\d+)/.exec(err); if (m) r(Number(m[1])); });
+      p.stderr.on('data', (c) => {
+        err += c;
+        const m = /listening on ws \S+:(\d+)/.exec(err);
+        if (m) r(Number(m[1]));
+      });
       p.once('exit', (code) => j(new Error(`ptybridge exited ${code}: ${err}`)));
     });
     const sink = await wsSink(`ws://127.0.0.1:${port}/?token=${TOKEN}`);
-    return { pids: [p.pid], ...sink, stop: async () => { sink.ws.terminate(); p.kill('SIGTERM'); await exited(p); return /dropped/.test(err); } };
+    return {
+      pids: [p.pid],
+      ...sink,
+      stop: async () => {
+        sink.ws.terminate();
+        p.kill('SIGTERM');
+        await exited(p);
+        return /dropped/.test(err);
+      },
+    };
   }
   const tcpPort = await freePort();
   const socat2 = spawn('socat', [`${slave},raw,echo=0`, `TCP-LISTEN:${tcpPort},bind=127.0.0.1,reuseaddr`], { stdio: 'ignore' });
@@ -142,8 +171,14 @@ async function startReader(kind, slave) {
   await Promise.all([waitListening(tcpPort), waitListening(wsPort)]);
   const sink = await wsSink(`ws://127.0.0.1:${wsPort}/`);
   return {
-    pids: [socat2.pid, wsf.pid], ...sink,
-    stop: async () => { sink.ws.terminate(); socat2.kill('SIGTERM'); wsf.kill('SIGTERM'); await Promise.all([exited(socat2), exited(wsf)]); },
+    pids: [socat2.pid, wsf.pid],
+    ...sink,
+    stop: async () => {
+      sink.ws.terminate();
+      socat2.kill('SIGTERM');
+      wsf.kill('SIGTERM');
+      await Promise.all([exited(socat2), exited(wsf)]);
+    },
   };
 }
 
@@ -158,28 +193,37 @@ async function run(kind) {
     timer = setTimeout(() => j(new Error(`${kind}: no result after ${RUN_LIMIT_MS} ms`)), RUN_LIMIT_MS);
   });
   try {
-    return await Promise.race([limit, (async () => {
-      const next = lineReader(writer.stdout);
-      const slave = await next();
-      reader = await startReader(kind, slave);
-      writer.stdin.write('start\n'); // the warm-up bytes
-      await reader.warm;
-      const calls0 = reader.pids.map(treeCalls);
-      const cpu0 = reader.pids.reduce((a, p) => a + treeCpu(p), 0);
-      const t0 = performance.now();
-      writer.stdin.write('go\n');
-      const t1 = await reader.done;
-      const cpu = reader.cpu ? reader.cpu() : reader.pids.reduce((a, p) => a + treeCpu(p), 0) - cpu0;
-      const mb = BYTES / 1e6;
-      const calls = reader.pids.map((p, i) => callsPerMB(calls0[i], treeCalls(p), mb));
-      const sum = (k) => calls.reduce((a, c) => a + c[k], 0);
-      await next(); // done
-      const framesPerMB = reader.frames ? reader.frames() / mb : NaN;
-      // A hub never waits for a peer: a sink that falls 1 MiB behind is dropped, and the run
-      // ends early with its bytes short (`done` fails); counted, not hidden.
-      reader.done.catch(() => {});
-      return { mbps: mb / ((t1 - t0) / 1000), cpuPerMB: (cpu * 1000) / mb, readsPerMB: calls[0]?.reads ?? NaN, sleepsPerMB: calls.length ? sum('sleeps') : NaN, framesPerMB };
-    })()]);
+    return await Promise.race([
+      limit,
+      (async () => {
+        const next = lineReader(writer.stdout);
+        const slave = await next();
+        reader = await startReader(kind, slave);
+        writer.stdin.write('start\n'); // the warm-up bytes
+        await reader.warm;
+        const calls0 = reader.pids.map(treeCalls);
+        const cpu0 = reader.pids.reduce((a, p) => a + treeCpu(p), 0);
+        const t0 = performance.now();
+        writer.stdin.write('go\n');
+        const t1 = await reader.done;
+        const cpu = reader.cpu ? reader.cpu() : reader.pids.reduce((a, p) => a + treeCpu(p), 0) - cpu0;
+        const mb = BYTES / 1e6;
+        const calls = reader.pids.map((p, i) => callsPerMB(calls0[i], treeCalls(p), mb));
+        const sum = (k) => calls.reduce((a, c) => a + c[k], 0);
+        await next(); // done
+        const framesPerMB = reader.frames ? reader.frames() / mb : NaN;
+        // A hub never waits for a peer: a sink that falls 1 MiB behind is dropped, and the run
+        // ends early with its bytes short (`done` fails); counted, not hidden.
+        reader.done.catch(() => {});
+        return {
+          mbps: mb / ((t1 - t0) / 1000),
+          cpuPerMB: (cpu * 1000) / mb,
+          readsPerMB: calls[0]?.reads ?? NaN,
+          sleepsPerMB: calls.length ? sum('sleeps') : NaN,
+          framesPerMB,
+        };
+      })(),
+    ]);
   } finally {
     clearTimeout(timer);
     writer.stdin.end();
@@ -199,7 +243,9 @@ async function measure(i, kind) {
   for (let attempt = 1; ; attempt++) {
     try {
       const r = await run(kind);
-      console.error(`round ${i + 1} ${kind}: ${r.mbps.toFixed(1)} MB/s, ${r.cpuPerMB.toFixed(2)} ms CPU/MB, per MB: ${r.readsPerMB.toFixed(0)} reads, ${r.sleepsPerMB.toFixed(0)} sleeps, ${r.framesPerMB.toFixed(0)} frames`);
+      console.error(
+        `round ${i + 1} ${kind}: ${r.mbps.toFixed(1)} MB/s, ${r.cpuPerMB.toFixed(2)} ms CPU/MB, per MB: ${r.readsPerMB.toFixed(0)} reads, ${r.sleepsPerMB.toFixed(0)} sleeps, ${r.framesPerMB.toFixed(0)} frames`,
+      );
       return r;
     } catch (err) {
       failures[kind]++;
@@ -229,25 +275,45 @@ const m = (kind, k) => median(res[kind].map((r) => r[k]));
 /** Per-round ratio of two readers (same round, same load), then the median over rounds. */
 const ratio = (a, b, k = 'mbps') => median(res[a].map((r, i) => r[k] / res[b][i][k]));
 const limit = res['raw-dd'].map((r) => r.mbps);
-const label = { 'ptybridge-base': `ptybridge before (${process.env.PTYB_BASE})`, 'raw-dd': 'raw pty: `dd` (the limit: better of the two dd runs bracketing each round)', 'raw-py': 'raw pty: python `os.read` loop', ptybridge: '`ptybridge pty:/dev/pts/N ws-listen:0`', chain: '`socat … TCP-LISTEN` + `websockify`' };
-console.log(`| reader | MB/s (median of ${RUNS}) | × limit (same round, median) | CPU ms/MB | pty reads per MB | sleeps per MB | ws frames per MB | rounds MB/s |`);
+const label = {
+  'ptybridge-base': `ptybridge before (${process.env.PTYB_BASE})`,
+  'raw-dd': 'raw pty: `dd` (the limit: better of the two dd runs bracketing each round)',
+  'raw-py': 'raw pty: python `os.read` loop',
+  ptybridge: '`ptybridge pty:/dev/pts/N ws-listen:0`',
+  chain: '`socat … TCP-LISTEN` + `websockify`',
+};
+console.log(
+  `| reader | MB/s (median of ${RUNS}) | × limit (same round, median) | CPU ms/MB | pty reads per MB | sleeps per MB | ws frames per MB | rounds MB/s |`,
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const k of KINDS) {
   const own = k === 'raw-dd';
-  console.log(`| ${label[k]} | ${m(k, 'mbps').toFixed(1)} | ${ratio(k, 'raw-dd').toFixed(2)} | ${m(k, 'cpuPerMB').toFixed(2)} | ${own ? '—' : m(k, 'readsPerMB').toFixed(0)} | ${own ? '—' : m(k, 'sleepsPerMB').toFixed(0)} | ${own ? '—' : m(k, 'framesPerMB').toFixed(0)} | ${res[k].map((r) => r.mbps.toFixed(0)).join(', ')} |`);
+  console.log(
+    `| ${label[k]} | ${m(k, 'mbps').toFixed(1)} | ${ratio(k, 'raw-dd').toFixed(2)} | ${m(k, 'cpuPerMB').toFixed(2)} | ${own ? '—' : m(k, 'readsPerMB').toFixed(0)} | ${own ? '—' : m(k, 'sleepsPerMB').toFixed(0)} | ${own ? '—' : m(k, 'framesPerMB').toFixed(0)} | ${res[k].map((r) => r.mbps.toFixed(0)).join(', ')} |`,
+  );
 }
 console.log('');
 if (res.ptybridge && res.chain) {
-  console.log(`ptybridge / limit: **${ratio('ptybridge', 'raw-dd').toFixed(2)}×**; ptybridge / chain: **${ratio('ptybridge', 'chain').toFixed(2)}×**; CPU per MB ptybridge / chain: **${ratio('ptybridge', 'chain', 'cpuPerMB').toFixed(2)}×** (per-round ratios, median of ${RUNS})`);
+  console.log(
+    `ptybridge / limit: **${ratio('ptybridge', 'raw-dd').toFixed(2)}×**; ptybridge / chain: **${ratio('ptybridge', 'chain').toFixed(2)}×**; CPU per MB ptybridge / chain: **${ratio('ptybridge', 'chain', 'cpuPerMB').toFixed(2)}×** (per-round ratios, median of ${RUNS})`,
+  );
 }
 if (res.ptybridge && res['ptybridge-base']) {
-  console.log(`ptybridge / before: **${ratio('ptybridge', 'ptybridge-base').toFixed(2)}×** throughput, ${ratio('ptybridge', 'ptybridge-base', 'cpuPerMB').toFixed(2)}× CPU per MB (per-round ratios, median of ${RUNS})`);
+  console.log(
+    `ptybridge / before: **${ratio('ptybridge', 'ptybridge-base').toFixed(2)}×** throughput, ${ratio('ptybridge', 'ptybridge-base', 'cpuPerMB').toFixed(2)}× CPU per MB (per-round ratios, median of ${RUNS})`,
+  );
 }
-for (const k of KINDS) if (failures[k]) console.log(`${k}: ${failures[k]} run(s) failed and were run again (the hub dropped a ws sink that fell 1 MiB behind).`);
+for (const k of KINDS)
+  if (failures[k]) console.log(`${k}: ${failures[k]} run(s) failed and were run again (the hub dropped a ws sink that fell 1 MiB behind).`);
 const spread = Math.max(...limit) / Math.min(...limit);
-console.log(`The limit (dd before / after, per round): ${ddRuns.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)}`).join(', ')} MB/s; the better of each pair: ${limit.map((x) => x.toFixed(0)).join(', ')}${spread > 1.25 ? ` — **it moved ${((spread - 1) * 100).toFixed(0)} % between rounds** (load from other users of the machine); compare within a round` : ' (steady within 25 %)'}.`);
+console.log(
+  `The limit (dd before / after, per round): ${ddRuns.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)}`).join(', ')} MB/s; the better of each pair: ${limit.map((x) => x.toFixed(0)).join(', ')}${spread > 1.25 ? ` — **it moved ${((spread - 1) * 100).toFixed(0)} % between rounds** (load from other users of the machine); compare within a round` : ' (steady within 25 %)'}.`,
+);
 for (const k of KINDS) {
   if (k === 'raw-dd') continue;
   const above = res[k].map((r, i) => [i + 1, r.mbps / res['raw-dd'][i].mbps]).filter(([, x]) => x > 1.0);
-  if (above.length) console.log(`**Measurement bug**: ${k} above the limit in round ${above.map(([i, x]) => `${i} (${x.toFixed(2)}×)`).join(', ')}: the limit was measured low there.`);
+  if (above.length)
+    console.log(
+      `**Measurement bug**: ${k} above the limit in round ${above.map(([i, x]) => `${i} (${x.toFixed(2)}×)`).join(', ')}: the limit was measured low there.`,
+    );
 }

@@ -12,14 +12,23 @@ const CONC = Number(process.argv[3] ?? 50);
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const echo = net.createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.pipe(s); });
+const echo = net.createServer({ allowHalfOpen: true }, (s) => {
+  s.on('error', () => {});
+  s.pipe(s);
+});
 echo.listen(0, '127.0.0.1');
 await once(echo, 'listening');
 const up = echo.address().port;
 
 async function waitPort(port) {
   for (;;) {
-    const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
     if (ok) return;
     await sleep(20);
   }
@@ -54,7 +63,11 @@ async function run(name, cmd, args, port) {
   const before = { fds: fds(p.pid), rss: rssMiB(p.pid) };
   let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CONC }, async () => { while (next < CYCLES) await cycle(port, next++); }));
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (next < CYCLES) await cycle(port, next++);
+    }),
+  );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   await sleep(1000);
   const after = { fds: fds(p.pid), rss: rssMiB(p.pid) };
@@ -72,6 +85,9 @@ const results = [
 echo.close();
 console.log(`| forwarder | cycles | connections/s | failed cycles | fds before → after | RSS MiB before → after |`);
 console.log(`|---|---|---|---|---|---|`);
-for (const r of results) console.log(`| ${r.name} | ${CYCLES} (${CONC} at once) | ${r.rate.toFixed(0)} | ${r.failures} | ${r.before.fds} → ${r.after.fds} | ${r.before.rss.toFixed(1)} → ${r.after.rss.toFixed(1)} |`);
+for (const r of results)
+  console.log(
+    `| ${r.name} | ${CYCLES} (${CONC} at once) | ${r.rate.toFixed(0)} | ${r.failures} | ${r.before.fds} → ${r.after.fds} | ${r.before.rss.toFixed(1)} → ${r.after.rss.toFixed(1)} |`,
+  );
 console.log(`\nratio ptybridge/socat connections/s: ${(results[0].rate / results[1].rate).toFixed(2)}`);
 process.exit(0);

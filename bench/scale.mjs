@@ -23,7 +23,10 @@ const { WebSocket } = require('ws');
 // PTYB_REPLAY=bytes (or screen, 0, 16k) sets each console's ?replay=; unset, the pty default (screen).
 const REPLAY = process.env.PTYB_REPLAY ? `?replay=${process.env.PTYB_REPLAY}` : '';
 const PTYB = process.env.PTYB ?? fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
-const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
+const SHEBANG = readFileSync(PTYB, 'utf8')
+  .split('\n', 1)[0]
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -130,18 +133,23 @@ async function stopAndTime(child) {
 
 async function withConcurrency(items, limit, task) {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await task(items[i], i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await task(items[i], i);
+      }
+    }),
+  );
 }
 
 async function runPtybridge(ptys, withPeers, dir) {
   const port = await freePort();
   const conf = join(dir, 'scale.yaml');
-  writeFileSync(conf, `version: 1\nroutes:\n${ptys.paths.map((p, i) => `  - name: c${i}\n    left: pty:${p}${REPLAY}\n    right: ws-listen:${port}/c${i}?token=${TOKEN}${WS_QUERY}\n`).join('')}`);
+  writeFileSync(
+    conf,
+    `version: 1\nroutes:\n${ptys.paths.map((p, i) => `  - name: c${i}\n    left: pty:${p}${REPLAY}\n    right: ws-listen:${port}/c${i}?token=${TOKEN}${WS_QUERY}\n`).join('')}`,
+  );
   const t0 = performance.now();
   const [cmd, args] = withFdLimit(process.execPath, [...SHEBANG, PTYB, '--config', conf]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -209,7 +217,10 @@ async function runSer2net(ptys, withPeers, dir) {
 
 async function runSer2netOn(ports, ptys, withPeers, dir) {
   const conf = join(dir, 'ser2net.yaml');
-  writeFileSync(conf, ptys.paths.map((p, i) => `connection: &c${i}\n  accepter: tcp,127.0.0.1,${ports[i]}\n  connector: serialdev,${p},9600n81,local\n`).join(''));
+  writeFileSync(
+    conf,
+    ptys.paths.map((p, i) => `connection: &c${i}\n  accepter: tcp,127.0.0.1,${ports[i]}\n  connector: serialdev,${p},9600n81,local\n`).join(''),
+  );
   const t0 = performance.now();
   const [cmd, args] = withFdLimit('ser2net', ['-n', '-u', '-c', conf, '-P', join(dir, 'ser2net.pid')]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
@@ -257,8 +268,12 @@ const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '—');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 
 const lim = fdLimit();
-console.log(`# scale bench: counts ${COUNTS.join(', ')}; idle window ${IDLE_S} s; fd limit soft ${lim.soft} hard ${lim.hard} (children raise soft to hard); kernel.pty.max ${readFileSync('/proc/sys/kernel/pty/max', 'utf8').trim()}\n`);
-console.log('| consoles | peers | tool | routes up ms | CPU to start ms | peers in ms | RSS MiB | fds | idle CPU % of a core | stop ms | exit | termios restored |');
+console.log(
+  `# scale bench: counts ${COUNTS.join(', ')}; idle window ${IDLE_S} s; fd limit soft ${lim.soft} hard ${lim.hard} (children raise soft to hard); kernel.pty.max ${readFileSync('/proc/sys/kernel/pty/max', 'utf8').trim()}\n`,
+);
+console.log(
+  '| consoles | peers | tool | routes up ms | CPU to start ms | peers in ms | RSS MiB | fds | idle CPU % of a core | stop ms | exit | termios restored |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const n of COUNTS) {
   if (lim.soft < 3 * n + 64) console.log(`<!-- this bench holds ${n} masters and ${n} peers: raise ulimit -n (soft ${lim.soft}) -->`);
@@ -283,7 +298,9 @@ for (const n of COUNTS) {
         }
         const after = await ptys.termios();
         const same = after.filter((t, i) => t === before[i]).length;
-        console.log(`| ${n} | ${withPeers ? 'one each' : 'none'} | ${tool} | ${f0(r.upMs)} | ${f0(r.upCpu * 1000)} | ${f0(r.peersMs)} | ${f0(r.rss)} | ${r.nfds} | ${f2(r.idle)} | ${f0(r.stopMs)} | ${r.code} | ${same}/${n} |`);
+        console.log(
+          `| ${n} | ${withPeers ? 'one each' : 'none'} | ${tool} | ${f0(r.upMs)} | ${f0(r.upCpu * 1000)} | ${f0(r.peersMs)} | ${f0(r.rss)} | ${r.nfds} | ${f2(r.idle)} | ${f0(r.stopMs)} | ${r.code} | ${same}/${n} |`,
+        );
         if (r.errors) console.log(`<!-- ${tool} logged: ${r.errors.split('\n').slice(0, 3).join(' / ')} -->`);
       }
     }

@@ -63,11 +63,13 @@ function started(cmd, args) {
   const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   p.stderr.setEncoding('utf8');
   let err = '';
-  const port = new Promise((resolve) => p.stderr.on('data', (t) => {
-    err += t;
-    const m = /listening on (?:tcp|ws) [\d.]+:(\d+)/.exec(err);
-    if (m) resolve(Number(m[1]));
-  }));
+  const port = new Promise((resolve) =>
+    p.stderr.on('data', (t) => {
+      err += t;
+      const m = /listening on (?:tcp|ws) [\d.]+:(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    }),
+  );
   return { p, port, err: () => err };
 }
 
@@ -80,7 +82,12 @@ async function run(name, mode, total, reader) {
   const finished = new Promise((r) => (done = r));
   let proc;
   if (reader === 'socat') {
-    const server = net.createServer((s) => s.on('data', (c) => { got += c.length; if (got >= total) done(); }));
+    const server = net.createServer((s) =>
+      s.on('data', (c) => {
+        got += c.length;
+        if (got >= total) done();
+      }),
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     proc = started('socat', ['-u', `OPEN:${slave},rawer`, `TCP:127.0.0.1:${server.address().port}`]);
@@ -89,7 +96,10 @@ async function run(name, mode, total, reader) {
   } else {
     proc = started(process.execPath, [PTYB, '-v', `pty:${slave}?replay=${reader}`, 'tcp-listen:0']);
     const s = net.connect(await proc.port, '127.0.0.1');
-    s.on('data', (c) => { got += c.length; if (got >= total) done(); });
+    s.on('data', (c) => {
+      got += c.length;
+      if (got >= total) done();
+    });
     await once(s, 'connect');
     finished.then(() => s.destroy());
     await new Promise((r) => setTimeout(r, 300));
@@ -107,7 +117,9 @@ async function run(name, mode, total, reader) {
   wr.w.kill();
   await once(proc.p, 'exit');
   const r = { name, secs, rate: total / secs / 1e6, per100: (cpu * 100e6) / total, skipped };
-  console.log(`${mode.padEnd(5)} ${name.padEnd(15)} ${(total / 1e6).toFixed(0)} MB: ${secs.toFixed(2)} s, ${r.rate.toFixed(1)} MB/s, ${r.per100.toFixed(2)} CPU s per 100 MB`);
+  console.log(
+    `${mode.padEnd(5)} ${name.padEnd(15)} ${(total / 1e6).toFixed(0)} MB: ${secs.toFixed(2)} s, ${r.rate.toFixed(1)} MB/s, ${r.per100.toFixed(2)} CPU s per 100 MB`,
+  );
   return r;
 }
 
@@ -120,7 +132,9 @@ async function throughput(mode, total) {
     for (const reader of ['screen', 'bytes', 'socat']) res[reader].push(await run(reader === 'socat' ? 'socat' : `replay=${reader}`, mode, total, reader));
   }
   const m = (k, f) => med(res[k].map((r) => r[f]));
-  console.log(`${mode}: screen/bytes CPU per 100 MB ${(m('screen', 'per100') / m('bytes', 'per100')).toFixed(2)}x, throughput ${(m('screen', 'rate') / m('bytes', 'rate')).toFixed(2)}x; medians screen ${m('screen', 'per100').toFixed(2)} / bytes ${m('bytes', 'per100').toFixed(2)} / socat ${m('socat', 'per100').toFixed(2)} CPU s per 100 MB, ${m('screen', 'rate').toFixed(1)} / ${m('bytes', 'rate').toFixed(1)} / ${m('socat', 'rate').toFixed(1)} MB/s`);
+  console.log(
+    `${mode}: screen/bytes CPU per 100 MB ${(m('screen', 'per100') / m('bytes', 'per100')).toFixed(2)}x, throughput ${(m('screen', 'rate') / m('bytes', 'rate')).toFixed(2)}x; medians screen ${m('screen', 'per100').toFixed(2)} / bytes ${m('bytes', 'per100').toFixed(2)} / socat ${m('socat', 'per100').toFixed(2)} CPU s per 100 MB, ${m('screen', 'rate').toFixed(1)} / ${m('bytes', 'rate').toFixed(1)} / ${m('socat', 'rate').toFixed(1)} MB/s`,
+  );
 }
 
 /** CONSOLES pty consoles on one ws-listen port, each with a banner and a prompt; RSS, and joiners' wait for the first frame. */
@@ -135,7 +149,13 @@ async function consoles(replay) {
   const pb = started(process.execPath, [PTYB, '-q', '--config', path.join(dir, 'c.yaml')]);
   // -q hides "listening on": wait for the port instead.
   for (let i = 0; i < 600; i++) {
-    const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -143,7 +163,10 @@ async function consoles(replay) {
   for (let i = 0; i < 1200; i++) {
     const ok = await new Promise((r) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/c${CONSOLES - 1}`, { headers: { authorization: 'Bearer bench' } });
-      ws.once('open', () => { ws.terminate(); r(true); });
+      ws.once('open', () => {
+        ws.terminate();
+        r(true);
+      });
       ws.once('error', () => r(false));
     });
     if (ok) break;
@@ -159,7 +182,10 @@ async function consoles(replay) {
   for (let i = 0; i < CONSOLES; i++) {
     const t0 = process.hrtime.bigint();
     const ws = new WebSocket(`ws://127.0.0.1:${port}/c${i}`, { headers: { authorization: 'Bearer bench' } });
-    await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('message', resolve);
+      ws.once('error', reject);
+    });
     waits.push(Number(process.hrtime.bigint() - t0) / 1e6);
     ws.terminate();
   }
@@ -171,7 +197,10 @@ async function consoles(replay) {
   for (let i = 0; i < CONSOLES; i++) {
     const t0 = process.hrtime.bigint();
     const ws = new WebSocket(`ws://127.0.0.1:${port}/c${i}`, { headers: { authorization: 'Bearer bench' } });
-    await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('message', resolve);
+      ws.once('error', reject);
+    });
     waitsQuiet.push(Number(process.hrtime.bigint() - t0) / 1e6);
     ws.terminate();
   }
@@ -179,7 +208,9 @@ async function consoles(replay) {
   await once(pb.p, 'exit');
   wr.w.stdin.write('bye\n');
   rmSync(dir, { recursive: true, force: true });
-  console.log(`${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 5} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`);
+  console.log(
+    `${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 5} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`,
+  );
   return { rssFed, p99: pct(waits, 99) };
 }
 
@@ -189,5 +220,7 @@ if (!only || only === 'bulk') await throughput('bulk', BULK);
 if (!only || only === 'consoles') {
   const s = await consoles('screen');
   const b = await consoles('bytes');
-  console.log(`consoles: screen/bytes RSS ${(s.rssFed / b.rssFed).toFixed(2)}x (goal < 400 MB: ${s.rssFed < 400 ? 'met' : 'not met'}), joiner p99 ${s.p99.toFixed(1)} ms (goal < 50 ms: ${s.p99 < 50 ? 'met' : 'not met'})`);
+  console.log(
+    `consoles: screen/bytes RSS ${(s.rssFed / b.rssFed).toFixed(2)}x (goal < 400 MB: ${s.rssFed < 400 ? 'met' : 'not met'}), joiner p99 ${s.p99.toFixed(1)} ms (goal < 50 ms: ${s.p99 < 50 ? 'met' : 'not met'})`,
+  );
 }

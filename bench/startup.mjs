@@ -67,10 +67,16 @@ try {
 
   const cases = [
     { name: '`dist/ptybridge` (SEA, Node 24)', run: () => timeToListening(lone, ['tcp-listen:0', TARGET], /listening on/, env) },
-    { name: '`node dist/ptybridge.mjs` (system Node ' + process.version + ')', run: () => timeToListening(process.execPath, [MJS, 'tcp-listen:0', TARGET], /listening on/) },
+    {
+      name: '`node dist/ptybridge.mjs` (system Node ' + process.version + ')',
+      run: () => timeToListening(process.execPath, [MJS, 'tcp-listen:0', TARGET], /listening on/),
+    },
     { name: '`node dist/ptybridge.mjs` (the same Node 24 as the binary)', run: () => timeToListening(NODE24, [MJS, 'tcp-listen:0', TARGET], /listening on/) },
     ...(OTHER ? [{ name: `\`${OTHER}\` (another build, SEA)`, run: () => timeToListening(OTHER, ['tcp-listen:0', TARGET], /listening on/, env) }] : []),
-    { name: '`socat -d -d TCP-LISTEN:0 TCP:…`', run: () => timeToListening('socat', ['-d', '-d', 'TCP-LISTEN:0,bind=127.0.0.1', 'TCP:127.0.0.1:9'], /listening on/) },
+    {
+      name: '`socat -d -d TCP-LISTEN:0 TCP:…`',
+      run: () => timeToListening('socat', ['-d', '-d', 'TCP-LISTEN:0,bind=127.0.0.1', 'TCP:127.0.0.1:9'], /listening on/),
+    },
     // The floor, in the same interleaved rounds: load that comes and goes hits it as it hits the others.
     { name: 'the same Node 24 doing nothing (`node -e 0`)', run: () => timeToExit(NODE24, ['-e', '0'], env) },
   ];
@@ -96,7 +102,13 @@ try {
   const QEMU = '/usr/bin/qemu-aarch64-static';
   const arm = { version: [], listening: [], bare: [] };
   const armRuns = Math.min(RUNS, 10);
-  const haveArm = [ARM, ARM_NODE, QEMU].every((f) => { try { return statSync(f).isFile(); } catch { return false; } });
+  const haveArm = [ARM, ARM_NODE, QEMU].every((f) => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  });
   if (haveArm) {
     const armEnv = { ...env, XDG_CACHE_HOME: join(top, 'cache-arm') };
     for (let i = 0; i < armRuns; i++) {
@@ -105,13 +117,22 @@ try {
       arm.bare.push(await timeToExit(QEMU, ['-L', '/', ARM_NODE, '-e', '0'], armEnv));
     }
   }
-  const xzSize = (name) => { try { return statSync(join(ROOT, 'dist/release', name)).size; } catch { return undefined; } };
+  const xzSize = (name) => {
+    try {
+      return statSync(join(ROOT, 'dist/release', name)).size;
+    } catch {
+      return undefined;
+    }
+  };
   const { version: pkgVersion } = JSON.parse(execFileSync('cat', [join(ROOT, 'package.json')]).toString());
 
   const socat = median(times[cases.findIndex((c) => c.name.startsWith('`socat'))]);
   const floor = median(times[cases.length - 1]);
   const size = statSync(BIN).size;
-  const socatVersion = execFileSync('socat', ['-V']).toString().match(/socat version (\S+)/)?.[1] ?? '?';
+  const socatVersion =
+    execFileSync('socat', ['-V'])
+      .toString()
+      .match(/socat version (\S+)/)?.[1] ?? '?';
   const lines = [
     '## Single binary: size and cold start',
     '',
@@ -119,11 +140,18 @@ try {
     `socat ${socatVersion}). Machine: 2 shared cores with other engineers' builds and tests running, so`,
     `absolute times are noisy; the ratios within one run are the result. Load average during the run ${loadBefore.map((l) => l.toFixed(2)).join(' ')}.`,
     '',
-    `- \`dist/ptybridge\`: ${(size / 1e6).toFixed(1)} MB (${(size / 2 ** 20).toFixed(1)} MiB), one file; the official Node ${execFileSync(BIN, ['--version']).toString().match(/node (v\S+)\)/)?.[1]} binary, stripped, plus a ${(statSync(join(ROOT, 'dist/ptybridge-sea.cjs')).size / 1e3).toFixed(0)} kB bundle and the two addons.`,
+    `- \`dist/ptybridge\`: ${(size / 1e6).toFixed(1)} MB (${(size / 2 ** 20).toFixed(1)} MiB), one file; the official Node ${
+      execFileSync(BIN, ['--version'])
+        .toString()
+        .match(/node (v\S+)\)/)?.[1]
+    } binary, stripped, plus a ${(statSync(join(ROOT, 'dist/ptybridge-sea.cjs')).size / 1e3).toFixed(0)} kB bundle and the two addons.`,
     '',
     '| start to `listening on` (tcp-listen:0 → tcp:) | median | min | × socat | × bare Node 24 |',
     '|---|---|---|---|---|',
-    ...cases.map((c, k) => `| ${c.name} | ${fmt(median(times[k]))} | ${fmt(Math.min(...times[k]))} | ${(median(times[k]) / socat).toFixed(1)} | ${(median(times[k]) / floor).toFixed(2)} |`),
+    ...cases.map(
+      (c, k) =>
+        `| ${c.name} | ${fmt(median(times[k]))} | ${fmt(Math.min(...times[k]))} | ${(median(times[k]) / socat).toFixed(1)} | ${(median(times[k]) / floor).toFixed(2)} |`,
+    ),
     '',
     '| other starts | time | × bare Node 24 |',
     '|---|---|---|',
@@ -149,9 +177,14 @@ try {
       : ['(arm64: dist/ptybridge-linux-arm64 or qemu-aarch64-static missing, not measured)', '']),
     '| file | size | `.xz` (npm run release) |',
     '|---|---|---|',
-    ...[['linux-x64', BIN], ['linux-arm64', ARM]].map(([t, f]) => {
+    ...[
+      ['linux-x64', BIN],
+      ['linux-arm64', ARM],
+    ].map(([t, f]) => {
       let sz = '—';
-      try { sz = `${(statSync(f).size / 2 ** 20).toFixed(1)} MiB`; } catch {}
+      try {
+        sz = `${(statSync(f).size / 2 ** 20).toFixed(1)} MiB`;
+      } catch {}
       const x = xzSize(`ptybridge-${pkgVersion}-${t}.xz`);
       return `| ${t} | ${sz} | ${x === undefined ? 'not built' : `${(x / 2 ** 20).toFixed(1)} MiB`} |`;
     }),
@@ -171,7 +204,7 @@ try {
     'dgram, dns and fs/promises load at their first use (scripts/bundle.mjs, lazyBuiltins); and the',
     'binary carries ws, yaml, prom-client, the screen model and the web page in a second script',
     'loaded when a route first uses one (SEA_EXTRAS; its own code cache), since V8 loads the main',
-    'script in time that grows with its size (2.7 → 1.5 MB; measured: a 1.1 MB script\'s',
+    "script in time that grows with its size (2.7 → 1.5 MB; measured: a 1.1 MB script's",
     '`--version` was 1.16× bare against 1.50× for the 2.7 MB one, same run). What a tcp route',
     "still pays over `--version`: zod's module evaluation (~14 ms of the route's JS, timed inside the",
     "binary), the endpoint and router modules' top levels, and net.Server.listen's own first use",

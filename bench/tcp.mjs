@@ -38,12 +38,19 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
 }
 
-
 /** `--other NAME=COMMAND…`: kind `ptybridge NAME` runs COMMAND (split on spaces) instead of this tree's build. */
-const others = new Map(args.other.map((o) => {
-  const eq = o.indexOf('=');
-  return [`ptybridge ${o.slice(0, eq)}`, o.slice(eq + 1).split(' ').filter(Boolean)];
-}));
+const others = new Map(
+  args.other.map((o) => {
+    const eq = o.indexOf('=');
+    return [
+      `ptybridge ${o.slice(0, eq)}`,
+      o
+        .slice(eq + 1)
+        .split(' ')
+        .filter(Boolean),
+    ];
+  }),
+);
 
 /** Starts a forwarder to 127.0.0.1:target; resolves with its pid, its port and stop(). */
 function startForwarder(kind, target) {
@@ -173,7 +180,7 @@ const md = `## tcp ↔ tcp forwarding: ptybridge vs socat
 
 Reproduce: \`npm run build:js && node bench/tcp.mjs --gib ${args.gib} --rounds ${ROUNDS} --pings ${PINGS}${args.other.map((o) => ` --other '${o}'`).join('')}\`
 (bench/tcp.mjs; Node ${process.version}, ${readFileSync('/proc/version', 'utf8').split(' ').slice(0, 3).join(' ')},
-${os.cpus().length} cores "${os.cpus()[0]?.model.trim()}"; socat ${(await socatVersion())}).
+${os.cpus().length} cores "${os.cpus()[0]?.model.trim()}"; socat ${await socatVersion()}).
 
 Machine caveat: 2 shared cores, with other engineers' builds and tests running at the same
 time; source, sink and echo server are in the benchmark's own Node process (one core),

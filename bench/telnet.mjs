@@ -20,7 +20,6 @@ const CHUNK = randomBytes(64 * 1024);
 const IAC = 255;
 const escaped = Buffer.from([...CHUNK].flatMap((b) => (b === IAC ? [IAC, IAC] : [b])));
 
-
 /** Writes `total` payload bytes (as `chunk`, which may be the escaped form) with backpressure. */
 async function pump(sock, chunk, payloadPerChunk, total) {
   for (let sent = 0; sent < total; sent += payloadPerChunk) if (!sock.write(chunk)) await once(sock, 'drain');
@@ -34,9 +33,10 @@ async function run(kind, direction) {
   await once(up, 'listening');
   const upPort = up.address().port;
   const port = await freePort();
-  const cmd = kind === 'socat'
-    ? ['socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, `TCP:127.0.0.1:${upPort}`]]
-    : [process.execPath, [PTYBRIDGE, '-q', `tcp-listen:${port}${kind === 'telnet' ? '?telnet' : ''}`, `tcp:127.0.0.1:${upPort}`]];
+  const cmd =
+    kind === 'socat'
+      ? ['socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, `TCP:127.0.0.1:${upPort}`]]
+      : [process.execPath, [PTYBRIDGE, '-q', `tcp-listen:${port}${kind === 'telnet' ? '?telnet' : ''}`, `tcp:127.0.0.1:${upPort}`]];
   const proc = spawn(cmd[0], cmd[1], { stdio: 'ignore' });
   let c;
   for (let i = 0; i < 200; i++) {
@@ -81,7 +81,9 @@ for (const direction of ['up', 'down']) {
     for (let i = 0; i < ROUNDS; i++) xs.push(await run(kind, direction));
     res[kind] = median(xs);
   }
-  rows.push(`| ${direction === 'up' ? 'client → device (unescape)' : 'device → client (escape)'} | ${res.socat.toFixed(0)} | ${res.tcp.toFixed(0)} | ${res.telnet.toFixed(0)} | ${(res.telnet / res.tcp).toFixed(2)} | ${(res.telnet / res.socat).toFixed(2)} |`);
+  rows.push(
+    `| ${direction === 'up' ? 'client → device (unescape)' : 'device → client (escape)'} | ${res.socat.toFixed(0)} | ${res.tcp.toFixed(0)} | ${res.telnet.toFixed(0)} | ${(res.telnet / res.tcp).toFixed(2)} | ${(res.telnet / res.socat).toFixed(2)} |`,
+  );
 }
 console.log(`### telnet mode throughput (${args.mib} MiB random data, median of ${ROUNDS}, ${os.cpus().length} cores)\n`);
 console.log('| direction | socat MB/s | ptybridge tcp MB/s | ptybridge ?telnet MB/s | telnet/tcp | telnet/socat |');

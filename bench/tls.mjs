@@ -20,7 +20,27 @@ const TOTAL = Number(args.mib) * 1024 * 1024;
 const ROUNDS = Number(args.rounds);
 
 const dir = mkdtempSync(join(os.tmpdir(), 'ptyb-bench-tls-'));
-execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', 'k.pem', '-out', 'c.pem'], { cwd: dir, stdio: 'ignore' });
+execFileSync(
+  '/usr/bin/openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    'k.pem',
+    '-out',
+    'c.pem',
+  ],
+  { cwd: dir, stdio: 'ignore' },
+);
 const cert = join(dir, 'c.pem');
 const key = join(dir, 'k.pem');
 
@@ -29,16 +49,27 @@ async function sink() {
   let got = 0;
   let want = Infinity;
   let finish;
-  const server = net.createServer((s) => s.on('data', (b) => {
-    got += b.length;
-    if (got >= want) finish();
-  }));
+  const server = net.createServer((s) =>
+    s.on('data', (b) => {
+      got += b.length;
+      if (got >= want) finish();
+    }),
+  );
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     port: server.address().port,
-    done: (n) => new Promise((r) => { got = 0; want = n; finish = r; }),
-    close: () => new Promise((r) => { server.close(r); server.closeAllConnections?.(); }),
+    done: (n) =>
+      new Promise((r) => {
+        got = 0;
+        want = n;
+        finish = r;
+      }),
+    close: () =>
+      new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections?.();
+      }),
   };
 }
 
@@ -79,7 +110,12 @@ try {
 }
 const p = { mbs: median(results.ptybridge.map((x) => x.mbs)), cpu: median(results.ptybridge.map((x) => x.cpuPerGiB)) };
 const s = { mbs: median(results.socat.map((x) => x.mbs)), cpu: median(results.socat.map((x) => x.cpuPerGiB)) };
-console.log(`tls-listen → tcp, ${args.mib} MiB × ${ROUNDS} rounds, ${CIPHER}, load: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `tls-listen → tcp, ${args.mib} MiB × ${ROUNDS} rounds, ${CIPHER}, load: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log(`ptybridge ${p.mbs.toFixed(0)} MB/s, ${p.cpu.toFixed(2)} CPU s/GiB (rounds: ${results.ptybridge.map((x) => x.mbs.toFixed(0)).join(', ')})`);
 console.log(`socat     ${s.mbs.toFixed(0)} MB/s, ${s.cpu.toFixed(2)} CPU s/GiB (rounds: ${results.socat.map((x) => x.mbs.toFixed(0)).join(', ')})`);
 console.log(`ratio: ${(p.mbs / s.mbs).toFixed(2)}× throughput, ${(p.cpu / s.cpu).toFixed(2)}× CPU per GiB`);

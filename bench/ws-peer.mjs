@@ -23,7 +23,19 @@ server.listen(0, '127.0.0.1', () => console.log(`tcp ${server.address().port}`))
 /** One masked binary frame carrying `payload` (client → server frames must be masked). */
 function maskedFrame() {
   const n = payload.length;
-  const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : n < 65536 ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255]) : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
+  const head =
+    n < 126
+      ? Buffer.from([0x82, 0x80 | n])
+      : n < 65536
+        ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255])
+        : Buffer.concat([
+            Buffer.from([0x82, 0x80 | 127]),
+            (() => {
+              const b = Buffer.alloc(8);
+              b.writeBigUInt64BE(BigInt(n));
+              return b;
+            })(),
+          ]);
   const key = randomBytes(4);
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
   return Buffer.concat([head, key, body]);

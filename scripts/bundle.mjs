@@ -74,7 +74,8 @@ const zodEnglishOnly = {
   name: 'zod-english-only',
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: 'zod-locales', namespace: 'zod-locales' } : undefined);
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: 'zod-locales', namespace: 'zod-locales' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, () => ({
       contents: `export { default as en } from ${JSON.stringify(`${ROOT}node_modules/zod/v4/locales/en.js`)};`,
       loader: 'js',
@@ -92,7 +93,25 @@ const zodEnglishOnly = {
  * time), requiring the real module on first use. Modules every route needs anyway (fs,
  * net, stream, …) stay plain imports.
  */
-const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'dns', 'dns/promises', 'fs/promises', 'http', 'https', 'http2', 'perf_hooks', 'querystring', 'readline', 'tls', 'v8', 'vm', 'worker_threads', 'zlib'];
+const LAZY_BUILTINS = [
+  'child_process',
+  'crypto',
+  'dgram',
+  'dns',
+  'dns/promises',
+  'fs/promises',
+  'http',
+  'https',
+  'http2',
+  'perf_hooks',
+  'querystring',
+  'readline',
+  'tls',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
+];
 const requireHere = createRequire(import.meta.url);
 const lazyBuiltins = {
   name: 'lazy-builtins',

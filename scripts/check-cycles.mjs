@@ -70,7 +70,22 @@ export function cycles(graph) {
  */
 export const LAYERS = [
   ['core', ['core/']],
-  ['base', ['errors.ts', 'log.ts', 'options.ts', 'uri.ts', 'version.ts', 'native.ts', 'sea-cache.ts', 'stop-deadline.ts', 'signals.ts', 'address-hints.ts', 'env-token.ts']],
+  [
+    'base',
+    [
+      'errors.ts',
+      'log.ts',
+      'options.ts',
+      'uri.ts',
+      'version.ts',
+      'native.ts',
+      'sea-cache.ts',
+      'stop-deadline.ts',
+      'signals.ts',
+      'address-hints.ts',
+      'env-token.ts',
+    ],
+  ],
   ['protocols', ['protocols/']],
   ['web', ['web/']],
   ['endpoints', ['endpoints/']],

@@ -13,7 +13,13 @@ try {
   const watcher = await connectTcp(pb.listening[0]!.port);
   let s = '\x1b]0;vm1: setup\x07\x1b[?1049h\x1b[44m\x1b[2J\x1b[1;1H\x1b[1;37m  Setup Utility - Copyright (C) 1985-2026\x1b[K';
   s += '\x1b[3;28H\x1b[1;33m Boot Configuration \x1b[0;44;37m';
-  const rows = ['Boot mode        [UEFI]', 'Secure boot      [Enabled]', 'Boot order 1     [Hard disk]', 'Boot order 2     [Network]', 'Serial console   [ttyS0 115200]'];
+  const rows = [
+    'Boot mode        [UEFI]',
+    'Secure boot      [Enabled]',
+    'Boot order 1     [Hard disk]',
+    'Boot order 2     [Network]',
+    'Serial console   [ttyS0 115200]',
+  ];
   rows.forEach((r, i) => (s += `\x1b[${6 + i * 2};8H${i === 2 ? '\x1b[30;47m' : ''}${r}\x1b[0;44;37m`));
   s += '\x1b[24;1H\x1b[30;46m F1 Help  Arrows Select  Enter Change  F10 Save and exit  Esc Quit\x1b[K\x1b[0;44;37m';
   for (let i = 0; i <= 3000; i++) s += `\x1b[1;66H\x1b[1;37m07:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}`;

@@ -103,11 +103,17 @@ export function loadConfig(file: string): RouteConfig[] {
     }
     const need = hubForm ? (['device', 'doors'] as const) : (['left', 'right'] as const);
     for (const key of need) {
-      if (r[key] === undefined) throw new ConfigError(`${here(key)}: routes[${i}].${key}: missing: a route has left and right (two ends), or device and doors (one shared device, its listeners)`);
+      if (r[key] === undefined)
+        throw new ConfigError(
+          `${here(key)}: routes[${i}].${key}: missing: a route has left and right (two ends), or device and doors (one shared device, its listeners)`,
+        );
     }
     // Each address with its key in the file (routes[i].doors[1]) and where it is.
     const sides: { key: string; at: string; uri: string }[] = hubForm
-      ? [{ key: 'device', at: here('device'), uri: r.device! }, ...r.doors!.map((uri, j) => ({ key: `doors[${j}]`, at: at(offsetOf(doc, ['routes', i, 'doors', j])), uri }))]
+      ? [
+          { key: 'device', at: here('device'), uri: r.device! },
+          ...r.doors!.map((uri, j) => ({ key: `doors[${j}]`, at: at(offsetOf(doc, ['routes', i, 'doors', j])), uri })),
+        ]
       : (['left', 'right'] as const).map((key) => ({ key, at: here(key), uri: r[key]! }));
     // `options.policy` is the hub's `?policy=` for the device, unless its URI says otherwise.
     const parsed = sides.map((side) => {
@@ -129,7 +135,8 @@ export function loadConfig(file: string): RouteConfig[] {
     for (const { e } of endpoints) {
       const res = e.type.role === 'connecting' ? e.type.exclusiveResource : undefined;
       if (!res) continue;
-      if (exclusive.has(res)) throw new ConfigError(`${here('name')}: route "${r.name}" uses ${res}, and so does route "${exclusive.get(res)}"; one process has only one`);
+      if (exclusive.has(res))
+        throw new ConfigError(`${here('name')}: route "${r.name}" uses ${res}, and so does route "${exclusive.get(res)}"; one process has only one`);
       exclusive.set(res, r.name);
     }
     // Routes on one ws-listen address share its server: each needs its own path and the same token, origin, TLS.
@@ -152,16 +159,22 @@ export function loadConfig(file: string): RouteConfig[] {
       const bind = bindOf(e, `routes[${i}].${side}`, sideAt);
       if (!bind) continue;
       const other = binds.find((b) => clash(b, bind));
-      if (other) throw new ConfigError(`${bind.at}: ${bind.key}: ${bind.uri} binds ${bind.what}, as ${other.key} does at ${other.at}; one of them would fail with EADDRINUSE`);
+      if (other)
+        throw new ConfigError(
+          `${bind.at}: ${bind.key}: ${bind.uri} binds ${bind.what}, as ${other.key} does at ${other.at}; one of them would fail with EADDRINUSE`,
+        );
       binds.push(bind);
     }
     // An option that cannot take effect is refused, as on the command line (src/main.ts).
     const optionAt = (key: string) => at(offsetOf(doc, ['routes', i, 'options', key], true));
     for (const key of ['log-max-size', 'log-keep', 'log-fifo'] as const) {
-      if (o[key] !== undefined && o.log === undefined) throw new ConfigError(`${optionAt(key)}: routes[${i}].options.${key}: has no effect without options.log`);
+      if (o[key] !== undefined && o.log === undefined)
+        throw new ConfigError(`${optionAt(key)}: routes[${i}].options.${key}: has no effect without options.log`);
     }
     if (o.policy && plan.kind !== 'hub') {
-      throw new ConfigError(`${optionAt('policy')}: routes[${i}].options.policy: has no effect here: a policy applies to a shared device (pty:, serial:, file:, stdio:, exec:…?share) behind a listener`);
+      throw new ConfigError(
+        `${optionAt('policy')}: routes[${i}].options.policy: has no effect here: a policy applies to a shared device (pty:, serial:, file:, stdio:, exec:…?share) behind a listener`,
+      );
     }
     const log = o.log
       ? {
@@ -172,7 +185,14 @@ export function loadConfig(file: string): RouteConfig[] {
         }
       : undefined;
     const history = result.data.history;
-    routes.push({ name: r.name, plan, log, hex: o.hex ?? false, ...(history !== undefined ? { history } : {}), key: JSON.stringify([sides.map((x) => x.uri), o, history]) });
+    routes.push({
+      name: r.name,
+      plan,
+      log,
+      hex: o.hex ?? false,
+      ...(history !== undefined ? { history } : {}),
+      key: JSON.stringify([sides.map((x) => x.uri), o, history]),
+    });
   });
   return routes;
 }
@@ -199,7 +219,17 @@ function bindOf(e: Endpoint, key: string, at: string): Bind | undefined {
   if (typeof t === 'string') return { space: 'unix', host: '', port: 0, path: resolvePath(t), what: `unix ${resolvePath(t)}`, key, at, uri, web: false };
   if (t.host === undefined || t.port === undefined || t.port === 0) return undefined; // port 0: the OS picks a free one
   const space = e.type.scheme === 'udp-listen' ? 'udp' : 'tcp';
-  return { space, host: t.host, port: t.port, path: '', what: `${space} ${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`, key, at, uri, web: e.type.scheme === 'ws-listen' };
+  return {
+    space,
+    host: t.host,
+    port: t.port,
+    path: '',
+    what: `${space} ${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`,
+    key,
+    at,
+    uri,
+    web: e.type.scheme === 'ws-listen',
+  };
 }
 
 /** Would binding `b` fail because `a` holds its address? Wildcards cover their family (`::` both: Node binds it dual-stack). */
@@ -225,7 +255,14 @@ function keyName(path: (string | number)[]): string {
 }
 
 function knownKeyList(path: (string | number)[]): string[] {
-  const shape = path.length === 0 ? configSchema.shape : path.length === 2 ? routeSchema.shape : path.at(-1) === 'options' ? routeSchema.shape.options.unwrap().shape : undefined;
+  const shape =
+    path.length === 0
+      ? configSchema.shape
+      : path.length === 2
+        ? routeSchema.shape
+        : path.at(-1) === 'options'
+          ? routeSchema.shape.options.unwrap().shape
+          : undefined;
   return shape ? Object.keys(shape) : [];
 }
 
@@ -258,22 +295,32 @@ function offsetOf(doc: Document, path: (string | number)[], atKey = false): numb
 
 /** The --check output: each route's plan (src/plan/plan.ts), options with their defaults. */
 export function describeRoutes(routes: RouteConfig[]): string {
-  return routes
-    .map((r) => {
-      const [head, ...rest] = describePlan(r.plan);
-      return [
-        `${r.name}: ${head}`,
-        ...rest,
-        ...(r.log ? [`  ${'log'.padEnd(8)}  ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`] : []),
-        ...(r.hex ? ['  hex trace on'] : []),
-      ].join('\n');
-    })
-    .join('\n') + '\n';
+  return (
+    routes
+      .map((r) => {
+        const [head, ...rest] = describePlan(r.plan);
+        return [
+          `${r.name}: ${head}`,
+          ...rest,
+          ...(r.log
+            ? [
+                `  ${'log'.padEnd(8)}  ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`,
+              ]
+            : []),
+          ...(r.hex ? ['  hex trace on'] : []),
+        ].join('\n');
+      })
+      .join('\n') + '\n'
+  );
 }
 
 /** 16777216 -> "16M (16777216 bytes)"; sizes that are not whole units in bytes. */
 function formatSize(n: number): string {
-  for (const [unit, scale] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['k', 1024]] as const) {
+  for (const [unit, scale] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['k', 1024],
+  ] as const) {
     if (n >= scale && n % scale === 0) return `${n / scale}${unit} (${n} bytes)`;
   }
   return `${n} bytes`;

@@ -84,7 +84,10 @@ export function schemeHelp(name: string): string {
   if (Object.hasOwn(SUBCOMMANDS, name)) return subcommandHelp(name as keyof typeof SUBCOMMANDS);
   const t = findType(name === '-' ? 'stdio' : name.replace(/:$/, ''));
   if (!t) {
-    const hint = didYouMean(name, registry.map((r) => r.scheme));
+    const hint = didYouMean(
+      name,
+      registry.map((r) => r.scheme),
+    );
     throw new UsageError(`--help: unknown scheme ${quoted(name)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
   }
   return describeType(t);
@@ -94,7 +97,9 @@ function describeType(t: EndpointType): string {
   const opts = describeOptions(t.options);
   const lines = [`${t.scheme}:${t.targetForm} — ${t.summary}`];
   if (t.aliases?.length) lines.push(`aliases: ${t.aliases.map((a) => `${a}:`).join(', ')}`);
-  lines.push(`role: ${t.role}${t.role === 'connecting' ? `, ${t.sharing === 'device' ? 'a shared device behind a listener (hub)' : 'one fresh link per peer behind a listener'}` : ''}`);
+  lines.push(
+    `role: ${t.role}${t.role === 'connecting' ? `, ${t.sharing === 'device' ? 'a shared device behind a listener (hub)' : 'one fresh link per peer behind a listener'}` : ''}`,
+  );
   lines.push('', 'options:');
   if (!opts.length) lines.push('  (none)');
   for (const o of opts) {

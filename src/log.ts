@@ -28,7 +28,13 @@ export function parseLogFormat(text: string): LogFormat {
 export function formatLine(level: Level, msg: string, route: string | undefined, fields: LogFields = {}): string {
   if (format === 'text') return `ptybridge: ${route === undefined ? '' : `[${route}] `}${msg}\n`;
   const { event, ...rest } = fields;
-  const line: Record<string, unknown> = { time: new Date().toISOString(), level, ...(route === undefined ? {} : { route }), event: event ?? 'log', message: msg };
+  const line: Record<string, unknown> = {
+    time: new Date().toISOString(),
+    level,
+    ...(route === undefined ? {} : { route }),
+    event: event ?? 'log',
+    message: msg,
+  };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined && !(k in line)) line[k] = v;
   return `${JSON.stringify(line)}\n`;
 }
@@ -77,7 +83,10 @@ export function holdLines(): void {
 export function releaseLines(started: boolean): void {
   const lines = held ?? [];
   held = undefined;
-  const text = lines.filter((l) => started || !l.announcement).map((l) => l.line).join('');
+  const text = lines
+    .filter((l) => started || !l.announcement)
+    .map((l) => l.line)
+    .join('');
   if (text) writeStderr(text);
 }
 
@@ -117,7 +126,9 @@ export function writeStderr(text: string): void {
     return;
   }
   if (droppedNow) {
-    process.stderr.write(formatLine('warn', `${droppedNow} log lines dropped here: stderr was not read`, undefined, { event: 'log-lines-dropped', lines: droppedNow }));
+    process.stderr.write(
+      formatLine('warn', `${droppedNow} log lines dropped here: stderr was not read`, undefined, { event: 'log-lines-dropped', lines: droppedNow }),
+    );
     droppedNow = 0;
   }
   process.stderr.write(text);

@@ -91,7 +91,14 @@ export async function main(argv: string[]): Promise<number> {
     signals.release('SIGHUP');
     log = createLogger(levelFrom(values.verbose?.length ?? 0, values.quiet ?? false));
     // Only the endpoint types the addresses name are loaded (endpoints/schemes.ts).
-    const [{ parseAddresses }, { withEscapeFlag }, { startPlan }, { openTranscript, transcriptOptions }, { refuseIneffectiveFlags }, { describePlan, planAddresses }] = await Promise.all([
+    const [
+      { parseAddresses },
+      { withEscapeFlag },
+      { startPlan },
+      { openTranscript, transcriptOptions },
+      { refuseIneffectiveFlags },
+      { describePlan, planAddresses },
+    ] = await Promise.all([
       import('./endpoints/schemes.js'),
       import('./endpoints/stdio-tty.js'),
       import('./router/route.js'),
@@ -102,7 +109,8 @@ export async function main(argv: string[]): Promise<number> {
     const addresses = (await parseAddresses(positionals)).map((e) => withEscapeFlag(e, values.escape));
     refuseIneffectiveFlags(values, addresses);
     const plan = planAddresses(addresses);
-    if (values.history !== undefined && plan.kind !== 'hub') throw new UsageError('--history has no effect here: it records a shared device (pty:, serial:, exec:…?share) behind a listener');
+    if (values.history !== undefined && plan.kind !== 'hub')
+      throw new UsageError('--history has no effect here: it records a shared device (pty:, serial:, exec:…?share) behind a listener');
     if (values.check) {
       process.stdout.write(`${describePlan(plan).join('\n')}\n`);
       return 0;

@@ -72,9 +72,5 @@ export function describeNative(): string[] {
       return `  ${name}: cannot load: ${(err as Error).message.split('\n')[0]}`;
     }
   };
-  return [
-    `native addons (${where}):`,
-    check('node-pty', () => loadPtyNative()),
-    check('serialport', () => loadSerialPort()),
-  ];
+  return [`native addons (${where}):`, check('node-pty', () => loadPtyNative()), check('serialport', () => loadSerialPort())];
 }

@@ -17,7 +17,9 @@ export function splitAddress(uri: string): RawAddress {
   if (uri === '-') return { uri, scheme: 'stdio', target: '', query: new Map() };
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):(.*)$/s.exec(uri);
   if (!m) {
-    throw new UsageError(`${quoteUri(uri)}: expected an address of the form scheme:target (for example tcp:localhost:23 or tcp-listen:8080); see ptybridge --help`);
+    throw new UsageError(
+      `${quoteUri(uri)}: expected an address of the form scheme:target (for example tcp:localhost:23 or tcp-listen:8080); see ptybridge --help`,
+    );
   }
   const scheme = m[1]!.toLowerCase();
   const rest = m[2]!;
@@ -90,7 +92,9 @@ export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S):
       const hint = didYouMean(key, known);
       const list = known.length ? `; ${raw.scheme}: takes ${known.join(', ')}` : `; ${raw.scheme}: takes no options`;
       // The value is not shown: a misspelled token= (`tokn=`) holds a secret all the same.
-      throw new UsageError(`${quoteUri(redactSecrets(raw.uri, [key.toLowerCase()]))}: unknown option ${quoted(key)}${hint ? ` (did you mean "${hint}"?)` : list}`);
+      throw new UsageError(
+        `${quoteUri(redactSecrets(raw.uri, [key.toLowerCase()]))}: unknown option ${quoted(key)}${hint ? ` (did you mean "${hint}"?)` : list}`,
+      );
     }
   }
   const result = schema.safeParse(Object.fromEntries(raw.query));

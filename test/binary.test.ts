@@ -1,7 +1,21 @@
 // The single binary (dist/ptybridge), copied alone into an empty directory and run with no Node and no node_modules.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -289,7 +303,11 @@ test('ws-listen: the terminal page is served and a WebSocket round trip is byte-
 test('--metrics and --log-format json from the binary: prom-client is inside; the text passes promtool', async () => {
   const pb = await startBin(['--metrics', '0', '--log-format', 'json', 'exec:cat?share', 'tcp-listen:0']);
   try {
-    const lines = pb.stderr().trim().split('\n').map((l) => JSON.parse(l) as { event: string; url?: string });
+    const lines = pb
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; url?: string });
     const url = lines.find((l) => l.event === 'metrics-listening')?.url;
     assert.ok(url, pb.stderr());
     const text = await (await fetch(url)).text();

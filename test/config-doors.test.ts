@@ -42,7 +42,10 @@ test('a config route with device and two doors: one hub, a read-only door watche
 test('--check refuses a read-only door on a per-peer route, as the run does (both exit 2, one line)', async () => {
   const f = file('readonly-fork.yaml', ['  - name: a', '    left: tcp-listen:0?readonly', '    right: tcp:127.0.0.1:1']);
   const want = `ptybridge: ${f}:3:11: route "a": tcp-listen:0?readonly: ?readonly is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch\n`;
-  for (const args of [['--config', f, '--check'], ['--config', f]]) {
+  for (const args of [
+    ['--config', f, '--check'],
+    ['--config', f],
+  ]) {
     const r = await runPtyb(args);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stderr, want);
@@ -65,12 +68,32 @@ test('--check prints the plan of a command line and opens nothing', async () => 
 
 test('a config route is two ends or a device and its doors: mixed or missing keys, a per-peer device, refused with file:line:col', async (t) => {
   const cases: [string, string[], RegExp][] = [
-    ['both shapes', ['  - name: a', '    left: "pty:"', '    device: "pty:"', '    doors: [tcp-listen:0]'], /:4:11: routes\[0\]\.left: a route has either left and right, or device and doors, not both$/],
-    ['device without doors', ['  - name: a', '    device: "pty:"'], /:3:5: routes\[0\]\.doors: missing: a route has left and right \(two ends\), or device and doors \(one shared device, its listeners\)$/],
+    [
+      'both shapes',
+      ['  - name: a', '    left: "pty:"', '    device: "pty:"', '    doors: [tcp-listen:0]'],
+      /:4:11: routes\[0\]\.left: a route has either left and right, or device and doors, not both$/,
+    ],
+    [
+      'device without doors',
+      ['  - name: a', '    device: "pty:"'],
+      /:3:5: routes\[0\]\.doors: missing: a route has left and right \(two ends\), or device and doors \(one shared device, its listeners\)$/,
+    ],
     ['empty doors', ['  - name: a', '    device: "pty:"', '    doors: []'], /:5:12: routes\[0\]\.doors: expected at least one door$/],
-    ['per-peer device', ['  - name: a', '    device: tcp:127.0.0.1:1', '    doors: [tcp-listen:0]'], /:3:11: route "a": a route with device and doors: the device must be a shared device .*; tcp:127\.0\.0\.1:1 is opened once per peer, not shared$/],
-    ['a door that does not listen', ['  - name: a', '    device: "pty:"', '    doors: [tcp-listen:0, "tcp:127.0.0.1:1"]'], /:3:11: route "a": .*; tcp:127\.0\.0\.1:1 is not a listener$/],
-    ['a bad door', ['  - name: a', '    device: "pty:"', '    doors:', '      - tcp-listen:0', '      - tcp-listen:0?nope'], /:7:9: routes\[0\]\.doors\[1\]: tcp-listen:0\?nope: unknown option "nope"/],
+    [
+      'per-peer device',
+      ['  - name: a', '    device: tcp:127.0.0.1:1', '    doors: [tcp-listen:0]'],
+      /:3:11: route "a": a route with device and doors: the device must be a shared device .*; tcp:127\.0\.0\.1:1 is opened once per peer, not shared$/,
+    ],
+    [
+      'a door that does not listen',
+      ['  - name: a', '    device: "pty:"', '    doors: [tcp-listen:0, "tcp:127.0.0.1:1"]'],
+      /:3:11: route "a": .*; tcp:127\.0\.0\.1:1 is not a listener$/,
+    ],
+    [
+      'a bad door',
+      ['  - name: a', '    device: "pty:"', '    doors:', '      - tcp-listen:0', '      - tcp-listen:0?nope'],
+      /:7:9: routes\[0\]\.doors\[1\]: tcp-listen:0\?nope: unknown option "nope"/,
+    ],
   ];
   for (const [what, lines, want] of cases) {
     await t.test(what, async () => {

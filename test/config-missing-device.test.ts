@@ -86,10 +86,13 @@ test('a missing serial: device waits while the working route serves; it comes up
   const working = await startFakeVm();
   const late = join(dir, 'ttyUSB7');
   const file = join(dir, 'consoles.yaml');
-  writeFileSync(file, yaml([
-    { name: 'vm1', left: `pty:${working.slave}?replay=bytes`, right: `ws-listen:${port}/vm1?token=${TOKEN}` },
-    { name: 'usb7', left: `serial:${late}?baud=115200`, right: `ws-listen:${port}/usb7?token=${TOKEN}` },
-  ]));
+  writeFileSync(
+    file,
+    yaml([
+      { name: 'vm1', left: `pty:${working.slave}?replay=bytes`, right: `ws-listen:${port}/vm1?token=${TOKEN}` },
+      { name: 'usb7', left: `serial:${late}?baud=115200`, right: `ws-listen:${port}/usb7?token=${TOKEN}` },
+    ]),
+  );
   const pb = await startPtyb(['--config', file], { listeners: 2 });
   const peers: Awaited<ReturnType<typeof peer>>[] = [];
   let late2: ReturnType<typeof socatPty> | undefined;
@@ -120,10 +123,13 @@ test('a bare /dev/pts/N missing at start is not waited for: that route does not 
   const working = await startFakeVm();
   const file = join(dir, 'stale.yaml');
   // A pty number far above what this machine hands out (kernel.pty.max is 4096 by default).
-  writeFileSync(file, yaml([
-    { name: 'vm1', left: `pty:${working.slave}`, right: 'tcp-listen:0' },
-    { name: 'stale', left: 'pty:/dev/pts/999999', right: 'tcp-listen:0' },
-  ]));
+  writeFileSync(
+    file,
+    yaml([
+      { name: 'vm1', left: `pty:${working.slave}`, right: 'tcp-listen:0' },
+      { name: 'stale', left: 'pty:/dev/pts/999999', right: 'tcp-listen:0' },
+    ]),
+  );
   const pb = await startPtyb(['--config', file], { listeners: 1 });
   try {
     await until(() => /\[stale\] not started/.test(pb.stderr()), { what: 'the "[stale] not started" line', detail: () => pb.stderr() });
@@ -152,7 +158,10 @@ test('on the command line, --wait-for-device waits for a hub device the same way
     await dev.send(Buffer.from('hello from the device\n'));
     await readUntil(c, 'hello from the device\n');
     c.write('typed');
-    await until(() => dev!.received().toString() === 'typed', { what: 'the device to receive "typed"', detail: () => JSON.stringify(dev!.received().toString()) });
+    await until(() => dev!.received().toString() === 'typed', {
+      what: 'the device to receive "typed"',
+      detail: () => JSON.stringify(dev!.received().toString()),
+    });
   } finally {
     c.destroy();
     const { code } = await pb.stop();

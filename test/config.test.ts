@@ -18,7 +18,16 @@ const consoleServer = (name: string) =>
   });
 
 const yaml = (routes: { name: string; left: string; right: string; log?: string }[]) =>
-  ['version: 1', 'routes:', ...routes.flatMap((r) => [`  - name: ${r.name}`, `    left: ${r.left}`, `    right: ${r.right}`, ...(r.log ? ['    options:', `      log: ${r.log}`] : [])])].join('\n') + '\n';
+  [
+    'version: 1',
+    'routes:',
+    ...routes.flatMap((r) => [
+      `  - name: ${r.name}`,
+      `    left: ${r.left}`,
+      `    right: ${r.right}`,
+      ...(r.log ? ['    options:', `      log: ${r.log}`] : []),
+    ]),
+  ].join('\n') + '\n';
 
 async function talk(port: number, banner: string, text: string): Promise<net.Socket> {
   const c = await connectTcp(port);
@@ -65,7 +74,18 @@ test('three consoles on three ports, isolated; SIGHUP adds a fourth and removes 
 
 test('--check prints the effective routes with defaults and opens nothing', async () => {
   const file = join(dir, 'check.yaml');
-  writeFileSync(file, ['version: 1', 'routes:', '  - name: lab1', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:7001?telnet', '    options: {log: /tmp/lab1.log, log-max-size: 1M}', ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      'routes:',
+      '  - name: lab1',
+      '    left: tcp:127.0.0.1:1',
+      '    right: tcp-listen:7001?telnet',
+      '    options: {log: /tmp/lab1.log, log-max-size: 1M}',
+      '',
+    ].join('\n'),
+  );
   const r = await runPtyb(['--config', file, '--check']);
   assert.equal(r.code, 0, r.stderr);
   // Options with their defaults filled in (other options may join the lists over time).
@@ -75,7 +95,10 @@ test('--check prints the effective routes with defaults and opens nothing', asyn
   assert.match(out[2]!, /^  door      tcp-listen:7001\?telnet  \[nodelay=true telnet=true max=0.*\]$/);
   assert.equal(out[3], '  log       /tmp/lab1.log (rotated once it would pass 1M (1048576 bytes), 5 old files kept)');
   // Without log-max-size the file is never rotated, and it says so in words.
-  writeFileSync(file, ['version: 1', 'routes:', '  - name: lab1', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:7001', '    options: {log: /tmp/lab1.log}', ''].join('\n'));
+  writeFileSync(
+    file,
+    ['version: 1', 'routes:', '  - name: lab1', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:7001', '    options: {log: /tmp/lab1.log}', ''].join('\n'),
+  );
   const never = await runPtyb(['--config', file, '--check']);
   assert.equal(never.code, 0, never.stderr);
   assert.equal(never.stdout.toString().split('\n')[3], '  log       /tmp/lab1.log (never rotated: no log-max-size)');
@@ -98,12 +121,28 @@ test('--check finds every listener clash (tcp, ws on tcp, udp, unix), naming bot
       const r = await runPtyb(['--config', file, '--check']);
       assert.equal(r.code, 2, r.stderr);
       const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      assert.match(r.stderr, new RegExp(`^ptybridge: ${esc(file)}:8:12: routes\\[1\\]\\.right: ${esc(second)} binds ${esc(bound)}, as routes\\[0\\]\\.left does at ${esc(file)}:4:11; one of them would fail with EADDRINUSE\n$`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^ptybridge: ${esc(file)}:8:12: routes\\[1\\]\\.right: ${esc(second)} binds ${esc(bound)}, as routes\\[0\\]\\.left does at ${esc(file)}:4:11; one of them would fail with EADDRINUSE\n$`,
+        ),
+      );
     });
   }
   // Port 0 never clashes (the OS picks), nor do a tcp and a udp listener on one port.
   const file = join(dir, 'no-clash.yaml');
-  writeFileSync(file, ['version: 1', 'routes:', ...route('one', 'tcp-listen:0', 'tcp:127.0.0.1:1'), ...route('two', 'tcp-listen:0', 'tcp:127.0.0.1:1'), ...route('three', 'udp-listen:27123', 'tcp:127.0.0.1:1'), ...route('four', 'tcp-listen:27123', 'tcp:127.0.0.1:1'), ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      'routes:',
+      ...route('one', 'tcp-listen:0', 'tcp:127.0.0.1:1'),
+      ...route('two', 'tcp-listen:0', 'tcp:127.0.0.1:1'),
+      ...route('three', 'udp-listen:27123', 'tcp:127.0.0.1:1'),
+      ...route('four', 'tcp-listen:27123', 'tcp:127.0.0.1:1'),
+      '',
+    ].join('\n'),
+  );
   const ok = await runPtyb(['--config', file, '--check']);
   assert.equal(ok.code, 0, ok.stderr);
 });
@@ -115,10 +154,23 @@ test('SIGHUP says what started, what failed (and why) and what was kept', { time
   writeFileSync(file, yaml([alpha]));
   const pb = await startPtyb(['--config', file]);
   try {
-    writeFileSync(file, yaml([alpha, { name: 'bravo', left: 'tcp:127.0.0.1:1', right: 'tcp-listen:0' }, { name: 'taken', left: 'tcp:127.0.0.1:1', right: `tcp-listen:${blocker.port}` }]));
+    writeFileSync(
+      file,
+      yaml([
+        alpha,
+        { name: 'bravo', left: 'tcp:127.0.0.1:1', right: 'tcp-listen:0' },
+        { name: 'taken', left: 'tcp:127.0.0.1:1', right: `tcp-listen:${blocker.port}` },
+      ]),
+    );
     pb.proc.kill('SIGHUP');
-    const line = (await readUntil(pb.proc.stderr!, /reloaded .*\n/)).toString().split('\n').find((l) => l.includes('reloaded'))!;
-    assert.equal(line, `ptybridge: reloaded ${file}: started "bravo"; failed "taken" (tcp-listen:${blocker.port}: EADDRINUSE (address already in use)); kept "alpha"; stopped none`);
+    const line = (await readUntil(pb.proc.stderr!, /reloaded .*\n/))
+      .toString()
+      .split('\n')
+      .find((l) => l.includes('reloaded'))!;
+    assert.equal(
+      line,
+      `ptybridge: reloaded ${file}: started "bravo"; failed "taken" (tcp-listen:${blocker.port}: EADDRINUSE (address already in use)); kept "alpha"; stopped none`,
+    );
   } finally {
     await pb.stop();
     await blocker.close();
@@ -128,18 +180,50 @@ test('SIGHUP says what started, what failed (and why) and what was kept', { time
 test('a bad config is refused whole: file:line:col and the key, exit 2, nothing listens', async (t) => {
   const good = ['version: 1', 'routes:', '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'];
   const cases: [string, string[], RegExp][] = [
-    ['unknown option key', [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'], /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo" \(did you mean "log"\?\); known: log, log-max-size, log-keep, log-fifo, hex, policy$/],
-    ['bad URI option', [...good, '  - name: two', '    left: tcp:127.0.0.1:1?nodelya', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tcp:127\.0\.0\.1:1\?nodelya: unknown option "nodelya" \(did you mean "nodelay"\?\)$/],
-    ['unknown scheme', [...good, '  - name: two', '    left: tpc:127.0.0.1:1', '    right: tcp-listen:0'], /:7:11: routes\[1\]\.left: tpc:127\.0\.0\.1:1: unknown scheme "tpc" \(did you mean "tcp:"\?\)/],
-    ['duplicate name', [...good, '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'], /:6:11: routes\[1\]\.name: "ok" is also the name of routes\[0\]$/],
+    [
+      'unknown option key',
+      [...good, '  - name: two', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0', '    options:', '      lgo: x.log'],
+      /:10:7: routes\[1\]\.options\.lgo: unknown key "lgo" \(did you mean "log"\?\); known: log, log-max-size, log-keep, log-fifo, hex, policy$/,
+    ],
+    [
+      'bad URI option',
+      [...good, '  - name: two', '    left: tcp:127.0.0.1:1?nodelya', '    right: tcp-listen:0'],
+      /:7:11: routes\[1\]\.left: tcp:127\.0\.0\.1:1\?nodelya: unknown option "nodelya" \(did you mean "nodelay"\?\)$/,
+    ],
+    [
+      'unknown scheme',
+      [...good, '  - name: two', '    left: tpc:127.0.0.1:1', '    right: tcp-listen:0'],
+      /:7:11: routes\[1\]\.left: tpc:127\.0\.0\.1:1: unknown scheme "tpc" \(did you mean "tcp:"\?\)/,
+    ],
+    [
+      'duplicate name',
+      [...good, '  - name: ok', '    left: tcp:127.0.0.1:1', '    right: tcp-listen:0'],
+      /:6:11: routes\[1\]\.name: "ok" is also the name of routes\[0\]$/,
+    ],
     ['missing right', [...good, '  - name: two', '    left: tcp:127.0.0.1:1'], /:6:5: routes\[1\]\.right: /],
     ['wrong version', ['version: 2', ...good.slice(1)], /:1:10: version: expected version: 1$/],
-    ['policy without a hub', [...good, '    options: {policy: exclusive}'], /:6:15: routes\[0\]\.options\.policy: has no effect here: a policy applies to a shared device \(pty:, serial:, file:, stdio:, exec:…\?share\) behind a listener$/],
-    ['log-max-size without log', [...good, '    options: {log-max-size: 16M}'], /:6:15: routes\[0\]\.options\.log-max-size: has no effect without options\.log$/],
-    ['hub option on a device with no listener', [...good, '  - name: two', '    left: pty:?replay=1k', '    right: tcp:127.0.0.1:1'], /:6:11: route "two": pty:\?replay=1k: option "replay" has no effect here: it applies to a shared device behind a listener$/],
+    [
+      'policy without a hub',
+      [...good, '    options: {policy: exclusive}'],
+      /:6:15: routes\[0\]\.options\.policy: has no effect here: a policy applies to a shared device \(pty:, serial:, file:, stdio:, exec:…\?share\) behind a listener$/,
+    ],
+    [
+      'log-max-size without log',
+      [...good, '    options: {log-max-size: 16M}'],
+      /:6:15: routes\[0\]\.options\.log-max-size: has no effect without options\.log$/,
+    ],
+    [
+      'hub option on a device with no listener',
+      [...good, '  - name: two', '    left: pty:?replay=1k', '    right: tcp:127.0.0.1:1'],
+      /:6:11: route "two": pty:\?replay=1k: option "replay" has no effect here: it applies to a shared device behind a listener$/,
+    ],
     [
       'YAML alias bomb (a billion laughs)',
-      ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]`), ...good],
+      [
+        'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+        ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]`),
+        ...good,
+      ],
       /: Excessive alias count .* \(YAML aliases expand to too much\)$/,
     ],
     ['log-fifo without log', [...good, '    options: {log-fifo: true}'], /:6:15: routes\[0\]\.options\.log-fifo: has no effect without options\.log$/],

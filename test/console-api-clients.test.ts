@@ -29,7 +29,20 @@ async function withShell(fn: (port: number, dir: string, log: string) => Promise
 test('ptybridge expect: a login chat exits 0; a pattern that never comes exits 1; a view token cannot send', async () => {
   await withShell(async (port, dir, log) => {
     const url = `http://127.0.0.1:${port}/sh`;
-    const ok = await runPtyb(['expect', url, '--token-file', join(dir, 'full'), '--send', "printf 'login: '; read u; echo \"welcome $u\"\\n", '--expect', 'login: $', '--send', 'root\\n', '--expect', 'welcome (\\w+)']);
+    const ok = await runPtyb([
+      'expect',
+      url,
+      '--token-file',
+      join(dir, 'full'),
+      '--send',
+      'printf \'login: \'; read u; echo "welcome $u"\\n',
+      '--expect',
+      'login: $',
+      '--send',
+      'root\\n',
+      '--expect',
+      'welcome (\\w+)',
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout.toString(), /login: root\r\nwelcome root$/);
     // Its sends are in the transcript under the caller's name, as a typist's.
@@ -48,7 +61,12 @@ test('ptybridge expect: a login chat exits 0; a pattern that never comes exits 1
 });
 
 async function mcpClient(port: number, token: string): Promise<Client> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`], env: { ...process.env, PTYBRIDGE_TOKEN: token } as Record<string, string>, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [PTYBRIDGE, 'mcp', `http://127.0.0.1:${port}`],
+    env: { ...process.env, PTYBRIDGE_TOKEN: token } as Record<string, string>,
+    stderr: 'pipe',
+  });
   const client = new Client({ name: 'ptybridge-test', version: '1' });
   await client.connect(transport);
   return client;
@@ -96,7 +114,10 @@ function shellConfig(dir: string): { file: string; pidFile: string; log: string 
   const pidFile = join(dir, 'shell.pid');
   const log = join(dir, 'transcript.log');
   const file = join(dir, 'consoles.yaml');
-  writeFileSync(file, `version: 1\nroutes:\n  - name: board\n    device: 'exec:sh -c "echo $$ > ${pidFile}; exec sh"?share&replay=screen&log-input'\n    doors: ['unix-listen:${join(dir, 'sock')}?mode=0600']\n    options: { log: ${log} }\n`);
+  writeFileSync(
+    file,
+    `version: 1\nroutes:\n  - name: board\n    device: 'exec:sh -c "echo $$ > ${pidFile}; exec sh"?share&replay=screen&log-input'\n    doors: ['unix-listen:${join(dir, 'sock')}?mode=0600']\n    options: { log: ${log} }\n`,
+  );
   return { file, pidFile, log };
 }
 
@@ -204,7 +225,10 @@ test('ptybridge expect and ptybridge mcp URL end on SIGINT/SIGTERM while a call 
   const port = (silent.address() as { port: number }).port;
   const env = { ...process.env, PTYBRIDGE_TOKEN: FULL };
   try {
-    for (const [args, sig] of [[['expect', `http://127.0.0.1:${port}/x`, 'never'], 'SIGINT'], [['mcp', `http://127.0.0.1:${port}`], 'SIGTERM']] as const) {
+    for (const [args, sig] of [
+      [['expect', `http://127.0.0.1:${port}/x`, 'never'], 'SIGINT'],
+      [['mcp', `http://127.0.0.1:${port}`], 'SIGTERM'],
+    ] as const) {
       const child = spawnTracked(process.execPath, [PTYBRIDGE, ...args], { env });
       const exited = once(child, 'exit');
       // Its first call has reached the server: it is waiting for the answer.

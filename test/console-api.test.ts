@@ -9,16 +9,25 @@ import { ROOT, runTool, startPtyb } from './helpers/ptyb.js';
 const FULL = 'api-full-token';
 const VIEW = 'api-view-token';
 
-async function curl(port: number, path: string, opts: { token?: string; body?: unknown; query?: string } = {}): Promise<{ status: number; body: any; raw: string }> {
+async function curl(
+  port: number,
+  path: string,
+  opts: { token?: string; body?: unknown; query?: string } = {},
+): Promise<{ status: number; body: any; raw: string }> {
   const args = ['-s', '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:${port}/api/consoles/sh/${path}${opts.query ?? ''}`];
   if (opts.token) args.push('-H', `Authorization: Bearer ${opts.token}`);
-  if (opts.body !== undefined) args.push('-H', 'Content-Type: application/json', '--data-binary', typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
+  if (opts.body !== undefined)
+    args.push('-H', 'Content-Type: application/json', '--data-binary', typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
   const r = await runTool('/usr/bin/curl', args);
   const out = r.stdout.toString('utf8');
   const cut = out.lastIndexOf('\n');
   const raw = out.slice(0, cut);
   let body: any;
-  try { body = JSON.parse(raw); } catch { body = undefined; }
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    body = undefined;
+  }
   return { status: Number(out.slice(cut + 1)), body, raw };
 }
 
@@ -35,7 +44,7 @@ async function withShell(fn: (port: number, log: string) => Promise<void>): Prom
 
 test('curl logs in through send and expect; a view token reads but gets 403 on send; the transcript names the API caller', async () => {
   await withShell(async (port, log) => {
-    const s = await curl(port, 'send', { token: FULL, body: { text: "printf 'login: '; read u; echo \"welcome $u\"\\n" } });
+    const s = await curl(port, 'send', { token: FULL, body: { text: 'printf \'login: \'; read u; echo "welcome $u"\\n' } });
     assert.equal(s.status, 200, s.raw);
     const login = await curl(port, 'expect', { token: FULL, body: { regex: 'login: $', since: s.body.next, timeout: 10000 } });
     assert.equal(login.status, 200, login.raw);
@@ -67,7 +76,16 @@ test('hostile input: oversized body, long regex, bad regex, bad key, unknown pat
     assert.equal((await curl(port, 'expect', { token: FULL, body: { regex: 'x', timeout: 10 ** 9 } })).status, 400);
     assert.equal((await curl(port, 'send', { token: FULL, body: { keys: ['Hyper-Q'] } })).status, 400);
     assert.equal((await curl(port, 'send', { token: FULL, body: '[1,2' })).status, 400);
-    const r = await runTool('/usr/bin/curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${FULL}`, `http://127.0.0.1:${port}/api/consoles/nope/output`]);
+    const r = await runTool('/usr/bin/curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      `Authorization: Bearer ${FULL}`,
+      `http://127.0.0.1:${port}/api/consoles/nope/output`,
+    ]);
     assert.equal(r.stdout.toString(), '404');
     const waits = await Promise.all(Array.from({ length: 12 }, () => curl(port, 'expect', { token: FULL, body: { regex: 'never', timeout: 1500 } })));
     const statuses = waits.map((w) => w.status).sort();
@@ -78,7 +96,10 @@ test('hostile input: oversized body, long regex, bad regex, bad key, unknown pat
 
 test('the screen: title, alternate screen and footer as text', async () => {
   await withShell(async (port) => {
-    const s = await curl(port, 'send', { token: FULL, body: { text: "clear; printf '\\\\033]0;my-app\\\\007\\\\033[?1049h\\\\033[2J\\\\033[1;1HTITLE-BAR\\\\033[24;1HF1 Help  F10 Quit'; sleep 30\\n" } });
+    const s = await curl(port, 'send', {
+      token: FULL,
+      body: { text: "clear; printf '\\\\033]0;my-app\\\\007\\\\033[?1049h\\\\033[2J\\\\033[1;1HTITLE-BAR\\\\033[24;1HF1 Help  F10 Quit'; sleep 30\\n" },
+    });
     await curl(port, 'expect', { token: FULL, body: { regex: 'F10 Quit', since: s.body.next, timeout: 10000 } });
     const json = await curl(port, 'screen', { token: VIEW });
     assert.equal(json.status, 200, json.raw);
@@ -103,20 +124,31 @@ test('expect calls with a cursor see every number of a counter once and in order
     const seen: number[] = [];
     const base = `http://127.0.0.1:${port}/api/consoles/sh/expect`;
     for (let k = 0; k < N; k++) {
-      const res = await fetch(base, { method: 'POST', headers: { Authorization: `Bearer ${FULL}` }, body: JSON.stringify({ regex: '\\bn(\\d+)\\r\\n', since, timeout: 10000 }) });
+      const res = await fetch(base, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${FULL}` },
+        body: JSON.stringify({ regex: '\\bn(\\d+)\\r\\n', since, timeout: 10000 }),
+      });
       const body = (await res.json()) as { groups: string[]; next: number; gap: boolean };
       assert.equal(res.status, 200);
       assert.equal(body.gap, false);
       seen.push(Number(body.groups[0]));
       since = body.next;
     }
-    assert.deepEqual(seen, Array.from({ length: N }, (_, i) => i));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: N }, (_, i) => i),
+    );
   });
 });
 
 test('every path in docs/console-api.json answers with a documented status and its keys', async () => {
   const doc = JSON.parse(readFileSync(join(ROOT, 'docs/console-api.json'), 'utf8'));
-  const bodies: Record<string, unknown> = { send: { text: 'echo doc\\n' }, expect: { regex: 'doc', since: 0, timeout: 5000 }, 'wait-quiet': { ms: 100, timeout: 5000 } };
+  const bodies: Record<string, unknown> = {
+    send: { text: 'echo doc\\n' },
+    expect: { regex: 'doc', since: 0, timeout: 5000 },
+    'wait-quiet': { ms: 100, timeout: 5000 },
+  };
   await withShell(async (port) => {
     for (const [path, ops] of Object.entries(doc.paths) as [string, Record<string, any>][]) {
       for (const [method, op] of Object.entries(ops)) {
@@ -150,7 +182,10 @@ test('users-file tokens: the transcript names the user who sent; a view user get
     assert.ok(!Number.isNaN(Date.parse(boots.sh)), JSON.stringify(boots));
     const s = await curl(port, 'send', { token: 'alice-token', body: { text: 'echo by-alice\\n' } });
     assert.equal(s.status, 200, s.raw);
-    assert.equal((await curl(port, 'expect', { token: 'bob-token', body: { regex: '^by-alice', flags: 'm', since: s.body.next, timeout: 10000 } })).status, 200);
+    assert.equal(
+      (await curl(port, 'expect', { token: 'bob-token', body: { regex: '^by-alice', flags: 'm', since: s.body.next, timeout: 10000 } })).status,
+      200,
+    );
     assert.equal((await curl(port, 'send', { token: 'bob-token', body: { text: 'echo by-bob\\n' } })).status, 403);
     const transcript = readFileSync(log, 'utf8');
     assert.match(transcript, /--- api 127\.0\.0\.1 \(alice\) connected[\s\S]*--- alice typed "echo by-alice\\n" ---/);

@@ -35,18 +35,32 @@ async function portOn(hosts: string[]): Promise<number> {
     const s = net.createServer();
     await new Promise<void>((r) => s.listen(0, hosts[0], r));
     const port = (s.address() as net.AddressInfo).port;
-    const others = await Promise.all(hosts.slice(1).map((h) => new Promise<boolean>((r) => {
-      const t = net.createServer().once('error', () => r(false));
-      t.listen(port, h, () => t.close(() => r(true)));
-    })));
+    const others = await Promise.all(
+      hosts.slice(1).map(
+        (h) =>
+          new Promise<boolean>((r) => {
+            const t = net.createServer().once('error', () => r(false));
+            t.listen(port, h, () => t.close(() => r(true)));
+          }),
+      ),
+    );
     await new Promise((r) => s.close(r));
     if (others.every(Boolean)) return port;
   }
 }
 
-test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door under /a/ and /b/, Prometheus config; Chromium: index → console → type → answer on both', { timeout: 120_000 }, async () => {
+test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door under /a/ and /b/, Prometheus config; Chromium: index → console → type → answer on both', {
+  timeout: 120_000,
+}, async () => {
   const files = docFiles();
-  assert.deepEqual(Object.keys(files).sort(), ['consoles.conf', 'consoles.yaml', 'prometheus.yml', 'ptybridge-proxy.conf', 'ptybridge-rules.yml', 'ptybridge.service']);
+  assert.deepEqual(Object.keys(files).sort(), [
+    'consoles.conf',
+    'consoles.yaml',
+    'prometheus.yml',
+    'ptybridge-proxy.conf',
+    'ptybridge-rules.yml',
+    'ptybridge.service',
+  ]);
   const hosts = { a: '127.0.0.2', b: '127.0.0.3' } as const;
   const port = await portOn(Object.values(hosts));
   const metricsPort = await portOn(Object.values(hosts));
@@ -65,11 +79,14 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
       vms[h] = await startFakeVm(join(dir, `vm1-${h}.console`));
       writeFileSync(join(dir, `token-${h}`), `${tokens[h]}\n`);
       const config = join(dir, `consoles-${h}.yaml`);
-      writeFileSync(config, replaceAll(files['consoles.yaml']!, [
-        ['/run/vms/vm1.console', join(dir, `vm1-${h}.console`)],
-        ['127.0.0.2:8080', `${addr}:${port}`],
-        ['/run/credentials/ptybridge.service/token', join(dir, `token-${h}`)],
-      ]));
+      writeFileSync(
+        config,
+        replaceAll(files['consoles.yaml']!, [
+          ['/run/vms/vm1.console', join(dir, `vm1-${h}.console`)],
+          ['127.0.0.2:8080', `${addr}:${port}`],
+          ['/run/credentials/ptybridge.service/token', join(dir, `token-${h}`)],
+        ]),
+      );
       const unitFile = join(dir, h, 'ptybridge.service');
       rmSync(join(dir, h), { recursive: true, force: true });
       mkdirSync(join(dir, h));
@@ -93,29 +110,62 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
     }
     for (const pb of running) {
       // --log-format json: every line an object; the route's name on its lines.
-      const lines = pb.stderr().trim().split('\n').map((l) => JSON.parse(l) as { event: string; route?: string });
-      assert.ok(lines.some((l) => l.event === 'listening' && l.route === 'vm1'), pb.stderr());
+      const lines = pb
+        .stderr()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; route?: string });
+      assert.ok(
+        lines.some((l) => l.event === 'listening' && l.route === 'vm1'),
+        pb.stderr(),
+      );
     }
-    assert.deepEqual(running.map((r) => `${r.listening[0]!.host}:${r.listening[0]!.port}`), [`127.0.0.2:${port}`, `127.0.0.3:${port}`]);
+    assert.deepEqual(
+      running.map((r) => `${r.listening[0]!.host}:${r.listening[0]!.port}`),
+      [`127.0.0.2:${port}`, `127.0.0.3:${port}`],
+    );
 
     // 3. nginx, not as a daemon, with its own prefix; the doc's two files as written but for ports and paths.
     const cert = join(dir, 'consoles.crt');
     const key = join(dir, 'consoles.key');
-    const ssl = await runTool('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=consoles.example.com',
-      '-addext', 'subjectAltName=DNS:consoles.example.com', '-keyout', key, '-out', cert]);
+    const ssl = await runTool('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=consoles.example.com',
+      '-addext',
+      'subjectAltName=DNS:consoles.example.com',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
     assert.equal(ssl.code, 0, ssl.stderr);
     const snippet = join(dir, 'ptybridge-proxy.conf');
     writeFileSync(snippet, files['ptybridge-proxy.conf']!);
-    writeFileSync(join(dir, 'consoles.conf'), replaceAll(files['consoles.conf']!, [
-      ['listen 8443 ssl', `listen 127.0.0.1:${front} ssl`],
-      ['/etc/nginx/tls/consoles.crt', cert],
-      ['/etc/nginx/tls/consoles.key', key],
-      ['127.0.0.2:8080', `127.0.0.2:${port}`],
-      ['127.0.0.3:8080', `127.0.0.3:${port}`],
-      ['/etc/nginx/snippets/ptybridge-proxy.conf', snippet],
-    ]));
+    writeFileSync(
+      join(dir, 'consoles.conf'),
+      replaceAll(files['consoles.conf']!, [
+        ['listen 8443 ssl', `listen 127.0.0.1:${front} ssl`],
+        ['/etc/nginx/tls/consoles.crt', cert],
+        ['/etc/nginx/tls/consoles.key', key],
+        ['127.0.0.2:8080', `127.0.0.2:${port}`],
+        ['127.0.0.3:8080', `127.0.0.3:${port}`],
+        ['/etc/nginx/snippets/ptybridge-proxy.conf', snippet],
+      ]),
+    );
     const temp = (what: string) => `${what}_temp_path ${join(dir, `nginx-${what}`)};`;
-    writeFileSync(join(dir, 'nginx.conf'), `daemon off;\nmaster_process off;\npid ${join(dir, 'nginx.pid')};\nerror_log stderr warn;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}\n  include ${join(dir, 'consoles.conf')};\n}\n`);
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `daemon off;\nmaster_process off;\npid ${join(dir, 'nginx.pid')};\nerror_log stderr warn;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}\n  include ${join(dir, 'consoles.conf')};\n}\n`,
+    );
     const syntax = await runTool('nginx', ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', join(dir, 'nginx.conf')]);
     assert.equal(syntax.code, 0, syntax.stderr);
     nginx = spawnTracked('nginx', ['-p', dir, '-e', 'stderr', '-c', join(dir, 'nginx.conf')]);
@@ -124,13 +174,19 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
 
     // 4. Prometheus: the scrape config and rules check, and each target answers in the text promtool accepts.
     writeFileSync(join(dir, 'ptybridge-rules.yml'), files['ptybridge-rules.yml']!);
-    writeFileSync(join(dir, 'prometheus.yml'), replaceAll(files['prometheus.yml']!, [
-      ['127.0.0.2:9464', `127.0.0.2:${metricsPort}`],
-      ['127.0.0.3:9464', `127.0.0.3:${metricsPort}`],
-    ]));
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      replaceAll(files['prometheus.yml']!, [
+        ['127.0.0.2:9464', `127.0.0.2:${metricsPort}`],
+        ['127.0.0.3:9464', `127.0.0.3:${metricsPort}`],
+      ]),
+    );
     const promCheck = await runTool('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
     assert.equal(promCheck.code, 0, `${promCheck.stdout}${promCheck.stderr}`);
-    for (const target of /targets: \[(.*)\]/.exec(readFileSync(join(dir, 'prometheus.yml'), 'utf8'))![1]!.split(',').map((t) => t.trim().replace(/'/g, ''))) {
+    for (const target of /targets: \[(.*)\]/
+      .exec(readFileSync(join(dir, 'prometheus.yml'), 'utf8'))![1]!
+      .split(',')
+      .map((t) => t.trim().replace(/'/g, ''))) {
       const text = await (await fetch(`http://${target}/metrics`)).text();
       const lint = await runTool('promtool', ['check', 'metrics'], { input: text });
       assert.equal(lint.code, 0, lint.stdout.toString());
@@ -145,12 +201,17 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
     const base = `https://consoles.example.com:${front}`;
-    const screen = () => page.evaluate(() => {
-      const b = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } } }).ptybridge.term.buffer.active;
-      let text = '';
-      for (let i = 0; i < b.length; i++) text += `${b.getLine(i)?.translateToString() ?? ''}\n`;
-      return text;
-    });
+    const screen = () =>
+      page.evaluate(() => {
+        const b = (
+          window as unknown as {
+            ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } };
+          }
+        ).ptybridge.term.buffer.active;
+        let text = '';
+        for (let i = 0; i < b.length; i++) text += `${b.getLine(i)?.translateToString() ?? ''}\n`;
+        return text;
+      });
     for (const h of ['a', 'b'] as const) {
       await page.goto(`${base}/${h}/?token=${tokens[h]}`);
       await page.waitForSelector('#live:text("live")'); // the index's script polls its JSON below the prefix
@@ -166,7 +227,11 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
       await vms[h]!.waitReceived(`hello-${h}\r`);
       vms[h]!.say(`answer-from-${h}\r\n`);
       await page.waitForFunction((want) => {
-        const b = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } } }).ptybridge.term.buffer.active;
+        const b = (
+          window as unknown as {
+            ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } };
+          }
+        ).ptybridge.term.buffer.active;
         for (let i = 0; i < b.length; i++) if (b.getLine(i)?.translateToString().includes(want)) return true;
         return false;
       }, `answer-from-${h}`);

@@ -68,7 +68,9 @@ test('the client ends when the far side goes away, with stdin still open (socat 
   }
 });
 
-test('piping into a pty finishes: the pty gets VEOF at the end of input (cat ends by itself, as with socat), bash runs and ends', { timeout: 60_000 }, async () => {
+test('piping into a pty finishes: the pty gets VEOF at the end of input (cat ends by itself, as with socat), bash runs and ends', {
+  timeout: 60_000,
+}, async () => {
   const viaSocat = await runTool('socat', ['-', 'EXEC:cat,pty'], { input: 'bin\n' });
   assert.deepEqual([viaSocat.code, viaSocat.stdout.toString('latin1')], [0, 'bin\r\nbin\r\n'], 'socat itself');
   const cat = await runPtyb(['-vv', '-', 'exec:cat'], { input: 'bin\n' });
@@ -84,7 +86,9 @@ test('piping into a pty finishes: the pty gets VEOF at the end of input (cat end
   assert.match(bash.stdout.toString('latin1'), /hi-42\r\n/);
 });
 
-test('exec:…?pipes whose command succeeds is a normal end: exit 0, no ERR_STREAM_PREMATURE_CLOSE (a server that reads nothing for a while)', { timeout: 60_000 }, async () => {
+test('exec:…?pipes whose command succeeds is a normal end: exit 0, no ERR_STREAM_PREMATURE_CLOSE (a server that reads nothing for a while)', {
+  timeout: 60_000,
+}, async () => {
   const received: Promise<string>[] = [];
   const server = await tcpServer((s) => {
     s.pause(); // reads nothing for a while
@@ -124,29 +128,31 @@ test('a ws client fed from a pipe waits for the answer before it closes (socat -
   }
 });
 
-test('exec: a command\'s last output is never lost, also when the peer reads it late (the pty master is read to EIO)', { timeout: 120_000 }, async () => {
+test("exec: a command's last output is never lost, also when the peer reads it late (the pty master is read to EIO)", { timeout: 120_000 }, async () => {
   // Output sizes around what the socket and the pty hold: the command exits while ptybridge
   // still has its tail in the master (not read: the peer is behind), or in the pty's buffer.
   const sizes = [150, 230, 300, 450, 600];
-  await Promise.all(sizes.map(async (kb) => {
-    const sock = join(tmp, `late-${kb}.sock`);
-    const pb = await startPtyb(['-v', `exec:/bin/sh -c 'head -c ${kb * 1024} /dev/zero | tr "\\\\0" x; echo; echo final'`, `unix-listen:${sock}`]);
-    try {
-      const s = net.connect(sock);
-      s.pause();
-      await once(s, 'connect');
-      // Late: after the command has exited, or, when the unread peer holds it back, once it
-      // has had 3 s to fill everything it can; then past ptybridge's 1 s wait after an exit.
-      const filled = Date.now() + 3000;
-      await until(() => /exited with status/.test(pb.stderr()) || Date.now() > filled, { what: 'the command to exit or fill what it can' });
-      await sleep(1500);
-      const all = readAll(s);
-      s.resume();
-      const got = (await all).toString('latin1');
-      assert.equal(got.length, kb * 1024 + 9, `${kb} KiB: ${got.length} bytes arrived; ends ${JSON.stringify(got.slice(-12))}`);
-      assert.ok(got.endsWith('x\r\nfinal\r\n'), `${kb} KiB`);
-    } finally {
-      await pb.stop();
-    }
-  }));
+  await Promise.all(
+    sizes.map(async (kb) => {
+      const sock = join(tmp, `late-${kb}.sock`);
+      const pb = await startPtyb(['-v', `exec:/bin/sh -c 'head -c ${kb * 1024} /dev/zero | tr "\\\\0" x; echo; echo final'`, `unix-listen:${sock}`]);
+      try {
+        const s = net.connect(sock);
+        s.pause();
+        await once(s, 'connect');
+        // Late: after the command has exited, or, when the unread peer holds it back, once it
+        // has had 3 s to fill everything it can; then past ptybridge's 1 s wait after an exit.
+        const filled = Date.now() + 3000;
+        await until(() => /exited with status/.test(pb.stderr()) || Date.now() > filled, { what: 'the command to exit or fill what it can' });
+        await sleep(1500);
+        const all = readAll(s);
+        s.resume();
+        const got = (await all).toString('latin1');
+        assert.equal(got.length, kb * 1024 + 9, `${kb} KiB: ${got.length} bytes arrived; ends ${JSON.stringify(got.slice(-12))}`);
+        assert.ok(got.endsWith('x\r\nfinal\r\n'), `${kb} KiB`);
+      } finally {
+        await pb.stop();
+      }
+    }),
+  );
 });

@@ -11,13 +11,18 @@ const dir = mkdtempSync(join(tmpdir(), 'ptyb-examples-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('examples/consoles-loopback.yaml: three consoles, two of them telnet with a transcript', async () => {
-  const ups = await Promise.all([1, 2, 3].map((n) => tcpServer((s) => {
-    s.write(`console-${n}> `);
-    s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase()));
-  })));
+  const ups = await Promise.all(
+    [1, 2, 3].map((n) =>
+      tcpServer((s) => {
+        s.write(`console-${n}> `);
+        s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase()));
+      }),
+    ),
+  );
   // The example's fixed ports, swapped for free ones; its /tmp logs moved into our directory.
   let text = readFileSync(join(ROOT, 'examples/consoles-loopback.yaml'), 'utf8');
-  for (let n = 1; n <= 3; n++) text = text.replace(`127.0.0.1:1710${n}`, `127.0.0.1:${ups[n - 1]!.port}`).replace(`tcp-listen:1700${n}`, `tcp-listen:${await freePort()}`);
+  for (let n = 1; n <= 3; n++)
+    text = text.replace(`127.0.0.1:1710${n}`, `127.0.0.1:${ups[n - 1]!.port}`).replace(`tcp-listen:1700${n}`, `tcp-listen:${await freePort()}`);
   text = text.replaceAll('/tmp/', `${dir}/`);
   const file = join(dir, 'consoles.yaml');
   writeFileSync(file, text);
@@ -44,5 +49,9 @@ test('examples/consoles.yaml (the ser2net replacement) passes --check', async ()
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout.toString(), /^switch1: hub: one shared device, 1 door$/m);
   assert.match(r.stdout.toString(), /policy=exclusive/);
-  assert.match(r.stdout.toString(), /^vm2: hub: one shared device, 1 door\n.*\n  door      ws-listen:127\.0\.0\.1:8080\/console\/vm2\?token-file=\/etc\/ptybridge\/web-token /m, 'the VMs share one web port by path');
+  assert.match(
+    r.stdout.toString(),
+    /^vm2: hub: one shared device, 1 door\n.*\n  door      ws-listen:127\.0\.0\.1:8080\/console\/vm2\?token-file=\/etc\/ptybridge\/web-token /m,
+    'the VMs share one web port by path',
+  );
 });

@@ -18,7 +18,11 @@ test('argv splitting: quotes and backslashes, no shell', () => {
   assert.deepEqual(splitArgs(`a ''`), { argv: ['a', ''] });
   assert.ok('error' in splitArgs(`echo 'open`));
   assert.ok('error' in splitArgs(`echo "open`));
-  assert.deepEqual(parseEnvList('A=1,B=x\\,y,C='), [['A', '1'], ['B', 'x,y'], ['C', '']]);
+  assert.deepEqual(parseEnvList('A=1,B=x\\,y,C='), [
+    ['A', '1'],
+    ['B', 'x,y'],
+    ['C', ''],
+  ]);
   assert.equal(parseEnvList('1A=x'), undefined);
 });
 
@@ -66,10 +70,14 @@ test('exec:...?share: one session for every peer, and a resize control from a pe
   const spy: ListeningType = {
     ...(tcpListen as ListeningType),
     async listen(spec, onLink, ctx) {
-      const l = await (tcpListen as ListeningType).listen(spec, (link) => {
-        peers.push(link);
-        onLink(link);
-      }, ctx);
+      const l = await (tcpListen as ListeningType).listen(
+        spec,
+        (link) => {
+          peers.push(link);
+          onLink(link);
+        },
+        ctx,
+      );
       port = Number(/:(\d+)$/.exec(l.label)![1]);
       return l;
     },

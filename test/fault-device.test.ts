@@ -56,7 +56,9 @@ async function flowsAgain(vm: FakeVm, peers: net.Socket[], tag: string): Promise
 }
 
 for (const scheme of ['pty', 'serial'] as const) {
-  test(`${scheme}: the device vanishes mid-write, returns, vanishes again mid-write, returns: peers stay, are told, bytes flow each time`, { timeout: 120_000 }, async () => {
+  test(`${scheme}: the device vanishes mid-write, returns, vanishes again mid-write, returns: peers stay, are told, bytes flow each time`, {
+    timeout: 120_000,
+  }, async () => {
     const link = join(tmp, `vm-${scheme}`);
     let vm = await startFakeVm(link);
     const pb = await startPtyb(['-v', `${scheme}:${link}`, 'tcp-listen:0']);
@@ -117,7 +119,9 @@ test('pty: the VM powers off while idle and while its output is streaming: the h
   }
 });
 
-test('pty: new pair: programs open and close the slave 20 times (a master alone reads EIO): the device is never lost, bytes flow each time', { timeout: 120_000 }, async () => {
+test('pty: new pair: programs open and close the slave 20 times (a master alone reads EIO): the device is never lost, bytes flow each time', {
+  timeout: 120_000,
+}, async () => {
   const link = join(tmp, 'pair-eio');
   const pb = await startPtyb(['-v', `pty:?link=${link}&replay=0`, 'tcp-listen:0']);
   try {

@@ -42,7 +42,9 @@ test('exec:cat behind ws-listen: 1000 handshakes 10 at a time, half leaving at o
     await withConcurrency(SESSIONS, AT_ONCE, async (i) => {
       const s = await connectTcp(port);
       const key = Buffer.from(`${i}`.padStart(16, 'k')).toString('base64');
-      s.write(`GET /?token=${TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      s.write(
+        `GET /?token=${TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
       const head = (await readWhile(s, (got) => got.includes('\r\n\r\n'))).toString('latin1');
       const status = head.split('\r\n')[0] ?? '';
       if (!status.startsWith('HTTP/1.1 101')) refused.push(`peer ${i}: ${JSON.stringify(status || '(nothing)')}`);

@@ -30,7 +30,7 @@ const WILL = 251;
 interface Flooder {
   name: string;
   door: string;
-    /** `send` hands over one batch and says how many bytes (0: the last batch is not taken yet); `waiting`: bytes not yet taken by the kernel. */
+  /** `send` hands over one batch and says how many bytes (0: the last batch is not taken yet); `waiting`: bytes not yet taken by the kernel. */
   connect(addr: { port: number; path: string }): Promise<{ send(): number; waiting(): number; close(): void }>;
 }
 
@@ -46,7 +46,11 @@ function socketFlooder(name: string, door: string, request: Buffer, unix = false
       s.pause(); // never reads
       const chunk = Buffer.alloc(64 * 1024 - ((64 * 1024) % request.length));
       for (let i = 0; i < chunk.length; i += request.length) request.copy(chunk, i);
-      return { send: () => (s.writableLength > 0 ? 0 : (s.write(chunk), chunk.length)), waiting: () => (s.destroyed ? -1 : s.writableLength), close: () => s.destroy() };
+      return {
+        send: () => (s.writableLength > 0 ? 0 : (s.write(chunk), chunk.length)),
+        waiting: () => (s.destroyed ? -1 : s.writableLength),
+        close: () => s.destroy(),
+      };
     },
   };
 }
@@ -169,7 +173,10 @@ for (const f of FLOODERS) {
       assert.equal(received.length, PAYLOAD.length, 'the reading peer got the whole stream and nothing else');
       assert.equal(sha256(received), sha256(PAYLOAD), 'byte-exact');
       t.diagnostic(`sent ${(sent / MiB).toFixed(1)} MiB, RSS ${(baseline / MiB).toFixed(0)} → ${(rssMax / MiB).toFixed(0)} MiB`);
-      assert.ok(rssMax - baseline < 64 * MiB, `RSS ${(baseline / MiB).toFixed(0)} → max ${(rssMax / MiB).toFixed(0)} MiB while ${(sent / MiB).toFixed(0)} MiB were sent`);
+      assert.ok(
+        rssMax - baseline < 64 * MiB,
+        `RSS ${(baseline / MiB).toFixed(0)} → max ${(rssMax / MiB).toFixed(0)} MiB while ${(sent / MiB).toFixed(0)} MiB were sent`,
+      );
     } finally {
       flooder?.close();
       reader?.destroy();

@@ -49,17 +49,27 @@ const cases: { name: string; command: string; door: keyof typeof doors; listen: 
 ];
 
 for (const c of cases) {
-  test(`${PEERS} peers that connect and close at once (${c.name}): no command left running, descriptors back where they were`, { timeout: 120_000 }, async () => {
+  test(`${PEERS} peers that connect and close at once (${c.name}): no command left running, descriptors back where they were`, {
+    timeout: 120_000,
+  }, async () => {
     const pb = await startPtyb([c.command, c.listen()]);
     try {
       const pid = pb.proc.pid!;
       // One peer first, so that what is opened once (the native pty module, the epoll fd) is in the baseline.
       await doors[c.door](pb, 1);
-      await until(() => childPids(pid).length === 0, { timeout: 20_000, what: 'the first peer\'s command to be gone' });
+      await until(() => childPids(pid).length === 0, { timeout: 20_000, what: "the first peer's command to be gone" });
       const fdBefore = fdCount(pid);
       await withConcurrency(PEERS, AT_ONCE, (i) => doors[c.door](pb, i));
-      await until(() => childPids(pid).length === 0, { timeout: 30_000, what: `the commands of ${PEERS} peers that left to end`, detail: () => `${childPids(pid).length} still run` });
-      await until(() => fdCount(pid) <= fdBefore, { timeout: 20_000, what: `the fds to come back to ${fdBefore}`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
+      await until(() => childPids(pid).length === 0, {
+        timeout: 30_000,
+        what: `the commands of ${PEERS} peers that left to end`,
+        detail: () => `${childPids(pid).length} still run`,
+      });
+      await until(() => fdCount(pid) <= fdBefore, {
+        timeout: 20_000,
+        what: `the fds to come back to ${fdBefore}`,
+        detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`,
+      });
       assert.equal(pb.proc.exitCode, null, 'ptybridge still runs');
       assert.doesNotMatch(pb.stderr(), /\n\s+at /, 'no stack trace');
     } finally {

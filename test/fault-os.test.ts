@@ -18,7 +18,10 @@ test('unix-listen ?mode=0600: another user cannot connect (EACCES); ?mode=0666: 
   chmodSync(dir, 0o755); // the directory is open; only the socket's mode decides
   const up = await tcpServer((s) => s.pipe(s));
   try {
-    for (const [mode, allowed] of [['0600', false], ['0666', true]] as const) {
+    for (const [mode, allowed] of [
+      ['0600', false],
+      ['0666', true],
+    ] as const) {
       const path = join(dir, `s${mode}.sock`);
       const pb = await startPtyb([`unix-listen:${path}?mode=${mode}`, `tcp:127.0.0.1:${up.port}`]);
       try {
@@ -42,7 +45,9 @@ test('unix-listen ?mode=0600: another user cannot connect (EACCES); ?mode=0666: 
   }
 });
 
-test('file: on a full disk (1 MiB tmpfs): one line naming the file and ENOSPC, exit 1, the bytes that fit are a prefix', { skip: !isRoot && 'needs root to mount a tmpfs' }, async () => {
+test('file: on a full disk (1 MiB tmpfs): one line naming the file and ENOSPC, exit 1, the bytes that fit are a prefix', {
+  skip: !isRoot && 'needs root to mount a tmpfs',
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-full-'));
   const mnt = join(dir, 'mnt');
   mkdirSync(mnt);

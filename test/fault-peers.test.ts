@@ -143,7 +143,11 @@ test('?idle: a peer that goes silent and stops reading (half-open) is cut; an ac
       silent.resume();
       await ended;
       silent.destroy();
-      assert.equal(active.destroyed, false, `the active peer is still connected (${activeError?.message ?? 'no error'}, ${sent} bytes sent over ${Date.now() - started} ms)\n${pb.stderr()}`);
+      assert.equal(
+        active.destroyed,
+        false,
+        `the active peer is still connected (${activeError?.message ?? 'no error'}, ${sent} bytes sent over ${Date.now() - started} ms)\n${pb.stderr()}`,
+      );
     } finally {
       talking = false;
       await talk;
@@ -166,7 +170,14 @@ test('?keepalive: accepted and connected sockets probe silent peers (ss shows th
     const port = pb.listening[0]!.port;
     const c = await connectTcp(port);
     const ss = () => execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} or dport = :${upstream.port} )`], { encoding: 'utf8' });
-    await until(() => /timer:\(keepalive/.test(ss()) && ss().split('\n').filter((l) => /keepalive/.test(l)).length >= 2, { what: 'both sockets to run a keepalive timer', detail: ss });
+    await until(
+      () =>
+        /timer:\(keepalive/.test(ss()) &&
+        ss()
+          .split('\n')
+          .filter((l) => /keepalive/.test(l)).length >= 2,
+      { what: 'both sockets to run a keepalive timer', detail: ss },
+    );
     c.destroy();
     // Off means off.
     const pb2 = await startPtyb(['tcp-listen:0?keepalive=0', `tcp:127.0.0.1:${upstream.port}?keepalive=0`]);

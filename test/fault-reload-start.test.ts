@@ -53,7 +53,8 @@ function stderrOf(proc: ChildProcess) {
     text: () => text,
     async waitFor(re: RegExp): Promise<void> {
       while (!re.test(text)) {
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`exited (${proc.exitCode ?? proc.signalCode}) before ${re}:\n${text.slice(-3000)}`);
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          throw new Error(`exited (${proc.exitCode ?? proc.signalCode}) before ${re}:\n${text.slice(-3000)}`);
         await Promise.race([once(proc.stderr!, 'data'), exited]);
       }
     },
@@ -142,7 +143,10 @@ test('a reload asked for while the routes start waits for the start: no route st
   const file = join(dir, 'inproc.yaml');
   writeFileSync(file, yaml(ports.map((p, i) => ({ name: `r${i}`, left: `tcp:127.0.0.1:${echo.port}`, right: `tcp-listen:127.0.0.1:${p}` }))));
   const lines: string[] = [];
-  const set = new RouteSet('error', createLogger('error', (l) => lines.push(l)));
+  const set = new RouteSet(
+    'error',
+    createLogger('error', (l) => lines.push(l)),
+  );
   try {
     const starting = set.start(loadConfig(file));
     // The reload comes in the same turn as the start, as a SIGHUP handled right after the handlers went in.

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { acceptOne, connectTcp, startPtyb, } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, startPtyb } from './helpers/ptyb.js';
 import { MiB } from './helpers/load.js';
 import { until } from './helpers/until.js';
 

@@ -68,7 +68,8 @@ test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or
         ws.send(Buffer.from(`hello ${i}`));
         await once(ws, 'message');
         ws.close();
-      } else if (i % 3 === 1) ws.terminate(); // no close frame: the TCP connection just goes
+      } else if (i % 3 === 1)
+        ws.terminate(); // no close frame: the TCP connection just goes
       else {
         ws.send(Buffer.alloc(8192, 1));
         ws.close(1001);
@@ -76,14 +77,24 @@ test(`churn: ${CHURN} WebSocket connect/disconnect cycles on ws-listen; no fd or
       if (ws.readyState !== WebSocket.CLOSED) await once(ws, 'close');
     };
     await withConcurrency(200, 50, cycle);
-    await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'the warm-up\'s connections to close (at most 30 fds)', detail: () => fdTargets(pid).join(' ') });
+    await until(() => fdCount(pid) <= 30, {
+      timeout: 20_000,
+      what: "the warm-up's connections to close (at most 30 fds)",
+      detail: () => fdTargets(pid).join(' '),
+    });
     const fdBefore = fdCount(pid);
     const rssBefore = rssBytes(pid);
     await withConcurrency(CHURN, 50, cycle);
-    await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `the fds to settle at ${fdBefore} + 2`, detail: () => `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
+    await until(() => fdCount(pid) <= fdBefore + 2, {
+      timeout: 20_000,
+      what: `the fds to settle at ${fdBefore} + 2`,
+      detail: () => `fds ${fdBefore} → ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`,
+    });
     const rssAfter = rssBytes(pid);
     assert.ok(rssAfter < rssBefore + 64 * MiB, `RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB`);
-    process.stderr.write(`# ws-listen churn: ${CHURN} cycles, fds ${fdBefore} → ${fdCount(pid)}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`);
+    process.stderr.write(
+      `# ws-listen churn: ${CHURN} cycles, fds ${fdBefore} → ${fdCount(pid)}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`,
+    );
     await echoOnce(url);
   } finally {
     await pb.stop();
@@ -141,7 +152,12 @@ async function readRandomlyUntil(stream: import('node:stream').Duplex, bytes: nu
 
 /** Any JSON control, any JSON, any text, any bytes. */
 const controlFrame = fc.oneof(
-  fc.record({ type: fc.constantFrom('resize', 'break', 'line', 'modem', 'x', ''), cols: fc.anything(), rows: fc.anything(), ms: fc.anything(), baud: fc.anything() }, { requiredKeys: ['type'] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      { type: fc.constantFrom('resize', 'break', 'line', 'modem', 'x', ''), cols: fc.anything(), rows: fc.anything(), ms: fc.anything(), baud: fc.anything() },
+      { requiredKeys: ['type'] },
+    )
+    .map((o) => JSON.stringify(o)),
   fc.json(),
   fc.string({ unit: 'binary', maxLength: 200 }),
   fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
@@ -195,7 +211,11 @@ test('control channel against a device hub: resizes, breaks and garbage reach a 
     // (kept in the pty until it opens it), then answers, which the peer must get.
     const slave = /pty (\/dev\/pts\/\d+) ready/.exec(pb.stderr())![1]!;
     const ws = await openWs(url, { protocols: ['binary'] });
-    const reader = spawnTracked('/usr/bin/python3', ['-c', 'import os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_NOCTTY)\nd=b""\nwhile b"fuzz" not in d: d+=os.read(fd,100)\nos.write(fd,b"from the device\\n")\nprint(d.decode(errors="replace"),flush=True)', slave]);
+    const reader = spawnTracked('/usr/bin/python3', [
+      '-c',
+      'import os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_NOCTTY)\nd=b""\nwhile b"fuzz" not in d: d+=os.read(fd,100)\nos.write(fd,b"from the device\\n")\nprint(d.decode(errors="replace"),flush=True)',
+      slave,
+    ]);
     const out = readAll(reader.stdout!);
     const got = new Promise<string>((resolve) => {
       let text = '';

@@ -183,7 +183,8 @@ for (const { door, file, before, send } of DOORS) {
   test(`${door} → file:${file || ' (existing content)'}: 1 MiB from the client lands byte-exact after the content; nothing refused`, async () => {
     const p = path.join(dir, `door-${door}`);
     if (before) fs.writeFileSync(p, before);
-    const listen = door === 'unix-listen' ? `unix-listen:${path.join(dir, `${door}.sock`)}` : door === 'ws-listen' ? 'ws-listen:0?token=file-test' : 'tcp-listen:0';
+    const listen =
+      door === 'unix-listen' ? `unix-listen:${path.join(dir, `${door}.sock`)}` : door === 'ws-listen' ? 'ws-listen:0?token=file-test' : 'tcp-listen:0';
     const pb = await startPtyb(['-v', listen, `file:${p}${file}`]);
     try {
       const payload = randomBytes(MiB);
@@ -196,7 +197,7 @@ for (const { door, file, before, send } of DOORS) {
       const got = fs.readFileSync(p);
       assert.equal(got.length, want);
       assert.equal(got.subarray(0, before.length).toString(), before, 'the content is kept');
-      assert.equal(sha256(got.subarray(before.length)), sha256(payload), 'the client\'s bytes, byte-exact');
+      assert.equal(sha256(got.subarray(before.length)), sha256(payload), "the client's bytes, byte-exact");
       await pb.logged(new RegExp(`file ${p}: all of its content sent; what peers send is still written to it\\n`));
     } finally {
       await pb.stop();

@@ -40,7 +40,10 @@ test('the checker names an import up the layers and a module in no layer', async
     writeFileSync(path.join(dir, 'stray.ts'), 'export const stray = 1;\n');
     const r = await runTool(process.execPath, [CHECK, dir]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'upward import: endpoints/tcp.ts -> router/hub.ts: endpoints imports router, a layer above it\nupward import: stray.ts: is in no layer (add it to LAYERS in scripts/check-cycles.mjs and to docs/ARCHITECTURE.md)\n');
+    assert.equal(
+      r.stderr,
+      'upward import: endpoints/tcp.ts -> router/hub.ts: endpoints imports router, a layer above it\nupward import: stray.ts: is in no layer (add it to LAYERS in scripts/check-cycles.mjs and to docs/ARCHITECTURE.md)\n',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

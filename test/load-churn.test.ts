@@ -43,18 +43,28 @@ async function churn(pb: Running, port: number, label: string): Promise<void> {
   const pid = pb.proc.pid!;
   // Warm up: lazily created handles (DNS, timers) and JIT are not leaks.
   await withConcurrency(300, CONCURRENCY, (i) => cycle(port, i));
-  await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'the warm-up\'s connections to close (at most 30 fds)', detail: () => fdTargets(pid).join(' ') });
+  await until(() => fdCount(pid) <= 30, {
+    timeout: 20_000,
+    what: "the warm-up's connections to close (at most 30 fds)",
+    detail: () => fdTargets(pid).join(' '),
+  });
   const fdBefore = fdCount(pid);
   const rssBefore = rssBytes(pid);
   await withConcurrency(CYCLES, CONCURRENCY, (i) => cycle(port, i));
   // Closing finishes asynchronously on ptybridge's side; give it time, then count.
-  await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `${label}: the fds to settle at ${fdBefore} + 2 after ${CYCLES} cycles`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
+  await until(() => fdCount(pid) <= fdBefore + 2, {
+    timeout: 20_000,
+    what: `${label}: the fds to settle at ${fdBefore} + 2 after ${CYCLES} cycles`,
+    detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`,
+  });
   const fdAfter = fdCount(pid);
   const rssAfter = rssBytes(pid);
   // Generous: V8 grows its heap and keeps it; a leak of a few KiB per cycle would pass 64 MiB over 10 000 cycles.
   assert.ok(rssAfter < rssBefore + 64 * MiB, `${label}: RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB`);
   assert.doesNotMatch(pb.stderr(), /internal error|EMFILE/, `${label}: stderr`);
-  process.stderr.write(`# ${label}: ${CYCLES} cycles, fds ${fdBefore} → ${fdAfter}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`);
+  process.stderr.write(
+    `# ${label}: ${CYCLES} cycles, fds ${fdBefore} → ${fdAfter}, RSS ${(rssBefore / MiB).toFixed(1)} → ${(rssAfter / MiB).toFixed(1)} MiB\n`,
+  );
 }
 
 test(`churn: ${CYCLES} connect/disconnect cycles on tcp-listen with a per-peer tcp upstream`, async () => {
@@ -102,7 +112,11 @@ test(`churn: ${CYCLES} cycles on a rendezvous of two tcp-listen (half of the pee
     // with a ghost and closed when it was found gone (ECONNRESET in `b`, or `a` waiting forever).
     const gone = () => pb.stderr().split('left before a partner came').length - 1;
     await until(() => gone() === CYCLES / 2, { timeout: 60_000, what: `all ${CYCLES / 2} churn peers to be seen leaving`, detail: () => `${gone()} seen` });
-    await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `the fds to settle at ${fdBefore} + 2`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
+    await until(() => fdCount(pid) <= fdBefore + 2, {
+      timeout: 20_000,
+      what: `the fds to settle at ${fdBefore} + 2`,
+      detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`,
+    });
     // A new pair still meets, and meets each other, not a ghost of the churn.
     const a = await connectTcp(l!.port);
     const b = await connectTcp(r!.port);

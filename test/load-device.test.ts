@@ -73,7 +73,7 @@ async function wsCycle(url: string, i: number): Promise<void> {
 async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: number) => Promise<void>, label: string): Promise<void> {
   const pid = pb.proc.pid!;
   await withConcurrency(300, CONCURRENCY, cycle); // warm-up: JIT and lazily made handles are not leaks
-  await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: 'the warm-up\'s peers to close (at most 30 fds)', detail: () => fdTargets(pid).join(' ') });
+  await until(() => fdCount(pid) <= 30, { timeout: 20_000, what: "the warm-up's peers to close (at most 30 fds)", detail: () => fdTargets(pid).join(' ') });
   const fdBefore = fdCount(pid);
   const rssBefore = rssBytes(pid);
   // The device writes while peers come and go: fan-out hits peers in every state of teardown.
@@ -94,7 +94,11 @@ async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: numb
     await talker;
   }
   // Peers that half-closed are kept 500 ms (socat -t); closing finishes asynchronously.
-  await until(() => fdCount(pid) <= fdBefore + 2, { timeout: 20_000, what: `${label}: the fds to settle at ${fdBefore} + 2 after ${cycles} cycles`, detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}` });
+  await until(() => fdCount(pid) <= fdBefore + 2, {
+    timeout: 20_000,
+    what: `${label}: the fds to settle at ${fdBefore} + 2 after ${cycles} cycles`,
+    detail: () => `fds ${fdCount(pid)}: ${fdTargets(pid).join(' ')}`,
+  });
   const fdAfter = fdCount(pid);
   const rssAfter = rssBytes(pid);
   // RSS grows while V8 and malloc reach their working size and keeps it (every peer is sent
@@ -108,7 +112,11 @@ async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: numb
   assert.doesNotMatch(pb.stderr(), /internal error|EMFILE|TypeError|RangeError|at .*\.m?js:\d+/, `${label}: stderr`);
   // The hub's own count: every peer that came has left (-v logs "left" once per peer).
   const count = (what: string) => pb.stderr().split(what).length - 1;
-  await until(() => count(' left') === count(' connected ('), { timeout: 20_000, what: `${label}: every peer that connected to be logged leaving`, detail: () => `${count(' connected (')} connected, ${count(' left')} left` });
+  await until(() => count(' left') === count(' connected ('), {
+    timeout: 20_000,
+    what: `${label}: every peer that connected to be logged leaving`,
+    detail: () => `${count(' connected (')} connected, ${count(' left')} left`,
+  });
   assert.ok(count(' connected (') >= cycles / 2, `${label}: ${count(' connected (')} peers reached the hub`);
   process.stderr.write(`# ${label}: ${cycles} cycles, fds ${fdBefore} → ${fdAfter}, RSS ${mib(rssBefore)} → ${mib(rssHalf)} → ${mib(rssAfter)} MiB\n`);
 }
@@ -133,7 +141,9 @@ test(`churn: ${CYCLES} tcp peers come and go on a shared pty: hub; no fd or memo
   }
 });
 
-test(`churn: ${WS_CYCLES} WebSocket peers come and go on a shared pty: hub behind ws-listen; no leak; the device still serves`, { timeout: 180_000 }, async () => {
+test(`churn: ${WS_CYCLES} WebSocket peers come and go on a shared pty: hub behind ws-listen; no leak; the device still serves`, {
+  timeout: 180_000,
+}, async () => {
   const vm = await startFakeVm();
   const pb = await startPtyb(['-v', `pty:${vm.slave}`, withToken('ws-listen:0')]);
   try {

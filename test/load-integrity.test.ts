@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { acceptOne, connectTcp, startPtyb, } from './helpers/ptyb.js';
+import { acceptOne, connectTcp, startPtyb } from './helpers/ptyb.js';
 import { MiB, Payload, readRandomly, writeRandomly } from './helpers/load.js';
 
 /** Bytes per direction; 1 GiB by hand: PTYB_INTEGRITY_BYTES=1073741824. */

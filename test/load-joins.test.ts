@@ -32,7 +32,9 @@ async function leave(sockets: net.Socket[]): Promise<void> {
   await Promise.all(sockets.map((s) => (s.closed ? undefined : once(s, 'close'))));
 }
 
-test('3 000 peers join and leave a read-only door, past the default cap of 1 024: the web door answers, a peer gets the exact bytes, SIGTERM exits 0', { timeout: 240_000 }, async () => {
+test('3 000 peers join and leave a read-only door, past the default cap of 1 024: the web door answers, a peer gets the exact bytes, SIGTERM exits 0', {
+  timeout: 240_000,
+}, async () => {
   let device: net.Socket | undefined;
   const server = await tcpServer((s) => {
     device = s;

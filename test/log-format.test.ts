@@ -21,7 +21,9 @@ function parseLines(stderr: string): Line[] {
   });
 }
 
-test('--log-format json: a config route\'s lines carry its name, events (listening, peer-connected, peer-left, stopping) and fields', { timeout: 30_000 }, async () => {
+test("--log-format json: a config route's lines carry its name, events (listening, peer-connected, peer-left, stopping) and fields", {
+  timeout: 30_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-logjson-'));
   const file = join(dir, 'c.yaml');
   writeFileSync(file, 'version: 1\nroutes:\n  - { name: shell, left: "exec:cat?share", right: "tcp-listen:0" }\n');
@@ -70,7 +72,9 @@ test('--log-format json: a usage error is one JSON line (exit 2); a bad format i
   assert.equal(text.stderr, 'ptybridge: tcp:nohost: expected host:port, got "nohost"\n');
 });
 
-test('--log-format json: a per-peer route speaks the hub\'s vocabulary (peer-connected, peer-left with bytes), no bare "log" events; listening is info at the default level', { timeout: 30_000 }, async () => {
+test('--log-format json: a per-peer route speaks the hub\'s vocabulary (peer-connected, peer-left with bytes), no bare "log" events; listening is info at the default level', {
+  timeout: 30_000,
+}, async () => {
   const upstream = await tcpServer((s) => s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase())).on('end', () => s.end()));
   const quiet = await startPtyb(['--log-format', 'json', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
   const pb = await startPtyb(['-v', '--log-format', 'json', 'tcp-listen:0', `tcp:127.0.0.1:${upstream.port}`]);
@@ -88,7 +92,10 @@ test('--log-format json: a per-peer route speaks the hub\'s vocabulary (peer-con
     assert.deepEqual([joined.level, joined.role, joined.door, joined.peers], ['info', 'full', 'tcp-listen', 1]);
     const left = lines.find((l) => l.event === 'peer-left')!;
     assert.deepEqual([left.peer, left.bytes_in, left.bytes_out, left.upstream], [joined.peer, 4, 4, `tcp 127.0.0.1:${upstream.port}`]);
-    assert.deepEqual(lines.filter((l) => l.event === 'log').map((l) => l.message), []);
+    assert.deepEqual(
+      lines.filter((l) => l.event === 'log').map((l) => l.message),
+      [],
+    );
   } finally {
     await quiet.stop();
     await pb.stop();

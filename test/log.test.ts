@@ -17,7 +17,7 @@ const dir = () => {
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const STAMP = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] /;
 
-test('--log: the device side\'s output with a timestamp at each line start, connect and leave events, appended', async () => {
+test("--log: the device side's output with a timestamp at each line start, connect and leave events, appended", async () => {
   const file = join(dir(), 'console.log');
   const upstream = await tcpServer((s) => {
     s.write('login: ');
@@ -43,17 +43,14 @@ test('--log: the device side\'s output with a timestamp at each line start, conn
   const lines = text.split('\n').filter((l) => l !== '');
   for (const l of lines) assert.match(l, STAMP, `every line starts with a timestamp: ${JSON.stringify(l)}`);
   const body = lines.map((l) => l.replace(STAMP, ''));
-  assert.deepEqual(body.slice(0, 5).map((l) => l.replace(/tcp \S+/g, 'tcp X')), [
-    '--- tcp X connected to tcp X ---',
-    'login: root\r',
-    'welcome\r',
-    '# ',
-    '--- tcp X left ---',
-  ]);
+  assert.deepEqual(
+    body.slice(0, 5).map((l) => l.replace(/tcp \S+/g, 'tcp X')),
+    ['--- tcp X connected to tcp X ---', 'login: root\r', 'welcome\r', '# ', '--- tcp X left ---'],
+  );
   await upstream.close();
 });
 
-test('--log on a shared device (hub): the device\'s bytes exactly, with peer join/leave and device lost/reopened in place', async () => {
+test("--log on a shared device (hub): the device's bytes exactly, with peer join/leave and device lost/reopened in place", async () => {
   const d = dir();
   const file = join(d, 'vm.log');
   const link = join(d, 'vm-console');
@@ -91,7 +88,12 @@ test('--log on a shared device (hub): the device\'s bytes exactly, with peer joi
   const lines = text.split('\n');
   assert.equal(lines.pop(), '', 'the transcript ends with a line end');
   for (const l of lines) assert.match(l, STAMP, `every line starts with a timestamp: ${JSON.stringify(l)}`);
-  const body = lines.map((l) => l.replace(STAMP, '').replace(/tcp 127\.0\.0\.1:\d+/, 'tcp PEER').replace(/ lost: .*---$/, ' lost: WHY ---'));
+  const body = lines.map((l) =>
+    l
+      .replace(STAMP, '')
+      .replace(/tcp 127\.0\.0\.1:\d+/, 'tcp PEER')
+      .replace(/ lost: .*---$/, ' lost: WHY ---'),
+  );
   assert.deepEqual(body, [
     `--- device pty ${link} attached ---`,
     'login: boot line 1\r',
@@ -135,7 +137,9 @@ test('--log-max-size rotates: FILE, FILE.1 … FILE.keep, nothing older', async 
   assert.ok(statSync(`${file}.1`).size <= 2048, `FILE.1 is ${statSync(`${file}.1`).size} bytes`);
 });
 
-test('a log nobody can write (a FIFO with no reader, --log-fifo) never stalls data: 24 MiB pass byte-exact, the loss is counted', { timeout: 60_000 }, async () => {
+test('a log nobody can write (a FIFO with no reader, --log-fifo) never stalls data: 24 MiB pass byte-exact, the loss is counted', {
+  timeout: 60_000,
+}, async () => {
   const d = dir();
   const fifo = join(d, 'stuck.log');
   assert.equal((await runTool('mkfifo', [fifo])).code, 0);
@@ -172,13 +176,15 @@ test('a device that prints an event line cannot forge one: written as device out
   try {
     const c = await connectTcp(pb.listening[0]!.port);
     c.end();
-    assert.equal((await readAll(c)).toString(), `${forged}\r\n`, 'the peer gets the device\'s bytes as they are');
+    assert.equal((await readAll(c)).toString(), `${forged}\r\n`, "the peer gets the device's bytes as they are");
     await until(() => existsSync(file) && readFileSync(file, 'utf8').includes(' left ---'));
   } finally {
     await pb.stop();
     await upstream.close();
   }
-  const body = readFileSync(file, 'utf8').split('\n').map((l) => l.replace(STAMP, ''));
+  const body = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(STAMP, ''));
   assert.ok(!body.some((l) => l.startsWith(forged)), body.join('\n'));
   assert.ok(body.includes(`\\${forged}\r`), body.join('\n'));
 });

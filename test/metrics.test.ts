@@ -23,18 +23,35 @@ function series(text: string, name: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
-interface Api { consoles: { name: string; device: string; state: string; peers: number; peersByDoor: Record<string, number>; bytes: { fromDevice: number; toDevice: number }; reopens: number; dropped: number; refusedBytes: number }[] }
+interface Api {
+  consoles: {
+    name: string;
+    device: string;
+    state: string;
+    peers: number;
+    peersByDoor: Record<string, number>;
+    bytes: { fromDevice: number; toDevice: number };
+    reopens: number;
+    dropped: number;
+    refusedBytes: number;
+  }[];
+}
 
-test('--metrics: per-console series with exact counts, promtool check metrics passes, /healthz, /api/consoles; a lost device is down, then reopened', { timeout: 60_000 }, async () => {
+test('--metrics: per-console series with exact counts, promtool check metrics passes, /healthz, /api/consoles; a lost device is down, then reopened', {
+  timeout: 60_000,
+}, async () => {
   const vms: Record<string, FakeVm> = { a: await startFakeVm(link('a')), b: await startFakeVm(link('b')) };
   const flood = randomBytes(24 * 1024 * 1024);
   writeFileSync(join(dir, 'flood.bin'), flood);
   const file = join(dir, 'm.yaml');
-  writeFileSync(file, `version: 1
+  writeFileSync(
+    file,
+    `version: 1
 routes:
   - { name: a, left: "pty:${link('a')}", right: "ws-listen:0/console/a?token=${TOKEN}&view-token=watch-only" }
   - { name: b, left: "pty:${link('b')}?peer-queue=1M&replay=0", right: "tcp-listen:0" }
-`);
+`,
+  );
   const pb = await startPtyb(['-v', '--config', file, '--metrics', '0'], { listeners: 2 });
   const peers: { close(): void }[] = [];
   const sockets: net.Socket[] = [];
@@ -67,10 +84,17 @@ routes:
 
     // Counts settle (the hub may still be reading the flood, the refusal may be in flight).
     const wantB = 'login: '.length + flood.length;
-    await until(async () => {
-      const c = (await api()).consoles;
-      return c[0]?.refusedBytes === 1 && c[1]?.bytes.fromDevice === wantB && c[1]?.peers === 0;
-    }, { step: 50, what: `the counts to settle (1 refused byte, ${wantB} from the device, 0 peers)`, detail: async () => JSON.stringify((await api()).consoles) });
+    await until(
+      async () => {
+        const c = (await api()).consoles;
+        return c[0]?.refusedBytes === 1 && c[1]?.bytes.fromDevice === wantB && c[1]?.peers === 0;
+      },
+      {
+        step: 50,
+        what: `the counts to settle (1 refused byte, ${wantB} from the device, 0 peers)`,
+        detail: async () => JSON.stringify((await api()).consoles),
+      },
+    );
 
     const res = await fetch(`${base}/metrics`);
     assert.equal(res.status, 200);
@@ -83,7 +107,7 @@ routes:
     assert.equal(series(text, 'ptybridge_console_up{console="a"}'), 1);
     assert.equal(series(text, 'ptybridge_console_device_read_bytes_total{console="a"}'), 'login: console-a\r\n'.length);
     assert.equal(series(text, 'ptybridge_console_device_written_bytes_total{console="a"}'), 'hello\r'.length);
-    assert.equal(series(text, 'ptybridge_console_input_refused_bytes_total{console="a"}'), 1, 'the watcher\'s keystroke');
+    assert.equal(series(text, 'ptybridge_console_input_refused_bytes_total{console="a"}'), 1, "the watcher's keystroke");
     assert.equal(series(text, 'ptybridge_console_peers{console="a",door="ws-listen"}'), 2);
     assert.equal(series(text, 'ptybridge_console_peers_dropped_total{console="a"}'), 0);
     assert.equal(series(text, 'ptybridge_console_peers_dropped_total{console="b"}'), 1);
@@ -91,7 +115,13 @@ routes:
     assert.equal(series(text, 'ptybridge_console_device_read_bytes_total{console="b"}'), wantB);
     assert.equal(series(text, 'ptybridge_console_reopens_total{console="b"}'), 0);
     assert.equal(series(text, `ptybridge_console_info{console="a",device="pty ${link('a')}"}`), 1);
-    for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'process_open_fds', 'process_start_time_seconds', 'ptybridge_uptime_seconds']) {
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'process_open_fds',
+      'process_start_time_seconds',
+      'ptybridge_uptime_seconds',
+    ]) {
       assert.ok((series(text, name) ?? 0) > 0, `${name} in\n${text}`);
     }
 
@@ -100,8 +130,15 @@ routes:
     assert.equal(await health.text(), 'ok\n');
     const a = (await api()).consoles[0]!;
     assert.deepEqual(a, {
-      name: 'a', device: `pty ${link('a')}`, state: 'up', peers: 2, peersByDoor: { 'ws-listen': 2 },
-      bytes: { fromDevice: 18, toDevice: 6 }, reopens: 0, dropped: 0, refusedBytes: 1,
+      name: 'a',
+      device: `pty ${link('a')}`,
+      state: 'up',
+      peers: 2,
+      peersByDoor: { 'ws-listen': 2 },
+      bytes: { fromDevice: 18, toDevice: 6 },
+      reopens: 0,
+      dropped: 0,
+      refusedBytes: 1,
     });
     assert.equal((await fetch(`${base}/nothing`)).status, 404);
     assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
@@ -129,7 +166,10 @@ routes:
 test('--metrics: a bad address is a usage error (exit 2, one line); a port in use fails naming --metrics and EADDRINUSE (exit 1)', async () => {
   const bad = await runPtyb(['--metrics', 'nine', 'exec:cat', 'tcp-listen:0']);
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr, 'ptybridge: --metrics: expected [HOST:]PORT (a bare port listens on loopback only), got "nine" (bad port "nine": expected a number 0-65535)\n');
+  assert.equal(
+    bad.stderr,
+    'ptybridge: --metrics: expected [HOST:]PORT (a bare port listens on loopback only), got "nine" (bad port "nine": expected a number 0-65535)\n',
+  );
   const busy = net.createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   try {

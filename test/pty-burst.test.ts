@@ -11,7 +11,7 @@ import { createLogger } from '../src/log.js';
 import { sha256 } from './helpers/ptyb.js';
 import { readBytes, specFor, startFakeVm } from './helpers/devices.js';
 
-test('32 KiB already queued in a pty reach the reader in chunks larger than n_tty\'s 4 KiB, byte-exact', { timeout: 60_000 }, async () => {
+test("32 KiB already queued in a pty reach the reader in chunks larger than n_tty's 4 KiB, byte-exact", { timeout: 60_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ptyb-burst-'));
   const vm = await startFakeVm();
   const abort = new AbortController();

@@ -12,7 +12,7 @@ import { readBytes, readText, startFakeVm, until, connectPeer } from './helpers/
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-pty-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('QEMU-like pty: three socat/net clients get exactly the same bytes, and each one\'s input reaches the device', async () => {
+test("QEMU-like pty: three socat/net clients get exactly the same bytes, and each one's input reaches the device", async () => {
   const vm = await startFakeVm();
   const pb = await startPtyb(['-v', `pty:${vm.slave}?replay=bytes`, 'tcp-listen:0']);
   try {
@@ -62,7 +62,12 @@ test('replay: a late peer first receives the recent output, capped at replay=', 
     await readBytes(early, 7 + history.length);
     const late = await connectPeer(pb.listening[0]!.port);
     const replayed = await readBytes(late, 64);
-    assert.equal(replayed.toString(), Buffer.concat([Buffer.from('login: '), history]).subarray(-64).toString());
+    assert.equal(
+      replayed.toString(),
+      Buffer.concat([Buffer.from('login: '), history])
+        .subarray(-64)
+        .toString(),
+    );
     vm.say('after\n');
     assert.equal((await readBytes(late, 6)).toString(), 'after\n');
     early.destroy();
@@ -112,7 +117,15 @@ test('pty: permission denied is EACCES, exit 1 (ptybridge run as nobody, device 
   const vm = await startFakeVm();
   try {
     chmodSync(vm.slave, 0o600);
-    const res = await runTool('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, join(process.cwd(), 'dist/ptybridge.mjs'), `pty:${vm.slave}`, 'tcp-listen:0']);
+    const res = await runTool('setpriv', [
+      '--reuid=nobody',
+      '--regid=nogroup',
+      '--clear-groups',
+      process.execPath,
+      join(process.cwd(), 'dist/ptybridge.mjs'),
+      `pty:${vm.slave}`,
+      'tcp-listen:0',
+    ]);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, /EACCES/);
   } finally {
@@ -188,7 +201,7 @@ async function startReuser(want?: string) {
   };
 }
 
-test('a lost /dev/pts/N is never reopened: its number, now another terminal\'s, gets nothing from the peers and gives them nothing; one line says why and what to use', async (t) => {
+test("a lost /dev/pts/N is never reopened: its number, now another terminal's, gets nothing from the peers and gives them nothing; one line says why and what to use", async (t) => {
   const vm = await startReuser();
   let pb: Running | undefined;
   try {
@@ -205,14 +218,22 @@ test('a lost /dev/pts/N is never reopened: its number, now another terminal\'s, 
     await until(() => pb!.proc.exitCode !== null || pb!.stderr().includes('is back'));
     assert.doesNotMatch(pb.stderr(), /is back|reopening/);
     assert.equal((await pb.exited).code, 1, 'the device failed: exit 1');
-    const lines = pb.stderr().split('\n').filter((l) => l.includes(' lost: '));
+    const lines = pb
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes(' lost: '));
     assert.equal(lines.length, 1, pb.stderr());
-    assert.match(lines[0]!, new RegExp(`^ptybridge: pty ${slave} lost: [^;]+; not reopened: a numbered pty does not come back: the kernel gives ${slave} to the next terminal anybody opens\\. .*unix:\\S+\\?share.*symlink`));
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^ptybridge: pty ${slave} lost: [^;]+; not reopened: a numbered pty does not come back: the kernel gives ${slave} to the next terminal anybody opens\\. .*unix:\\S+\\?share.*symlink`,
+      ),
+    );
     const atPeer = (await seen).toString('latin1');
     assert.ok(!atPeer.includes('admin-secret-output'), `the new terminal's output reached the peer: ${JSON.stringify(atPeer)}`);
     assert.match(atPeer, /\[ptybridge: device pty:\S+ lost: [^\]]+; it will not come back\]\r\n$/);
     const { input, typed } = await vm.check();
-    assert.equal(input, 'admin-secret-output\r\n', 'the new terminal\'s input is all still there, not read by ptybridge');
+    assert.equal(input, 'admin-secret-output\r\n', "the new terminal's input is all still there, not read by ptybridge");
     assert.equal(typed, '', 'nothing was typed into the new terminal');
   } finally {
     await pb?.stop();
@@ -249,7 +270,11 @@ test('a symlink to a pty is followed only once its owner re-makes it: a stale li
     const { input, typed } = await other.check();
     assert.equal(input, 'admin-secret-output\r\n');
     assert.equal(typed, '');
-    await pb.logged(new RegExp(`reopening pty:${link}: the link ${link} still points to /dev/pts/\\d+, which is now another terminal; waiting for its owner to re-make the link`));
+    await pb.logged(
+      new RegExp(
+        `reopening pty:${link}: the link ${link} still points to /dev/pts/\\d+, which is now another terminal; waiting for its owner to re-make the link`,
+      ),
+    );
     peer.destroy();
   } finally {
     await pb.stop();

@@ -33,7 +33,10 @@ class Screen {
   text = '';
   closed = false;
   /** `signal`: the test's, so that a timed-out test stops waiting and its `finally` stops QEMU. */
-  constructor(readonly ws: WebSocket, private readonly signal: AbortSignal) {
+  constructor(
+    readonly ws: WebSocket,
+    private readonly signal: AbortSignal,
+  ) {
     ws.on('message', (data: Buffer) => (this.text += data.toString('latin1')));
     ws.once('close', () => (this.closed = true));
   }
@@ -62,7 +65,9 @@ class Screen {
   }
 }
 
-test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, from before the VM starts and through its restart', { timeout: 180_000 }, async (t) => {
+test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, from before the VM starts and through its restart', {
+  timeout: 180_000,
+}, async (t) => {
   const files = await guestFiles();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-qemu-'));
   const sock = path.join(dir, 'vm1.serial0');
@@ -123,7 +128,9 @@ test('unix:SOCK?share behind ws-listen: two browsers share one QEMU console, fro
   }
 });
 
-test('tcp:HOST:PORT?share: a QEMU -serial tcp: console behind a web page and a telnet door; typed on telnet, answered in the browser', { timeout: 120_000 }, async (t) => {
+test('tcp:HOST:PORT?share: a QEMU -serial tcp: console behind a web page and a telnet door; typed on telnet, answered in the browser', {
+  timeout: 120_000,
+}, async (t) => {
   const files = await guestFiles();
   const port = await freePort();
   const qemu = startGuest(files, `tcp:127.0.0.1:${port},server=on,wait=off`);
@@ -200,7 +207,10 @@ test('?share opens one connection for all peers and reconnects when the server c
 });
 
 test('?share takes a flag: a bad value names the URI and the option (exit 2)', async () => {
-  for (const [uri, shown] of [['unix:/tmp/x.sock?share=maybe', 'unix:/tmp/x.sock?share=maybe'], ['tcp:127.0.0.1:1?share=2', 'tcp:127.0.0.1:1?share=2']] as const) {
+  for (const [uri, shown] of [
+    ['unix:/tmp/x.sock?share=maybe', 'unix:/tmp/x.sock?share=maybe'],
+    ['tcp:127.0.0.1:1?share=2', 'tcp:127.0.0.1:1?share=2'],
+  ] as const) {
     const r = await runPtyb([uri, 'tcp-listen:0']);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`${shown.replace(/[?.]/g, '\\$&')}.*share.*true\\|false`));
@@ -215,12 +225,15 @@ test('a config of VM consoles starts with one VM off: every route serves, the ab
   await once(up, 'listening');
   const off = `unix:${dir}/101.serial0?share`;
   const file = path.join(dir, 'consoles.yaml');
-  fs.writeFileSync(file, [
-    'version: 1',
-    'routes:',
-    `  - { name: vm1, left: "${off}", right: "tcp-listen:0" }`,
-    `  - { name: vm2, left: "tcp:127.0.0.1:${(up.address() as net.AddressInfo).port}?share", right: "tcp-listen:0" }`,
-  ].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'version: 1',
+      'routes:',
+      `  - { name: vm1, left: "${off}", right: "tcp-listen:0" }`,
+      `  - { name: vm2, left: "tcp:127.0.0.1:${(up.address() as net.AddressInfo).port}?share", right: "tcp-listen:0" }`,
+    ].join('\n'),
+  );
   const pb = await startPtyb(['--config', file], { listeners: 2 });
   try {
     const [vm1, vm2] = await Promise.all(pb.listening.map((l) => connectPeer(l.port)));

@@ -20,20 +20,42 @@ test('users file: each token names its user and sets the role; the file is follo
   writeFileSync(users, ['# name role sha256(token)', `alice full ${hash('alice-secret')}`, `bob   view sha256:${hash('bob-secret')}`, ''].join('\n'));
   const log = join(tmp, 'users.log');
   const vm = await startFakeVm();
-  const pb = await startPtyb(['-v', '--log', log, `pty:${vm.slave}?policy=exclusive`, `ws-listen:0/console/vm1?users=${users}&token=${ANON}&trust-proxy=127.0.0.2&user-header=X-Forwarded-User`]);
+  const pb = await startPtyb([
+    '-v',
+    '--log',
+    log,
+    `pty:${vm.slave}?policy=exclusive`,
+    `ws-listen:0/console/vm1?users=${users}&token=${ANON}&trust-proxy=127.0.0.2&user-header=X-Forwarded-User`,
+  ]);
   const port = pb.listening[0]!.port;
   const url = (query: string) => `ws://127.0.0.1:${port}/console/vm1${query}`;
   try {
     await assert.rejects(openPeer(url('?token=mallory-secret')), { status: 401 });
     const alice = await openPeer(url('?token=alice-secret'));
-    assert.deepEqual(await alice.state(() => true), { type: 'keyboard', you: 'typing', name: 'alice', policy: 'exclusive', holder: 'alice', watching: 0, peers: 1 });
+    assert.deepEqual(await alice.state(() => true), {
+      type: 'keyboard',
+      you: 'typing',
+      name: 'alice',
+      policy: 'exclusive',
+      holder: 'alice',
+      watching: 0,
+      peers: 1,
+    });
     const bob = await openPeer(url(''), { headers: { Authorization: 'Bearer bob-secret' } });
     assert.equal((await bob.state(() => true)).you, 'read-only');
     // X-Forwarded-User from an address not in trust-proxy names nobody; from 127.0.0.2 it does.
     const forged = await openPeer(url(`?token=${ANON}`), { headers: { 'X-Forwarded-User': 'mallory' } });
     assert.equal((await forged.state(() => true)).name, undefined);
     const proxied = await openPeer(url(`?token=${ANON}`), { headers: { 'X-Forwarded-User': 'dave' }, localAddress: '127.0.0.2' });
-    assert.deepEqual(await proxied.state((s) => s.peers === 4), { type: 'keyboard', you: 'watching', name: 'dave', policy: 'exclusive', holder: 'alice', watching: 3, peers: 4 });
+    assert.deepEqual(await proxied.state((s) => s.peers === 4), {
+      type: 'keyboard',
+      you: 'watching',
+      name: 'dave',
+      policy: 'exclusive',
+      holder: 'alice',
+      watching: 3,
+      peers: 4,
+    });
     await pb.logged(/ws 127\.0\.0\.1:\d+ \(alice\) connected \(1 peer\)/);
     await pb.logged(/ws 127\.0\.0\.1:\d+ \(bob\) connected, read-only \(2 peers\)/);
     assert.doesNotMatch(pb.stderr(), /mallory/);
@@ -80,7 +102,10 @@ test('a bad users file is a usage error naming file:line; with a users file no t
   writeFileSync(bad, ['# ok', `alice full ${hash('a')}`, 'bob view abc', ''].join('\n'));
   const r = await runPtyb(['pty:', `ws-listen:0?users=${bad}`]);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr.split('\n').at(-2), `ptybridge: ${bad}:3: bad token hash for bob: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming bob)`);
+  assert.equal(
+    r.stderr.split('\n').at(-2),
+    `ptybridge: ${bad}:3: bad token hash for bob: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming bob)`,
+  );
   writeFileSync(bad, `alice full ${hash('a')}\nalice view ${hash('b')}\n`);
   assert.match((await runPtyb(['pty:', `ws-listen:0?users=${bad}`])).stderr, new RegExp(`\nptybridge: ${bad}:2: alice is listed twice\n$`));
 

@@ -46,7 +46,9 @@ test('one pty hub, a ws door with ?token and ?view-token, a tcp-listen:?readonly
     await readText(spy, '[ptybridge: read-only: you may watch, not type]\r\n');
     // The viewer's page shows its badge instead of a line; its input is counted as refused when it leaves.
     viewer.close();
-    await until(() => /\(ws .*\) left: \d+ bytes to it, 13 bytes from it, 13 refused|ws 127\.0\.0\.1:\d+ left: \d+ bytes to it, 13 bytes from it, 13 refused/.test(pb.stderr()));
+    await until(() =>
+      /\(ws .*\) left: \d+ bytes to it, 13 bytes from it, 13 refused|ws 127\.0\.0\.1:\d+ left: \d+ bytes to it, 13 bytes from it, 13 refused/.test(pb.stderr()),
+    );
     writer.send('writer-types\r');
     await vm.waitReceived('writer-types\r');
     assert.equal(vm.received().toString(), 'writer-types\r', 'only the writer reached the device');
@@ -69,7 +71,9 @@ test('one pty hub, a ws door with ?token and ?view-token, a tcp-listen:?readonly
 test('?policy=exclusive: a page takes the keyboard, the holder is told and watches, a telnet peer gets a line; ?log-input records who typed what', async () => {
   const vm = await startFakeVm();
   const log = join(tmp, 'exclusive.log');
-  const pb = await startPtyb(['-v', '--log', log, `pty:${vm.slave}?policy=exclusive&log-input`, `ws-listen:0?token=${WRITE}`, 'tcp-listen:0?telnet'], { listeners: 2 });
+  const pb = await startPtyb(['-v', '--log', log, `pty:${vm.slave}?policy=exclusive&log-input`, `ws-listen:0?token=${WRITE}`, 'tcp-listen:0?telnet'], {
+    listeners: 2,
+  });
   const [wsAt, tcpAt] = pb.listening;
   const url = `ws://127.0.0.1:${wsAt!.port}/?token=${WRITE}`;
   try {
@@ -120,7 +124,10 @@ test('?policy=exclusive: a page takes the keyboard, the holder is told and watch
 test('?readonly and ?view-token need a shared device: on a per-peer route they are usage errors', async () => {
   const r = await runPtyb(['tcp-listen:0?readonly', 'tcp:127.0.0.1:9']);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'ptybridge: tcp-listen:0?readonly: ?readonly is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch\n');
+  assert.equal(
+    r.stderr,
+    'ptybridge: tcp-listen:0?readonly: ?readonly is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch\n',
+  );
   const v = await runPtyb([`ws-listen:0?token=a&view-token=${VIEW}`, 'tcp:127.0.0.1:9']);
   assert.equal(v.code, 2);
   assert.match(v.stderr, /^ptybridge: ws-listen:0\?token=…&view-token=…: view-token= is for the listeners of a shared device/);

@@ -31,9 +31,14 @@ async function join(port: number, upTo: string): Promise<Buffer> {
   }
 }
 
-test('a console idle past its quiet period (model freed) gives a ws joiner the exact bytes it gave while live; output after it lands on the same screen', { timeout: 60_000 }, async () => {
+test('a console idle past its quiet period (model freed) gives a ws joiner the exact bytes it gave while live; output after it lands on the same screen', {
+  timeout: 60_000,
+}, async () => {
   const vm = await startFakeVm();
-  const pb = await startPtyb(['-v', `pty:${vm.slave}`, 'tcp-listen:0', `ws-listen:0?token=${TOKEN}`], { listeners: 2, env: { ...process.env, PTYBRIDGE_SCREEN_QUIET_MS: String(QUIET_MS) } });
+  const pb = await startPtyb(['-v', `pty:${vm.slave}`, 'tcp-listen:0', `ws-listen:0?token=${TOKEN}`], {
+    listeners: 2,
+    env: { ...process.env, PTYBRIDGE_SCREEN_QUIET_MS: String(QUIET_MS) },
+  });
   try {
     const [tcp, web] = pb.listening;
     const watcher = await connectTcp(tcp!.port);

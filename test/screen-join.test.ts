@@ -36,13 +36,23 @@ async function pageRows(browser: Browser, port: number): Promise<{ rows: string[
   const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
   await page.goto(`http://127.0.0.1:${port}/?token=${TOKEN}`);
   await page.waitForSelector('#status.connected');
-  const rows = await until(async () => {
-    const r = await screenLines(page);
-    return r.join('\n').includes(LAST) ? r : undefined;
-  }, { timeout: 15_000, step: 50, what: `the page to show ${JSON.stringify(LAST)}`, detail: async () => (await screenLines(page)).join('\n') });
+  const rows = await until(
+    async () => {
+      const r = await screenLines(page);
+      return r.join('\n').includes(LAST) ? r : undefined;
+    },
+    { timeout: 15_000, step: 50, what: `the page to show ${JSON.stringify(LAST)}`, detail: async () => (await screenLines(page)).join('\n') },
+  );
   const state = await page.evaluate(() => {
-    const t = (window as unknown as { ptybridge: { term: { modes: { applicationCursorKeysMode: boolean; bracketedPasteMode: boolean }; buffer: { active: { type: string } } } } }).ptybridge.term;
-    return { modes: { app: t.modes.applicationCursorKeysMode, paste: t.modes.bracketedPasteMode, buffer: t.buffer.active.type }, title: document.getElementById('title')!.textContent ?? '' };
+    const t = (
+      window as unknown as {
+        ptybridge: { term: { modes: { applicationCursorKeysMode: boolean; bracketedPasteMode: boolean }; buffer: { active: { type: string } } } };
+      }
+    ).ptybridge.term;
+    return {
+      modes: { app: t.modes.applicationCursorKeysMode, paste: t.modes.bracketedPasteMode, buffer: t.buffer.active.type },
+      title: document.getElementById('title')!.textContent ?? '',
+    };
   });
   await page.close();
   return { rows, title: state.title, modes: state.modes };
@@ -54,10 +64,13 @@ async function telnetRows(port: number): Promise<string[]> {
   try {
     await tmux('new-session', '-d', '-x', '80', '-y', '24', `/usr/bin/telnet 127.0.0.1 ${port}`);
     const pane = async () => (await tmux('capture-pane', '-p')).stdout.toString();
-    const s = await until(async () => {
-      const text = await pane();
-      return text.includes(LAST) ? text : undefined;
-    }, { timeout: 15_000, step: 50, what: `telnet's screen to show ${JSON.stringify(LAST)}`, detail: pane });
+    const s = await until(
+      async () => {
+        const text = await pane();
+        return text.includes(LAST) ? text : undefined;
+      },
+      { timeout: 15_000, step: 50, what: `telnet's screen to show ${JSON.stringify(LAST)}`, detail: pane },
+    );
     return s.split('\n');
   } finally {
     await tmux('kill-server');
@@ -79,7 +92,10 @@ async function drawn(device: 'pty' | 'exec', replay?: string): Promise<{ pb: Run
   const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-screen-'));
   writeFileSync(path.join(dir, 'app.bin'), app());
   // The app draws when the watcher says so (one byte, raw mode: no echo), then waits on its terminal.
-  writeFileSync(path.join(dir, 'app.py'), `import os, sys, termios, tty\ntty.setraw(0, termios.TCSANOW)\nos.read(0, 1)\nos.write(1, open(${JSON.stringify(path.join(dir, 'app.bin'))}, 'rb').read())\nsys.stdin.read()\n`);
+  writeFileSync(
+    path.join(dir, 'app.py'),
+    `import os, sys, termios, tty\ntty.setraw(0, termios.TCSANOW)\nos.read(0, 1)\nos.write(1, open(${JSON.stringify(path.join(dir, 'app.bin'))}, 'rb').read())\nsys.stdin.read()\n`,
+  );
   const pb = await startPtyb(['-v', `exec:/usr/bin/python3 ${path.join(dir, 'app.py')}?share${q ? `&${q}` : ''}`, ...doors], { listeners: 3 });
   const w = await watch(pb.listening[0]!.port);
   w.socket.write('g');
@@ -123,7 +139,11 @@ test('late joiner with ?replay=bytes: the byte tail as before (the clock, not th
     const tail = await readText(raw, LAST + '\x1b[12;5H');
     raw.destroy();
     assert.equal(Buffer.byteLength(tail), 16 * 1024, 'exactly the 16 KiB tail');
-    assert.ok(app().subarray(-16 * 1024).equals(Buffer.from(tail)));
+    assert.ok(
+      app()
+        .subarray(-16 * 1024)
+        .equals(Buffer.from(tail)),
+    );
   } finally {
     await browser.close();
     await d.close();

@@ -48,11 +48,14 @@ test('an empty or blank token from any source is refused with exit 2 and one lin
 
 test('--check prints no token, view token, client token or env= secret; a misspelled key does not echo its value', { timeout: 60_000 }, async () => {
   const file = path.join(dir, 'check.yaml');
-  writeFileSync(file, `version: 1
+  writeFileSync(
+    file,
+    `version: 1
 routes:
   - { name: a, left: "exec:sh?share&env=API_KEY=SEKRIT-env", right: "ws-listen:0/a?token=SEKRIT-token&view-token=SEKRIT-view" }
   - { name: b, left: "tcp-listen:0", right: "ws://127.0.0.1:9/?token=SEKRIT-client" }
-`);
+`,
+  );
   const r = await runPtyb(['--config', file, '--check']);
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout.toString();
@@ -78,7 +81,9 @@ test('$PTYBRIDGE_TOKEN is taken out of the environment: a shell behind the door 
   }
 });
 
-test('a device URI\'s env= secret reaches no read-only watcher (loss notice), /api/consoles or metrics label; --metrics refuses a rebound Host', { timeout: 60_000 }, async () => {
+test("a device URI's env= secret reaches no read-only watcher (loss notice), /api/consoles or metrics label; --metrics refuses a rebound Host", {
+  timeout: 60_000,
+}, async () => {
   const pb = await startPtyb(['--metrics', '0', "exec:sh -c 'sleep 0.5'?share&env=API_KEY=SEKRIT-env-7", 'tcp-listen:0?readonly'], { listeners: 1 });
   try {
     const base = /metrics on (http:\/\/\S+)\/metrics/.exec(pb.stderr())![1]!;
@@ -102,7 +107,7 @@ test('a device URI\'s env= secret reaches no read-only watcher (loss notice), /a
   }
 });
 
-test('token file rewritten then SIGHUP: the old token is refused, the new one accepted, the old token\'s peer let go', { timeout: 60_000 }, async () => {
+test("token file rewritten then SIGHUP: the old token is refused, the new one accepted, the old token's peer let go", { timeout: 60_000 }, async () => {
   const file = path.join(dir, 'token');
   writeFileSync(file, 'old-token-1111\n');
   const pb = await startPtyb(['exec:cat?share', `ws-listen:0?token-file=${file}`]);
@@ -123,8 +128,11 @@ test('token file rewritten then SIGHUP: the old token is refused, the new one ac
   }
 });
 
-test('a shell on a door with no authentication (exec:bash tcp-listen:PORT) is said once at start, with the private ways; a private door or a plain forward says nothing', { timeout: 60_000 }, async () => {
-  const warning = /no authentication: anyone who can connect, every local user included, gets exec:sh; for a private console use unix-listen:PATH\?mode=0600, tls-listen with \?client-ca=, or ws-listen \(token\)/g;
+test('a shell on a door with no authentication (exec:bash tcp-listen:PORT) is said once at start, with the private ways; a private door or a plain forward says nothing', {
+  timeout: 60_000,
+}, async () => {
+  const warning =
+    /no authentication: anyone who can connect, every local user included, gets exec:sh; for a private console use unix-listen:PATH\?mode=0600, tls-listen with \?client-ca=, or ws-listen \(token\)/g;
   const open = await startPtyb(['exec:sh', 'tcp-listen:0']);
   try {
     const c = net.connect(open.listening[0]!.port, '127.0.0.1');
@@ -150,7 +158,9 @@ test('a shell on a door with no authentication (exec:bash tcp-listen:PORT) is sa
   }
 });
 
-test('a wrong token is told it is wrong, and refusals are logged at the default level (address, door, reason, never the token), 20 a minute at most', { timeout: 60_000 }, async () => {
+test('a wrong token is told it is wrong, and refusals are logged at the default level (address, door, reason, never the token), 20 a minute at most', {
+  timeout: 60_000,
+}, async () => {
   const pb = await startPtyb(['exec:cat?share', `ws-listen:0?token=${TOKEN}`]);
   try {
     const port = pb.listening[0]!.port;
@@ -159,7 +169,10 @@ test('a wrong token is told it is wrong, and refusals are logged at the default 
     for (let i = 1; i < 30; i++) assert.equal((await rawGet(port, `/?token=SEKRIT-guess-${i}`)).status, 401);
     assert.equal((await rawGet(port, `/?token=${TOKEN}`)).status, 200, 'the right one still gets in');
     await pb.logged(/refused 127\.0\.0\.1:\d+ \/: 401 wrong token/);
-    const lines = pb.stderr().split('\n').filter((l) => l.includes('refused'));
+    const lines = pb
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('refused'));
     assert.equal(lines.length, 20, pb.stderr());
     assert.doesNotMatch(pb.stderr(), /SEKRIT/);
     assert.ok(!pb.stderr().includes(TOKEN), 'the right token is not logged either');

@@ -3,7 +3,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { acceptOne, connectTcp, freePort, readAll, runPtyb, runTool, sha256, spawnTracked, startPtyb, tcpServer, transferBothWays, waitForPort, writeAll } from './helpers/ptyb.js';
+import {
+  acceptOne,
+  connectTcp,
+  freePort,
+  readAll,
+  runPtyb,
+  runTool,
+  sha256,
+  spawnTracked,
+  startPtyb,
+  tcpServer,
+  transferBothWays,
+  waitForPort,
+  writeAll,
+} from './helpers/ptyb.js';
 
 test('tcp-listen ↔ tcp: 10 MiB both ways at once, byte-exact', async () => {
   const upstream = await acceptOne();

@@ -36,9 +36,45 @@ function parse(chunks: Buffer[], binary: boolean): Ev[] {
 // A session as it appears on the wire: data, an escaped 0xFF, negotiation, NAWS whose
 // width is 0xFF (doubled inside SB), CR NUL and CR LF, BRK, and a COM-PORT baud of 0x0001C2FF.
 const WIRE = Buffer.from([
-  ...Buffer.from('ab'), IAC, IAC, 0x63, IAC, DO, OPT.BINARY, IAC, WILL, OPT.SGA,
-  IAC, SB, OPT.NAWS, 0, IAC, IAC, 0, 40, IAC, SE, 0x0d, 0x00, 0x78, 0x0d, 0x0a,
-  IAC, BRK, IAC, SB, OPT.COM_PORT, 1, 0x00, 0x01, 0xc2, IAC, IAC, IAC, SE, 0x7a,
+  ...Buffer.from('ab'),
+  IAC,
+  IAC,
+  0x63,
+  IAC,
+  DO,
+  OPT.BINARY,
+  IAC,
+  WILL,
+  OPT.SGA,
+  IAC,
+  SB,
+  OPT.NAWS,
+  0,
+  IAC,
+  IAC,
+  0,
+  40,
+  IAC,
+  SE,
+  0x0d,
+  0x00,
+  0x78,
+  0x0d,
+  0x0a,
+  IAC,
+  BRK,
+  IAC,
+  SB,
+  OPT.COM_PORT,
+  1,
+  0x00,
+  0x01,
+  0xc2,
+  IAC,
+  IAC,
+  IAC,
+  SE,
+  0x7a,
 ]);
 const EXPECTED: Ev[] = [
   ['data', Buffer.from([0x61, 0x62, 0xff, 0x63])],
@@ -58,7 +94,13 @@ test('parser: the same events whatever the split points (every split, and byte b
       assert.deepEqual(parse([WIRE.subarray(0, i), WIRE.subarray(i, j), WIRE.subarray(j)], false), EXPECTED, `split at ${i},${j}`);
     }
   }
-  assert.deepEqual(parse([...WIRE].map((b) => Buffer.of(b)), false), EXPECTED);
+  assert.deepEqual(
+    parse(
+      [...WIRE].map((b) => Buffer.of(b)),
+      false,
+    ),
+    EXPECTED,
+  );
   // In binary mode CR NUL is data.
   const bin = parse([WIRE], true);
   assert.deepEqual(bin[4], ['data', Buffer.from([0x0d, 0x00, 0x78, 0x0d, 0x0a])]);
@@ -177,9 +219,19 @@ test('RFC 2217 in-process: the client gets the settings really in force, BREAK a
     assert.deepEqual(await cli.setModem!({ dtr: true, rts: false }), { dtr: false, rts: false });
     await cli.sendBreak!(30);
     cli.resize!(132, 43);
-    await until(() => controls.some((c) => c.type === 'resize') && controls.some((c) => c.type === 'break'), { timeout: 10_000, what: 'the BREAK and the resize to arrive as controls', detail: () => JSON.stringify(controls) });
-    assert.ok(controls.some((c) => c.type === 'break' && c.ms >= 1), JSON.stringify(controls));
-    assert.ok(controls.some((c) => c.type === 'resize' && c.cols === 132 && c.rows === 43), JSON.stringify(controls));
+    await until(() => controls.some((c) => c.type === 'resize') && controls.some((c) => c.type === 'break'), {
+      timeout: 10_000,
+      what: 'the BREAK and the resize to arrive as controls',
+      detail: () => JSON.stringify(controls),
+    });
+    assert.ok(
+      controls.some((c) => c.type === 'break' && c.ms >= 1),
+      JSON.stringify(controls),
+    );
+    assert.ok(
+      controls.some((c) => c.type === 'resize' && c.cols === 132 && c.rows === 43),
+      JSON.stringify(controls),
+    );
     // Data still flows byte-exact after all that.
     cli.stream.write(Buffer.of(0xff, 0x0d, 0x00, 0xff));
     let got = Buffer.alloc(0);
@@ -206,7 +258,9 @@ test('RFC 2217 in-process: the client gets the settings really in force, BREAK a
   }
 });
 
-test('RFC 2217 NOTIFY-MODEMSTATE: sent at once when the client speaks COM-PORT-OPTION, on a mask change, and when a line changes', { timeout: 30_000 }, async () => {
+test('RFC 2217 NOTIFY-MODEMSTATE: sent at once when the client speaks COM-PORT-OPTION, on a mask change, and when a line changes', {
+  timeout: 30_000,
+}, async () => {
   const { server, sock, peer } = await socketPair();
   const srv = telnetServerLink({ stream: peer, label: 'srv' }, createLogger('error'));
   // The "device": CTS and CD asserted; a modem control with no change is a read of the lines.
@@ -223,7 +277,11 @@ test('RFC 2217 NOTIFY-MODEMSTATE: sent at once when the client speaks COM-PORT-O
   const next = async (code: number) => {
     for (;;) {
       const i = notices.findIndex((n) => n[0] === code);
-      if (i >= 0) return notices.splice(0, i + 1).at(-1)!.slice(1);
+      if (i >= 0)
+        return notices
+          .splice(0, i + 1)
+          .at(-1)!
+          .slice(1);
       await new Promise((r) => setTimeout(r, 10));
     }
   };
@@ -340,7 +398,9 @@ s.close()
   }
 });
 
-test('pyserial rfc2217:// reads cts, dsr, ri and cd from serial: on a pty (a pty has no modem lines: all off), without ?poll_modem', { timeout: 60_000 }, async () => {
+test('pyserial rfc2217:// reads cts, dsr, ri and cd from serial: on a pty (a pty has no modem lines: all off), without ?poll_modem', {
+  timeout: 60_000,
+}, async () => {
   const { dev, close } = await ptyPair('ptyb-2217-modem-');
   let pb: Awaited<ReturnType<typeof startPtyb>> | undefined;
   try {

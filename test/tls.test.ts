@@ -6,7 +6,19 @@ import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { WebSocket } from 'ws';
 import { join } from 'node:path';
-import { acceptOne, connectTcp, freePort, readUntil, runPtyb, runTool, spawnTracked, startPtyb, transferBothWays, waitForPort, type Running } from './helpers/ptyb.js';
+import {
+  acceptOne,
+  connectTcp,
+  freePort,
+  readUntil,
+  runPtyb,
+  runTool,
+  spawnTracked,
+  startPtyb,
+  transferBothWays,
+  waitForPort,
+  type Running,
+} from './helpers/ptyb.js';
 import { ptyPair, startFakeVm, until } from './helpers/devices.js';
 import { makePki, type Pair } from './helpers/certs.js';
 import { inTmux } from './helpers/tmux.js';
@@ -18,7 +30,14 @@ const serverOpts = (extra = '') => `cert=${pki.server.cert}&key=${pki.server.key
 
 /** A Node TLS client (the tests' own peer), resolved once the handshake is done. */
 async function tlsClient(port: number, who?: Pair): Promise<tls.TLSSocket> {
-  const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(pki.ca), ...(who ? { cert: readFileSync(who.cert), key: readFileSync(who.key) } : {}), allowHalfOpen: true } as tls.ConnectionOptions);
+  const s = tls.connect({
+    host: '127.0.0.1',
+    port,
+    servername: 'localhost',
+    ca: readFileSync(pki.ca),
+    ...(who ? { cert: readFileSync(who.cert), key: readFileSync(who.key) } : {}),
+    allowHalfOpen: true,
+  } as tls.ConnectionOptions);
   await once(s, 'secureConnect');
   return s;
 }
@@ -63,8 +82,14 @@ test('tls: refuses a server whose certificate is expired, for another name or fr
   try {
     const cases: [string, string][] = [
       [`tls:localhost:${old.port}?ca=${pki.ca}`, `the server's certificate was refused: CERT_HAS_EXPIRED: certificate has expired`],
-      [`tls:127.0.0.1:${good.port}?ca=${pki.ca}&servername=console.lab`, `the server's certificate was refused: ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames: Host: console.lab. is not in the cert's altnames: DNS:localhost, IP Address:127.0.0.1`],
-      [`ssl:localhost:${good.port}?ca=${pki.otherCa}`, `the server's certificate was refused: UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate`],
+      [
+        `tls:127.0.0.1:${good.port}?ca=${pki.ca}&servername=console.lab`,
+        `the server's certificate was refused: ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames: Host: console.lab. is not in the cert's altnames: DNS:localhost, IP Address:127.0.0.1`,
+      ],
+      [
+        `ssl:localhost:${good.port}?ca=${pki.otherCa}`,
+        `the server's certificate was refused: UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate`,
+      ],
     ];
     for (const [uri, why] of cases) {
       const r = await runPtyb(['-', uri], { input: 'secret\n' });
@@ -95,7 +120,11 @@ test('tls-listen?client-ca: socat OPENSSL and openssl s_client with the right CA
   try {
     const alice = await socatClient(port, pki.alice, '');
     assert.equal(alice.stdout.toString(), 'console-banner\r\n', alice.stderr); // exec: runs in a pty
-    const sClient = await runTool('/usr/bin/openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.ca, '-cert', pki.bob.cert, '-key', pki.bob.key], { input: '' });
+    const sClient = await runTool(
+      '/usr/bin/openssl',
+      ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.ca, '-cert', pki.bob.cert, '-key', pki.bob.key],
+      { input: '' },
+    );
     assert.match(sClient.stdout.toString(), /console-banner\r\n/);
     for (const [who, why] of [
       [pki.mallory, 'client certificate CN=mallory refused: UNABLE_TO_VERIFY_LEAF_SIGNATURE (not signed by a CA of client-ca)'],
@@ -108,7 +137,11 @@ test('tls-listen?client-ca: socat OPENSSL and openssl s_client with the right CA
       await until(() => pb.stderr().slice(before).includes(why));
       assert.match(pb.stderr().slice(before), new RegExp(`tls-l:0\\?\\S+: refused tls 127\\.0\\.0\\.1:\\d+: ${why.replace(/[?()]/g, '\\$&')}\n`));
     }
-    const eve = await runTool('/usr/bin/openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.ca, '-cert', pki.mallory.cert, '-key', pki.mallory.key], { input: '' });
+    const eve = await runTool(
+      '/usr/bin/openssl',
+      ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.ca, '-cert', pki.mallory.cert, '-key', pki.mallory.key],
+      { input: '' },
+    );
     assert.doesNotMatch(eve.stdout.toString(), /console-banner/);
     assert.equal(pb.stderr().match(/ connected( \(\d+ peers?\))?\n/g)?.length, 2, `only alice and bob got in:\n${pb.stderr()}`);
   } finally {
@@ -119,10 +152,23 @@ test('tls-listen?client-ca: socat OPENSSL and openssl s_client with the right CA
 test('a view certificate watches and cannot type (exact bytes at the device); names in the log; removed from the users file + SIGHUP: closed at once', async () => {
   const vm = await startFakeVm();
   const users = join(pki.dir, 'users');
-  writeFileSync(users, ['# by name (any certificate of client-ca for alice), by fingerprint', 'alice full cert', `bob view ${pki.fingerprint(pki.bob.cert)}`, ''].join('\n'));
+  writeFileSync(
+    users,
+    ['# by name (any certificate of client-ca for alice), by fingerprint', 'alice full cert', `bob view ${pki.fingerprint(pki.bob.cert)}`, ''].join('\n'),
+  );
   const log = join(pki.dir, 'view-cert.log');
   // A web door next to the TLS one: its index lists who is on the console.
-  const pb = await startPtyb(['-v', '--log', log, `pty:${vm.slave}?replay=0&log-input`, `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`, 'ws-listen:0/con?token=index-token'], { listeners: 2 });
+  const pb = await startPtyb(
+    [
+      '-v',
+      '--log',
+      log,
+      `pty:${vm.slave}?replay=0&log-input`,
+      `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&users=${users}`)}`,
+      'ws-listen:0/con?token=index-token',
+    ],
+    { listeners: 2 },
+  );
   try {
     const port = pb.listening[0]!.port;
     const web = pb.listening[1]!;
@@ -142,9 +188,24 @@ test('a view certificate watches and cannot type (exact bytes at the device); na
     // The certificates' names are who the index lists, and who the transcript says typed.
     const index = await fetch(`http://127.0.0.1:${web.port}/_ptybridge/consoles.json`, { headers: { Authorization: 'Bearer index-token' } });
     const [con] = ((await index.json()) as { consoles: { path: string; who: { name: string; doing: string }[] }[] }).consoles;
-    assert.deepEqual({ path: con!.path, who: con!.who }, { path: '/con', who: [{ name: 'bob', doing: 'read-only' }, { name: 'alice', doing: 'typing' }] });
-    await until(() => readFileSync(log, 'utf8').includes('--- alice typed "alice-typed\\r" ---'), { what: 'alice\'s input in the transcript', detail: () => readFileSync(log, 'utf8') });
-    assert.match(readFileSync(log, 'utf8'), /--- tls 127\.0\.0\.1:\d+ \(bob\) connected, read-only[^\n]*---\n[\s\S]*--- tls 127\.0\.0\.1:\d+ \(alice\) connected[^\n]*---\n[\s\S]*--- alice typed "alice-typed\\r" ---\n/);
+    assert.deepEqual(
+      { path: con!.path, who: con!.who },
+      {
+        path: '/con',
+        who: [
+          { name: 'bob', doing: 'read-only' },
+          { name: 'alice', doing: 'typing' },
+        ],
+      },
+    );
+    await until(() => readFileSync(log, 'utf8').includes('--- alice typed "alice-typed\\r" ---'), {
+      what: "alice's input in the transcript",
+      detail: () => readFileSync(log, 'utf8'),
+    });
+    assert.match(
+      readFileSync(log, 'utf8'),
+      /--- tls 127\.0\.0\.1:\d+ \(bob\) connected, read-only[^\n]*---\n[\s\S]*--- tls 127\.0\.0\.1:\d+ \(alice\) connected[^\n]*---\n[\s\S]*--- alice typed "alice-typed\\r" ---\n/,
+    );
     assert.doesNotMatch(readFileSync(log, 'utf8'), /bob-typed/, 'a refused keystroke is not input');
     // A certificate not in the file (valid, from the right CA) is refused.
     const carol = await socatClient(port, pki.carol, '');
@@ -195,7 +256,7 @@ test('tls-listen?readonly&max=1 as a hub door: the peer watches and is told it m
   }
 });
 
-test('pyserial rfc2217:// through socat TCP-LISTEN → OPENSSL: (alice\'s certificate) to a tls-listen:?telnet serial door sets the baud on the device', async () => {
+test("pyserial rfc2217:// through socat TCP-LISTEN → OPENSSL: (alice's certificate) to a tls-listen:?telnet serial door sets the baud on the device", async () => {
   const { dev, far, close } = await ptyPair('ptyb-tls-2217-');
   let pb: Running | undefined;
   let tunnel: ReturnType<typeof spawnTracked> | undefined;
@@ -203,7 +264,10 @@ test('pyserial rfc2217:// through socat TCP-LISTEN → OPENSSL: (alice\'s certif
     pb = await startPtyb([`serial:${dev}?baud=9600`, `tls-listen:0?telnet&${serverOpts(`&client-ca=${pki.ca}`)}`]);
     // pyserial speaks plain RFC 2217; socat carries it over TLS with alice's certificate, as a lab's client would.
     const local = await freePort();
-    tunnel = spawnTracked('socat', [`TCP-LISTEN:${local},bind=127.0.0.1,reuseaddr,fork`, `OPENSSL:127.0.0.1:${pb.listening[0]!.port},cafile=${pki.ca},commonname=localhost,cert=${pki.alice.cert},key=${pki.alice.key}`]);
+    tunnel = spawnTracked('socat', [
+      `TCP-LISTEN:${local},bind=127.0.0.1,reuseaddr,fork`,
+      `OPENSSL:127.0.0.1:${pb.listening[0]!.port},cafile=${pki.ca},commonname=localhost,cert=${pki.alice.cert},key=${pki.alice.key}`,
+    ]);
     await waitForPort(local);
     const farEnd = createReadStream(far);
     farEnd.on('error', () => {}); // EIO once socat closes the pair
@@ -229,13 +293,22 @@ s.close()
 test('bad input: a tls-listen without cert/key, users without client-ca, cert without key, ca with verify=none: one line, exit 2; --help tls shows a test CA', async () => {
   const cases: [string[], string][] = [
     [['-', 'tls-listen:0'], 'ptybridge: tls-listen:0: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones\n'],
-    [['-', 'ssl-listen:0?cert=a.pem'], 'ptybridge: ssl-listen:0?cert=a.pem: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones\n'],
-    [['-', 'tls-listen:0?cert=a&key=b&users=u'], 'ptybridge: tls-listen:0?cert=a&key=b&users=u: option "users" needs client-ca=FILE: the users are told apart by their client certificates\n'],
+    [
+      ['-', 'ssl-listen:0?cert=a.pem'],
+      'ptybridge: ssl-listen:0?cert=a.pem: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones\n',
+    ],
+    [
+      ['-', 'tls-listen:0?cert=a&key=b&users=u'],
+      'ptybridge: tls-listen:0?cert=a&key=b&users=u: option "users" needs client-ca=FILE: the users are told apart by their client certificates\n',
+    ],
     [['-', 'tls:h:1?cert=a'], 'ptybridge: tls:h:1?cert=a: cert= and key= go together (a client certificate and its private key)\n'],
     [['-', 'tls:h:1?verify=none&ca=x'], 'ptybridge: tls:h:1?verify=none&ca=x: option "ca" has no effect with verify=none (no certificate is checked)\n'],
     [['-', 'tls:h:1?verify=maybe'], 'ptybridge: tls:h:1?verify=maybe: option "verify" expects peer|none, got "maybe"\n'],
     [['-', 'ws-listen:0?client-ca=c'], 'ptybridge: ws-listen:0?client-ca=c: client-ca= needs cert= and key=: client certificates come with TLS\n'],
-    [['-', 'ws-listen:0?cert=a&key=b&client-ca=c&token-file=t'], 'ptybridge: ws-listen:0?cert=a&key=b&client-ca=c&token-file=t: token-file= has no effect with client-ca=: the client certificate is the credential (view roles: ?users=)\n'],
+    [
+      ['-', 'ws-listen:0?cert=a&key=b&client-ca=c&token-file=t'],
+      'ptybridge: ws-listen:0?cert=a&key=b&client-ca=c&token-file=t: token-file= has no effect with client-ca=: the client certificate is the credential (view roles: ?users=)\n',
+    ],
     [['-', 'tls:h:1?min-version=TLSv1'], 'ptybridge: tls:h:1?min-version=TLSv1: option "min-version" expects TLSv1.2|TLSv1.3, got "TLSv1"\n'],
   ];
   for (const [args, line] of cases) {
@@ -245,7 +318,10 @@ test('bad input: a tls-listen without cert/key, users without client-ca, cert wi
   }
   // A file that is missing, or not PEM: exit 1, naming the option and the cause.
   const missing = await runPtyb(['exec:cat', `tls-listen:0?cert=${pki.dir}/none.pem&key=${pki.server.key}`]);
-  assert.equal(missing.stderr, `ptybridge: tls-listen:0?cert=${pki.dir}/none.pem&key=${pki.server.key}: cert=${pki.dir}/none.pem: ENOENT (no such file or directory)\n`);
+  assert.equal(
+    missing.stderr,
+    `ptybridge: tls-listen:0?cert=${pki.dir}/none.pem&key=${pki.server.key}: cert=${pki.dir}/none.pem: ENOENT (no such file or directory)\n`,
+  );
   assert.equal(missing.code, 1);
   const help = await runPtyb(['--help', 'tls']);
   assert.match(help.stdout.toString(), /openssl req -x509 .* -subj \/CN=lab-ca .*-out ca\.pem\n/);
@@ -256,19 +332,26 @@ test('hostile peers: 300 connections that never finish a handshake or send garba
   const pb = await startPtyb(['exec:echo console-banner', `tls-listen:0?${serverOpts(`&client-ca=${pki.ca}&handshake-timeout=1s`)}`]);
   const port = pb.listening[0]!.port;
   try {
-    const idle = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
-      const s = await connectTcp(port);
-      s.on('error', () => {});
-      if (i % 2) s.write('GET / HTTP/1.0\r\n\r\n'); // not TLS at all
-      return s;
-    }));
+    const idle = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const s = await connectTcp(port);
+        s.on('error', () => {});
+        if (i % 2) s.write('GET / HTTP/1.0\r\n\r\n'); // not TLS at all
+        return s;
+      }),
+    );
     const alice = await socatClient(port, pki.alice, '');
     assert.equal(alice.stdout.toString(), 'console-banner\r\n', alice.stderr);
     // Each is closed by the server: the garbage at once, the silent ones after ?handshake-timeout.
-    await Promise.all(idle.map((s) => new Promise((ended) => {
-      s.once('end', ended).once('close', ended).resume();
-      if (s.readableEnded || s.destroyed) ended(undefined);
-    })));
+    await Promise.all(
+      idle.map(
+        (s) =>
+          new Promise((ended) => {
+            s.once('end', ended).once('close', ended).resume();
+            if (s.readableEnded || s.destroyed) ended(undefined);
+          }),
+      ),
+    );
   } finally {
     await pb.stop();
   }
@@ -298,7 +381,10 @@ test('ptybridge - tls:…?telnet&cert&key at a terminal (tmux): alice types into
 
 /** Opens a wss:// socket presenting `who`'s certificate; resolves with it open, or with the HTTP status it was refused with. */
 async function wssClient(port: number, who: Pair | undefined): Promise<{ ws?: WebSocket; status?: number }> {
-  const ws = new WebSocket(`wss://localhost:${port}/`, { ca: readFileSync(pki.ca), ...(who ? { cert: readFileSync(who.cert), key: readFileSync(who.key) } : {}) });
+  const ws = new WebSocket(`wss://localhost:${port}/`, {
+    ca: readFileSync(pki.ca),
+    ...(who ? { cert: readFileSync(who.cert), key: readFileSync(who.key) } : {}),
+  });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve({ ws }));
     ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
@@ -324,7 +410,10 @@ test('ws-listen?cert&key&client-ca: the certificate is the credential (no token)
     const alice = (await wssClient(port, pki.alice)).ws!;
     await until(() => pb.stderr().includes('(alice) connected'));
     // /api/consoles answers with the role and name the certificate gives.
-    for (const [who, want] of [[pki.alice, { role: 'full', user: 'alice' }], [pki.bob, { role: 'view', user: 'bob' }]] as const) {
+    for (const [who, want] of [
+      [pki.alice, { role: 'full', user: 'alice' }],
+      [pki.bob, { role: 'view', user: 'bob' }],
+    ] as const) {
       const r = await runTool('/usr/bin/curl', ['-sS', '--cacert', pki.ca, '--cert', who.cert, '--key', who.key, `https://localhost:${port}/api/consoles`]);
       const { role, user } = JSON.parse(r.stdout.toString()) as { role: string; user: string };
       assert.deepEqual({ role, user }, want, r.stderr);
@@ -347,7 +436,10 @@ test('ws-listen?cert&key&client-ca: the certificate is the credential (no token)
 
 test('tls:…?share behind tcp-listen: one TLS connection (socat OPENSSL-LISTEN without fork takes one) shared by two peers', async () => {
   const port = await freePort();
-  const console_ = spawnTracked('socat', [`OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,cert=${pki.server.cert},key=${pki.server.key},verify=0`, 'EXEC:cat']);
+  const console_ = spawnTracked('socat', [
+    `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,cert=${pki.server.cert},key=${pki.server.key},verify=0`,
+    'EXEC:cat',
+  ]);
   const pb = await startPtyb(['-v', `tls:localhost:${port}?share&ca=${pki.ca}&retry=50&interval=100ms`, 'tcp-listen:0']);
   try {
     const a = await connectTcp(pb.listening[0]!.port);

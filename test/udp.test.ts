@@ -67,12 +67,14 @@ test('tcp-listen → udp: 10 MiB both ways at once through a datagram hop, byte-
   const udpPeer = await udpSocket();
   const atUdp = new Sink();
   let ptybUdp!: dgram.RemoteInfo;
-  const firstDatagram = new Promise<void>((r) => udpPeer.on('message', (m, rinfo) => {
-    ptybUdp = rinfo;
-    assert.ok(m.length <= 8192, `datagram of ${m.length} bytes exceeds ?size`);
-    atUdp.add(m);
-    r();
-  }));
+  const firstDatagram = new Promise<void>((r) =>
+    udpPeer.on('message', (m, rinfo) => {
+      ptybUdp = rinfo;
+      assert.ok(m.length <= 8192, `datagram of ${m.length} bytes exceeds ?size`);
+      atUdp.add(m);
+      r();
+    }),
+  );
   const pb = await startPtyb(['tcp-listen:0', `udp:127.0.0.1:${udpPeer.address().port}`]);
   try {
     const client = await connectTcp(pb.listening[0]!.port);
@@ -137,13 +139,19 @@ test('udp-listen ↔ udp: datagram boundaries are kept both ways; ?size splits l
     const total = sent.reduce((a, b) => a + b.length, 0);
     for (const d of sent) near.send(d, pb.listening[0]!.port, '127.0.0.1');
     await atFar.waitFor(total);
-    assert.deepEqual(atFar.chunks.map((c) => c.length), sizes);
+    assert.deepEqual(
+      atFar.chunks.map((c) => c.length),
+      sizes,
+    );
     assert.deepEqual(atFar.chunks, sent);
     // Back the other way; 30000 bytes is more than ?size, so it leaves as 20000 + 10000.
     const back = [randomBytes(7), randomBytes(30000), randomBytes(1)];
     for (const d of back) far.send(d, ptybOut.port, ptybOut.address);
     await atNear.waitFor(30008);
-    assert.deepEqual(atNear.chunks.map((c) => c.length), [7, 20000, 10000, 1]);
+    assert.deepEqual(
+      atNear.chunks.map((c) => c.length),
+      [7, 20000, 10000, 1],
+    );
     assert.deepEqual(Buffer.concat(atNear.chunks), Buffer.concat(back));
   } finally {
     await pb.stop();
@@ -260,7 +268,12 @@ test('udp bad input: one line naming the URI and the problem, exit 2 (usage) or 
   const cases: [string[], { input?: string }, number, string][] = [
     [['udp:localhost', '-'], {}, 2, 'ptybridge: udp:localhost: expected host:port, got "localhost"'],
     [['udp-listen:70000', '-'], {}, 2, 'ptybridge: udp-listen:70000: bad port "70000": expected a number 0-65535'],
-    [['udp:127.0.0.1:5?size=70000', '-'], {}, 2, 'ptybridge: udp:127.0.0.1:5?size=70000: option "size" expects a size 1-65507 bytes, such as 4096 or 8k, got "70000"'],
+    [
+      ['udp:127.0.0.1:5?size=70000', '-'],
+      {},
+      2,
+      'ptybridge: udp:127.0.0.1:5?size=70000: option "size" expects a size 1-65507 bytes, such as 4096 or 8k, got "70000"',
+    ],
     [['udp:127.0.0.1:5?sise=1k', '-'], {}, 2, 'ptybridge: udp:127.0.0.1:5?sise=…: unknown option "sise" (did you mean "size"?)'],
     [['udp:::1:5', '-'], {}, 2, 'ptybridge: udp:::1:5: an IPv6 address needs brackets: [::1]:5'],
     [[`udp-listen:${busyPort}`, 'tcp:127.0.0.1:1'], {}, 1, `ptybridge: udp-listen:${busyPort}: EADDRINUSE (address already in use)`],

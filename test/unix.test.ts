@@ -25,7 +25,13 @@ async function unixServer(p: string, handler: (s: net.Socket) => void): Promise<
   });
   server.listen(p);
   await once(server, 'listening');
-  return { close: () => new Promise<void>((r) => { server.close(() => r()); for (const s of sockets) s.destroy(); }) };
+  return {
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      }),
+  };
 }
 
 async function connectUnix(p: string): Promise<net.Socket> {
@@ -36,7 +42,11 @@ async function connectUnix(p: string): Promise<net.Socket> {
 
 /** Waits until something accepts on the socket path (a peer tool starting up). */
 async function waitForSocket(p: string): Promise<void> {
-  const accepts = () => connectUnix(p).then((s) => (s.destroy(), true), () => false);
+  const accepts = () =>
+    connectUnix(p).then(
+      (s) => (s.destroy(), true),
+      () => false,
+    );
   await until(accepts, { timeout: 10_000, what: `something to listen on ${p}` });
 }
 
@@ -150,13 +160,29 @@ test('unix bad input: one line naming the URI and the problem, exit 2 (usage) or
   const cases: [string[], number, string][] = [
     [['unix:', 'tcp-listen:0'], 2, 'ptybridge: unix:: missing path: expected a socket path such as /run/console.sock'],
     [['unix-listen:', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:: missing path: expected a socket path such as /run/console.sock'],
-    [['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "999"'],
-    [['unix-listen:/tmp/x.sock?mode=07777', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mode=07777: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "07777"'],
+    [
+      ['unix-listen:/tmp/x.sock?mode=999', 'tcp:127.0.0.1:1'],
+      2,
+      'ptybridge: unix-listen:/tmp/x.sock?mode=999: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "999"',
+    ],
+    [
+      ['unix-listen:/tmp/x.sock?mode=07777', 'tcp:127.0.0.1:1'],
+      2,
+      'ptybridge: unix-listen:/tmp/x.sock?mode=07777: option "mode" expects permission bits in octal, 0-0777, such as 0660, got "07777"',
+    ],
     [['unix-listen:/tmp/x.sock?mod=0600', 'tcp:127.0.0.1:1'], 2, 'ptybridge: unix-listen:/tmp/x.sock?mod=…: unknown option "mod" (did you mean "mode"?)'],
-    [['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'], 2, 'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval, share, policy, replay, scrollback, peer-queue, max-peers, log-input, history, history-max, mark'],
+    [
+      ['unix:/tmp/x.sock?nodelay', 'tcp-listen:0'],
+      2,
+      'ptybridge: unix:/tmp/x.sock?nodelay: unknown option "nodelay"; unix: takes retry, interval, share, policy, replay, scrollback, peer-queue, max-peers, log-input, history, history-max, mark',
+    ],
     [[`unix:${missing}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}: ENOENT (no such file or directory)`],
     [[`unix:${missing}?retry=1&interval=10ms`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix:${missing}?retry=1&interval=10ms: ENOENT (no such file or directory)`],
-    [[`unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}`, 'tcp:127.0.0.1:1'], 1, `ptybridge: unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}: ENOENT (no such file or directory)`],
+    [
+      [`unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}`, 'tcp:127.0.0.1:1'],
+      1,
+      `ptybridge: unix-listen:${path.join(dir, 'no-such-dir', 'x.sock')}: ENOENT (no such file or directory)`,
+    ],
   ];
   for (const [args, status, message] of cases) {
     await t.test(args.join(' '), async () => {

@@ -30,18 +30,24 @@ async function withPage(body: (page: import('playwright-core').Page, send: (s: s
 
 test('an underscore is drawn inside its row at device pixel ratio 1 (DejaVu Sans Mono clipped it below the cell)', { timeout: 90_000 }, async (t) => {
   // 14 px on a desktop, 12 px on a phone-wide page.
-  for (const width of [800, 500]) await t.test(`${width} px wide`, () => withPage(async (page, send) => {
-    // Row 1 holds only underscores, row 2 only spaces: the underscore's pixels must be in row 1's box.
-    send('\x1b[2J\x1b[H' + '_'.repeat(40) + '\r\n\r\nend');
-    await waitForScreen(page, /^_{40}\n\nend/);
-    const box = await page.locator('.xterm-rows > div').first().boundingBox();
-    assert.ok(box, 'the first row of the terminal');
-    const shot = decodePng(await page.screenshot({ clip: { x: box.x, y: box.y, width: box.width, height: box.height } }));
-    const lit = Array.from({ length: shot.height }, (_, y) => brightInRow(shot, y));
-    // A row of 40 underscores is one long bright line: at least 40 cells' worth of half-width strokes.
-    const cellWidth = box.width / (await page.evaluate(() => (window as unknown as { ptybridge: { term: { cols: number } } }).ptybridge.term.cols));
-    assert.ok(Math.max(...lit) >= Math.floor(40 * cellWidth * 0.5), `bright pixels per pixel row of the underscore row (${shot.width}x${shot.height}, cell ${cellWidth.toFixed(1)} px): ${lit.join(' ')}`);
-  }, width));
+  for (const width of [800, 500])
+    await t.test(`${width} px wide`, () =>
+      withPage(async (page, send) => {
+        // Row 1 holds only underscores, row 2 only spaces: the underscore's pixels must be in row 1's box.
+        send('\x1b[2J\x1b[H' + '_'.repeat(40) + '\r\n\r\nend');
+        await waitForScreen(page, /^_{40}\n\nend/);
+        const box = await page.locator('.xterm-rows > div').first().boundingBox();
+        assert.ok(box, 'the first row of the terminal');
+        const shot = decodePng(await page.screenshot({ clip: { x: box.x, y: box.y, width: box.width, height: box.height } }));
+        const lit = Array.from({ length: shot.height }, (_, y) => brightInRow(shot, y));
+        // A row of 40 underscores is one long bright line: at least 40 cells' worth of half-width strokes.
+        const cellWidth = box.width / (await page.evaluate(() => (window as unknown as { ptybridge: { term: { cols: number } } }).ptybridge.term.cols));
+        assert.ok(
+          Math.max(...lit) >= Math.floor(40 * cellWidth * 0.5),
+          `bright pixels per pixel row of the underscore row (${shot.width}x${shot.height}, cell ${cellWidth.toFixed(1)} px): ${lit.join(' ')}`,
+        );
+      }, width),
+    );
 });
 
 /**
@@ -55,8 +61,10 @@ async function fakeVnc(name: string): Promise<{ port: number; got: () => string;
     let step = 0;
     s.on('data', (c: Buffer) => {
       got = Buffer.concat([got, c]);
-      if (step === 0 && got.length >= 12) (step = 1), s.write(Buffer.from([1, 1])); // one security type: None
-      else if (step === 1 && got.length >= 13) (step = 2), s.write(Buffer.from([0, 0, 0, 0])); // SecurityResult OK
+      if (step === 0 && got.length >= 12)
+        (step = 1), s.write(Buffer.from([1, 1])); // one security type: None
+      else if (step === 1 && got.length >= 13)
+        (step = 2), s.write(Buffer.from([0, 0, 0, 0])); // SecurityResult OK
       else if (step === 2 && got.length >= 14) {
         step = 3; // ServerInit: 64x48, 32 bpp true colour, the name
         const init = Buffer.from([0, 64, 0, 48, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
@@ -70,8 +78,10 @@ async function fakeVnc(name: string): Promise<{ port: number; got: () => string;
   return { port: server.port, got: () => got.toString('latin1'), close: server.close };
 }
 
-test('noVNC in ?static: the printed URL is its vnc.html, with the token in its path=; it connects; / goes there, not to a terminal', { timeout: 90_000 }, async (t) => {
-  if (!existsSync('/usr/share/novnc/vnc.html')) return t.skip('Debian\'s novnc is not installed (.ci/run installs it)');
+test('noVNC in ?static: the printed URL is its vnc.html, with the token in its path=; it connects; / goes there, not to a terminal', {
+  timeout: 90_000,
+}, async (t) => {
+  if (!existsSync('/usr/share/novnc/vnc.html')) return t.skip("Debian's novnc is not installed (.ci/run installs it)");
   const vnc = await fakeVnc('fake-vnc-23');
   const pb = await startPtyb(['ws-listen:0/websockify?static=/usr/share/novnc', `tcp:127.0.0.1:${vnc.port}`]);
   let browser: Browser | undefined;
@@ -84,8 +94,10 @@ test('noVNC in ?static: the printed URL is its vnc.html, with the token in its p
     browser = await launch();
     const page = await browser.newPage({ viewport: { width: 800, height: 600 }, deviceScaleFactor: 1 });
     await page.goto(printed[1]!);
-    await page.waitForFunction(() => /Connected \(unencrypted\) to:? ?fake-vnc-23/.test(document.getElementById('noVNC_status')?.textContent ?? ''), null, { timeout: 30_000 });
-    assert.equal(vnc.got().slice(0, 12), 'RFB 003.008\n', 'the VNC server got noVNC\'s version, through ptybridge');
+    await page.waitForFunction(() => /Connected \(unencrypted\) to:? ?fake-vnc-23/.test(document.getElementById('noVNC_status')?.textContent ?? ''), null, {
+      timeout: 30_000,
+    });
+    assert.equal(vnc.got().slice(0, 12), 'RFB 003.008\n', "the VNC server got noVNC's version, through ptybridge");
     // The console index would link a terminal on /websockify: both go to noVNC instead.
     const token = printed[3]!;
     for (const p of ['/', '/websockify']) {
@@ -130,7 +142,10 @@ test('a WebSocket refused by its Origin is said at the default level, with the ?
     }
     assert.equal(await rawUpgrade(port, `/?token=${TOKEN}`, { Host: `127.0.0.1:${port}`, Origin: 'http://novnc.example' }), 403);
     await until(() => pb.stderr().includes('novnc.example'));
-    const lines = pb.stderr().split('\n').filter((l) => l.includes('refused'));
+    const lines = pb
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('refused'));
     const uri = `ws-listen:0?token=…`;
     assert.deepEqual(lines, [
       `ptybridge: ${uri}: refused a WebSocket from a page at http://127.0.0.1:8000 (403 origin not allowed); to let pages from there in, add ?origin=http://127.0.0.1:8000`,
@@ -141,7 +156,7 @@ test('a WebSocket refused by its Origin is said at the default level, with the ?
   }
 });
 
-test('every page has an icon: /favicon.ico and the pages\' own are answered, no 404 on a page load', { timeout: 60_000 }, async () => {
+test("every page has an icon: /favicon.ico and the pages' own are answered, no 404 on a page load", { timeout: 60_000 }, async () => {
   const pb = await startPtyb([withToken('ws-listen:0/a'), 'tcp:127.0.0.1:9']);
   let browser: Browser | undefined;
   try {

@@ -32,10 +32,16 @@ test('flags that would do nothing are refused (exit 2), never ignored', { timeou
     [['--log-keep', '3', '-', 'tcp:127.0.0.1:9'], '--log-keep has no effect without --log FILE'],
     [['--escape', '^]', 'tcp-listen:0', 'tcp:127.0.0.1:9'], '--escape has no effect without a stdio address (- or stdio:)'],
     [['pty:?policy=readonly', 'tcp:127.0.0.1:9'], 'pty:?policy=readonly: option "policy" has no effect here: it applies to a shared device behind a listener'],
-    [['exec:cat?replay=0', 'tcp-listen:0'], 'exec:cat?replay=0: option "replay" has no effect here: it applies to a shared device behind a listener (add ?share)'],
+    [
+      ['exec:cat?replay=0', 'tcp-listen:0'],
+      'exec:cat?replay=0: option "replay" has no effect here: it applies to a shared device behind a listener (add ?share)',
+    ],
     [['-', 'tcp:127.0.0.1:9?interval=1s'], 'tcp:127.0.0.1:9?interval=1s: option "interval" has no effect without ?retry=N (it is the wait between tries)'],
     [['-', 'ws://127.0.0.1:9/?insecure'], 'ws://127.0.0.1:9/?insecure: option "insecure" has no effect on ws:// (it is for wss://)'],
-    [['pty:/dev/null?link=/tmp/x', 'tcp-listen:0'], 'pty:/dev/null?link=/tmp/x: option "link" has no effect with a path: it applies to a new pair (pty: with no path)'],
+    [
+      ['pty:/dev/null?link=/tmp/x', 'tcp-listen:0'],
+      'pty:/dev/null?link=/tmp/x: option "link" has no effect with a path: it applies to a new pair (pty: with no path)',
+    ],
   ];
   for (const [args, message] of cases) {
     await t.test(args.join(' '), { timeout: 10_000 }, async () => {
@@ -63,7 +69,10 @@ test('a failed retry names its URI once per line', async () => {
   const uri = `tcp:127.0.0.1:${port}?retry=2&interval=10ms`;
   const res = await runPtyb(['-v', '-', uri], { input: '' });
   assert.equal(res.code, 1, res.stderr);
-  const lines = res.stderr.trim().split('\n').filter((l) => l.includes('ECONNREFUSED'));
+  const lines = res.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.includes('ECONNREFUSED'));
   assert.equal(lines.length, 3, res.stderr);
   for (const l of lines) assert.equal(l.split(uri).length - 1, 1, `the URI once: ${l}`);
   assert.equal(lines[0], `ptybridge: ${uri}: ECONNREFUSED (connection refused); retrying in 10 ms (2 left)`);

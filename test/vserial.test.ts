@@ -56,7 +56,9 @@ async function overTelnet(far: string, link: string): Promise<{ server: Running;
   return { server, near: n, stop: async () => void (await Promise.all([n.stop(), server.stop()])) };
 }
 
-test('over tcp:?telnet (RFC 2217): pyserial at 57600 8E2 sets the far port; the slave starts with the far settings; bytes exact both ways; a refused parity comes back', { timeout: 60_000 }, async () => {
+test('over tcp:?telnet (RFC 2217): pyserial at 57600 8E2 sets the far port; the slave starts with the far settings; bytes exact both ways; a refused parity comes back', {
+  timeout: 60_000,
+}, async () => {
   const { path: far, device } = await farPort('far0');
   const link = join(tmp, 'vs0');
   const route = await overTelnet(far, link);
@@ -94,7 +96,9 @@ test('over tcp:?telnet (RFC 2217): pyserial at 57600 8E2 sets the far port; the 
   }
 });
 
-test('a program that changes speed mid-stream: every byte arrives in order both ways, and the far port ends at the last speed', { timeout: 60_000 }, async () => {
+test('a program that changes speed mid-stream: every byte arrives in order both ways, and the far port ends at the last speed', {
+  timeout: 60_000,
+}, async () => {
   const { path: far, device } = await farPort('far1');
   const link = join(tmp, 'vs1');
   const route = await overTelnet(far, link);
@@ -118,7 +122,7 @@ test('a program that changes speed mid-stream: every byte arrives in order both 
       'sys.stdout.write(hashlib.sha256(got).hexdigest())',
     ]);
     const fromProgram = await readBytes(device.stdout!, 3 * 32 * 1024);
-    assert.ok(fromProgram.equals(Buffer.concat([chunk(0), chunk(1), chunk(2)])), 'the program\'s bytes, exact and in order');
+    assert.ok(fromProgram.equals(Buffer.concat([chunk(0), chunk(1), chunk(2)])), "the program's bytes, exact and in order");
     // Only now: pyserial empties the input buffer when it opens the port. And once the last
     // speed is in force at the far port (its answer written back to our slave), so the way back
     // is checked against settled settings; the way out above crossed all three changes.
@@ -128,7 +132,7 @@ test('a program that changes speed mid-stream: every byte arrives in order both 
     const res = await py;
     assert.equal(res.code, 0, res.stderr);
     const { createHash } = await import('node:crypto');
-    assert.equal(res.stdout.toString(), createHash('sha256').update(back).digest('hex'), 'the device\'s bytes, exact and in order');
+    assert.equal(res.stdout.toString(), createHash('sha256').update(back).digest('hex'), "the device's bytes, exact and in order");
     await untilStty(far, /speed 230400 baud/);
   } finally {
     await route.stop();
@@ -136,7 +140,9 @@ test('a program that changes speed mid-stream: every byte arrives in order both 
   }
 });
 
-test('pty:?link= in front of a local serial: the slave starts with its settings; pyserial at 19200, 2 stop bits and XON/XOFF sets it; bytes exact both ways', { timeout: 60_000 }, async () => {
+test('pty:?link= in front of a local serial: the slave starts with its settings; pyserial at 19200, 2 stop bits and XON/XOFF sets it; bytes exact both ways', {
+  timeout: 60_000,
+}, async () => {
   const { path: far, device } = await farPort('far2');
   const link = join(tmp, 'vs2');
   const near = await startPtyb(['-v', `pty:?link=${link}`, `serial:${far}?baud=115200`], { listeners: 0 });
@@ -166,7 +172,10 @@ test('ser2net as the far RFC 2217 server: pyserial at 57600, 2 stop bits, RTS/CT
   const link = join(tmp, 'vs3');
   const port = await freePort();
   const config = join(tmp, 'ser2net.yaml');
-  writeFileSync(config, ['connection: &vs3', `  accepter: telnet(rfc2217),tcp,127.0.0.1,${port}`, `  connector: serialdev,${far},9600n81,local`, ''].join('\n'));
+  writeFileSync(
+    config,
+    ['connection: &vs3', `  accepter: telnet(rfc2217),tcp,127.0.0.1,${port}`, `  connector: serialdev,${far},9600n81,local`, ''].join('\n'),
+  );
   const ser2net = spawnTracked('ser2net', ['-n', '-d', '-P', join(tmp, 'ser2net.pid'), '-c', config]);
   let near: Running | undefined;
   try {

@@ -40,7 +40,7 @@ fetch('/report', { method: 'POST', body: JSON.stringify({ cookie: document.cooki
   return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, cookies, seen, close: () => server.close() };
 }
 
-test('another port\'s page gets no credential: no cookie is sent to it or readable by it, and what it got opens nothing', { timeout: 60_000 }, async () => {
+test("another port's page gets no credential: no cookie is sent to it or readable by it, and what it got opens nothing", { timeout: 60_000 }, async () => {
   const pb = await startPtyb([SHELL, `ws-listen:0?token=${TOKEN}`]);
   const attacker = await otherPort();
   const browser = await launch();
@@ -57,7 +57,10 @@ test('another port\'s page gets no credential: no cookie is sent to it or readab
     await evil.goto(attacker.url);
     const seen = await attacker.seen;
     assert.deepEqual(seen, { cookie: '', stored: null, keys: 0 });
-    assert.ok(attacker.cookies.every((c) => c === ''), `cookies sent to another port: ${attacker.cookies.join(' | ')}`);
+    assert.ok(
+      attacker.cookies.every((c) => c === ''),
+      `cookies sent to another port: ${attacker.cookies.join(' | ')}`,
+    );
     // Replay: whatever it got, presented from outside the browser (no Origin to refuse).
     const replay = attacker.cookies.filter(Boolean).join('; ');
     await assert.rejects(openWs(`ws://127.0.0.1:${port}/`, { headers: replay ? { Cookie: replay } : {} }), { status: 401 });
@@ -91,10 +94,13 @@ test('a reload after the server restarted with the same token ($PTYBRIDGE_TOKEN)
   }
 });
 
-test('the token given in the page\'s box is in none of the browser\'s History files, across a reload', { timeout: 90_000 }, async () => {
+test("the token given in the page's box is in none of the browser's History files, across a reload", { timeout: 90_000 }, async () => {
   const pb = await startPtyb([SHELL, `ws-listen:0?token=${TOKEN}`]);
   const profile = mkdtempSync(path.join(tmpdir(), 'ptyb-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'] });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
+  });
   try {
     const port = pb.listening[0]!.port;
     const page = await context.newPage();

@@ -82,7 +82,7 @@ test('after ?linger the detached shell is hung up and reaped; the tab then gets 
     assert.notEqual(fresh, pid);
     await type(page, 'echo "got-$X"\n');
     await waitForScreen(page, /^got-$/m);
-    assert.ok(!(await screen(page)).includes('old-pid'), 'the expired session\'s screen is not shown');
+    assert.ok(!(await screen(page)).includes('old-pid'), "the expired session's screen is not shown");
   } finally {
     await browser.close();
     await pb.stop();

@@ -26,7 +26,8 @@ function peer(url: string): Promise<{ ws: WebSocket; got(): string; wait(text: s
 
 // Devices by a link of our own: a /dev/pts/N that a VM gave back may go to another test's pty.
 const link = (name: string) => join(dir, `vm-${name}`);
-const route = (name: string, port: number) => `  - name: ${name}\n    left: pty:${link(name)}?replay=bytes\n    right: ws-listen:${port}/console/${name}?token=${TOKEN}\n`;
+const route = (name: string, port: number) =>
+  `  - name: ${name}\n    left: pty:${link(name)}?replay=bytes\n    right: ws-listen:${port}/console/${name}?token=${TOKEN}\n`;
 
 /** The index's row for one console, as text: "b /console/b pty … open 2 peers". */
 async function indexRows(port: number): Promise<string[]> {
@@ -34,13 +35,20 @@ async function indexRows(port: number): Promise<string[]> {
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
   const html = await res.text();
-  const rows = [...html.matchAll(/<tr data-path=[^>]*><td>(.*?)<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+  const rows = [...html.matchAll(/<tr data-path=[^>]*><td>(.*?)<\/tr>/g)].map((m) =>
+    m[0]
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
   // Every console that has opened its device says when (its last boot); the rows below are read without it.
   for (const r of rows) assert.match(r, /(?:open|lost), booted \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ /);
   return rows.map((r) => r.replace(/, booted \S+ \S+Z/, ''));
 }
 
-test('one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others\' peers', { timeout: 30_000 }, async () => {
+test("one ws-listen port, many consoles by path: bytes stay on their path, / lists state and peers, SIGHUP adds a path and keeps the others' peers", {
+  timeout: 30_000,
+}, async () => {
   const vms: Record<string, FakeVm> = {};
   for (const n of ['a', 'b', 'c']) {
     vms[n] = await startFakeVm(link(n)); // each prints "login: " at boot
@@ -56,8 +64,15 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
   const pb = await startPtyb(['--config', file], { listeners: 4 });
   const peers: WebSocket[] = [];
   try {
-    assert.deepEqual(pb.listening.map((l) => l.port), [port, port, port, pb.listening[3]!.port], 'the three consoles share one port');
-    assert.deepEqual(pb.listening.slice(0, 3).map((l) => l.host), ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    assert.deepEqual(
+      pb.listening.map((l) => l.port),
+      [port, port, port, pb.listening[3]!.port],
+      'the three consoles share one port',
+    );
+    assert.deepEqual(
+      pb.listening.slice(0, 3).map((l) => l.host),
+      ['127.0.0.1', '127.0.0.1', '127.0.0.1'],
+    );
 
     const b = await peer(wsUrl(port, '/console/b'));
     const b2 = await peer(wsUrl(port, '/console/b'));
@@ -95,10 +110,13 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     // c's VM powers off: the index says so, and a peer leaving is counted.
     await vms.c!.quit();
     a.ws.close();
-    rows = await until(async () => {
-      const r = await indexRows(port);
-      return / lost 1 peer$/.test(r[2]!) && / 0 peers$/.test(r[0]!) ? r : undefined;
-    }, { step: 50, what: 'the index to show c lost and a with 0 peers', detail: async () => (await indexRows(port)).join('\n') });
+    rows = await until(
+      async () => {
+        const r = await indexRows(port);
+        return / lost 1 peer$/.test(r[2]!) && / 0 peers$/.test(r[0]!) ? r : undefined;
+      },
+      { step: 50, what: 'the index to show c lost and a with 0 peers', detail: async () => (await indexRows(port)).join('\n') },
+    );
     assert.match(rows[0]!, /^a \/console\/a pty \S+ open 0 peers$/);
     assert.match(rows[2]!, /^c \/console\/c pty \S+\/vm-c lost 1 peer$/, 'a lost device keeps its name');
 
@@ -118,7 +136,10 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
     assert.equal(b.got(), 'login: console-b\r\nonly-for-b\r\nafter-reload\r\n', 'the peer of b was never dropped');
     assert.equal(d.got(), 'login: console-d\r\n');
     rows = await indexRows(port);
-    assert.deepEqual(rows.map((r) => r.split(' ')[0]), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      rows.map((r) => r.split(' ')[0]),
+      ['a', 'b', 'c', 'd'],
+    );
     assert.match(rows[1]!, / open 2 peers$/);
     assert.match(rows[3]!, /^d \/console\/d pty \S+ open 1 peer$/);
     assert.doesNotMatch(pb.stderr(), /stopping route/, 'no route was restarted');
@@ -136,13 +157,24 @@ test('one ws-listen port, many consoles by path: bytes stay on their path, / lis
 test('routes that cannot share a port are refused before anything opens (and by --check): no path, the same path, a different token; exit 2, one line', async () => {
   const port = await freePort();
   const cases: [string, string, RegExp][] = [
-    [`ws-listen:${port}/console/a`, `ws-listen:${port}`, /ws-listen:\d+: 127\.0\.0\.1:\d+ is also served by ws-listen:\d+\/console\/a; routes that share an address each need their own path/],
+    [
+      `ws-listen:${port}/console/a`,
+      `ws-listen:${port}`,
+      /ws-listen:\d+: 127\.0\.0\.1:\d+ is also served by ws-listen:\d+\/console\/a; routes that share an address each need their own path/,
+    ],
     [`ws-listen:${port}/console/a`, `ws-listen:${port}/console/a`, /path \/console\/a on 127\.0\.0\.1:\d+ is already served by ws-listen:\d+\/console\/a/],
-    [`ws-listen:${port}/console/a?token=one`, `ws-listen:${port}/console/b?token=two`, /token= differs from ws-listen:\d+\/console\/a\?token=…, which also serves/],
+    [
+      `ws-listen:${port}/console/a?token=one`,
+      `ws-listen:${port}/console/b?token=two`,
+      /token= differs from ws-listen:\d+\/console\/a\?token=…, which also serves/,
+    ],
   ];
   for (const [first, second, message] of cases) {
     const file = join(dir, 'clash.yaml');
-    writeFileSync(file, `version: 1\nroutes:\n  - { name: one, left: "tcp:127.0.0.1:9", right: "${first}" }\n  - { name: two, left: "tcp:127.0.0.1:9", right: "${second}" }\n`);
+    writeFileSync(
+      file,
+      `version: 1\nroutes:\n  - { name: one, left: "tcp:127.0.0.1:9", right: "${first}" }\n  - { name: two, left: "tcp:127.0.0.1:9", right: "${second}" }\n`,
+    );
     for (const check of [['--check'], []]) {
       const r = await runPtyb(['--config', file, ...check]);
       assert.equal(r.code, 2, r.stderr);
@@ -161,9 +193,15 @@ test('in Chromium: the index links to a console whose page connects to its own p
   vms.b.say('this-is-b\r\n');
   const port = await freePort();
   const file = join(dir, 'browser.yaml');
-  writeFileSync(file, `version: 1\nroutes:\n  - { name: ca, left: "pty:${link('ca')}", right: "ws-listen:${port}/console/ca?token=${TOKEN}" }\n  - { name: cb, left: "pty:${link('cb')}", right: "ws-listen:${port}/console/cb?token=${TOKEN}" }\n`);
+  writeFileSync(
+    file,
+    `version: 1\nroutes:\n  - { name: ca, left: "pty:${link('ca')}", right: "ws-listen:${port}/console/ca?token=${TOKEN}" }\n  - { name: cb, left: "pty:${link('cb')}", right: "ws-listen:${port}/console/cb?token=${TOKEN}" }\n`,
+  );
   const pb = await startPtyb(['--config', file], { listeners: 2 });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
   try {
     const page = await browser.newPage();
     // The index opened with the token gets the session cookie, which then opens the console's page and socket.
@@ -172,7 +210,11 @@ test('in Chromium: the index links to a console whose page connects to its own p
     await page.waitForSelector('#status.connected');
     assert.equal(new URL(page.url()).pathname, '/console/cb');
     await page.waitForFunction(() => {
-      const b = (window as unknown as { ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } } }).ptybridge.term.buffer.active;
+      const b = (
+        window as unknown as {
+          ptybridge: { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(): string } | undefined } } } };
+        }
+      ).ptybridge.term.buffer.active;
       let text = '';
       for (let i = 0; i < b.length; i++) text += b.getLine(i)?.translateToString() ?? '';
       return text.includes('this-is-b') && !text.includes('this-is-a');

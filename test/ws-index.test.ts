@@ -17,10 +17,16 @@ test('index: filter by any word, j/k/arrows and Enter open a console, state and 
   for (const n of names) vms[n] = await startFakeVm(join(dir, n));
   const port = await freePort();
   const file = join(dir, 'c.yaml');
-  writeFileSync(file, `version: 1\nroutes:\n${names.map((n) => `  - { name: ${n}, left: "pty:${join(dir, n)}", right: "ws-listen:${port}/console/${n}?token=${TOKEN}" }\n`).join('')}`);
+  writeFileSync(
+    file,
+    `version: 1\nroutes:\n${names.map((n) => `  - { name: ${n}, left: "pty:${join(dir, n)}", right: "ws-listen:${port}/console/${n}?token=${TOKEN}" }\n`).join('')}`,
+  );
   const pb = await startPtyb(['--config', file], { listeners: 3 });
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
   const peers: { close(): void }[] = [];
   try {
     const page = await browser.newPage();

@@ -25,14 +25,16 @@ function upgrade(port: number, from: string, headers: Record<string, string>): P
 
 function get(port: number, from: string, path: string, headers: Record<string, string>): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers, localAddress: from, agent: false }, (res) => {
-      res.resume();
-      resolve(res);
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, headers, localAddress: from, agent: false }, (res) => {
+        res.resume();
+        resolve(res);
+      })
+      .on('error', reject);
   });
 }
 
-test('X-Forwarded-Host/-Proto: believed from a trust-proxy address (nginx\'s Host $host drops the port, TLS ends there), ignored from others; direct access unchanged', async () => {
+test("X-Forwarded-Host/-Proto: believed from a trust-proxy address (nginx's Host $host drops the port, TLS ends there), ignored from others; direct access unchanged", async () => {
   const pb = await startPtyb(['exec:cat?share', `ws-listen:0/console/vm?token=${TOKEN}&trust-proxy=127.0.0.2&allowed-hosts=front.example`]);
   const port = pb.listening[0]!.port;
   try {
@@ -46,11 +48,23 @@ test('X-Forwarded-Host/-Proto: believed from a trust-proxy address (nginx\'s Hos
     // A rebinding name forwarded by the proxy is refused as it would be directly.
     assert.equal(await upgrade(port, '127.0.0.2', { ...proxied, 'X-Forwarded-Host': 'attacker.example:8443', Origin: 'https://attacker.example:8443' }), 403);
     // A forged X-Forwarded-Host cannot turn a direct request's foreign Origin into this server's.
-    assert.equal(await upgrade(port, '127.0.0.1', { Host: `127.0.0.1:${port}`, Origin: 'https://front.example:8443', 'X-Forwarded-Host': 'front.example:8443', 'X-Forwarded-Proto': 'https' }), 403);
+    assert.equal(
+      await upgrade(port, '127.0.0.1', {
+        Host: `127.0.0.1:${port}`,
+        Origin: 'https://front.example:8443',
+        'X-Forwarded-Host': 'front.example:8443',
+        'X-Forwarded-Proto': 'https',
+      }),
+      403,
+    );
     // Direct access works as before.
     assert.equal(await upgrade(port, '127.0.0.1', { Origin: `http://127.0.0.1:${port}` }), 101);
     // The page through the proxy: served, and no cookie (the page keeps its token in the tab).
-    const viaProxy = await get(port, '127.0.0.2', `/console/vm?token=${TOKEN}`, { Host: 'front.example', 'X-Forwarded-Host': 'front.example:8443', 'X-Forwarded-Proto': 'https' });
+    const viaProxy = await get(port, '127.0.0.2', `/console/vm?token=${TOKEN}`, {
+      Host: 'front.example',
+      'X-Forwarded-Host': 'front.example:8443',
+      'X-Forwarded-Proto': 'https',
+    });
     assert.equal(viaProxy.statusCode, 200);
     assert.equal(viaProxy.headers['set-cookie'], undefined);
   } finally {

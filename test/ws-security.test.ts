@@ -10,7 +10,6 @@ import path from 'node:path';
 import { connectTcp, runTool, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
 import { authHeader, closeCodeAfter, openWs, rawGet, rawUpgrade, TOKEN, withToken, wsUrl } from './helpers/ws.js';
 
-
 test('loopback too: a token is generated and printed once as a URL to open; without it 401, with it (Bearer or ?token=) in', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
   const pb = await startPtyb(['-v', 'ws-listen:0', `tcp:127.0.0.1:${echo.port}`]);
@@ -55,7 +54,9 @@ test('no cookie: a page opened with ?token= gets none, and a cookie of the old s
     const ws = await openWs(`ws://127.0.0.1:${pa}/`, { protocols: ['ptybridge', `ptybridge-token.${Buffer.from(TOKEN).toString('base64url')}`] });
     assert.equal(ws.protocol, 'ptybridge');
     ws.terminate();
-    await assert.rejects(openWs(`ws://127.0.0.1:${pa}/`, { protocols: ['ptybridge', `ptybridge-token.${Buffer.from('nope').toString('base64url')}`] }), { status: 401 });
+    await assert.rejects(openWs(`ws://127.0.0.1:${pa}/`, { protocols: ['ptybridge', `ptybridge-token.${Buffer.from('nope').toString('base64url')}`] }), {
+      status: 401,
+    });
   } finally {
     await a.stop();
     await echo.close();
@@ -112,7 +113,8 @@ test('another local user (setpriv --reuid=nobody) cannot reach a shell behind ws
     const port = pb.listening[0]!.port;
     const token = /#token=(\S+)$/m.exec(pb.stderr())![1]!;
     // The client is node itself with an inline script: nothing of this tree needs to be readable by nobody.
-    const client = `const s=require('net').connect(${port},'127.0.0.1');s.on('data',d=>{process.stdout.write(String(d).split('\\r\\n')[0]+'\\n');s.destroy()});` +
+    const client =
+      `const s=require('net').connect(${port},'127.0.0.1');s.on('data',d=>{process.stdout.write(String(d).split('\\r\\n')[0]+'\\n');s.destroy()});` +
       `s.write('GET /'+(process.argv[1]||'')+' HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n')`;
     const asNobody = (query: string) => runTool('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', client, query]);
     const without = await asNobody('');
@@ -140,7 +142,10 @@ test('?token=none opts out (with a warning); ?token-file= and $PTYBRIDGE_TOKEN k
     await open.logged(/\?token=none: anyone who can reach 127\.0\.0\.1:\d+, every local user included, gets this route without a token/);
     assert.doesNotMatch(open.stderr(), /open http/);
     (await openWs(`ws://127.0.0.1:${open.listening[0]!.port}/`)).terminate();
-    for (const [pb, token] of [[fromFile, 'from-the-file-9f2k'], [fromEnv, 'from-the-env-3jd8']] as const) {
+    for (const [pb, token] of [
+      [fromFile, 'from-the-file-9f2k'],
+      [fromEnv, 'from-the-env-3jd8'],
+    ] as const) {
       const port = pb.listening[0]!.port;
       assert.doesNotMatch(pb.stderr(), /token=|from-the/, 'a chosen token is not printed');
       assert.ok(!readFileSync(`/proc/${pb.proc.pid}/cmdline`, 'latin1').includes(token), 'not in ps');
@@ -160,14 +165,32 @@ test('TLS: wss/https with cert= and key=, a wss: client trusting the self-signed
   try {
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    const gen = await runTool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+    const gen = await runTool('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ]);
     assert.equal(gen.code, 0, gen.stderr);
     const server = await startPtyb([withToken(`ws-listen:0?cert=${cert}&key=${key}`), `tcp:127.0.0.1:${up.port}`]);
     try {
       assert.equal(server.listening[0]!.scheme, 'wss');
       const port = server.listening[0]!.port;
       const ca = readFileSync(cert);
-      const page = await new Promise<http.IncomingMessage>((resolve, reject) => https.get({ host: '127.0.0.1', port, path: `/?token=${TOKEN}`, ca }, (res) => (res.resume(), resolve(res))).on('error', reject));
+      const page = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        https.get({ host: '127.0.0.1', port, path: `/?token=${TOKEN}`, ca }, (res) => (res.resume(), resolve(res))).on('error', reject),
+      );
       assert.equal(page.statusCode, 200);
       // Origin's scheme counts: on an https server, an http:// page of the same host is another origin.
       await assert.rejects(openWs(wsUrl(port, '/', 'wss'), { ca, origin: `http://127.0.0.1:${port}` }), { status: 403 });

@@ -48,7 +48,22 @@ test('?static=DIR serves files with the security headers; .., encoded slashes, s
     assert.equal((await rawGet(port, '/')).body, 'index', 'a directory serves its index.html');
     assert.equal((await rawGet(port, '/sub/a.js')).body, 'inside-sub');
     // A FIFO is opened without blocking and refused; a symlink, even to a file inside, is not followed.
-    for (const p of ['/../../etc/passwd', '/..%2f..%2f..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/leak', '/outdir/secret.txt', '/alias.html', '/nope.html', '/vnc.html%00.txt', '/.env', '/.git/config', '/%2egit/config', '/sub/../.env', '/fifo.html', '/vnc.html/x']) {
+    for (const p of [
+      '/../../etc/passwd',
+      '/..%2f..%2f..%2fetc/passwd',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/leak',
+      '/outdir/secret.txt',
+      '/alias.html',
+      '/nope.html',
+      '/vnc.html%00.txt',
+      '/.env',
+      '/.git/config',
+      '/%2egit/config',
+      '/sub/../.env',
+      '/fifo.html',
+      '/vnc.html/x',
+    ]) {
       const res = await rawGet(port, p);
       assert.equal(res.status, 404, p);
       assert.doesNotMatch(res.body, /root:|SECRET/, p);
@@ -81,7 +96,9 @@ test('a writer swapping a file for a symlink to a secret while requests run: not
   writeFileSync(path.join(app, 'race.txt'), 'inside-file-ok');
   // Atomic swaps (rename over the name): race.txt is a regular file inside, then a symlink
   // to outside/secret.txt, then a file again, as fast as Python goes.
-  const writer = spawnTracked('/usr/bin/python3', ['-c', `
+  const writer = spawnTracked('/usr/bin/python3', [
+    '-c',
+    `
 import os, sys
 app, secret = sys.argv[1], sys.argv[2]
 t1, t2, race = os.path.join(app, 'tmp-link'), os.path.join(app, 'tmp-file'), os.path.join(app, 'race.txt')
@@ -89,7 +106,10 @@ while True:
     os.symlink(secret, t1); os.replace(t1, race)
     with open(t2, 'w') as f: f.write('inside-file-ok')
     os.replace(t2, race)
-`, app, path.join(dir, 'outside', 'secret.txt')]);
+`,
+    app,
+    path.join(dir, 'outside', 'secret.txt'),
+  ]);
   writer.stderr!.resume();
   const pb = await startPtyb([withToken(`ws-listen:0?static=${app}&web=off`), 'tcp:127.0.0.1:9']);
   try {

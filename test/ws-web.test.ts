@@ -11,10 +11,11 @@ import { until } from './helpers/until.js';
 
 const OUT = path.join(ROOT, 'test-output');
 
-const termSize = (page: Page) => page.evaluate(() => {
-  const t = (window as unknown as { ptybridge: { term: { cols: number; rows: number } } }).ptybridge.term;
-  return { cols: t.cols, rows: t.rows };
-});
+const termSize = (page: Page) =>
+  page.evaluate(() => {
+    const t = (window as unknown as { ptybridge: { term: { cols: number; rows: number } } }).ptybridge.term;
+    return { cols: t.cols, rows: t.rows };
+  });
 
 const hasExec = async () => /\bexec:/.test((await runPtyb(['--help'])).stdout.toString());
 
@@ -40,10 +41,13 @@ test('browser terminal: a shell behind ws-listen, opened by the URL it prints; t
     await page.keyboard.type(`echo hello-$((${n}+1))\n`);
     await waitForScreen(page, new RegExp(`^hello-${n + 1}$`, 'm'));
     await page.setViewportSize({ width: 420, height: 700 });
-    const size = await until(async () => {
-      const s = await termSize(page);
-      return s.cols <= 60 ? s : undefined;
-    }, { timeout: 15_000, step: 50, what: 'the terminal to fit a 420 px wide page (60 columns or fewer)' });
+    const size = await until(
+      async () => {
+        const s = await termSize(page);
+        return s.cols <= 60 ? s : undefined;
+      },
+      { timeout: 15_000, step: 50, what: 'the terminal to fit a 420 px wide page (60 columns or fewer)' },
+    );
     await page.keyboard.type('stty size\n');
     await waitForScreen(page, new RegExp(`^${size.rows} ${size.cols}$`, 'm'));
     await page.screenshot({ path: path.join(OUT, 'web-terminal-exec.png') });
@@ -69,13 +73,20 @@ test('browser terminal page: loads with no CDN, connects, bytes both ways, resiz
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(wsUrl(left!.port, '/', 'http'));
     await page.waitForSelector('#status.connected');
-    assert.ok(requests.every((u) => u.startsWith(`http://127.0.0.1:${left!.port}/`) || u.startsWith(`ws://127.0.0.1:${left!.port}/`)), `only its own server: ${requests.join(' ')}`);
+    assert.ok(
+      requests.every((u) => u.startsWith(`http://127.0.0.1:${left!.port}/`) || u.startsWith(`ws://127.0.0.1:${left!.port}/`)),
+      `only its own server: ${requests.join(' ')}`,
+    );
 
     device.send(Buffer.from('\x1b[1mptybridge\x1b[0m web terminal: hello-from-the-device\r\n$ '));
     await waitForScreen(page, /web terminal: hello-from-the-device/);
     await page.locator('.xterm').click();
     await page.keyboard.type('echo typed\n');
-    await until(() => Buffer.concat(fromPage).toString().includes('echo typed\r'), { timeout: 15_000, what: 'the typed line at the device', detail: () => JSON.stringify(Buffer.concat(fromPage).toString()) });
+    await until(() => Buffer.concat(fromPage).toString().includes('echo typed\r'), {
+      timeout: 15_000,
+      what: 'the typed line at the device',
+      detail: () => JSON.stringify(Buffer.concat(fromPage).toString()),
+    });
     assert.equal(Buffer.concat(fromPage).toString(), 'echo typed\r');
 
     // The first resize comes on connect; a phone-sized viewport brings a smaller one.
@@ -113,11 +124,15 @@ test('DNS rebinding in Chromium: attacker.example resolved to 127.0.0.1 gets 403
     assert.match(await page.content(), /host not allowed/);
     // A script of the attacker's origin (here: the 403 page's, same host and port) cannot
     // open the socket either; the same server by a loopback name serves the page.
-    const opened = await page.evaluate(([p, token]) => new Promise<string>((resolve) => {
-      const ws = new WebSocket(`ws://attacker.example:${p}/?token=${token}`);
-      ws.onopen = () => resolve('open');
-      ws.onerror = () => resolve('refused');
-    }), [port, TOKEN] as const);
+    const opened = await page.evaluate(
+      ([p, token]) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(`ws://attacker.example:${p}/?token=${token}`);
+          ws.onopen = () => resolve('open');
+          ws.onerror = () => resolve('refused');
+        }),
+      [port, TOKEN] as const,
+    );
     assert.equal(opened, 'refused');
     const ok = await page.goto(`http://localhost:${port}/?token=${TOKEN}`);
     assert.equal(ok?.status(), 200);

@@ -11,7 +11,9 @@ export const PTYBRIDGE = fileURLToPath(new URL('../../dist/ptybridge.mjs', impor
 export async function waitListening(port) {
   const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (let i = 0; i < 400; i++) {
-    const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/));
+    const rows = readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
     if (rows.some((f) => f[1] === want && f[3] === '0A')) return;
     await new Promise((r) => setTimeout(r, 10));
   }

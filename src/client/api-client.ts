@@ -10,7 +10,10 @@ export interface Answer {
 }
 
 export class ApiClient {
-  constructor(readonly base: string, private readonly token: string) {}
+  constructor(
+    readonly base: string,
+    private readonly token: string,
+  ) {}
 
   async call(path: string, body?: unknown): Promise<Answer> {
     let res: Response;

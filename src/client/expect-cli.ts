@@ -22,14 +22,17 @@ function parse(argv: string[]): { url: string; steps: Step[]; timeout: number; t
     else if (a === '--expect' || a === '-e') steps.push({ expect: value() });
     else if (a === '--timeout') {
       timeout = Number(value());
-      if (!Number.isInteger(timeout) || timeout < 0 || timeout > 60_000) throw new UsageError('ptybridge expect: --timeout expects milliseconds from 0 to 60000');
+      if (!Number.isInteger(timeout) || timeout < 0 || timeout > 60_000)
+        throw new UsageError('ptybridge expect: --timeout expects milliseconds from 0 to 60000');
     } else if (a === '--token-file') tokenFile = value();
     else if (a === '--quiet' || a === '-q') quiet = true;
-    else if (a.startsWith('-') && a !== '-') throw new UsageError(`ptybridge expect: unknown option ${a}; expected --send, --expect, --timeout, --token-file, --quiet`);
+    else if (a.startsWith('-') && a !== '-')
+      throw new UsageError(`ptybridge expect: unknown option ${a}; expected --send, --expect, --timeout, --token-file, --quiet`);
     else if (url === undefined) url = a;
     else steps.push({ expect: a });
   }
-  if (url === undefined || steps.length === 0) throw new UsageError("usage: ptybridge expect http://HOST:PORT/NAME 'login:' --send 'root\\n' --expect '# ' [--timeout MS] [--token-file FILE]");
+  if (url === undefined || steps.length === 0)
+    throw new UsageError("usage: ptybridge expect http://HOST:PORT/NAME 'login:' --send 'root\\n' --expect '# ' [--timeout MS] [--token-file FILE]");
   return { url, steps, timeout, quiet, ...(tokenFile !== undefined ? { tokenFile } : {}) };
 }
 

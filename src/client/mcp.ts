@@ -39,7 +39,8 @@ export async function mcpMain(argv: string[], signals: SignalGate): Promise<numb
     else url = a;
   }
   if (config !== undefined) {
-    if (url !== undefined || tokenFile !== undefined) throw new UsageError(`ptybridge mcp --config runs its own routes: it takes no address or --token-file (got ${url ?? `--token-file ${tokenFile}`})`);
+    if (url !== undefined || tokenFile !== undefined)
+      throw new UsageError(`ptybridge mcp --config runs its own routes: it takes no address or --token-file (got ${url ?? `--token-file ${tokenFile}`})`);
     return mcpOnConfig(config, view, levelFrom(verbose, quiet), signals);
   }
   if (view) throw new UsageError('ptybridge mcp: --view goes with --config; with an address, the token says the role (give a view token)');
@@ -98,12 +99,51 @@ async function serveMcp(client: ApiClient): Promise<void> {
   const server = new McpServer({ name: 'ptybridge', version: VERSION });
   const path = (name: string, action: string) => `/api/consoles/${encodeURIComponent(name)}/${action}`;
   const console_ = z.string().describe('the console name, from list_consoles');
-  server.registerTool('list_consoles', { description: 'The consoles on this ptybridge, and the role of this token (full may send, view only reads).' }, async () => result(await client.call('/api/consoles')));
-  server.registerTool('read_screen', { description: 'The console screen as rows of text, with the cursor, the title and whether a full-screen app is on (the route needs ?replay=screen).', inputSchema: { console: console_ } }, async ({ console }) => result(await client.call(path(console, 'screen'))));
-  server.registerTool('read_output', { description: 'Output since a cursor (`next` of an earlier call; omit for now). gap=true: some output was older than the ring.', inputSchema: { console: console_, since: z.number().int().min(0).optional() } }, async ({ console, since }) => result(await client.call(`${path(console, 'output')}${since === undefined ? '' : `?since=${since}`}`)));
-  server.registerTool('expect', { description: 'Waits for a regular expression in the output from `since` (a cursor from an earlier call; omit for now). Answers the match, groups, the text before it and the next cursor; isError on timeout with what was seen.', inputSchema: { console: console_, regex: z.string().max(1024), since: z.number().int().min(0).optional(), timeout: z.number().int().min(0).max(60_000).optional() } }, async ({ console, regex, since, timeout }) => result(await client.call(path(console, 'expect'), { regex, since, timeout })));
+  server.registerTool(
+    'list_consoles',
+    { description: 'The consoles on this ptybridge, and the role of this token (full may send, view only reads).' },
+    async () => result(await client.call('/api/consoles')),
+  );
+  server.registerTool(
+    'read_screen',
+    {
+      description: 'The console screen as rows of text, with the cursor, the title and whether a full-screen app is on (the route needs ?replay=screen).',
+      inputSchema: { console: console_ },
+    },
+    async ({ console }) => result(await client.call(path(console, 'screen'))),
+  );
+  server.registerTool(
+    'read_output',
+    {
+      description: 'Output since a cursor (`next` of an earlier call; omit for now). gap=true: some output was older than the ring.',
+      inputSchema: { console: console_, since: z.number().int().min(0).optional() },
+    },
+    async ({ console, since }) => result(await client.call(`${path(console, 'output')}${since === undefined ? '' : `?since=${since}`}`)),
+  );
+  server.registerTool(
+    'expect',
+    {
+      description:
+        'Waits for a regular expression in the output from `since` (a cursor from an earlier call; omit for now). Answers the match, groups, the text before it and the next cursor; isError on timeout with what was seen.',
+      inputSchema: {
+        console: console_,
+        regex: z.string().max(1024),
+        since: z.number().int().min(0).optional(),
+        timeout: z.number().int().min(0).max(60_000).optional(),
+      },
+    },
+    async ({ console, regex, since, timeout }) => result(await client.call(path(console, 'expect'), { regex, since, timeout })),
+  );
   if (who.body.role === 'full') {
-    server.registerTool('send', { description: 'Types into the console: text (escapes \\n \\r \\t \\e \\xHH) and/or keys such as Enter, Tab, Escape, Ctrl-C, Up. Answers the output cursor from before the input: pass it to expect.', inputSchema: { console: console_, text: z.string().max(60_000).optional(), keys: z.array(z.string()).max(100).optional() } }, async ({ console, text, keys }) => result(await client.call(path(console, 'send'), { text, keys })));
+    server.registerTool(
+      'send',
+      {
+        description:
+          'Types into the console: text (escapes \\n \\r \\t \\e \\xHH) and/or keys such as Enter, Tab, Escape, Ctrl-C, Up. Answers the output cursor from before the input: pass it to expect.',
+        inputSchema: { console: console_, text: z.string().max(60_000).optional(), keys: z.array(z.string()).max(100).optional() },
+      },
+      async ({ console, text, keys }) => result(await client.call(path(console, 'send'), { text, keys })),
+    );
   }
   await server.connect(new StdioServerTransport());
 }

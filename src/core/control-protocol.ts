@@ -39,7 +39,12 @@ export const sessionMessage = z.object({ type: z.literal('session'), id: z.strin
 export const flowMessage = z.strictObject({ type: z.enum(['pause', 'resume']) });
 
 /** What the page sends. */
-export type PageMessage = z.input<typeof resizeMessage> | z.input<typeof keyboardRequest> | z.input<typeof keyboardAsk> | z.input<typeof markMessage> | z.input<typeof flowMessage>;
+export type PageMessage =
+  | z.input<typeof resizeMessage>
+  | z.input<typeof keyboardRequest>
+  | z.input<typeof keyboardAsk>
+  | z.input<typeof markMessage>
+  | z.input<typeof flowMessage>;
 /** What the page is sent. */
 export const serverMessage = z.discriminatedUnion('type', [keyboardState, sessionMessage]);
 export type ServerMessage = z.output<typeof serverMessage>;

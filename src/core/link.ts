@@ -139,4 +139,3 @@ export interface RouteStatus {
   /** Hub routes: each peer, its name if it has one, and what it is doing, in arrival order. */
   who?: { name?: string; doing: KeyboardState['you'] }[];
 }
-

@@ -80,7 +80,14 @@ export function poolAcceptedReads(socket: net.Socket): boolean {
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;
   const s = onreadSlots(socket);
   const bag = socket as unknown as Record<symbol, unknown>;
-  if (!s || typeof handle?.useUserBuffer !== 'function' || Object.getPrototypeOf(socket) !== net.Socket.prototype || bag[s.buffer] !== null || socket.bytesRead > 0) return false;
+  if (
+    !s ||
+    typeof handle?.useUserBuffer !== 'function' ||
+    Object.getPrototypeOf(socket) !== net.Socket.prototype ||
+    bag[s.buffer] !== null ||
+    socket.bytesRead > 0
+  )
+    return false;
   const { buffer, callback } = pooledReads(() => socket);
   const first = (buffer as () => Uint8Array)();
   bag[s.generator] = buffer;

@@ -20,10 +20,10 @@ import type { Link } from '../core/link.js';
 const execOptions = z.object({
   shell: flag(false, 'run the command with /bin/sh -c instead of splitting it into words (no shell by default)'),
   cwd: text(undefined, 'working directory (default: the current one)', 'a directory'),
-  env: parsed('K=V,K2=V2 (\\, for a comma inside a value)', 'extra environment variables, added to ptybridge\'s own', parseEnvList),
+  env: parsed('K=V,K2=V2 (\\, for a comma inside a value)', "extra environment variables, added to ptybridge's own", parseEnvList),
   cols: int(80, 1, 10_000, 'terminal width until a peer resizes it'),
   rows: int(24, 1, 10_000, 'terminal height until a peer resizes it'),
-  pipes: flag(false, 'plain stdin/stdout pipes instead of a pty (socat EXEC); stderr goes to ptybridge\'s stderr'),
+  pipes: flag(false, "plain stdin/stdout pipes instead of a pty (socat EXEC); stderr goes to ptybridge's stderr"),
   share: flag(false, 'behind a listener: one session shared by every peer (hub) instead of one per peer'),
   ...hubOptions,
   ...sessionOptions,
@@ -41,9 +41,9 @@ export const exec: ConnectingType<ExecTarget, typeof execOptions> = {
   summary: 'run a command on a pty (argv split without a shell; the first "?" starts the options)',
   targetForm: 'COMMAND [ARGS…]',
   examples: [
-    "ptybridge exec:bash ws-listen:8080                 # a web terminal, one shell per peer",
+    'ptybridge exec:bash ws-listen:8080                 # a web terminal, one shell per peer',
     "ptybridge 'exec:tmux new -A -s main?share' tcp-listen:23000   # one session for everyone",
-    "ptybridge 'exec:grep -v \"^#\" /etc/fstab?pipes' -",
+    'ptybridge \'exec:grep -v "^#" /etc/fstab?pipes\' -',
   ],
   notes: [
     'The end of input types ^D (VEOF) on the pty, or closes stdin with ?pipes; the command is hung up (SIGHUP, ?pipes SIGTERM) when its peer is gone, and killed 5 s later if it is still there.',
@@ -96,7 +96,12 @@ const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** Finds the command the way execvp would, so that a missing one fails at open with ENOENT. */
 async function resolveCommand(file: string, pathVar: string, cwd: string): Promise<string> {
-  const candidates = file.includes('/') ? [path.resolve(cwd, file)] : pathVar.split(':').filter(Boolean).map((d) => path.join(d, file));
+  const candidates = file.includes('/')
+    ? [path.resolve(cwd, file)]
+    : pathVar
+        .split(':')
+        .filter(Boolean)
+        .map((d) => path.join(d, file));
   let denied = false;
   for (const c of candidates) {
     try {
@@ -125,7 +130,9 @@ function describeExit(name: string, code: number | null, signal: number | string
 /** The command on a new pty, through node-pty's native forkpty. */
 function openPty(run: Run, cols: number, rows: number): Link {
   const native = loadPtyNative();
-  const envList = Object.entries(run.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  const envList = Object.entries(run.env)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
   let exited = false;
   let stream!: PtyProcessStream;
   const term = native.fork(run.file, run.args, envList, run.cwd, cols, rows, -1, -1, true, 'spawn-helper-unused', (code, signal) => {

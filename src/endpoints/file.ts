@@ -53,9 +53,11 @@ export const file: ConnectingType<string, typeof fileOptions> = {
     const reader = o.follow ? '?follow' : o.readonly ? '?readonly' : undefined;
     if (reader && o.writeonly) throw new UsageError(`${quoteUri(spec.uri)}: ${reader} and ?writeonly exclude each other`);
     if (o.excl && !o.create) throw new UsageError(`${quoteUri(spec.uri)}: ?excl needs ?create`);
-    if (reader && (o.truncate || o.append)) throw new UsageError(`${quoteUri(spec.uri)}: ?${o.truncate ? 'truncate' : 'append'} writes, but ${reader} only reads`);
+    if (reader && (o.truncate || o.append))
+      throw new UsageError(`${quoteUri(spec.uri)}: ?${o.truncate ? 'truncate' : 'append'} writes, but ${reader} only reads`);
     // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).
-    if (o.mode !== undefined && !o.create) throw new UsageError(`${quoteUri(spec.uri)}: option "mode" has no effect without ?create (it is the mode of a file that ?create makes)`);
+    if (o.mode !== undefined && !o.create)
+      throw new UsageError(`${quoteUri(spec.uri)}: option "mode" has no effect without ?create (it is the mode of a file that ?create makes)`);
   },
   async open(spec, ctx) {
     const o = spec.options;
@@ -73,7 +75,8 @@ export const file: ConnectingType<string, typeof fileOptions> = {
       fh = await fs.promises.open(spec.target, flags, o.mode ?? 0o666);
     } catch (err) {
       // O_NOFOLLOW on a symlink fails with ELOOP, "too many symbolic links": say what it means here.
-      if (o.nofollow && (err as NodeJS.ErrnoException).code === 'ELOOP') throw new EndpointError(spec.uri, Object.assign(new Error('is a symlink, not followed (?nofollow)'), { code: 'ELOOP' }));
+      if (o.nofollow && (err as NodeJS.ErrnoException).code === 'ELOOP')
+        throw new EndpointError(spec.uri, Object.assign(new Error('is a symlink, not followed (?nofollow)'), { code: 'ELOOP' }));
       throw new EndpointError(spec.uri, err);
     }
     let st: fs.Stats;
@@ -200,6 +203,9 @@ class FileLink extends Duplex {
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     this.watcher?.close();
     this.wake?.();
-    this.fh.close().then(() => done(err), () => done(err));
+    this.fh.close().then(
+      () => done(err),
+      () => done(err),
+    );
   }
 }

@@ -48,7 +48,11 @@ function parseScreenSize(raw: string): { cols: number; rows: number } | undefine
 
 /** Spread into a device type's option schema so that `--help SCHEME` lists them. */
 export const hubOptions = {
-  policy: oneOf(POLICIES, 'shared', 'behind a listener: who may type; shared: every peer, exclusive: one peer holds the keyboard (the first; any other may take it), readonly: nobody (spy mode)'),
+  policy: oneOf(
+    POLICIES,
+    'shared',
+    'behind a listener: who may type; shared: every peer, exclusive: one peer holds the keyboard (the first; any other may take it), readonly: nobody (spy mode)',
+  ),
   replay: parsed(
     'screen, bytes, since-boot, 0, or a size such as 16k (bytes mode with that much)',
     'behind a listener: what a new peer gets first; screen: the current screen (a terminal model of the output), bytes: the last 16k of output (or the size given), since-boot: every byte since the device was last opened (at most the last 64M), 0: nothing. Default: screen for pty: and exec:, bytes for serial:, file:, unix: and tcp:',
@@ -56,11 +60,32 @@ export const hubOptions = {
   ),
   scrollback: int(1000, 0, 100_000, 'with replay=screen: lines kept above the screen, sent to a new peer with it'),
   'peer-queue': size(1024 * 1024, 'behind a listener: most output queued for one peer; a peer that falls further behind is dropped', 1024 ** 3),
-  'max-peers': int(1024, 1, 1_000_000, 'behind a listener: most peers connected at once, across all its doors; more are closed at once and logged (once a second at most)'),
-  'log-input': flag(false, 'behind a listener: also record what each peer types, by name, in the transcript (--log; else on stderr) and the history (?history, as "i" events), for audit'),
-  history: parsed('a directory', 'record the console in DIR (created 0700): asciicast v2 files, one per device boot and per 16M, that asciinema and ptybridge play read; written behind the data, never slowing it (docs/HISTORY.md)', (raw) => (raw.length > 0 ? raw : undefined)),
-  'history-max': size(DEFAULT_HISTORY_MAX, 'with ?history (or --history): most bytes of recordings kept for this console; the oldest files are removed first', 2 ** 50, 64 * 1024),
-  mark: parsed('a regular expression, such as U-Boot 20|Linux version', 'with ?history (or --history): a line of output that matches adds a mark to the history (shown on its time line)', parseMark),
+  'max-peers': int(
+    1024,
+    1,
+    1_000_000,
+    'behind a listener: most peers connected at once, across all its doors; more are closed at once and logged (once a second at most)',
+  ),
+  'log-input': flag(
+    false,
+    'behind a listener: also record what each peer types, by name, in the transcript (--log; else on stderr) and the history (?history, as "i" events), for audit',
+  ),
+  history: parsed(
+    'a directory',
+    'record the console in DIR (created 0700): asciicast v2 files, one per device boot and per 16M, that asciinema and ptybridge play read; written behind the data, never slowing it (docs/HISTORY.md)',
+    (raw) => (raw.length > 0 ? raw : undefined),
+  ),
+  'history-max': size(
+    DEFAULT_HISTORY_MAX,
+    'with ?history (or --history): most bytes of recordings kept for this console; the oldest files are removed first',
+    2 ** 50,
+    64 * 1024,
+  ),
+  mark: parsed(
+    'a regular expression, such as U-Boot 20|Linux version',
+    'with ?history (or --history): a line of output that matches adds a mark to the history (shown on its time line)',
+    parseMark,
+  ),
 };
 
 /** Spread into every listener's option schema: a read-only door (conserver's spy port). */
@@ -70,12 +95,20 @@ export const doorOptions = {
 
 /** For a device whose size ptybridge does not set (pty:, serial:): the size its screen model starts at. */
 export const screenOptions = {
-  screen: parsed('COLSxROWS, such as 80x24', 'with replay=screen: the size of the screen model until a peer that may type resizes the device (default 80x24)', parseScreenSize),
+  screen: parsed(
+    'COLSxROWS, such as 80x24',
+    'with replay=screen: the size of the screen model until a peer that may type resizes the device (default 80x24)',
+    parseScreenSize,
+  ),
 };
 
 /** exec:'s per-peer sessions: how long a web shell whose page went away waits for it (src/router/sessions.ts). */
 export const sessionOptions = {
-  linger: duration(5 * 60_000, 'behind ws-listen, one session per browser tab: how long a shell whose page went away (reload, dropped network) waits for it to come back; then it gets SIGHUP (0: the shell ends with its page)', 24 * 3_600_000),
+  linger: duration(
+    5 * 60_000,
+    'behind ws-listen, one session per browser tab: how long a shell whose page went away (reload, dropped network) waits for it to come back; then it gets SIGHUP (0: the shell ends with its page)',
+    24 * 3_600_000,
+  ),
 };
 
 /**

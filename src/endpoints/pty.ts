@@ -56,7 +56,7 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
   neverWaitFor(spec) {
     const { path } = spec.target;
     if (path === undefined || !/^\/dev\/pts\/\d+$/.test(path)) return undefined;
-    return 'a numbered pty is not waited for: the kernel gives its number to the next terminal opened, which would be somebody else\'s; give a path its owner makes (QEMU: -chardev pty,path=/run/vm1.pty) to wait for it';
+    return "a numbered pty is not waited for: the kernel gives its number to the next terminal opened, which would be somebody else's; give a path its owner makes (QEMU: -chardev pty,path=/run/vm1.pty) to wait for it";
   },
   validate(spec) {
     // An option that cannot take effect is refused, not ignored (the rule of src/main.ts).

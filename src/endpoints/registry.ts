@@ -52,7 +52,8 @@ export function parseEndpoint(uri: string): Endpoint {
     const names = registry.flatMap((t) => [t.scheme, ...(t.aliases ?? [])]);
     const url = urlSchemeHint(uri);
     const hint = url === undefined ? didYouMean(raw.scheme, names) : undefined;
-    const suggestion = url !== undefined ? ` (did you mean "${quoteUri(url)}"? a WebSocket peer is ws:// or wss://)` : hint ? ` (did you mean "${hint}:"?)` : '';
+    const suggestion =
+      url !== undefined ? ` (did you mean "${quoteUri(url)}"? a WebSocket peer is ws:// or wss://)` : hint ? ` (did you mean "${hint}:"?)` : '';
     throw new UsageError(`${quoteUri(uri)}: unknown scheme "${raw.scheme}"${suggestion}; known: ${registry.map((t) => t.scheme).join(', ')}`);
   }
   return parseAs(type, uri, raw);

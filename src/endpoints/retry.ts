@@ -12,12 +12,7 @@ export const retryOptions = {
 };
 
 /** Runs `attempt` up to 1 + retries times, waiting `interval` ms between tries. */
-export async function withRetry<T>(
-  attempt: () => Promise<T>,
-  opts: { retry: number; interval: number },
-  ctx: OpenContext,
-  what: string,
-): Promise<T> {
+export async function withRetry<T>(attempt: () => Promise<T>, opts: { retry: number; interval: number }, ctx: OpenContext, what: string): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
       return await attempt();

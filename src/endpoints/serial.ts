@@ -37,8 +37,12 @@ export function parseLineShorthand(text: string): Partial<LineSettings> | undefi
 const serialOptions = z
   .object({
     baud: optionalInt(1, 20_000_000, 'bits per second (default 9600)'),
-    dataBits: parsed('5|6|7|8', 'bits per character (default 8)', (r) => (['5', '6', '7', '8'].includes(r) ? (Number(r) as LineSettings['dataBits']) : undefined)),
-    parity: parsed(PARITIES.join('|'), 'parity (default none)', (r) => (PARITIES as readonly string[]).includes(r) ? (r as LineSettings['parity']) : undefined),
+    dataBits: parsed('5|6|7|8', 'bits per character (default 8)', (r) =>
+      ['5', '6', '7', '8'].includes(r) ? (Number(r) as LineSettings['dataBits']) : undefined,
+    ),
+    parity: parsed(PARITIES.join('|'), 'parity (default none)', (r) =>
+      (PARITIES as readonly string[]).includes(r) ? (r as LineSettings['parity']) : undefined,
+    ),
     stopBits: parsed('1|1.5|2', 'stop bits (default 1)', (r) => (['1', '1.5', '2'].includes(r) ? (Number(r) as LineSettings['stopBits']) : undefined)),
     line: parsed(
       'BAUD[,DPS] such as 115200,8n1 or 9600,7e1, instead of baud/dataBits/parity/stopBits',
@@ -59,7 +63,15 @@ const serialOptions = z
 type SerialOptions = z.output<typeof serialOptions>;
 
 function lineOf(o: SerialOptions): LineSettings {
-  return { ...DEFAULT_LINE, flow: o.flow, ...o.line, ...(o.baud !== undefined && { baud: o.baud }), ...(o.dataBits && { dataBits: o.dataBits }), ...(o.parity && { parity: o.parity }), ...(o.stopBits && { stopBits: o.stopBits }) };
+  return {
+    ...DEFAULT_LINE,
+    flow: o.flow,
+    ...o.line,
+    ...(o.baud !== undefined && { baud: o.baud }),
+    ...(o.dataBits && { dataBits: o.dataBits }),
+    ...(o.parity && { parity: o.parity }),
+    ...(o.stopBits && { stopBits: o.stopBits }),
+  };
 }
 
 export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
@@ -69,10 +81,7 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
   sharing: 'device',
   summary: 'a serial port, shared by every peer behind a listener (ser2net, conserver)',
   targetForm: '/dev/ttyXXX',
-  examples: [
-    'ptybridge serial:/dev/ttyUSB0?baud=115200 tcp-listen:0.0.0.0:23000',
-    "ptybridge 'serial:/dev/ttyS0?line=9600,7e1&flow=rtscts' -",
-  ],
+  examples: ['ptybridge serial:/dev/ttyUSB0?baud=115200 tcp-listen:0.0.0.0:23000', "ptybridge 'serial:/dev/ttyS0?line=9600,7e1&flow=rtscts' -"],
   notes: [
     'Behind tcp-listen:?telnet, RFC 2217 clients get the modem lines (CTS, DSR, CD) as',
     'NOTIFY-MODEMSTATE: at once, then when one changes (read every second while a client',
@@ -124,7 +133,8 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     });
     let modem: ModemSettings = { dtr: true, rts: true };
     /** stty on our fd of the port; never once it is closed (its number may be another file's by then). */
-    const tty = (args: string[]) => (saved.closed() ? Promise.reject(Object.assign(new Error('the port is closed'), { code: 'EBADF' })) : sttyFd(saved.fd, args));
+    const tty = (args: string[]) =>
+      saved.closed() ? Promise.reject(Object.assign(new Error('the port is closed'), { code: 'EBADF' })) : sttyFd(saved.fd, args);
     const link: Link = {
       stream: port,
       label: `serial ${path}`,
@@ -137,7 +147,10 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
         // does, through our own fd of the port. RFC 2217 PURGE-DATA is the only flush.
         const speed = want.baud !== line.baud ? [String(want.baud)] : [];
         const flow = want.flow !== line.flow && want.flow ? sttyFlow(want.flow) : [];
-        const framing = want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length ? [...sttyFraming(want), ...flow] : [];
+        const framing =
+          want.dataBits !== line.dataBits || want.parity !== line.parity || want.stopBits !== line.stopBits || flow.length
+            ? [...sttyFraming(want), ...flow]
+            : [];
         if (speed.length || framing.length) {
           await tty([...speed, ...framing]).catch(async (err: Error) => {
             // A driver may refuse part of it (a pty forces cs8 -parenb): stty then reports
@@ -155,7 +168,9 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       async setModem(change) {
         if (change.dtr !== undefined || change.rts !== undefined) {
           const want = { dtr: change.dtr ?? modem.dtr, rts: change.rts ?? modem.rts };
-          await port.port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false }).catch((e: Error) => Promise.reject(osError(e)));
+          await port
+            .port!.set({ dtr: want.dtr ?? true, rts: want.rts ?? true, brk: false, cts: false, dsr: false, lowLatency: false })
+            .catch((e: Error) => Promise.reject(osError(e)));
           modem = want;
         }
         // The input lines (TIOCMGET): a pty has none and refuses (ENOTTY); then they are unknown.

@@ -16,7 +16,10 @@ import type { OpenContext } from '../core/endpoint.js';
  * reopen is the reconnect when the VM restarts.
  */
 export const shareOptions = {
-  share: flag(false, 'behind a listener: connect once and share that one connection among all peers (a hub, like a pty), reconnecting with backoff when it closes; for a console socket that takes one client (QEMU -serial …,server=on)'),
+  share: flag(
+    false,
+    'behind a listener: connect once and share that one connection among all peers (a hub, like a pty), reconnecting with backoff when it closes; for a console socket that takes one client (QEMU -serial …,server=on)',
+  ),
   ...hubOptions,
 };
 
@@ -24,7 +27,7 @@ export const shareOptions = {
 export function shareNotes(example: string): string[] {
   return [
     'Behind a listener each peer gets its own connection. With ?share ptybridge connects once and',
-    'every peer shares that connection (output to all, input merged, ?policy, ?replay), as a VM\'s',
+    "every peer shares that connection (output to all, input merged, ?policy, ?replay), as a VM's",
     `serial socket needs: ${example}`,
     'When the far side closes (the VM stopped or restarts) the peers stay connected, are told in one',
     'line, and ptybridge reconnects with backoff (100 ms doubling to 5 s) until the socket answers',
@@ -58,7 +61,9 @@ export function limitPeers(server: net.Server, max: number, uri: string, kind: s
   if (max <= 0) return;
   server.maxConnections = max;
   // Say so, once per peer, as ws-listen says "503 too many peers".
-  server.on('drop', (d) => ctx.log.info(`${uri}: refused ${kind} ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${max})`));
+  server.on('drop', (d) =>
+    ctx.log.info(`${uri}: refused ${kind} ${formatHostPort(d?.remoteAddress ?? '?', d?.remotePort ?? 0)}: too many peers (?max=${max})`),
+  );
 }
 
 /** Connects a stream socket and resolves once it is connected; errors name the endpoint. */

@@ -9,7 +9,11 @@ import { interactiveStdio } from './stdio-tty.js';
 import { stdioStream } from './stdio-stream.js';
 
 const stdioOptions = z.object({
-  escape: text('~', 'at a terminal: the escape key at line start (~. disconnects, ~b sends BREAK, ~? lists them); one character, ^X, or none (also --escape)', 'one character, ^X or none'),
+  escape: text(
+    '~',
+    'at a terminal: the escape key at line start (~. disconnects, ~b sends BREAK, ~? lists them); one character, ^X, or none (also --escape)',
+    'one character, ^X or none',
+  ),
   raw: oneOf(['auto', 'off'], 'auto', 'auto: a terminal on stdin goes into raw mode with escapes (the interactive client); off: leave the terminal as it is'),
 });
 
@@ -20,9 +24,13 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
   exclusiveResource: 'stdio',
   summary: 'this process\'s stdin and stdout ("-" for short)',
   targetForm: '',
-  examples: ['ptybridge - tcp:localhost:23000          # interactive: ~. quits, ~b sends BREAK', 'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | ptybridge - tcp:example.org:80', 'ptybridge - unix:/run/qemu/serial0.sock'],
+  examples: [
+    'ptybridge - tcp:localhost:23000          # interactive: ~. quits, ~b sends BREAK',
+    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | ptybridge - tcp:example.org:80",
+    'ptybridge - unix:/run/qemu/serial0.sock',
+  ],
   notes: [
-    'The end of stdin half-closes the other side; the other side\'s end closes stdout. Once either has ended, the other direction gets 0.5 s of silence (-t) and ptybridge exits, as socat does.',
+    "The end of stdin half-closes the other side; the other side's end closes stdout. Once either has ended, the other direction gets 0.5 s of silence (-t) and ptybridge exits, as socat does.",
     'On a terminal, stdin goes into raw mode (keys go through at once, ^C reaches the far side) and is restored on exit; ~. at line start disconnects. Piped stdin is passed byte for byte. Only one stdio per route.',
   ],
   options: stdioOptions,

@@ -63,7 +63,11 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   role: 'listening',
   summary: 'accept TCP peers; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',
-  examples: ['ptybridge pty:/dev/pts/4 tcp-listen:23000', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:2217?telnet   # RFC 2217 for pyserial', 'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4'],
+  examples: [
+    'ptybridge pty:/dev/pts/4 tcp-listen:23000',
+    'ptybridge serial:/dev/ttyUSB0 tcp-listen:2217?telnet   # RFC 2217 for pyserial',
+    'ptybridge serial:/dev/ttyUSB0 tcp-listen:0.0.0.0:23000?max=4',
+  ],
   options: tcpListenOptions,
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: true }),
   async listen(spec, onLink, ctx) {
@@ -74,13 +78,20 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);
     };
-    const listener = await listenSocket(spec.uri, { host, port }, server, withLiveness, {
-      listener: (s) => {
-        const a = s.address() as net.AddressInfo;
-        return `tcp ${formatHostPort(a.address, a.port)}`;
+    const listener = await listenSocket(
+      spec.uri,
+      { host, port },
+      server,
+      withLiveness,
+      {
+        listener: (s) => {
+          const a = s.address() as net.AddressInfo;
+          return `tcp ${formatHostPort(a.address, a.port)}`;
+        },
+        peer: peerLabel,
       },
-      peer: peerLabel,
-    }, ctx);
+      ctx,
+    );
     if (defaultedHost) {
       const bound = (server.address() as net.AddressInfo).port;
       ctx.log.warn(`${spec.uri}: bound to loopback only; write tcp-listen:0.0.0.0:${bound} to accept other machines`, { event: 'loopback-only', port: bound });

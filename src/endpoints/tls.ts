@@ -21,7 +21,7 @@ const minVersion = oneOf(['TLSv1.2', 'TLSv1.3'], 'TLSv1.2', 'oldest TLS version 
 
 /** How to make a CA, a server and a client certificate for a test, in three lines (--help tls, --help tls-listen). */
 const TEST_CA = [
-  'A test CA and certificates with openssl (CN alice becomes the peer\'s name; keep ca.key private):',
+  "A test CA and certificates with openssl (CN alice becomes the peer's name; keep ca.key private):",
   '  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=lab-ca -keyout ca.key -out ca.pem',
   '  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=console.lab -addext subjectAltName=DNS:console.lab,IP:127.0.0.1 -CA ca.pem -CAkey ca.key -keyout srv.key -out srv.pem',
   '  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=alice -CA ca.pem -CAkey ca.key -keyout alice.key -out alice.pem',
@@ -47,7 +47,8 @@ async function readPem<K extends string>(uri: string, o: Partial<Record<K, strin
  * UNABLE_TO_VERIFY_LEAF_SIGNATURE, DEPTH_ZERO_SELF_SIGNED_CERT…) or Node's name check
  * (ERR_TLS_CERT_ALTNAME_INVALID): those say "the certificate", the rest are the connection's.
  */
-const isCertificateError = (code: string | undefined) => code !== undefined && (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || (/^[A-Z_]+$/.test(code) && !/^E[A-Z]+$/.test(code) && !code.startsWith('ERR_')));
+const isCertificateError = (code: string | undefined) =>
+  code !== undefined && (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || (/^[A-Z_]+$/.test(code) && !/^E[A-Z]+$/.test(code) && !code.startsWith('ERR_')));
 
 /** A handshake failure: the code, and OpenSSL's reason without its file and line ("tlsv1 alert unknown ca"). */
 function describeTlsError(err: NodeJS.ErrnoException): string {
@@ -58,9 +59,13 @@ function describeTlsError(err: NodeJS.ErrnoException): string {
 const connectOptions = z.object({
   cert: text(undefined, 'client certificate (PEM) to present, for a server that asks for one; with key=', 'a file'),
   key: text(undefined, 'private key (PEM) of cert=', 'a file'),
-  ca: text(undefined, 'trust only these CA certificates (PEM) for the server\'s certificate; default: the system\'s store', 'a file'),
-  verify: oneOf(['peer', 'none'], 'peer', 'peer: refuse a server whose certificate is not signed by a trusted CA, expired, or for another name; none: accept any (encrypts, proves nothing)'),
-  servername: text(undefined, 'the name the server\'s certificate must carry, and the SNI sent; default: the host, when it is a name', 'a host name'),
+  ca: text(undefined, "trust only these CA certificates (PEM) for the server's certificate; default: the system's store", 'a file'),
+  verify: oneOf(
+    ['peer', 'none'],
+    'peer',
+    'peer: refuse a server whose certificate is not signed by a trusted CA, expired, or for another name; none: accept any (encrypts, proves nothing)',
+  ),
+  servername: text(undefined, "the name the server's certificate must carry, and the SNI sent; default: the host, when it is a name", 'a host name'),
   'min-version': minVersion,
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
   telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
@@ -126,11 +131,11 @@ export const tlsConnect: ConnectingType<HostPort, typeof connectOptions> = {
     "ptybridge 'tls:127.0.0.1:4555?share&servername=vm1.lab&ca=ca.pem' ws-listen:8080",
   ],
   notes: [
-    'The server\'s certificate must be signed by a CA of ?ca= (else the system\'s store), be valid',
+    "The server's certificate must be signed by a CA of ?ca= (else the system's store), be valid",
     'now, and name the host (or ?servername=); otherwise nothing is sent and one line says what',
     'failed: CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, UNABLE_TO_VERIFY_LEAF_SIGNATURE…',
     'With TLS 1.3 a server that refuses our client certificate says so after the handshake: the',
-    'connection then ends with the server\'s alert (certificate required, unknown CA…).',
+    "connection then ends with the server's alert (certificate required, unknown CA…).",
     ...shareNotes('a console server behind TLS.'),
     ...TEST_CA,
   ],
@@ -139,18 +144,28 @@ export const tlsConnect: ConnectingType<HostPort, typeof connectOptions> = {
   validate(spec) {
     validateRetry(spec);
     const o = spec.options;
-    if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError(`${quoteUri(spec.uri)}: cert= and key= go together (a client certificate and its private key)`);
-    if (o.verify === 'none' && o.ca !== undefined) throw new UsageError(`${quoteUri(spec.uri)}: option "ca" has no effect with verify=none (no certificate is checked)`);
+    if ((o.cert === undefined) !== (o.key === undefined))
+      throw new UsageError(`${quoteUri(spec.uri)}: cert= and key= go together (a client certificate and its private key)`);
+    if (o.verify === 'none' && o.ca !== undefined)
+      throw new UsageError(`${quoteUri(spec.uri)}: option "ca" has no effect with verify=none (no certificate is checked)`);
   },
   waitsAtStart: (spec) => spec.options.share,
   open: (spec, ctx) => withConnectRetry(() => connectTls(spec, ctx), spec, ctx),
 };
 
 const listenOptions = z.object({
-  cert: text(undefined, 'the server\'s certificate (PEM, the chain after it); required', 'a file'),
+  cert: text(undefined, "the server's certificate (PEM, the chain after it); required", 'a file'),
   key: text(undefined, 'the private key (PEM) of cert=; required', 'a file'),
-  'client-ca': text(undefined, 'require a client certificate signed by this CA (PEM): its CN (or a SAN) names the peer in logs, the transcript and the index', 'a file'),
-  users: text(undefined, 'with client-ca=: a users file, NAME ROLE KEY per line (role full or view; KEY the certificate\'s SHA-256 fingerprint, or "cert" for any certificate of client-ca naming NAME); other certificates are refused; read again on SIGHUP, and peers no longer listed are closed', 'a file'),
+  'client-ca': text(
+    undefined,
+    'require a client certificate signed by this CA (PEM): its CN (or a SAN) names the peer in logs, the transcript and the index',
+    'a file',
+  ),
+  users: text(
+    undefined,
+    'with client-ca=: a users file, NAME ROLE KEY per line (role full or view; KEY the certificate\'s SHA-256 fingerprint, or "cert" for any certificate of client-ca naming NAME); other certificates are refused; read again on SIGHUP, and peers no longer listed are closed',
+    'a file',
+  ),
   'min-version': minVersion,
   'handshake-timeout': duration(10_000, 'a peer must finish the TLS handshake within this long, or it is cut', 600_000),
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
@@ -185,8 +200,10 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
   parseTarget: (target, uri) => parseHostPort(target, uri, { listening: true }),
   validate(spec) {
     const o = spec.options;
-    if (o.cert === undefined || o.key === undefined) throw new UsageError(`${quoteUri(spec.uri)}: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones`);
-    if (o.users !== undefined && o['client-ca'] === undefined) throw new UsageError(`${quoteUri(spec.uri)}: option "users" needs client-ca=FILE: the users are told apart by their client certificates`);
+    if (o.cert === undefined || o.key === undefined)
+      throw new UsageError(`${quoteUri(spec.uri)}: a TLS server needs cert=FILE and key=FILE (PEM); --help tls-listen shows how to make test ones`);
+    if (o.users !== undefined && o['client-ca'] === undefined)
+      throw new UsageError(`${quoteUri(spec.uri)}: option "users" needs client-ca=FILE: the users are told apart by their client certificates`);
   },
   async listen(spec, onLink, ctx) {
     const { createServer } = await import('node:tls');
@@ -213,7 +230,9 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
       users.onReload = () => {
         for (const [socket, account] of accounts) {
           if (users.current(account)) continue;
-          ctx.log.warn(`${spec.uri}: ${account.name} is no longer in ${users.file} as before (removed, or another role or certificate); closing their connection`);
+          ctx.log.warn(
+            `${spec.uri}: ${account.name} is no longer in ${users.file} as before (removed, or another role or certificate); closing their connection`,
+          );
           socket.destroy();
         }
       };
@@ -245,13 +264,21 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
     };
     let listener: Listener;
     try {
-      listener = await listenSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, server, admit, {
-        listener: (s) => {
-          const a = s.address() as net.AddressInfo;
-          return `tls ${formatHostPort(a.address, a.port)}`;
+      listener = await listenSocket(
+        spec.uri,
+        { host: spec.target.host, port: spec.target.port },
+        server,
+        admit,
+        {
+          listener: (s) => {
+            const a = s.address() as net.AddressInfo;
+            return `tls ${formatHostPort(a.address, a.port)}`;
+          },
+          peer: peerLabel,
         },
-        peer: peerLabel,
-      }, ctx, 'secureConnection');
+        ctx,
+        'secureConnection',
+      );
     } catch (err) {
       users?.close();
       throw err;

@@ -48,7 +48,12 @@ export function ttyStream(fd: number, onChunk?: (chunk: Buffer) => boolean): net
     const handle = new binding.Pipe(binding.constants.SOCKET);
     if (handle.open(fd) === 0) {
       // Reads go to `onChunk` when given, else into the socket's readable side.
-      const socket: net.Socket = new TtySocket({ handle, readable: true, writable: true, onread: burstReads(fd, onChunk ?? ((c) => socket.push(c))) } as net.SocketConstructorOpts);
+      const socket: net.Socket = new TtySocket({
+        handle,
+        readable: true,
+        writable: true,
+        onread: burstReads(fd, onChunk ?? ((c) => socket.push(c))),
+      } as net.SocketConstructorOpts);
       // Callback reads bypass the readable side; flowing, it still reports the end of file.
       if (onChunk) socket.resume();
       return socket;
@@ -62,7 +67,6 @@ export function ttyStream(fd: number, onChunk?: (chunk: Buffer) => boolean): net
   }
   return stream;
 }
-
 
 /** Bytes taken from a tty per wakeup, at most (one chunk, one frame or write downstream). */
 const BURST = 64 * 1024;
@@ -195,7 +199,13 @@ export function sttyFlow(flow: NonNullable<LineSettings['flow']>): string[] {
 
 /** stty arguments for a framing: data bits, parity, stop bits. */
 export function sttyFraming(l: Pick<LineSettings, 'dataBits' | 'parity' | 'stopBits'>): string[] {
-  const parity = { none: ['-parenb', '-cmspar'], even: ['parenb', '-parodd', '-cmspar'], odd: ['parenb', 'parodd', '-cmspar'], mark: ['parenb', 'parodd', 'cmspar'], space: ['parenb', '-parodd', 'cmspar'] }[l.parity];
+  const parity = {
+    none: ['-parenb', '-cmspar'],
+    even: ['parenb', '-parodd', '-cmspar'],
+    odd: ['parenb', 'parodd', '-cmspar'],
+    mark: ['parenb', 'parodd', 'cmspar'],
+    space: ['parenb', '-parodd', 'cmspar'],
+  }[l.parity];
   // Linux has no 1.5 stop bits setting apart from 2 (the UART uses 1.5 with 5 data bits).
   return [`cs${l.dataBits}`, ...parity, l.stopBits === 1 ? '-cstopb' : 'cstopb'];
 }

@@ -160,7 +160,11 @@ export const udp: ConnectingType<HostPort, typeof udpOptions> = {
         ok();
       });
     });
-    const link = new DatagramLink((d, done) => socket.send(d, done), spec.options, () => closeQuietly(socket));
+    const link = new DatagramLink(
+      (d, done) => socket.send(d, done),
+      spec.options,
+      () => closeQuietly(socket),
+    );
     socket.on('message', (m) => link.deliver(m));
     socket.on('error', (err) => link.destroy(err));
     return { stream: link, label: `udp ${formatHostPort(address, spec.target.port)}` };
@@ -215,20 +219,27 @@ export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
       if (closed || (closing && !session)) return;
       peer = { address: rinfo.address, port: rinfo.port };
       if (!session) {
-        const link: DatagramLink = new DatagramLink((d, done) => {
-          if (closed) return done(new Error('the listener is closed'));
-          socket.send(d, peer.port, peer.address, done);
-        }, spec.options, () => {
-          if (session === link) session = undefined;
-          if (link.dropped) ctx.log.warn(`${spec.uri}: dropped ${link.dropped} datagrams the other side could not take`);
-        });
+        const link: DatagramLink = new DatagramLink(
+          (d, done) => {
+            if (closed) return done(new Error('the listener is closed'));
+            socket.send(d, peer.port, peer.address, done);
+          },
+          spec.options,
+          () => {
+            if (session === link) session = undefined;
+            if (link.dropped) ctx.log.warn(`${spec.uri}: dropped ${link.dropped} datagrams the other side could not take`);
+          },
+        );
         session = link;
         onLink({ stream: link, label: `udp ${formatHostPort(rinfo.address, rinfo.port)}` });
       }
       session.deliver(msg);
     });
     if (defaultedHost) {
-      ctx.log.warn(`${spec.uri}: bound to loopback only; write udp-listen:0.0.0.0:${bound.port} to accept other machines`, { event: 'loopback-only', port: bound.port });
+      ctx.log.warn(`${spec.uri}: bound to loopback only; write udp-listen:0.0.0.0:${bound.port} to accept other machines`, {
+        event: 'loopback-only',
+        port: bound.port,
+      });
     }
     return {
       label: `udp ${formatHostPort(bound.address, bound.port)}`,

@@ -31,15 +31,14 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   examples: [
     'ptybridge - unix:/run/qemu/serial0.sock',
     "ptybridge tcp-listen:23000 'unix:/tmp/console.sock?retry=10&interval=500ms'",
-    'ptybridge unix:/var/run/qemu-server/101.serial0?share ws-listen:8080 tcp-listen:7001?telnet   # a Proxmox VM\'s console',
+    "ptybridge unix:/var/run/qemu-server/101.serial0?share ws-listen:8080 tcp-listen:7001?telnet   # a Proxmox VM's console",
   ],
   notes: shareNotes('qemu -serial unix:/run/vm1.sock,server=on,wait=off; Proxmox /var/run/qemu-server/ID.serial0.'),
   options: unixOptions,
   parseTarget: parsePath,
   validate: validateRetry,
   waitsAtStart: (spec) => spec.options.share,
-  open: (spec, ctx) =>
-    withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
+  open: (spec, ctx) => withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
 };
 
 const unixListenOptions = z.object({
@@ -79,10 +78,17 @@ export const unixListen: ListeningType<string, typeof unixListenOptions> = {
     const umask = mode === undefined ? undefined : process.umask(0o177);
     let listening: Promise<Listener>;
     try {
-      listening = listenSocket(spec.uri, { path }, server, onLink, {
-        listener: () => `unix ${path}`,
-        peer: () => `unix ${path}#${++peers}`,
-      }, ctx);
+      listening = listenSocket(
+        spec.uri,
+        { path },
+        server,
+        onLink,
+        {
+          listener: () => `unix ${path}`,
+          peer: () => `unix ${path}#${++peers}`,
+        },
+        ctx,
+      );
     } finally {
       if (umask !== undefined) process.umask(umask);
     }

@@ -19,7 +19,7 @@ export interface WsTarget {
 const options = z.object({
   token: text(undefined, 'sent as "Authorization: Bearer TOKEN" (a ws-listen server accepts it)'),
   'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
-  protocol: oneOf(['none', 'binary', 'base64'], 'none', 'subprotocol to ask for: none (binary frames, resize as JSON text), or websockify\'s binary / base64'),
+  protocol: oneOf(['none', 'binary', 'base64'], 'none', "subprotocol to ask for: none (binary frames, resize as JSON text), or websockify's binary / base64"),
   origin: text(undefined, 'Origin header to send, for servers that check it', 'an origin such as https://host'),
   insecure: flag(false, 'wss: accept any server certificate (self-signed); prefer ca='),
   ca: text(undefined, 'wss: trust this CA or self-signed certificate file (PEM)', 'a file'),
@@ -42,7 +42,8 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
     options,
     urlTarget: true,
     parseTarget(target, uri) {
-      if (!target.startsWith('//')) throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
+      if (!target.startsWith('//'))
+        throw new UsageError(`${quoteUri(redactUrl(uri))}: expected ${scheme}://host:port[/path], got ${quoted(`${scheme}:${target}`)}`);
       let url: URL;
       try {
         url = new URL(`${scheme}:${target}`);
@@ -53,7 +54,8 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
       return { url: url.href, authority: url.host };
     },
     validate(spec) {
-      if (spec.options.token !== undefined && spec.options['token-file'] !== undefined) throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
+      if (spec.options.token !== undefined && spec.options['token-file'] !== undefined)
+        throw new UsageError(`${quoteUri(redactUrl(spec.uri))}: token= and token-file= exclude each other`);
       validateRetry(spec);
       // TLS options on a plain ws:// connection would do nothing: refused, like every idle option.
       const tls = spec.options.insecure ? 'insecure' : spec.options.ca !== undefined ? 'ca' : undefined;
@@ -74,7 +76,10 @@ function client(scheme: 'ws' | 'wss'): ConnectingType<WsTarget, typeof options> 
           // `ws` loads on first use (see ws-listen.ts): routes without a WebSocket start without it.
           const { default: WebSocket } = await import('ws');
           const ws = new WebSocket(spec.target.url, o.protocol === 'none' ? [] : [o.protocol], {
-            headers: { ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}), ...(o.protocol === 'none' ? { [CONTROLS_HEADER]: 'keyboard' } : {}) },
+            headers: {
+              ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
+              ...(o.protocol === 'none' ? { [CONTROLS_HEADER]: 'keyboard' } : {}),
+            },
             origin: o.origin,
             ca,
             rejectUnauthorized: !o.insecure,

@@ -70,7 +70,8 @@ export function planPair(left: Endpoint, right: Endpoint): Plan {
   return { kind: 'fork', door, upstream: connecting, doorIsRight: door === right };
 }
 
-const HUB_SHAPE = 'the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:)';
+const HUB_SHAPE =
+  'the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:)';
 
 /**
  * One shared device and its doors: the command line's DEVICE LISTENER LISTENER…, a config
@@ -127,7 +128,10 @@ function refuseIneffectiveHubOptions(addresses: Endpoint[]): void {
 /** Roles are a hub's: a peer of its own fresh connection, or of a rendezvous, has nothing to watch but what it types. */
 function noReadonlyDoor(e: Listening): void {
   const what = isReadonlyDoor(e) ? '?readonly' : (e.spec.options as { 'view-token'?: string })['view-token'] !== undefined ? 'view-token=' : undefined;
-  if (what) throw new UsageError(`${redactSecrets(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`);
+  if (what)
+    throw new UsageError(
+      `${redactSecrets(e.spec.uri)}: ${what} is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch`,
+    );
 }
 
 const SUMMARY: Record<PlanKind, string> = {
@@ -164,7 +168,14 @@ export function describePlan(plan: Plan): string[] {
     }
     case 'hub': {
       const s = plan.settings;
-      const replay = s.replay.mode === 'screen' ? `screen (scrollback ${s.replay.scrollback}, ${s.size.cols}x${s.size.rows})` : s.replay.mode === 'bytes' ? `bytes (last ${formatSize(s.replay.size)})` : s.replay.mode === 'since-boot' ? `since-boot (at most ${formatSize(s.replay.size)})` : 'off';
+      const replay =
+        s.replay.mode === 'screen'
+          ? `screen (scrollback ${s.replay.scrollback}, ${s.size.cols}x${s.size.rows})`
+          : s.replay.mode === 'bytes'
+            ? `bytes (last ${formatSize(s.replay.size)})`
+            : s.replay.mode === 'since-boot'
+              ? `since-boot (at most ${formatSize(s.replay.size)})`
+              : 'off';
       return [
         head,
         line('device', plan.device),

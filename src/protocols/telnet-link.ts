@@ -59,10 +59,14 @@ class TelnetStream extends Duplex {
     super({ allowHalfOpen: true });
     const local = [OPT.BINARY, OPT.SGA, OPT.COM_PORT, ...(role === 'server' ? [OPT.ECHO] : [OPT.NAWS])];
     const remote = [OPT.BINARY, OPT.SGA, OPT.COM_PORT, ...(role === 'server' ? [OPT.NAWS] : [OPT.ECHO])];
-    this.neg = new Negotiator({ local, remote }, (b) => this.raw(b), (side, option, on) => {
-      if (option === OPT.BINARY && side === 'him') this.parser.binary = on;
-      onChange(side, option, on);
-    });
+    this.neg = new Negotiator(
+      { local, remote },
+      (b) => this.raw(b),
+      (side, option, on) => {
+        if (option === OPT.BINARY && side === 'him') this.parser.binary = on;
+        onChange(side, option, on);
+      },
+    );
     // Data found in one socket chunk goes out as one piece (a copy: the parser hands out
     // views of the socket's chunk); anything else the peer sent is acted on in its place.
     let pending: Buffer[] = [];
@@ -504,7 +508,9 @@ export function telnetClientLink(link: Link, log: Logger): Link {
       if (modem.dtr === undefined && modem.rts === undefined) {
         // A read (our own telnet server polls every second): answer from the server's last notice, send nothing.
         const lines = remoteLines;
-        return lines === undefined ? {} : { cts: !!(lines & MODEM_BITS.cts), dsr: !!(lines & MODEM_BITS.dsr), ri: !!(lines & MODEM_BITS.ri), dcd: !!(lines & MODEM_BITS.dcd) };
+        return lines === undefined
+          ? {}
+          : { cts: !!(lines & MODEM_BITS.cts), dsr: !!(lines & MODEM_BITS.dsr), ri: !!(lines & MODEM_BITS.ri), dcd: !!(lines & MODEM_BITS.dcd) };
       }
       await requireComPort();
       const [dtr, rts] = await Promise.all([

@@ -134,10 +134,18 @@ export class RouteSet {
     try {
       transcript = config.log ? await openTranscript(config.log.file, config.log, log) : undefined;
       // A device missing at start waits (shown down, retried) rather than taking the other routes down.
-      route = await startPlan(config.plan, { log, trace, transcript, name: config.name, waitForDevice: true, ...(config.history !== undefined ? { history: config.history } : {}) });
+      route = await startPlan(config.plan, {
+        log,
+        trace,
+        transcript,
+        name: config.name,
+        waitForDevice: true,
+        ...(config.history !== undefined ? { history: config.history } : {}),
+      });
     } catch (err) {
       await transcript?.close();
-      if (err instanceof DeviceNotWaitedError) return this.log.error(`[${config.name}] not started: ${err.message}`, { event: 'route-not-started', name: config.name });
+      if (err instanceof DeviceNotWaitedError)
+        return this.log.error(`[${config.name}] not started: ${err.message}`, { event: 'route-not-started', name: config.name });
       throw new RouteStartError(config.name, err);
     }
     const entry: Running = { config, route, transcript };
@@ -228,7 +236,12 @@ export function describeReload(s: ReloadSummary): string {
 /** A route of the config that could not start: names the route and the cause. */
 export class RouteStartError extends PtybError {
   constructor(name: string, cause: unknown) {
-    super(cause instanceof PtybError ? cause.code : 'PTYB_ERR_OPEN', `route "${name}": ${describeOsError(cause)}`, cause instanceof PtybError ? cause.exitCode : 1, { cause });
+    super(
+      cause instanceof PtybError ? cause.code : 'PTYB_ERR_OPEN',
+      `route "${name}": ${describeOsError(cause)}`,
+      cause instanceof PtybError ? cause.exitCode : 1,
+      { cause },
+    );
   }
 }
 
@@ -268,7 +281,15 @@ export async function runConfig(
       }
       const summary = await set.reload(next);
       const say = summary.failed.length ? log.error : log.notice;
-      say(`reloaded ${file}: ${describeReload(summary)}`, { event: 'reloaded', file, started: summary.started.length, restarted: summary.restarted.length, failed: summary.failed.length, kept: summary.kept.length, stopped: summary.stopped.length });
+      say(`reloaded ${file}: ${describeReload(summary)}`, {
+        event: 'reloaded',
+        file,
+        started: summary.started.length,
+        restarted: summary.restarted.length,
+        failed: summary.failed.length,
+        kept: summary.kept.length,
+        stopped: summary.stopped.length,
+      });
     });
   };
   signals.on('SIGINT', onStop);

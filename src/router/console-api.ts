@@ -96,7 +96,12 @@ export function consoleApi(hub: HubForApi): { api: ConsoleApi; observer: HubObse
       old.destroy();
     }
     // Its output (the device's, notices) is already in the ring: dropped here.
-    s = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+    s = new Duplex({
+      read() {},
+      write(_c, _e, cb) {
+        cb();
+      },
+    });
     callers.set(key, s);
     s.once('close', () => callers.get(key) === s && callers.delete(key));
     hub.add({ stream: s, label: caller.label, role: caller.role, ...(caller.user !== undefined ? { user: caller.user } : {}) }, 'api');

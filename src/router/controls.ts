@@ -34,7 +34,10 @@ export function applyControl(target: Link, c: Control, log: Logger): void {
     case 'release':
       // The interactive client's ~w/~s: only a link to a hub elsewhere (ws:) can carry them.
       if (target.keyboard) target.keyboard(c.type);
-      else log.warn(`${target.label}: cannot ${c.type === 'take' ? 'take' : 'let go of'} the keyboard over this connection (a ws: connection to a ptybridge hub can)`);
+      else
+        log.warn(
+          `${target.label}: cannot ${c.type === 'take' ? 'take' : 'let go of'} the keyboard over this connection (a ws: connection to a ptybridge hub can)`,
+        );
       return;
     case 'keyboard':
       if (c.state) target.tell?.(c.state);

@@ -241,13 +241,25 @@ class Hub {
     if (this.full()) return this.refuse(link, door);
     const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
       this.notify('peerDropped', p, queued);
-      this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, { event: 'peer-dropped', peer: p.link.label, user: p.user, queued });
+      this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued, limit ${this.settings['peer-queue']})`, {
+        event: 'peer-dropped',
+        peer: p.link.label,
+        user: p.user,
+        queued,
+      });
     });
     peer.door = door;
     this.peers.add(peer);
     this.keyboard.joined(peer);
     const how = peer.role === 'view' ? ', read-only' : '';
-    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`, { event: 'peer-connected', peer: link.label, user: peer.user, role: peer.role, door, peers: this.peers.size });
+    this.log.info(`${peer.label} connected${how} (${this.peers.size} peer${this.peers.size === 1 ? '' : 's'})`, {
+      event: 'peer-connected',
+      peer: link.label,
+      user: peer.user,
+      role: peer.role,
+      door,
+      peers: this.peers.size,
+    });
     this.notify('peerJoined', peer, this.peers.size);
     const s = link.stream;
     s.on('error', () => {}); // a peer's reset ends only that peer
@@ -308,7 +320,13 @@ class Hub {
     const more = this.refusals.count - 1;
     this.refusals = { count: 0, saidAt: now };
     const max = this.settings['max-peers'];
-    this.log.warn(`${label}: refused, the console has ${max} peers (?max-peers=${max})${more ? `; ${more} more refused since the last such line` : ''}`, { event: 'peer-refused', peer: label, door, max, more });
+    this.log.warn(`${label}: refused, the console has ${max} peers (?max-peers=${max})${more ? `; ${more} more refused since the last such line` : ''}`, {
+      event: 'peer-refused',
+      peer: label,
+      door,
+      max,
+      more,
+    });
   }
 
   /** `~w`, `~s`, the page's button: the keyboard moves, the transcript says who took it from whom. */
@@ -332,11 +350,20 @@ class Hub {
     this.peers.delete(peer);
     this.notices.forget(peer);
     const left = `${peer.label} left${peer.dropped ? ' (dropped)' : ''}: ${peer.out} bytes to it, ${peer.in} bytes from it`;
-    const fields = { event: 'peer-left', peer: peer.link.label, user: peer.user, dropped: peer.dropped, bytes_out: peer.out, bytes_in: peer.in, bytes_refused: peer.refused };
+    const fields = {
+      event: 'peer-left',
+      peer: peer.link.label,
+      user: peer.user,
+      dropped: peer.dropped,
+      bytes_out: peer.out,
+      bytes_in: peer.in,
+      bytes_refused: peer.refused,
+    };
     if (peer.refused) {
       // Input that never reached the device is worth a warning at any verbosity, with why.
       const why = [
-        peer.refused > peer.refusedWhileDown && `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
+        peer.refused > peer.refusedWhileDown &&
+          `${peer.refused - peer.refusedWhileDown} ${peer.role === 'view' ? 'as a viewer' : `by policy ${this.settings.policy}`}`,
         peer.refusedWhileDown && `${peer.refusedWhileDown} while the device was down`,
       ].filter(Boolean);
       this.log.warn(`${left}, ${peer.refused} refused (${why.join(', ')})`, fields);
@@ -366,7 +393,13 @@ class Hub {
       if (!peer.toldReadOnly && !peer.following) {
         peer.toldReadOnly = true;
         const holder = this.keyboard.holder;
-        peer.notice(this.keyboard.policy === 'readonly' ? 'read-only console' : peer.role === 'view' ? 'read-only: you may watch, not type' : `read-only: ${holder?.user ?? 'another peer'} has the console`);
+        peer.notice(
+          this.keyboard.policy === 'readonly'
+            ? 'read-only console'
+            : peer.role === 'view'
+              ? 'read-only: you may watch, not type'
+              : `read-only: ${holder?.user ?? 'another peer'} has the console`,
+        );
       }
       return;
     }
@@ -418,7 +451,11 @@ class Hub {
    * mark changes no byte the device or a peer sees.
    */
   private mark(peer: Peer, label: string | undefined): void {
-    const text = (label ?? '').replace(/[\x00-\x1f\x7f]/g, ' ').trim().slice(0, 200) || 'mark';
+    const text =
+      (label ?? '')
+        .replace(/[\x00-\x1f\x7f]/g, ' ')
+        .trim()
+        .slice(0, 200) || 'mark';
     this.log.info(`${peer.label} marked the history: ${text}`, { event: 'mark', peer: peer.link.label, user: peer.user, label: text });
     this.notify('marked', peer, text);
   }

@@ -150,7 +150,9 @@ export class SinceBootReplay implements Replay {
       // One chunk, not many: joiners share it, and the next push keeps only what it needs.
       this.chunks = this.joined.length ? [this.joined] : [];
     }
-    const cut = this.dropped ? Buffer.from(`[ptybridge: the first ${this.dropped} bytes since the boot are not replayed (more than ${this.budget}); the history files have them]\r\n`) : undefined;
+    const cut = this.dropped
+      ? Buffer.from(`[ptybridge: the first ${this.dropped} bytes since the boot are not replayed (more than ${this.budget}); the history files have them]\r\n`)
+      : undefined;
     ready(cut ? Buffer.concat([cut, this.joined]) : this.joined);
   }
 

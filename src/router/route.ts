@@ -49,7 +49,10 @@ function warnOpenDoors(device: Connecting, doors: Listening[], log: Logger): voi
   if (!CONSOLES.includes(device.type.scheme)) return;
   for (const d of doors) {
     if (!OPEN_DOORS.includes(d.type.scheme)) continue;
-    log.warn(`${redactSecrets(d.spec.uri)}: no authentication: anyone who can connect, every local user included, gets ${redactSecrets(device.spec.uri)}${isReadonlyDoor(d) ? "'s output" : ''}; for a private console use unix-listen:PATH?mode=0600, tls-listen with ?client-ca=, or ws-listen (token)`, { event: 'open-door' });
+    log.warn(
+      `${redactSecrets(d.spec.uri)}: no authentication: anyone who can connect, every local user included, gets ${redactSecrets(device.spec.uri)}${isReadonlyDoor(d) ? "'s output" : ''}; for a private console use unix-listen:PATH?mode=0600, tls-listen with ?client-ca=, or ws-listen (token)`,
+      { event: 'open-door' },
+    );
   }
 }
 
@@ -95,7 +98,13 @@ async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, open
   const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
   let stopping = false;
   const done = j.done.then((res) => {
-    ctx.log.info(describeJoin(a, b, res), { event: 'disconnected', left: a.label, right: b.label, bytes_left_to_right: res.aToB, bytes_right_to_left: res.bToA });
+    ctx.log.info(describeJoin(a, b, res), {
+      event: 'disconnected',
+      left: a.label,
+      right: b.label,
+      bytes_left_to_right: res.aToB,
+      bytes_right_to_left: res.bToA,
+    });
     ctx.transcript?.event(`disconnected: ${describeJoin(a, b, res)}`);
     abort.abort();
     if (res.error && !stopping) {
@@ -128,7 +137,12 @@ class Joins {
 /** A watch-only peer (view token, view user) on a route without a shared device is turned away. */
 function refusedWatcher(peer: Link, log: Logger): boolean {
   if (peer.role !== 'view') return false;
-  log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`, { event: 'peer-refused', peer: peer.label, user: peer.user, reason: 'watch-only peer, no shared device' });
+  log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`, {
+    event: 'peer-refused',
+    peer: peer.label,
+    user: peer.user,
+    reason: 'watch-only peer, no shared device',
+  });
   peer.stream.destroy();
   return true;
 }
@@ -141,38 +155,58 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
   const routeCtx = { ...openCtx, route: { name: ctx.name } };
   const door = doorOf(listening.spec);
   let peers = 0;
-  const listener = await openDoor(listening, (peer) => {
-    if (refusedWatcher(peer, ctx.log)) return;
-    // The same events, with the same fields, as a hub's peers (docs/LOG-EVENTS.md).
-    ctx.log.info(`${peer.label} connected (${++peers} peer${peers === 1 ? '' : 's'})`, { event: 'peer-connected', peer: peer.label, user: peer.user, role: peer.role ?? 'full', door, peers });
-    peer.stream.once('close', () => peers--);
-    peer.stream.on('error', () => {}); // reported when the join ends
-    if (sessions && peer.session) {
-      // A browser tab: its shell outlives a reload (src/router/sessions.ts).
-      return void sessions.attach(peer, peer.session, () => openConnecting(connecting, openCtx)).catch((err: Error) => {
-        ctx.log.error(`${peer.label}: ${err.message}`, { event: 'upstream-failed', peer: peer.label, error: err.message });
-        peer.stream.destroy();
+  const listener = await openDoor(
+    listening,
+    (peer) => {
+      if (refusedWatcher(peer, ctx.log)) return;
+      // The same events, with the same fields, as a hub's peers (docs/LOG-EVENTS.md).
+      ctx.log.info(`${peer.label} connected (${++peers} peer${peers === 1 ? '' : 's'})`, {
+        event: 'peer-connected',
+        peer: peer.label,
+        user: peer.user,
+        role: peer.role ?? 'full',
+        door,
+        peers,
       });
-    }
-    openConnecting(connecting, openCtx).then(
-      (upstream) => {
-        if (peer.stream.destroyed) return upstream.stream.destroy();
-        ctx.transcript?.event(`${peer.label} connected to ${upstream.label}`);
-        const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { b: ctx.transcript?.data } });
-        joins.add(j);
-        j.done.then((res) => {
-          ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`, {
-            event: 'peer-left', peer: peer.label, user: peer.user, upstream: upstream.label, bytes_in: res.aToB, bytes_out: res.bToA, error: res.error && describeOsError(res.error.err),
+      peer.stream.once('close', () => peers--);
+      peer.stream.on('error', () => {}); // reported when the join ends
+      if (sessions && peer.session) {
+        // A browser tab: its shell outlives a reload (src/router/sessions.ts).
+        return void sessions
+          .attach(peer, peer.session, () => openConnecting(connecting, openCtx))
+          .catch((err: Error) => {
+            ctx.log.error(`${peer.label}: ${err.message}`, { event: 'upstream-failed', peer: peer.label, error: err.message });
+            peer.stream.destroy();
           });
-          ctx.transcript?.event(`${peer.label} left`);
-        });
-      },
-      (err: Error) => {
-        ctx.log.error(`${peer.label}: ${err.message}`, { event: 'upstream-failed', peer: peer.label, error: err.message });
-        peer.stream.destroy();
-      },
-    );
-  }, ctx, routeCtx);
+      }
+      openConnecting(connecting, openCtx).then(
+        (upstream) => {
+          if (peer.stream.destroyed) return upstream.stream.destroy();
+          ctx.transcript?.event(`${peer.label} connected to ${upstream.label}`);
+          const j = join(peer, upstream, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { b: ctx.transcript?.data } });
+          joins.add(j);
+          j.done.then((res) => {
+            ctx.log.info(`${peer.label} left: ${describeJoin(peer, upstream, res)}`, {
+              event: 'peer-left',
+              peer: peer.label,
+              user: peer.user,
+              upstream: upstream.label,
+              bytes_in: res.aToB,
+              bytes_out: res.bToA,
+              error: res.error && describeOsError(res.error.err),
+            });
+            ctx.transcript?.event(`${peer.label} left`);
+          });
+        },
+        (err: Error) => {
+          ctx.log.error(`${peer.label}: ${err.message}`, { event: 'upstream-failed', peer: peer.label, error: err.message });
+          peer.stream.destroy();
+        },
+      );
+    },
+    ctx,
+    routeCtx,
+  );
   return doorsRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
 }
 
@@ -210,7 +244,14 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     joins.add(j);
     j.done.then((res) => {
       // One line for the pair: `peer` is the left listener's, `partner` the right's.
-      ctx.log.info(describeJoin(a, b, res), { event: 'peer-left', peer: a.label, partner: b.label, bytes_in: res.aToB, bytes_out: res.bToA, error: res.error && describeOsError(res.error.err) });
+      ctx.log.info(describeJoin(a, b, res), {
+        event: 'peer-left',
+        peer: a.label,
+        partner: b.label,
+        bytes_in: res.aToB,
+        bytes_out: res.bToA,
+        error: res.error && describeOsError(res.error.err),
+      });
       ctx.transcript?.event(`disconnected ${a.label} <-> ${b.label}`);
     });
   };
@@ -223,8 +264,12 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     await left.close();
     throw err;
   }
-  return doorsRoute([left, right], async () => {
-    waiting.flat().forEach((w) => w.peer.stream.destroy());
-    await joins.closeAll();
-  }, abort);
+  return doorsRoute(
+    [left, right],
+    async () => {
+      waiting.flat().forEach((w) => w.peer.stream.destroy());
+      await joins.closeAll();
+    },
+    abort,
+  );
 }

@@ -187,12 +187,14 @@ export class ScreenModel implements Replay {
     // A freed model is rebuilt from its saved screen (terminal()): the view is of the live one.
     const term = this.terminal();
     this.feed(true);
-    return new Promise((resolve) => term.write('', () => {
-      const b = term.buffer.active;
-      const rows: string[] = [];
-      for (let y = 0; y < term.rows; y++) rows.push(b.getLine(b.baseY + y)?.translateToString(true) ?? '');
-      resolve({ rows, cursor: { x: b.cursorX, y: b.cursorY }, title: this.title, alternate: b.type === 'alternate', ansi: this.serialize() });
-    }));
+    return new Promise((resolve) =>
+      term.write('', () => {
+        const b = term.buffer.active;
+        const rows: string[] = [];
+        for (let y = 0; y < term.rows; y++) rows.push(b.getLine(b.baseY + y)?.translateToString(true) ?? '');
+        resolve({ rows, cursor: { x: b.cursorX, y: b.cursorY }, title: this.title, alternate: b.type === 'alternate', ansi: this.serialize() });
+      }),
+    );
   }
 
   dispose(): void {

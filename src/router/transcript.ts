@@ -58,7 +58,11 @@ const closeFd = promisify(fsClose);
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 const symlinkRefused = (path: string) =>
-  new PtybError('PTYB_ERR_OPEN', `--log ${path}: is a symbolic link, which --log does not follow (one planted in a shared directory would send the transcript elsewhere); give the file's own path`, 1);
+  new PtybError(
+    'PTYB_ERR_OPEN',
+    `--log ${path}: is a symbolic link, which --log does not follow (one planted in a shared directory would send the transcript elsewhere); give the file's own path`,
+    1,
+  );
 
 /** Where the bytes go: a file (or /dev/null) through the thread pool, never blocking (O_NONBLOCK); a FIFO as a non-blocking pipe socket. */
 interface Target {
@@ -92,7 +96,9 @@ async function openTarget(path: string, fifoAllowed: boolean): Promise<Target> {
 }
 
 const fifoRefused = (path: string) =>
-  new UsageError(`--log ${path} is a FIFO: its reader can stop or go away; add --log-fifo to write the transcript to it anyway (what no reader takes is counted as lost)`);
+  new UsageError(
+    `--log ${path} is a FIFO: its reader can stop or go away; add --log-fifo to write the transcript to it anyway (what no reader takes is counted as lost)`,
+  );
 
 function fifoTarget(fd: number): Target {
   const sock = new net.Socket({ fd, readable: false, writable: true });
@@ -115,8 +121,7 @@ function fifoTarget(fd: number): Target {
 
 function fileTarget(fd: number, opened: Stats): Target {
   let closed = false;
-  const writeSome = (b: Buffer) =>
-    new Promise<number>((resolve, reject) => fsWrite(fd, b, 0, b.length, null, (err, n) => (err ? reject(err) : resolve(n))));
+  const writeSome = (b: Buffer) => new Promise<number>((resolve, reject) => fsWrite(fd, b, 0, b.length, null, (err, n) => (err ? reject(err) : resolve(n))));
   const t: Target = {
     kind: opened.isFile() ? 'file' : 'device',
     size: opened.size,
@@ -375,7 +380,13 @@ function transcriptOn(path: string, opened: Target | undefined, opts: Transcript
   };
 
   const why = (err: NodeJS.ErrnoException) =>
-    err.code === 'DELETED' ? 'the log file was deleted' : err.code === 'EPIPE' ? 'the FIFO\'s reader went away' : err.code === 'ENXIO' ? 'no reader on the FIFO' : describeOsError(err);
+    err.code === 'DELETED'
+      ? 'the log file was deleted'
+      : err.code === 'EPIPE'
+        ? "the FIFO's reader went away"
+        : err.code === 'ENXIO'
+          ? 'no reader on the FIFO'
+          : describeOsError(err);
 
   /** The target failed: what was not written is lost, counted; it is tried again every second. */
   const goDown = (err: NodeJS.ErrnoException) => {
@@ -390,7 +401,10 @@ function transcriptOn(path: string, opened: Target | undefined, opts: Transcript
     target = undefined;
     if (!told) {
       told = true;
-      log.error(`--log ${path}: ${why(err)}; the transcript misses what comes now (counted) until it can be written again, tried every ${RETRY_MS / 1000} s`, { event: 'log-failed', path });
+      log.error(`--log ${path}: ${why(err)}; the transcript misses what comes now (counted) until it can be written again, tried every ${RETRY_MS / 1000} s`, {
+        event: 'log-failed',
+        path,
+      });
     }
     scheduleRetry();
   };
@@ -411,11 +425,13 @@ function transcriptOn(path: string, opened: Target | undefined, opts: Transcript
     try {
       target = await openTarget(path, opts.fifo ?? false);
       if (target.kind !== 'file') fileAtLineStart = true;
-      if (missing > 0) await writeOut(Buffer.from(`${fileAtLineStart ? '' : '\n'}${stamp()}--- ${missing} bytes lost: ${gapWhy}; written again from here ---\n`));
+      if (missing > 0)
+        await writeOut(Buffer.from(`${fileAtLineStart ? '' : '\n'}${stamp()}--- ${missing} bytes lost: ${gapWhy}; written again from here ---\n`));
       gap -= missing;
       if (!queue.length) placedAtLineStart = fileAtLineStart;
       state = 'up';
-      if (told) log.notice(`--log ${path}: written again; ${missing} bytes of transcript lost (marked in it)`, { event: 'log-resumed', path, lostBytes: missing });
+      if (told)
+        log.notice(`--log ${path}: written again; ${missing} bytes of transcript lost (marked in it)`, { event: 'log-resumed', path, lostBytes: missing });
       told = false;
       lastLook = Date.now();
       writtenSinceLook = 0;
@@ -467,7 +483,10 @@ function transcriptOn(path: string, opened: Target | undefined, opts: Transcript
     if (queued + batchBytes + (mark?.length ?? 0) + b.length > limit) {
       if (Date.now() - toldSlowAt >= 60_000) {
         toldSlowAt = Date.now();
-        log.warn(`--log ${path}: more than ${limit} bytes wait for it; transcript bytes are dropped (counted, marked in it) until it takes them`, { event: 'log-slow', path });
+        log.warn(`--log ${path}: more than ${limit} bytes wait for it; transcript bytes are dropped (counted, marked in it) until it takes them`, {
+          event: 'log-slow',
+          path,
+        });
       }
       lose(b.length, SLOW);
       return;

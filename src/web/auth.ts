@@ -70,7 +70,11 @@ export function generateToken(): string {
  * The token a server uses: `?token=` (`none` turns it off), else the first line of
  * `?token-file=`, else $PTYBRIDGE_TOKEN, else a generated one that the caller prints.
  */
-export async function resolveToken(o: AuthOptions, uri: string, env: string | undefined = envToken()): Promise<{ token: string | undefined; source: TokenSource }> {
+export async function resolveToken(
+  o: AuthOptions,
+  uri: string,
+  env: string | undefined = envToken(),
+): Promise<{ token: string | undefined; source: TokenSource }> {
   if (o.token === 'none') return { token: undefined, source: 'none' };
   // `?token=$TOKEN` with the variable unset must not open the door to whoever presents nothing.
   if (o.token !== undefined) return { token: nonBlank(o.token, `${quoteUri(uri)}: token=`), source: 'uri' };
@@ -90,7 +94,8 @@ export async function resolveToken(o: AuthOptions, uri: string, env: string | un
 /** A token trimmed, refused (exit 2) when nothing is left: an empty secret is no secret. */
 export function nonBlank(token: string, where: string): string {
   const t = token.trim();
-  if (t === '') throw new UsageError(`${where} is ${token === '' ? 'empty' : 'blank'}: expected a secret (or ?token=none to open the route to anyone, on purpose)`);
+  if (t === '')
+    throw new UsageError(`${where} is ${token === '' ? 'empty' : 'blank'}: expected a secret (or ?token=none to open the route to anyone, on purpose)`);
   return t;
 }
 
@@ -148,7 +153,11 @@ function protocolToken(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim().toLowerCase().replace(/\/$/, '')).filter(Boolean);
+const list = (text: string | undefined) =>
+  (text ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase().replace(/\/$/, ''))
+    .filter(Boolean);
 
 /** A request let in: `role` is what the peer may do (`full` types, `view` watches), `via` how it proved it. */
 export interface Admitted {
@@ -279,7 +288,15 @@ export class Gate {
     if (this.certificates) {
       // ?client-ca=: the certificate of the TLS connection is the credential, on every request.
       const v = identify(req.socket as TLSSocket, this.users);
-      return v.ok ? { ok: true, role: v.role ?? 'full', ...(v.user !== undefined ? { user: v.user } : {}), ...(v.account ? { account: v.account } : {}), via: 'certificate' } : { ok: false, status: 403, why: v.why };
+      return v.ok
+        ? {
+            ok: true,
+            role: v.role ?? 'full',
+            ...(v.user !== undefined ? { user: v.user } : {}),
+            ...(v.account ? { account: v.account } : {}),
+            via: 'certificate',
+          }
+        : { ok: false, status: 403, why: v.why };
     }
     const admitted = this.credentialOf(req, url);
     if (admitted) return this.named(req, admitted);
@@ -335,7 +352,6 @@ export class Gate {
     if (view) return { kind: 'view' };
     return user && { kind: 'user', user };
   }
-
 }
 
 /** The URL of a request as logs may show it: the path only (a token may hide in the query under any spelling). */

@@ -46,7 +46,6 @@ export function identify(socket: TLSSocket, users: UsersFile | undefined): Verdi
   return { ok: true, user: account.name, account, role: account.role };
 }
 
-
 /**
  * A TLS server's options for `?client-ca=`: ask every peer for a certificate and keep the
  * check for `identify`, so that a refusal is logged with its reason (with rejectUnauthorized

@@ -79,7 +79,14 @@ function showKeyboard(s: KeyboardState | undefined): void {
   badgeEl.className = s.you;
   badgeEl.textContent = s.you === 'read-only' ? 'read-only' : s.you;
   badgeEl.title = s.name ? `you are ${s.name}` : '';
-  holderEl.textContent = s.policy !== 'exclusive' ? '' : s.holder === undefined ? 'nobody has the keyboard' : s.you === 'typing' ? 'you have the keyboard' : `${s.holder} has the keyboard`;
+  holderEl.textContent =
+    s.policy !== 'exclusive'
+      ? ''
+      : s.holder === undefined
+        ? 'nobody has the keyboard'
+        : s.you === 'typing'
+          ? 'you have the keyboard'
+          : `${s.holder} has the keyboard`;
   watchingEl.textContent = `${s.watching} watching`;
   // Under exclusive a peer that may type takes the keyboard, or lets it go.
   takeEl.hidden = s.policy !== 'exclusive' || s.you === 'read-only';
@@ -139,7 +146,7 @@ function connect(): void {
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') return control(ev.data);
     const bytes = new Uint8Array(ev.data as ArrayBuffer);
-    if (first && (first = false, notATerminal(bytes))) return;
+    if (first && ((first = false), notATerminal(bytes))) return;
     const n = bytes.length;
     pending += n;
     term.write(bytes, () => {

@@ -12,8 +12,20 @@ export const LIMITS = { body: 64 * 1024, regex: 1024, timeoutMs: 60_000, output:
 const matcher = new RegexPool(2, LIMITS.regexMs);
 
 const KEYS: Record<string, string> = {
-  Enter: '\r', Tab: '\t', Escape: '\x1b', Backspace: '\x7f', Up: '\x1b[A', Down: '\x1b[B', Right: '\x1b[C', Left: '\x1b[D',
-  Home: '\x1b[H', End: '\x1b[F', Delete: '\x1b[3~', PageUp: '\x1b[5~', PageDown: '\x1b[6~', Space: ' ',
+  Enter: '\r',
+  Tab: '\t',
+  Escape: '\x1b',
+  Backspace: '\x7f',
+  Up: '\x1b[A',
+  Down: '\x1b[B',
+  Right: '\x1b[C',
+  Left: '\x1b[D',
+  Home: '\x1b[H',
+  End: '\x1b[F',
+  Delete: '\x1b[3~',
+  PageUp: '\x1b[5~',
+  PageDown: '\x1b[6~',
+  Space: ' ',
 };
 
 /** `Enter`, `Ctrl-C`, `Escape`…: the bytes a key sends; undefined for a name we do not know. */
@@ -25,13 +37,20 @@ export function keyBytes(name: string): string | undefined {
 
 /** `\n`, `\r`, `\t`, `\e`, `\xHH`, `\\` in a text to send. */
 export function unescape(text: string): string {
-  return text.replace(/\\(x[0-9a-fA-F]{2}|[nrte\\])/g, (_m, c: string) => (c[0] === 'x' ? String.fromCharCode(parseInt(c.slice(1), 16)) : ({ n: '\n', r: '\r', t: '\t', e: '\x1b', '\\': '\\' } as Record<string, string>)[c]!));
+  return text.replace(/\\(x[0-9a-fA-F]{2}|[nrte\\])/g, (_m, c: string) =>
+    c[0] === 'x' ? String.fromCharCode(parseInt(c.slice(1), 16)) : ({ n: '\n', r: '\r', t: '\t', e: '\x1b', '\\': '\\' } as Record<string, string>)[c]!,
+  );
 }
 
 const waiting = new Map<string, number>();
 
 class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -54,7 +73,9 @@ async function readBody(req: http.IncomingMessage): Promise<Record<string, unkno
   try {
     const v: unknown = JSON.parse(Buffer.concat(parts).toString('utf8'));
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch { /* answered below */ }
+  } catch {
+    /* answered below */
+  }
   throw new ApiError(400, 'the body must be a JSON object');
 }
 
@@ -75,7 +96,15 @@ const callerOf = (req: http.IncomingMessage, auth: Admitted) => ({ role: auth.ro
  * Answers /api/consoles/NAME/ACTION. `find` gives the console by name. Every answer carries
  * the cursor (`next`): output past it is what the caller has not seen.
  */
-export async function serveConsoleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, auth: Admitted, find: (name: string) => ConsoleApi | undefined, names: () => string[], boots: () => Record<string, string> = () => ({})): Promise<void> {
+export async function serveConsoleApi(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  auth: Admitted,
+  find: (name: string) => ConsoleApi | undefined,
+  names: () => string[],
+  boots: () => Record<string, string> = () => ({}),
+): Promise<void> {
   try {
     if (url.pathname === '/api/consoles' || url.pathname === '/api/consoles/') {
       if (req.method !== 'GET') throw new ApiError(405, 'the list takes GET');
@@ -147,12 +176,14 @@ export async function serveConsoleApi(req: http.IncomingMessage, res: http.Serve
     const key = `${caller.user ?? ''}\0${req.socket.remoteAddress}`;
     if ((waiting.get(key) ?? 0) >= LIMITS.waitersPerCaller) throw new ApiError(429, `more than ${LIMITS.waitersPerCaller} waits at once for this caller`);
     const place = api.hold(caller.label);
-    if ('max' in place) throw refusal({ status: 503, why: `the console has its most peers (?max-peers=${place.max}), waiting callers included: try again later` });
+    if ('max' in place)
+      throw refusal({ status: 503, why: `the console has its most peers (?max-peers=${place.max}), waiting callers included: try again later` });
     waiting.set(key, (waiting.get(key) ?? 0) + 1);
     const ac = new AbortController();
     res.once('close', () => ac.abort());
     try {
-      if (action === 'wait-quiet') return await waitQuiet(res, api, int(body.ms, 'ms', 1, LIMITS.quietMs, 500), int(body.timeout, 'timeout', 1, LIMITS.timeoutMs, 10_000), ac);
+      if (action === 'wait-quiet')
+        return await waitQuiet(res, api, int(body.ms, 'ms', 1, LIMITS.quietMs, 500), int(body.timeout, 'timeout', 1, LIMITS.timeoutMs, 10_000), ac);
       return await expect(res, api, body, ac, key);
     } finally {
       const n = (waiting.get(key) ?? 1) - 1;
@@ -168,7 +199,8 @@ export async function serveConsoleApi(req: http.IncomingMessage, res: http.Serve
 }
 
 async function expect(res: http.ServerResponse, api: ConsoleApi, body: Record<string, unknown>, ac: AbortController, owner: string): Promise<void> {
-  if (typeof body.regex !== 'string' || body.regex.length === 0 || body.regex.length > LIMITS.regex) throw new ApiError(400, `regex must be a string of 1 to ${LIMITS.regex} characters`);
+  if (typeof body.regex !== 'string' || body.regex.length === 0 || body.regex.length > LIMITS.regex)
+    throw new ApiError(400, `regex must be a string of 1 to ${LIMITS.regex} characters`);
   const flags = typeof body.flags === 'string' && /^[imsu]*$/.test(body.flags) ? body.flags : '';
   try {
     // Compiling is linear in the pattern; only matching can backtrack without end.
@@ -201,7 +233,11 @@ async function expect(res: http.ServerResponse, api: ConsoleApi, body: Record<st
         m = await matcher.exec(body.regex, flags, seen, owner);
       } catch (err) {
         if (!(err instanceof RegexTooSlow)) throw err;
-        throw new ApiError(422, `regex /${body.regex}/ ran over ${LIMITS.regexMs} ms on ${seen.length} bytes of output and was stopped (catastrophic backtracking: nested repetition such as (a+)+); write it without`, { seen: seen.slice(-4096), next: since, gap });
+        throw new ApiError(
+          422,
+          `regex /${body.regex}/ ran over ${LIMITS.regexMs} ms on ${seen.length} bytes of output and was stopped (catastrophic backtracking: nested repetition such as (a+)+); write it without`,
+          { seen: seen.slice(-4096), next: since, gap },
+        );
       }
       if (m) {
         const next = from + m.index + m.match.length;

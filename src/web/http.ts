@@ -35,12 +35,20 @@ export const PAGE_HEADERS = {
 const gzipped = new Map<string, Buffer>();
 
 /** The tab's icon (a prompt on a dark square): without one every page load logs a 404 for /favicon.ico. */
-const FAVICON = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#222"/><path d="M3 4l4 4-4 4" stroke="#3c3" stroke-width="2" fill="none"/><path d="M8 12h5" stroke="#ddd" stroke-width="2"/></svg>\n');
+const FAVICON = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#222"/><path d="M3 4l4 4-4 4" stroke="#3c3" stroke-width="2" fill="none"/><path d="M8 12h5" stroke="#ddd" stroke-width="2"/></svg>\n',
+);
 
 /** Answers `/favicon.ico` and the pages' `_ptybridge/favicon.svg` with the icon; false for any other path. */
 export function serveFavicon(req: IncomingMessage, res: ServerResponse, pathname: string, headers: Record<string, string>): boolean {
   if (pathname !== '/favicon.ico' && !pathname.endsWith(`/${ASSET_DIR}/favicon.svg`)) return false;
-  res.writeHead(200, { 'Content-Type': 'image/svg+xml', 'Content-Length': String(FAVICON.length), 'Cache-Control': 'max-age=86400', ...PAGE_HEADERS, ...headers });
+  res.writeHead(200, {
+    'Content-Type': 'image/svg+xml',
+    'Content-Length': String(FAVICON.length),
+    'Cache-Control': 'max-age=86400',
+    ...PAGE_HEADERS,
+    ...headers,
+  });
   res.end(req.method === 'HEAD' ? undefined : FAVICON);
   return true;
 }
@@ -55,7 +63,13 @@ export function answer(res: ServerResponse, status: number, text: string, header
  * Serves the terminal page at `pagePath` (`/` when undefined; no page when null), or one of
  * its assets; false when `pathname` is neither.
  */
-export function serveTerminal(req: IncomingMessage, res: ServerResponse, pathname: string, pagePath: string | undefined | null, headers: Record<string, string>): boolean {
+export function serveTerminal(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  pagePath: string | undefined | null,
+  headers: Record<string, string>,
+): boolean {
   let name: string | undefined;
   if (pagePath !== null && pathname === (pagePath ?? '/')) name = 'index.html';
   else {
@@ -116,7 +130,13 @@ function openAt(dir: FileHandle, name: string, directory = false): Promise<FileH
  * allows them) are 404, as missing files are; a directory serves its index.html and is
  * never listed.
  */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, root: string, opts: { dotfiles: boolean; headers: Record<string, string> }): Promise<boolean> {
+export async function serveStatic(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  root: string,
+  opts: { dotfiles: boolean; headers: Record<string, string> },
+): Promise<boolean> {
   let rel: string;
   try {
     rel = decodeURIComponent(pathname);

@@ -140,7 +140,11 @@ function update(list: ConsoleJson[]): void {
 async function poll(): Promise<void> {
   if (!document.hidden) {
     try {
-      const res = await fetch('_ptybridge/consoles.json', { cache: 'no-store', credentials: 'omit', headers: token === null ? {} : { Authorization: `Bearer ${token}` } });
+      const res = await fetch('_ptybridge/consoles.json', {
+        cache: 'no-store',
+        credentials: 'omit',
+        headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+      });
       if (!res.ok) throw new Error(String(res.status));
       update(((await res.json()) as { consoles: ConsoleJson[] }).consoles);
       live.textContent = 'live';

@@ -23,7 +23,16 @@ export function consoleJson(path: string, name: string | undefined, web: boolean
   const d = s.device;
   const who = (s.who ?? []).flatMap((w) => (w.name === undefined ? [] : [{ name: w.name, doing: w.doing }]));
   const boot = d?.since ? { boot: new Date(d.since).toISOString() } : {};
-  return { path, ...(name === undefined ? {} : { name }), web, ...(d ? { device: d.label } : {}), state: d ? (d.open ? 'open' : 'lost') : 'per peer', ...boot, peers: s.peers, who };
+  return {
+    path,
+    ...(name === undefined ? {} : { name }),
+    web,
+    ...(d ? { device: d.label } : {}),
+    state: d ? (d.open ? 'open' : 'lost') : 'per peer',
+    ...boot,
+    peers: s.peers,
+    who,
+  };
 }
 
 /**

@@ -39,7 +39,22 @@ export interface ServerSettings extends AuthOptions {
   static?: string;
   dotfiles?: boolean;
 }
-const SHARED_KEYS = ['token', 'token-file', 'view-token', 'users', 'trust-proxy', 'user-header', 'origin', 'allowed-hosts', 'cert', 'key', 'client-ca', 'header-timeout', 'static', 'dotfiles'] as const;
+const SHARED_KEYS = [
+  'token',
+  'token-file',
+  'view-token',
+  'users',
+  'trust-proxy',
+  'user-header',
+  'origin',
+  'allowed-hosts',
+  'cert',
+  'key',
+  'client-ca',
+  'header-timeout',
+  'static',
+  'dotfiles',
+] as const;
 
 /** One route's WebSocket path on a server. */
 export interface MountSpec {
@@ -87,7 +102,8 @@ export function cannotShare(existing: Sharer, added: Sharer, addr: string): stri
   }
   if (existing.path === added.path) return `${uri()}: path ${added.path} on ${addr} is already served by ${quoteUri(existing.uri)}`;
   const k = SHARED_KEYS.find((key) => existing.settings[key] !== added.settings[key]);
-  if (k) return `${uri()}: ${k}= differs from ${quoteUri(existing.uri)}, which also serves ${addr}; routes that share an address share its ${SHARED_KEYS.join(', ')}`;
+  if (k)
+    return `${uri()}: ${k}= differs from ${quoteUri(existing.uri)}, which also serves ${addr}; routes that share an address share its ${SHARED_KEYS.join(', ')}`;
   return undefined;
 }
 
@@ -135,7 +151,12 @@ export function noVncQuery(wsPath: string | undefined, token?: string): string {
 }
 
 /** A page's Origin as the hint to add it (?origin=), printable and short: the header is the peer's to write. */
-const originShown = (o: string | string[] | undefined) => String(o ?? '').toLowerCase().replace(/\/$/, '').replace(/[^\x21-\x7e]/g, '?').slice(0, 200);
+const originShown = (o: string | string[] | undefined) =>
+  String(o ?? '')
+    .toLowerCase()
+    .replace(/\/$/, '')
+    .replace(/[^\x21-\x7e]/g, '?')
+    .slice(0, 200);
 
 class WebServer {
   private readonly mounts = new Map<string, Mount>();
@@ -169,7 +190,9 @@ class WebServer {
       const ht = settings['header-timeout'];
       const limits: http.ServerOptions = ht > 0 ? { headersTimeout: ht, requestTimeout: ht, connectionsCheckingInterval: Math.min(1000, ht) } : {};
       const clientCa = settings['client-ca'] === undefined ? {} : askForCertificates(await readFile(settings['client-ca']));
-      server = tls ? https.createServer({ ...limits, cert: await readFile(settings.cert!), key: await readFile(settings.key!), ...clientCa }) : http.createServer(limits);
+      server = tls
+        ? https.createServer({ ...limits, cert: await readFile(settings.cert!), key: await readFile(settings.key!), ...clientCa })
+        : http.createServer(limits);
     } catch (err) {
       throw new EndpointError(uri, err);
     }
@@ -196,7 +219,8 @@ class WebServer {
     server.on('tlsClientError', (err) => log.debug(`${uri}: TLS: ${err.message}`));
     const a = (web.address = server.address() as net.AddressInfo);
     gate.bound(a);
-    if (settings.defaultedHost) log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`, { event: 'loopback-only', port: a.port });
+    if (settings.defaultedHost)
+      log.warn(`${uri}: bound to loopback only; write ws-listen:0.0.0.0:${a.port} to accept other machines`, { event: 'loopback-only', port: a.port });
     const shown = a.address === '0.0.0.0' || a.address === '::' ? hostname() : a.address;
     // With ?static the files are the point, not the socket's path: noVNC's vnc.html, told
     // where the socket is and given the token in its `path=`; else the directory's index.
@@ -207,7 +231,11 @@ class WebServer {
       const url = web.novnc ? `${where}?token=${token}&${noVncQuery(first.path, token)}` : `${where}#token=${token}`;
       // Printed once, straight to stderr (not a log line that -q would hide): the only copy.
       // Loopback too: other users of this machine reach loopback, and so do rebinding pages.
-      logAlways(`${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${url}`, { event: 'token-generated', url }, { announcement: true });
+      logAlways(
+        `${uri}: peers need a token (generated; ?token-file= or $PTYBRIDGE_TOKEN to choose it): open ${url}`,
+        { event: 'token-generated', url },
+        { announcement: true },
+      );
     } else if (source === 'none' && !certificates) {
       log.warn(`${uri}: ?token=none: anyone who can reach ${formatHostPort(a.address, a.port)}, every local user included, gets this route without a token`);
     }
@@ -227,7 +255,9 @@ class WebServer {
           if (token === current) return;
           current = token;
           this.gate.replaceToken(token);
-          this.log.warn(`${this.firstUri}: token-file=${file} changed: the new token is in force; peers let in by the old one are closed`, { event: 'token-reloaded' });
+          this.log.warn(`${this.firstUri}: token-file=${file} changed: the new token is in force; peers let in by the old one are closed`, {
+            event: 'token-reloaded',
+          });
           for (const m of this.mounts.values()) {
             for (const [ws, auth] of m.clients) if (!auth.account && auth.via !== 'open' && auth.role === 'full') ws.close(1008, 'token changed');
           }
@@ -246,7 +276,9 @@ class WebServer {
     for (const m of this.mounts.values()) {
       for (const [ws, auth] of m.clients) {
         if (!auth.account || this.users!.current(auth.account)) continue;
-        m.log.warn(`${m.uri}: ${auth.account.name} is no longer in ${this.users!.file} as before (removed, or another role or token); closing their connection`);
+        m.log.warn(
+          `${m.uri}: ${auth.account.name} is no longer in ${this.users!.file} as before (removed, or another role or token); closing their connection`,
+        );
         ws.close(1008, 'user removed or changed');
       }
     }
@@ -308,14 +340,26 @@ class WebServer {
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
     if (status === 403 && why === 'origin not allowed') {
       // Said with its remedy once a minute per Origin; the repeats only at -v.
-      if (!this.sayOrigin(req, m)) (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, { event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why });
+      if (!this.sayOrigin(req, m))
+        (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, {
+          event: 'refused',
+          peer: describePeer(req),
+          path: loggablePath(req.url),
+          status,
+          reason: why,
+        });
       return;
     }
     const hidden = this.refusals.next();
     if (hidden === undefined) return;
     const more = hidden ? ` (${hidden} more refused before this, not logged)` : '';
     (m?.log ?? this.log).warn(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}${more}`, {
-      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status, reason: why, ...(hidden ? { notLogged: hidden } : {}),
+      event: 'refused',
+      peer: describePeer(req),
+      path: loggablePath(req.url),
+      status,
+      reason: why,
+      ...(hidden ? { notLogged: hidden } : {}),
     });
   }
 
@@ -330,9 +374,17 @@ class WebServer {
     if (now - (this.originsSaid.get(origin) ?? -Infinity) < 60_000) return false;
     if (this.originsSaid.size >= 1000) this.originsSaid.clear(); // Origins are the peers' to invent
     this.originsSaid.set(origin, now);
-    (m?.log ?? this.log).warn(`${m?.uri ?? this.firstUri}: refused a WebSocket from a page at ${origin} (403 origin not allowed); to let pages from there in, add ?origin=${origin}`, {
-      event: 'refused', peer: describePeer(req), path: loggablePath(req.url), status: 403, reason: 'origin not allowed', origin,
-    });
+    (m?.log ?? this.log).warn(
+      `${m?.uri ?? this.firstUri}: refused a WebSocket from a page at ${origin} (403 origin not allowed); to let pages from there in, add ?origin=${origin}`,
+      {
+        event: 'refused',
+        peer: describePeer(req),
+        path: loggablePath(req.url),
+        status: 403,
+        reason: 'origin not allowed',
+        origin,
+      },
+    );
     return true;
   }
 
@@ -360,7 +412,11 @@ class WebServer {
     // A wrong token in the URL is told at once, not hidden behind a page that cannot connect.
     if (!auth.ok && auth.why === 'wrong token') return void denied();
     void (async () => {
-      if (this.settings.static !== undefined && (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers: {} }))) return;
+      if (
+        this.settings.static !== undefined &&
+        (await serveStatic(req, res, url.pathname, this.settings.static, { dotfiles: this.settings.dotfiles === true, headers: {} }))
+      )
+        return;
       if (this.novnc && this.toNoVnc(res, url.pathname, {})) return;
       if (this.page(req, res, url.pathname, auth.ok, denied)) return;
       if (serveFavicon(req, res, url.pathname, {})) return;
@@ -375,8 +431,13 @@ class WebServer {
       this.refused(req, undefined, auth.status, auth.why);
       return answer(res, auth.status, auth.status === 401 ? 'token required: Authorization: Bearer TOKEN' : auth.why);
     }
-    const find = (name: string) => [...this.mounts.values()].find((m) => m.api && (m.name === name || m.path === `/${name}` || (m.path === undefined && this.mounts.size === 1)))?.api;
-    const names = () => [...this.mounts.values()].filter((m) => m.api).map((m) => m.name ?? m.path?.slice(1) ?? '').sort();
+    const find = (name: string) =>
+      [...this.mounts.values()].find((m) => m.api && (m.name === name || m.path === `/${name}` || (m.path === undefined && this.mounts.size === 1)))?.api;
+    const names = () =>
+      [...this.mounts.values()]
+        .filter((m) => m.api)
+        .map((m) => m.name ?? m.path?.slice(1) ?? '')
+        .sort();
     // Each console's last boot (its device's last open), for the list: read from the route's status, no file touched.
     const boots = () => {
       const out: Record<string, string> = {};
@@ -395,7 +456,8 @@ class WebServer {
    */
   private toNoVnc(res: http.ServerResponse, pathname: string, headers: Record<string, string>): boolean {
     const all = this.mounts.get('');
-    const m = pathname === '/' ? (all ?? (this.mounts.size === 1 ? this.mounts.values().next().value : undefined)) : all ? undefined : this.mounts.get(pathname);
+    const m =
+      pathname === '/' ? (all ?? (this.mounts.size === 1 ? this.mounts.values().next().value : undefined)) : all ? undefined : this.mounts.get(pathname);
     if (!m) return false;
     // Relative, as every link here is: the tree works under a reverse proxy's prefix.
     const up = '../'.repeat(Math.max(0, pathname.split('/').length - 2));
@@ -436,7 +498,9 @@ class WebServer {
     const m = this.mounts.get('') ?? this.mounts.get(url.pathname);
     const refuse = (status: number, why: string) => {
       this.refused(req, m, status, why);
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length + 1}\r\n\r\n${why}\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length + 1}\r\n\r\n${why}\n`,
+      );
     };
     const auth = this.gate.authenticate(req, url);
     if (!auth.ok) return refuse(auth.status, auth.why);

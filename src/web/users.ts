@@ -31,14 +31,21 @@ export function parseUsers(text: string, file: string): User[] {
     if (line === '') return;
     const at = `${file}:${i + 1}`;
     const fields = line.split(/\s+/);
-    if (fields.length !== 3) throw new UsageError(`${at}: expected "NAME ROLE SHA256" (role full or view, the hex SHA-256 of the user's token or certificate, or "cert"), got ${fields.length} field${fields.length === 1 ? '' : 's'}`);
+    if (fields.length !== 3)
+      throw new UsageError(
+        `${at}: expected "NAME ROLE SHA256" (role full or view, the hex SHA-256 of the user's token or certificate, or "cert"), got ${fields.length} field${fields.length === 1 ? '' : 's'}`,
+      );
     const [name, role, hash] = fields as [string, string, string];
     if (!NAME.test(name)) throw new UsageError(`${at}: bad name "${name}": expected letters, digits and . _ @ + - (at most 64)`);
     if (role !== 'full' && role !== 'view') throw new UsageError(`${at}: bad role "${role}" for ${name}: expected full (types) or view (watches)`);
     const hex = HEX64.exec(hash);
-    if (!hex && hash !== BY_NAME) throw new UsageError(`${at}: bad token hash for ${name}: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming ${name})`);
+    if (!hex && hash !== BY_NAME)
+      throw new UsageError(
+        `${at}: bad token hash for ${name}: expected 64 hex digits (printf %s TOKEN | sha256sum; a certificate's openssl x509 -noout -fingerprint -sha256), or "cert" (a client certificate naming ${name})`,
+      );
     // `printf %s "$UNSET" | sha256sum`: a hash of nothing would let in whoever presents nothing.
-    if (hex && hex[1]!.replaceAll(':', '').toLowerCase() === EMPTY_SHA256) throw new UsageError(`${at}: the token hash for ${name} is the SHA-256 of an empty token: expected the hash of a real secret`);
+    if (hex && hex[1]!.replaceAll(':', '').toLowerCase() === EMPTY_SHA256)
+      throw new UsageError(`${at}: the token hash for ${name} is the SHA-256 of an empty token: expected the hash of a real secret`);
     if (users.some((u) => u.name === name)) throw new UsageError(`${at}: ${name} is listed twice`);
     const digest = hex ? Buffer.from(hex[1]!.replaceAll(':', ''), 'hex') : Buffer.alloc(0);
     const same = digest.length > 0 && users.find((u) => u.hash.equals(digest));
@@ -124,7 +131,10 @@ export class UsersFile {
 /** `?trust-proxy=ADDR[,ADDR]`: the addresses whose user header is believed. */
 export function parseTrustProxy(text: string | undefined, uri: string): string[] {
   if (text === undefined) return [];
-  const addrs = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const addrs = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const a of addrs) if (!net.isIP(a)) throw new UsageError(`${uri}: trust-proxy= expects IP addresses separated by commas, got ${quoted(a)}`);
   return addrs.map(normalAddress);
 }

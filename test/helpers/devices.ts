@@ -139,7 +139,11 @@ function readPrefix(
 
 /** Reads exactly `n` bytes from a stream (fails if it ends first); leaves later bytes unread. */
 export function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<Buffer> {
-  return readPrefix(stream, (length) => (length >= n ? n : undefined), (seen) => `stream ended after ${seen.length} of ${n} bytes`);
+  return readPrefix(
+    stream,
+    (length) => (length >= n ? n : undefined),
+    (seen) => `stream ended after ${seen.length} of ${n} bytes`,
+  );
 }
 
 /** Waits for a condition; fails naming it (test/helpers/until.ts). */

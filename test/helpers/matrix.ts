@@ -106,13 +106,21 @@ export const REAL_TELNET: Door = {
 };
 
 export const DOORS: Door[] = [
-  { name: 'tcp-listen + socat', uri: () => 'tcp-listen:0', connect: async (pb) => childClient(spawnTracked('socat', ['-', `TCP:127.0.0.1:${pb.listening[0]!.port}`])) },
+  {
+    name: 'tcp-listen + socat',
+    uri: () => 'tcp-listen:0',
+    connect: async (pb) => childClient(spawnTracked('socat', ['-', `TCP:127.0.0.1:${pb.listening[0]!.port}`])),
+  },
   {
     name: 'tcp-listen?telnet + ptybridge - tcp:?telnet',
     uri: () => 'tcp-listen:0?telnet',
     connect: async (pb) => childClient(spawnTracked(process.execPath, [PTYBRIDGE, '-', `tcp:127.0.0.1:${pb.listening[0]!.port}?telnet`])),
   },
-  { name: 'unix-listen + socat', uri: (dir) => `unix-listen:${path.join(dir, 'door.sock')}`, connect: async (pb) => childClient(spawnTracked('socat', ['-', `UNIX-CONNECT:${pb.listening[0]!.path}`])) },
+  {
+    name: 'unix-listen + socat',
+    uri: (dir) => `unix-listen:${path.join(dir, 'door.sock')}`,
+    connect: async (pb) => childClient(spawnTracked('socat', ['-', `UNIX-CONNECT:${pb.listening[0]!.path}`])),
+  },
   {
     name: 'ws-listen?token + ws client',
     uri: () => `ws-listen:0?token=${TOKEN}`,
@@ -255,7 +263,8 @@ export const stdioDevice: DeviceKind = {
   },
 };
 
-const tag = (what: string, binary: boolean) => Buffer.concat([Buffer.from(`<${what}:${randomBytes(4).toString('hex')}>`), binary ? randomBytes(1024) : Buffer.alloc(0), Buffer.from('\n')]);
+const tag = (what: string, binary: boolean) =>
+  Buffer.concat([Buffer.from(`<${what}:${randomBytes(4).toString('hex')}>`), binary ? randomBytes(1024) : Buffer.alloc(0), Buffer.from('\n')]);
 
 /**
  * One cell: output reaches the client and typing reaches the device, byte-exact; a late joiner

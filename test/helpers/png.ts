@@ -12,7 +12,9 @@ export interface Image {
 export function decodePng(png: Buffer): Image {
   if (png.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
   let off = 8;
-  let width = 0, height = 0, colour = 0;
+  let width = 0,
+    height = 0,
+    colour = 0;
   const idat: Buffer[] = [];
   while (off < png.length) {
     const len = png.readUInt32BE(off);
@@ -22,7 +24,8 @@ export function decodePng(png: Buffer): Image {
       width = data.readUInt32BE(0);
       height = data.readUInt32BE(4);
       colour = data[9]!;
-      if (data[8] !== 8 || data[12] !== 0 || (colour !== 2 && colour !== 6)) throw new Error(`unsupported PNG: depth ${data[8]} colour ${colour} interlace ${data[12]}`);
+      if (data[8] !== 8 || data[12] !== 0 || (colour !== 2 && colour !== 6))
+        throw new Error(`unsupported PNG: depth ${data[8]} colour ${colour} interlace ${data[12]}`);
     } else if (type === 'IDAT') idat.push(data);
     off += 12 + len;
   }
@@ -43,7 +46,10 @@ export function decodePng(png: Buffer): Image {
       else if (filter === 2) v += b;
       else if (filter === 3) v += (a + b) >> 1;
       else if (filter === 4) {
-        const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const p = a + b - c,
+          pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       }
       out[at + x] = v & 0xff;

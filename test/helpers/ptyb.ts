@@ -53,7 +53,8 @@ export async function startPtyb(args: string[], opts: { listeners?: number; env?
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (text: string) => {
       err += text;
-      for (const m of text.matchAll(/listening on (\S+) ([^\s"]+)/g)) { // a JSON log line too
+      for (const m of text.matchAll(/listening on (\S+) ([^\s"]+)/g)) {
+        // a JSON log line too
         const addr = m[2]!;
         const hp = /^\[?(.*?)\]?:(\d+)$/.exec(addr);
         listening.push({ scheme: m[1]!, host: hp?.[1] ?? '', port: hp ? Number(hp[2]) : 0, path: hp ? '' : addr });
@@ -76,12 +77,19 @@ export async function startPtyb(args: string[], opts: { listeners?: number; env?
 }
 
 /** Runs ptybridge to completion; resolves with its status and output. */
-export async function runPtyb(args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+export async function runPtyb(
+  args: string[],
+  opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return runTool(process.execPath, [PTYBRIDGE, ...args], opts);
 }
 
 /** Runs any program to completion, feeding `input` on stdin. */
-export async function runTool(cmd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+export async function runTool(
+  cmd: string,
+  args: string[],
+  opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   const proc = spawnTracked(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd });
   const out: Buffer[] = [];
   let err = '';

@@ -36,4 +36,3 @@ export async function inTmux(args: string[]) {
     close: () => tmux('kill-server'),
   };
 }
-

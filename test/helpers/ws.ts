@@ -27,7 +27,11 @@ export function wsUrl(port: number, path = '/', scheme = 'ws'): string {
 export const authHeader = { Authorization: `Bearer ${TOKEN}` };
 
 /** GET with a literal, unnormalised path (fetch would clean up `..`) and any headers (a forged Host). */
-export function rawGet(port: number, reqPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+export function rawGet(
+  port: number,
+  reqPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: reqPath, headers, agent: false }, (res) => {
       let body = '';
@@ -58,16 +62,31 @@ export function rawUpgrade(port: number, reqPath: string, headers: Record<string
     });
     s.on('error', reject);
     s.on('close', () => reject(new Error(`closed without an answer: ${JSON.stringify(got)}`)));
-    const lines = [`GET ${reqPath} HTTP/1.1`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`];
+    const lines = [
+      `GET ${reqPath} HTTP/1.1`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Version: 13',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    ];
     for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
     s.write(`${lines.join('\r\n')}\r\n\r\n`);
   });
 }
 
 /** Opens a WebSocket; rejects with the HTTP status ("401") when the upgrade is refused. */
-export function openWs(url: string, opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {}): Promise<WebSocket> {
+export function openWs(
+  url: string,
+  opts: { protocols?: string[]; headers?: Record<string, string>; origin?: string; ca?: Buffer; maxPayload?: number } = {},
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.protocols ?? [], { headers: opts.headers, origin: opts.origin, ca: opts.ca, maxPayload: opts.maxPayload, perMessageDeflate: false });
+    const ws = new WebSocket(url, opts.protocols ?? [], {
+      headers: opts.headers,
+      origin: opts.origin,
+      ca: opts.ca,
+      maxPayload: opts.maxPayload,
+      perMessageDeflate: false,
+    });
     // What the server sends with its handshake answer (a hub's replay) is emitted in the same
     // tick as 'open', before a caller awaiting this promise can listen: hold it until the
     // caller's first 'message' listener, then emit it again (a microtask later, so every
@@ -105,7 +124,9 @@ export async function closeCodeAfter(ws: WebSocket, act: () => void): Promise<nu
 async function sendAll(ws: WebSocket, data: Buffer, base64: boolean, chunk = 64 * 1024): Promise<void> {
   for (let off = 0; off < data.length; off += chunk) {
     const part = data.subarray(off, off + chunk);
-    await new Promise<void>((resolve, reject) => ws.send(base64 ? part.toString('base64') : part, { binary: !base64 }, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      ws.send(base64 ? part.toString('base64') : part, { binary: !base64 }, (err) => (err ? reject(err) : resolve())),
+    );
   }
 }
 
@@ -245,7 +266,8 @@ export async function openPeer(url: string, opts: { headers?: Record<string, str
   // As the page does: ask for the keyboard state.
   ws.send(JSON.stringify({ type: 'keyboard' }));
   const more = (what: string) => {
-    if (closed) throw new Error(`ws closed while waiting for ${what}; bytes ${JSON.stringify(buf.toString('latin1').slice(-200))}, states ${JSON.stringify(states)}`);
+    if (closed)
+      throw new Error(`ws closed while waiting for ${what}; bytes ${JSON.stringify(buf.toString('latin1').slice(-200))}, states ${JSON.stringify(states)}`);
     return new Promise<void>((r) => (wake = r));
   };
   return {

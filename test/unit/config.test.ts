@@ -18,16 +18,18 @@ const file = (lines: string[]) => {
   return f;
 };
 
-test('device and doors: one hub; options.policy is the device\'s; left and right: the pair\'s plan', () => {
-  const routes = loadConfig(file([
-    '  - name: vm',
-    '    device: "tcp:127.0.0.1:1?share"',
-    '    doors: [tcp-listen:0, "unix-listen:/tmp/ptyb-never.sock?readonly"]',
-    '    options: {policy: exclusive}',
-    '  - name: fwd',
-    '    left: tcp-listen:0',
-    '    right: tcp:127.0.0.1:1',
-  ]));
+test("device and doors: one hub; options.policy is the device's; left and right: the pair's plan", () => {
+  const routes = loadConfig(
+    file([
+      '  - name: vm',
+      '    device: "tcp:127.0.0.1:1?share"',
+      '    doors: [tcp-listen:0, "unix-listen:/tmp/ptyb-never.sock?readonly"]',
+      '    options: {policy: exclusive}',
+      '  - name: fwd',
+      '    left: tcp-listen:0',
+      '    right: tcp:127.0.0.1:1',
+    ]),
+  );
   const [vm, fwd] = routes;
   assert.equal(vm!.plan.kind, 'hub');
   assert.ok(vm!.plan.kind === 'hub' && vm!.plan.doors.length === 2 && vm!.plan.settings.policy === 'exclusive');
@@ -42,9 +44,15 @@ test('device and doors: one hub; options.policy is the device\'s; left and right
 
 test('two doors of one route on one address are a clash, named by their keys', () => {
   const f = file(['  - name: vm', '    device: "file:/dev/null"', '    doors: ["tcp-listen:127.0.0.1:7999", "tcp-listen:127.0.0.1:7999"]']);
-  assert.throws(() => loadConfig(f), (err: ConfigError) => {
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, /routes\[0\]\.doors\[1\]: tcp-listen:127\.0\.0\.1:7999 binds tcp 127\.0\.0\.1:7999, as routes\[0\]\.doors\[0\] does at .*:5:\d+; one of them would fail with EADDRINUSE$/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(f),
+    (err: ConfigError) => {
+      assert.equal(err.exitCode, 2);
+      assert.match(
+        err.message,
+        /routes\[0\]\.doors\[1\]: tcp-listen:127\.0\.0\.1:7999 binds tcp 127\.0\.0\.1:7999, as routes\[0\]\.doors\[0\] does at .*:5:\d+; one of them would fail with EADDRINUSE$/,
+      );
+      return true;
+    },
+  );
 });

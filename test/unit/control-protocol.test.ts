@@ -18,7 +18,7 @@ test('what the page sends parses to controls; the wire format is unchanged', () 
   assert.deepEqual(parseControl('{"type":"resume"}'), { type: 'resume' });
 });
 
-test('pause and resume are what the page sends and nothing more: the shared schema is the page\'s type', () => {
+test("pause and resume are what the page sends and nothing more: the shared schema is the page's type", () => {
   const sent: PageMessage[] = [{ type: 'pause' }, { type: 'resume' }];
   for (const m of sent) assert.deepEqual(parseControl(JSON.stringify(m)), m);
   assert.equal(parseControl('{"type":"pause","bytes":5}'), 'malformed pause (nothing but its type)');
@@ -38,7 +38,10 @@ test('a malformed control gets the reason it is closed with', () => {
     ['{"type":"keyboard","you":"boss","policy":"shared","watching":0,"peers":1}', 'malformed keyboard state (you, policy)'],
     ['{"type":"keyboard","extra":1}', 'malformed keyboard state (you, policy)'],
     ['{"type":"keyboard","you":"typing","policy":"shared","watching":-1,"peers":1}', 'malformed keyboard state (watching, peers, holder, name)'],
-    [`{"type":"keyboard","you":"typing","policy":"shared","watching":0,"peers":1,"name":"${'x'.repeat(201)}"}`, 'malformed keyboard state (watching, peers, holder, name)'],
+    [
+      `{"type":"keyboard","you":"typing","policy":"shared","watching":0,"peers":1,"name":"${'x'.repeat(201)}"}`,
+      'malformed keyboard state (watching, peers, holder, name)',
+    ],
     ['{"type":"launch"}', 'unknown control type "launch"'],
     ['{"type":"Pause"}', 'unknown control type "Pause"'],
   ];

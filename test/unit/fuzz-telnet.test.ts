@@ -20,9 +20,13 @@ function decode(chunks: Buffer[], role: 'server' | 'client'): Event[] {
   const events: Event[] = [];
   const local = [OPT.BINARY, OPT.SGA, OPT.COM_PORT, ...(role === 'server' ? [OPT.ECHO] : [OPT.NAWS])];
   const remote = [OPT.BINARY, OPT.SGA, OPT.COM_PORT, ...(role === 'server' ? [OPT.NAWS] : [OPT.ECHO])];
-  const neg = new Negotiator({ local, remote }, () => {}, (side, option, on) => {
-    if (option === OPT.BINARY && side === 'him') parser.binary = on;
-  });
+  const neg = new Negotiator(
+    { local, remote },
+    () => {},
+    (side, option, on) => {
+      if (option === OPT.BINARY && side === 'him') parser.binary = on;
+    },
+  );
   const parser = new TelnetParser({
     data(bytes) {
       const last = events.at(-1);
@@ -72,7 +76,13 @@ test('telnet parser: any bytes split at any points give the same data and events
       const whole = decode([bytes], role);
       assert.deepEqual(decode(split(bytes, points), role), whole);
       // The hardest split: one byte at a time.
-      assert.deepEqual(decode([...bytes].map((b) => Buffer.of(b)), role), whole);
+      assert.deepEqual(
+        decode(
+          [...bytes].map((b) => Buffer.of(b)),
+          role,
+        ),
+        whole,
+      );
     }),
     { numRuns: RUNS },
   );
@@ -80,22 +90,32 @@ test('telnet parser: any bytes split at any points give the same data and events
 
 test('telnet parser: arbitrary bytes (not telnet-shaped) too', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)), cuts, (bytes, points) => {
-      assert.deepEqual(decode(split(bytes, points), 'server'), decode([bytes], 'server'));
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
+      cuts,
+      (bytes, points) => {
+        assert.deepEqual(decode(split(bytes, points), 'server'), decode([bytes], 'server'));
+      },
+    ),
     { numRuns: RUNS },
   );
 });
 
 test('telnet parser: a subnegotiation that never ends keeps at most 4096 bytes, and data after it still decodes', () => {
   const events = decode([Buffer.of(IAC, SB, 44), Buffer.alloc(100_000, 7), Buffer.of(IAC, SE), Buffer.from('after')], 'server');
-  assert.deepEqual(events, [['sub', 44, Buffer.alloc(4096, 7).toString('hex')], ['data', Buffer.from('after').toString('hex')]]);
+  assert.deepEqual(events, [
+    ['sub', 44, Buffer.alloc(4096, 7).toString('hex')],
+    ['data', Buffer.from('after').toString('hex')],
+  ]);
 });
 
 test('telnet encoder and parser agree: data escaped chunk by chunk (binary or not) and cut anywhere decodes to itself', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)), { maxLength: 20 }),
+      fc.array(
+        fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+        { maxLength: 20 },
+      ),
       fc.boolean(),
       cuts,
       (chunks, binary, points) => {

@@ -33,7 +33,18 @@ function parsesOrRefuses<T>(f: () => T): T | undefined {
 }
 
 /** Text made of the characters the grammar cares about, so generated inputs hit its branches. */
-const grammarChar = fc.constantFrom(...':?&=[]%+-./0123456789abcdefxyzTCP \t\n\u0000\u00e9\ud83d\ude00\ud800'.split(''), '%2', '%zz', '%e9', '%C3%A9', '::', '[::1]', '65535', '65536', '0');
+const grammarChar = fc.constantFrom(
+  ...':?&=[]%+-./0123456789abcdefxyzTCP \t\n\u0000\u00e9\ud83d\ude00\ud800'.split(''),
+  '%2',
+  '%zz',
+  '%e9',
+  '%C3%A9',
+  '::',
+  '[::1]',
+  '65535',
+  '65536',
+  '0',
+);
 const grammarText = fc.array(grammarChar, { maxLength: 40 }).map((a) => a.join(''));
 const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), grammarText);
 
@@ -50,13 +61,44 @@ const schemes = registry.flatMap((t) => [t.scheme, ...(t.aliases ?? [])]);
 const optionNames = [...new Set(registry.flatMap((t) => Object.keys(t.options.shape)))];
 const optionKey = fc.oneof(fc.constantFrom(...optionNames, '__proto__', 'constructor', 'toString', ''), anyText);
 const optionValue = fc.oneof(
-  fc.constantFrom('', 'true', 'false', 'yes', '0', '1', '-1', '1e3', '0x10', '99999999999999999999', '16k', '1.5M', '2s', '500ms', '1000h', '596h', '597h', '24.8d', '2147483647ms', '2147483648ms', '0.0001ms', 'NaN', 'Infinity', '0660', '%', '%00'),
+  fc.constantFrom(
+    '',
+    'true',
+    'false',
+    'yes',
+    '0',
+    '1',
+    '-1',
+    '1e3',
+    '0x10',
+    '99999999999999999999',
+    '16k',
+    '1.5M',
+    '2s',
+    '500ms',
+    '1000h',
+    '596h',
+    '597h',
+    '24.8d',
+    '2147483647ms',
+    '2147483648ms',
+    '0.0001ms',
+    'NaN',
+    'Infinity',
+    '0660',
+    '%',
+    '%00',
+  ),
   anyText,
 );
 /** Addresses shaped like real ones: a known (or mistyped) scheme, a target, a query. */
 const structuredUri = fc
   .tuple(
-    fc.oneof(fc.constantFrom(...schemes), fc.constantFrom(...schemes).map((s) => s.toUpperCase()), fc.stringMatching(/^[a-z][a-z0-9+.-]{0,12}$/)),
+    fc.oneof(
+      fc.constantFrom(...schemes),
+      fc.constantFrom(...schemes).map((s) => s.toUpperCase()),
+      fc.stringMatching(/^[a-z][a-z0-9+.-]{0,12}$/),
+    ),
     anyText,
     fc.array(fc.tuple(optionKey, fc.option(optionValue, { nil: undefined })), { maxLength: 4 }),
   )
@@ -149,17 +191,24 @@ test('parseEndpoint: a ?token= value never appears in an error message', () => {
   if (tokenSchemes.length === 0) return;
   const secret = fc.stringMatching(/^[A-Za-z0-9_-]{12,24}$/);
   fc.assert(
-    fc.property(fc.constantFrom(...tokenSchemes), anyText, secret, fc.array(fc.tuple(optionKey, optionValue), { maxLength: 3 }), fc.boolean(), (scheme, target, token, opts, tokenFirst) => {
-      const rest = opts.map(([k, v]) => `${k}=${v}`);
-      const query = (tokenFirst ? [`token=${token}`, ...rest] : [...rest, `token=${token}`]).join('&');
-      const uri = `${scheme}:${target}?${query}`;
-      try {
-        parseEndpoint(uri);
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        assert.ok(!err.message.includes(token), `token leaked: ${err.message}`);
-      }
-    }),
+    fc.property(
+      fc.constantFrom(...tokenSchemes),
+      anyText,
+      secret,
+      fc.array(fc.tuple(optionKey, optionValue), { maxLength: 3 }),
+      fc.boolean(),
+      (scheme, target, token, opts, tokenFirst) => {
+        const rest = opts.map(([k, v]) => `${k}=${v}`);
+        const query = (tokenFirst ? [`token=${token}`, ...rest] : [...rest, `token=${token}`]).join('&');
+        const uri = `${scheme}:${target}?${query}`;
+        try {
+          parseEndpoint(uri);
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err;
+          assert.ok(!err.message.includes(token), `token leaked: ${err.message}`);
+        }
+      },
+    ),
     { numRuns: RUNS },
   );
 });
@@ -174,9 +223,16 @@ test('values: the target and option values are percent-decoded once; + stays a p
   const ws = parseEndpoint('ws://127.0.0.1:1/a%20b');
   assert.match(JSON.stringify(ws.spec.target), /a%20b/);
   // Errors show the decoded value.
-  assert.throws(() => parseEndpoint('tcp:localhost:1?retry=%33x'), (e: Error) => e instanceof UsageError && e.message.endsWith('option "retry" expects an integer 0-1000000, got "3x"'));
+  assert.throws(
+    () => parseEndpoint('tcp:localhost:1?retry=%33x'),
+    (e: Error) => e instanceof UsageError && e.message.endsWith('option "retry" expects an integer 0-1000000, got "3x"'),
+  );
   // Bytes that are not UTF-8 are refused with the hint for a literal %.
-  assert.throws(() => parseEndpoint('file:/tmp/%ff'), (e: Error) => e instanceof UsageError && /the target: "\/tmp\/%ff" percent-decodes to bytes that are not UTF-8 \(write %25 for a literal %\)$/.test(e.message));
+  assert.throws(
+    () => parseEndpoint('file:/tmp/%ff'),
+    (e: Error) =>
+      e instanceof UsageError && /the target: "\/tmp\/%ff" percent-decodes to bytes that are not UTF-8 \(write %25 for a literal %\)$/.test(e.message),
+  );
 });
 
 test('values: percentDecode inverts encodeURIComponent for any text, and leaves text without a % alone', () => {

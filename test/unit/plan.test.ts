@@ -24,7 +24,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const plan = (...uris: string[]) => planAddresses(uris.map((u) => parseEndpoint(u)));
 
-test('the shape follows the roles and the connecting end\'s sharing', () => {
+test("the shape follows the roles and the connecting end's sharing", () => {
   assert.equal(plan('tcp:127.0.0.1:1', 'exec:true').kind, 'pipe');
   assert.equal(plan('tcp-listen:0', 'tcp:127.0.0.1:1').kind, 'fork');
   assert.equal(plan('tcp-listen:0', 'tcp-listen:0').kind, 'rendezvous');
@@ -40,32 +40,64 @@ test('the shape follows the roles and the connecting end\'s sharing', () => {
 
 test('shapes that cannot work are refused with one line (exit 2), before anything opens', () => {
   const refused = (uris: string[], message: string) => {
-    assert.throws(() => plan(...uris), (err: PtybError) => {
-      assert.equal(err.exitCode, 2);
-      assert.equal(err.message, message);
-      return true;
-    });
+    assert.throws(
+      () => plan(...uris),
+      (err: PtybError) => {
+        assert.equal(err.exitCode, 2);
+        assert.equal(err.message, message);
+        return true;
+      },
+    );
   };
   refused(['stdio:', 'stdio:'], 'stdio: and stdio: both use stdio; one process has only one');
-  refused(['tcp-listen:0?readonly', 'tcp:127.0.0.1:1'], 'tcp-listen:0?readonly: ?readonly is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch');
-  refused(['tcp-listen:0', 'ws-listen:0?token=t&view-token=abc'], 'ws-listen:0?token=…&view-token=…: view-token= is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch');
-  refused(['exec:true?replay=0', 'tcp-listen:0'], 'exec:true?replay=0: option "replay" has no effect here: it applies to a shared device behind a listener (add ?share)');
-  refused(['tcp:127.0.0.1:1', 'tcp-listen:0', 'tcp-listen:0'], 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:); tcp:127.0.0.1:1 is opened once per peer, not shared');
-  refused(['file:/dev/null', 'tcp-listen:0', 'exec:true'], 'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:); exec:true is not a listener');
+  refused(
+    ['tcp-listen:0?readonly', 'tcp:127.0.0.1:1'],
+    'tcp-listen:0?readonly: ?readonly is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch',
+  );
+  refused(
+    ['tcp-listen:0', 'ws-listen:0?token=t&view-token=abc'],
+    'ws-listen:0?token=…&view-token=…: view-token= is for the listeners of a shared device (pty:, serial:, file:, exec:…?share); here each peer gets its own connection, with nothing to watch',
+  );
+  refused(
+    ['exec:true?replay=0', 'tcp-listen:0'],
+    'exec:true?replay=0: option "replay" has no effect here: it applies to a shared device behind a listener (add ?share)',
+  );
+  refused(
+    ['tcp:127.0.0.1:1', 'tcp-listen:0', 'tcp-listen:0'],
+    'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:); tcp:127.0.0.1:1 is opened once per peer, not shared',
+  );
+  refused(
+    ['file:/dev/null', 'tcp-listen:0', 'exec:true'],
+    'with more than two addresses, the first must be a shared device (pty:, serial:, file:, stdio:, exec:…?share, unix:…?share, tcp:…?share, tls:…?share) and every other one a listener (tcp-listen:, tls-listen:, ws-listen:, unix-listen:, udp-listen:); exec:true is not a listener',
+  );
 });
 
-test('describePlan: the kind, each address in its role, and a hub\'s settings', () => {
-  assert.deepEqual(describePlan(plan('tcp:127.0.0.1:1?share&policy=exclusive&replay=4k', 'tcp-listen:0')).map((l) => l.replace(/  \[.*\]$/, '')), [
-    'hub: one shared device, 1 door',
-    '  device    tcp:127.0.0.1:1?share&policy=exclusive&replay=4k',
-    '  door      tcp-listen:0',
-    '  hub       policy exclusive, replay bytes (last 4k), peer-queue 1M, max-peers 1024, log-input off',
-  ]);
-  assert.deepEqual(describePlan(plan('tcp-listen:0', 'tcp-listen:1')).map((l) => l.replace(/  \[.*\]$/, '')), ['rendezvous: peers of the two doors paired in arrival order', '  door      tcp-listen:0', '  door      tcp-listen:1']);
+test("describePlan: the kind, each address in its role, and a hub's settings", () => {
+  assert.deepEqual(
+    describePlan(plan('tcp:127.0.0.1:1?share&policy=exclusive&replay=4k', 'tcp-listen:0')).map((l) => l.replace(/  \[.*\]$/, '')),
+    [
+      'hub: one shared device, 1 door',
+      '  device    tcp:127.0.0.1:1?share&policy=exclusive&replay=4k',
+      '  door      tcp-listen:0',
+      '  hub       policy exclusive, replay bytes (last 4k), peer-queue 1M, max-peers 1024, log-input off',
+    ],
+  );
+  assert.deepEqual(
+    describePlan(plan('tcp-listen:0', 'tcp-listen:1')).map((l) => l.replace(/  \[.*\]$/, '')),
+    ['rendezvous: peers of the two doors paired in arrival order', '  door      tcp-listen:0', '  door      tcp-listen:1'],
+  );
 });
 
 /** Addresses a route may be built from: devices and per-peer ends, hub options where they do nothing, read-only doors where nobody watches. */
-const CONNECTING = ['tcp:127.0.0.1:1', 'tcp:127.0.0.1:1?share', 'tcp:127.0.0.1:1?replay=0', 'tcp:127.0.0.1:1?share&policy=exclusive', 'exec:true', 'exec:true?share', 'exec:true?log-input'];
+const CONNECTING = [
+  'tcp:127.0.0.1:1',
+  'tcp:127.0.0.1:1?share',
+  'tcp:127.0.0.1:1?replay=0',
+  'tcp:127.0.0.1:1?share&policy=exclusive',
+  'exec:true',
+  'exec:true?share',
+  'exec:true?log-input',
+];
 const LISTENING = ['tcp-listen:127.0.0.1:0', 'tcp-listen:127.0.0.1:0?readonly', 'ws-listen:127.0.0.1:0?token=t&view-token=v', 'unix-listen:SOCK'];
 const address = fc.constantFrom(...CONNECTING, ...LISTENING);
 const route = fc.oneof(fc.record({ left: address, right: address }), fc.record({ device: address, doors: fc.array(address, { minLength: 1, maxLength: 3 }) }));

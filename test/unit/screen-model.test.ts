@@ -26,12 +26,30 @@ function shown(bytes: Buffer, cols: number, rows: number): Promise<string> {
 
 /** Deterministic pseudo-random numbers, so that a failure can be replayed. */
 function rng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 }
 
 /** Terminal output of every kind: text and newlines (scrollback), colors, cursor moves, the alternate screen, modes, UTF-8, a title. */
 function output(rand: () => number, n: number): Buffer {
-  const parts = ['line of text\r\n', '\x1b[31mred\x1b[0m ', '\x1b[5;10Hxy', '\x1b[?1049h', '\x1b[?1049l', '\x1b[?1h', '\x1b[?2004h', 'é→字 ', '\x1b]0;title-', '\x07', '\x1b[2J', '\x1b[3;20r', '\x1b[r', '\x1b[?25l', '\x1b[?25h', '\x1b[K', '\r\n\r\n\r\n'];
+  const parts = [
+    'line of text\r\n',
+    '\x1b[31mred\x1b[0m ',
+    '\x1b[5;10Hxy',
+    '\x1b[?1049h',
+    '\x1b[?1049l',
+    '\x1b[?1h',
+    '\x1b[?2004h',
+    'é→字 ',
+    '\x1b]0;title-',
+    '\x07',
+    '\x1b[2J',
+    '\x1b[3;20r',
+    '\x1b[r',
+    '\x1b[?25l',
+    '\x1b[?25h',
+    '\x1b[K',
+    '\r\n\r\n\r\n',
+  ];
   let s = '';
   for (let i = 0; i < n; i++) s += parts[Math.floor(rand() * parts.length)]! + (rand() < 0.1 ? String(i) : '');
   return Buffer.from(s);
