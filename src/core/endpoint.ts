@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { Logger } from './logger.js';
 import type { ConsoleApi } from './console-api.js';
-import type { Link, Listener, RouteStatus } from './link.js';
+import type { DeviceLink, Listener, PeerLink, RouteStatus } from './link.js';
 
 /** What `open`/`listen` get besides their parsed spec. */
 export interface OpenContext {
@@ -78,12 +78,12 @@ export interface ConnectingType<T = unknown, S extends z.ZodObject = z.ZodObject
    * per-peer endpoint would otherwise fail only when the first peer comes. Throws UsageError.
    */
   preflight?(spec: Spec<T, z.output<S>>): Promise<void>;
-  open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<Link>;
+  open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<DeviceLink>;
 }
 
 export interface ListeningType<T = unknown, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
   role: 'listening';
-  listen(spec: Spec<T, z.output<S>>, onLink: (link: Link) => void, ctx: OpenContext): Promise<Listener>;
+  listen(spec: Spec<T, z.output<S>>, onLink: (link: PeerLink) => void, ctx: OpenContext): Promise<Listener>;
 }
 
 export type EndpointType = ConnectingType | ListeningType;

@@ -1,4 +1,4 @@
-// The link contract: a Link is one open duplex byte stream; controls travel between links of different kinds.
+// The link contract: a link is one open duplex byte stream (a device's or a peer's); controls travel between links of different kinds.
 import type { Duplex } from 'node:stream';
 import type { KeyboardState, Role } from './roles.js';
 
@@ -65,6 +65,11 @@ export interface Capabilities {
   keyboard?(request: 'take' | 'release'): void;
   /** Passes a mark on to the far side (a ws: client to a ptybridge hub). */
   mark?(label?: string): void;
+  /**
+   * Shows the keyboard state where there is a way to show it (a page's badge, a terminal's
+   * line): a hub's peer, or the interactive stdio a relayed `keyboard` control reaches.
+   */
+  tell?(state: KeyboardState): void;
 }
 
 /** What only a hub's device says about itself. */
@@ -84,25 +89,26 @@ export interface PeerMembers {
   readonly role?: Role;
   /** The peer's name (users file, trusted proxy header), for logs, the transcript and the index. */
   readonly user?: string;
-  /** Shows the keyboard state to a peer that has a way to show it (a page's badge, a terminal's line). */
-  tell?(state: KeyboardState): void;
   /** The peer asked for keyboard states from the start (a ws: client's header); else it asks with a control. */
   readonly follows?: boolean;
   /** A browser tab that may resume its own per-peer session after a reload (src/router/sessions.ts). */
   session?: SessionRequest;
 }
 
-/** A hub's device as the hub sees it. */
-export type DeviceLink = ByteStream & Capabilities & DeviceMembers;
-/** A listener's peer as the router sees it. */
-export type PeerLink = ByteStream & Capabilities & PeerMembers;
+/** None of `M`'s members: what makes a peer and a device two types tsc tells apart (all else is optional). */
+type Without<M> = { readonly [K in keyof M]?: never };
 
 /**
- * One open duplex byte stream, plus what only some links have. The parts are separate types
- * (a device's, a peer's, the controls); a Link may carry any of them, since one endpoint type
- * serves as a device on one route and as a per-peer upstream or a pipe's end on another.
+ * A hub's device as the hub sees it, and what every connecting endpoint opens (any of them
+ * can be a hub's device; on a pipe or as a fork's upstream its device members go unread).
  */
-export interface Link extends ByteStream, Capabilities, DeviceMembers, PeerMembers {}
+export type DeviceLink = ByteStream & Capabilities & DeviceMembers & Without<PeerMembers>;
+/** A door's peer as the router sees it. */
+export type PeerLink = ByteStream & Capabilities & PeerMembers & Without<DeviceMembers>;
+/** One end of a join (router/pipe.ts), a device or a peer alike: bytes, and the controls the other end may ask of it. */
+export type PipeEnd = ByteStream & Capabilities;
+/** Either, where code truly cannot tell which it holds (no place in src/ needs it; tests that keep any link). */
+export type Link = DeviceLink | PeerLink;
 
 /** What a ws-listen peer (the page) says about the per-peer session it wants back. */
 export interface SessionRequest {
@@ -122,7 +128,7 @@ export interface SessionRequest {
  */
 export type Reopen = { never: string } | { ready(): Promise<string | undefined> };
 
-/** A bound listener, yielding one Link per accepted peer. */
+/** A bound door, yielding one PeerLink per accepted peer. */
 export interface Listener {
   /** For logs and the "listening on" line: "tcp 127.0.0.1:8080". */
   readonly label: string;

@@ -15,7 +15,7 @@ import { hubOptions, sessionOptions } from './hub-options.js';
 import { ttyStream } from './tty-fd.js';
 import { PipePair } from './pipe-pair.js';
 import type { ConnectingType } from '../core/endpoint.js';
-import type { Link } from '../core/link.js';
+import type { ByteStream, PipeEnd } from '../core/link.js';
 
 const execOptions = z.object({
   shell: flag(false, 'run the command with /bin/sh -c instead of splitting it into words (no shell by default)'),
@@ -128,7 +128,7 @@ function describeExit(name: string, code: number | null, signal: number | string
 }
 
 /** The command on a new pty, through node-pty's native forkpty. */
-function openPty(run: Run, cols: number, rows: number): Link {
+function openPty(run: Run, cols: number, rows: number): PipeEnd {
   const native = loadPtyNative();
   const envList = Object.entries(run.env)
     .filter(([, v]) => v !== undefined)
@@ -292,7 +292,7 @@ class PtyProcessStream extends Duplex {
 }
 
 /** The command on plain pipes: stdin and stdout, stderr shared with ptybridge (socat EXEC). */
-function openPipes(run: Run): Promise<Link> {
+function openPipes(run: Run): Promise<ByteStream> {
   return new Promise((resolve, reject) => {
     // child_process loads on first use: most routes never spawn a pipe child.
     const { spawn } = process.getBuiltinModule('node:child_process') as { spawn: typeof Spawn };

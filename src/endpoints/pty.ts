@@ -12,7 +12,7 @@ import { watchSlaveLine } from './pty-line-watch.js';
 import { RAW_ARGS, ttyStream } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity.js';
 import type { ConnectingType, OpenContext } from '../core/endpoint.js';
-import type { Link } from '../core/link.js';
+import type { DeviceLink, PipeEnd } from '../core/link.js';
 
 const ptyOptions = z.object({
   link: text(undefined, 'new pair only: make a symlink to the slave at this path (socat link=, remserial -l); removed on exit', 'a path'),
@@ -71,7 +71,7 @@ export const pty: ConnectingType<PtyTarget, typeof ptyOptions> = {
 };
 
 /** Opens an existing tty (a pty slave someone else holds the master of) in raw mode. */
-async function openSlave(path: string, options: PtyOptions): Promise<Link> {
+async function openSlave(path: string, options: PtyOptions): Promise<DeviceLink> {
   const { fd, real, link } = await openThroughLink(path);
   let restore = () => {};
   try {
@@ -103,7 +103,7 @@ async function openThroughLink(path: string): Promise<{ fd: number; real: string
 }
 
 /** Creates a pty pair: we serve the master; other programs open the slave as a serial port. */
-async function openPair(options: PtyOptions, ctx: OpenContext): Promise<Link> {
+async function openPair(options: PtyOptions, ctx: OpenContext): Promise<PipeEnd> {
   const native = loadPtyNative();
   const { master, slave, pty: slavePath } = native.open(80, 24);
   let linked = false;

@@ -10,7 +10,7 @@ import { savedByStty } from './termios.js';
 import { errnoFromText, flowOf, parseSttyLine, sttyFd, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType } from '../core/endpoint.js';
-import type { LineSettings, Link, ModemSettings } from '../core/link.js';
+import type { DeviceLink, LineSettings, ModemSettings } from '../core/link.js';
 
 const PARITIES = ['none', 'even', 'odd', 'mark', 'space'] as const;
 const PARITY_LETTER: Record<string, LineSettings['parity']> = { n: 'none', e: 'even', o: 'odd', m: 'mark', s: 'space' };
@@ -135,7 +135,7 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     /** stty on our fd of the port; never once it is closed (its number may be another file's by then). */
     const tty = (args: string[]) =>
       saved.closed() ? Promise.reject(Object.assign(new Error('the port is closed'), { code: 'EBADF' })) : sttyFd(saved.fd, args);
-    const link: Link = {
+    const link: DeviceLink = {
       stream: port,
       label: `serial ${path}`,
       reopen: reopenAfterLoss(path, real, followed),

@@ -5,7 +5,7 @@ import { duration, flag } from '../options.js';
 import { formatHostPort } from '../uri.js';
 import { hubOptions } from './hub-options.js';
 import { poolAcceptedReads, pooledReads } from '../core/read-pool.js';
-import type { Link, Listener } from '../core/link.js';
+import type { ByteStream, Listener } from '../core/link.js';
 import type { OpenContext } from '../core/endpoint.js';
 
 /**
@@ -67,7 +67,7 @@ export function limitPeers(server: net.Server, max: number, uri: string, kind: s
 }
 
 /** Connects a stream socket and resolves once it is connected; errors name the endpoint. */
-export function connectSocket(uri: string, options: net.NetConnectOpts, label: (s: net.Socket) => string): Promise<Link> {
+export function connectSocket(uri: string, options: net.NetConnectOpts, label: (s: net.Socket) => string): Promise<ByteStream> {
   return new Promise((resolve, reject) => {
     // Reads land in recycled buffers (read-pool.ts); the socket is still an ordinary Duplex.
     const socket: net.Socket = net.connect({ ...options, allowHalfOpen: true, onread: pooledReads(() => socket) });
@@ -83,12 +83,12 @@ export function connectSocket(uri: string, options: net.NetConnectOpts, label: (
   });
 }
 
-/** Binds a stream-socket server; each accepted socket becomes a Link. */
+/** Binds a stream-socket server; each accepted socket becomes a ByteStream (the door's peer). */
 export function listenSocket(
   uri: string,
   listenOptions: net.ListenOptions,
   server: net.Server,
-  onLink: (link: Link) => void,
+  onLink: (link: ByteStream) => void,
   labels: { listener: (s: net.Server) => string; peer: (s: net.Socket) => string },
   ctx: OpenContext,
   /** A TLS server's peers are links once their handshake is done (`secureConnection`). */

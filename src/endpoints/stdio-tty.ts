@@ -1,6 +1,6 @@
 // The interactive client: stdio on a terminal in raw mode with ~ escapes; the terminal is restored on every way out.
 import type { Endpoint } from '../core/endpoint.js';
-import type { Link } from '../core/link.js';
+import type { ByteStream, Capabilities } from '../core/link.js';
 import { UsageError } from '../errors.js';
 import { stdioStream } from './stdio-stream.js';
 import { escapeHelp, escapeName, escapeTransform, parseEscapeChar } from '../protocols/escapes.js';
@@ -39,7 +39,7 @@ function enterRawMode(): void {
  * side), `escape` at line start for local commands, the terminal's size sent as resizes.
  * With stdin not a terminal it is plain stdio, byte for byte.
  */
-export function interactiveStdio(escape: number | undefined, hint: (text: string) => void): Link {
+export function interactiveStdio(escape: number | undefined, hint: (text: string) => void): ByteStream & Pick<Capabilities, 'tell'> {
   if (!process.stdin.isTTY) return { stream: stdioStream(), label: 'stdio' };
   enterRawMode();
   const keys = escapeTransform(escape, (action) => {

@@ -7,7 +7,7 @@ import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js'
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, connectSocket, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType } from '../core/endpoint.js';
-import type { Link } from '../core/link.js';
+import type { ByteStream } from '../core/link.js';
 import { doorOptions } from './hub-options.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
@@ -74,7 +74,7 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
     const { host, port, defaultedHost } = spec.target;
     const server = net.createServer({ allowHalfOpen: true, noDelay: spec.options.nodelay, pauseOnConnect: false });
     limitPeers(server, spec.options.max, spec.uri, 'tcp', ctx);
-    const withLiveness = (link: Link) => {
+    const withLiveness = (link: ByteStream) => {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);
     };

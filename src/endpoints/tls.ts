@@ -13,7 +13,7 @@ import { UsersFile, type User } from '../web/users.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { applyLiveness, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType, OpenContext } from '../core/endpoint.js';
-import type { Link, Listener } from '../core/link.js';
+import type { ByteStream, Listener, PipeEnd } from '../core/link.js';
 
 const peerLabel = (s: net.Socket) => `tls ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
@@ -78,7 +78,7 @@ const connectOptions = z.object({
 const warnedUnverified = new WeakSet<object>();
 
 /** Opens one TLS connection; resolves once the handshake has checked the server's certificate. */
-async function connectTls(spec: { uri: string; target: HostPort; options: z.output<typeof connectOptions> }, ctx: OpenContext): Promise<Link> {
+async function connectTls(spec: { uri: string; target: HostPort; options: z.output<typeof connectOptions> }, ctx: OpenContext): Promise<PipeEnd> {
   const { connect } = await import('node:tls');
   const o = spec.options;
   const pem = await readPem(spec.uri, o, ['cert', 'key', 'ca'] as const);
@@ -88,7 +88,7 @@ async function connectTls(spec: { uri: string; target: HostPort; options: z.outp
     warnedUnverified.add(spec);
     ctx.log.warn(`${spec.uri}: verify=none: the server's certificate is not checked; anyone on the path can pose as it`);
   }
-  const link = await new Promise<Link>((resolve, reject) => {
+  const link = await new Promise<ByteStream>((resolve, reject) => {
     const socket = connect({
       host,
       port,
@@ -245,7 +245,7 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
       // its handshake (or sends garbage) would hold it until it leaves.
       socket.destroy();
     });
-    const admit = (link: Link) => {
+    const admit = (link: ByteStream) => {
       const socket = link.stream as TLSSocket;
       let verdict: Verdict = { ok: true };
       if (clientCa) verdict = identify(socket, users);

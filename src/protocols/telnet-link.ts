@@ -1,6 +1,6 @@
 // Wraps a byte-stream Link in telnet (?telnet): escaping both ways, option negotiation, NAWS and RFC 2217.
 import { Duplex } from 'node:stream';
-import type { Control, LineSettings, Link, ModemSettings } from '../core/link.js';
+import type { ByteStream, Control, LineSettings, ModemSettings, PipeEnd } from '../core/link.js';
 import type { Logger } from '../log.js';
 import { AYT, BRK, IAC, Negotiator, OPT, TelnetParser, escapeData, subnegotiation, type Verb } from './telnet.js';
 import { CPO, CTL, LINE_COMMANDS, SERVER, controlGroup, decodeLineValue, encodeLineValue, flowControlValue, flowOfControl, type LineKey } from './rfc2217.js';
@@ -190,7 +190,7 @@ class TelnetStream extends Duplex {
 }
 
 /** The telnet server side (tcp-listen:?telnet): a console server as ser2net is, with RFC 2217. */
-export function telnetServerLink(link: Link, log: Logger): Link {
+export function telnetServerLink(link: ByteStream, log: Logger): ByteStream {
   let breakSince: number | undefined;
   let modem: ModemSettings = { dtr: true, rts: true };
   type Batch = { line: Partial<LineSettings>; answers: ((inForce: LineSettings | undefined) => void)[] };
@@ -392,7 +392,7 @@ function modemStateNotifier(read: (reply: (m: ModemSettings | undefined) => void
 }
 
 /** The telnet client side (tcp:?telnet): NAWS for resizes, RFC 2217 for line, modem and BREAK. */
-export function telnetClientLink(link: Link, log: Logger): Link {
+export function telnetClientLink(link: ByteStream, log: Logger): PipeEnd {
   let size: [number, number] | undefined;
   /** Callers waiting for an answer, by answer code; SET-CONTROL answers also by kind (flow, break, dtr…), which may come back in any order. */
   const waiting = new Map<string, ((data: Buffer | undefined) => void)[]>();

@@ -1,7 +1,7 @@
 // The hub's side of the HTTP console API: a bounded output ring with absolute offsets, and input through one peer per caller (so roles, policy, ?log-input and the transcript apply).
 import { Duplex } from 'node:stream';
 import type { ConsoleApi, HistoryFile, OutputSlice, Refusal, ScreenView } from '../core/console-api.js';
-import type { Link } from '../core/link.js';
+import type { PeerLink } from '../core/link.js';
 import type { Role } from '../core/roles.js';
 import type { HubObserver } from './hub-observers.js';
 
@@ -71,7 +71,7 @@ export class OutputRing {
 
 /** What the hub lends the API: how a link joins it, and its screen model if any. */
 export interface HubForApi {
-  add(link: Link, door: string): void;
+  add(link: PeerLink, door: string): void;
   screen(): Promise<ScreenView | undefined>;
   /** A waiting caller's place under ?max-peers (see ConsoleApi.hold). */
   hold(label: string): { release(): void } | { max: number };

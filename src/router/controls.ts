@@ -1,9 +1,9 @@
 // Carries controls (resize, BREAK, line and modem settings) from one link to the one it is joined to.
 import type { Logger } from '../log.js';
-import type { Control, Link } from '../core/link.js';
+import type { ByteStream, Control, PipeEnd } from '../core/link.js';
 
 /** Applies a control a peer asked for to `target`; links without that control ignore it. */
-export function applyControl(target: Link, c: Control, log: Logger): void {
+export function applyControl(target: PipeEnd, c: Control, log: Logger): void {
   const fail = (err: unknown) => log.warn(`${target.label}: ${c.type} failed: ${(err as Error).message}`);
   switch (c.type) {
     case 'resize':
@@ -51,7 +51,7 @@ export function applyControl(target: Link, c: Control, log: Logger): void {
 }
 
 /** Forwards the controls `from` emits to `to`; returns a function that stops forwarding. */
-export function forwardControls(from: Link, to: Link, log: Logger): () => void {
+export function forwardControls(from: ByteStream, to: PipeEnd, log: Logger): () => void {
   const handler = (c: Control) => applyControl(to, c, log);
   from.stream.on('control', handler);
   return () => from.stream.off('control', handler);

@@ -1,6 +1,6 @@
 // What every route that serves doors shares (fork, rendezvous, hub): opening a door, and the Route that closes them.
 import { EndpointError, PtybError } from '../errors.js';
-import type { Link, Listener } from '../core/link.js';
+import type { Listener, PeerLink } from '../core/link.js';
 import type { ListeningType, OpenContext, Spec } from '../core/endpoint.js';
 import type { Logger } from '../log.js';
 import { isReadonlyDoor } from '../plan/plan.js';
@@ -44,9 +44,9 @@ export { isReadonlyDoor };
  * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
  * door makes each of its peers a watcher, whatever its credential.
  */
-export async function openDoor(e: Listening, onLink: (link: Link) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
+export async function openDoor(e: Listening, onLink: (link: PeerLink) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
   let listener: Listener;
-  const door = isReadonlyDoor(e) ? (link: Link) => onLink({ ...link, role: 'view' }) : onLink;
+  const door = isReadonlyDoor(e) ? (link: PeerLink) => onLink({ ...link, role: 'view' }) : onLink;
   try {
     listener = await e.type.listen(e.spec, door, openCtx);
   } catch (err) {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeOsError, EndpointError, type PtybError } from '../errors.js';
 import type { HubSettings } from '../core/hub-settings.js';
 import { hubSettingsOf } from '../endpoints/hub-options.js';
-import type { Control, Link, Listener, RouteStatus } from '../core/link.js';
+import type { Control, DeviceLink, Listener, PeerLink, RouteStatus } from '../core/link.js';
 import type { ConnectingType, ListeningType, OpenContext, Spec } from '../core/endpoint.js';
 import { applyControl } from './controls.js';
 import { Keyboard } from './keyboard.js';
@@ -100,7 +100,7 @@ export class DeviceNotWaitedError extends EndpointError {
 }
 
 class Hub {
-  private link: Link | undefined;
+  private link: DeviceLink | undefined;
   private readonly peers = new Set<Peer>();
   /** Made in start(), before the device opens: no output or peer comes earlier. */
   private replay!: Replay;
@@ -179,7 +179,7 @@ class Hub {
    */
   async start(): Promise<void> {
     this.replay = await makeReplay(this.settings.replay, this.settings.size);
-    let link: Link;
+    let link: DeviceLink;
     try {
       link = await this.open();
     } catch (err) {
@@ -196,7 +196,7 @@ class Hub {
     this.attach(link);
   }
 
-  private async open(): Promise<Link> {
+  private async open(): Promise<DeviceLink> {
     try {
       return await this.device.type.open(this.device.spec, this.openCtx);
     } catch (err) {
@@ -204,7 +204,7 @@ class Hub {
     }
   }
 
-  private attach(link: Link, retried = false): void {
+  private attach(link: DeviceLink, retried = false): void {
     this.link = link;
     this.label = link.label;
     this.openedAt = Date.now();
@@ -237,7 +237,7 @@ class Hub {
     return this.replay?.view?.();
   }
 
-  add(link: Link, door = 'other'): void {
+  add(link: PeerLink, door = 'other'): void {
     if (this.full()) return this.refuse(link, door);
     const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => {
       this.notify('peerDropped', p, queued);
@@ -307,7 +307,7 @@ class Hub {
    * One host opening thousands of connections must not make the others wait: past
    * ?max-peers the link is closed at once, and the refusals are said at most once a second.
    */
-  private refuse(link: Link, door: string): void {
+  private refuse(link: PeerLink, door: string): void {
     link.stream.on('error', () => {});
     link.stream.destroy();
     this.refused(link.label, door);
@@ -476,7 +476,7 @@ class Hub {
    * The device went away: tell the peers, keep them, and reopen it with backoff — unless it
    * cannot come back as the same device: then say why, once, and end the route.
    */
-  private lost(link: Link, reason: string, failed = false): void {
+  private lost(link: DeviceLink, reason: string, failed = false): void {
     if (this.link !== link) return;
     this.link = undefined;
     link.stream.destroy();
@@ -510,7 +510,7 @@ class Hub {
         return;
       }
       this.nextDelay = Math.min(this.nextDelay * 2, MAX_DELAY_MS);
-      let link: Link;
+      let link: DeviceLink;
       try {
         const wait = await ready?.();
         if (wait !== undefined) throw new Error(wait);

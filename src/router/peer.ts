@@ -1,5 +1,5 @@
 // One peer of the hub: its bounded output queue, its byte counts, and how it leaves.
-import type { Link } from '../core/link.js';
+import type { PeerLink } from '../core/link.js';
 import type { KeyboardState, Role } from '../core/roles.js';
 
 /**
@@ -37,7 +37,7 @@ export class Peer {
   private slack = 0;
 
   constructor(
-    readonly link: Link,
+    readonly link: PeerLink,
     private readonly limit: number,
     private readonly onDrop: (peer: Peer, queued: number) => void,
   ) {

@@ -1,5 +1,5 @@
 // Joins two links: bytes both ways with backpressure, half-close, controls, byte counts, trace.
-import type { Link } from '../core/link.js';
+import type { ByteStream, PipeEnd } from '../core/link.js';
 import type { Logger } from '../log.js';
 import { describeOsError } from '../errors.js';
 import { forwardControls } from './controls.js';
@@ -29,7 +29,7 @@ export interface JoinResult {
   aToB: number;
   bToA: number;
   /** Set when the join ended because a side failed rather than by both ends closing. */
-  error?: { link: Link; err: Error };
+  error?: { link: ByteStream; err: Error };
 }
 
 /** A running join; `close()` ends both sides gracefully (flush, then shut). */
@@ -51,11 +51,11 @@ export interface Join {
  * ended (a WebSocket's close) can take nothing more, so only the flush of what it sent is
  * still waited for.
  */
-export function join(a: Link, b: Link, opts: JoinOptions): Join {
+export function join(a: PipeEnd, b: PipeEnd, opts: JoinOptions): Join {
   const result: JoinResult = { aToB: 0, bToA: 0 };
   const linger = opts.linger ?? LINGER_MS;
   /** Streams whose write side is done: flushed and shut, or gone. */
-  const writesDone = new Set<Link>();
+  const writesDone = new Set<PipeEnd>();
   let settled = false;
   let lingerTimer: NodeJS.Timeout | undefined;
   let flushWatch: NodeJS.Timeout | undefined;
@@ -76,7 +76,7 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
     b.stream.destroy();
     resolveDone(result);
   };
-  const writeDone = (l: Link) => {
+  const writeDone = (l: PipeEnd) => {
     writesDone.add(l);
     if (writesDone.size === 2) settle();
   };
@@ -112,7 +112,7 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
     if (closing && a.stream.destroyed && b.stream.destroyed) settle();
   };
 
-  const flow = (src: Link, dst: Link, count: 'aToB' | 'bToA') => {
+  const flow = (src: PipeEnd, dst: PipeEnd, count: 'aToB' | 'bToA') => {
     const direction = `${src.label} > ${dst.label}`;
     const tap = count === 'aToB' ? opts.tap?.a : opts.tap?.b;
     src.stream.on('data', (chunk: Buffer) => {
@@ -167,7 +167,7 @@ export function join(a: Link, b: Link, opts: JoinOptions): Join {
 }
 
 /** One line for -v when a join ends: labels and byte counts. */
-export function describeJoin(a: Link, b: Link, r: JoinResult): string {
+export function describeJoin(a: ByteStream, b: ByteStream, r: JoinResult): string {
   const counts = `${a.label} > ${r.aToB} bytes > ${b.label}, ${b.label} > ${r.bToA} bytes > ${a.label}`;
   return r.error ? `${counts}; ended by ${r.error.link.label}: ${describeOsError(r.error.err)}` : counts;
 }

@@ -2,7 +2,7 @@
 import { redactSecrets } from '../uri.js';
 import { EndpointError, describeOsError } from '../errors.js';
 import type { Endpoint, OpenContext } from '../core/endpoint.js';
-import type { Link, Listener } from '../core/link.js';
+import type { DeviceLink, Listener, PeerLink } from '../core/link.js';
 import { planAddresses, planPair, type Connecting, type Listening, type Plan } from '../plan/plan.js';
 import type { Logger } from '../log.js';
 import { describeJoin, join, type Join } from './pipe.js';
@@ -72,7 +72,7 @@ export async function startAddresses(addresses: Endpoint[], ctx: RouteContext): 
   return startPlan(planAddresses(addresses), ctx);
 }
 
-async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link> {
+async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<DeviceLink> {
   try {
     return await e.type.open(e.spec, openCtx);
   } catch (err) {
@@ -86,7 +86,7 @@ async function openConnecting(e: Connecting, openCtx: OpenContext): Promise<Link
  */
 async function connectBoth(l: Connecting, r: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const a = await openConnecting(l, openCtx);
-  let b: Link;
+  let b: DeviceLink;
   try {
     b = await openConnecting(r, openCtx);
   } catch (err) {
@@ -135,7 +135,7 @@ class Joins {
 }
 
 /** A watch-only peer (view token, view user) on a route without a shared device is turned away. */
-function refusedWatcher(peer: Link, log: Logger): boolean {
+function refusedWatcher(peer: PeerLink, log: Logger): boolean {
   if (peer.role !== 'view') return false;
   log.info(`${peer.label}: refused: a watch-only peer, and this route has no shared device to watch`, {
     event: 'peer-refused',
@@ -213,10 +213,10 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
 /** Two listeners: peers of the two sides are paired in arrival order. */
 async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
-  type Waiter = { peer: Link; take: () => void };
+  type Waiter = { peer: PeerLink; take: () => void };
   const waiting: [Waiter[], Waiter[]] = [[], []];
   const doors = [doorOf(l.spec), doorOf(r.spec)];
-  const arrive = (side: 0 | 1) => (peer: Link) => {
+  const arrive = (side: 0 | 1) => (peer: PeerLink) => {
     if (refusedWatcher(peer, ctx.log)) return;
     ctx.log.info(`${peer.label} connected`, { event: 'peer-connected', peer: peer.label, user: peer.user, role: peer.role ?? 'full', door: doors[side] });
     peer.stream.on('error', () => {});

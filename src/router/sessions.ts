@@ -2,7 +2,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { HubSettings } from '../core/hub-settings.js';
 import { hubSettingsOf } from '../endpoints/hub-options.js';
-import type { Control, Link, SessionRequest } from '../core/link.js';
+import type { Control, PeerLink, PipeEnd, SessionRequest } from '../core/link.js';
 import type { Spec } from '../core/endpoint.js';
 import type { Logger } from '../log.js';
 import { applyControl } from './controls.js';
@@ -39,7 +39,7 @@ export class SessionStore {
   ) {}
 
   /** Gives a peer that asks for a session (`peer.session`) its session back, or a new one made with `open`. */
-  async attach(peer: Link, req: SessionRequest, open: () => Promise<Link>): Promise<void> {
+  async attach(peer: PeerLink, req: SessionRequest, open: () => Promise<PipeEnd>): Promise<void> {
     const old = this.sessions.get(req.requested);
     if (old?.attached && sameOwner(old.owner, req.owner)) {
       // A reload: the new page's socket and the old page's close travel on two connections,
@@ -96,7 +96,7 @@ class Session {
   constructor(
     id: string,
     req: SessionRequest,
-    private readonly link: Link,
+    private readonly link: PipeEnd,
     private readonly replay: Replay,
     private readonly settings: HubSettings,
     private readonly linger: number,
@@ -160,7 +160,7 @@ class Session {
     for (const w of [...this.detachWaiters]) w();
   }
 
-  attach(link: Link, resumed: boolean): void {
+  attach(link: PeerLink, resumed: boolean): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     const peer = new Peer(link, this.settings['peer-queue'], (p, queued) => this.log.warn(`${p.label}: dropped, not reading (${queued} bytes queued)`));

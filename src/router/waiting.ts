@@ -1,6 +1,6 @@
 // A peer parked until a partner arrives (rendezvous): its input is watched so that a peer
 // that leaves while waiting is let go at once instead of holding a descriptor forever.
-import type { Link } from '../core/link.js';
+import type { ByteStream } from '../core/link.js';
 
 /** Input held per waiting peer before it is paused (backpressure then reaches its sender). */
 export const HOLD_LIMIT = 64 * 1024;
@@ -11,7 +11,7 @@ export const HOLD_LIMIT = 64 * 1024;
  * `take()`, which stops watching and puts any input read meanwhile back at the front of the
  * stream, so the join that follows sees every byte in order.
  */
-export function park(peer: Link, onGone: () => void): () => void {
+export function park(peer: ByteStream, onGone: () => void): () => void {
   const stream = peer.stream;
   const held: Buffer[] = [];
   let size = 0;
