@@ -1,6 +1,6 @@
 // Addresses written in another tool's syntax (socat's `TCP-LISTEN:8080,fork`, a browser's `http://`): the ptybridge spelling to suggest.
 
-/** socat options that ptybridge does without being asked: fork (a listener gives each peer its own link), reuseaddr (Node binds with SO_REUSEADDR). */
+/** socat options that ptybridge does without being asked: fork (a door gives each peer its own link), reuseaddr (Node binds with SO_REUSEADDR). */
 const SOCAT_DEFAULTS = new Set(['fork', 'reuseaddr']);
 
 /**

@@ -154,7 +154,7 @@ export function loadConfig(file: string): RouteConfig[] {
       }
       webSharers.set(key, [...others, me]);
     }
-    // Two listeners on one address: the second would fail with EADDRINUSE at run time; say so now, naming both.
+    // Two doors on one address: the second would fail with EADDRINUSE at run time; say so now, naming both.
     for (const { e, key: side, at: sideAt } of endpoints) {
       const bind = bindOf(e, `routes[${i}].${side}`, sideAt);
       if (!bind) continue;
@@ -197,7 +197,7 @@ export function loadConfig(file: string): RouteConfig[] {
   return routes;
 }
 
-/** Where a listener binds, for finding two that would collide. */
+/** Where a door binds, for finding two that would collide. */
 interface Bind {
   space: 'tcp' | 'udp' | 'unix';
   host: string;

@@ -35,7 +35,7 @@ export class ConfigError extends PtybError {
   }
 }
 
-/** Two endpoints that cannot be joined (two stdio, two listeners of the wrong kind). */
+/** Two endpoints that cannot be joined (two stdio, two doors of the wrong kind). */
 export class RouteError extends PtybError {
   constructor(message: string) {
     super('PTYB_ERR_ROUTE', message, 2);

@@ -68,11 +68,11 @@ export function logAlways(msg: string, fields?: LogFields, opts: { announcement?
   defaultWrite(formatLine('warn', msg, undefined, fields), opts.announcement);
 }
 
-/** Lines written while a start with several listeners is under way (see holdLines). */
+/** Lines written while a start with several doors is under way (see holdLines). */
 let held: { line: string; announcement: boolean }[] | undefined;
 
 /**
- * Holds stderr's lines until releaseLines: a start that binds several listeners must not
+ * Holds stderr's lines until releaseLines: a start that opens several doors must not
  * print "open http://…" for the first and then fail on the second (EADDRINUSE).
  */
 export function holdLines(): void {

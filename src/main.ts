@@ -138,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     signals.on('SIGINT', onSignal);
     signals.on('SIGTERM', onSignal);
     const linger = await lingerFrom(values.linger);
-    // Several listeners: every one is bound before any URL to open is printed.
+    // Several doors: every one is bound before any URL to open is printed.
     const hold = addresses.filter((e) => e.type.role === 'listening').length > 1;
     if (hold) holdLines();
     try {

@@ -109,13 +109,13 @@ export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S):
 export interface HostPort {
   host: string;
   port: number;
-  /** True when the user gave only a port and a listener chose loopback for them. */
+  /** True when the user gave only a port and a door chose loopback for them. */
   defaultedHost: boolean;
 }
 
 /**
- * `host:port`, `[v6]:port`, or (listeners only) a bare port, which binds loopback.
- * Port 0 is allowed for listeners: the OS picks one and the "listening on" line tells it.
+ * `host:port`, `[v6]:port`, or (doors only) a bare port, which binds loopback.
+ * Port 0 is allowed for doors: the OS picks one and the "listening on" line tells it.
  */
 export function parseHostPort(target: string, uri: string, opts: { listening: boolean }): HostPort {
   const form = opts.listening ? '[host:]port' : 'host:port';

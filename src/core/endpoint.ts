@@ -9,7 +9,7 @@ export interface OpenContext {
   log: Logger;
   /** Aborted when ptybridge shuts down. */
   signal: AbortSignal;
-  /** The route this listener serves: its config name, and its live status. */
+  /** The route this door serves: its config name, and its live status. */
   route?: { name?: string; status?: () => RouteStatus; api?: ConsoleApi };
 }
 
@@ -26,7 +26,7 @@ export interface Spec<T = unknown, O = Record<string, unknown>> {
 }
 
 /**
- * How an endpoint meets a listener, when no option overrides it (docs/ARCHITECTURE.md):
+ * How an endpoint meets a door, when no option overrides it (docs/ARCHITECTURE.md):
  * `device` is opened once and shared by a hub; `per-peer` gets one fresh link per peer.
  */
 export type Sharing = 'device' | 'per-peer';
@@ -63,7 +63,7 @@ export interface ConnectingType<T = unknown, S extends z.ZodObject = z.ZodObject
   exclusiveResource?: string;
   /**
    * Whether, shared by a hub, the device may be absent when the route starts (a VM's console
-   * socket while the VM is off): the hub then serves its listeners and connects once it
+   * socket while the VM is off): the hub then serves its doors and connects once it
    * answers, instead of failing the route (one stopped VM must not stop a config of consoles).
    */
   waitsAtStart?(spec: Spec<T, z.output<S>>): boolean;

@@ -83,7 +83,7 @@ export interface DeviceMembers {
   readonly reopen?: Reopen;
 }
 
-/** What only a peer (a link a listener accepted) carries: who it is and how it is told about the keyboard. */
+/** What only a peer (a link a door accepted) carries: who it is, and what it asked for. */
 export interface PeerMembers {
   /** The peer's role, from its door (`?readonly`) and its credential (a view token); absent: full. */
   readonly role?: Role;
@@ -136,7 +136,7 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** A route as a listener may show it to its peers (the ws-listen index page), read when asked. */
+/** A route as a door may show it to its peers (the ws-listen index page), read when asked. */
 export interface RouteStatus {
   /** The shared device (hub routes only): its label, whether it is open now or lost, and when it last opened (its last boot, ms). */
   device?: { label: string; open: boolean; since?: number };

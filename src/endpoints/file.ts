@@ -88,7 +88,7 @@ export const file: ConnectingType<string, typeof fileOptions> = {
       throw new EndpointError(spec.uri, err);
     }
     const stream = new FileLink(fh, spec.target, st, { ...o, readonly }, ctx.log);
-    // Behind a listener its end is only the end of its content: peers still write to it.
+    // Behind a door its end is only the end of its content: peers still write to it.
     const rest = readonly ? 'read-only: what peers send is discarded' : 'what peers send is still written to it';
     return { stream, label: `file ${spec.target}`, endIsNotLoss: `file ${spec.target}: all of its content sent; ${rest}` };
   },

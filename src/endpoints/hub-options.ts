@@ -88,7 +88,7 @@ export const hubOptions = {
   ),
 };
 
-/** Spread into every listener's option schema: a read-only door (conserver's spy port). */
+/** Spread into every door's option schema: a read-only door (conserver's spy port). */
 export const doorOptions = {
   readonly: flag(false, 'behind a shared device: peers of this listener see everything and type nothing (spy mode)'),
 };

@@ -50,7 +50,7 @@ export const stdio: ConnectingType<'', typeof stdioOptions> = {
       spec.options.raw === 'auto'
         ? interactiveStdio(parseEscapeChar(spec.options.escape ?? '~'), (hint) => process.stderr.write(`ptybridge: ${hint}\r\n`))
         : { stream: stdioStream(), label: 'stdio' };
-    // Behind a listener: stdin's end leaves stdout open for peers; once closed, neither comes back.
+    // Behind a door: stdin's end leaves stdout open for peers; once closed, neither comes back.
     return { ...link, endIsNotLoss: 'stdio: stdin ended; what peers send still goes to stdout', reopen: { never: 'stdin and stdout cannot be opened again' } };
   },
 };

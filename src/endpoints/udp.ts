@@ -206,19 +206,19 @@ export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
       });
     });
     const bound = socket.address();
-    let session: DatagramLink | undefined;
-    let closing = false; // no new session
+    let current: DatagramLink | undefined; // the one peer now
+    let closing = false; // no new peer
     let closed = false; // no more sends
     let peer = { address: '', port: 0 };
     socket.on('error', (err) => {
-      // An unconnected socket reports little; a failure here ends the session, not the listener.
+      // An unconnected socket reports little; a failure here ends the peer, not the door.
       ctx.log.info(`${spec.uri}: ${err.message}`);
-      session?.destroy(err);
+      current?.destroy(err);
     });
     socket.on('message', (msg, rinfo) => {
-      if (closed || (closing && !session)) return;
+      if (closed || (closing && !current)) return;
       peer = { address: rinfo.address, port: rinfo.port };
-      if (!session) {
+      if (!current) {
         const link: DatagramLink = new DatagramLink(
           (d, done) => {
             if (closed) return done(new Error('the listener is closed'));
@@ -226,14 +226,14 @@ export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
           },
           spec.options,
           () => {
-            if (session === link) session = undefined;
+            if (current === link) current = undefined;
             if (link.dropped) ctx.log.warn(`${spec.uri}: dropped ${link.dropped} datagrams the other side could not take`);
           },
         );
-        session = link;
+        current = link;
         onLink({ stream: link, label: `udp ${formatHostPort(rinfo.address, rinfo.port)}` });
       }
-      session.deliver(msg);
+      current.deliver(msg);
     });
     if (defaultedHost) {
       ctx.log.warn(`${spec.uri}: bound to loopback only; write udp-listen:0.0.0.0:${bound.port} to accept other machines`, {
@@ -244,9 +244,9 @@ export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
     return {
       label: `udp ${formatHostPort(bound.address, bound.port)}`,
       async close() {
-        // Let the router flush the live session before the socket goes away.
+        // Let the router flush the live peer before the socket goes away.
         closing = true;
-        const live = session;
+        const live = current;
         if (live && !live.destroyed) await new Promise((r) => live.once('close', r));
         closed = true;
         closeQuietly(socket);

@@ -25,7 +25,7 @@ export type Plan =
 
 export type PlanKind = Plan['kind'];
 
-/** How a connecting endpoint meets a listener: its type's default, or `?share` where it has one. */
+/** How a connecting endpoint meets a door: its type's default, or `?share` where it has one. */
 export function sharingOf(e: Connecting): Sharing {
   const share = (e.spec.options as { share?: boolean }).share;
   if (share === true) return 'device';

@@ -9,9 +9,9 @@ import type { Transcript } from './transcript.js';
 export interface RouteContext {
   log: Logger;
   trace?: (text: string) => void;
-  /** The session transcript (--log): the device side's output and connect/disconnect events. */
+  /** The transcript (--log): the device side's output and connect/disconnect events. */
   transcript?: Transcript;
-  /** The route's name in a config file: listeners show it (the ws-listen index). */
+  /** The route's name in a config file: doors show it (the ws-listen index). */
   name?: string;
   /** After one side of a join ended: how long the other may stay silent before both close (-t). */
   linger?: number;
@@ -41,7 +41,7 @@ export const doorOf = (spec: Spec) => ((spec.options as { telnet?: boolean }).te
 export { isReadonlyDoor };
 
 /**
- * Binds a listener and logs the "listening on" line tests and users read. A `?readonly`
+ * Opens a door (binds its listener) and logs the "listening on" line tests and users read. A `?readonly`
  * door makes each of its peers a watcher, whatever its credential.
  */
 export async function openDoor(e: Listening, onLink: (link: PeerLink) => void, ctx: RouteContext, openCtx: OpenContext): Promise<Listener> {
@@ -58,7 +58,7 @@ export async function openDoor(e: Listening, onLink: (link: PeerLink) => void, c
 }
 
 /**
- * The Route of anything that serves listeners: `stop()` (idempotent) stops accepting, closes
+ * The Route of anything that serves doors: `stop()` (idempotent) stops accepting, closes
  * what is live (`closeActive`: joins, or a hub and its device), then resolves `done` with 0.
  */
 export function doorsRoute(listeners: Listener[], closeActive: () => Promise<void>, abort: AbortController): Route {

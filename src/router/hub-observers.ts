@@ -40,7 +40,7 @@ export interface HubObserver {
   closing?(peers: Iterable<Peer>): void;
 }
 
-/** The session transcript (--log): the device's output and the hub's events, as before they were observers. */
+/** The transcript (--log): the device's output and the hub's events, as before they were observers. */
 export function transcriptObserver(transcript: Transcript): HubObserver {
   const plural = (n: number) => `${n} peer${n === 1 ? '' : 's'}`;
   return {

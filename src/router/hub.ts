@@ -26,12 +26,12 @@ const PEER_LINGER_MS = 500;
 
 type Device = { type: ConnectingType; spec: Spec };
 
-/** The kind of door a peer came through, for metrics: the listener's scheme, `telnet` for tcp-listen?telnet. */
+/** The kind of door a peer came through, for metrics: the door's scheme, `telnet` for tcp-listen?telnet. */
 
 /**
- * Opens the device once, binds the listeners (one, or several: a telnet port and a web page
+ * Opens the device once, opens the doors (one, or several: a telnet port and a web page
  * on the same console), and shares the device among the peers that come and go through any
- * of them. Rejects (exit 1) if a listener cannot be bound, or the device cannot be opened
+ * of them. Rejects (exit 1) if a door cannot be bound, or the device cannot be opened
  * at start and the route does not wait for it.
  */
 export async function runHub(
@@ -164,7 +164,7 @@ class Hub {
     return redactSecrets(this.device.spec.uri);
   }
 
-  /** For listeners that show their route (the ws-listen index): the device's state and the peer count. */
+  /** For doors that show their route (the ws-listen index): the device's state and the peer count. */
   status(): RouteStatus {
     const who = [...this.peers].map((p) => ({ name: p.user, doing: this.keyboard.doing(p) }));
     const since = this.openedAt ? { since: this.openedAt } : {};
@@ -175,7 +175,7 @@ class Hub {
    * First open. A failure fails the route (exit 1) unless the device may be absent at start:
    * its type says so (a VM's console socket), or the route waits for its device (config
    * files, --wait-for-device). Then it is shown down and retried with the backoff of a lost
-   * one while the listeners serve.
+   * one while the doors serve.
    */
   async start(): Promise<void> {
     this.replay = await makeReplay(this.settings.replay, this.settings.size);

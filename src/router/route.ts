@@ -147,7 +147,7 @@ function refusedWatcher(peer: PeerLink, log: Logger): boolean {
   return true;
 }
 
-/** Network target behind a listener: each accepted peer gets its own fresh connection (socat fork). */
+/** A per-peer end behind a door: each accepted peer gets its own fresh connection (socat fork). */
 async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
   // Only a per-peer exec: keeps sessions (sessionStoreFor); other routes do not load their code.
@@ -210,7 +210,7 @@ async function forkPerPeer(listening: Listening, connecting: Connecting, ctx: Ro
   return doorsRoute([listener], async () => void (await Promise.all([joins.closeAll(), sessions?.closeAll()])), abort);
 }
 
-/** Two listeners: peers of the two sides are paired in arrival order. */
+/** Two doors: peers of the two sides are paired in arrival order. */
 async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx: OpenContext, abort: AbortController): Promise<Route> {
   const joins = new Joins();
   type Waiter = { peer: PeerLink; take: () => void };
@@ -243,7 +243,7 @@ async function rendezvous(l: Listening, r: Listening, ctx: RouteContext, openCtx
     const j = join(a, b, { log: ctx.log, trace: ctx.trace, linger: ctx.linger, tap: { a: ctx.transcript?.data } });
     joins.add(j);
     j.done.then((res) => {
-      // One line for the pair: `peer` is the left listener's, `partner` the right's.
+      // One line for the pair: `peer` is the left door's, `partner` the right's.
       ctx.log.info(describeJoin(a, b, res), {
         event: 'peer-left',
         peer: a.label,

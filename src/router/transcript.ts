@@ -1,4 +1,4 @@
-// The session transcript (--log FILE): the device's output with timestamps at line starts, rotated by size, written off the data path; a target that blocks, fills or goes away costs the data nothing, and the gap is counted and marked.
+// The transcript (--log FILE): the device's output with timestamps at line starts, rotated by size, written off the data path; a target that blocks, fills or goes away costs the data nothing, and the gap is counted and marked.
 import { close as fsClose, constants, fstat, lstat, open as fsOpen, stat, write as fsWrite, type Stats } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import net from 'node:net';

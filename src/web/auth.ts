@@ -61,7 +61,7 @@ export function hostAllowed(host: string | undefined, names: ReadonlySet<string>
 /** Where a server's token came from; `none` means the route is open to anyone who reaches it. */
 export type TokenSource = 'uri' | 'file' | 'env' | 'generated' | 'none';
 
-/** A fresh random token (192 bits), for a listener that was given none. */
+/** A fresh random token (192 bits), for a door that was given none. */
 export function generateToken(): string {
   return randomBytes(24).toString('base64url');
 }

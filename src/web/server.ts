@@ -107,10 +107,10 @@ export function cannotShare(existing: Sharer, added: Sharer, addr: string): stri
   return undefined;
 }
 
-/** The key of an address in the registry; a port 0 listener is never shared. */
+/** The key of an address in the registry; a port 0 door is never shared. */
 export const shareKey = (s: ServerSettings): string | undefined => (s.port === 0 ? undefined : formatHostPort(s.host, s.port));
 
-/** Live servers by "host:port"; a port 0 listener is never shared (each gets its own port). */
+/** Live servers by "host:port"; a port 0 door is never shared (each gets its own port). */
 const servers = new Map<string, Promise<WebServer>>();
 
 /**

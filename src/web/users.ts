@@ -12,7 +12,7 @@ const NAME = /^[\w.@+-]{1,64}$/;
 /** `printf '' | sha256sum`. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const HEX64 = /^(?:sha256:)?((?:[0-9a-f]{2}:){31}[0-9a-f]{2}|[0-9a-f]{64})$/i;
-/** In place of a hash: any certificate from the listener's ?client-ca= whose CN or a SAN is the user's name. */
+/** In place of a hash: any certificate from the door's ?client-ca= whose CN or a SAN is the user's name. */
 const BY_NAME = 'cert';
 
 /** One line of a users file. */
