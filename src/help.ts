@@ -1,6 +1,6 @@
 // --help and --help SCHEME, generated from the registry and each type's option schema.
 import { describeOptions } from './options.js';
-import { registry, findType } from './endpoints/registry.js';
+import { aliasesOf, registry, findType } from './endpoints/registry.js';
 import type { EndpointType } from './core/endpoint.js';
 import { UsageError } from './errors.js';
 import { didYouMean, quoted } from './uri.js';
@@ -10,8 +10,8 @@ export { VERSION };
 
 export function usage(): string {
   const rows = registry.map((t) => {
-    const names = [t.scheme, ...(t.aliases ?? [])].join(', ');
-    return `  ${`${t.scheme}:${t.targetForm}`.padEnd(34)} ${t.summary}${t.aliases?.length ? ` (also ${names.split(', ').slice(1).join(', ')}:)` : ''}`;
+    const aliases = aliasesOf(t);
+    return `  ${`${t.scheme}:${t.targetForm}`.padEnd(34)} ${t.summary}${aliases.length ? ` (also ${aliases.join(', ')}:)` : ''}`;
   });
   return `ptybridge ${VERSION} — connect two byte streams named by URIs, built for consoles
 
@@ -96,7 +96,8 @@ export function schemeHelp(name: string): string {
 function describeType(t: EndpointType): string {
   const opts = describeOptions(t.options);
   const lines = [`${t.scheme}:${t.targetForm} — ${t.summary}`];
-  if (t.aliases?.length) lines.push(`aliases: ${t.aliases.map((a) => `${a}:`).join(', ')}`);
+  const aliases = aliasesOf(t);
+  if (aliases.length) lines.push(`aliases: ${aliases.map((a) => `${a}:`).join(', ')}`);
   lines.push(
     `role: ${t.role}${t.role === 'connecting' ? `, ${t.sharing === 'device' ? 'a shared device behind a listener (hub)' : 'one fresh link per peer behind a listener'}` : ''}`,
   );

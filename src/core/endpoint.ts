@@ -32,9 +32,8 @@ export interface Spec<T = unknown, O = Record<string, unknown>> {
 export type Sharing = 'device' | 'per-peer';
 
 interface EndpointTypeBase<T, S extends z.ZodObject> {
+  /** Its name; its aliases are in its row of src/endpoints/schemes.ts. */
   scheme: string;
-  /** Names socat users type (`tcp-l`, `open`). */
-  aliases?: string[];
   /** One line for `--help`. */
   summary: string;
   /** The form of the target, for help and errors: "host:port". */

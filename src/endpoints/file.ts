@@ -26,7 +26,6 @@ type FileOptions = z.output<typeof fileOptions>;
 
 export const file: ConnectingType<string, typeof fileOptions> = {
   scheme: 'file',
-  aliases: ['open'],
   role: 'connecting',
   sharing: 'device',
   summary: 'read a file and send it; write what comes back into it',

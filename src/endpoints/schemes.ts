@@ -1,15 +1,19 @@
-// The schemes by name, each loading its endpoint type's module only when an address names it: a route's start loads the types it uses, not all sixteen (bench/results-binary.md).
+// The one table of schemes: each row names a scheme and its aliases and loads its type's module only when an address names it (a route's start loads the types it uses, not all sixteen: bench/results-binary.md); registry.ts lists the same rows with every type loaded.
 import type { Endpoint, EndpointType } from '../core/endpoint.js';
 import { splitAddress } from '../uri.js';
 import { parseAs } from './parse-address.js';
 
-interface Scheme {
+/** One scheme: the names an address may give it, and its endpoint type, loaded on first use. */
+export interface Scheme {
+  /** The canonical name: the `scheme` of the type `load` gives. */
   scheme: string;
+  /** Names socat users type (`tcp-l`, `open`); `--help` lists them. */
   aliases?: readonly string[];
+  /** The type, from its family's module (`src/endpoints/<family>.ts`), imported only now. */
   load: () => Promise<EndpointType>;
 }
 
-/** The same names as registry.ts's types (a unit test holds the two together). */
+/** Every scheme, in the order `--help` lists them. Adding a scheme: one module, one row here, one test file. */
 export const SCHEMES: readonly Scheme[] = [
   { scheme: 'tcp', load: async () => (await import('./tcp.js')).tcp },
   { scheme: 'tcp-listen', aliases: ['tcp-l'], load: async () => (await import('./tcp.js')).tcpListen },
@@ -29,6 +33,15 @@ export const SCHEMES: readonly Scheme[] = [
   { scheme: 'ws-listen', aliases: ['ws-l'], load: async () => (await import('./ws-listen.js')).wsListen },
 ];
 
+/** The row a scheme name or alias (any case) names, if any. */
+export function findScheme(name: string): Scheme | undefined {
+  const s = name.toLowerCase();
+  return SCHEMES.find((e) => e.scheme === s || e.aliases?.includes(s));
+}
+
+/** Every name an address may start with: schemes and aliases. */
+export const schemeNames = (): string[] => SCHEMES.flatMap((s) => [s.scheme, ...(s.aliases ?? [])]);
+
 /**
  * Parses the addresses of a command line as registry.ts's parseEndpoint does, loading only
  * the types they name; an unknown scheme is left to the registry, whose error lists them all.
@@ -37,8 +50,7 @@ export async function parseAddresses(uris: readonly string[]): Promise<Endpoint[
   const out: Endpoint[] = [];
   for (const uri of uris) {
     const raw = splitAddress(uri);
-    const s = raw.scheme.toLowerCase();
-    const known = SCHEMES.find((e) => e.scheme === s || e.aliases?.includes(s));
+    const known = findScheme(raw.scheme);
     out.push(known ? parseAs(await known.load(), uri, raw) : (await import('./registry.js')).parseEndpoint(uri));
   }
   return out;

@@ -76,7 +76,6 @@ function lineOf(o: SerialOptions): LineSettings {
 
 export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
   scheme: 'serial',
-  aliases: ['tty'],
   role: 'connecting',
   sharing: 'device',
   summary: 'a serial port, shared by every peer behind a listener (ser2net, conserver)',

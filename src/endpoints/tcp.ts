@@ -59,7 +59,6 @@ const tcpListenOptions = z.object({
 
 export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
   scheme: 'tcp-listen',
-  aliases: ['tcp-l'],
   role: 'listening',
   summary: 'accept TCP peers; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',

@@ -120,7 +120,6 @@ async function connectTls(spec: { uri: string; target: HostPort; options: z.outp
 
 export const tlsConnect: ConnectingType<HostPort, typeof connectOptions> = {
   scheme: 'tls',
-  aliases: ['ssl', 'openssl'],
   role: 'connecting',
   sharing: 'per-peer',
   summary: 'connect to a TLS server, checking its certificate (socat OPENSSL:)',
@@ -177,7 +176,6 @@ const listenOptions = z.object({
 
 export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
   scheme: 'tls-listen',
-  aliases: ['tls-l', 'ssl-listen', 'openssl-listen', 'ssl-l'],
   role: 'listening',
   summary: 'accept TLS peers (socat OPENSSL-LISTEN:); client certificates name them and give their role; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port',

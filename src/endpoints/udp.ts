@@ -175,7 +175,6 @@ const udpListenOptions = z.object({ ...datagramOptions, ...doorOptions });
 
 export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
   scheme: 'udp-listen',
-  aliases: ['udp-l'],
   role: 'listening',
   summary: 'receive datagrams; the first one opens a link, answers go to the last sender',
   targetForm: '[host:]port',

@@ -23,7 +23,6 @@ const unixOptions = z.object({ ...retryOptions, ...shareOptions });
 
 export const unix: ConnectingType<string, typeof unixOptions> = {
   scheme: 'unix',
-  aliases: ['unix-connect'],
   role: 'connecting',
   sharing: 'per-peer',
   summary: 'connect to a unix stream socket (?share: a VM console socket shared by every peer)',
@@ -49,7 +48,6 @@ const unixListenOptions = z.object({
 
 export const unixListen: ListeningType<string, typeof unixListenOptions> = {
   scheme: 'unix-listen',
-  aliases: ['unix-l'],
   role: 'listening',
   summary: 'accept peers on a unix stream socket (replaces a stale socket file)',
   targetForm: '/path',

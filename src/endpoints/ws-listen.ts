@@ -91,7 +91,6 @@ export function serverSettingsOf(spec: { target: WsListenTarget; options: z.outp
 
 export const wsListen: ListeningType<WsListenTarget, typeof options> = {
   scheme: 'ws-listen',
-  aliases: ['ws-l'],
   role: 'listening',
   summary: 'accept WebSocket peers (websockify binary/base64, noVNC) and serve a browser terminal; a bare port binds 127.0.0.1 only',
   targetForm: '[host:]port[/path]',

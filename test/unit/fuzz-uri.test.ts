@@ -9,7 +9,7 @@ import { register } from 'node:module';
 
 // The registry reaches the web page's bundled assets; stand them in before loading it.
 register(new URL('../helpers/stub-web-assets.mjs', import.meta.url));
-const { parseEndpoint, registry } = await import('../../src/endpoints/registry.js');
+const { parseEndpoint, registry, schemeNames } = await import('../../src/endpoints/registry.js');
 
 const RUNS = fuzzRuns();
 
@@ -57,7 +57,7 @@ const encode = (v: string) => {
   }
 };
 
-const schemes = registry.flatMap((t) => [t.scheme, ...(t.aliases ?? [])]);
+const schemes = schemeNames();
 const optionNames = [...new Set(registry.flatMap((t) => Object.keys(t.options.shape)))];
 const optionKey = fc.oneof(fc.constantFrom(...optionNames, '__proto__', 'constructor', 'toString', ''), anyText);
 const optionValue = fc.oneof(
