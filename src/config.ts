@@ -7,7 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from './errors.js';
 import { parseEndpoint, type Endpoint } from './endpoints/registry.js';
 import { CONFIG_HUB_SHAPE, describePlan, planHub, planPair, type Plan } from './plan/plan.js';
-import { parseSize } from './options.js';
+import { formatSize, parseSize } from './options.js';
 import type { RouteConfig } from './router/config-runner.js';
 import { serverSettingsOf, type WsListenTarget } from './endpoints/ws-listen.js';
 import { cannotShare, shareKey, type Sharer } from './web/server.js';
@@ -304,7 +304,7 @@ export function describeRoutes(routes: RouteConfig[]): string {
           ...rest,
           ...(r.log
             ? [
-                `  ${'log'.padEnd(8)}  ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${formatSize(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`,
+                `  ${'log'.padEnd(8)}  ${r.log.file} (${r.log.maxSize ? `rotated once it would pass ${sizeWithBytes(r.log.maxSize)}, ${r.log.keep} old files kept` : 'never rotated: no log-max-size'})`,
               ]
             : []),
           ...(r.hex ? ['  hex trace on'] : []),
@@ -315,13 +315,7 @@ export function describeRoutes(routes: RouteConfig[]): string {
 }
 
 /** 16777216 -> "16M (16777216 bytes)"; sizes that are not whole units in bytes. */
-function formatSize(n: number): string {
-  for (const [unit, scale] of [
-    ['G', 1024 ** 3],
-    ['M', 1024 ** 2],
-    ['k', 1024],
-  ] as const) {
-    if (n >= scale && n % scale === 0) return `${n / scale}${unit} (${n} bytes)`;
-  }
-  return `${n} bytes`;
+function sizeWithBytes(n: number): string {
+  const written = formatSize(n);
+  return written === String(n) ? `${n} bytes` : `${written} (${n} bytes)`;
 }

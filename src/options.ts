@@ -52,32 +52,21 @@ export function flag(def: boolean, description: string) {
   );
 }
 
+/** Reads a whole number within [min, max]; undefined for anything else. */
+const intWithin = (min: number, max: number) => (raw: string) => {
+  if (!/^-?\d+$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+};
+
 /** A whole number within [min, max]. */
 export function int(def: number, min: number, max: number, description: string) {
-  return option(
-    `an integer ${min}-${max}`,
-    description,
-    (raw) => {
-      if (!/^-?\d+$/.test(raw)) return undefined;
-      const n = Number(raw);
-      return n >= min && n <= max ? n : undefined;
-    },
-    () => def,
-  );
+  return option(`an integer ${min}-${max}`, description, intWithin(min, max), () => def);
 }
 
 /** An optional whole number within [min, max]; undefined when absent. */
 export function optionalInt(min: number, max: number, description: string) {
-  return option<number | undefined>(
-    `an integer ${min}-${max}`,
-    description,
-    (raw) => {
-      if (!/^-?\d+$/.test(raw)) return undefined;
-      const n = Number(raw);
-      return n >= min && n <= max ? n : undefined;
-    },
-    () => undefined,
-  );
+  return option<number | undefined>(`an integer ${min}-${max}`, description, intWithin(min, max), () => undefined);
 }
 
 const SIZE_UNITS: Record<string, number> = {

@@ -5,6 +5,14 @@ import type { ByteStream, Control, PipeEnd } from '../core/link.js';
 /** Applies a control a peer asked for to `target`; links without that control ignore it. */
 export function applyControl(target: PipeEnd, c: Control, log: Logger): void {
   const fail = (err: unknown) => log.warn(`${target.label}: ${c.type} failed: ${(err as Error).message}`);
+  /** Replies with what the change put in force, or undefined where the link cannot tell (no such control, or it failed). */
+  const answer = <T>(inForce: Promise<T> | undefined, reply: ((v: T | undefined) => void) | undefined) => {
+    if (!inForce) return reply?.(undefined);
+    inForce.then(reply, (err) => {
+      fail(err);
+      reply?.(undefined);
+    });
+  };
   switch (c.type) {
     case 'resize':
       try {
@@ -17,19 +25,9 @@ export function applyControl(target: PipeEnd, c: Control, log: Logger): void {
       target.sendBreak?.(c.ms).catch(fail);
       return;
     case 'line':
-      if (!target.setLine) return c.reply?.(undefined);
-      target.setLine(c.line).then(c.reply, (err) => {
-        fail(err);
-        c.reply?.(undefined);
-      });
-      return;
+      return answer(target.setLine?.(c.line), c.reply);
     case 'modem':
-      if (!target.setModem) return c.reply?.(undefined);
-      target.setModem(c.modem).then(c.reply, (err) => {
-        fail(err);
-        c.reply?.(undefined);
-      });
-      return;
+      return answer(target.setModem?.(c.modem), c.reply);
     case 'take':
     case 'release':
       // The interactive client's ~w/~s: only a link to a hub elsewhere (ws:) can carry them.

@@ -338,29 +338,24 @@ class WebServer {
    * its path only: a token may hide in the query under any spelling.
    */
   private refused(req: http.IncomingMessage, m: Mount | undefined, status: number, why: string): void {
+    // Built only when said: under a flood of refusals most are not.
+    const say = (level: 'info' | 'warn', more = '', extra = {}) =>
+      (m?.log ?? this.log)[level](`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}${more}`, {
+        event: 'refused',
+        peer: describePeer(req),
+        path: loggablePath(req.url),
+        status,
+        reason: why,
+        ...extra,
+      });
     if (status === 403 && why === 'origin not allowed') {
       // Said with its remedy once a minute per Origin; the repeats only at -v.
-      if (!this.sayOrigin(req, m))
-        (m?.log ?? this.log).info(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}`, {
-          event: 'refused',
-          peer: describePeer(req),
-          path: loggablePath(req.url),
-          status,
-          reason: why,
-        });
+      if (!this.sayOrigin(req, m)) say('info');
       return;
     }
     const hidden = this.refusals.next();
     if (hidden === undefined) return;
-    const more = hidden ? ` (${hidden} more refused before this, not logged)` : '';
-    (m?.log ?? this.log).warn(`${m?.uri ?? this.firstUri}: refused ${describePeer(req)} ${loggablePath(req.url)}: ${status} ${why}${more}`, {
-      event: 'refused',
-      peer: describePeer(req),
-      path: loggablePath(req.url),
-      status,
-      reason: why,
-      ...(hidden ? { notLogged: hidden } : {}),
-    });
+    say('warn', hidden ? ` (${hidden} more refused before this, not logged)` : '', hidden ? { notLogged: hidden } : {});
   }
 
   /**
