@@ -143,6 +143,16 @@ test('the history view: drag to the boot banner, search, copy, download, read-on
     assert.equal(download.suggestedFilename(), castOf(hist).name);
     assert.equal(sha256(readFileSync((await download.path())!)), sha256(readFileSync(join(hist, castOf(hist).name))));
 
+    // Play at max from the start: it runs to the last moment and stops there.
+    await page.locator('#history-speed').selectOption('max');
+    await page.locator('#history-line').focus();
+    await page.keyboard.press('Home');
+    await settled(page, '0');
+    await page.locator('#history-play').click();
+    await settled(page, end);
+    await page.locator('#history-play', { hasText: '▶' }).waitFor();
+    assert.deepEqual((await historyRows(page)).slice(0, 6), [...boot, 'Starting kernel ...', 'Linux version 6.1.0-test (gcc 12)', 'Welcome', 'login: ']);
+
     // Keys typed anywhere in the view go nowhere.
     await page.locator('#history-term').click();
     await page.keyboard.type('reboot\r');
