@@ -81,6 +81,15 @@ test('the history view: drag to the boot banner, search, copy, download, read-on
     writeFileSync(go, '');
     await until(() => castOf(hist).events.some((e) => e[1] === 'o' && e[2].includes('login: ')), { what: 'the login prompt recorded' });
 
+    // The view token's credential reads the list (which names the console as keeping a history) and the files.
+    const viewAuth = { Authorization: `Bearer ${VIEW}` };
+    const listed = (await (await fetch(`http://127.0.0.1:${port}/api/consoles`, { headers: viewAuth })).json()) as { role: string; history: string[] };
+    assert.equal(listed.role, 'view');
+    assert.deepEqual(listed.history, ['board']);
+    const files = await fetch(`http://127.0.0.1:${port}/api/consoles/board/history/${castOf(hist).name}`, { headers: viewAuth });
+    assert.equal(files.status, 200);
+    await files.arrayBuffer();
+
     browser = await launch();
     const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 1, acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${port}` });

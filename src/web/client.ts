@@ -249,6 +249,6 @@ void startHistoryView({
   live: document.getElementById('term')!,
   bar: document.getElementById('bar')!,
   status: statusEl,
-  mark: () => sendControl(ws, { type: 'mark' }),
+  mark: () => ws?.readyState === WebSocket.OPEN && (sendControl(ws, { type: 'mark' }), true),
   back: () => term.focus(),
 });

@@ -13,8 +13,8 @@ export interface HistoryViewOptions {
   bar: HTMLElement;
   /** The live socket's status: the history is asked for once it says `connected`. */
   status: HTMLElement;
-  /** Sends the page's mark control on its live socket. */
-  mark: () => void;
+  /** Sends the page's mark control on its live socket; false when the socket is not open. */
+  mark: () => boolean;
   /** Back to live: the live terminal takes the keys again. */
   back: () => void;
 }
@@ -72,8 +72,8 @@ function connected(status: HTMLElement): Promise<void> {
 }
 
 /**
- * Adds the history button and the mark button to the bar when this console keeps a history
- * (its listing answers 200); a console without one shows neither. Resolves once it knows.
+ * Adds the history button and the mark button to the bar when the API's list names this
+ * console among those that keep a history; a console without one shows neither.
  */
 export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
   const base = new URL('api/consoles', location.href).href;
@@ -107,8 +107,7 @@ export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
   const buttons = el('span', { id: 'history-buttons' }, markEl, openEl);
   o.bar.insertBefore(buttons, document.getElementById('keyboard'));
   markEl.addEventListener('click', () => {
-    o.mark();
-    markEl.textContent = 'marked';
+    markEl.textContent = o.mark() ? 'marked' : 'not connected: not marked';
     setTimeout(() => (markEl.textContent = 'mark'), 1500);
   });
 
