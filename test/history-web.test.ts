@@ -170,6 +170,12 @@ test('the history view: drag to the boot banner, search, copy, download, read-on
     // Back to live, one click.
     await page.locator('#history-live').click();
     assert.equal(await page.locator('#history').isHidden(), true);
+    // Open again, nothing new recorded: the same moment is shown; back to live with the history button.
+    const shown = await page.locator('#history').getAttribute('data-position');
+    await page.locator('#history-open').click();
+    await settled(page, shown!);
+    await page.locator('#history-open').click();
+    assert.equal(await page.locator('#history').isHidden(), true);
     assert.deepEqual(input, [], 'the page sent input');
     assert.ok(!castOf(hist).events.some((e) => e[1] === 'i'), 'the device got input');
     // The live terminal takes keys again (what the frames above would have caught; the view token's input is dropped by the hub).

@@ -168,6 +168,8 @@ export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
   let boots: Boot[] = [];
   let model = new HistoryModel([]);
   let bootIndex = -1;
+  /** The listing of the boot shown, as it was read: the same listing again needs no new read. */
+  let loaded = '';
   /** Events applied to `term`, and the position asked for. */
   let applied = 0;
   let target = 0;
@@ -436,6 +438,7 @@ export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
     state('loading');
     note('reading…');
     const boot = boots[i];
+    loaded = JSON.stringify(boot?.files);
     try {
       const casts = [];
       for (const f of boot?.files ?? []) {
@@ -449,6 +452,7 @@ export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
       note(model.events.length ? '' : 'nothing recorded yet');
     } catch (err) {
       if (mine !== generation) return;
+      loaded = '';
       model = new HistoryModel([]);
       note((err as Error).message);
       state('failed');
@@ -485,6 +489,8 @@ export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
       return;
     }
     bootEl.value = String(keep);
+    // Opened again with nothing new recorded: what is shown stays (reading a boot again is seconds for 16 MiB).
+    if (keep === bootIndex && JSON.stringify(boots[keep]!.files) === loaded) return;
     await loadBoot(keep);
   }
 
