@@ -5,9 +5,14 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launch } from './helpers/browser.js';
 import { runTool, startPtyb } from './helpers/ptyb.js';
 import { guestEvents, guestFiles, PROMPT, startGuest, stopGuest } from './helpers/qemu.js';
 import { until } from './helpers/until.js';
+import { TOKEN } from './helpers/ws.js';
+
+const noQemu = !fs.existsSync('/usr/bin/qemu-system-x86_64') && 'qemu-system-x86_64 is not installed';
 
 /** The "o" text of a .cast file (complete lines only). */
 function castText(file: string): string {
@@ -19,14 +24,23 @@ function castText(file: string): string {
     .join('');
 }
 
-test('a QEMU boot nobody watched: the history file plays with asciinema and starts with the kernel banner', { timeout: 240_000 }, async (t) => {
+test('a QEMU boot nobody watched: the history file plays with asciinema and starts with the kernel banner; the time line of the page dragged to that mark shows it', {
+  timeout: 300_000,
+  skip: noQemu,
+}, async (t) => {
   const files = await guestFiles();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptyb-history-qemu-'));
   const sock = path.join(dir, 'vm.serial0');
   const hist = path.join(dir, 'history');
   // ptybridge first, waiting for the socket; QEMU holds the guest until ptybridge is connected
   // (wait=on), so that no line of the boot is written before anyone could record it.
-  const pb = await startPtyb(['-v', '--wait-for-device', `unix:${sock}?share&history=${hist}&mark=Linux version`, 'tcp-listen:127.0.0.1:0']);
+  const pb = await startPtyb([
+    '-v',
+    '--wait-for-device',
+    `unix:${sock}?share&history=${hist}&mark=Linux version`,
+    `ws-listen:127.0.0.1:0/guest?token=${TOKEN}`,
+  ]);
+  let browser: Browser | undefined;
   let qemu: ChildProcess | undefined;
   // The runner aborts the signal when the test ends, passed or not: only a test cut short reports.
   let finished = false;
@@ -49,6 +63,35 @@ test('a QEMU boot nobody watched: the history file plays with asciinema and star
       },
       { what: 'the guest prompt in the history', timeout: 180_000 },
     );
+    // The page's history view: the time line dragged to the kernel's mark shows the screen of the early boot.
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 1 });
+    await page.goto(`http://127.0.0.1:${pb.listening[0]!.port}/guest#token=${TOKEN}`);
+    await page.locator('#history-open').click();
+    await page.waitForFunction(() => document.getElementById('history')!.dataset.state === 'ready');
+    const line = (await page.locator('#history-line').boundingBox())!;
+    const tick = page.locator('#history-line .tick.match').first();
+    const box = (await tick.boundingBox())!;
+    await page.mouse.move(line.x + line.width - 1, line.y + line.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2, line.y + line.height / 2, { steps: 8 });
+    await page.mouse.up();
+    const at = (await tick.getAttribute('data-position'))!;
+    await page.waitForFunction((p) => {
+      const h = document.getElementById('history')!;
+      return h.dataset.state === 'ready' && h.dataset.position === p;
+    }, at);
+    const shown = await page.evaluate(() => {
+      type B = { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined };
+      const b = (window as unknown as { ptybridgeHistory: { term: { buffer: { active: B } } } }).ptybridgeHistory.term.buffer.active;
+      const rows: string[] = [];
+      for (let i = 0; i < b.length; i++) rows.push(b.getLine(i)?.translateToString(true) ?? '');
+      return rows.join('\n');
+    });
+    assert.match(shown, /Linux version \d/);
+    assert.ok(!shown.includes(PROMPT), `the screen at the kernel's mark is the early boot:\n${shown}`);
+    await browser.close();
+    browser = undefined;
     assert.equal((await pb.stop()).code, 0);
     const file = newest()!;
     const header = JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!) as { version: number; ptybridge: { boot: boolean } };
@@ -65,6 +108,7 @@ test('a QEMU boot nobody watched: the history file plays with asciinema and star
     assert.ok(text.indexOf('Linux version') < text.indexOf(PROMPT));
     finished = true;
   } finally {
+    await browser?.close();
     await pb.stop();
     await stopGuest(qemu);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import './terminal.css';
 import { serverMessage, type PageMessage } from '../core/control-protocol.js';
 import type { KeyboardState } from '../core/roles.js';
 import { keepToken, pageToken } from './page-token.js';
+import { startHistoryView } from './history-view.js';
 
 const statusEl = document.getElementById('status')!;
 const keyboardEl = document.getElementById('keyboard')!;
@@ -242,3 +243,12 @@ window.addEventListener('online', () => {
 
 (window as unknown as { ptybridge: unknown }).ptybridge = { term, fit, socket: () => ws, flowMarks: { high: FLOW_HIGH, low: FLOW_LOW } };
 connect();
+// The history button and the page's mark button, when this console keeps a history (src/web/history-view.ts).
+void startHistoryView({
+  token,
+  live: document.getElementById('term')!,
+  bar: document.getElementById('bar')!,
+  status: statusEl,
+  mark: () => ws?.readyState === WebSocket.OPEN && (sendControl(ws, { type: 'mark' }), true),
+  back: () => term.focus(),
+});

@@ -104,11 +104,20 @@ export async function serveConsoleApi(
   find: (name: string) => ConsoleApi | undefined,
   names: () => string[],
   boots: () => Record<string, string> = () => ({}),
+  histories: () => string[] = () => [],
 ): Promise<void> {
   try {
     if (url.pathname === '/api/consoles' || url.pathname === '/api/consoles/') {
       if (req.method !== 'GET') throw new ApiError(405, 'the list takes GET');
-      return json(res, 200, { role: auth.role, ...(auth.user !== undefined ? { user: auth.user } : {}), consoles: names(), boots: boots() });
+      // `history` only when some console keeps one: the page shows its history button by it without asking a console that has none (a 409 in its log).
+      const kept = histories();
+      return json(res, 200, {
+        role: auth.role,
+        ...(auth.user !== undefined ? { user: auth.user } : {}),
+        consoles: names(),
+        boots: boots(),
+        ...(kept.length ? { history: kept } : {}),
+      });
     }
     const h = /^\/api\/consoles\/([^/]+)\/history(?:\/([^/]+))?$/.exec(url.pathname);
     if (h) {

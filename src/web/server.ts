@@ -442,7 +442,12 @@ class WebServer {
       }
       return out;
     };
-    serveConsoleApi(req, res, url, auth, find, names, boots).catch(() => res.destroy());
+    const histories = () =>
+      [...this.mounts.values()]
+        .filter((m) => m.api?.history)
+        .map((m) => m.name ?? m.path?.slice(1) ?? '')
+        .sort();
+    serveConsoleApi(req, res, url, auth, find, names, boots, histories).catch(() => res.destroy());
   }
 
   /**
