@@ -41,6 +41,8 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  /** The worker runs JavaScript: a budget counted before this would count its start-up too. */
+  online: boolean;
   job?: Job;
   timer?: NodeJS.Timeout;
 }
@@ -83,13 +85,23 @@ export class RegexPool {
       const job = this.queue.splice(at, 1)[0]!;
       slot.job = job;
       slot.worker.ref();
-      slot.timer = setTimeout(() => this.kill(slot, new RegexTooSlow()), this.budgetMs);
+      if (slot.online) this.startBudget(slot);
       slot.worker.postMessage({ id: job.id, source: job.source, flags: job.flags, text: job.text });
     }
   }
 
+  private startBudget(slot: Slot): void {
+    slot.timer = setTimeout(() => this.kill(slot, new RegexTooSlow()), this.budgetMs);
+  }
+
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER, { eval: true }) };
+    const slot: Slot = { worker: new Worker(WORKER, { eval: true }), online: false };
+    // A worker can take over a second to start on a loaded machine: the first pattern it was
+    // given would be judged slow (and refused from then on) for time it never ran.
+    slot.worker.once('online', () => {
+      slot.online = true;
+      if (slot.job && !slot.timer) this.startBudget(slot);
+    });
     slot.worker.on('message', (m: { id: number; found: Found | null }) => {
       const job = slot.job;
       if (!job || job.id !== m.id) return;
@@ -104,6 +116,7 @@ export class RegexPool {
 
   private done(slot: Slot): void {
     clearTimeout(slot.timer);
+    slot.timer = undefined;
     slot.job = undefined;
     // An idle worker does not keep ptybridge running.
     slot.worker.unref();
