@@ -43,10 +43,14 @@ const spawn = (...args) => {
 };
 process.once('exit', () => children.forEach((p) => p.kill('SIGKILL')));
 // ptybridge runs with the flags of the bundle's #! line (--single-threaded-gc), as the installed command does.
-const SHEBANG = readFileSync(PTYB, 'utf8')
-  .split('\n', 1)[0]
-  .split(' ')
-  .filter((a) => a.startsWith('--'));
+// PTYB_NODE_ARGS='--perf-basic-prof …' replaces them (to profile it).
+const SHEBANG =
+  process.env.PTYB_NODE_ARGS !== undefined
+    ? process.env.PTYB_NODE_ARGS.split(' ').filter(Boolean)
+    : readFileSync(PTYB, 'utf8')
+        .split('\n', 1)[0]
+        .split(' ')
+        .filter((a) => a.startsWith('--'));
 const RAW_READER = `
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY)

@@ -1,6 +1,6 @@
 // Benchmark: ptybridge ws-listen vs websockify, tcp→ws (noVNC's screen updates) and ws→tcp (masked client frames).
 // Usage: npm run build:js && node bench/ws.mjs [MiB per run, default 200] [runs, default 3] [warm-up MiB, default 16]
-// Env: PTYB_WS_ONLY=tcp2ws|ws2tcp|tcp2ws:8192 picks cases; PTYB_WS_RATE=MB/s paces the TCP source (tcp2ws);
+// Env: PTYB_WS_ONLY=tcp2ws|ws2tcp|tcp2ws:8192|tcp2ws:1024 picks cases; PTYB_WS_RATE=MB/s paces the TCP source (tcp2ws);
 // PTYB_BASE=older/ptybridge.mjs adds it as a third forwarder.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -115,7 +115,9 @@ const ALL = [
   ['ws2tcp', 1024],
 ];
 const only = process.env.PTYB_WS_ONLY;
-const CASES = ALL.filter(([m, f]) => !only || only === m || only === `${m}:${f}`);
+// A size not in the default set (tcp2ws:1024, 1 KiB writes as a VNC server's small updates) runs as asked.
+const asked = /^(tcp2ws|ws2tcp):(\d+)$/.exec(only ?? '');
+const CASES = asked ? [[asked[1], Number(asked[2])]] : ALL.filter(([m]) => !only || only === m);
 for (const [mode, frame] of CASES) {
   const KINDS = process.env.PTYB_BASE ? ['ptybridge', 'websockify', 'ptybridge-base'] : ['ptybridge', 'websockify'];
   const res = Object.fromEntries(KINDS.map((k) => [k, []]));

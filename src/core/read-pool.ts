@@ -6,26 +6,47 @@
 // libuv's 64 KiB) and hands out views of them. A buffer is lent out only when join() has
 // said that this socket's output goes to exactly one writer and that writer gives chunks
 // back (`lendReads`): a WebSocket stream that says so, or a plain net.Socket, whose write
-// callback comes once the kernel has the bytes. It returns to the pool when that writer is
-// done with the chunk (`releaseChunk`). Every other read is copied out at its exact length
-// and the read buffer reused at once.
+// callback comes once the kernel has the bytes. Reads are laid one after the other in the
+// buffer (a short read, 8 KiB from a paced VNC server, is lent where it landed, not copied
+// into memory of its own: that copy and its allocation were a tenth of the CPU of a paced
+// tcp → ws stream); the buffer returns to the pool once the reader has moved on to the next
+// and the writer is done with every chunk of it (`releaseChunk`). Reads of a socket whose
+// writer does not give chunks back are copied out at their exact length and the buffer reused.
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
 /** Bytes per read, at most. */
 export const READ_SIZE = 256 * 1024;
-/** Shorter reads are copied out, so a lent chunk pins at most 4× its own size. */
-const COPY_BELOW = READ_SIZE / 4;
+/** A read goes into the rest of the current buffer while this much is left, else into the next buffer. */
+const MIN_ROOM = READ_SIZE / 2;
 /** Free buffers kept for reuse (the rest go to the GC): 2 MiB. */
 const KEEP = 8;
 
+/** A read buffer and the chunks of it that are lent out. */
+interface Slab {
+  readonly buf: Buffer;
+  /** Chunks handed to a writer and not given back yet. */
+  out: number;
+  /** The reader has moved on to another buffer: this one is free once `out` is 0. */
+  retired: boolean;
+}
+
 const free: Buffer[] = [];
-/** Buffers lent out under the one-writer promise, by their memory; weak, so a chunk never released costs nothing. */
-const lent = new WeakSet<ArrayBufferLike>();
+/** The slab of each buffer with lent chunks, by its memory; weak, so a chunk never given back costs nothing. */
+const slabs = new WeakMap<ArrayBufferLike, Slab>();
+/** The chunks lent out, each given back once (a view of one, or a second release, changes nothing). */
+const lent = new WeakSet<Buffer>();
 const LENDS = Symbol('ptybridge.lendReads');
 
-function take(): Buffer {
-  return free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+function take(): Slab {
+  const slab: Slab = { buf: free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE), out: 0, retired: false };
+  slabs.set(slab.buf.buffer, slab);
+  return slab;
+}
+
+function recycle(slab: Slab): void {
+  slabs.delete(slab.buf.buffer);
+  if (free.length < KEEP) free.push(slab.buf);
 }
 
 /**
@@ -34,19 +55,35 @@ function take(): Buffer {
  * readable buffer returns false, which stops reading until the consumer reads again).
  */
 export function pooledReads(socket: () => net.Socket): net.OnReadOpts {
-  let buf = take();
-  let keep = false;
+  let slab = take();
+  /** Where the next read lands in the slab: after the chunks lent from it. */
+  let at = 0;
+  let view: Buffer | undefined;
   return {
     buffer: () => {
-      if (!keep) buf = take();
-      return buf;
+      // Every chunk of this slab is back: the next read starts over at its beginning (warm in the cache).
+      if (slab.out === 0 && at !== 0) {
+        at = 0;
+        view = undefined;
+      }
+      if (READ_SIZE - at < MIN_ROOM) {
+        slab.retired = true;
+        if (slab.out === 0) recycle(slab);
+        slab = take();
+        at = 0;
+        view = undefined;
+      }
+      view ??= at === 0 ? slab.buf : slab.buf.subarray(at);
+      return view;
     },
     callback: (n: number, into: Uint8Array) => {
       const s = socket();
-      keep = n < COPY_BELOW || !(s as Socketish)[LENDS];
-      if (keep) return s.push(Buffer.from(into.subarray(0, n)));
+      if (!(s as Socketish)[LENDS]) return s.push(Buffer.from(into.subarray(0, n)));
       const chunk = (into as Buffer).subarray(0, n);
-      lent.add(chunk.buffer);
+      lent.add(chunk);
+      slab.out++;
+      at += n;
+      view = undefined;
       return s.push(chunk);
     },
   };
@@ -142,7 +179,7 @@ export function lendReads(reader: Readable, writer: Writable): void {
 
 /** A writer is done with a chunk (sent or copied): its buffer may be reused if it was lent. */
 export function releaseChunk(chunk: Buffer): void {
-  if (chunk.byteLength >= COPY_BELOW && lent.delete(chunk.buffer) && free.length < KEEP) {
-    free.push(Buffer.from(chunk.buffer, 0, READ_SIZE));
-  }
+  if (!lent.delete(chunk)) return;
+  const slab = slabs.get(chunk.buffer);
+  if (slab && --slab.out === 0 && slab.retired) recycle(slab);
 }

@@ -5,6 +5,7 @@ import type { Control } from '../core/link.js';
 import type { Logger } from '../log.js';
 import { breakMessage, flowMessage, keyboardAsk, keyboardState, markMessage, resizeMessage } from '../core/control-protocol.js';
 import { givesChunksBack, releaseChunk } from '../core/read-pool.js';
+import { sendBinary } from './ws-frame.js';
 
 /**
  * How bytes travel in frames. `binary` and `base64` are websockify's subprotocols (noVNC
@@ -130,7 +131,7 @@ export class WsStream extends Duplex {
   /** The page said `pause`: what is written here waits (in this stream's buffer) until it says `resume`. */
   private flowPaused = false;
   /** The write that came while paused: sent on `resume`, dropped if the peer goes. */
-  private pausedWrite: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;
+  private pausedWrite: { chunk: Buffer | Buffer[]; cb: (err?: Error | null) => void } | undefined;
   /** Why the peer's input is not read now: the reader is full, it owes us a drain, it sent too many controls. */
   private readonly holds = new Set<'reader' | 'owed' | 'controls'>();
 
@@ -272,6 +273,12 @@ export class WsStream extends Duplex {
   /** What was written while a frame was waiting for the kernel leaves as one frame: fewer headers, writes and wakeups. */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     if (chunks.length === 1) return this.send(chunks[0]!.chunk, cb);
+    // Binary: one frame whose payload is the chunks as they are (no copy into one buffer).
+    if (this.opts.framing !== 'base64')
+      return this.send(
+        chunks.map((c) => c.chunk),
+        cb,
+      );
     const joined = Buffer.concat(chunks.map((c) => c.chunk));
     for (const c of chunks) releaseChunk(c.chunk);
     this.send(joined, cb);
@@ -284,7 +291,7 @@ export class WsStream extends Duplex {
    * buffer and leaves as one frame (_writev) instead of one frame and one syscall per read,
    * and the buffer's length is what the hub's peer-queue limit sees.
    */
-  private send(chunk: Buffer, cb: (err?: Error | null) => void): void {
+  private send(chunk: Buffer | Buffer[], cb: (err?: Error | null) => void): void {
     if (this.peerGone || this.ws.readyState !== this.ws.OPEN) return cb(); // the peer left: dropped
     // Paused by the page: the write is not finished, so what follows piles up in this stream's
     // buffer, where a pipe's backpressure, a session's pacing and the hub's peer-queue see it.
@@ -293,11 +300,13 @@ export class WsStream extends Duplex {
     const onSent = () => {
       // ws calls back once the kernel has the frame: the chunk is no longer referenced, so a
       // pooled read buffer may be reused (read-pool.ts).
-      releaseChunk(chunk);
+      if (Array.isArray(chunk)) chunk.forEach(releaseChunk);
+      else releaseChunk(chunk);
       if (held) this.releaseWriter();
     };
-    if (this.opts.framing === 'base64') this.ws.send(chunk.toString('base64'), { binary: false }, onSent);
-    else this.ws.send(chunk, { binary: true }, onSent);
+    if (Array.isArray(chunk)) sendBinary(this.ws, chunk, onSent);
+    else if (this.opts.framing === 'base64') this.ws.send(chunk.toString('base64'), { binary: false }, onSent);
+    else sendBinary(this.ws, [chunk], onSent);
     // ws's callback never comes synchronously, so `held` is set before onSent can read it.
     if (this.ws.bufferedAmount === 0) return cb();
     held = true;

@@ -25,7 +25,11 @@ export class OutputRing {
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.chunks.push(Buffer.from(chunk));
+    // Device chunks are never written to after they are emitted (peers' write queues and the
+    // screen model hold them too): one that owns most of its memory is kept as it is, not
+    // copied (a copy and an allocation per 64 KiB of a pty flood); a small view of a larger
+    // buffer is copied so that it does not pin the rest.
+    this.chunks.push(chunk.byteLength * 2 >= chunk.buffer.byteLength ? chunk : Buffer.from(chunk));
     this.bytes += chunk.length;
     while (this.bytes - this.chunks[0]!.length >= this.limit) {
       const old = this.chunks.shift()!;

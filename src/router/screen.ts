@@ -117,7 +117,10 @@ export class ScreenModel implements Replay {
   /** The terminal, made on first use; a freed one is rebuilt from its saved screen, which the parser takes before any later byte. */
   private terminal(): HeadlessTerminal {
     if (!this.term) {
-      const term = new Terminal({ cols: this.cols, rows: this.rows, scrollback: this.opts.scrollback, allowProposedApi: true });
+      // logLevel off: xterm logs every parsing error (binary output: a flood of random bytes
+      // makes thousands a second) to the console, which cost a third of a pty flood's CPU and
+      // filled ptybridge's stderr with "xterm.js: Parsing error" lines.
+      const term = new Terminal({ cols: this.cols, rows: this.rows, scrollback: this.opts.scrollback, allowProposedApi: true, logLevel: 'off' });
       this.ser = new SerializeAddon();
       term.loadAddon(this.ser as never);
       term.onTitleChange((t) => (this.title = t));

@@ -129,3 +129,22 @@ test('a model freed after its quiet period gives a joiner the same bytes as befo
   model.dispose();
   live.dispose();
 });
+
+test('binary output (random bytes: parsing errors in the emulator) writes nothing to the console', async () => {
+  const model = new ScreenModel({ cols: 80, rows: 24, scrollback: 10 });
+  const rand = rng(5);
+  const noise = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < noise.length; i++) noise[i] = Math.floor(rand() * 256);
+  const logged: unknown[][] = [];
+  const saved = { error: console.error, warn: console.warn, info: console.info, log: console.log };
+  for (const k of ['error', 'warn', 'info', 'log'] as const) console[k] = (...args: unknown[]) => void logged.push(args);
+  try {
+    model.push(noise);
+    // The snapshot comes once everything pushed before it has been parsed.
+    await snap(model);
+  } finally {
+    Object.assign(console, saved);
+    model.dispose();
+  }
+  assert.equal(logged.length, 0, `the emulator logged: ${String(logged[0]?.[0])}`);
+});
