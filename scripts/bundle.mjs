@@ -136,10 +136,24 @@ const lazyBuiltins = {
 /**
  * Packages the single binary carries in a second script, loaded when a route first uses one
  * (src/sea-cache.ts, seaExtra): every start, even `--version`, loads the main script in time
- * that grows with its size, and these are ~1.1 MB of it that a tcp route never runs. Only
- * leaf packages that import nothing of ours (the MCP SDK stays: it takes our zod schemas).
+ * that grows with its size, and these are ~2 MB of it that a tcp route never runs. Only
+ * packages that import nothing of ours. zod goes with the MCP SDK (which takes our zod
+ * schemas, so both must be the one copy in this script; ajv comes with the SDK): a command
+ * line's options need no zod (src/core/option-schema.ts); config files, the console API's
+ * control messages and `ptybridge mcp` load it here.
  */
-const SEA_EXTRAS = ['ws', 'yaml', 'prom-client', '@xterm/headless', '@xterm/addon-serialize', 'ptybridge:web-assets'];
+const SEA_EXTRAS = [
+  'ws',
+  'yaml',
+  'prom-client',
+  '@xterm/headless',
+  '@xterm/addon-serialize',
+  'ptybridge:web-assets',
+  'zod',
+  'zod/mini',
+  '@modelcontextprotocol/sdk/server/mcp.js',
+  '@modelcontextprotocol/sdk/server/stdio.js',
+];
 const seaExtrasPlugin = {
   name: 'sea-extras',
   setup(b) {
@@ -213,7 +227,7 @@ const seaExtras = build({
   outfile: `${ROOT}dist/ptybridge-sea-extras.cjs`,
   format: 'cjs',
   target: 'node24',
-  plugins: [webAssetsPlugin, lazyBuiltins],
+  plugins: [webAssetsPlugin, zodEnglishOnly, lazyBuiltins],
   minifySyntax: true,
 });
 

@@ -51,7 +51,8 @@ Options:
                         while no reader is there are counted as lost, never waited for
   --escape CHAR         interactive client's escape key at line start (default ~; ^X; none)
   -t, --linger TIME     when one side ends, the other has TIME of silence to finish before
-                        both close, like socat -t (default 0.5 s; 2, 500ms, 1m)
+                        both close, like socat -t (default 0.5 s; 2, 500ms, 1m); a reader
+                        still taking what it is owed is waited for (cut after 10 s idle)
   --config FILE         run the routes of a YAML file (version: 1, routes: [{name, left,
                         right (or device, doors: [...]), options: {log, log-max-size,
                         log-keep, log-fifo, hex, policy}}]);

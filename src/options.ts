@@ -1,42 +1,29 @@
 // Builders for endpoint option schemas: query-string text in, typed values with defaults out.
-import { z } from 'zod';
+import type { OptionField, OptionMeta, OptionShape, OptionsSchema } from './core/option-schema.js';
 
-/** What help shows for one option; kept as zod metadata on the option's schema. */
-export interface OptionMeta {
-  /** What a value must look like: "true|false", "integer 1-65535", "size (16k, 1M)". */
-  expected: string;
-  description: string;
-  /** How a value is written back (help's defaults, --check): `10s`, not the 10000 ms it holds. */
-  show?: (value: never) => string;
+export type { OptionMeta } from './core/option-schema.js';
+
+/** An endpoint type's options: `defineOptions({ nodelay: flag(true, '…'), … })`. */
+export function defineOptions<S extends OptionShape>(shape: S): OptionsSchema<S> {
+  return { shape };
 }
 
-type Raw = string | undefined;
-
-// A run parses each address's options once: zod's JIT (a generated parser per object schema,
-// made on first parse) costs more than it saves for that, and needs `new Function` besides.
-z.config({ jitless: true });
-
-// zod schemas are immutable, so every option shares this one.
-const optionalText = z.string().optional();
-
-function option<T>(expected: string, description: string, convert: (raw: string) => T | undefined, fallback: () => T, show?: (value: T) => string) {
-  // Built on first parse: a zod schema costs ~50 bound methods per instance, and a start-up
-  // that builds every scheme's options up front spent ~20 ms on them (bench/results-binary.md).
-  // The help text goes straight into zod's registry, which `.meta()` reads, without the clone
-  // that `.meta(value)` would make.
-  const schema = z.lazy(() =>
-    optionalText.transform((raw: Raw, ctx): T => {
-      if (raw === undefined) return fallback();
+function option<T>(
+  expected: string,
+  description: string,
+  convert: (raw: string) => T | undefined,
+  fallback: () => T,
+  show?: (value: T) => string,
+): OptionField<T> {
+  const meta: OptionMeta = { expected, description, ...(show ? { show: show as (v: never) => string } : {}) };
+  return {
+    read(raw) {
+      if (raw === undefined) return { value: fallback() };
       const value = convert(raw);
-      if (value === undefined) {
-        ctx.issues.push({ code: 'custom', message: expected, input: raw });
-        return z.NEVER;
-      }
-      return value;
-    }),
-  );
-  z.globalRegistry.add(schema, { expected, description, ...(show ? { show: show as (v: never) => string } : {}) } satisfies OptionMeta);
-  return schema;
+      return value === undefined ? undefined : { value };
+    },
+    meta: () => meta,
+  };
 }
 
 const TRUE = new Set(['', 'true', '1', 'yes', 'on']);
@@ -159,8 +146,8 @@ export function formatDuration(ms: number): string {
 }
 
 /** An option's value as a user would write it (see OptionMeta.show). */
-export function showValue(field: z.ZodType | undefined, value: unknown): string {
-  const show = (field?.meta() as OptionMeta | undefined)?.show as ((v: unknown) => string) | undefined;
+export function showValue(field: OptionField<unknown> | undefined, value: unknown): string {
+  const show = field?.meta().show as ((v: unknown) => string) | undefined;
   return show ? show(value) : String(value);
 }
 
@@ -203,12 +190,12 @@ export function fileMode(description: string) {
 }
 
 /** Help rows for an options schema: name, expected form, default, description. */
-export function describeOptions(schema: z.ZodObject): { name: string; expected: string; default: string; description: string }[] {
+export function describeOptions(schema: OptionsSchema): { name: string; expected: string; default: string; description: string }[] {
   return Object.entries(schema.shape).map(([name, field]) => {
-    const meta = (field as z.ZodType).meta() as OptionMeta | undefined;
-    const parsed = (field as z.ZodType).safeParse(undefined);
-    const def = parsed.success && parsed.data !== undefined ? showValue(field as z.ZodType, parsed.data) : '';
-    return { name, expected: meta?.expected ?? '', default: def, description: meta?.description ?? '' };
+    const meta = field.meta();
+    const value = field.read(undefined)?.value;
+    const def = value !== undefined ? showValue(field, value) : '';
+    return { name, expected: meta.expected, default: def, description: meta.description };
   });
 }
 

@@ -1,7 +1,6 @@
 // Address grammar shared by every type: `scheme:target?key=value&flag`, `-` for stdio.
-import type { z } from 'zod';
+import type { OptionsOf, OptionsSchema } from './core/option-schema.js';
 import { UsageError } from './errors.js';
-import type { OptionMeta } from './options.js';
 
 export interface RawAddress {
   uri: string;
@@ -85,7 +84,7 @@ function parseQuery(uri: string, text: string): Map<string, string> {
 }
 
 /** Validates query options against a type's schema: unknown keys and bad values are refused. */
-export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S): z.output<S> {
+export function parseOptions<S extends OptionsSchema>(raw: RawAddress, schema: S): OptionsOf<S> {
   const known = Object.keys(schema.shape);
   for (const key of raw.query.keys()) {
     if (!known.includes(key)) {
@@ -97,13 +96,13 @@ export function parseOptions<S extends z.ZodObject>(raw: RawAddress, schema: S):
       );
     }
   }
-  const result = schema.safeParse(Object.fromEntries(raw.query));
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const key = String(issue.path[0] ?? '');
-  const field = schema.shape[key] as z.ZodType | undefined;
-  const expected = (field?.meta() as OptionMeta | undefined)?.expected ?? issue.message;
-  throw new UsageError(`${quoteUri(raw.uri)}: option ${quoted(key)} expects ${expected}, got ${quoted(raw.query.get(key) ?? '')}`);
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(schema.shape)) {
+    const got = field.read(raw.query.get(key));
+    if (!got) throw new UsageError(`${quoteUri(raw.uri)}: option ${quoted(key)} expects ${field.meta().expected}, got ${quoted(raw.query.get(key) ?? '')}`);
+    out[key] = got.value;
+  }
+  return out as OptionsOf<S>;
 }
 
 export interface HostPort {

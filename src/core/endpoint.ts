@@ -1,5 +1,5 @@
 // What an endpoint type is: a parsed address (Spec), and how it opens (connecting) or listens (listening).
-import type { z } from 'zod';
+import type { OptionsOf, OptionsSchema } from './option-schema.js';
 import type { Logger } from './logger.js';
 import type { ConsoleApi } from './console-api.js';
 import type { DeviceLink, Listener, PeerLink, RouteStatus } from './link.js';
@@ -31,7 +31,7 @@ export interface Spec<T = unknown, O = Record<string, unknown>> {
  */
 export type Sharing = 'device' | 'per-peer';
 
-interface EndpointTypeBase<T, S extends z.ZodObject> {
+interface EndpointTypeBase<T, S extends OptionsSchema> {
   /** Its name; its aliases are in its row of src/endpoints/schemes.ts. */
   scheme: string;
   /** One line for `--help`. */
@@ -52,10 +52,10 @@ interface EndpointTypeBase<T, S extends z.ZodObject> {
   /** Turns the target text into a typed target; throws UsageError. Touches no OS state. */
   parseTarget(target: string, uri: string): T;
   /** Checks options against each other (`?readonly&writeonly`); throws UsageError. Touches no OS state. */
-  validate?(spec: Spec<T, z.output<S>>): void;
+  validate?(spec: Spec<T, OptionsOf<S>>): void;
 }
 
-export interface ConnectingType<T = unknown, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
+export interface ConnectingType<T = unknown, S extends OptionsSchema = OptionsSchema> extends EndpointTypeBase<T, S> {
   role: 'connecting';
   sharing: Sharing;
   /** True for stdio: only one such endpoint can exist per process. */
@@ -65,24 +65,24 @@ export interface ConnectingType<T = unknown, S extends z.ZodObject = z.ZodObject
    * socket while the VM is off): the hub then serves its doors and connects once it
    * answers, instead of failing the route (one stopped VM must not stop a config of consoles).
    */
-  waitsAtStart?(spec: Spec<T, z.output<S>>): boolean;
+  waitsAtStart?(spec: Spec<T, OptionsOf<S>>): boolean;
   /**
    * Shared devices: why one that cannot be opened at start must not be waited for (a
    * numbered pty: what appears later under its name is somebody else's terminal), or
    * undefined to wait for it like a lost device when the route waits (config files).
    */
-  neverWaitFor?(spec: Spec<T, z.output<S>>): string | undefined;
+  neverWaitFor?(spec: Spec<T, OptionsOf<S>>): string | undefined;
   /**
    * What can be known to fail before anything listens (a command that is not there): a
    * per-peer endpoint would otherwise fail only when the first peer comes. Throws UsageError.
    */
-  preflight?(spec: Spec<T, z.output<S>>): Promise<void>;
-  open(spec: Spec<T, z.output<S>>, ctx: OpenContext): Promise<DeviceLink>;
+  preflight?(spec: Spec<T, OptionsOf<S>>): Promise<void>;
+  open(spec: Spec<T, OptionsOf<S>>, ctx: OpenContext): Promise<DeviceLink>;
 }
 
-export interface ListeningType<T = unknown, S extends z.ZodObject = z.ZodObject> extends EndpointTypeBase<T, S> {
+export interface ListeningType<T = unknown, S extends OptionsSchema = OptionsSchema> extends EndpointTypeBase<T, S> {
   role: 'listening';
-  listen(spec: Spec<T, z.output<S>>, onLink: (link: PeerLink) => void, ctx: OpenContext): Promise<Listener>;
+  listen(spec: Spec<T, OptionsOf<S>>, onLink: (link: PeerLink) => void, ctx: OpenContext): Promise<Listener>;
 }
 
 export type EndpointType = ConnectingType | ListeningType;

@@ -3,11 +3,10 @@ import type { spawn as Spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadPtyNative } from '../native.js';
-import { flag, int, parsed, text } from '../options.js';
+import { flag, int, parsed, text, defineOptions } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { socatHint } from '../address-hints.js';
 import { parseEnvList, splitArgs } from './argv.js';
@@ -17,7 +16,7 @@ import { PipePair } from './pipe-pair.js';
 import type { ConnectingType } from '../core/endpoint.js';
 import type { ByteStream, PipeEnd } from '../core/link.js';
 
-const execOptions = z.object({
+const execOptions = defineOptions({
   shell: flag(false, 'run the command with /bin/sh -c instead of splitting it into words (no shell by default)'),
   cwd: text(undefined, 'working directory (default: the current one)', 'a directory'),
   env: parsed('K=V,K2=V2 (\\, for a comma inside a value)', "extra environment variables, added to ptybridge's own", parseEnvList),

@@ -1,16 +1,16 @@
 // file: — a file as a link: its content is read and sent, the other side's bytes are written to it.
+import type { OptionsOf } from '../core/option-schema.js';
 import fs from 'node:fs';
 import { Duplex } from 'node:stream';
-import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
-import { duration, fileMode, flag } from '../options.js';
+import { duration, fileMode, flag, defineOptions } from '../options.js';
 import { quoteUri } from '../uri.js';
 import type { Logger } from '../log.js';
 import type { ConnectingType } from '../core/endpoint.js';
 
 const CHUNK = 64 * 1024;
 
-const fileOptions = z.object({
+const fileOptions = defineOptions({
   create: flag(false, 'create the file when it is missing'),
   excl: flag(false, 'with ?create: fail (EEXIST) when the path exists already, a planted symlink included (O_EXCL)'),
   nofollow: flag(false, 'fail (ELOOP) when the path is a symlink instead of following it (O_NOFOLLOW); use it in shared directories such as /tmp'),
@@ -22,7 +22,7 @@ const fileOptions = z.object({
   readonly: flag(false, 'only read: bytes from the other side are discarded'),
   writeonly: flag(false, 'only write: nothing is read, the other side gets an end at once'),
 });
-type FileOptions = z.output<typeof fileOptions>;
+type FileOptions = OptionsOf<typeof fileOptions>;
 
 export const file: ConnectingType<string, typeof fileOptions> = {
   scheme: 'file',

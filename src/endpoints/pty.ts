@@ -1,10 +1,10 @@
 // pty: — an existing pty slave (QEMU's "char device redirected to /dev/pts/N"), or a new pty pair whose slave other programs open.
+import type { OptionsOf } from '../core/option-schema.js';
 import fs from 'node:fs';
 import tty from 'node:tty';
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { loadPtyNative } from '../native.js';
-import { fileMode, flag, text } from '../options.js';
+import { fileMode, flag, text, defineOptions } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
 import { setMode, setSaved } from './termios.js';
@@ -14,7 +14,7 @@ import { linkIdentity, reopenAfterLoss, type LinkIdentity } from './tty-identity
 import type { ConnectingType, OpenContext } from '../core/endpoint.js';
 import type { DeviceLink, PipeEnd } from '../core/link.js';
 
-const ptyOptions = z.object({
+const ptyOptions = defineOptions({
   link: text(undefined, 'new pair only: make a symlink to the slave at this path (socat link=, remserial -l); removed on exit', 'a path'),
   mode: fileMode('new pair only: permissions of the slave device (default: as the system makes it)'),
   raw: flag(true, 'raw mode, binary-clean: no echo, line editing, signals, CR/LF or XON/XOFF translation; raw=false leaves the settings alone'),
@@ -27,7 +27,7 @@ const ptyOptions = z.object({
   ...screenOptions,
 });
 
-type PtyOptions = z.output<typeof ptyOptions>;
+type PtyOptions = OptionsOf<typeof ptyOptions>;
 
 /** `path` is the slave to open; undefined asks for a new pair. */
 export interface PtyTarget {

@@ -1,9 +1,9 @@
 // serial: — a serial port (ser2net, remserial) through serialport: line settings, flow control, lock, BREAK and modem lines.
+import type { OptionsOf } from '../core/option-schema.js';
 import fs from 'node:fs';
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { loadSerialPort } from '../native.js';
-import { flag, oneOf, optionalInt, parsed } from '../options.js';
+import { defineOptions, flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
 import { savedByStty } from './termios.js';
@@ -34,33 +34,25 @@ export function parseLineShorthand(text: string): Partial<LineSettings> | undefi
   return out;
 }
 
-const serialOptions = z
-  .object({
-    baud: optionalInt(1, 20_000_000, 'bits per second (default 9600)'),
-    dataBits: parsed('5|6|7|8', 'bits per character (default 8)', (r) =>
-      ['5', '6', '7', '8'].includes(r) ? (Number(r) as LineSettings['dataBits']) : undefined,
-    ),
-    parity: parsed(PARITIES.join('|'), 'parity (default none)', (r) =>
-      (PARITIES as readonly string[]).includes(r) ? (r as LineSettings['parity']) : undefined,
-    ),
-    stopBits: parsed('1|1.5|2', 'stop bits (default 1)', (r) => (['1', '1.5', '2'].includes(r) ? (Number(r) as LineSettings['stopBits']) : undefined)),
-    line: parsed(
-      'BAUD[,DPS] such as 115200,8n1 or 9600,7e1, instead of baud/dataBits/parity/stopBits',
-      'all line settings at once, remserial/ser2net style: baud, then data bits, parity (n e o m s), stop bits',
-      parseLineShorthand,
-    ),
-    flow: oneOf(['none', 'rtscts', 'xonxoff'], 'none', 'flow control: none, hardware (RTS/CTS) or software (XON/XOFF)'),
-    lock: flag(true, 'lock the port (flock) so that a second program cannot use it at the same time'),
-    ...hubOptions,
-    ...screenOptions,
-  })
-  .superRefine((o, ctx) => {
-    if (o.line && (o.baud !== undefined || o.dataBits !== undefined || o.parity !== undefined || o.stopBits !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['line'], message: 'line= or the separate settings, not both' });
-    }
-  });
+const serialOptions = defineOptions({
+  baud: optionalInt(1, 20_000_000, 'bits per second (default 9600)'),
+  dataBits: parsed('5|6|7|8', 'bits per character (default 8)', (r) =>
+    ['5', '6', '7', '8'].includes(r) ? (Number(r) as LineSettings['dataBits']) : undefined,
+  ),
+  parity: parsed(PARITIES.join('|'), 'parity (default none)', (r) => ((PARITIES as readonly string[]).includes(r) ? (r as LineSettings['parity']) : undefined)),
+  stopBits: parsed('1|1.5|2', 'stop bits (default 1)', (r) => (['1', '1.5', '2'].includes(r) ? (Number(r) as LineSettings['stopBits']) : undefined)),
+  line: parsed(
+    'BAUD[,DPS] such as 115200,8n1 or 9600,7e1, instead of baud/dataBits/parity/stopBits',
+    'all line settings at once, remserial/ser2net style: baud, then data bits, parity (n e o m s), stop bits',
+    parseLineShorthand,
+  ),
+  flow: oneOf(['none', 'rtscts', 'xonxoff'], 'none', 'flow control: none, hardware (RTS/CTS) or software (XON/XOFF)'),
+  lock: flag(true, 'lock the port (flock) so that a second program cannot use it at the same time'),
+  ...hubOptions,
+  ...screenOptions,
+});
 
-type SerialOptions = z.output<typeof serialOptions>;
+type SerialOptions = OptionsOf<typeof serialOptions>;
 
 function lineOf(o: SerialOptions): LineSettings {
   return {
@@ -92,6 +84,11 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
     if (target === '') throw new UsageError(`${quoteUri(uri)}: missing target: expected serial:/dev/ttyXXX`);
     if (target.includes('\0')) throw new UsageError(`${quoteUri(uri)}: a path cannot contain a NUL byte`);
     return { path: target };
+  },
+  validate({ uri, options: o }) {
+    if (o.line && (o.baud !== undefined || o.dataBits !== undefined || o.parity !== undefined || o.stopBits !== undefined)) {
+      throw new UsageError(`${quoteUri(uri)}: options "line" and baud/dataBits/parity/stopBits: give one or the other, not both`);
+    }
   },
   async open(spec) {
     const o = spec.options;

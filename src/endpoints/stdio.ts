@@ -1,14 +1,13 @@
 // stdio: and "-" — this process's stdin and stdout as one link (no raw mode; see stdioStream).
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { quoteUri } from '../uri.js';
 import type { ConnectingType } from '../core/endpoint.js';
-import { oneOf, text } from '../options.js';
+import { oneOf, text, defineOptions } from '../options.js';
 import { parseEscapeChar } from '../protocols/escapes.js';
 import { interactiveStdio } from './stdio-tty.js';
 import { stdioStream } from './stdio-stream.js';
 
-const stdioOptions = z.object({
+const stdioOptions = defineOptions({
   escape: text(
     '~',
     'at a terminal: the escape key at line start (~. disconnects, ~b sends BREAK, ~? lists them); one character, ^X, or none (also --escape)',

@@ -1,7 +1,6 @@
 // tcp: and tcp-listen: — TCP client and server, IPv4, IPv6 and host names.
 import net from 'node:net';
-import { z } from 'zod';
-import { flag, int } from '../options.js';
+import { flag, int, defineOptions } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
@@ -12,7 +11,7 @@ import { doorOptions } from './hub-options.js';
 
 const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
 
-const tcpOptions = z.object({
+const tcpOptions = defineOptions({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
   telnet: flag(false, 'speak telnet to the server: NAWS for resizes, RFC 2217 for baud, DTR/RTS and BREAK'),
   ...livenessOptions,
@@ -49,7 +48,7 @@ export const tcp: ConnectingType<HostPort, typeof tcpOptions> = {
     ),
 };
 
-const tcpListenOptions = z.object({
+const tcpListenOptions = defineOptions({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY)'),
   telnet: flag(false, 'speak telnet to peers (telnet clients, RFC 2217 clients such as pyserial rfc2217://)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),

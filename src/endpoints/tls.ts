@@ -1,10 +1,10 @@
 // tls: and tls-listen: — TCP with TLS (socat OPENSSL: / OPENSSL-LISTEN:), where a client certificate names a peer and gives its role.
+import type { OptionsOf } from '../core/option-schema.js';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { z } from 'zod';
 import { EndpointError, UsageError, describeOsError } from '../errors.js';
-import { duration, flag, int, oneOf, text } from '../options.js';
+import { duration, flag, int, oneOf, text, defineOptions } from '../options.js';
 import { formatHostPort, parseHostPort, quoteUri, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { askForCertificates, identify, type Verdict } from '../web/client-certs.js';
@@ -56,7 +56,7 @@ function describeTlsError(err: NodeJS.ErrnoException): string {
   return err.code?.startsWith('ERR_SSL_') && reason ? `${err.code} (${reason})` : describeOsError(err);
 }
 
-const connectOptions = z.object({
+const connectOptions = defineOptions({
   cert: text(undefined, 'client certificate (PEM) to present, for a server that asks for one; with key=', 'a file'),
   key: text(undefined, 'private key (PEM) of cert=', 'a file'),
   ca: text(undefined, "trust only these CA certificates (PEM) for the server's certificate; default: the system's store", 'a file'),
@@ -78,7 +78,7 @@ const connectOptions = z.object({
 const warnedUnverified = new WeakSet<object>();
 
 /** Opens one TLS connection; resolves once the handshake has checked the server's certificate. */
-async function connectTls(spec: { uri: string; target: HostPort; options: z.output<typeof connectOptions> }, ctx: OpenContext): Promise<PipeEnd> {
+async function connectTls(spec: { uri: string; target: HostPort; options: OptionsOf<typeof connectOptions> }, ctx: OpenContext): Promise<PipeEnd> {
   const { connect } = await import('node:tls');
   const o = spec.options;
   const pem = await readPem(spec.uri, o, ['cert', 'key', 'ca'] as const);
@@ -152,7 +152,7 @@ export const tlsConnect: ConnectingType<HostPort, typeof connectOptions> = {
   open: (spec, ctx) => withConnectRetry(() => connectTls(spec, ctx), spec, ctx),
 };
 
-const listenOptions = z.object({
+const listenOptions = defineOptions({
   cert: text(undefined, "the server's certificate (PEM, the chain after it); required", 'a file'),
   key: text(undefined, 'the private key (PEM) of cert=; required', 'a file'),
   'client-ca': text(

@@ -3,9 +3,8 @@ import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { z } from 'zod';
 import { EndpointError } from '../errors.js';
-import { duration, size } from '../options.js';
+import { duration, size, defineOptions } from '../options.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
 import type { ConnectingType, ListeningType, OpenContext } from '../core/endpoint.js';
 import { doorOptions } from './hub-options.js';
@@ -130,7 +129,7 @@ async function resolve(uri: string, host: string): Promise<{ address: string; fa
   }
 }
 
-const udpOptions = z.object(datagramOptions);
+const udpOptions = defineOptions(datagramOptions);
 
 export const udp: ConnectingType<HostPort, typeof udpOptions> = {
   scheme: 'udp',
@@ -171,7 +170,7 @@ export const udp: ConnectingType<HostPort, typeof udpOptions> = {
   },
 };
 
-const udpListenOptions = z.object({ ...datagramOptions, ...doorOptions });
+const udpListenOptions = defineOptions({ ...datagramOptions, ...doorOptions });
 
 export const udpListen: ListeningType<HostPort, typeof udpListenOptions> = {
   scheme: 'udp-listen',

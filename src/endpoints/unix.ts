@@ -2,9 +2,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { dirname as pathDirname } from 'node:path';
-import { z } from 'zod';
 import { EndpointError, PtybError, UsageError } from '../errors.js';
-import { fileMode, int } from '../options.js';
+import { fileMode, int, defineOptions } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
 import { connectSocket, listenSocket, shareNotes, shareOptions } from './socket-link.js';
@@ -19,7 +18,7 @@ function parsePath(target: string, uri: string): string {
   return target;
 }
 
-const unixOptions = z.object({ ...retryOptions, ...shareOptions });
+const unixOptions = defineOptions({ ...retryOptions, ...shareOptions });
 
 export const unix: ConnectingType<string, typeof unixOptions> = {
   scheme: 'unix',
@@ -40,7 +39,7 @@ export const unix: ConnectingType<string, typeof unixOptions> = {
   open: (spec, ctx) => withConnectRetry(() => connectSocket(spec.uri, { path: spec.target }, () => `unix ${spec.target}`), spec, ctx),
 };
 
-const unixListenOptions = z.object({
+const unixListenOptions = defineOptions({
   mode: fileMode('permissions of the socket file, set before any peer is accepted (default: 0666 less the umask)'),
   max: int(0, 0, 1_000_000, 'most peers connected at once; more are closed at once, each refusal logged at -v (0: no limit)'),
   ...doorOptions,

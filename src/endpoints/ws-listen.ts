@@ -1,9 +1,9 @@
 // ws-listen: — a WebSocket server (websockify-compatible) that also serves the browser terminal page.
+import type { OptionsOf } from '../core/option-schema.js';
 import type http from 'node:http';
 import type { WebSocket } from 'ws';
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { duration, flag, int, size, text } from '../options.js';
+import { duration, flag, int, size, text, defineOptions } from '../options.js';
 import { chooseSubprotocol, CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { parseHostPort, quoteUri, quoted, redactSecrets, type HostPort } from '../uri.js';
 import type { Admitted } from '../web/auth.js';
@@ -18,7 +18,7 @@ export interface WsListenTarget extends HostPort {
   path?: string;
 }
 
-const options = z.object({
+const options = defineOptions({
   token: text(
     undefined,
     'secret a peer must present (Authorization: Bearer, or ?token= on the URL; the page opened with #token= keeps it in the tab and presents it on its socket); default: ?token-file=, $PTYBRIDGE_TOKEN, else generated and printed as a URL to open, on loopback too; none: no token, anyone who reaches the port gets the route',
@@ -78,7 +78,7 @@ function parseTarget(target: string, uri: string): WsListenTarget {
 }
 
 /** The settings every route on one address must agree on (see src/web/server.ts). */
-export function serverSettingsOf(spec: { target: WsListenTarget; options: z.output<typeof options> }): ServerSettings {
+export function serverSettingsOf(spec: { target: WsListenTarget; options: OptionsOf<typeof options> }): ServerSettings {
   const { host, port, defaultedHost } = spec.target;
   const o = spec.options;
   const settings: ServerSettings = { host, port, defaultedHost, 'header-timeout': o['header-timeout'] };

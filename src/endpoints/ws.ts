@@ -1,8 +1,7 @@
 // ws: and wss: — WebSocket client, to a ws-listen server, websockify, or any WebSocket byte service.
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { EndpointError, UsageError } from '../errors.js';
-import { duration, flag, oneOf, size, text } from '../options.js';
+import { duration, flag, oneOf, size, text, defineOptions } from '../options.js';
 import { CONTROLS_HEADER, framingOf, keepAlive, WsStream } from '../protocols/websockify.js';
 import { quoteUri, quoted } from '../uri.js';
 import { readTokenFile, redactUrl } from '../web/auth.js';
@@ -16,7 +15,7 @@ export interface WsTarget {
   authority: string;
 }
 
-const options = z.object({
+const options = defineOptions({
   token: text(undefined, 'sent as "Authorization: Bearer TOKEN" (a ws-listen server accepts it)'),
   'token-file': text(undefined, 'read the token from the first line of this file (keeps it out of ps)', 'a file'),
   protocol: oneOf(['none', 'binary', 'base64'], 'none', "subprotocol to ask for: none (binary frames, resize as JSON text), or websockify's binary / base64"),

@@ -21,8 +21,10 @@ export interface JoinOptions {
 
 /** socat's -t default: after one side's end, the other direction's last words have this long. */
 export const LINGER_MS = 500;
-/** After the linger: a side whose reader takes none of what it is owed for this long is cut. */
+/** A side whose reader takes none of what it is owed for this long is cut (lingering or closing). */
 export const FLUSH_STALL_MS = 10_000;
+/** How often a lingering join looks whether a reader that is behind has taken anything. */
+const FLUSH_STALL_LOOK_MS = 250;
 
 export interface JoinResult {
   /** Bytes from a to b and from b to a. */
@@ -105,8 +107,43 @@ export function join(a: PipeEnd, b: PipeEnd, opts: JoinOptions): Join {
       if (stalled * 1000 >= FLUSH_STALL_MS) settle();
     }, 1000);
   };
+  // Bytes ptybridge holds for a side (read from the other, not yet handed to the kernel):
+  // while some are owed, silence means a slow reader, not a peer that has gone.
+  // A side that is gone takes nothing more, so nothing is owed to it.
+  const owedTo = (dst: ByteStream, src: ByteStream) => (dst.stream.destroyed ? 0 : dst.stream.writableLength + src.stream.readableLength);
+  const owed = () => owedTo(a, b) + owedTo(b, a);
+  // Grows whenever a reader takes something: what was read minus what still waits to be written.
+  const delivered = () => result.aToB + result.bToA - a.stream.writableLength - b.stream.writableLength;
+  let lastDelivered = -1;
+  let lastDataAt = 0;
+  let stalledSince = 0;
+  // The linger ran out. A reader that is behind but still taking bytes keeps the join (socat's
+  // kernel buffers would have delivered them): the linger is about the writer's silence. One
+  // that takes nothing for FLUSH_STALL_MS is cut, so a peer that never reads holds nothing forever.
+  const lingerRanOut = () => {
+    if (settled || closing) return;
+    const now = Date.now();
+    if (owed() === 0) {
+      // Looked early (a reader was behind): the writer's silence still gets its full linger.
+      const silent = now - lastDataAt;
+      if (silent >= linger) return closeAfterLinger();
+      lingerTimer = setTimeout(lingerRanOut, linger - silent);
+      return;
+    }
+    const d = delivered();
+    if (d !== lastDelivered) {
+      lastDelivered = d;
+      stalledSince = now;
+    } else if (now - stalledSince >= FLUSH_STALL_MS) {
+      opts.log.info(`${a.label} <-> ${b.label}: one side ended and the other's reader stalled for ${FLUSH_STALL_MS} ms with ${owed()} bytes owed; closing`);
+      return settle();
+    }
+    lingerTimer = setTimeout(lingerRanOut, Math.min(linger, FLUSH_STALL_LOOK_MS));
+  };
   const startLinger = () => {
-    if (!settled && !lingerTimer) lingerTimer = setTimeout(closeAfterLinger, linger);
+    if (settled || lingerTimer) return;
+    lastDataAt = Date.now();
+    lingerTimer = setTimeout(lingerRanOut, linger);
   };
   const onClose = () => {
     if (closing && a.stream.destroyed && b.stream.destroyed) settle();
@@ -117,7 +154,10 @@ export function join(a: PipeEnd, b: PipeEnd, opts: JoinOptions): Join {
     const tap = count === 'aToB' ? opts.tap?.a : opts.tap?.b;
     src.stream.on('data', (chunk: Buffer) => {
       result[count] += chunk.length;
-      lingerTimer?.refresh();
+      if (lingerTimer) {
+        lingerTimer.refresh();
+        lastDataAt = Date.now();
+      }
       tap?.(chunk);
       if (opts.trace) opts.trace(formatTrace(direction, chunk, count === 'aToB' ? '>' : '<'));
     });

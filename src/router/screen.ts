@@ -26,6 +26,10 @@ const REST = 20;
  */
 const PENDING_MAX = 4 * 1024 * 1024;
 const KEEP_AFTER_SKIP = 512 * 1024;
+/** Chunks shorter than this are copied into a batch buffer of BATCH_BYTES rather than kept. */
+const COPY_BELOW = 1024;
+const BATCH_BYTES = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
 /** A peer may ask for any size; the model's memory is cells, so it stops at this many a side. */
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
@@ -92,6 +96,9 @@ export class ScreenModel implements Replay {
   private lastActive = 0;
   private title = '';
   private pending: Buffer[] = [];
+  /** Small chunks of output copied together, not yet in `pending` (which it follows). */
+  private batch = EMPTY;
+  private batchUsed = 0;
   private pendingBytes = 0;
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -147,7 +154,17 @@ export class ScreenModel implements Replay {
   push(chunk: Buffer): void {
     if (this.disposed || chunk.length === 0) return;
     this.fed = true;
-    this.pending.push(chunk);
+    if (chunk.length < COPY_BELOW) {
+      // A console's keystroke echoes and prompts come a few bytes a read: copied into one
+      // batch buffer, each chunk dies young instead of waiting out the batch as a Buffer
+      // object of its own (which the young-generation GC then copies, and promotes).
+      if (this.batch.length - this.batchUsed < chunk.length) this.sealBatch(BATCH_BYTES);
+      chunk.copy(this.batch, this.batchUsed);
+      this.batchUsed += chunk.length;
+    } else {
+      this.sealBatch(0);
+      this.pending.push(chunk);
+    }
     this.pendingBytes += chunk.length;
     if (this.pendingBytes > PENDING_MAX) this.skip();
     if (this.inFlight === 0) this.schedule(BATCH_MS);
@@ -205,6 +222,8 @@ export class ScreenModel implements Replay {
     this.disposed = true;
     clearTimeout(this.timer);
     this.pending = [];
+    this.batch = EMPTY;
+    this.batchUsed = 0;
     this.saved = undefined;
     this.term?.dispose();
     this.term = undefined;
@@ -226,6 +245,7 @@ export class ScreenModel implements Replay {
   private feed(all: boolean): void {
     if (this.disposed || this.pendingBytes === 0) return;
     if (!all && this.inFlight > 0) return; // the slice in flight schedules the next
+    this.sealBatch(0);
     const term = this.terminal();
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const upTo = all ? data.length : Math.min(SLICE, data.length);
@@ -242,8 +262,19 @@ export class ScreenModel implements Replay {
     }
   }
 
+  /** Queues what the batch buffer holds (its memory then belongs to the queue); `size` > 0 starts a new one. */
+  private sealBatch(size: number): void {
+    if (this.batchUsed > 0) {
+      this.pending.push(this.batch.subarray(0, this.batchUsed));
+      this.batch = EMPTY;
+      this.batchUsed = 0;
+    }
+    if (size > 0) this.batch = Buffer.allocUnsafe(size);
+  }
+
   /** Drops all but the last KEEP_AFTER_SKIP bytes of the queue, from a line start where there is one. */
   private skip(): void {
+    this.sealBatch(0);
     while (this.pendingBytes - this.pending[0]!.length >= KEEP_AFTER_SKIP) {
       const dropped = this.pending.shift()!;
       this.pendingBytes -= dropped.length;

@@ -170,7 +170,10 @@ export async function readText(stream: NodeJS.ReadableStream, pattern: string): 
  * Parses an address for one endpoint type in-process, without the registry (which pulls
  * in modules that exist only in the bundle, such as the web assets).
  */
-export async function specFor(uri: string, type: { parseTarget(t: string, u: string): unknown; options: import('zod').z.ZodObject }) {
+export async function specFor(
+  uri: string,
+  type: { parseTarget(t: string, u: string): unknown; options: import('../../src/core/option-schema.js').OptionsSchema },
+) {
   const { splitAddress, parseOptions } = await import('../../src/uri.js');
   const raw = splitAddress(uri);
   return { uri, scheme: raw.scheme, target: type.parseTarget(raw.target, uri), options: parseOptions(raw, type.options) };

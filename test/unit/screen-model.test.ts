@@ -148,3 +148,25 @@ test('binary output (random bytes: parsing errors in the emulator) writes nothin
   }
   assert.equal(logged.length, 0, `the emulator logged: ${String(logged[0]?.[0])}`);
 });
+
+test('small chunks (copied into a batch) and large ones (kept) interleaved draw what one push of the same bytes draws', async () => {
+  const opts = { cols: 40, rows: 12, scrollback: 50 };
+  for (const seed of [11, 12]) {
+    const rand = rng(seed);
+    const data = output(rand, 6000);
+    const model = new ScreenModel(opts);
+    let at = 0;
+    while (at < data.length) {
+      // 1–5 bytes mostly (a console's echoes), now and then a chunk of a few KiB.
+      const n = rand() < 0.05 ? 1024 + Math.floor(rand() * 6000) : 1 + Math.floor(rand() * 5);
+      model.push(data.subarray(at, at + n));
+      at += n;
+      if (rand() < 0.01) await new Promise((r) => setImmediate(r));
+    }
+    const whole = new ScreenModel(opts);
+    whole.push(data);
+    assert.deepEqual(await snap(model), await snap(whole), `seed ${seed}`);
+    model.dispose();
+    whole.dispose();
+  }
+});

@@ -1,0 +1,93 @@
+// A join's linger (socat -t) must not cut a reader that is merely slow (issue 24 item A):
+// once one side ended, a reader paused longer than the linger still gets every byte, and
+// only a reader that takes nothing for FLUSH_STALL_MS is cut.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readAll, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
+import { within } from './helpers/until.js';
+
+const REPLY = randomBytes(24 * 1024 * 1024);
+const tmp = mkdtempSync(join(tmpdir(), 'ptyb-linger-'));
+const replyFile = join(tmp, 'reply.bin');
+writeFileSync(replyFile, REPLY);
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Connects, half-closes its write side at once, reads nothing for `pauseMs`, then everything. */
+async function slowClient(port: number, pauseMs: number): Promise<Buffer> {
+  const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(client, 'connect');
+  client.pause();
+  client.end();
+  await sleep(pauseMs);
+  const all = readAll(client);
+  client.resume(); // paused by hand: a 'data' listener alone does not resume it
+  return all;
+}
+
+/** A peer that sends REPLY and ends, whatever its client does. */
+const replyServer = () =>
+  tcpServer((s) => {
+    s.on('error', () => {});
+    s.resume();
+    s.end(REPLY);
+  });
+
+test('tcp-listen ↔ tcp: a client that half-closes and reads only after 2 s gets all 24 MiB', { timeout: 120_000 }, async () => {
+  const peer = await replyServer();
+  const pb = await startPtyb(['-v', 'tcp-listen:0', `tcp:127.0.0.1:${peer.port}`]);
+  try {
+    const got = await within(slowClient(pb.listening[0]!.port, 2000), { timeout: 90_000, what: 'the reply' });
+    assert.equal(got.length, REPLY.length, 'bytes received');
+    assert.equal(sha256(got), sha256(REPLY));
+  } finally {
+    await pb.stop();
+    await peer.close();
+  }
+});
+
+test('tcp-listen ↔ exec:?pipes: a client that half-closes and reads only after 2 s gets all 24 MiB', { timeout: 120_000 }, async () => {
+  const pb = await startPtyb(['-v', 'tcp-listen:0', `exec:cat ${replyFile}?pipes`]);
+  try {
+    const got = await within(slowClient(pb.listening[0]!.port, 2000), { timeout: 90_000, what: 'the reply' });
+    assert.equal(got.length, REPLY.length, 'bytes received');
+    assert.equal(sha256(got), sha256(REPLY));
+  } finally {
+    await pb.stop();
+  }
+});
+
+test('a client that half-closes and never reads is still cut after the stall bound; the next one is served', { timeout: 120_000 }, async () => {
+  let upstreamClosed!: () => void;
+  const closed = new Promise<void>((r) => (upstreamClosed = r));
+  const peer = await tcpServer((s) => {
+    s.on('error', () => {});
+    s.once('close', () => upstreamClosed());
+    s.resume();
+    s.end(REPLY);
+  });
+  const pb = await startPtyb(['-v', 'tcp-listen:0', `tcp:127.0.0.1:${peer.port}`]);
+  const stuck = net.connect({ port: pb.listening[0]!.port, host: '127.0.0.1', allowHalfOpen: true });
+  stuck.on('error', () => {});
+  try {
+    await once(stuck, 'connect');
+    stuck.pause();
+    stuck.end();
+    // ptybridge closes its upstream side of the join once the reader has stalled.
+    await within(closed, { timeout: 90_000, what: 'the upstream connection of a reader that never reads to be closed' });
+    await pb.logged(/stalled/, 'the stall logged');
+    // The listener still serves.
+    const got = await within(slowClient(pb.listening[0]!.port, 0), { timeout: 90_000, what: 'the next reply' });
+    assert.equal(sha256(got), sha256(REPLY));
+  } finally {
+    stuck.destroy();
+    await pb.stop();
+    await peer.close();
+  }
+});
