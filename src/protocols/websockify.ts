@@ -56,6 +56,9 @@ const OWED_LIMIT = 256 * 1024;
 /** How often a peer whose input waits is looked at again (ws tells no drain). */
 const OWED_POLL_MS = 50;
 
+/** What may wait in a peer's stream (a page with a window: a quarter of it, at most this). */
+const WRITABLE_HIGH_WATER = 256 * 1024;
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
@@ -157,7 +160,7 @@ export class WsStream extends Duplex {
     readonly ws: WebSocket,
     private readonly opts: WsStreamOptions,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: WRITABLE_HIGH_WATER });
     givesChunksBack(this);
     this.on('newListener', (event: string) => {
       if (event !== 'control' || !this.earlyControls.length) return;
@@ -367,7 +370,7 @@ export class WsStream extends Duplex {
       // What waits here beyond the window is what a key's echo waits behind too: a quarter of
       // the window is enough to refill it at each ack; past it the shell is not read (and blocks).
       const state = (this as unknown as { _writableState?: { highWaterMark: number } })._writableState;
-      if (state) state.highWaterMark = Math.min(this.writableHighWaterMark, Math.ceil(c.window / 4));
+      if (state) state.highWaterMark = Math.min(WRITABLE_HIGH_WATER, Math.ceil(c.window / 4));
       this.opts.log.debug(`${this.opts.label}: the page acknowledges its output, window ${c.window} bytes`);
     } else if (c.type === 'ack' && this.credit) this.credit.acked(c.bytes);
     else return; // an ack without a window: nothing is counted against it

@@ -113,13 +113,35 @@ function sendResize(): void {
  * Flow control by credits (src/core/credit-window.ts): the page announces a window on its
  * socket and acknowledges the output once xterm.js has parsed it (its write callbacks); the
  * server never has more than the window sent and unacknowledged. A flood then waits in the
- * shell (blocked writing), not in the socket's buffers, Chromium's queue or this tab's memory,
- * and a key's echo waits behind at most the window: FLOW_WINDOW / parse rate (some 3 MB/s at
- * 200x60). xterm.js never meets its own limit either (it throws away writes past 50 MB).
+ * shell (blocked writing), not in the socket's buffers, Chromium's queue or this tab's memory
+ * (xterm.js throws away writes past 50 MB).
+ * The window trades a key's echo against throughput: the echo waits behind what is in flight
+ * (window / parse rate, some 3 MB/s at 200x60), and a deep window rides out the moments the
+ * server or the shell is not scheduled. So the page watching output asks for FLOW_WINDOW, and
+ * while someone types (a key within TYPING_MS) for TYPING_WINDOW.
  */
-const FLOW_WINDOW = 256 * 1024;
+const FLOW_WINDOW = 1024 * 1024;
+const TYPING_WINDOW = 128 * 1024;
+const TYPING_MS = 2000;
 /** Acknowledged in batches of this much (and the rest whenever everything handed over is parsed). */
-const ACK_EVERY = FLOW_WINDOW / 8;
+const ACK_EVERY = 32 * 1024;
+/** The window announced on the current socket. */
+let flowWindow = FLOW_WINDOW;
+let typingTimer: number | undefined;
+
+/** Asks for `window` on the current socket (a change only). */
+function announceWindow(bytes: number): void {
+  if (bytes === flowWindow) return;
+  flowWindow = bytes;
+  sendControl(ws, { type: 'credit', window: bytes });
+}
+
+/** A key: the typing window now, the watching one once no key came for TYPING_MS. */
+function typed(): void {
+  announceWindow(TYPING_WINDOW);
+  clearTimeout(typingTimer);
+  typingTimer = window.setTimeout(() => announceWindow(FLOW_WINDOW), TYPING_MS);
+}
 
 function connect(): void {
   const query = new URLSearchParams();
@@ -139,7 +161,7 @@ function connect(): void {
     delay = 500;
     setStatus('connected', 'connected');
     // First: the window, so the server counts everything from the first byte against it.
-    sendControl(sock, { type: 'credit', window: FLOW_WINDOW });
+    sendControl(sock, { type: 'credit', window: flowWindow });
     sendResize();
     // Ask the hub (if this is one) for the keyboard state: the badge.
     sendControl(sock, { type: 'keyboard' });
@@ -216,6 +238,7 @@ function control(text: string): void {
 }
 
 term.onData((data) => {
+  typed();
   if (ws?.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
 });
 term.onBinary((data) => {
@@ -238,5 +261,11 @@ window.addEventListener('online', () => {
   }
 });
 
-(window as unknown as { ptybridge: unknown }).ptybridge = { term, fit, socket: () => ws, flowWindow: FLOW_WINDOW };
+(window as unknown as { ptybridge: unknown }).ptybridge = {
+  term,
+  fit,
+  socket: () => ws,
+  flowWindow: () => flowWindow,
+  flowWindows: { watching: FLOW_WINDOW, typing: TYPING_WINDOW },
+};
 connect();
