@@ -53,7 +53,8 @@ export class AckTally {
   private parsed = 0;
   private pending = 0;
 
-  constructor(private readonly every: number) {}
+  /** `every`: the batch; it may change (a page that announces another window acks in batches of its size). */
+  constructor(public every: number) {}
 
   /** Bytes handed to xterm.js. */
   handed(n: number): void {

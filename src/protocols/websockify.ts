@@ -215,10 +215,13 @@ export class WsStream extends Duplex {
 
   /** A peer that lets answers pile up (pongs, controls, output) is not read until they are taken. */
   private checkOwed(): void {
-    if (this.holds.has('owed') || this.peerGone || this.ws.bufferedAmount <= OWED_LIMIT) return;
+    // Output within a page's window is owed by design (the window bounds it): only what is
+    // queued past it counts, or the page's acks would go unread while its window is in flight.
+    const limit = OWED_LIMIT + (this.credit?.window ?? 0);
+    if (this.holds.has('owed') || this.peerGone || this.ws.bufferedAmount <= limit) return;
     this.hold('owed');
     const timer = setInterval(() => {
-      if (!this.peerGone && this.ws.bufferedAmount > OWED_LIMIT) return;
+      if (!this.peerGone && this.ws.bufferedAmount > OWED_LIMIT + (this.credit?.window ?? 0)) return;
       clearInterval(timer);
       this.unhold('owed');
     }, OWED_POLL_MS);

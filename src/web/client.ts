@@ -123,17 +123,21 @@ function sendResize(): void {
 const FLOW_WINDOW = 1024 * 1024;
 const TYPING_WINDOW = 128 * 1024;
 const TYPING_MS = 2000;
-/** Acknowledged in batches of this much (and the rest whenever everything handed over is parsed). */
-const ACK_EVERY = 32 * 1024;
+/** Acknowledged in batches of an eighth of the window (and the rest whenever everything handed over is parsed). */
+const ackEvery = (bytes: number) => bytes / 8;
 /** The window announced on the current socket. */
 let flowWindow = FLOW_WINDOW;
 let typingTimer: number | undefined;
+/** Each socket's tally of parsed output, to ack in batches of its window. */
+const tallies = new WeakMap<WebSocket, AckTally>();
 
 /** Asks for `window` on the current socket (a change only). */
 function announceWindow(bytes: number): void {
   if (bytes === flowWindow) return;
   flowWindow = bytes;
   sendControl(ws, { type: 'credit', window: bytes });
+  const tally = ws && tallies.get(ws);
+  if (tally) tally.every = ackEvery(bytes);
 }
 
 /** A key: the typing window now, the watching one once no key came for TYPING_MS. */
@@ -169,7 +173,8 @@ function connect(): void {
   let first = true;
   // Per socket: a new socket announces its window afresh, and the callbacks of an old one's
   // writes count only on its own tally, so an ack never goes to a socket for bytes it did not send.
-  const tally = new AckTally(ACK_EVERY);
+  const tally = new AckTally(ackEvery(flowWindow));
+  tallies.set(sock, tally);
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') return control(ev.data);
     const bytes = new Uint8Array(ev.data as ArrayBuffer);
