@@ -5,7 +5,8 @@
 //   cat-50M: `cat` of a 50 MB log (generated, coloured level tags),
 //   ls-lR:   `cat` of a recorded copy of `ls -lR /usr` (the live command spends seconds in stat),
 //   yes:     `yes | head -c 100M` (150 MB once onlcr made each \n a \r\n).
-// ptybridge: `exec:sh bench/browser-flood.sh … ws-listen:0`, its own page (flow control on).
+// ptybridge: `exec:sh bench/browser-flood.sh … ws-listen:0`, its own page (credit flow control:
+//            a 1 MiB window while it watches, 128 KiB from a key until 2 s without one).
 // limit:     the bytes ptybridge's socket carried for the same workload (captured once by a ws
 //            client), sent in 64 KiB frames by a `ws` server to a page that is xterm.js
 //            6.0.0's UMD build and FitAddon with the page's options; it feeds term.write from a
@@ -35,8 +36,10 @@ const XTERM = here('../node_modules/@xterm/xterm/lib/xterm.js');
 const XTERM_CSS = here('../node_modules/@xterm/xterm/css/xterm.css');
 const FIT = here('../node_modules/@xterm/addon-fit/lib/addon-fit.js');
 const args = process.argv.slice(2);
-const ROUNDS = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
-const ECHO_KEYS = Number(args[args.indexOf('--echo-keys') + 1] ?? 100) || 100;
+const ROUNDS = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--echo-keys') ?? 3);
+// Only after --echo-keys: without it, indexOf is -1 and args[0] (the rounds) was taken as the key count.
+const ECHO_AT = args.indexOf('--echo-keys');
+const ECHO_KEYS = (ECHO_AT >= 0 && Number(args[ECHO_AT + 1])) || 100;
 const TOKEN = 'bench';
 const COLS = 200;
 const ROWS = 60;
@@ -128,6 +131,7 @@ const INIT = () => {
     starvedMs: 0,
     starvedAt: 0,
     pauses: 0,
+    acks: 0,
   });
   b.arm = () => {
     b.armed = true;
@@ -138,10 +142,12 @@ const INIT = () => {
     b.starvedMs = 0;
     b.starvedAt = 0;
     b.pauses = 0;
+    b.acks = 0;
   };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (d) {
     if (d === '{"type":"pause"}') b.pauses++;
+    if (typeof d === 'string' && d.startsWith('{"type":"ack"')) b.acks++;
     return send.call(this, d);
   };
   const Native = window.WebSocket;
@@ -278,7 +284,7 @@ async function waitEnd(page) {
   await page.waitForFunction(() => window.__bench.endAt > 0, null, { timeout: 600_000, polling: 500 });
   return page.evaluate(() => {
     const b = window.__bench;
-    return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses };
+    return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses, acks: b.acks };
   });
 }
 
@@ -383,7 +389,7 @@ for (const [name, workload] of WORKLOADS) {
     const got = {};
     for (const who of order) got[who] = who === 'bare' ? await runBare(bare) : await runPtyb(workload);
     results[name].rounds.push(got);
-    const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses`;
+    const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks`;
     console.error(
       `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`,
     );

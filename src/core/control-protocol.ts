@@ -1,6 +1,7 @@
 // The JSON control messages in a ws-listen's text frames, one schema for the server (src/protocols/websockify.ts) and the page (src/web/client.ts).
 // zod/mini: the page carries this schema, and the full zod would add some 450 kB to its script.
 import * as z from 'zod/mini';
+import { MAX_WINDOW, MIN_WINDOW } from './credit-window.js';
 import { POLICIES } from './roles.js';
 
 const dimension = z.int().check(z.minimum(1), z.maximum(10_000));
@@ -38,13 +39,26 @@ export const sessionMessage = z.object({ type: z.literal('session'), id: z.strin
  */
 export const flowMessage = z.strictObject({ type: z.enum(['pause', 'resume']) });
 
+/**
+ * Credit flow control (src/core/credit-window.ts), which a page turns on by announcing its
+ * window first thing on its socket: from then on the server keeps at most `window` bytes of
+ * output sent and not acknowledged, and the page acknowledges with `ack` what xterm.js has
+ * parsed, counting every binary byte it got on this socket (those before the announcement too).
+ * A peer that never announces one gets no such limit (pause/resume still apply).
+ */
+export const creditMessage = z.strictObject({ type: z.literal('credit'), window: z.int().check(z.minimum(MIN_WINDOW), z.maximum(MAX_WINDOW)) });
+/** `bytes` more of the output parsed by the page (its write callbacks). */
+export const ackMessage = z.strictObject({ type: z.literal('ack'), bytes: z.int().check(z.minimum(1), z.maximum(2 ** 31 - 1)) });
+
 /** What the page sends. */
 export type PageMessage =
   | z.input<typeof resizeMessage>
   | z.input<typeof keyboardRequest>
   | z.input<typeof keyboardAsk>
   | z.input<typeof markMessage>
-  | z.input<typeof flowMessage>;
+  | z.input<typeof flowMessage>
+  | z.input<typeof creditMessage>
+  | z.input<typeof ackMessage>;
 /** What the page is sent. */
 export const serverMessage = z.discriminatedUnion('type', [keyboardState, sessionMessage]);
 export type ServerMessage = z.output<typeof serverMessage>;

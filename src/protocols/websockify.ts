@@ -3,8 +3,9 @@ import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Control } from '../core/link.js';
 import type { Logger } from '../log.js';
-import { breakMessage, flowMessage, keyboardAsk, keyboardState, markMessage, resizeMessage } from '../core/control-protocol.js';
+import { ackMessage, breakMessage, creditMessage, flowMessage, keyboardAsk, keyboardState, markMessage, resizeMessage } from '../core/control-protocol.js';
 import { givesChunksBack, releaseChunk } from '../core/read-pool.js';
+import { CreditWindow } from '../core/credit-window.js';
 import { sendBinary } from './ws-frame.js';
 
 /**
@@ -56,13 +57,20 @@ const OWED_LIMIT = 256 * 1024;
 /** How often a peer whose input waits is looked at again (ws tells no drain). */
 const OWED_POLL_MS = 50;
 
+/** What may wait in a peer's stream (a page with a window: a quarter of it, at most this). */
+const WRITABLE_HIGH_WATER = 256 * 1024;
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** The page's flow control: it stops this stream's output (`pause`) or lets it go on (`resume`). */
-export type FlowControl = { type: 'pause' | 'resume' };
+/**
+ * The page's flow control: it stops this stream's output (`pause`) or lets it go on
+ * (`resume`); or it announces a window of unacknowledged output (`credit`) and acknowledges
+ * what it parsed (`ack`).
+ */
+export type FlowControl = { type: 'pause' | 'resume' } | { type: 'credit'; window: number } | { type: 'ack'; bytes: number };
 
 function isFlow(c: Control | FlowControl): c is FlowControl {
-  return c.type === 'pause' || c.type === 'resume';
+  return c.type === 'pause' || c.type === 'resume' || c.type === 'credit' || c.type === 'ack';
 }
 
 /** Parses a control text frame (src/core/control-protocol.ts); returns a reason string when it is malformed. */
@@ -90,6 +98,14 @@ export function parseControl(text: string): Control | FlowControl | string {
     return m.data.label === undefined ? { type: 'mark' } : { type: 'mark', label: m.data.label };
   }
   if (type === 'pause' || type === 'resume') return flowMessage.safeParse(msg).success ? { type } : `malformed ${type} (nothing but its type)`;
+  if (type === 'credit') {
+    const m = creditMessage.safeParse(msg);
+    return m.success ? { type, window: m.data.window } : 'malformed credit (window: an integer of bytes, 16384-67108864)';
+  }
+  if (type === 'ack') {
+    const m = ackMessage.safeParse(msg);
+    return m.success ? { type, bytes: m.data.bytes } : 'malformed ack (bytes: a positive integer)';
+  }
   if (type === 'keyboard') {
     if (keyboardAsk.safeParse(msg).success) return { type: 'keyboard' };
     // The hub's keyboard state, as a ws: client reads it from a ptybridge server.
@@ -130,8 +146,14 @@ export class WsStream extends Duplex {
   private lateResize: Control | undefined;
   /** The page said `pause`: what is written here waits (in this stream's buffer) until it says `resume`. */
   private flowPaused = false;
-  /** The write that came while paused: sent on `resume`, dropped if the peer goes. */
+  /** The write that came while paused (or the part of it past the window): sent on `resume` (or an ack), dropped if the peer goes. */
   private pausedWrite: { chunk: Buffer | Buffer[]; cb: (err?: Error | null) => void } | undefined;
+  /** Output bytes sent on this socket: a window announced later counts them as unacknowledged. */
+  private sentBytes = 0;
+  /** The page's window of unacknowledged output, once it announced one (src/core/credit-window.ts). */
+  private credit: CreditWindow | undefined;
+  /** The most output ever sent and unacknowledged at once (said when the socket closes: the window held). */
+  private peakInFlight = 0;
   /** Why the peer's input is not read now: the reader is full, it owes us a drain, it sent too many controls. */
   private readonly holds = new Set<'reader' | 'owed' | 'controls'>();
 
@@ -139,7 +161,7 @@ export class WsStream extends Duplex {
     readonly ws: WebSocket,
     private readonly opts: WsStreamOptions,
   ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: WRITABLE_HIGH_WATER });
     givesChunksBack(this);
     this.on('newListener', (event: string) => {
       if (event !== 'control' || !this.earlyControls.length) return;
@@ -159,7 +181,8 @@ export class WsStream extends Duplex {
     });
     ws.once('close', (code: number, reason: Buffer) => {
       this.peerGone = true;
-      opts.log.debug(`${opts.label}: websocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+      const credit = this.credit ? `; at most ${this.peakInFlight} bytes of output unacknowledged (window ${this.credit.window})` : '';
+      opts.log.debug(`${opts.label}: websocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})${credit}`);
       this.push(null);
       this.releaseWriter();
       this.dropPausedWrite();
@@ -193,10 +216,13 @@ export class WsStream extends Duplex {
 
   /** A peer that lets answers pile up (pongs, controls, output) is not read until they are taken. */
   private checkOwed(): void {
-    if (this.holds.has('owed') || this.peerGone || this.ws.bufferedAmount <= OWED_LIMIT) return;
+    // Output within a page's window is owed by design (the window bounds it): only what is
+    // queued past it counts, or the page's acks would go unread while its window is in flight.
+    const limit = OWED_LIMIT + (this.credit?.window ?? 0);
+    if (this.holds.has('owed') || this.peerGone || this.ws.bufferedAmount <= limit) return;
     this.hold('owed');
     const timer = setInterval(() => {
-      if (!this.peerGone && this.ws.bufferedAmount > OWED_LIMIT) return;
+      if (!this.peerGone && this.ws.bufferedAmount > OWED_LIMIT + (this.credit?.window ?? 0)) return;
       clearInterval(timer);
       this.unhold('owed');
     }, OWED_POLL_MS);
@@ -249,7 +275,7 @@ export class WsStream extends Duplex {
       if (typeof c === 'string') return this.refuse(c.startsWith('unknown') ? CLOSE.unsupported : CLOSE.invalidPayload, c);
       // Not counted against the control allowance: a page under a flood says pause and resume
       // hundreds of times a second, and a resume dropped there would hang it. Each is a flag set.
-      if (isFlow(c)) return this.setFlow(c.type === 'pause');
+      if (isFlow(c)) return this.onFlow(c);
       // Frames ws had already read when the socket paused still come: past the allowance they
       // are dropped, except the latest size, which is applied when the pause ends.
       if (!this.allowControl()) {
@@ -291,19 +317,47 @@ export class WsStream extends Duplex {
    * buffer and leaves as one frame (_writev) instead of one frame and one syscall per read,
    * and the buffer's length is what the hub's peer-queue limit sees.
    */
-  private send(chunk: Buffer | Buffer[], cb: (err?: Error | null) => void): void {
+  private send(chunks: Buffer | Buffer[], cb: (err?: Error | null) => void): void {
     if (this.peerGone || this.ws.readyState !== this.ws.OPEN) return cb(); // the peer left: dropped
     // Paused by the page: the write is not finished, so what follows piles up in this stream's
     // buffer, where a pipe's backpressure, a session's pacing and the hub's peer-queue see it.
-    if (this.flowPaused) return void (this.pausedWrite = { chunk, cb });
+    if (this.flowPaused) return void (this.pausedWrite = { chunk: chunks, cb });
+    // Without a window the chunks leave as they are, in one frame (ws-frame.ts); a window may
+    // cut the write, so it is made one buffer first.
+    if (!this.credit) return this.frame(chunks, true, cb);
+    const chunk = Array.isArray(chunks) ? Buffer.concat(chunks) : chunks;
+    if (Array.isArray(chunks)) chunks.forEach(releaseChunk);
+    const room = this.credit ? this.credit.room : chunk.length;
+    if (room === 0) return void (this.pausedWrite = { chunk, cb });
+    if (room < chunk.length) {
+      // What fits the window leaves now, the rest waits for the page's ack (as a pause). That
+      // part is not given back to the read pool: the rest still lives in the same buffer, and
+      // is given back once it has left (after this part: ws sends in order).
+      this.frame(chunk.subarray(0, room), false, () => {});
+      this.pausedWrite = { chunk: chunk.subarray(room), cb };
+      return;
+    }
+    this.frame(chunk, true, cb);
+  }
+
+  /** Sends one frame (counted against the window); `cb` at once if the kernel took it, else once it has. */
+  private frame(chunk: Buffer | Buffer[], release: boolean, cb: (err?: Error | null) => void): void {
     let held = false;
     const onSent = () => {
       // ws calls back once the kernel has the frame: the chunk is no longer referenced, so a
       // pooled read buffer may be reused (read-pool.ts).
-      if (Array.isArray(chunk)) chunk.forEach(releaseChunk);
-      else releaseChunk(chunk);
+      if (release) {
+        if (Array.isArray(chunk)) chunk.forEach(releaseChunk);
+        else releaseChunk(chunk);
+      }
       if (held) this.releaseWriter();
     };
+    const length = Array.isArray(chunk) ? chunk.reduce((n, c) => n + c.length, 0) : chunk.length;
+    this.sentBytes += length;
+    if (this.credit) {
+      this.credit.sent(length);
+      this.peakInFlight = Math.max(this.peakInFlight, this.credit.inFlight);
+    }
     if (Array.isArray(chunk)) sendBinary(this.ws, chunk, onSent);
     else if (this.opts.framing === 'base64') this.ws.send(chunk.toString('base64'), { binary: false }, onSent);
     else sendBinary(this.ws, [chunk], onSent);
@@ -326,13 +380,35 @@ export class WsStream extends Duplex {
     p?.cb();
   }
 
+  /** The page's flow control: pause, resume, its window, an ack. */
+  private onFlow(c: FlowControl): void {
+    if (c.type === 'pause' || c.type === 'resume') return this.setFlow(c.type === 'pause');
+    if (c.type === 'credit') {
+      // Everything sent on this socket so far is unacknowledged (the page counts it all); a
+      // second announcement changes the window, not the count.
+      this.credit = new CreditWindow(c.window, this.credit?.inFlight ?? this.sentBytes);
+      // What waits here beyond the window is what a key's echo waits behind too: a quarter of
+      // the window is enough to refill it at each ack; past it the shell is not read (and blocks).
+      const state = (this as unknown as { _writableState?: { highWaterMark: number } })._writableState;
+      if (state) state.highWaterMark = Math.min(WRITABLE_HIGH_WATER, Math.ceil(c.window / 4));
+      this.opts.log.debug(`${this.opts.label}: the page acknowledges its output, window ${c.window} bytes`);
+    } else if (c.type === 'ack' && this.credit) this.credit.acked(c.bytes);
+    else return; // an ack without a window: nothing is counted against it
+    this.sendHeld();
+  }
+
   /** The page's `pause` (true) or `resume` (false); a repeated one changes nothing. */
   private setFlow(paused: boolean): void {
     if (paused === this.flowPaused) return;
     this.flowPaused = paused;
     this.opts.log.debug(`${this.opts.label}: the page says ${paused ? 'pause' : 'resume'}`);
+    if (!paused) this.sendHeld();
+  }
+
+  /** The write held by a pause or a full window goes on, if neither holds it now. */
+  private sendHeld(): void {
     const p = this.pausedWrite;
-    if (paused || !p) return;
+    if (!p || this.flowPaused || this.credit?.room === 0) return;
     this.pausedWrite = undefined;
     this.send(p.chunk, p.cb);
   }

@@ -5,6 +5,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import './terminal.css';
 import { serverMessage, type PageMessage } from '../core/control-protocol.js';
+import { AckTally } from '../core/credit-window.js';
 import type { KeyboardState } from '../core/roles.js';
 import { keepToken, pageToken } from './page-token.js';
 import { startHistoryView } from './history-view.js';
@@ -110,13 +111,42 @@ function sendResize(): void {
 }
 
 /**
- * Flow control (ttyd's flowControl): output handed to xterm.js and not yet parsed (its write
- * callbacks count it down). Past the high mark the page asks the server to pause, under the
- * low mark to resume: a flood then waits in the shell (blocked writing) instead of in this
- * tab's memory, and xterm.js never meets its own limit (it throws away writes past 50 MB).
+ * Flow control by credits (src/core/credit-window.ts): the page announces a window on its
+ * socket and acknowledges the output once xterm.js has parsed it (its write callbacks); the
+ * server never has more than the window sent and unacknowledged. A flood then waits in the
+ * shell (blocked writing), not in the socket's buffers, Chromium's queue or this tab's memory
+ * (xterm.js throws away writes past 50 MB).
+ * The window trades a key's echo against throughput: the echo waits behind what is in flight
+ * (window / parse rate, some 3 MB/s at 200x60), and a deep window rides out the moments the
+ * server or the shell is not scheduled. So the page watching output asks for FLOW_WINDOW, and
+ * while someone types (a key within TYPING_MS) for TYPING_WINDOW.
  */
-const FLOW_HIGH = 1024 * 1024;
-const FLOW_LOW = 256 * 1024;
+const FLOW_WINDOW = 1024 * 1024;
+const TYPING_WINDOW = 128 * 1024;
+const TYPING_MS = 2000;
+/** Acknowledged in batches of an eighth of the window (and the rest whenever everything handed over is parsed). */
+const ackEvery = (bytes: number) => bytes / 8;
+/** The window announced on the current socket. */
+let flowWindow = FLOW_WINDOW;
+let typingTimer: number | undefined;
+/** Each socket's tally of parsed output, to ack in batches of its window. */
+const tallies = new WeakMap<WebSocket, AckTally>();
+
+/** Asks for `window` on the current socket (a change only). */
+function announceWindow(bytes: number): void {
+  if (bytes === flowWindow) return;
+  flowWindow = bytes;
+  sendControl(ws, { type: 'credit', window: bytes });
+  const tally = ws && tallies.get(ws);
+  if (tally) tally.every = ackEvery(bytes);
+}
+
+/** A key: the typing window now, the watching one once no key came for TYPING_MS. */
+function typed(): void {
+  announceWindow(TYPING_WINDOW);
+  clearTimeout(typingTimer);
+  typingTimer = window.setTimeout(() => announceWindow(FLOW_WINDOW), TYPING_MS);
+}
 
 function connect(): void {
   const query = new URLSearchParams();
@@ -135,32 +165,27 @@ function connect(): void {
     term.reset();
     delay = 500;
     setStatus('connected', 'connected');
+    // First: the window, so the server counts everything from the first byte against it.
+    sendControl(sock, { type: 'credit', window: flowWindow });
     sendResize();
     // Ask the hub (if this is one) for the keyboard state: the badge.
     sendControl(sock, { type: 'keyboard' });
   };
   let first = true;
-  // Per socket: a new socket starts resumed on both sides, and the callbacks of an old one's
-  // writes count down only its own tally, so a pause can never outlive the socket it was sent on.
-  let pending = 0;
-  let paused = false;
+  // Per socket: a new socket announces its window afresh, and the callbacks of an old one's
+  // writes count only on its own tally, so an ack never goes to a socket for bytes it did not send.
+  const tally = new AckTally(ackEvery(flowWindow));
+  tallies.set(sock, tally);
   sock.onmessage = (ev: MessageEvent) => {
     if (typeof ev.data === 'string') return control(ev.data);
     const bytes = new Uint8Array(ev.data as ArrayBuffer);
     if (first && ((first = false), notATerminal(bytes))) return;
     const n = bytes.length;
-    pending += n;
+    tally.handed(n);
     term.write(bytes, () => {
-      pending -= n;
-      if (paused && pending <= FLOW_LOW) {
-        paused = false;
-        sendControl(sock, { type: 'resume' });
-      }
+      const ack = tally.done(n);
+      if (ack > 0) sendControl(sock, { type: 'ack', bytes: ack });
     });
-    if (!paused && pending >= FLOW_HIGH) {
-      paused = true;
-      sendControl(sock, { type: 'pause' });
-    }
   };
   sock.onclose = (ev: CloseEvent) => {
     if (ws !== sock) return;
@@ -219,6 +244,7 @@ function control(text: string): void {
 }
 
 term.onData((data) => {
+  typed();
   if (ws?.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
 });
 term.onBinary((data) => {
@@ -241,7 +267,13 @@ window.addEventListener('online', () => {
   }
 });
 
-(window as unknown as { ptybridge: unknown }).ptybridge = { term, fit, socket: () => ws, flowMarks: { high: FLOW_HIGH, low: FLOW_LOW } };
+(window as unknown as { ptybridge: unknown }).ptybridge = {
+  term,
+  fit,
+  socket: () => ws,
+  flowWindow: () => flowWindow,
+  flowWindows: { watching: FLOW_WINDOW, typing: TYPING_WINDOW },
+};
 connect();
 // The history button and the page's mark button, when this console keeps a history (src/web/history-view.ts).
 void startHistoryView({

@@ -25,6 +25,18 @@ test("pause and resume are what the page sends and nothing more: the shared sche
   assert.equal(parseControl('{"type":"resume","x":null}'), 'malformed resume (nothing but its type)');
 });
 
+test("credit and ack (the page's window and its acknowledgements) parse; out-of-range ones get their reason", () => {
+  const sent: PageMessage[] = [
+    { type: 'credit', window: 262144 },
+    { type: 'ack', bytes: 32768 },
+  ];
+  for (const m of sent) assert.deepEqual(parseControl(JSON.stringify(m)), m);
+  for (const bad of ['{"type":"credit"}', '{"type":"credit","window":1024}', '{"type":"credit","window":1e9}', '{"type":"credit","window":262144,"x":1}'])
+    assert.equal(parseControl(bad), 'malformed credit (window: an integer of bytes, 16384-67108864)', bad);
+  for (const bad of ['{"type":"ack"}', '{"type":"ack","bytes":0}', '{"type":"ack","bytes":1.5}', '{"type":"ack","bytes":"9"}'])
+    assert.equal(parseControl(bad), 'malformed ack (bytes: a positive integer)', bad);
+});
+
 test('a malformed control gets the reason it is closed with', () => {
   const cases: [string, string][] = [
     ['nope', 'malformed control message (not JSON)'],
