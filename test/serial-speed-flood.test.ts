@@ -83,7 +83,13 @@ async function floodBothWays(url: string, device: ChildProcess, far: string): Pr
     const result = (await readText(py.stdout!, '\n')).trim();
     assert.equal(result, `${sha256(toProgram)} ${SIZE} ${SPEEDS.at(-1)}`, `device → program: every byte, in order\n${err}`);
     // The port ends at the last speed (a virtual port hands a change on within a second).
-    while (!new RegExp(`speed ${SPEEDS.at(-1)} baud`).test((await runTool('stty', ['-F', far])).stdout.toString())) await new Promise((r) => setTimeout(r, 50));
+    const stty = async () => (await runTool('stty', ['-F', far])).stdout.toString();
+    await until(async () => new RegExp(`speed ${SPEEDS.at(-1)} baud`).test(await stty()), {
+      what: `the port at ${SPEEDS.at(-1)} baud`,
+      timeout: 30_000,
+      step: 50,
+      detail: async () => `stty -F ${far}: ${await stty()}`,
+    });
   } finally {
     py.kill('SIGKILL');
   }
