@@ -12,7 +12,7 @@ import { PTYBRIDGE, readAll, sha256, spawnTracked, startPtyb } from './helpers/p
 import { until, within } from './helpers/until.js';
 import { openWs, withToken, wsUrl } from './helpers/ws.js';
 
-test("a paused ws client and a unix peer that never reads are dropped at ?peer-queue; ptybridge's own client gets all 48 MiB exactly; RSS bounded", async () => {
+test("a paused ws client and a unix peer that never reads are dropped at ?peer-queue; ptybridge's own client gets all 48 MiB exactly; RSS bounded", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ptyb-paused-'));
   const size = 48 * 1024 * 1024;
   const payload = randomBytes(size);
@@ -83,6 +83,9 @@ test("a paused ws client and a unix peer that never reads are dropped at ?peer-q
     quiet.resume();
     const quietGot = await within(quietEnded, { what: 'the dropped unix peer to read its end', detail: state });
     assert.ok(quietGot.length > 0 && quietGot.equals(payload.subarray(0, quietGot.length)), `the unix peer's ${quietGot.length} bytes are the flood's start`);
+    t.diagnostic(
+      `RSS peak ${(maxRss / 1048576).toFixed(0)} MiB; the paused ws client had ${wsGot.length} bytes, the unix peer ${quietGot.length}, when dropped`,
+    );
     assert.ok(maxRss < 300 * 1024 * 1024, `ptybridge RSS peaked at ${(maxRss / 1048576).toFixed(0)} MiB`);
     // The reader is still connected and served.
     vm.say('after the flood\r\n');
