@@ -75,8 +75,9 @@ async function floodBothWays(url: string, device: ChildProcess, far: string): Pr
     // pyserial empties the input buffer as it opens: the device starts once the program has the port.
     await readText(py.stdout!, 'ready\n');
     // A program that dies (pyserial raises) fails the test at once with its stderr, rather than leave the device waiting.
+    // Exit 0 is the program done, its last bytes possibly still on their way to the device (seen at low load): not a failure.
     const died = new Promise<never>((_, reject) =>
-      py.once('exit', (code) => reject(new Error(`the program exited (${code}) before the device had its bytes:\n${err}`))),
+      py.once('exit', (code) => code !== 0 && reject(new Error(`the program exited (${code}) before the device had its bytes:\n${err}`))),
     );
     const [fromProgram] = await Promise.race([Promise.all([readBytes(device.stdout!, SIZE), writeAll(device.stdin!, toProgram, { keepOpen: true })]), died]);
     assert.equal(sha256(fromProgram), sha256(toDevice), 'program → device: every byte, in order, across the speed changes');
