@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acceptOne, connectTcp, readUntil, ROOT, runTool, spawnTracked, startPtyb, transferBothWays } from './helpers/ptyb.js';
+import { until } from './helpers/until.js';
 
 /** What `npm test`'s pretest builds (npm run build), next to the x64 file. */
 const BUILT = join(ROOT, 'dist/ptybridge-linux-arm64');
@@ -80,7 +81,7 @@ test('arm64: serial: on a pty (socat), through its own serialport, both ways', a
   const link = join(top, 'ttyS-arm');
   const socat = spawnTracked('socat', [`pty,link=${link},raw,echo=0`, 'STDIO'], { env: process.env });
   try {
-    while (!existsSync(link)) await new Promise((r) => setTimeout(r, 20));
+    await until(() => existsSync(link), { what: `socat's pty at ${link}`, timeout: 30_000 });
     const pb = await startBin([`serial:${link}?baud=115200`, 'tcp-listen:0']);
     try {
       const s = await connectTcp(pb.listening[0]!.port);

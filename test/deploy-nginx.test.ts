@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, PTYBRIDGE, ROOT, runPtyb, runTool, spawnTracked, startPtyb, waitForPort, type Running } from './helpers/ptyb.js';
 import { startFakeVm, type FakeVm } from './helpers/devices.js';
+import { until } from './helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ptyb-deploy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -221,7 +222,7 @@ test('DEPLOY.md: systemd unit and config on two hosts, nginx TLS front door unde
       await page.waitForSelector('#status.connected');
       assert.equal(new URL(page.url()).pathname, `/${h}/console/vm1`);
       await page.waitForFunction(() => document.title !== '');
-      for (;;) if ((await screen()).includes('login: ')) break;
+      await until(async () => (await screen()).includes('login: '), { what: `login: on ${h}'s console page`, detail: screen });
       await page.locator('.xterm').click();
       await page.keyboard.type(`hello-${h}\r`);
       await vms[h]!.waitReceived(`hello-${h}\r`);

@@ -93,6 +93,7 @@ test('exec:…?pipes whose command succeeds is a normal end: exit 0, no ERR_STRE
   const server = await tcpServer((s) => {
     s.pause(); // reads nothing for a while
     received.push(
+      // The point of the test: a server that reads nothing for 1 s, while the command has already ended.
       sleep(1000).then(() => {
         const all = readAll(s);
         s.resume();
@@ -144,7 +145,7 @@ test("exec: a command's last output is never lost, also when the peer reads it l
         // has had 3 s to fill everything it can; then past ptybridge's 1 s wait after an exit.
         const filled = Date.now() + 3000;
         await until(() => /exited with status/.test(pb.stderr()) || Date.now() > filled, { what: 'the command to exit or fill what it can' });
-        await sleep(1500);
+        await sleep(1500); // the point: read late, past ptybridge's 1 s idle wait after an exit (exec.ts AFTER_EXIT_IDLE_MS)
         const all = readAll(s);
         s.resume();
         const got = (await all).toString('latin1');

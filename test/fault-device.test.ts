@@ -218,10 +218,14 @@ async function flowsAgainFresh(vm: FakeVm, peer: net.Socket): Promise<void> {
   // The hub may not have added the peer yet when the line is said: say it until it comes.
   let got = false;
   const seen = readText(peer, 'still here\r\n').then(() => (got = true));
-  while (!got) {
-    vm.say('still here\r\n');
-    await Promise.race([seen, new Promise((r) => setTimeout(r, 200))]);
-  }
+  await until(
+    async () => {
+      vm.say('still here\r\n');
+      await Promise.race([seen, new Promise((r) => setTimeout(r, 200))]);
+      return got;
+    },
+    { what: 'a line the device says to reach the peer that joined after the flapping', step: 0 },
+  );
   peer.write('typed at the end\n');
   await vm.waitReceived('typed at the end\n');
 }

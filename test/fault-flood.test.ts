@@ -11,12 +11,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { MiB, rssBytes } from './helpers/load.js';
+import { until } from './helpers/until.js';
 import { wsUrl, withToken, TOKEN } from './helpers/ws.js';
 
 /** What a flooder sends at most; it usually stalls much earlier, once ptybridge stops reading it. */
 const FLOOD = 16 * MiB;
 /** The device's output during the flood: less than ?peer-queue, so a flooder is not dropped for it. */
 const PAYLOAD = randomBytes(512 * 1024);
+/** What the device writes: PAYLOAD and an end mark, so a reader knows it has it all without waiting for silence. */
+const STREAM = Buffer.concat([PAYLOAD, Buffer.from('\r\n--end of the device stream--\r\n')]);
 /** How long a flooder whose bytes are no longer taken goes on trying (an old build took them slowly, not never). */
 const STALL_MS = 3000;
 const VIEW_TOKEN = 'view-token-Zr8';
@@ -108,17 +111,15 @@ const FLOODERS: Flooder[] = [
 for (const f of FLOODERS) {
   test(`flood without reading: ${f.name}: RSS stays within +64 MiB, a reading peer gets the device's stream byte-exact`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'ptyb-flood-'));
-    // The device is a TCP server of ours: it writes PAYLOAD when told, and swallows input.
+    // The device is a TCP server of ours: it writes STREAM when told, and swallows input.
     let device!: net.Socket;
-    const deviceUp = new Promise<void>((r) => {
-      void tcpServer((s) => {
-        device = s;
-        s.resume();
-        r();
-      }).then((srv) => (server = srv));
+    let deviceConnected!: () => void;
+    const deviceUp = new Promise<void>((r) => (deviceConnected = r));
+    const server = await tcpServer((s) => {
+      device = s;
+      s.resume();
+      deviceConnected();
     });
-    let server: { port: number; close(): Promise<void> } | undefined;
-    while (!server) await sleep(10);
     const door = f.door === 'WS' ? withToken(`ws-listen:0?view-token=${VIEW_TOKEN}`) : f.door.replace('SOCK', join(dir, 'door.sock'));
     const pb = await startPtyb(['-v', `tcp:127.0.0.1:${server.port}?share`, 'tcp-listen:0', door], { listeners: 2 });
     let flooder: Awaited<ReturnType<Flooder['connect']>> | undefined;
@@ -135,8 +136,7 @@ for (const f of FLOODERS) {
       });
       await once(reader, 'connect');
       flooder = await f.connect(pb.listening[1]!);
-      while (!/\(2 peers\)/.test(pb.stderr())) await sleep(20);
-      await sleep(200);
+      await pb.logged(/\(2 peers\)/, 'the flooder joined');
       const baseline = rssBytes(pid);
       let rssMax = baseline;
 
@@ -149,6 +149,7 @@ for (const f of FLOODERS) {
         const n = flooder.send();
         sent += n;
         if (n === 0) {
+          // The point of the loop: "taken nothing for STALL_MS" is measured in time (the flood is bounded by FLOOD too).
           await sleep(50);
           const waiting = flooder.waiting();
           const now = sent - waiting;
@@ -157,21 +158,24 @@ for (const f of FLOODERS) {
         }
         if (!payloadSent && sent >= FLOOD / 4) {
           payloadSent = true;
-          device.write(PAYLOAD);
+          device.write(STREAM);
         }
         rssMax = Math.max(rssMax, rssBytes(pid));
         await new Promise((r) => setImmediate(r));
       }
-      if (!payloadSent) device.write(PAYLOAD);
-      for (let i = 0; i < 600 && gotBytes < PAYLOAD.length; i++) {
-        rssMax = Math.max(rssMax, rssBytes(pid));
-        await sleep(50);
-      }
-      await sleep(300); // anything extra (a stray notice) would arrive meanwhile
+      if (!payloadSent) device.write(STREAM);
+      await until(
+        () => {
+          rssMax = Math.max(rssMax, rssBytes(pid));
+          return gotBytes >= STREAM.length;
+        },
+        { what: `the ${STREAM.length} bytes of the stream at the reading peer`, step: 50, detail: () => `it has ${gotBytes}\n${pb.stderr()}` },
+      );
       rssMax = Math.max(rssMax, rssBytes(pid));
+      // Anything extra (a stray notice) before the end mark would show in the bytes.
       const received = Buffer.concat(got);
-      assert.equal(received.length, PAYLOAD.length, 'the reading peer got the whole stream and nothing else');
-      assert.equal(sha256(received), sha256(PAYLOAD), 'byte-exact');
+      assert.equal(received.length, STREAM.length, 'the reading peer got the whole stream and nothing else');
+      assert.equal(sha256(received), sha256(STREAM), 'byte-exact');
       t.diagnostic(`sent ${(sent / MiB).toFixed(1)} MiB, RSS ${(baseline / MiB).toFixed(0)} → ${(rssMax / MiB).toFixed(0)} MiB`);
       assert.ok(
         rssMax - baseline < 64 * MiB,

@@ -20,12 +20,16 @@ async function watchStall(pid: number, writer: net.Socket): Promise<{ rssMax: nu
   let rssMax = 0;
   let last = -1;
   let still = 0;
-  for (let i = 0; i < 400 && still < 10; i++) {
-    rssMax = Math.max(rssMax, rssBytes(pid));
-    still = writer.writableLength === last ? still + 1 : 0;
-    last = writer.writableLength;
-    await sleep(50);
-  }
+  // "Stopped draining" has no event: it is the buffer unchanged at 10 looks 50 ms apart.
+  await until(
+    () => {
+      rssMax = Math.max(rssMax, rssBytes(pid));
+      still = writer.writableLength === last ? still + 1 : 0;
+      last = writer.writableLength;
+      return still >= 10;
+    },
+    { what: "the writer's buffer to stop draining (the stall)", timeout: 60_000, step: 50, detail: () => `${writer.writableLength} bytes still queued` },
+  );
   return { rssMax, stalledAt: last };
 }
 
@@ -131,7 +135,7 @@ test('?idle: a peer that goes silent and stops reading (half-open) is cut; an ac
       while (talking && !active.destroyed) {
         active.write('x');
         sent++;
-        await sleep(100);
+        await sleep(100); // the point: a peer that talks every 100 ms, well inside ?idle=2s
       }
     })();
     try {
@@ -164,7 +168,8 @@ test('?idle: a peer that goes silent and stops reading (half-open) is cut; an ac
 });
 
 test('?keepalive: accepted and connected sockets probe silent peers (ss shows the keepalive timer)', async () => {
-  const upstream = await tcpServer(() => {});
+  let upstreamGot = '';
+  const upstream = await tcpServer((s) => s.setEncoding('latin1').on('data', (d: string) => (upstreamGot += d)));
   const pb = await startPtyb(['tcp-listen:0?keepalive=45s', `tcp:127.0.0.1:${upstream.port}?keepalive=30s`]);
   try {
     const port = pb.listening[0]!.port;
@@ -184,7 +189,8 @@ test('?keepalive: accepted and connected sockets probe silent peers (ss shows th
     try {
       const c2 = await connectTcp(pb2.listening[0]!.port);
       c2.write('x');
-      await sleep(200);
+      // Through to the upstream: both sockets are set up, with whatever options they get.
+      await until(() => upstreamGot.includes('x'), { what: "the peer's x at the upstream" });
       const lines = execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${pb2.listening[0]!.port} )`], { encoding: 'utf8' });
       assert.doesNotMatch(lines, /keepalive/, lines);
       c2.destroy();
@@ -208,7 +214,15 @@ test('rendezvous: 256 KiB sent while waiting for a partner arrives first and in 
     const early = await connectTcp(l!.port);
     const first = randomBytes(256 * 1024); // beyond the 64 KiB held: backpressure reaches the sender
     early.write(first);
-    await sleep(300);
+    // Sent, and ptybridge has read from it while no partner is there (its socket's Recv-Q below what was sent).
+    const recvQ = () => {
+      const line = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${l!.port} and dport = :${early.localPort} )`], { encoding: 'utf8' });
+      return Number(line.trim().split(/\s+/)[0] ?? NaN);
+    };
+    await until(() => early.writableLength === 0 && recvQ() < first.length, {
+      what: 'ptybridge to read the early bytes before a partner came',
+      detail: () => `${early.writableLength} unsent, Recv-Q ${recvQ()}`,
+    });
     const late = await connectTcp(r!.port);
     const got = readAll(late);
     const rest = randomBytes(MiB);

@@ -121,7 +121,7 @@ test('SIGHUPs while 200 routes start: each listens once, none fails with EADDRIN
     await until(() => proc.exitCode !== null || catchesHup(proc.pid!), { timeout: 60_000, step: 1, what: 'a SIGHUP handler' });
     for (let i = 0; i < 200 && listening() < ROUTES && proc.exitCode === null; i++) {
       proc.kill('SIGHUP');
-      await sleep(25);
+      await sleep(25); // the point: reloads asked for all through the start, every 25 ms
     }
     proc.kill('SIGHUP');
     await err.waitFor(new RegExp(`reloaded .*kept "r0".*"r${ROUTES - 1}"; stopped none`));

@@ -41,7 +41,7 @@ test('slowloris: an upgrade whose headers trickle forever is cut after ?header-t
     for (let i = 0; !cut && i < 600; i++) {
       if (i % 10 === 0) await echoOnce(wsUrl(port));
       slow.write(`X-Slow-${i}: ${'a'.repeat(10)}\r\n`);
-      await sleep(100);
+      await sleep(100); // the point: a peer that trickles, one header line every 100 ms
     }
     assert.ok(cut, 'the trickling peer was cut off');
     await echoOnce(wsUrl(port));
@@ -175,7 +175,7 @@ async function fuzzControl(pb: Running, url: string): Promise<void> {
         ws.on('close', (code) => codes.set(code, (codes.get(code) ?? 0) + 1));
       }
       ws.send(frame);
-      await sleep(1);
+      await sleep(1); // pacing, not waiting: the server sees frames one by one, as from a real peer
     }),
     { numRuns: fuzzRuns(1 / 10) },
   );

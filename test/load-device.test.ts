@@ -81,7 +81,7 @@ async function churnHub(pb: Running, vm: FakeVm, cycles: number, cycle: (i: numb
   const talker = (async () => {
     for (let n = 0; talking; n++) {
       vm.say(`console line ${n} ${'.'.repeat(80)}\r\n`);
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 10)); // the point: a console that talks all through the churn
     }
   })();
   let rssHalf = 0;

@@ -47,6 +47,7 @@ test('a console idle past its quiet period (model freed) gives a ws joiner the e
     const live = await join(web!.port, 'end-of-drawing');
     assert.ok(live.subarray(0, 2).equals(Buffer.from('\x1bc')), 'the screen, not the byte history');
     // Several quiet periods: the model is freed; the next joiner is answered from what was kept.
+    // The point: idle for several quiet periods (the freeing has no outside sign; test/unit/screen-model.test.ts sees it).
     await new Promise((r) => setTimeout(r, QUIET_MS * 5));
     const freed = await join(web!.port, 'end-of-drawing');
     assert.equal(freed.toString('latin1'), live.toString('latin1'));
@@ -54,7 +55,7 @@ test('a console idle past its quiet period (model freed) gives a ws joiner the e
     vm.say(Buffer.from('\x1b[5;1Hafter'));
     await readText(watcher, 'after');
     const rebuilt = await join(web!.port, 'after');
-    await new Promise((r) => setTimeout(r, QUIET_MS * 5));
+    await new Promise((r) => setTimeout(r, QUIET_MS * 5)); // idle again, as above
     assert.equal((await join(web!.port, 'after')).toString('latin1'), rebuilt.toString('latin1'));
     watcher.destroy();
   } finally {

@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import type { Control } from '../src/core/link.js';
 import { connectTcp, readUntil, runTool, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { ptyPair } from './helpers/devices.js';
+import { waitForScreen } from './helpers/tmux.js';
 import { until } from './helpers/until.js';
 import { createReadStream } from 'node:fs';
 
@@ -161,15 +162,28 @@ for (const binary of [true, false]) {
       const c = await connectTcp(pb.listening[0]!.port);
       const wire: Buffer[] = [];
       let answered = false;
+      // An option nobody offers, asked for after our answers: the server's WONT to it says it has read them.
+      const PROBE = 99;
+      let settled = false;
+      const probe = new TelnetParser({
+        data: () => {},
+        command: () => {},
+        sub: () => {},
+        negotiate: (verb, option) => {
+          if (verb !== WONT || option !== PROBE || settled) return;
+          settled = true;
+          // Once the server has our answer the mode is settled; escape accordingly.
+          c.end(escapeData(payload, binary));
+        },
+      });
       c.on('data', (d: Buffer) => {
         wire.push(d);
+        probe.feed(d);
         if (answered) return;
         answered = true;
         // Answer the server's opening requests the way a client does, then send the payload.
         const yes = binary ? [IAC, DO, OPT.BINARY, IAC, WILL, OPT.BINARY] : [IAC, DONT, OPT.BINARY, IAC, WONT, OPT.BINARY];
-        c.write(Buffer.from([...yes, IAC, DONT, OPT.ECHO, IAC, WONT, OPT.NAWS]));
-        // Once the server has our answer the mode is settled; escape accordingly.
-        setTimeout(() => c.end(escapeData(payload, binary)), 50);
+        c.write(Buffer.from([...yes, IAC, DONT, OPT.ECHO, IAC, WONT, OPT.NAWS, IAC, DO, PROBE]));
       });
       await once(c, 'end');
       const received = decodeWire(Buffer.concat(wire), binary);
@@ -275,15 +289,17 @@ test('RFC 2217 NOTIFY-MODEMSTATE: sent at once when the client speaks COM-PORT-O
   parser.binary = true;
   sock.on('data', (d: Buffer) => parser.feed(d));
   const next = async (code: number) => {
-    for (;;) {
-      const i = notices.findIndex((n) => n[0] === code);
-      if (i >= 0)
-        return notices
-          .splice(0, i + 1)
-          .at(-1)!
-          .slice(1);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => notices.some((n) => n[0] === code), {
+      what: `a COM-PORT answer ${code}`,
+      timeout: 10_000,
+      step: 10,
+      detail: () => `notices so far: ${JSON.stringify(notices)}`,
+    });
+    const i = notices.findIndex((n) => n[0] === code);
+    return notices
+      .splice(0, i + 1)
+      .at(-1)!
+      .slice(1);
   };
   try {
     sock.write(Buffer.of(IAC, WILL, OPT.COM_PORT));
@@ -316,14 +332,7 @@ test('a real telnet client (/usr/bin/telnet in tmux) gets a usable session throu
   const tmux = (...a: string[]) => runTool('tmux', ['-L', sock, ...a]);
   try {
     await tmux('new-session', '-d', '-x', '100', '-y', '20', `telnet 127.0.0.1 ${pb.listening[0]!.port}`);
-    const screen = async (want: RegExp) => {
-      for (let i = 0; i < 200; i++) {
-        const s = (await tmux('capture-pane', '-p')).stdout.toString();
-        if (want.test(s)) return s;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`screen never showed ${want}:\n${(await tmux('capture-pane', '-p')).stdout}`);
-    };
+    const screen = (want: RegExp) => waitForScreen(async () => (await tmux('capture-pane', '-p')).stdout.toString(), want);
     await screen(/Escape character/);
     await tmux('send-keys', 'ping-through-telnet', 'Enter');
     const s = await screen(/ping-through-telnet/);

@@ -194,7 +194,7 @@ test('udp-listen holds one session at a time: when it ends, the next datagram op
       peer.send(word, port, '127.0.0.1');
       assert.equal(String((await once(peer, 'message'))[0]), `#${i + 1}:${word}`);
       // The upstream closed: the session lingers, ends, and the log says so.
-      while ((pb.stderr().match(/ left: /g) ?? []).length < i + 1) await once(pb.proc.stderr!, 'data');
+      await until(() => (pb.stderr().match(/ left: /g) ?? []).length >= i + 1, { what: `session ${i + 1}'s "left:" line`, detail: () => pb.stderr() });
     }
     assert.equal(connections, 2);
   } finally {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectTcp, runTool, startPtyb, tcpServer, type Running } from './helpers/ptyb.js';
 import { authHeader, closeCodeAfter, openWs, rawGet, rawUpgrade, TOKEN, withToken, wsUrl } from './helpers/ws.js';
+import { within } from './helpers/until.js';
 
 test('loopback too: a token is generated and printed once as a URL to open; without it 401, with it (Bearer or ?token=) in', async () => {
   const echo = await tcpServer((s) => s.pipe(s));
@@ -282,7 +283,13 @@ test('?ping: a peer that stops answering pings is dropped', async () => {
     assert.equal(code, 1006, 'cut off without a close frame');
     // A live peer answers and stays.
     const live = await openWs(url);
-    await new Promise((r) => setTimeout(r, 700));
+    // Three pings answered (ws answers them itself): past the point where the dead one was cut.
+    await within(
+      (async () => {
+        for (let i = 0; i < 3; i++) await once(live, 'ping');
+      })(),
+      { what: 'three pings at the live peer', timeout: 30_000 },
+    );
     live.send(Buffer.from('ok'));
     const [echoed] = await once(live, 'message');
     assert.equal(String(echoed), 'ok');

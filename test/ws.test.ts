@@ -157,6 +157,7 @@ test('backpressure: a browser that stops reading stalls the upstream instead of 
       hash.update(block);
       accepted += block.length;
       if (!tcp.write(Buffer.from(block))) {
+        // "Full" has no event of its own: it is no drain for 1.5 s (the loop is bounded by `total`).
         const drained = await Promise.race([once(tcp, 'drain').then(() => true), new Promise((r) => setTimeout(r, 1500, false))]);
         if (!drained) break;
       }

@@ -1,6 +1,7 @@
 // Test helpers for the browser terminal: headless Chromium (no download) and the xterm.js buffer read in the page.
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
+import { until } from './until.js';
 
 export async function launch(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
@@ -37,11 +38,12 @@ export function screenLines(page: Page): Promise<string[]> {
 export const screen = async (page: Page): Promise<string> => (await screenLines(page)).join('\n');
 
 /** Polls the page's buffer until `pattern` matches (bounded by the test's timeout, not a timing assertion). */
-export async function waitForScreen(page: Page, pattern: RegExp): Promise<string> {
-  for (let i = 0; i < 300; i++) {
-    const text = await screen(page);
-    if (pattern.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the terminal never showed ${pattern}; it shows:\n${await screen(page)}`);
+export async function waitForScreen(page: Page, pattern: RegExp, timeout = 30_000): Promise<string> {
+  return until(
+    async () => {
+      const text = await screen(page);
+      return pattern.test(text) ? text : undefined;
+    },
+    { what: `the terminal to show ${pattern}`, timeout, step: 50, detail: async () => `it shows:\n${await screen(page)}` },
+  );
 }

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnTracked } from './ptyb.js';
+import { until, within } from './until.js';
 
 const FAKE_VM = fileURLToPath(new URL('./fake-vm.py', import.meta.url));
 
@@ -57,10 +58,16 @@ export async function startFakeVm(link?: string): Promise<FakeVm> {
     slave,
     received: () => Buffer.concat(rx),
     async waitReceived(pattern) {
-      while (!vm.received().includes(pattern)) {
-        if (proc.exitCode !== null) throw new Error('fake VM exited');
-        await new Promise<void>((r) => waiters.push(r));
-      }
+      const arrived = (async () => {
+        while (!vm.received().includes(pattern)) {
+          if (proc.exitCode !== null) throw new Error(`fake VM exited before it received ${JSON.stringify(pattern)}`);
+          await new Promise<void>((r) => waiters.push(r));
+        }
+      })();
+      await within(arrived, {
+        what: `the fake VM to receive ${JSON.stringify(pattern)}`,
+        detail: () => `it received (the end): ${JSON.stringify(vm.received().toString('latin1').slice(-300))}`,
+      });
     },
     say(bytes) {
       proc.stdin!.write(`say ${Buffer.from(bytes).toString('hex')}\n`);
@@ -137,13 +144,18 @@ function readPrefix(
   });
 }
 
+/** A read's bound, beyond any test's own timeout for a big transfer on a loaded machine: it names what never came. */
+const READ_BOUND_MS = 240_000;
+
 /** Reads exactly `n` bytes from a stream (fails if it ends first); leaves later bytes unread. */
 export function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<Buffer> {
-  return readPrefix(
+  let have = 0;
+  const read = readPrefix(
     stream,
-    (length) => (length >= n ? n : undefined),
+    (length) => ((have = length) >= n ? n : undefined),
     (seen) => `stream ended after ${seen.length} of ${n} bytes`,
   );
+  return within(read, { what: `${n} bytes from the stream`, timeout: READ_BOUND_MS, detail: () => `${have} came` });
 }
 
 /** Waits for a condition; fails naming it (test/helpers/until.ts). */
@@ -155,14 +167,21 @@ export { until } from './until.js';
  */
 export async function readText(stream: NodeJS.ReadableStream, pattern: string): Promise<string> {
   const needle = Buffer.from(pattern, 'latin1');
-  const got = await readPrefix(
+  let last: () => Buffer = () => Buffer.alloc(0);
+  const read = readPrefix(
     stream,
     (_length, seen) => {
+      last = seen;
       const at = seen().indexOf(needle);
       return at >= 0 ? at + needle.length : undefined;
     },
     (seen) => `stream ended before ${JSON.stringify(pattern)}; got ${JSON.stringify(seen.toString('latin1').slice(-300))}`,
   );
+  const got = await within(read, {
+    what: `${JSON.stringify(pattern)} from the stream`,
+    timeout: READ_BOUND_MS,
+    detail: () => `it sent (the end): ${JSON.stringify(last().toString('latin1').slice(-300))}`,
+  });
   return got.toString('latin1');
 }
 
@@ -193,7 +212,11 @@ export async function ptyPair(prefix: string): Promise<{ dev: string; far: strin
   const dev = join(d, 'ttyDEV');
   const far = join(d, 'ttyFAR');
   const pair = spawnTracked('socat', [`PTY,link=${dev},raw,echo=0`, `PTY,link=${far},raw,echo=0`]);
-  for (let i = 0; i < 100 && !(existsSync(dev) && existsSync(far)); i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => existsSync(dev) && existsSync(far), {
+    what: `socat's pty pair at ${dev} and ${far}`,
+    timeout: 30_000,
+    detail: () => `socat exit ${pair.exitCode}`,
+  });
   return {
     dev,
     far,

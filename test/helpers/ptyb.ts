@@ -174,17 +174,15 @@ export async function freePort(): Promise<number> {
 }
 
 /** Waits until something accepts TCP connections on the port (a peer tool starting up). */
-export async function waitForPort(port: number, host = '127.0.0.1', tries = 200): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    try {
-      const s = await connectTcp(port, host);
-      s.destroy();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on ${host}:${port}`);
+export async function waitForPort(port: number, host = '127.0.0.1', timeout = 30_000): Promise<void> {
+  await until(
+    () =>
+      connectTcp(port, host).then(
+        (s) => (s.destroy(), true),
+        () => false,
+      ),
+    { what: `something to listen on ${host}:${port}`, timeout, step: 50 },
+  );
 }
 
 /** A TCP server on loopback port 0; `handler` gets each socket. Closed by the returned close(). */

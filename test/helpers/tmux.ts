@@ -2,8 +2,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { PTYBRIDGE, runTool } from './ptyb.js';
+import { until } from './until.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls a terminal's screen until `want` matches; fails showing the screen it has. */
+export function waitForScreen(screen: () => Promise<string>, want: RegExp, timeout = 30_000): Promise<string> {
+  return until(
+    async () => {
+      const s = await screen();
+      return want.test(s) ? s : undefined;
+    },
+    { what: `the screen to show ${want}`, timeout, step: 50, detail: async () => `it shows:\n${await screen()}` },
+  );
+}
 
 /** ptybridge in a tmux pane of its own tmux server; everything is killed in `close`. */
 export async function inTmux(args: string[]) {
@@ -19,14 +29,7 @@ export async function inTmux(args: string[]) {
     tmux,
     tty,
     screen,
-    async waitFor(want: RegExp): Promise<string> {
-      for (let i = 0; i < 200; i++) {
-        const s = await screen();
-        if (want.test(s)) return s;
-        await sleep(50);
-      }
-      throw new Error(`screen never showed ${want}:\n${await screen()}`);
-    },
+    waitFor: (want: RegExp, timeout = 30_000): Promise<string> => waitForScreen(screen, want, timeout),
     /** The ptybridge process: the pane shell's child. */
     ptybPid(): number {
       const kids = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/);

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import type net from 'node:net';
 import WebSocket from 'ws';
 import { freePort, sha256, spawnTracked, waitForPort } from './ptyb.js';
+import { within } from './until.js';
 
 /**
  * Every ws-listen asks for a token (#11): tests give this one explicitly (`withToken`) and
@@ -275,15 +276,24 @@ export async function openPeer(url: string, opts: { headers?: Record<string, str
     states,
     /** Resolves with everything up to and including `pattern`, consuming it. */
     async text(pattern: string): Promise<string> {
-      let at: number;
-      while ((at = buf.indexOf(pattern)) < 0) await more(JSON.stringify(pattern));
+      let at = -1;
+      const found = (async () => {
+        while ((at = buf.indexOf(pattern)) < 0) await more(JSON.stringify(pattern));
+      })();
+      await within(found, {
+        what: `${JSON.stringify(pattern)} from the ws peer`,
+        detail: () => `it has (the end): ${JSON.stringify(buf.toString('latin1').slice(-300))}`,
+      });
       const out = buf.subarray(0, at + pattern.length).toString('latin1');
       buf = buf.subarray(at + pattern.length);
       return out;
     },
     /** The latest keyboard state, once it satisfies `ok`. */
     async state(ok: (s: KeyboardMessage) => boolean): Promise<KeyboardMessage> {
-      while (!states.length || !ok(states.at(-1)!)) await more('a keyboard state');
+      const found = (async () => {
+        while (!states.length || !ok(states.at(-1)!)) await more('a keyboard state');
+      })();
+      await within(found, { what: `a keyboard state that satisfies ${ok.toString().replace(/\s+/g, ' ')}`, detail: () => `states: ${JSON.stringify(states)}` });
       return states.at(-1)!;
     },
     send(text: string | object): void {

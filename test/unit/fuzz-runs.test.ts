@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { fuzzRuns } from '../helpers/fuzz-runs.js';
+import { within } from '../helpers/until.js';
 
 const TEST_DIR = new URL('../', import.meta.url);
 
@@ -38,5 +42,30 @@ test('every numRuns in test/ is an integer literal, fuzzRuns(…), or a RUNS tha
       assert.equal(value, 'RUNS', `${file}: numRuns: ${value} is computed by hand: use fuzzRuns(scale) (test/helpers/fuzz-runs.ts)`);
       assert.match(text, /^const RUNS = fuzzRuns\([^)]*\);$/m, `${file}: RUNS must come from fuzzRuns`);
     }
+  }
+});
+
+test('PTYB_FUZZ_RUNS=31 (an odd count, 31/3 not whole) runs test/unit/fuzz-uri.test.ts to its end, passing', { timeout: 300_000 }, async () => {
+  // The hang was synchronous inside fast-check, so only a separate process shows it ends.
+  const env: NodeJS.ProcessEnv = { ...process.env, PTYB_FUZZ_RUNS: '31' };
+  delete env.NODE_TEST_CONTEXT; // else the child would report to this runner in its own protocol
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', fileURLToPath(new URL('fuzz-uri.test.ts', import.meta.url))], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (out += t));
+  try {
+    const [code] = await within(once(child, 'exit'), {
+      what: 'fuzz-uri.test.ts with PTYB_FUZZ_RUNS=31 to finish',
+      timeout: 240_000,
+      detail: () => out.slice(-2000),
+    });
+    assert.equal(code, 0, out.slice(-2000));
+    assert.match(out, /^# fail 0$/m);
+    assert.match(out, /^# pass [1-9]\d*$/m);
+  } finally {
+    child.kill('SIGKILL');
   }
 });

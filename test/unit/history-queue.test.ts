@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
 import { openHistory } from '../../src/router/history.js';
+import { until } from '../helpers/until.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -107,7 +108,8 @@ test('past the queue bound: what does not fit is counted, said in place, and the
     const lost = h.stats().lost;
     assert.ok(lost > 0, 'a 1 MiB queue cannot hold 12 MiB');
     disk.release();
-    await new Promise((r) => setTimeout(r, 50));
+    // The recorder takes its queue as a batch when the stuck write returns: then there is room again.
+    await until(() => (h as unknown as { queued: number }).queued === 0, { what: "the recorder's queue taken after the disk came back", timeout: 30_000 });
     // Once the disk is back, the next output says how much is missing, then goes on.
     const after = chunk(99_999);
     h.deviceOutput!(after, 'dev');

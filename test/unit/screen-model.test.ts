@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import headless from '@xterm/headless';
 import { ScreenModel } from '../../src/router/screen.js';
+import { until } from '../helpers/until.js';
 
 /**
  * What a terminal shows after it is given `bytes`: the visible rows, cursor, buffer, modes
@@ -109,7 +110,7 @@ test('a model freed after its quiet period gives a joiner the same bytes as befo
   model.push(data);
   const before = await snap(model);
   assert.equal(model.hydrated, true);
-  while (model.hydrated) await new Promise((r) => setTimeout(r, 20));
+  await until(() => !model.hydrated, { what: 'the model to be freed after its quiet period', timeout: 10_000 });
   // The joiner of the freed model gets exactly the bytes a joiner got while it was live.
   assert.deepEqual(await snap(model), before);
   assert.equal(model.hydrated, false);
@@ -122,7 +123,7 @@ test('a model freed after its quiet period gives a joiner the same bytes as befo
   model.push(more);
   assert.deepEqual(await snap(model), await snap(live));
   // And a resize of a freed model reflows the saved screen as a live one does.
-  while (model.hydrated) await new Promise((r) => setTimeout(r, 20));
+  await until(() => !model.hydrated, { what: 'the model to be freed after its quiet period', timeout: 10_000 });
   model.resize(30, 10);
   live.resize(30, 10);
   assert.deepEqual(await snap(model), await snap(live));
