@@ -91,10 +91,22 @@ test('hostile input: oversized body, long regex, bad regex, bad key, unknown pat
     // Eight waiters that stay until the shell prints go-now: started together they need not all
     // be in before the first times out on a loaded machine, so the test waits until a probe is
     // refused (the cap is full) and only then counts the refusals of four more.
-    const held = Array.from({ length: 8 }, () => curl(port, 'expect', { token: FULL, body: { regex: 'go-now', timeout: 60_000 } }));
-    await until(async () => (await curl(port, 'expect', { token: FULL, body: { regex: 'never', timeout: 1 } })).status === 429, {
-      what: 'the eighth waiter, so that a ninth is refused',
-    });
+    const settled: string[] = [];
+    const held = Array.from({ length: 8 }, () =>
+      curl(port, 'expect', { token: FULL, body: { regex: 'go-now', timeout: 60_000 } }).then((r) => {
+        settled.push(`${r.status} ${r.raw.slice(0, 200)}`);
+        return r;
+      }),
+    );
+    let probe = '';
+    await until(
+      async () => {
+        const r = await curl(port, 'expect', { token: FULL, body: { regex: 'never', timeout: 1 } });
+        probe = `${r.status} ${r.raw.slice(0, 200)}`;
+        return r.status === 429;
+      },
+      { what: 'the eighth waiter, so that a ninth is refused', detail: () => `last probe: ${probe}; waiters answered: ${settled.join(' | ') || 'none'}` },
+    );
     const extra = await Promise.all(Array.from({ length: 4 }, () => curl(port, 'expect', { token: FULL, body: { regex: 'never', timeout: 1500 } })));
     assert.deepEqual(
       extra.map((w) => w.status),
