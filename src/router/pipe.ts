@@ -11,7 +11,7 @@ export interface JoinOptions {
   /** Writes a hex trace of both directions (-x). */
   trace?: (text: string) => void;
   /**
-   * Sees every chunk read from a (`a`) or from b (`b`): the session transcript's tap. It must
+   * Sees every chunk read from a (`a`) or from b (`b`): the transcript's tap (`--log`). It must
    * copy what it keeps: a pooled socket's chunk memory is reused once the writer has sent it.
    */
   tap?: { a?: (chunk: Buffer) => void; b?: (chunk: Buffer) => void };
