@@ -7,6 +7,7 @@ import { defineOptions, flag, oneOf, optionalInt, parsed } from '../options.js';
 import { quoteUri } from '../uri.js';
 import { hubOptions, screenOptions } from './hub-options.js';
 import { savedByStty } from './termios.js';
+import { pollEveryWaiter } from './serial-poller.js';
 import { errnoFromText, flowOf, parseSttyLine, sttyFd, sttyFlow, sttyFraming } from './tty-fd.js';
 import { linkIdentity, reopenAfterLoss } from './tty-identity.js';
 import type { ConnectingType } from '../core/endpoint.js';
@@ -119,6 +120,8 @@ export const serial: ConnectingType<{ path: string }, typeof serialOptions> = {
       throw err;
     }
     port.once('close', saved.restore);
+    // Without it a write can wait forever for a drain that was never watched (serial-poller.ts).
+    pollEveryWaiter(port.port);
     // serialport only reports errors as text; give them the errno name the CLI prints.
     port.on('error', () => {});
     // A port that hangs up (USB adapter unplugged, pty master closed) is closed by serialport
