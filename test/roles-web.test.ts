@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launch } from './helpers/browser.js';
 import { ROOT, startPtyb } from './helpers/ptyb.js';
 import { startFakeVm, until } from './helpers/devices.js';
 
@@ -26,19 +27,8 @@ test('browser: the badge says typing / watching, "take the keyboard" moves it be
   const port = pb.listening[0]!.port;
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    // Two people, two browsers (contexts): each keeps its own session cookie.
+    browser = await launch();
+    // Two people, two browsers (contexts): each keeps its own credential.
     const open = async (token: string) => {
       const page = await (await browser!.newContext({ viewport: { width: 900, height: 400 } })).newPage();
       await page.goto(`http://127.0.0.1:${port}/?token=${token}`);
