@@ -327,12 +327,13 @@ export class WsStream extends Duplex {
     if (!this.credit) return this.frame(chunks, true, cb);
     const chunk = Array.isArray(chunks) ? Buffer.concat(chunks) : chunks;
     if (Array.isArray(chunks)) chunks.forEach(releaseChunk);
-    const room = this.credit ? this.credit.room : chunk.length;
+    const room = this.credit.room;
     if (room === 0) return void (this.pausedWrite = { chunk, cb });
     if (room < chunk.length) {
-      // What fits the window leaves now, the rest waits for the page's ack (as a pause). That
-      // part is not given back to the read pool: the rest still lives in the same buffer, and
-      // is given back once it has left (after this part: ws sends in order).
+      // What fits the window leaves now, the rest waits for the page's ack (as a pause). The
+      // chunk is never given back to the read pool (releasing the rest, a view, changes
+      // nothing): its buffer is left to the garbage collector, so it is never reused while a
+      // part of it still waits.
       this.frame(chunk.subarray(0, room), false, () => {});
       this.pausedWrite = { chunk: chunk.subarray(room), cb };
       return;
