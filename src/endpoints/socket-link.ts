@@ -83,6 +83,17 @@ export function connectSocket(uri: string, options: net.NetConnectOpts, label: (
   });
 }
 
+/** How an IP door and its peers are named in the log (`tcp 127.0.0.1:8080`), for `listenSocket`. */
+export function ipLabels(kind: string): { listener: (s: net.Server) => string; peer: (s: net.Socket) => string } {
+  return {
+    listener: (s) => {
+      const a = s.address() as net.AddressInfo;
+      return `${kind} ${formatHostPort(a.address, a.port)}`;
+    },
+    peer: (s) => `${kind} ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`,
+  };
+}
+
 /** Binds a stream-socket server; each accepted socket becomes a ByteStream (the door's peer). */
 export function listenSocket(
   uri: string,

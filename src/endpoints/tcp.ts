@@ -1,15 +1,16 @@
 // tcp: and tcp-listen: — TCP client and server, IPv4, IPv6 and host names.
 import net from 'node:net';
 import { flag, int, defineOptions } from '../options.js';
-import { formatHostPort, parseHostPort, type HostPort } from '../uri.js';
+import { parseHostPort, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
-import { applyLiveness, connectSocket, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
+import { applyLiveness, connectSocket, ipLabels, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType } from '../core/endpoint.js';
 import type { ByteStream } from '../core/link.js';
 import { doorOptions } from './hub-options.js';
 
-const peerLabel = (s: net.Socket) => `tcp ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
+const labels = ipLabels('tcp');
+const peerLabel = labels.peer;
 
 const tcpOptions = defineOptions({
   nodelay: flag(true, 'send small writes at once (TCP_NODELAY); consoles want low latency'),
@@ -76,20 +77,7 @@ export const tcpListen: ListeningType<HostPort, typeof tcpListenOptions> = {
       applyLiveness(link.stream as net.Socket, spec.options, ctx, link.label);
       onLink(spec.options.telnet ? telnetServerLink(link, ctx.log) : link);
     };
-    const listener = await listenSocket(
-      spec.uri,
-      { host, port },
-      server,
-      withLiveness,
-      {
-        listener: (s) => {
-          const a = s.address() as net.AddressInfo;
-          return `tcp ${formatHostPort(a.address, a.port)}`;
-        },
-        peer: peerLabel,
-      },
-      ctx,
-    );
+    const listener = await listenSocket(spec.uri, { host, port }, server, withLiveness, labels, ctx);
     if (defaultedHost) {
       const bound = (server.address() as net.AddressInfo).port;
       ctx.log.warn(`${spec.uri}: bound to loopback only; write tcp-listen:0.0.0.0:${bound} to accept other machines`, { event: 'loopback-only', port: bound });

@@ -5,17 +5,18 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { EndpointError, UsageError, describeOsError } from '../errors.js';
 import { duration, flag, int, oneOf, text, defineOptions } from '../options.js';
-import { formatHostPort, parseHostPort, quoteUri, type HostPort } from '../uri.js';
+import { parseHostPort, quoteUri, type HostPort } from '../uri.js';
 import { telnetClientLink, telnetServerLink } from '../protocols/telnet-link.js';
 import { askForCertificates, identify, type Verdict } from '../web/client-certs.js';
 import { doorOptions } from './hub-options.js';
 import { UsersFile, type User } from '../web/users.js';
 import { retryOptions, validateRetry, withConnectRetry } from './retry.js';
-import { applyLiveness, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
+import { applyLiveness, ipLabels, limitPeers, listenSocket, livenessOptions, shareNotes, shareOptions } from './socket-link.js';
 import type { ConnectingType, ListeningType, OpenContext } from '../core/endpoint.js';
 import type { ByteStream, Listener, PipeEnd } from '../core/link.js';
 
-const peerLabel = (s: net.Socket) => `tls ${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}`;
+const labels = ipLabels('tls');
+const peerLabel = labels.peer;
 
 const minVersion = oneOf(['TLSv1.2', 'TLSv1.3'], 'TLSv1.2', 'oldest TLS version accepted');
 
@@ -262,21 +263,7 @@ export const tlsListen: ListeningType<HostPort, typeof listenOptions> = {
     };
     let listener: Listener;
     try {
-      listener = await listenSocket(
-        spec.uri,
-        { host: spec.target.host, port: spec.target.port },
-        server,
-        admit,
-        {
-          listener: (s) => {
-            const a = s.address() as net.AddressInfo;
-            return `tls ${formatHostPort(a.address, a.port)}`;
-          },
-          peer: peerLabel,
-        },
-        ctx,
-        'secureConnection',
-      );
+      listener = await listenSocket(spec.uri, { host: spec.target.host, port: spec.target.port }, server, admit, labels, ctx, 'secureConnection');
     } catch (err) {
       users?.close();
       throw err;
