@@ -9,6 +9,7 @@ import { AckTally } from '../core/credit-window.js';
 import type { KeyboardState } from '../core/roles.js';
 import { keepToken, pageToken } from './page-token.js';
 import { startHistoryView } from './history-view.js';
+import { terminalLook } from './terminal-look.js';
 
 const statusEl = document.getElementById('status')!;
 const keyboardEl = document.getElementById('keyboard')!;
@@ -37,16 +38,7 @@ tokenForm.addEventListener('submit', (e) => {
   location.reload();
 });
 
-const term = new Terminal({
-  cursorBlink: true,
-  scrollback: 5000,
-  fontSize: window.innerWidth < 600 ? 12 : 14,
-  fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace',
-  // At 1x pixel ratio the DOM renderer's cell (the font's ascent + descent) ends above where
-  // DejaVu Sans Mono draws `_`, so underscores vanished: a taller row keeps the stroke inside it.
-  lineHeight: 1.15,
-  theme: { background: '#111111' },
-});
+const term = new Terminal({ ...terminalLook(), cursorBlink: true });
 const fit = new FitAddon();
 term.loadAddon(fit);
 term.open(document.getElementById('term')!);

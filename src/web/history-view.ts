@@ -1,6 +1,7 @@
 // The terminal page's history view (docs/HISTORY.md, "In the page"): a time line of a console's recorded boot with its marks, the screen rebuilt at any point in a read-only xterm.js, play, search, copy, download; and the page's mark button.
 /// <reference lib="dom" />
 import { Terminal } from '@xterm/xterm';
+import { terminalLook } from './terminal-look.js';
 import './history-view.css';
 import { bootsOf, type Boot, HistoryModel, type ListedFile, type Match, parseCastText } from './history-model.js';
 
@@ -154,15 +155,7 @@ export async function startHistoryView(o: HistoryViewOptions): Promise<void> {
   const panel = el('div', { id: 'history', hidden: true }, controls, lineEl, screenEl);
   document.body.append(panel);
 
-  const term = new Terminal({
-    disableStdin: true,
-    cursorBlink: false,
-    scrollback: 5000,
-    fontSize: window.innerWidth < 600 ? 12 : 14,
-    fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace',
-    lineHeight: 1.15,
-    theme: { background: '#111111' },
-  });
+  const term = new Terminal({ ...terminalLook(), disableStdin: true, cursorBlink: false });
   term.open(screenEl);
 
   let boots: Boot[] = [];
