@@ -26,6 +26,24 @@ export const FLUSH_STALL_MS = 10_000;
 /** How often a lingering join looks whether a reader that is behind has taken anything. */
 const FLUSH_STALL_LOOK_MS = 250;
 
+/**
+ * A clock of a reader's progress: each call looks at `progress` (a number that changes when a
+ * reader takes bytes) and says whether it has stood still for FLUSH_STALL_MS.
+ */
+function stallClock(progress: () => number): () => boolean {
+  let last = progress();
+  let since = Date.now();
+  return () => {
+    const p = progress();
+    const now = Date.now();
+    if (p !== last) {
+      last = p;
+      since = now;
+    }
+    return now - since >= FLUSH_STALL_MS;
+  };
+}
+
 export interface JoinResult {
   /** Bytes from a to b and from b to a. */
   aToB: number;
@@ -98,14 +116,8 @@ export function join(a: PipeEnd, b: PipeEnd, opts: JoinOptions): Join {
         stream.end();
       }
     }
-    let pending = Infinity;
-    let stalled = 0;
-    flushWatch = setInterval(() => {
-      const now = a.stream.writableLength + b.stream.writableLength;
-      stalled = now < pending ? 0 : stalled + 1;
-      pending = now;
-      if (stalled * 1000 >= FLUSH_STALL_MS) settle();
-    }, 1000);
+    const stalled = stallClock(() => a.stream.writableLength + b.stream.writableLength);
+    flushWatch = setInterval(() => stalled() && settle(), 1000);
   };
   // Bytes ptybridge holds for a side (read from the other, not yet handed to the kernel):
   // while some are owed, silence means a slow reader, not a peer that has gone.
@@ -114,9 +126,8 @@ export function join(a: PipeEnd, b: PipeEnd, opts: JoinOptions): Join {
   const owed = () => owedTo(a, b) + owedTo(b, a);
   // Grows whenever a reader takes something: what was read minus what still waits to be written.
   const delivered = () => result.aToB + result.bToA - a.stream.writableLength - b.stream.writableLength;
-  let lastDelivered = -1;
   let lastDataAt = 0;
-  let stalledSince = 0;
+  let readerStalled: (() => boolean) | undefined;
   // The linger ran out. A reader that is behind but still taking bytes keeps the join (socat's
   // kernel buffers would have delivered them): the linger is about the writer's silence. One
   // that takes nothing for FLUSH_STALL_MS is cut, so a peer that never reads holds nothing forever.
@@ -130,11 +141,8 @@ export function join(a: PipeEnd, b: PipeEnd, opts: JoinOptions): Join {
       lingerTimer = setTimeout(lingerRanOut, linger - silent);
       return;
     }
-    const d = delivered();
-    if (d !== lastDelivered) {
-      lastDelivered = d;
-      stalledSince = now;
-    } else if (now - stalledSince >= FLUSH_STALL_MS) {
+    readerStalled ??= stallClock(delivered);
+    if (readerStalled()) {
       opts.log.info(`${a.label} <-> ${b.label}: one side ended and the other's reader stalled for ${FLUSH_STALL_MS} ms with ${owed()} bytes owed; closing`);
       return settle();
     }
