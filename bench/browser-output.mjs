@@ -70,8 +70,11 @@ function makeLog(file, bytes) {
   writeFileSync(file, out.join(''));
 }
 
+/** Node flags for ptybridge, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server side. */
+const NODE_ARGS = (process.env.PTYB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function startPtyb(workload) {
-  const p = spawn(process.execPath, [PTYB, `exec:sh ${SCRIPT} ${workload}`, `ws-listen:0?token=${TOKEN}&ping=0`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [...NODE_ARGS, PTYB, `exec:sh ${SCRIPT} ${workload}`, `ws-listen:0?token=${TOKEN}&ping=0`], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(p);
   p.once('exit', () => children.delete(p));
   return new Promise((resolve, reject) => {
@@ -132,6 +135,7 @@ const INIT = () => {
     starvedAt: 0,
     pauses: 0,
     acks: 0,
+    messages: 0,
   });
   b.arm = () => {
     b.armed = true;
@@ -143,6 +147,7 @@ const INIT = () => {
     b.starvedAt = 0;
     b.pauses = 0;
     b.acks = 0;
+    b.messages = 0;
   };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (d) {
@@ -161,6 +166,7 @@ const INIT = () => {
         if (b.starvedAt && !b.endAt) b.starvedMs += performance.now() - b.starvedAt;
         b.starvedAt = 0;
         b.bytes += ev.data.byteLength ?? ev.data.size;
+        b.messages++;
       });
     }
   };
@@ -280,11 +286,35 @@ const screenHas = (page, text) =>
     return false;
   }, text);
 
+/** PTYB_BENCH_PROFILE=1: the page's main thread is sampled (CDP Profiler) and its top self times printed. */
+async function startProfile(page) {
+  if (!process.env.PTYB_BENCH_PROFILE) return async () => {};
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+  await cdp.send('Profiler.start');
+  return async (who) => {
+    const { profile } = await cdp.send('Profiler.stop');
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map();
+    const dt = profile.timeDeltas;
+    profile.samples.forEach((id, i) => {
+      const f = byId.get(id).callFrame;
+      const key = `${f.functionName || '(anon)'} ${f.url.split('/').pop()}:${f.lineNumber}:${f.columnNumber}`;
+      self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0) / 1000);
+    });
+    const total = [...self.values()].reduce((a, b) => a + b, 0);
+    const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
+    console.error(`profile ${who}: ${total.toFixed(0)} ms sampled`);
+    for (const [k, ms] of top) console.error(`  ${ms.toFixed(0).padStart(7)} ms ${((100 * ms) / total).toFixed(1).padStart(5)} %  ${k}`);
+  };
+}
+
 async function waitEnd(page) {
   await page.waitForFunction(() => window.__bench.endAt > 0, null, { timeout: 600_000, polling: 500 });
   return page.evaluate(() => {
     const b = window.__bench;
-    return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses, acks: b.acks };
+    return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses, acks: b.acks, messages: b.messages };
   });
 }
 
@@ -298,8 +328,11 @@ async function runPtyb(workload) {
       await page.waitForTimeout(50);
     }
     await page.evaluate(() => window.__bench.arm());
+    const stop = await startProfile(page);
     await page.keyboard.press('Enter');
-    return await waitEnd(page);
+    const r = await waitEnd(page);
+    await stop('ptybridge');
+    return r;
   } finally {
     await close();
     await pb.stop();
@@ -310,11 +343,14 @@ async function runBare(bare) {
   const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/`);
   try {
     await page.waitForFunction(() => window.ptybridge.open());
+    const stop = await startProfile(page);
     await page.evaluate(() => {
       window.__bench.arm();
       window.ptybridge.go();
     });
-    return await waitEnd(page);
+    const r = await waitEnd(page);
+    await stop('bare');
+    return r;
   } finally {
     await close();
   }
@@ -389,7 +425,7 @@ for (const [name, workload] of WORKLOADS) {
     const got = {};
     for (const who of order) got[who] = who === 'bare' ? await runBare(bare) : await runPtyb(workload);
     results[name].rounds.push(got);
-    const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks`;
+    const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks, ${g.messages} messages`;
     console.error(
       `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`,
     );
