@@ -16,6 +16,9 @@
 // title `bench-done` (the frame that draws the last byte). ptybridge and the limit alternate,
 // order swapped each round; the ratio (limit time / ptybridge time = rate ratio) is taken per
 // round, then the median.
+// Chromium is driven over raw CDP (lib/cdp.mjs), not Playwright, whose Network domain makes Chromium copy every WebSocket
+// frame to the bench. Env: PTYB_BENCH_ONLY=cat-50M,ls-lR,yes (none: only the echo), PTYB_BENCH_NO_ECHO=1, PTYB_BENCH_PROFILE=1,
+// PTYB_BENCH_CDP_LOG=1 (the CDP events received, by method), PTYB_NODE_ARGS (node flags for ptybridge).
 // Echo: while ptybridge's page takes a 50 MB flood (test/helpers/flood.py), a key every 50 ms;
 // the flood answers each key in the stream with an OSC title echo-N: latency from the page's
 // keydown to the frame after that title is parsed.
@@ -25,8 +28,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import WebSocket, { WebSocketServer } from 'ws';
+import { launch } from './lib/cdp.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const PTYB = here('../dist/ptybridge.mjs');
@@ -74,7 +77,9 @@ function makeLog(file, bytes) {
 const NODE_ARGS = (process.env.PTYB_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 function startPtyb(workload) {
-  const p = spawn(process.execPath, [...NODE_ARGS, PTYB, `exec:sh ${SCRIPT} ${workload}`, `ws-listen:0?token=${TOKEN}&ping=0`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [...NODE_ARGS, PTYB, `exec:sh ${SCRIPT} ${workload}`, `ws-listen:0?token=${TOKEN}&ping=0`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.add(p);
   p.once('exit', () => children.delete(p));
   return new Promise((resolve, reject) => {
@@ -241,27 +246,19 @@ function startBare() {
   );
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--force-device-scale-factor=1',
-  ],
+const cdpCounts = process.env.PTYB_BENCH_CDP_LOG ? new Map() : undefined;
+const browser = await launch({
+  args: ['--disable-gpu', '--disable-quic', '--force-device-scale-factor=1'],
+  userDataDir: path.join(dir, 'chromium'),
+  windowSize: [1800, 1100],
+  counts: cdpCounts,
 });
 
 /** A page whose terminal is COLS x ROWS: the viewport is grown or shrunk by the cell size until it is. */
 async function openPage(url) {
-  const context = await browser.newContext({ viewport: { width: 1800, height: 1100 }, deviceScaleFactor: 1 });
-  await context.addInitScript(INIT);
-  const page = await context.newPage();
+  const page = await browser.newPage({ width: 1800, height: 1100, initScript: INIT });
   await page.goto(url);
-  await page.waitForFunction(() => window.ptybridge?.term?.cols > 0);
+  await page.waitFor(() => window.ptybridge?.term?.cols > 0, undefined, { polling: 50 });
   for (let i = 0; i < 6; i++) {
     const s = await page.evaluate(() => {
       const t = window.ptybridge.term;
@@ -269,15 +266,17 @@ async function openPage(url) {
       return { cols: t.cols, rows: t.rows, w: el.clientWidth / t.cols, h: el.clientHeight / t.rows };
     });
     if (s.cols === COLS && s.rows === ROWS) break;
-    const vp = page.viewportSize();
-    await page.setViewportSize({ width: Math.round(vp.width + (COLS - s.cols + 0.5) * s.w), height: Math.round(vp.height + (ROWS - s.rows + 0.5) * s.h) });
-    await page.waitForTimeout(200);
+    const vp = page.viewport();
+    await page.setViewport({ width: Math.round(vp.width + (COLS - s.cols + 0.5) * s.w), height: Math.round(vp.height + (ROWS - s.rows + 0.5) * s.h) });
+    await sleep(200);
   }
   const size = await page.evaluate(() => `${window.ptybridge.term.cols}x${window.ptybridge.term.rows}`);
   if (size !== `${COLS}x${ROWS}`) throw new Error(`the terminal is ${size}, not ${COLS}x${ROWS}`);
   await page.evaluate(hookTerm);
-  return { page, close: () => context.close() };
+  return { page, close: () => page.close() };
 }
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const screenHas = (page, text) =>
   page.evaluate((text) => {
@@ -289,7 +288,7 @@ const screenHas = (page, text) =>
 /** PTYB_BENCH_PROFILE=1: the page's main thread is sampled (CDP Profiler) and its top self times printed. */
 async function startProfile(page) {
   if (!process.env.PTYB_BENCH_PROFILE) return async () => {};
-  const cdp = await page.context().newCDPSession(page);
+  const cdp = page;
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
   await cdp.send('Profiler.start');
@@ -311,7 +310,7 @@ async function startProfile(page) {
 }
 
 async function waitEnd(page) {
-  await page.waitForFunction(() => window.__bench.endAt > 0, null, { timeout: 600_000, polling: 500 });
+  await page.waitFor(() => window.__bench.endAt > 0, undefined, { timeout: 600_000, polling: 500 });
   return page.evaluate(() => {
     const b = window.__bench;
     return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses, acks: b.acks, messages: b.messages };
@@ -322,14 +321,14 @@ async function runPtyb(workload) {
   const pb = await startPtyb(workload);
   const { page, close } = await openPage(`http://127.0.0.1:${pb.port}/?token=${TOKEN}`);
   try {
-    await page.waitForSelector('#status.connected');
+    await page.waitFor(() => document.querySelector('#status.connected'), undefined, { polling: 50 });
     for (let i = 0; !(await screenHas(page, 'ready')); i++) {
       if (i > 600) throw new Error('ptybridge page: never ready');
-      await page.waitForTimeout(50);
+      await sleep(50);
     }
     await page.evaluate(() => window.__bench.arm());
     const stop = await startProfile(page);
-    await page.keyboard.press('Enter');
+    await page.press('Enter');
     const r = await waitEnd(page);
     await stop('ptybridge');
     return r;
@@ -342,7 +341,7 @@ async function runPtyb(workload) {
 async function runBare(bare) {
   const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/`);
   try {
-    await page.waitForFunction(() => window.ptybridge.open());
+    await page.waitFor(() => window.ptybridge.open(), undefined, { polling: 50 });
     const stop = await startProfile(page);
     await page.evaluate(() => {
       window.__bench.arm();
@@ -372,19 +371,19 @@ async function echoRun() {
   });
   const { page, close } = await openPage(`http://127.0.0.1:${port}/?token=${TOKEN}`);
   try {
-    await page.waitForSelector('#status.connected');
-    while (!(await screenHas(page, 'ready'))) await page.waitForTimeout(50);
+    await page.waitFor(() => document.querySelector('#status.connected'), undefined, { polling: 50 });
+    while (!(await screenHas(page, 'ready'))) await sleep(50);
     await page.evaluate(() => window.__bench.arm());
-    await page.keyboard.press('g');
-    await page.waitForFunction(() => window.__bench.bytes > 1e6, null, { polling: 50 });
+    await page.press('g');
+    await page.waitFor(() => window.__bench.bytes > 1e6, undefined, { polling: 50 });
     await page.evaluate(() => (window.__bench.keys = []));
     let sent = 0;
     while (sent < ECHO_KEYS && !(await screenHas(page, 'END 500000'))) {
-      await page.keyboard.press('x');
+      await page.press('x');
       sent++;
-      await page.waitForTimeout(50);
+      await sleep(50);
     }
-    await page.waitForFunction((n) => window.__bench.echoes.filter(Boolean).length >= n, sent, { timeout: 120_000, polling: 100 });
+    await page.waitFor((n) => window.__bench.echoes.filter(Boolean).length >= n, sent, { timeout: 120_000, polling: 100 });
     const { keys, echoes } = await page.evaluate(() => ({ keys: window.__bench.keys, echoes: window.__bench.echoes }));
     return keys
       .slice(0, sent)
@@ -425,7 +424,8 @@ for (const [name, workload] of WORKLOADS) {
     const got = {};
     for (const who of order) got[who] = who === 'bare' ? await runBare(bare) : await runPtyb(workload);
     results[name].rounds.push(got);
-    const how = (g) => `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks, ${g.messages} messages`;
+    const how = (g) =>
+      `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks, ${g.messages} messages`;
     console.error(
       `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`,
     );
@@ -435,9 +435,10 @@ const echo = process.env.PTYB_BENCH_NO_ECHO ? [0] : await echoRun();
 const load1 = os.loadavg();
 bare.close();
 await browser.close();
+if (cdpCounts) console.error(`CDP events received: ${[...cdpCounts].map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
 
 console.log(
-  `load average ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds, ${COLS}x${ROWS}, DPR 1, Chromium ${browser.version()}`,
+  `load average ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds, ${COLS}x${ROWS}, DPR 1, Chromium ${browser.version}`,
 );
 console.log('| workload | bytes on the socket | ptybridge page (median) | bare xterm.js (median) | ratio per round | median ratio |');
 console.log('|---|---|---|---|---|---|');
