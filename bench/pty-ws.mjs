@@ -10,6 +10,7 @@
 // rotates), and the round's limit is the better of the two. Every ratio is taken within its
 // round, then the median over rounds. A forwarder above the limit means the limit was
 // measured wrong: the script says so, and says when the limit moved between rounds.
+// PTYB_PTY_OPTS='&replay=0' is appended to the pty: address (what the screen model costs).
 // Every run stops by itself (RUN_LIMIT_MS). PTYB_BASE=older/ptybridge.mjs adds
 // `ptybridge-base` to PTYB_PTY_KINDS: before and after in the same run.
 import { spawn as spawnChild } from 'node:child_process';
@@ -144,9 +145,13 @@ async function startReader(kind, slave) {
   if (kind === 'ptybridge' || kind === 'ptybridge-base') {
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
     // A token, as a ws-listen in front of a pty will need one; the sink presents it.
-    const p = spawn(process.execPath, [...SHEBANG, bin, `pty:${slave}?peer-queue=${PEER_QUEUE}`, `ws-listen:0?ping=0&web=off&token=${TOKEN}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const p = spawn(
+      process.execPath,
+      [...SHEBANG, bin, `pty:${slave}?peer-queue=${PEER_QUEUE}${process.env.PTYB_PTY_OPTS ?? ''}`, `ws-listen:0?ping=0&web=off&token=${TOKEN}`],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let err = '';
     const port = await new Promise((r, j) => {
       p.stderr.on('data', (c) => {

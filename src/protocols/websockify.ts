@@ -322,23 +322,29 @@ export class WsStream extends Duplex {
     // Paused by the page: the write is not finished, so what follows piles up in this stream's
     // buffer, where a pipe's backpressure, a session's pacing and the hub's peer-queue see it.
     if (this.flowPaused) return void (this.pausedWrite = { chunk: chunks, cb });
-    // Without a window the chunks leave as they are, in one frame (ws-frame.ts); a window may
-    // cut the write, so it is made one buffer first.
+    // Without a window the chunks leave as they are, in one frame (ws-frame.ts). A window comes
+    // only as a control, so only with plain framing: an array is always sent binary (frame()).
     if (!this.credit) return this.frame(chunks, true, cb);
-    const chunk = Array.isArray(chunks) ? Buffer.concat(chunks) : chunks;
-    if (Array.isArray(chunks)) chunks.forEach(releaseChunk);
+    const list = Array.isArray(chunks) ? chunks : [chunks];
     const room = this.credit.room;
-    if (room === 0) return void (this.pausedWrite = { chunk, cb });
-    if (room < chunk.length) {
-      // What fits the window leaves now, the rest waits for the page's ack (as a pause). The
-      // chunk is never given back to the read pool (releasing the rest, a view, changes
-      // nothing): its buffer is left to the garbage collector, so it is never reused while a
-      // part of it still waits.
-      this.frame(chunk.subarray(0, room), false, () => {});
-      this.pausedWrite = { chunk: chunk.subarray(room), cb };
-      return;
-    }
-    this.frame(chunk, true, cb);
+    if (room === 0) return void (this.pausedWrite = { chunk: chunks, cb });
+    let total = 0;
+    for (const c of list) total += c.length;
+    if (room >= total) return this.frame(chunks, true, cb);
+    // What fits the window leaves now, as views of the chunks (no copy into one buffer: that
+    // copy was most of a flood's Buffer.concat time); the rest waits for the page's ack (as a
+    // pause). The chunks sent whole are given back once sent. The one cut at the window's edge
+    // is never given back to the read pool (releasing its rest, a view, changes nothing): its
+    // buffer is left to the garbage collector, so it is never reused while a part still waits.
+    let i = 0;
+    let fits = 0;
+    while (fits + list[i]!.length <= room) fits += list[i++]!.length;
+    const cut = list[i]!;
+    const now = list.slice(0, i);
+    if (room > fits) now.push(cut.subarray(0, room - fits));
+    // Released once sent: the whole chunks go back to the pool, the view of the cut one is no lent chunk.
+    this.frame(now, true, () => {});
+    this.pausedWrite = { chunk: [room > fits ? cut.subarray(room - fits) : cut, ...list.slice(i + 1)], cb };
   }
 
   /** Sends one frame (counted against the window); `cb` at once if the kernel took it, else once it has. */
