@@ -1,6 +1,6 @@
 // Benchmark of the hub's screen model (not a test): CPU per 100 MB with replay=screen vs replay=bytes (and socat) at 1–5 byte
 // writes and in bulk, then 1000 idle pty consoles with a model each: RSS and how long a joiner waits for its screen.
-// Run: npm run build:js && node bench/screen.mjs      (TINY_MB, BULK_MB, CONSOLES, ROUNDS to scale)
+// Run: npm run build:js && node bench/screen.mjs      (TINY_MB, BULK_MB, CONSOLES, ROUNDS to scale; PTYB= another build)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { freePort, lineReader, rssMiB as rss, treeCpu } from './proc.mjs';
 
-const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
+// PTYB=/tmp/base.mjs measures another build (the one before a change) in the same conditions.
+const PTYB = process.env.PTYB ?? fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const TINY = Number(process.env.TINY_MB ?? 4) * 1e6;
 const BULK = Number(process.env.BULK_MB ?? 100) * 1e6;
 const CONSOLES = Number(process.env.CONSOLES ?? 1000);
