@@ -192,7 +192,8 @@ async function consoles(replay) {
   }
   const rssJoined = rss(pb.p.pid);
   // The models free themselves after QUIET_S of no output (src/router/screen.ts; PTYBRIDGE_SCREEN_QUIET_MS, 60 s by default), swept every QUIET_S / 2.
-  await new Promise((r) => setTimeout(r, (QUIET_S * 1.5 + 5) * 1000)); // the sweep runs every QUIET_S / 2
+  // The sweep runs every QUIET_S / 2; the heap is given back 7 s after it (src/router/heap-release.ts).
+  await new Promise((r) => setTimeout(r, (QUIET_S * 1.5 + 10) * 1000));
   const rssQuiet = rss(pb.p.pid);
   const waitsQuiet = [];
   for (let i = 0; i < CONSOLES; i++) {
@@ -210,7 +211,7 @@ async function consoles(replay) {
   wr.w.stdin.write('bye\n');
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 5} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`,
+    `${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 10} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`,
   );
   return { rssFed, p99: pct(waits, 99) };
 }

@@ -141,7 +141,7 @@ test('many models freed in one sweep (the heap is then collected and returned) e
   const before = await Promise.all(models.map(snap));
   await until(() => models.every((m) => !m.hydrated) && heapReleases > releasedBefore, {
     what: 'the models to be freed in one sweep and the heap released',
-    timeout: 10_000,
+    timeout: 30_000,
   });
   assert.deepEqual(await Promise.all(models.map(snap)), before);
   for (const [i, m] of models.entries()) {
