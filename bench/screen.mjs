@@ -1,6 +1,6 @@
 // Benchmark of the hub's screen model (not a test): CPU per 100 MB with replay=screen vs replay=bytes (and socat) at 1–5 byte
 // writes and in bulk, then 1000 idle pty consoles with a model each: RSS and how long a joiner waits for its screen.
-// Run: npm run build:js && node bench/screen.mjs      (TINY_MB, BULK_MB, CONSOLES, ROUNDS to scale)
+// Run: npm run build:js && node bench/screen.mjs      (TINY_MB, BULK_MB, CONSOLES, ROUNDS to scale; PTYB= another build)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { freePort, lineReader, rssMiB as rss, treeCpu } from './proc.mjs';
 
-const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
+// PTYB=/tmp/base.mjs measures another build (the one before a change) in the same conditions.
+const PTYB = process.env.PTYB ?? fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const TINY = Number(process.env.TINY_MB ?? 4) * 1e6;
 const BULK = Number(process.env.BULK_MB ?? 100) * 1e6;
 const CONSOLES = Number(process.env.CONSOLES ?? 1000);
@@ -191,7 +192,8 @@ async function consoles(replay) {
   }
   const rssJoined = rss(pb.p.pid);
   // The models free themselves after QUIET_S of no output (src/router/screen.ts; PTYBRIDGE_SCREEN_QUIET_MS, 60 s by default), swept every QUIET_S / 2.
-  await new Promise((r) => setTimeout(r, (QUIET_S * 1.5 + 5) * 1000)); // the sweep runs every QUIET_S / 2
+  // The sweep runs every QUIET_S / 2; the heap is given back 7 s after it (src/router/heap-release.ts).
+  await new Promise((r) => setTimeout(r, (QUIET_S * 1.5 + 10) * 1000));
   const rssQuiet = rss(pb.p.pid);
   const waitsQuiet = [];
   for (let i = 0; i < CONSOLES; i++) {
@@ -209,7 +211,7 @@ async function consoles(replay) {
   wr.w.stdin.write('bye\n');
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 5} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`,
+    `${CONSOLES} consoles replay=${replay}: RSS ${rssEmpty.toFixed(0)} MiB opened, ${rssFed.toFixed(0)} MiB after a 30-line banner + prompt each, ${rssJoined.toFixed(0)} MiB after one joiner each; joiner wait (ws connect to first frame) p50 ${pct(waits, 50).toFixed(1)} ms, p99 ${pct(waits, 99).toFixed(1)} ms, max ${Math.max(...waits).toFixed(1)} ms; ${rssQuiet.toFixed(0)} MiB after ${QUIET_S * 1.5 + 10} s quiet, joiner wait then p50 ${pct(waitsQuiet, 50).toFixed(1)} ms, p99 ${pct(waitsQuiet, 99).toFixed(1)} ms`,
   );
   return { rssFed, p99: pct(waits, 99) };
 }

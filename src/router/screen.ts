@@ -4,6 +4,7 @@ import serialize from '@xterm/addon-serialize';
 import type { Terminal as HeadlessTerminal } from '@xterm/headless';
 import type { SerializeAddon as Serializer } from '@xterm/addon-serialize';
 import type { Replay } from './replay.js';
+import { releaseHeap } from './heap-release.js';
 
 // Both packages are CommonJS bundles whose named exports Node's ESM loader cannot see.
 const { Terminal } = headless;
@@ -59,6 +60,11 @@ export interface ScreenOptions {
 const live = new Set<ScreenModel>();
 let sweeper: NodeJS.Timeout | undefined;
 let sweepMs = 0;
+/**
+ * A sweep that freed this many models asks V8 to collect and return the memory now (each is
+ * ~150 KB of heap and ~50 KB of buffers); fewer are left to the next ordinary GC.
+ */
+const RELEASE_AFTER = 8;
 
 function track(m: ScreenModel, quietMs: number): void {
   live.add(m);
@@ -68,7 +74,9 @@ function track(m: ScreenModel, quietMs: number): void {
   sweepMs = every;
   sweeper = setInterval(() => {
     const now = performance.now();
-    for (const x of live) x.freeIfQuiet(now);
+    let freed = 0;
+    for (const x of live) if (x.freeIfQuiet(now)) freed++;
+    if (freed >= RELEASE_AFTER) releaseHeap();
     if (live.size === 0) {
       clearInterval(sweeper);
       sweeper = undefined;
@@ -141,14 +149,18 @@ export class ScreenModel implements Replay {
   }
 
   /** Called by the shared sweeper: a terminal with nothing queued or in the parser that saw no output for quietMs is freed. */
-  freeIfQuiet(now: number): void {
-    if (!this.term || this.disposed) return void live.delete(this);
-    if (this.pendingBytes > 0 || this.inFlight > 0 || this.snapshotsWaiting > 0 || now - this.lastActive < this.quietMs) return;
-    this.saved = this.serialize();
+  freeIfQuiet(now: number): boolean {
+    if (!this.term || this.disposed) {
+      live.delete(this);
+      return false;
+    }
+    if (this.pendingBytes > 0 || this.inFlight > 0 || this.snapshotsWaiting > 0 || now - this.lastActive < this.quietMs) return false;
+    this.saved = owned(this.serialize());
     this.term.dispose();
     this.term = undefined;
     this.ser = undefined;
     live.delete(this);
+    return true;
   }
 
   push(chunk: Buffer): void {
@@ -312,6 +324,14 @@ export class ScreenModel implements Replay {
     if (core?.coreService?.isCursorHidden === true) out += '\x1b[?25l';
     return out;
   }
+}
+
+/**
+ * The same text as one flat string. The serializer's is a rope of thousands of small pieces:
+ * ~20 KB of heap for a 30-line screen, kept for as long as the console is idle.
+ */
+function owned(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** The few xterm internals serialize() reads, each optional: a new xterm may move any of them. */

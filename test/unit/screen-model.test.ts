@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import headless from '@xterm/headless';
 import { ScreenModel } from '../../src/router/screen.js';
 import { until } from '../helpers/until.js';
+import { heapReleases } from '../../src/router/heap-release.js';
 
 /**
  * What a terminal shows after it is given `bytes`: the visible rows, cursor, buffer, modes
@@ -129,6 +130,30 @@ test('a model freed after its quiet period gives a joiner the same bytes as befo
   assert.deepEqual(await snap(model), await snap(live));
   model.dispose();
   live.dispose();
+});
+
+test('many models freed in one sweep (the heap is then collected and returned) each give their exact bytes, and are rebuilt exactly', async () => {
+  const opts = { cols: 40, rows: 12, scrollback: 50, quietMs: 30 };
+  const releasedBefore = heapReleases;
+  const models = Array.from({ length: 12 }, () => new ScreenModel(opts));
+  const datas = models.map((_, i) => output(rng(100 + i), 1500));
+  models.forEach((m, i) => m.push(datas[i]!));
+  const before = await Promise.all(models.map(snap));
+  await until(() => models.every((m) => !m.hydrated) && heapReleases > releasedBefore, {
+    what: 'the models to be freed in one sweep and the heap released',
+    timeout: 30_000,
+  });
+  assert.deepEqual(await Promise.all(models.map(snap)), before);
+  for (const [i, m] of models.entries()) {
+    const more = output(rng(200 + i), 300);
+    const live = new ScreenModel({ ...opts, quietMs: 60_000 });
+    live.push(datas[i]!);
+    live.push(more);
+    m.push(more);
+    assert.deepEqual(await snap(m), await snap(live));
+    m.dispose();
+    live.dispose();
+  }
 });
 
 test('binary output (random bytes: parsing errors in the emulator) writes nothing to the console', async () => {
