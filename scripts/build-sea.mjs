@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { buildNative } from './build-native.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = `${ROOT}dist/`;
@@ -22,6 +23,7 @@ const TARGETS = [
     addons: () => ({
       'pty.node': require.resolve('@lydell/node-pty-linux-x64/pty.node'),
       'serialport.node': require.resolve('@serialport/bindings-cpp/prebuilds/linux-x64/@serialport+bindings-cpp.glibc.node'),
+      'malloc-trim.node': buildNative('x64'),
     }),
     // The blob is made by this same Node (the base binary runs natively here), so V8's code
     // cache is valid for it: it saves ~20 ms of compiling at every start.
@@ -36,6 +38,8 @@ const TARGETS = [
     addons: () => ({
       'pty.node': `${armModules()}@lydell/node-pty-linux-arm64/pty.node`,
       'serialport.node': require.resolve('@serialport/bindings-cpp/prebuilds/linux-arm64/@serialport+bindings-cpp.armv8.glibc.node'),
+      // Cross-compiled here (gcc-aarch64-linux-gnu; no arm64 libc needed, see native/malloc-trim.c).
+      'malloc-trim.node': buildNative('arm64'),
     }),
     // Made by the x64 Node of the same version: a blob without code cache or snapshot is the
     // same bytes for every platform (Node's SEA docs), so it needs no emulated arm64 Node.

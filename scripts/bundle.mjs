@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { buildNative } from './build-native.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
@@ -233,3 +234,12 @@ const seaExtras = build({
 
 await Promise.all([npmBundle, seaBundle, seaExtras]);
 chmodSync(`${ROOT}dist/ptybridge.mjs`, 0o755);
+// The npm bundle's own addon (malloc_trim, for the heap of freed screen models): optional,
+// since an install may have no C compiler; ptybridge then keeps what glibc holds.
+if (process.platform === 'linux') {
+  try {
+    buildNative();
+  } catch (err) {
+    process.stderr.write(`${err.message.split('\n')[0]} (optional: freed screen models stay in glibc's heap)\n`);
+  }
+}

@@ -1,5 +1,7 @@
 // The one place native addons are loaded, so that the single binary (SEA) can swap in its asset cache.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { cacheDir, inSea, seaAddon } from './sea-cache.js';
 
 /**
@@ -55,6 +57,24 @@ export function loadPtyNative(): PtyNative {
   return fromNodeModules(`@lydell/node-pty-${process.platform}-${process.arch}/pty.node`) as PtyNative;
 }
 
+/**
+ * glibc's malloc_trim(0), from ptybridge's own addon (native/malloc-trim.c): true if memory
+ * went back to the OS. The npm bundle finds it beside itself (dist/native/), tsx in dist/;
+ * it throws where it was not built (no C compiler at install) or cannot load (not glibc).
+ */
+export function loadMallocTrim(): () => boolean {
+  if (SEA_BUNDLE) return seaAddon('malloc-trim.node') as () => boolean;
+  const name = `native/malloc-trim-${process.platform}-${process.arch}.node`;
+  for (const url of [new URL(name, import.meta.url), new URL(`../dist/${name}`, import.meta.url)]) {
+    const file = fileURLToPath(url);
+    if (!existsSync(file)) continue;
+    const mod = { exports: {} as unknown };
+    process.dlopen(mod, file);
+    return mod.exports as () => boolean;
+  }
+  throw new Error(`${name} was not built (scripts/build-native.mjs needs a C compiler)`);
+}
+
 /** Loads a native addon that the single binary carries as an SEA asset (see sea-cache.ts). */
 export { seaAddon };
 
@@ -72,5 +92,10 @@ export function describeNative(): string[] {
       return `  ${name}: cannot load: ${(err as Error).message.split('\n')[0]}`;
     }
   };
-  return [`native addons (${where}):`, check('node-pty', () => loadPtyNative()), check('serialport', () => loadSerialPort())];
+  return [
+    `native addons (${where}):`,
+    check('node-pty', () => loadPtyNative()),
+    check('serialport', () => loadSerialPort()),
+    check('malloc-trim', () => loadMallocTrim()),
+  ];
 }

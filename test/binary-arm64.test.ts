@@ -43,11 +43,11 @@ async function runBin(args: string[]): Promise<{ code: number | null; stdout: st
 
 const startBin = (args: string[]) => startPtyb(args, { cmd: cmd(), env, cwd: runDir });
 
-test('arm64: -V -v names Node 24 and loads both native addons from its own assets', async () => {
+test('arm64: -V -v names Node 24 and loads its three native addons from its own assets', async () => {
   const r = await runBin(['-V', '-v']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ptybridge \S+ \(node v24\.\d+\.\d+\)\n/);
-  assert.match(r.stdout, /native addons \(SEA assets, cached in .*\):\n {2}node-pty: ok\n {2}serialport: ok\n$/);
+  assert.match(r.stdout, /native addons \(SEA assets, cached in .*\):\n {2}node-pty: ok\n {2}serialport: ok\n {2}malloc-trim: ok\n$/);
   assert.deepEqual(readdirSync(runDir), ['ptybridge-linux-arm64']);
 });
 

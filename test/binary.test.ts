@@ -146,6 +146,7 @@ test('native addons: cached privately by hash; a corrupted copy is rewritten, no
   const originals: Record<string, Buffer> = {
     pty: readFileSync(join(ROOT, 'node_modules/@lydell/node-pty-linux-x64/pty.node')),
     serialport: readFileSync(join(ROOT, 'node_modules/@serialport/bindings-cpp/prebuilds/linux-x64/@serialport+bindings-cpp.glibc.node')),
+    'malloc-trim': readFileSync(join(ROOT, 'dist/native/malloc-trim-linux-x64.node')),
   };
   const dir = join(cache, 'ptybridge');
   const check = async () => {
@@ -153,8 +154,9 @@ test('native addons: cached privately by hash; a corrupted copy is rewritten, no
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /node-pty: ok\n/, r.stdout);
     assert.match(r.stdout, /serialport: ok\n/, r.stdout);
+    assert.match(r.stdout, /malloc-trim: ok\n/, r.stdout);
     const files = readdirSync(dir).sort();
-    assert.equal(files.length, 2, `no stray temporary files: ${files.join(' ')}`);
+    assert.equal(files.length, 3, `no stray temporary files: ${files.join(' ')}`);
     for (const [name, bytes] of Object.entries(originals)) {
       const hash = sha256(bytes);
       const file = files.find((f) => f.startsWith(`${name}-`));
@@ -162,9 +164,10 @@ test('native addons: cached privately by hash; a corrupted copy is rewritten, no
       assert.equal(sha256(readFileSync(join(dir, file))), hash, `${file} holds the addon's exact bytes`);
     }
     assert.equal(statSync(dir).mode & 0o777, 0o700, 'the cache is private to the user');
-    return files.map((f) => join(dir, f));
+    return (name: string) => join(dir, files.find((f) => f.startsWith(`${name}-`))!);
   };
-  const [ptyFile, serialFile] = await check();
+  const cached = await check();
+  const [ptyFile, serialFile] = [cached('pty'), cached('serialport')];
   // Garbage of the same size (dlopen would fail on it) and a truncated copy.
   writeFileSync(ptyFile!, randomBytes(originals.pty!.length));
   truncateSync(serialFile!, 1000);
@@ -183,8 +186,8 @@ test('without XDG_CACHE_HOME the addons are cached in ~/.cache/ptybridge', async
     assert.equal(r.code, 0, r.stderr);
     const dir = join(saved.HOME!, '.cache', 'ptybridge');
     assert.match(r.stdout, new RegExp(`cached in ${dir}\\)`));
-    assert.match(r.stdout, /node-pty: ok\n {2}serialport: ok\n$/);
-    assert.equal(readdirSync(dir).length, 2);
+    assert.match(r.stdout, /node-pty: ok\n {2}serialport: ok\n {2}malloc-trim: ok\n$/);
+    assert.equal(readdirSync(dir).length, 3);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
   } finally {
     env = saved;
