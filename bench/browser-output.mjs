@@ -18,7 +18,8 @@
 // round, then the median.
 // Chromium is driven over raw CDP (lib/cdp.mjs), not Playwright, whose Network domain makes Chromium copy every WebSocket
 // frame to the bench. Env: PTYB_BENCH_ONLY=cat-50M,ls-lR,yes (none: only the echo), PTYB_BENCH_NO_ECHO=1, PTYB_BENCH_PROFILE=1,
-// PTYB_BENCH_CDP_LOG=1 (the CDP events received, by method), PTYB_NODE_ARGS (node flags for ptybridge).
+// PTYB_BENCH_CDP_LOG=1 (the CDP events received, by method), PTYB_NODE_ARGS (node flags for ptybridge),
+// PTYB_EXEC_OPTS (the exec end's options, e.g. replay=bytes).
 // Echo: while ptybridge's page takes a 50 MB flood (test/helpers/flood.py), a key every 50 ms;
 // the flood answers each key in the stream with an OSC title echo-N: latency from the page's
 // keydown to the frame after that title is parsed.
@@ -30,6 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import { launch } from './lib/cdp.mjs';
+import ptyModule from '@lydell/node-pty';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const PTYB = here('../dist/ptybridge.mjs');
@@ -75,9 +77,11 @@ function makeLog(file, bytes) {
 
 /** Node flags for ptybridge, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server side. */
 const NODE_ARGS = (process.env.PTYB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Options for the exec end, e.g. PTYB_EXEC_OPTS=replay=bytes to measure without the session's screen model. */
+const EXEC_OPTS = process.env.PTYB_EXEC_OPTS ? `?${process.env.PTYB_EXEC_OPTS}` : '';
 
 function startPtyb(workload) {
-  const p = spawn(process.execPath, [...NODE_ARGS, PTYB, `exec:sh ${SCRIPT} ${workload}`, `ws-listen:0?token=${TOKEN}&ping=0`], {
+  const p = spawn(process.execPath, [...NODE_ARGS, PTYB, `exec:sh ${SCRIPT} ${workload}${EXEC_OPTS}`, `ws-listen:0?token=${TOKEN}&ping=0`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.add(p);
@@ -210,7 +214,7 @@ term.loadAddon(fit);
 term.open(document.getElementById('term'));
 fit.fit();
 new ResizeObserver(() => fit.fit()).observe(document.getElementById('term'));
-const ws = new WebSocket('ws://' + location.host + '/ws');
+const ws = new WebSocket('ws://' + location.host + (location.search === '?live' ? '/live' : '/ws'));
 ws.binaryType = 'arraybuffer';
 // Fed from a local queue, at most 8 MB unparsed: xterm.js throws writes away past 50 MB.
 const queue = [];
@@ -226,23 +230,50 @@ ws.onmessage = (ev) => { queue.push(new Uint8Array(ev.data)); feed(); };
 window.ptybridge = { term, go: () => ws.send('go'), open: () => ws.readyState === 1 };
 </script></body></html>`;
 
-/** The limit's server: the page above, and a socket that sends `bytes` in 64 KiB frames on the page's go. */
+/**
+ * The limit's server: the page above, and a socket that sends `bytes` in 64 KiB frames on the
+ * page's go. On /live (the page at ?live) it is the naive live server instead: the workload on
+ * a pty of its own (node-pty, as ttyd without flowControl), every chunk read sent as a frame,
+ * no flow control and no screen model. Its time is the limit once the bytes are made on the
+ * same 2 cores as the browser: what no server that runs the command can beat here.
+ */
 function startBare() {
   let bytes = Buffer.alloc(0);
+  let workload = '';
   const files = { '/xterm.js': [XTERM, 'text/javascript'], '/addon-fit.js': [FIT, 'text/javascript'], '/xterm.css': [XTERM_CSS, 'text/css'] };
   const server = http.createServer((req, res) => {
     const f = files[req.url];
     res.writeHead(200, { 'content-type': f ? f[1] : 'text/html' });
     res.end(f ? readFileSync(f[0]) : BARE_PAGE);
   });
-  const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false });
-  wss.on('connection', (ws) => {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => (req.url === '/live' ? live(ws) : presend(ws))));
+  const presend = (ws) =>
     ws.on('message', () => {
       for (let i = 0; i < bytes.length; i += 65536) ws.send(bytes.subarray(i, i + 65536));
     });
-  });
+  const live = (ws) => {
+    const pty = ptyModule.spawn('sh', [SCRIPT, ...workload.split(' ')], { name: 'xterm-256color', cols: COLS, rows: ROWS, encoding: null });
+    let ready = false;
+    let going = false;
+    pty.onData((d) => {
+      if (going) ws.send(d);
+      else if (!ready && d.includes('ready')) ready = true;
+    });
+    ws.on('message', () => {
+      going = true;
+      pty.write('\r');
+    });
+    ws.on('close', () => pty.kill('SIGKILL'));
+  };
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ port: server.address().port, set: (b) => (bytes = b), close: () => (wss.close(), server.close()) })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        set: (b, w) => ((bytes = b), (workload = w)),
+        close: () => (wss.close(), server.close()),
+      }),
+    ),
   );
 }
 
@@ -338,8 +369,8 @@ async function runPtyb(workload) {
   }
 }
 
-async function runBare(bare) {
-  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/`);
+async function runBare(bare, live = false) {
+  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/${live ? '?live' : ''}`);
   try {
     await page.waitFor(() => window.ptybridge.open(), undefined, { polling: 50 });
     const stop = await startProfile(page);
@@ -418,16 +449,16 @@ const results = {};
 for (const [name, workload] of WORKLOADS) {
   const bytes = await capture(workload);
   results[name] = { bytes: bytes.length, rounds: [] };
-  bare.set(bytes);
+  bare.set(bytes, workload);
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 ? ['bare', 'ptyb'] : ['ptyb', 'bare'];
+    const order = [['ptyb', 'bare', 'live'], ['bare', 'live', 'ptyb'], ['live', 'ptyb', 'bare']][r % 3];
     const got = {};
-    for (const who of order) got[who] = who === 'bare' ? await runBare(bare) : await runPtyb(workload);
+    for (const who of order) got[who] = who === 'ptyb' ? await runPtyb(workload) : await runBare(bare, who === 'live');
     results[name].rounds.push(got);
     const how = (g) =>
       `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks, ${g.messages} messages`;
     console.error(
-      `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}`,
+      `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), live ${got.live.ms.toFixed(0)} ms (${got.live.bytes} B; ${how(got.live)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}, live/limit ${(got.bare.ms / got.live.ms).toFixed(2)}, ptybridge/live ${(got.live.ms / got.ptyb.ms).toFixed(2)}`,
     );
   }
 }
@@ -440,15 +471,19 @@ if (cdpCounts) console.error(`CDP events received: ${[...cdpCounts].map(([m, n])
 console.log(
   `load average ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds, ${COLS}x${ROWS}, DPR 1, Chromium ${browser.version}`,
 );
-console.log('| workload | bytes on the socket | ptybridge page (median) | bare xterm.js (median) | ratio per round | median ratio |');
-console.log('|---|---|---|---|---|---|');
+console.log(
+  '| workload | bytes on the socket | ptybridge page (median) | bare xterm.js (median) | ratio per round | median ratio | live naive server / limit | ptybridge / live |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const [name] of WORKLOADS) {
   const r = results[name];
   const ratios = r.rounds.map((g) => g.bare.ms / g.ptyb.ms);
   const p = median(r.rounds.map((g) => g.ptyb.ms));
   const b = median(r.rounds.map((g) => g.bare.ms));
+  const liveRatio = median(r.rounds.map((g) => g.bare.ms / g.live.ms));
+  const ofLive = median(r.rounds.map((g) => g.live.ms / g.ptyb.ms));
   console.log(
-    `| ${name} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(p / 1000).toFixed(2)} s, ${(r.bytes / p / 1000).toFixed(1)} MB/s | ${(b / 1000).toFixed(2)} s, ${(r.bytes / b / 1000).toFixed(1)} MB/s | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${median(ratios).toFixed(2)}× |`,
+    `| ${name} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(p / 1000).toFixed(2)} s, ${(r.bytes / p / 1000).toFixed(1)} MB/s | ${(b / 1000).toFixed(2)} s, ${(r.bytes / b / 1000).toFixed(1)} MB/s | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${median(ratios).toFixed(2)}× | ${liveRatio.toFixed(2)}× | ${ofLive.toFixed(2)}× |`,
   );
 }
 console.log(
