@@ -19,7 +19,8 @@
 // Chromium is driven over raw CDP (lib/cdp.mjs), not Playwright, whose Network domain makes Chromium copy every WebSocket
 // frame to the bench. Env: PTYB_BENCH_ONLY=cat-50M,ls-lR,yes (none: only the echo), PTYB_BENCH_NO_ECHO=1, PTYB_BENCH_PROFILE=1,
 // PTYB_BENCH_CDP_LOG=1 (the CDP events received, by method), PTYB_NODE_ARGS (node flags for ptybridge),
-// PTYB_EXEC_OPTS (the exec end's options, e.g. replay=bytes).
+// PTYB_EXEC_OPTS (the exec end's options, e.g. linger=0: no session screen model), PTYB_BENCH_ECHO_LOG=1 (each key's echo, in
+// order: the slow ones are single keys mid-flood, not the first), PTYB (another build, in dist/).
 // Echo: while ptybridge's page takes a 50 MB flood (test/helpers/flood.py), a key every 50 ms;
 // the flood answers each key in the stream with an OSC title echo-N: latency from the page's
 // keydown to the frame after that title is parsed.
@@ -34,7 +35,8 @@ import { launch } from './lib/cdp.mjs';
 import ptyModule from '@lydell/node-pty';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const PTYB = here('../dist/ptybridge.mjs');
+// PTYB=dist/other.mjs measures another build (kept in dist/, where it finds node_modules) in the same conditions.
+const PTYB = process.env.PTYB ? path.resolve(process.env.PTYB) : here('../dist/ptybridge.mjs');
 const SCRIPT = here('./browser-flood.sh');
 const FLOOD = here('../test/helpers/flood.py');
 const XTERM = here('../node_modules/@xterm/xterm/lib/xterm.js');
@@ -419,6 +421,10 @@ async function echoRun() {
     return keys
       .slice(0, sent)
       .map((k, i) => echoes[i] - k)
+      .map((ms, i, all) => {
+        if (process.env.PTYB_BENCH_ECHO_LOG && i === all.length - 1) console.error(`echo latencies in key order: ${all.map((v) => v.toFixed(0)).join(' ')}`);
+        return ms;
+      })
       .sort((a, b) => a - b);
   } finally {
     await close();
@@ -451,7 +457,11 @@ for (const [name, workload] of WORKLOADS) {
   results[name] = { bytes: bytes.length, rounds: [] };
   bare.set(bytes, workload);
   for (let r = 0; r < ROUNDS; r++) {
-    const order = [['ptyb', 'bare', 'live'], ['bare', 'live', 'ptyb'], ['live', 'ptyb', 'bare']][r % 3];
+    const order = [
+      ['ptyb', 'bare', 'live'],
+      ['bare', 'live', 'ptyb'],
+      ['live', 'ptyb', 'bare'],
+    ][r % 3];
     const got = {};
     for (const who of order) got[who] = who === 'ptyb' ? await runPtyb(workload) : await runBare(bare, who === 'live');
     results[name].rounds.push(got);
