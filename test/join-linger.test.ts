@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readAll, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { within } from './helpers/until.js';
+import WebSocket from 'ws';
 
 const REPLY = randomBytes(24 * 1024 * 1024);
 const tmp = mkdtempSync(join(tmpdir(), 'ptyb-linger-'));
@@ -19,9 +20,9 @@ const replyFile = join(tmp, 'reply.bin');
 writeFileSync(replyFile, REPLY);
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Connects, half-closes its write side at once, reads nothing for `pauseMs`, then everything. */
-async function slowClient(port: number, pauseMs: number): Promise<Buffer> {
-  const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+/** Connects (a port on 127.0.0.1 or a unix socket's path), half-closes its write side at once, reads nothing for `pauseMs`, then everything. */
+async function slowClient(to: number | string, pauseMs: number): Promise<Buffer> {
+  const client = typeof to === 'number' ? net.connect({ port: to, host: '127.0.0.1', allowHalfOpen: true }) : net.connect({ path: to, allowHalfOpen: true });
   await once(client, 'connect');
   client.pause();
   client.end();
@@ -57,6 +58,39 @@ test('tcp-listen ↔ exec:?pipes: a client that half-closes and reads only after
   try {
     const got = await within(slowClient(pb.listening[0]!.port, 2000), { timeout: 90_000, what: 'the reply' });
     assert.equal(got.length, REPLY.length, 'bytes received');
+    assert.equal(sha256(got), sha256(REPLY));
+  } finally {
+    await pb.stop();
+  }
+});
+
+test('unix-listen ↔ exec:?pipes: a client that half-closes and reads only after 2 s gets all 24 MiB', { timeout: 120_000 }, async () => {
+  const sock = join(tmp, 'door.sock');
+  const pb = await startPtyb(['-v', `unix-listen:${sock}`, `exec:cat ${replyFile}?pipes`]);
+  try {
+    const got = await within(slowClient(sock, 2000), { timeout: 90_000, what: 'the reply' });
+    assert.equal(got.length, REPLY.length, 'bytes received');
+    assert.equal(sha256(got), sha256(REPLY));
+  } finally {
+    await pb.stop();
+  }
+});
+
+test('ws-listen ↔ exec:?pipes: a ws client that reads nothing for 2 s, then everything, gets all 24 MiB before the close', { timeout: 120_000 }, async () => {
+  const pb = await startPtyb(['-v', 'exec:cat ' + replyFile + '?pipes', 'ws-listen:0?token=linger']);
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${pb.listening[0]!.port}/`, ['binary'], { headers: { authorization: 'Bearer linger' }, perMessageDeflate: false });
+    const parts: Buffer[] = [];
+    ws.on('message', (d: Buffer) => parts.push(d));
+    await once(ws, 'open');
+    // The command ends at once; its 24 MiB wait in ptybridge while this socket reads nothing.
+    const socket = (ws as unknown as { _socket: net.Socket })._socket;
+    socket.pause();
+    await sleep(2000);
+    socket.resume();
+    const [code] = (await within(once(ws, 'close'), { timeout: 90_000, what: 'the close after the reply' })) as [number];
+    const got = Buffer.concat(parts);
+    assert.equal(got.length, REPLY.length, `bytes received (closed with ${code})`);
     assert.equal(sha256(got), sha256(REPLY));
   } finally {
     await pb.stop();
