@@ -60,11 +60,17 @@ export interface ScreenOptions {
 const live = new Set<ScreenModel>();
 let sweeper: NodeJS.Timeout | undefined;
 let sweepMs = 0;
+/** What a model costs beyond its cells (parser, objects), and what a cell costs (3 uint32s). */
+const MODEL_BYTES = 150 * 1024;
+const CELL_BYTES = 12;
 /**
- * A sweep that freed this many models asks V8 to collect and return the memory now (each is
- * ~150 KB of heap and ~50 KB of buffers); fewer are left to the next ordinary GC.
+ * A sweep that freed this much asks V8 to collect and glibc to return the memory now (a few
+ * ms, at most once a quiet period): six or more idle consoles' models (each ~150 KB of heap
+ * and ~20–50 KB of line buffers), or one whose scroll-back is full (1 000 lines of 80 columns
+ * are ~1 MB of cells; a web shell at 200 columns after `cat` of a log, 2.5 MB). Less is left
+ * to the next ordinary GC.
  */
-const RELEASE_AFTER = 8;
+const RELEASE_BYTES = 1024 * 1024;
 
 function track(m: ScreenModel, quietMs: number): void {
   live.add(m);
@@ -75,8 +81,8 @@ function track(m: ScreenModel, quietMs: number): void {
   sweeper = setInterval(() => {
     const now = performance.now();
     let freed = 0;
-    for (const x of live) if (x.freeIfQuiet(now)) freed++;
-    if (freed >= RELEASE_AFTER) releaseHeap();
+    for (const x of live) freed += x.freeIfQuiet(now);
+    if (freed >= RELEASE_BYTES) releaseHeap();
     if (live.size === 0) {
       clearInterval(sweeper);
       sweeper = undefined;
@@ -148,19 +154,24 @@ export class ScreenModel implements Replay {
     return this.term;
   }
 
-  /** Called by the shared sweeper: a terminal with nothing queued or in the parser that saw no output for quietMs is freed. */
-  freeIfQuiet(now: number): boolean {
+  /**
+   * Called by the shared sweeper: a terminal with nothing queued or in the parser that saw no
+   * output for quietMs is freed. Returns about how many bytes that freed (0: not freed).
+   */
+  freeIfQuiet(now: number): number {
     if (!this.term || this.disposed) {
       live.delete(this);
-      return false;
+      return 0;
     }
-    if (this.pendingBytes > 0 || this.inFlight > 0 || this.snapshotsWaiting > 0 || now - this.lastActive < this.quietMs) return false;
+    if (this.pendingBytes > 0 || this.inFlight > 0 || this.snapshotsWaiting > 0 || now - this.lastActive < this.quietMs) return 0;
+    const buffers = this.term.buffer;
+    const freed = MODEL_BYTES + (buffers.normal.length + buffers.alternate.length) * this.term.cols * CELL_BYTES;
     this.saved = owned(this.serialize());
     this.term.dispose();
     this.term = undefined;
     this.ser = undefined;
     live.delete(this);
-    return true;
+    return freed;
   }
 
   push(chunk: Buffer): void {

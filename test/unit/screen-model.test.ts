@@ -159,6 +159,17 @@ test('many models freed in one sweep (the heap is then collected and returned) e
   }
 });
 
+test('one model freed with a long scroll-back (a web shell after cat of a log) is enough to release the heap, and comes back exact', async () => {
+  const model = new ScreenModel({ cols: 200, rows: 50, scrollback: 10_000, quietMs: 30 });
+  const releasedBefore = heapReleases;
+  const log = Array.from({ length: 12_000 }, (_, i) => `2026-12-06 line ${i} of a long log \x1b[32mok\x1b[0m\r\n`).join('');
+  model.push(Buffer.from(log));
+  const before = await snap(model);
+  await until(() => !model.hydrated && heapReleases > releasedBefore, { what: 'the model freed alone and the heap released', timeout: 30_000 });
+  assert.deepEqual(await snap(model), before);
+  model.dispose();
+});
+
 test('binary output (random bytes: parsing errors in the emulator) writes nothing to the console', async () => {
   const model = new ScreenModel({ cols: 80, rows: 24, scrollback: 10 });
   const rand = rng(5);
