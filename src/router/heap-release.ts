@@ -1,4 +1,4 @@
-// Gives freed memory back to the OS after many screen models were freed at once.
+// Gives freed memory back to the OS after screen models were freed (many idle ones, or one with a full scroll-back).
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { loadMallocTrim } from '../native.js';
