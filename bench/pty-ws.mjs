@@ -6,6 +6,8 @@
 //   raw-py:    a python os.read loop on the slave (another plain reader, for scale; PTYB_PTY_KINDS)
 //   ptybridge: ptybridge pty:/dev/pts/N ws-listen:0 → a raw-socket ws client sink (bench/ws-client.mjs)
 //   chain:     socat /dev/pts/N,raw,echo=0 TCP-LISTEN:P + websockify W 127.0.0.1:P → the same sink
+//   dd-pipe:   dd reading the slave into a pipe that a Node process drains (PTYB_PTY_KINDS): the
+//              limit with a third busy process on the 2 cores, as the rows with a ws sink have
 // The limit is measured in every round: dd runs before and after the others (whose order
 // rotates), and the round's limit is the better of the two. Every ratio is taken within its
 // round, then the median over rounds. A forwarder above the limit means the limit was
@@ -141,6 +143,19 @@ async function startReader(kind, slave) {
     };
     const done = warm.then(() => new Promise((r) => second.once('close', r))).then(() => performance.now());
     return { pids: [], cpu, warm, done, stop: async () => {} };
+  }
+  if (kind === 'dd-pipe') {
+    // The limit once a third process is busy too, as the ws sink is in the ptybridge and chain
+    // rows: dd reads the slave as raw-dd does, but into a pipe that a Node process drains (and
+    // drops), so the writer, the reader and a Node consumer share the 2 cores.
+    const first = spawn('dd', [`if=${slave}`, 'of=/dev/null', 'bs=1M', 'iflag=fullblock', `count=${WARM / 1048576}`, 'status=none'], { stdio: 'ignore' });
+    let second;
+    const warm = exited(first).then(() => {
+      const dd = `dd if=${slave} bs=1M iflag=fullblock count=${BYTES / 1048576} status=none`;
+      second = spawn('bash', ['-c', `${dd} | ${process.execPath} -e 'process.stdin.resume()'`], { stdio: 'ignore' });
+    });
+    const done = warm.then(() => new Promise((r) => second.once('close', r))).then(() => performance.now());
+    return { pids: [], cpu: () => NaN, warm, done, stop: async () => {} };
   }
   if (kind === 'ptybridge' || kind === 'ptybridge-base') {
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
@@ -290,6 +305,7 @@ const label = {
   'raw-py': 'raw pty: python `os.read` loop',
   ptybridge: '`ptybridge pty:/dev/pts/N ws-listen:0`',
   chain: '`socat … TCP-LISTEN` + `websockify`',
+  'dd-pipe': 'raw pty: `dd` into a pipe a Node process drains (the limit with a third busy process)',
 };
 console.log(
   `| reader | MB/s (median of ${RUNS}) | × limit (same round, median) | CPU ms/MB | pty reads per MB | sleeps per MB | ws frames per MB | rounds MB/s |`,
