@@ -1,7 +1,8 @@
 // Benchmark: ptybridge ws-listen vs websockify, tcp→ws (noVNC's screen updates) and ws→tcp (masked client frames).
 // Usage: npm run build:js && node bench/ws.mjs [MiB per run, default 200] [runs, default 3] [warm-up MiB, default 16]
 // Env: PTYB_WS_ONLY=tcp2ws|ws2tcp|tcp2ws:8192|tcp2ws:1024 picks cases; PTYB_WS_RATE=MB/s paces the TCP source (tcp2ws);
-// PTYB_BASE=older/ptybridge.mjs adds it as a third forwarder.
+// PTYB_BASE=older/ptybridge.mjs adds it as a third forwarder; PTYB_WS_NAIVE=1 adds bench/naive-ws-forwarder.mjs (the `ws`
+// package and a data handler: the floor of a Node forwarder's cost per wakeup).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -16,6 +17,7 @@ const BYTES = MIB * 1024 * 1024;
 const WARM = Number(process.argv[4] ?? 16) * 1024 * 1024;
 const PTYB = fileURLToPath(new URL('../dist/ptybridge.mjs', import.meta.url));
 const PEER = fileURLToPath(new URL('./ws-peer.mjs', import.meta.url));
+const NAIVE = fileURLToPath(new URL('./naive-ws-forwarder.mjs', import.meta.url));
 const TOKEN = 'bench';
 // Node flags for the ptybridge process, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
 // By default the flags of the bundle's #! line, i.e. as the installed `ptybridge` command runs.
@@ -39,6 +41,18 @@ async function waitPort(port) {
 
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
 async function startForwarder(kind, targetPort) {
+  if (kind === 'naive') {
+    const q = spawn(process.execPath, [...NODE_ARGS, NAIVE, `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const port = await new Promise((r) => {
+      let e = '';
+      q.stderr.on('data', (c) => {
+        e += c;
+        const m = /listening on ws \S+:(\d+)/.exec(e);
+        if (m) r(Number(m[1]));
+      });
+    });
+    return { proc: q, url: `ws://127.0.0.1:${port}/` };
+  }
   if (kind === 'ptybridge' || kind === 'ptybridge-base') {
     // PTYB_BASE=path/to/an/older/ptybridge.mjs adds it as a third forwarder: before and after, same run.
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
@@ -119,7 +133,7 @@ const only = process.env.PTYB_WS_ONLY;
 const asked = /^(tcp2ws|ws2tcp):(\d+)$/.exec(only ?? '');
 const CASES = asked ? [[asked[1], Number(asked[2])]] : ALL.filter(([m]) => !only || only === m);
 for (const [mode, frame] of CASES) {
-  const KINDS = process.env.PTYB_BASE ? ['ptybridge', 'websockify', 'ptybridge-base'] : ['ptybridge', 'websockify'];
+  const KINDS = ['ptybridge', 'websockify', ...(process.env.PTYB_BASE ? ['ptybridge-base'] : []), ...(process.env.PTYB_WS_NAIVE ? ['naive'] : [])];
   const res = Object.fromEntries(KINDS.map((k) => [k, []]));
   for (let i = 0; i < RUNS; i++) {
     // Interleaved so that load from other users of the machine hits both alike; the order
@@ -149,6 +163,8 @@ for (const [mode, frame] of CASES) {
     runs: KINDS.map((k) => res[k].map((r) => r.mbps.toFixed(0)).join('/')).join(' vs '),
   };
   if (process.env.PTYB_BASE) row.direction += `; before: ${row.baseMBps.toFixed(0)} MB/s, ${row.baseCpu.toFixed(2)} ms/MB`;
+  if (process.env.PTYB_WS_NAIVE)
+    row.direction += `; naive Node forwarder: ${m('naive', 'mbps').toFixed(0)} MB/s, ${m('naive', 'cpuPerMB').toFixed(2)} ms/MB, ${ratio('naive', 'websockify', 'cpuPerMB').toFixed(2)}× websockify's CPU, ${ratio('naive', 'websockify', 'mbps').toFixed(2)}× its rate`;
   rows.push(row);
   console.error(JSON.stringify(row));
 }
