@@ -39,36 +39,32 @@ async function waitPort(port) {
   throw new Error(`port ${port} never opened`);
 }
 
+/** Starts a Node forwarder (`args` after node's own flags) and resolves with the ws port it says it listens on. */
+async function startNodeForwarder(args) {
+  const proc = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise((r) => {
+    let e = '';
+    proc.stderr.on('data', (c) => {
+      e += c;
+      const m = /listening on ws \S+:(\d+)/.exec(e);
+      if (m) r(Number(m[1]));
+    });
+  });
+  return { proc, port };
+}
+
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
 async function startForwarder(kind, targetPort) {
   if (kind === 'naive') {
-    const q = spawn(process.execPath, [...NODE_ARGS, NAIVE, `tcp:127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const port = await new Promise((r) => {
-      let e = '';
-      q.stderr.on('data', (c) => {
-        e += c;
-        const m = /listening on ws \S+:(\d+)/.exec(e);
-        if (m) r(Number(m[1]));
-      });
-    });
-    return { proc: q, url: `ws://127.0.0.1:${port}/` };
+    const { proc, port } = await startNodeForwarder([NAIVE, `tcp:127.0.0.1:${targetPort}`]);
+    return { proc, url: `ws://127.0.0.1:${port}/` };
   }
   if (kind === 'ptybridge' || kind === 'ptybridge-base') {
     // PTYB_BASE=path/to/an/older/ptybridge.mjs adds it as a third forwarder: before and after, same run.
     const bin = kind === 'ptybridge' ? PTYB : process.env.PTYB_BASE;
     // A token, as a ws-listen in front of tcp: will need one; presented on the URL.
-    const q = spawn(process.execPath, [...NODE_ARGS, bin, `ws-listen:0?ping=0&token=${TOKEN}`, `tcp:127.0.0.1:${targetPort}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const port = await new Promise((r) => {
-      let e = '';
-      q.stderr.on('data', (c) => {
-        e += c;
-        const m = /listening on ws \S+:(\d+)/.exec(e);
-        if (m) r(Number(m[1]));
-      });
-    });
-    return { proc: q, url: `ws://127.0.0.1:${port}/?token=${TOKEN}` };
+    const { proc, port } = await startNodeForwarder([bin, `ws-listen:0?ping=0&token=${TOKEN}`, `tcp:127.0.0.1:${targetPort}`]);
+    return { proc, url: `ws://127.0.0.1:${port}/?token=${TOKEN}` };
   }
   const port = await freePort();
   const w = spawn('/usr/bin/python3', ['/usr/bin/websockify', `127.0.0.1:${port}`, `127.0.0.1:${targetPort}`], { stdio: ['ignore', 'ignore', 'ignore'] });
