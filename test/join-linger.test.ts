@@ -97,6 +97,38 @@ test('ws-listen ↔ exec:?pipes: a ws client that reads nothing for 2 s, then ev
   }
 });
 
+/** What a telnet client shows of `wire`: its option negotiation (IAC verb option, IAC SB … IAC SE) dropped, IAC IAC as 0xFF. */
+function telnetData(wire: Buffer): Buffer {
+  const out = Buffer.alloc(wire.length);
+  let n = 0;
+  for (let i = 0; i < wire.length; i++) {
+    if (wire[i] !== 0xff) out[n++] = wire[i]!;
+    else if (wire[i + 1] === 0xff) out[n++] = wire[++i]!;
+    else if (wire[i + 1]! >= 0xfb)
+      i += 2; // WILL, WONT, DO, DONT and their option
+    else if (wire[i + 1] === 0xfa)
+      i = wire.indexOf(Buffer.from([0xff, 0xf0]), i) + 1; // SB … SE
+    else i += 1;
+  }
+  return out.subarray(0, n);
+}
+
+test('tcp-listen?telnet ↔ exec:?pipes: a telnet client that half-closes and reads only after 2 s gets all 24 MiB of text', { timeout: 120_000 }, async () => {
+  // Printable text: a telnet server may rewrite CR and LF for a client that did not agree to binary mode.
+  const text = Buffer.from(REPLY.toString('base64').slice(0, REPLY.length));
+  const textFile = join(tmp, 'reply.txt');
+  writeFileSync(textFile, text);
+  const pb = await startPtyb(['-v', 'tcp-listen:0?telnet', `exec:cat ${textFile}?pipes`]);
+  try {
+    const wire = await within(slowClient(pb.listening[0]!.port, 2000), { timeout: 90_000, what: 'the reply' });
+    const got = telnetData(wire);
+    assert.equal(got.length, text.length, 'bytes received, negotiation aside');
+    assert.equal(sha256(got), sha256(text));
+  } finally {
+    await pb.stop();
+  }
+});
+
 test('a client that half-closes and never reads is still cut after the stall bound; the next one is served', { timeout: 120_000 }, async () => {
   let upstreamClosed!: () => void;
   const closed = new Promise<void>((r) => (upstreamClosed = r));
