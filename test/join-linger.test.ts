@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readAll, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { within } from './helpers/until.js';
+import { decodeWire } from './helpers/telnet-wire.js';
+import { authHeader, withToken } from './helpers/ws.js';
 import WebSocket from 'ws';
 
 const REPLY = randomBytes(24 * 1024 * 1024);
@@ -77,9 +79,9 @@ test('unix-listen ↔ exec:?pipes: a client that half-closes and reads only afte
 });
 
 test('ws-listen ↔ exec:?pipes: a ws client that reads nothing for 2 s, then everything, gets all 24 MiB before the close', { timeout: 120_000 }, async () => {
-  const pb = await startPtyb(['-v', 'exec:cat ' + replyFile + '?pipes', 'ws-listen:0?token=linger']);
+  const pb = await startPtyb(['-v', `exec:cat ${replyFile}?pipes`, withToken('ws-listen:0')]);
   try {
-    const ws = new WebSocket(`ws://127.0.0.1:${pb.listening[0]!.port}/`, ['binary'], { headers: { authorization: 'Bearer linger' }, perMessageDeflate: false });
+    const ws = new WebSocket(`ws://127.0.0.1:${pb.listening[0]!.port}/`, ['binary'], { headers: authHeader, perMessageDeflate: false });
     const parts: Buffer[] = [];
     ws.on('message', (d: Buffer) => parts.push(d));
     await once(ws, 'open');
@@ -97,22 +99,6 @@ test('ws-listen ↔ exec:?pipes: a ws client that reads nothing for 2 s, then ev
   }
 });
 
-/** What a telnet client shows of `wire`: its option negotiation (IAC verb option, IAC SB … IAC SE) dropped, IAC IAC as 0xFF. */
-function telnetData(wire: Buffer): Buffer {
-  const out = Buffer.alloc(wire.length);
-  let n = 0;
-  for (let i = 0; i < wire.length; i++) {
-    if (wire[i] !== 0xff) out[n++] = wire[i]!;
-    else if (wire[i + 1] === 0xff) out[n++] = wire[++i]!;
-    else if (wire[i + 1]! >= 0xfb)
-      i += 2; // WILL, WONT, DO, DONT and their option
-    else if (wire[i + 1] === 0xfa)
-      i = wire.indexOf(Buffer.from([0xff, 0xf0]), i) + 1; // SB … SE
-    else i += 1;
-  }
-  return out.subarray(0, n);
-}
-
 test('tcp-listen?telnet ↔ exec:?pipes: a telnet client that half-closes and reads only after 2 s gets all 24 MiB of text', { timeout: 120_000 }, async () => {
   // Printable text: a telnet server may rewrite CR and LF for a client that did not agree to binary mode.
   const text = Buffer.from(REPLY.toString('base64').slice(0, REPLY.length));
@@ -121,7 +107,7 @@ test('tcp-listen?telnet ↔ exec:?pipes: a telnet client that half-closes and re
   const pb = await startPtyb(['-v', 'tcp-listen:0?telnet', `exec:cat ${textFile}?pipes`]);
   try {
     const wire = await within(slowClient(pb.listening[0]!.port, 2000), { timeout: 90_000, what: 'the reply' });
-    const got = telnetData(wire);
+    const got = decodeWire(wire, false);
     assert.equal(got.length, text.length, 'bytes received, negotiation aside');
     assert.equal(sha256(got), sha256(text));
   } finally {

@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import type { Control } from '../src/core/link.js';
 import { connectTcp, readUntil, runTool, sha256, startPtyb, tcpServer } from './helpers/ptyb.js';
 import { ptyPair } from './helpers/devices.js';
+import { decodeWire } from './helpers/telnet-wire.js';
 import { waitForScreen } from './helpers/tmux.js';
 import { until } from './helpers/until.js';
 import { createReadStream } from 'node:fs';
@@ -120,27 +121,6 @@ test('escape + parse: all 256 byte values round-trip in binary and in non-binary
     }
   }
 });
-
-/** A minimal independent telnet client decoder: drops negotiation, undoes IAC IAC and (non-binary) CR NUL. */
-function decodeWire(wire: Buffer, binary: boolean): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < wire.length; i++) {
-    const b = wire[i]!;
-    if (b === IAC) {
-      const c = wire[++i]!;
-      if (c === IAC) out.push(IAC);
-      else if (c >= WILL && c <= DONT) i++;
-      else if (c === SB) {
-        while (!(wire[i] === IAC && wire[i + 1] === SE)) i++;
-        i++;
-      }
-      continue;
-    }
-    if (!binary && b === 0 && wire[i - 1] === 0x0d) continue;
-    out.push(b);
-  }
-  return Buffer.from(out);
-}
 
 for (const binary of [true, false]) {
   test(`tcp-listen:?telnet: bytes 0x00-0xFF both ways, byte-exact, client ${binary ? 'agrees to BINARY' : 'refuses every option (CR NUL)'}`, async () => {
