@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { cacheDir, inSea, seaAddon } from './sea-cache.js';
+import { cacheDir, dlopenAddon, inSea, seaAddon } from './sea-cache.js';
 
 /**
  * True only in the bundle that the single binary carries (scripts/bundle.mjs defines it):
@@ -67,10 +67,7 @@ export function loadMallocTrim(): () => boolean {
   const name = `native/malloc-trim-${process.platform}-${process.arch}.node`;
   for (const url of [new URL(name, import.meta.url), new URL(`../dist/${name}`, import.meta.url)]) {
     const file = fileURLToPath(url);
-    if (!existsSync(file)) continue;
-    const mod = { exports: {} as unknown };
-    process.dlopen(mod, file);
-    return mod.exports as () => boolean;
+    if (existsSync(file)) return dlopenAddon(file) as () => boolean;
   }
   throw new Error(`${name} was not built (scripts/build-native.mjs needs a C compiler)`);
 }

@@ -148,9 +148,15 @@ export function seaAddon(name: string): unknown {
   } catch (err) {
     throw new Error(`cannot place native addon ${name} in ${dir} (set XDG_CACHE_HOME to a writable directory): ${(err as Error).message}`, { cause: err });
   }
+  const exports = dlopenAddon(file);
+  loaded.set(name, exports);
+  return exports;
+}
+
+/** The exports of the native addon in `file`. */
+export function dlopenAddon(file: string): unknown {
   const mod = { exports: {} as unknown };
   process.dlopen(mod, file);
-  loaded.set(name, mod.exports);
   return mod.exports;
 }
 
