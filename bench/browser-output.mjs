@@ -79,7 +79,7 @@ function makeLog(file, bytes) {
 
 /** Node flags for ptybridge, e.g. PTYB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server side. */
 const NODE_ARGS = (process.env.PTYB_NODE_ARGS ?? '').split(' ').filter(Boolean);
-/** Options for the exec end, e.g. PTYB_EXEC_OPTS=replay=bytes to measure without the session's screen model. */
+/** Options for the exec end, e.g. PTYB_EXEC_OPTS=linger=0 to measure without the session's screen model. */
 const EXEC_OPTS = process.env.PTYB_EXEC_OPTS ? `?${process.env.PTYB_EXEC_OPTS}` : '';
 
 function startPtyb(workload) {

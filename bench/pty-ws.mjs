@@ -113,6 +113,9 @@ async function wsSink(url) {
   return { ws: { terminate: () => socket.destroy() }, warm, done, frames: () => frames };
 }
 
+/** dd's arguments to read exactly `bytes` of `slave` in 1 MiB blocks (fullblock: it exits the moment it has them all) into `of`. */
+const ddArgs = (slave, bytes, of) => [`if=${slave}`, `of=${of}`, 'bs=1M', 'iflag=fullblock', `count=${bytes / 1048576}`, 'status=none'];
+
 /** Starts the reader of `slave` for one kind; returns what to sample and how to know it is done. */
 async function startReader(kind, slave) {
   if (kind === 'raw-py') {
@@ -125,7 +128,7 @@ async function startReader(kind, slave) {
     // One dd for the warm-up, one for the measured bytes: each exits after exactly its count
     // of 1 MiB blocks (fullblock), which is the moment it has read them all. The measured one
     // runs under bash, whose `times` prints dd's CPU (user, system) when it is done.
-    const args = (bytes) => [`if=${slave}`, 'of=/dev/null', 'bs=1M', 'iflag=fullblock', `count=${bytes / 1048576}`, 'status=none'];
+    const args = (bytes) => ddArgs(slave, bytes, '/dev/null');
     const first = spawn('dd', args(WARM), { stdio: 'ignore' });
     let second;
     let out = '';
@@ -148,11 +151,13 @@ async function startReader(kind, slave) {
     // The limit once a third process is busy too, as the ws sink is in the ptybridge and chain
     // rows: dd reads the slave as raw-dd does, but into a pipe that a Node process drains (and
     // drops), so the writer, the reader and a Node consumer share the 2 cores.
-    const first = spawn('dd', [`if=${slave}`, 'of=/dev/null', 'bs=1M', 'iflag=fullblock', `count=${WARM / 1048576}`, 'status=none'], { stdio: 'ignore' });
+    const first = spawn('dd', ddArgs(slave, WARM, '/dev/null'), { stdio: 'ignore' });
     let second;
     const warm = exited(first).then(() => {
-      const dd = `dd if=${slave} bs=1M iflag=fullblock count=${BYTES / 1048576} status=none`;
-      second = spawn('bash', ['-c', `${dd} | ${process.execPath} -e 'process.stdin.resume()'`], { stdio: 'ignore' });
+      second = spawn('bash', ['-c', 'dd "$@" | "$NODE" -e "process.stdin.resume()"', 'dd', ...ddArgs(slave, BYTES, '/dev/stdout')], {
+        stdio: 'ignore',
+        env: { ...process.env, NODE: process.execPath },
+      });
     });
     const done = warm.then(() => new Promise((r) => second.once('close', r))).then(() => performance.now());
     return { pids: [], cpu: () => NaN, warm, done, stop: async () => {} };
