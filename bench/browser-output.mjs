@@ -15,7 +15,7 @@
 // message after the go) to the first animation frame after xterm.js parsed the closing OSC
 // title `bench-done` (the frame that draws the last byte). ptybridge and the limit alternate,
 // order swapped each round; the ratio (limit time / ptybridge time = rate ratio) is taken per
-// round, then the median.
+// round, then the median. A round where a live page beats the pre-sent limit is flagged (a measurement bug).
 // Chromium is driven over raw CDP (lib/cdp.mjs), not Playwright, whose Network domain makes Chromium copy every WebSocket
 // frame to the bench. Env: PTYB_BENCH_ONLY=cat-50M,ls-lR,yes (none: only the echo), PTYB_BENCH_NO_ECHO=1, PTYB_BENCH_PROFILE=1,
 // PTYB_BENCH_CDP_LOG=1 (the CDP events received, by method), PTYB_NODE_ARGS (node flags for ptybridge),
@@ -494,7 +494,15 @@ for (const [name] of WORKLOADS) {
   const ofLive = median(r.rounds.map((g) => g.live.ms / g.ptyb.ms));
   console.log(
     `| ${name} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(p / 1000).toFixed(2)} s, ${(r.bytes / p / 1000).toFixed(1)} MB/s | ${(b / 1000).toFixed(2)} s, ${(r.bytes / b / 1000).toFixed(1)} MB/s | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${median(ratios).toFixed(2)}× | ${liveRatio.toFixed(2)}× | ${ofLive.toFixed(2)}× |`,
-  );
+  ); // The pre-sent page is the limit: a round where a live page drew faster measured the limit low (the page's
+  // own bimodal rounds), and is said, not hidden, as bench/pty-ws.mjs does.
+  for (const who of ['ptyb', 'live']) {
+    const above = r.rounds.map((g, i) => [i + 1, g.bare.ms / g[who].ms]).filter(([, x]) => x > 1.0);
+    if (above.length)
+      console.log(
+        `**Measurement bug**: ${name}: ${who === 'ptyb' ? 'ptybridge' : 'the naive live server'} above the limit in round ${above.map(([i, x]) => `${i} (${x.toFixed(2)}×)`).join(', ')}: the limit was measured low there.`,
+      );
+  }
 }
 console.log(
   `input echo during a 50 MB flood (ptybridge page, ${echo.length} keys): p50 ${pct(echo, 0.5).toFixed(0)} ms, p99 ${pct(echo, 0.99).toFixed(0)} ms, max ${echo.at(-1).toFixed(0)} ms`,
