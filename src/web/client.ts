@@ -38,6 +38,13 @@ tokenForm.addEventListener('submit', (e) => {
   location.reload();
 });
 
+// The terminal sits below the bar (terminal.css): it follows the bar's height, which its
+// buttons and a narrow window can change.
+const barEl = document.getElementById('bar')!;
+const followBar = () => document.documentElement.style.setProperty('--bar-height', `${barEl.offsetHeight}px`);
+followBar();
+new ResizeObserver(followBar).observe(barEl);
+
 const term = new Terminal({ ...terminalLook(), cursorBlink: true });
 const fit = new FitAddon();
 term.loadAddon(fit);
