@@ -118,11 +118,14 @@ function sendResize(): void {
  * The window trades a key's echo against throughput: the echo waits behind what is in flight
  * (window / parse rate, some 3 MB/s at 200x60), and a deep window rides out the moments the
  * server or the shell is not scheduled. So the page watching output asks for FLOW_WINDOW, and
- * while someone types (a key within TYPING_MS) for TYPING_WINDOW.
+ * while someone types (a key within TYPING_MS) for TYPING_WINDOW. TYPING_MS is short because the
+ * Enter that starts a command is a key too: held for 2 s, the small window slowed the first 2 s of
+ * every flood a command started (`cat` of a 50 MB log drew ~13 % slower, bench/browser-output.mjs
+ * with PTYB_BENCH_START=socket), while keys typed during a flood come well within 500 ms of each other.
  */
 const FLOW_WINDOW = 1024 * 1024;
 const TYPING_WINDOW = 128 * 1024;
-const TYPING_MS = 2000;
+const TYPING_MS = 500;
 /** Acknowledged in batches of an eighth of the window (and the rest whenever everything handed over is parsed). */
 const ackEvery = (bytes: number) => bytes / 8;
 /** The window announced on the current socket. */
