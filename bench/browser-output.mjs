@@ -6,7 +6,7 @@
 //   ls-lR:   `cat` of a recorded copy of `ls -lR /usr` (the live command spends seconds in stat),
 //   yes:     `yes | head -c 100M` (150 MB once onlcr made each \n a \r\n).
 // ptybridge: `exec:sh bench/browser-flood.sh … ws-listen:0`, its own page (credit flow control:
-//            a 1 MiB window while it watches, 128 KiB from a key until 2 s without one).
+//            a 1 MiB window while it watches, 128 KiB from a key until 0.5 s without one).
 // limit:     the bytes ptybridge's socket carried for the same workload (captured once by a ws
 //            client), sent in 64 KiB frames by a `ws` server to a page that is xterm.js
 //            6.0.0's UMD build and FitAddon with the page's options; it feeds term.write from a
@@ -20,12 +20,16 @@
 // frame to the bench. Env: PTYB_BENCH_ONLY=cat-50M,ls-lR,yes (none: only the echo), PTYB_BENCH_NO_ECHO=1, PTYB_BENCH_PROFILE=1,
 // PTYB_BENCH_CDP_LOG=1 (the CDP events received, by method), PTYB_NODE_ARGS (node flags for ptybridge),
 // PTYB_EXEC_OPTS (the exec end's options, e.g. linger=0: no session screen model), PTYB_BENCH_ECHO_LOG=1 (each key's echo, in
-// order: the slow ones are single keys mid-flood, not the first), PTYB (another build, in dist/).
+// order: the slow ones are single keys mid-flood, not the first), PTYB (another build, in dist/), PTYB_ALT (a second build, e.g.
+// dist/base.mjs, drawn in the same rounds: its time / ptybridge's), PTYB_BENCH_PBPAGE=1 (ptybridge's own page fed by the naive
+// live server: the page's share of the gap, apart from the server's), PTYB_BENCH_START=socket (the Enter that starts the
+// workload goes on the page's socket, not through a key: no typing window), PTYB_BENCH_CPUALL=1 (for each page drawn: the CPU
+// of every thread on the machine by process kind, and Chromium's Performance metrics of the page: layouts, style recalcs).
 // Echo: while ptybridge's page takes a 50 MB flood (test/helpers/flood.py), a key every 50 ms;
 // the flood answers each key in the stream with an OSC title echo-N: latency from the page's
 // keydown to the frame after that title is parsed.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +41,7 @@ import ptyModule from '@lydell/node-pty';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 // PTYB=dist/other.mjs measures another build (kept in dist/, where it finds node_modules) in the same conditions.
 const PTYB = process.env.PTYB ? path.resolve(process.env.PTYB) : here('../dist/ptybridge.mjs');
+const ALT = process.env.PTYB_ALT ? path.resolve(process.env.PTYB_ALT) : undefined;
 const SCRIPT = here('./browser-flood.sh');
 const FLOOD = here('../test/helpers/flood.py');
 const XTERM = here('../node_modules/@xterm/xterm/lib/xterm.js');
@@ -82,8 +87,8 @@ const NODE_ARGS = (process.env.PTYB_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Options for the exec end, e.g. PTYB_EXEC_OPTS=linger=0 to measure without the session's screen model. */
 const EXEC_OPTS = process.env.PTYB_EXEC_OPTS ? `?${process.env.PTYB_EXEC_OPTS}` : '';
 
-function startPtyb(workload) {
-  const p = spawn(process.execPath, [...NODE_ARGS, PTYB, `exec:sh ${SCRIPT} ${workload}${EXEC_OPTS}`, `ws-listen:0?token=${TOKEN}&ping=0`], {
+function startPtyb(workload, build = PTYB) {
+  const p = spawn(process.execPath, [...NODE_ARGS, build, `exec:sh ${SCRIPT} ${workload}${EXEC_OPTS}`, `ws-listen:0?token=${TOKEN}&ping=0`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.add(p);
@@ -239,17 +244,40 @@ window.ptybridge = { term, go: () => ws.send('go'), open: () => ws.readyState ==
  * no flow control and no screen model. Its time is the limit once the bytes are made on the
  * same 2 cores as the browser: what no server that runs the command can beat here.
  */
+/** ptybridge's page (its HTML, script and CSS, as a ptybridge serves them), for the bare server to serve under /pb/. */
+let pbAssets;
+async function loadPbAssets() {
+  const pb = await startPtyb('yes 1');
+  pbAssets = {};
+  for (const [name, url] of [
+    ['index.html', '/'],
+    ['terminal.js', '/_ptybridge/terminal.js'],
+    ['terminal.css', '/_ptybridge/terminal.css'],
+  ]) {
+    const r = await fetch(`http://127.0.0.1:${pb.port}${url}`);
+    pbAssets[name] = { type: r.headers.get('content-type'), body: Buffer.from(await r.arrayBuffer()) };
+  }
+  await pb.stop();
+}
+
 function startBare() {
   let bytes = Buffer.alloc(0);
   let workload = '';
   const files = { '/xterm.js': [XTERM, 'text/javascript'], '/addon-fit.js': [FIT, 'text/javascript'], '/xterm.css': [XTERM_CSS, 'text/css'] };
   const server = http.createServer((req, res) => {
+    if (req.url.startsWith('/pb/')) {
+      const a = pbAssets?.[req.url.includes('_ptybridge/') ? req.url.split('_ptybridge/')[1] : 'index.html'];
+      res.writeHead(a ? 200 : 404, { 'content-type': a?.type ?? 'text/plain' });
+      return res.end(a?.body ?? '');
+    }
     const f = files[req.url];
     res.writeHead(200, { 'content-type': f ? f[1] : 'text/html' });
     res.end(f ? readFileSync(f[0]) : BARE_PAGE);
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => (req.url === '/live' ? live(ws) : presend(ws))));
+  server.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(req, socket, head, (ws) => (req.url === '/live' || req.url.startsWith('/pb/') ? live(ws) : presend(ws))),
+  );
   const presend = (ws) =>
     ws.on('message', () => {
       for (let i = 0; i < bytes.length; i += 65536) ws.send(bytes.subarray(i, i + 65536));
@@ -262,7 +290,9 @@ function startBare() {
       if (going) ws.send(d);
       else if (!ready && d.includes('ready')) ready = true;
     });
-    ws.on('message', () => {
+    // The bare page's `go`, or the Enter ptybridge's page sends (its JSON controls are ignored).
+    ws.on('message', (d, binary) => {
+      if (going || d.toString() !== (binary ? '\r' : 'go')) return;
       going = true;
       pty.write('\r');
     });
@@ -342,16 +372,58 @@ async function startProfile(page) {
   };
 }
 
-async function waitEnd(page) {
+/** CPU ms of every thread on the machine, by tid: `kind/thread` (Chromium's --type= of its process, or `main`). */
+function threadTimes() {
+  const m = new Map();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const kind =
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split(/[\0 ]/)
+          .find((a) => a.startsWith('--type='))
+          ?.slice(7) ?? 'main';
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        m.set(tid, { name: `${kind}/${st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}`, ms: (Number(f[11]) + Number(f[12])) * 10 });
+      }
+    } catch {} // gone meanwhile
+  }
+  return m;
+}
+
+/** PTYB_BENCH_CPUALL: what the machine's threads and the page's renderer did from now until the returned function is called. */
+async function startCpuAll(page) {
+  if (!process.env.PTYB_BENCH_CPUALL) return async () => {};
+  const t0 = threadTimes();
+  await page.send('Performance.enable');
+  const m0 = (await page.send('Performance.getMetrics')).metrics;
+  return async (who) => {
+    const by = {};
+    for (const [tid, t] of threadTimes()) if (t.ms > (t0.get(tid)?.ms ?? 0)) by[t.name] = (by[t.name] ?? 0) + t.ms - (t0.get(tid)?.ms ?? 0);
+    const m1 = (await page.send('Performance.getMetrics')).metrics;
+    const metric = (n) => m1.find((m) => m.name === n).value - m0.find((m) => m.name === n).value;
+    const top = Object.entries(by)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8);
+    console.error(
+      `${who}: CPU ms ${top.map(([k, v]) => `${k} ${v}`).join(', ')}; page: ${['LayoutCount', 'RecalcStyleCount'].map((n) => `${n} ${metric(n)}`).join(', ')}, ${['LayoutDuration', 'RecalcStyleDuration', 'ScriptDuration', 'TaskDuration'].map((n) => `${n} ${(metric(n) * 1000).toFixed(0)} ms`).join(', ')}`,
+    );
+  };
+}
+
+async function waitEnd(page, who) {
+  const cpu = await startCpuAll(page);
   await page.waitFor(() => window.__bench.endAt > 0, undefined, { timeout: 600_000, polling: 500 });
+  await cpu(who);
   return page.evaluate(() => {
     const b = window.__bench;
     return { ms: b.endAt - b.firstAt, bytes: b.bytes, maxPending: b.maxPending, starvedMs: b.starvedMs, pauses: b.pauses, acks: b.acks, messages: b.messages };
   });
 }
 
-async function runPtyb(workload) {
-  const pb = await startPtyb(workload);
+async function runPtyb(workload, build = PTYB) {
+  const pb = await startPtyb(workload, build);
   const { page, close } = await openPage(`http://127.0.0.1:${pb.port}/?token=${TOKEN}`);
   try {
     await page.waitFor(() => document.querySelector('#status.connected'), undefined, { polling: 50 });
@@ -361,8 +433,9 @@ async function runPtyb(workload) {
     }
     await page.evaluate(() => window.__bench.arm());
     const stop = await startProfile(page);
-    await page.press('Enter');
-    const r = await waitEnd(page);
+    if (process.env.PTYB_BENCH_START === 'socket') await page.evaluate(() => window.ptybridge.socket().send(new TextEncoder().encode('\r')));
+    else await page.press('Enter');
+    const r = await waitEnd(page, build === PTYB ? 'ptybridge' : 'alt');
     await stop('ptybridge');
     return r;
   } finally {
@@ -380,9 +453,25 @@ async function runBare(bare, live = false) {
       window.__bench.arm();
       window.ptybridge.go();
     });
-    const r = await waitEnd(page);
+    const r = await waitEnd(page, live ? 'live' : 'limit');
     await stop('bare');
     return r;
+  } finally {
+    await close();
+  }
+}
+
+/** ptybridge's page fed by the naive live server: the page's share of the gap to `live`, apart from ptybridge's server. */
+async function runPbPage(bare) {
+  if (!pbAssets) await loadPbAssets();
+  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/pb/`);
+  try {
+    await page.waitFor(() => window.ptybridge.socket()?.readyState === 1, undefined, { polling: 50 });
+    await page.evaluate(() => {
+      window.__bench.arm();
+      window.ptybridge.socket().send(new TextEncoder().encode('\r'));
+    });
+    return await waitEnd(page, 'pbpage');
   } finally {
     await close();
   }
@@ -451,24 +540,32 @@ const WORKLOADS = [
   ['yes', 'yes 100M'],
 ].filter(([name]) => !process.env.PTYB_BENCH_ONLY || process.env.PTYB_BENCH_ONLY.split(',').includes(name));
 const bare = await startBare();
+const PAGES = ['ptyb', 'bare', 'live', ...(ALT ? ['alt'] : []), ...(process.env.PTYB_BENCH_PBPAGE ? ['pbpage'] : [])];
 const results = {};
 for (const [name, workload] of WORKLOADS) {
   const bytes = await capture(workload);
   results[name] = { bytes: bytes.length, rounds: [] };
   bare.set(bytes, workload);
   for (let r = 0; r < ROUNDS; r++) {
-    const order = [
-      ['ptyb', 'bare', 'live'],
-      ['bare', 'live', 'ptyb'],
-      ['live', 'ptyb', 'bare'],
-    ][r % 3];
+    // Each page in turn, the order rotated each round.
+    const order = PAGES.map((_, i) => PAGES[(i + r) % PAGES.length]);
     const got = {};
-    for (const who of order) got[who] = who === 'ptyb' ? await runPtyb(workload) : await runBare(bare, who === 'live');
+    for (const who of order)
+      got[who] =
+        who === 'ptyb'
+          ? await runPtyb(workload)
+          : who === 'alt'
+            ? await runPtyb(workload, ALT)
+            : who === 'pbpage'
+              ? await runPbPage(bare)
+              : await runBare(bare, who === 'live');
     results[name].rounds.push(got);
     const how = (g) =>
       `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks, ${g.messages} messages`;
     console.error(
-      `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), live ${got.live.ms.toFixed(0)} ms (${got.live.bytes} B; ${how(got.live)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}, live/limit ${(got.bare.ms / got.live.ms).toFixed(2)}, ptybridge/live ${(got.live.ms / got.ptyb.ms).toFixed(2)}`,
+      `${name} round ${r + 1}: ptybridge ${got.ptyb.ms.toFixed(0)} ms (${got.ptyb.bytes} B, ${mbps(got.ptyb).toFixed(1)} MB/s; ${how(got.ptyb)}), limit ${got.bare.ms.toFixed(0)} ms (${got.bare.bytes} B, ${mbps(got.bare).toFixed(1)} MB/s; ${how(got.bare)}), live ${got.live.ms.toFixed(0)} ms (${got.live.bytes} B; ${how(got.live)}), ratio ${(got.bare.ms / got.ptyb.ms).toFixed(2)}, live/limit ${(got.bare.ms / got.live.ms).toFixed(2)}, ptybridge/live ${(got.live.ms / got.ptyb.ms).toFixed(2)}${
+        got.alt ? `; alt ${got.alt.ms.toFixed(0)} ms (${how(got.alt)}), alt/ptybridge time ${(got.alt.ms / got.ptyb.ms).toFixed(2)}` : ''
+      }${got.pbpage ? `; ptybridge's page on the naive server ${got.pbpage.ms.toFixed(0)} ms (${how(got.pbpage)}), live/it ${(got.live.ms / got.pbpage.ms).toFixed(2)}` : ''}`,
     );
   }
 }
@@ -503,6 +600,17 @@ for (const [name] of WORKLOADS) {
         `**Measurement bug**: ${name}: ${who === 'ptyb' ? 'ptybridge' : 'the naive live server'} above the limit in round ${above.map(([i, x]) => `${i} (${x.toFixed(2)}×)`).join(', ')}: the limit was measured low there.`,
       );
   }
+}
+for (const [name] of WORKLOADS) {
+  const rounds = results[name].rounds;
+  if (ALT)
+    console.log(
+      `${name}: ${path.relative(process.cwd(), ALT)} / this build, time per round: ${rounds.map((g) => (g.alt.ms / g.ptyb.ms).toFixed(2)).join(', ')} (median ${median(rounds.map((g) => g.alt.ms / g.ptyb.ms)).toFixed(2)}×)`,
+    );
+  if (rounds[0].pbpage)
+    console.log(
+      `${name}: ptybridge's page on the naive live server / live: ${median(rounds.map((g) => g.live.ms / g.pbpage.ms)).toFixed(2)}× (ptybridge: ${median(rounds.map((g) => g.live.ms / g.ptyb.ms)).toFixed(2)}×)`,
+    );
 }
 console.log(
   `input echo during a 50 MB flood (ptybridge page, ${echo.length} keys): p50 ${pct(echo, 0.5).toFixed(0)} ms, p99 ${pct(echo, 0.99).toFixed(0)} ms, max ${echo.at(-1).toFixed(0)} ms`,
