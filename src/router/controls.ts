@@ -48,9 +48,30 @@ export function applyControl(target: PipeEnd, c: Control, log: Logger): void {
   }
 }
 
-/** Forwards the controls `from` emits to `to`; returns a function that stops forwarding. */
+/**
+ * Forwards the controls `from` emits to `to`; returns a function that stops forwarding.
+ * A keyboard state is shown in band (the interactive client writes a line to its terminal), so
+ * it waits for the bytes the far side sent before it that `from` still buffers: a joiner's
+ * first bytes are its screen, whose reset would wipe a line written ahead of them.
+ */
 export function forwardControls(from: ByteStream, to: PipeEnd, log: Logger): () => void {
-  const handler = (c: Control) => applyControl(to, c, log);
+  /** Keyboard states waiting, each for the bytes that were buffered when it came. */
+  const waiting: { bytes: number; c: Control }[] = [];
+  // Added while something waits, after the join's own 'data' listener: a chunk counted here is already written to `to`.
+  const passed = (chunk: Buffer) => {
+    for (const w of waiting) w.bytes -= chunk.length;
+    while (waiting.length && waiting[0]!.bytes <= 0) applyControl(to, waiting.shift()!.c, log);
+    if (!waiting.length) from.stream.off('data', passed);
+  };
+  const handler = (c: Control) => {
+    const buffered = from.stream.readableLength;
+    if (c.type !== 'keyboard' || (buffered === 0 && !waiting.length)) return applyControl(to, c, log);
+    if (!waiting.length) from.stream.on('data', passed);
+    waiting.push({ bytes: buffered, c });
+  };
   from.stream.on('control', handler);
-  return () => from.stream.off('control', handler);
+  return () => {
+    from.stream.off('control', handler);
+    from.stream.off('data', passed);
+  };
 }
