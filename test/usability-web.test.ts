@@ -50,6 +50,37 @@ test('an underscore is drawn inside its row at device pixel ratio 1 (DejaVu Sans
     );
 });
 
+test('the terminal fills the page below the bar and follows the bar when it grows (a fixed box, not a flex item)', { timeout: 90_000 }, async (t) => {
+  for (const width of [800, 500])
+    await t.test(`${width} px wide`, () =>
+      withPage(async (page) => {
+        const layout = () =>
+          page.evaluate(() => {
+            const bar = document.getElementById('bar')!.getBoundingClientRect();
+            const screen = document.querySelector('.xterm-screen')!.getBoundingClientRect();
+            const term = (window as unknown as { ptybridge: { term: { rows: number } } }).ptybridge.term;
+            return { barBottom: bar.bottom, top: screen.top, bottom: screen.bottom, cell: screen.height / term.rows, rows: term.rows, height: innerHeight };
+          });
+        const before = await layout();
+        // Below the bar (2 px of padding), and down to the window's bottom less than a row.
+        assert.ok(before.top >= before.barBottom && before.top <= before.barBottom + 3, JSON.stringify(before));
+        assert.ok(before.bottom <= before.height && before.height - before.bottom < before.cell + 3, JSON.stringify(before));
+        // The bar grows (buttons, a narrow window wrapping it): the terminal moves down and loses rows.
+        await page.evaluate(() => (document.getElementById('bar')!.style.height = '80px'));
+        await until(
+          async () => {
+            const l = await layout();
+            return l.top >= 80 && l.rows < before.rows;
+          },
+          { what: 'the terminal below the taller bar, with fewer rows' },
+        );
+        const after = await layout();
+        assert.ok(after.top <= after.barBottom + 3 && after.bottom <= after.height, JSON.stringify(after));
+        assert.ok(after.rows < before.rows, `rows ${before.rows} → ${after.rows}`);
+      }, width),
+    );
+});
+
 /**
  * A VNC server's side of the RFB 3.8 handshake, up to ServerInit (no security, a 64x48
  * screen named `name`): what the client sent is in `got`.
