@@ -3,7 +3,7 @@
 // The client is hand-rolled to cost the machine as little as possible (it shares 2 cores with the
 // forwarder): it sends one pre-masked frame over and over (a random key per run; the forwarder
 // still unmasks every byte), and counts received payload bytes by parsing frame headers only.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { connectWs, frameCounter } from './ws-client.mjs';
 import { writeSync } from 'node:fs';
 import net from 'node:net';
@@ -16,26 +16,45 @@ const warm = Number(warmArg ?? 0); // bytes moved before 'ready' (the forwarder'
 const payload = Buffer.alloc(frame, 0x5a);
 let upstream;
 const gotUpstream = new Promise((r) => (upstream = r));
+// PTYB_WS_PREFRAMED=1 (tcp2ws, the `ceiling` kind of bench/ws.mjs): the TCP side is itself the WebSocket server behind a
+// byte relay (socat). It answers the upgrade and writes whole frames, so the relay does no WebSocket work at all: what
+// the source, the sink and a C relay reach together is the most any forwarder could reach here.
+const PREFRAMED = process.env.PTYB_WS_PREFRAMED === '1';
+/** The source's unit of writing: the payload, or (PREFRAMED) the payload as one unmasked binary frame. */
+const unit = PREFRAMED ? Buffer.concat([frameHead(payload.length, false), payload]) : payload;
 // TCP_NODELAY, as VNC servers set it: each write leaves at once, the forwarder's worst case.
-const server = net.createServer((s) => (s.setNoDelay(true), upstream(s)));
+const server = net.createServer((s) => {
+  s.setNoDelay(true);
+  if (!PREFRAMED) return upstream(s);
+  let got = '';
+  const onData = (d) => {
+    got += d.toString('latin1');
+    if (!got.includes('\r\n\r\n')) return;
+    s.off('data', onData);
+    const key = /sec-websocket-key: *(\S+)/i.exec(got)?.[1] ?? '';
+    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    upstream(s);
+  };
+  s.on('data', onData);
+});
 server.listen(0, '127.0.0.1', () => console.log(`tcp ${server.address().port}`));
+
+/** A binary frame's header for `n` payload bytes, masked (client → server) or not. */
+function frameHead(n, masked) {
+  const m = masked ? 0x80 : 0;
+  if (n < 126) return Buffer.from([0x82, m | n]);
+  if (n < 65536) return Buffer.from([0x82, m | 126, n >> 8, n & 255]);
+  const b = Buffer.alloc(10);
+  b[0] = 0x82;
+  b[1] = m | 127;
+  b.writeBigUInt64BE(BigInt(n), 2);
+  return b;
+}
 
 /** One masked binary frame carrying `payload` (client → server frames must be masked). */
 function maskedFrame() {
-  const n = payload.length;
-  const head =
-    n < 126
-      ? Buffer.from([0x82, 0x80 | n])
-      : n < 65536
-        ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255])
-        : Buffer.concat([
-            Buffer.from([0x82, 0x80 | 127]),
-            (() => {
-              const b = Buffer.alloc(8);
-              b.writeBigUInt64BE(BigInt(n));
-              return b;
-            })(),
-          ]);
+  const head = frameHead(payload.length, true);
   const key = randomBytes(4);
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
   return Buffer.concat([head, key, body]);
@@ -59,24 +78,26 @@ function transfer(ws, rest, sock, bytes) {
       // waits for room, and its callback resumes the loop.
       // RATE (MB/s, env PTYB_WS_RATE) paces the writes: the source slower than the forwarder,
       // so that it reads each write as it comes (one read, one frame per write).
+      // Counted in bytes on the wire: `unit` per write (PREFRAMED: the frame's header too).
       const fd = sock._handle.fd;
-      const rate = Number(process.env.PTYB_WS_RATE ?? 0) * 1e6;
+      const wire = (bytes / payload.length) * unit.length;
+      const rate = Number(process.env.PTYB_WS_RATE ?? 0) * 1e6 * (unit.length / payload.length);
       const t0 = process.hrtime.bigint();
       const allowed = () => (rate ? (Number(process.hrtime.bigint() - t0) / 1e9) * rate : Infinity);
       let sent = 0;
       const pump = () => {
-        while (sent < bytes) {
+        while (sent < wire) {
           if (sent >= allowed()) return setTimeout(pump, 1);
           let n;
           try {
-            n = writeSync(fd, payload);
+            n = writeSync(fd, unit);
           } catch (err) {
             if (err.code !== 'EAGAIN') throw err;
-            sent += payload.length;
-            return sock.write(payload, pump);
+            sent += unit.length;
+            return sock.write(unit, pump);
           }
           sent += n;
-          if (n < payload.length) return sock.write(payload.subarray(n), pump);
+          if (n < unit.length) return sock.write(unit.subarray(n), pump);
         }
       };
       pump();

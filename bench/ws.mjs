@@ -2,7 +2,9 @@
 // Usage: npm run build:js && node bench/ws.mjs [MiB per run, default 200] [runs, default 3] [warm-up MiB, default 16]
 // Env: PTYB_WS_ONLY=tcp2ws|ws2tcp|tcp2ws:8192|tcp2ws:1024 picks cases; PTYB_WS_RATE=MB/s paces the TCP source (tcp2ws);
 // PTYB_BASE=older/ptybridge.mjs adds it as a third forwarder; PTYB_WS_NAIVE=1 adds bench/naive-ws-forwarder.mjs (the `ws`
-// package and a data handler: the floor of a Node forwarder's cost per wakeup).
+// package and a data handler: the floor of a Node forwarder's cost per wakeup); PTYB_WS_CEILING=1 adds the `ceiling`: socat
+// relaying bytes between the client and a source that answers the upgrade and writes whole frames itself (tcp2ws only;
+// no WebSocket work in the middle: the most any forwarder reaches with this source and sink on this machine).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -54,7 +56,28 @@ async function startNodeForwarder(args) {
 }
 
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
+/** Until something listens on 127.0.0.1:port (read from /proc: a probe connection would be the relay's only accept). */
+async function waitListening(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  for (let i = 0; i < 200; i++) {
+    if (
+      readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .some((l) => l.includes(`0100007F${hex}`) && / 0A /.test(l))
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`port ${port} never listened`);
+}
+
 async function startForwarder(kind, targetPort) {
+  if (kind === 'ceiling') {
+    const port = await freePort();
+    const proc = spawn('socat', ['-b', '1048576', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, `TCP:127.0.0.1:${targetPort},nodelay`], { stdio: 'ignore' });
+    await waitListening(port);
+    return { proc, url: `ws://127.0.0.1:${port}/` };
+  }
   if (kind === 'naive') {
     const { proc, port } = await startNodeForwarder([NAIVE, `tcp:127.0.0.1:${targetPort}`]);
     return { proc, url: `ws://127.0.0.1:${port}/` };
@@ -76,7 +99,10 @@ async function startForwarder(kind, targetPort) {
 const RUN_LIMIT_MS = 60_000 + (BYTES + WARM) / 5e3;
 
 async function run(kind, mode, frame) {
-  const peer = spawn(process.execPath, [PEER, mode, String(BYTES), String(frame), String(WARM)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const peer = spawn(process.execPath, [PEER, mode, String(BYTES), String(frame), String(WARM)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, PTYB_WS_PREFRAMED: kind === 'ceiling' ? '1' : '0' },
+  });
   let fwd;
   const timer = setTimeout(() => {
     console.error(`${kind} ${mode} ${frame}: no result after ${RUN_LIMIT_MS} ms; stopping`);
@@ -129,7 +155,13 @@ const only = process.env.PTYB_WS_ONLY;
 const asked = /^(tcp2ws|ws2tcp):(\d+)$/.exec(only ?? '');
 const CASES = asked ? [[asked[1], Number(asked[2])]] : ALL.filter(([m]) => !only || only === m);
 for (const [mode, frame] of CASES) {
-  const KINDS = ['ptybridge', 'websockify', ...(process.env.PTYB_BASE ? ['ptybridge-base'] : []), ...(process.env.PTYB_WS_NAIVE ? ['naive'] : [])];
+  const KINDS = [
+    'ptybridge',
+    'websockify',
+    ...(process.env.PTYB_BASE ? ['ptybridge-base'] : []),
+    ...(process.env.PTYB_WS_NAIVE ? ['naive'] : []),
+    ...(process.env.PTYB_WS_CEILING && mode === 'tcp2ws' ? ['ceiling'] : []),
+  ];
   const res = Object.fromEntries(KINDS.map((k) => [k, []]));
   for (let i = 0; i < RUNS; i++) {
     // Interleaved so that load from other users of the machine hits both alike; the order
@@ -161,6 +193,12 @@ for (const [mode, frame] of CASES) {
   if (process.env.PTYB_BASE) row.direction += `; before: ${row.baseMBps.toFixed(0)} MB/s, ${row.baseCpu.toFixed(2)} ms/MB`;
   if (process.env.PTYB_WS_NAIVE)
     row.direction += `; naive Node forwarder: ${m('naive', 'mbps').toFixed(0)} MB/s, ${m('naive', 'cpuPerMB').toFixed(2)} ms/MB, ${ratio('naive', 'websockify', 'cpuPerMB').toFixed(2)}× websockify's CPU, ${ratio('naive', 'websockify', 'mbps').toFixed(2)}× its rate`;
+  if (KINDS.includes('ceiling')) {
+    const above = res.ptybridge.map((r, i) => [i + 1, r.mbps / res.ceiling[i].mbps]).filter(([, x]) => x > 1.0);
+    row.direction += `; ceiling (socat relaying whole frames): ${m('ceiling', 'mbps').toFixed(0)} MB/s, websockify ${ratio('websockify', 'ceiling', 'mbps').toFixed(2)}× of it, ptybridge ${ratio('ptybridge', 'ceiling', 'mbps').toFixed(2)}×, 1.2× websockify would be ${(1.2 * ratio('websockify', 'ceiling', 'mbps')).toFixed(2)}× of it${
+      above.length ? `; **measurement bug**: ptybridge above the ceiling in round ${above.map(([i, x]) => `${i} (${x.toFixed(2)}×)`).join(', ')}` : ''
+    }`;
+  }
   rows.push(row);
   console.error(JSON.stringify(row));
 }
