@@ -88,7 +88,9 @@ test('a QEMU boot nobody watched: the history file plays with asciinema and star
       for (let i = 0; i < b.length; i++) rows.push(b.getLine(i)?.translateToString(true) ?? '');
       return rows.join('\n');
     });
-    assert.match(shown, /Linux version \d/);
+    // The mark is made as soon as the line matches (src/router/history.ts scanMarks), so the screen
+    // at it may end right after "Linux version": the serial port can cut the line there.
+    assert.match(shown, /\] Linux version/);
     assert.ok(!shown.includes(PROMPT), `the screen at the kernel's mark is the early boot:\n${shown}`);
     await browser.close();
     browser = undefined;
