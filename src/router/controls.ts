@@ -55,19 +55,26 @@ export function applyControl(target: PipeEnd, c: Control, log: Logger): void {
  * first bytes are its screen, whose reset would wipe a line written ahead of them.
  */
 export function forwardControls(from: ByteStream, to: PipeEnd, log: Logger): () => void {
-  /** Keyboard states waiting, each for the bytes that were buffered when it came. */
-  const waiting: { bytes: number; c: Control }[] = [];
-  // Added while something waits, after the join's own 'data' listener: a chunk counted here is already written to `to`.
+  /** The keyboard state waiting, and the bytes buffered when it came. Only the latest waits: it is where the keyboard is now. */
+  let waiting: { bytes: number; c: Control } | undefined;
+  // Added while a state waits, after the join's own 'data' listener: a chunk counted here is already written to `to`.
   const passed = (chunk: Buffer) => {
-    for (const w of waiting) w.bytes -= chunk.length;
-    while (waiting.length && waiting[0]!.bytes <= 0) applyControl(to, waiting.shift()!.c, log);
-    if (!waiting.length) from.stream.off('data', passed);
+    if (!waiting || (waiting.bytes -= chunk.length) > 0) return;
+    const { c } = waiting;
+    waiting = undefined;
+    from.stream.off('data', passed);
+    applyControl(to, c, log);
   };
   const handler = (c: Control) => {
+    if (c.type !== 'keyboard') return applyControl(to, c, log);
     const buffered = from.stream.readableLength;
-    if (c.type !== 'keyboard' || (buffered === 0 && !waiting.length)) return applyControl(to, c, log);
-    if (!waiting.length) from.stream.on('data', passed);
-    waiting.push({ bytes: buffered, c });
+    if (buffered === 0) {
+      if (waiting) from.stream.off('data', passed);
+      waiting = undefined;
+      return applyControl(to, c, log);
+    }
+    if (!waiting) from.stream.on('data', passed);
+    waiting = { bytes: buffered, c };
   };
   from.stream.on('control', handler);
   return () => {
