@@ -34,6 +34,11 @@ export function park(peer: ByteStream, onGone: () => void): () => void {
   stream.on('data', onData);
   stream.once('end', onEnd);
   stream.once('close', onClose);
+  // A peer can be gone before it is parked (its RST read while its door still admitted it):
+  // its 'end' or 'close' has been and will not come again. onGone runs after park returns,
+  // once the caller has put the peer in its list.
+  if (stream.closed) queueMicrotask(onClose);
+  else if (stream.readableEnded) stream.destroy();
   return () => {
     stop();
     stream.pause();
