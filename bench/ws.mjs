@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitListening } from './lib/forwarder.mjs';
 import { callsPerMB, freePort, treeCalls, treeCpu } from './proc.mjs';
 
 const MIB = Number(process.argv[2] ?? 200);
@@ -56,21 +57,6 @@ async function startNodeForwarder(args) {
 }
 
 /** Starts the forwarder in front of targetPort; returns its process and WebSocket URL. */
-/** Until something listens on 127.0.0.1:port (read from /proc: a probe connection would be the relay's only accept). */
-async function waitListening(port) {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-  for (let i = 0; i < 200; i++) {
-    if (
-      readFileSync('/proc/net/tcp', 'utf8')
-        .split('\n')
-        .some((l) => l.includes(`0100007F${hex}`) && / 0A /.test(l))
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`port ${port} never listened`);
-}
-
 async function startForwarder(kind, targetPort) {
   if (kind === 'ceiling') {
     const port = await freePort();
