@@ -237,13 +237,6 @@ ws.onmessage = (ev) => { queue.push(new Uint8Array(ev.data)); feed(); };
 window.ptybridge = { term, go: () => ws.send('go'), open: () => ws.readyState === 1 };
 </script></body></html>`;
 
-/**
- * The limit's server: the page above, and a socket that sends `bytes` in 64 KiB frames on the
- * page's go. On /live (the page at ?live) it is the naive live server instead: the workload on
- * a pty of its own (node-pty, as ttyd without flowControl), every chunk read sent as a frame,
- * no flow control and no screen model. Its time is the limit once the bytes are made on the
- * same 2 cores as the browser: what no server that runs the command can beat here.
- */
 /** ptybridge's page (its HTML, script and CSS, as a ptybridge serves them), for the bare server to serve under /pb/. */
 let pbAssets;
 async function loadPbAssets() {
@@ -260,6 +253,13 @@ async function loadPbAssets() {
   await pb.stop();
 }
 
+/**
+ * The limit's server: the page above, and a socket that sends `bytes` in 64 KiB frames on the
+ * page's go. On /live (the page at ?live) it is the naive live server instead: the workload on
+ * a pty of its own (node-pty, as ttyd without flowControl), every chunk read sent as a frame,
+ * no flow control and no screen model. Its time is the limit once the bytes are made on the
+ * same 2 cores as the browser: what no server that runs the command can beat here.
+ */
 function startBare() {
   let bytes = Buffer.alloc(0);
   let workload = '';
@@ -433,7 +433,7 @@ async function runPtyb(workload, build = PTYB) {
     }
     await page.evaluate(() => window.__bench.arm());
     const stop = await startProfile(page);
-    if (process.env.PTYB_BENCH_START === 'socket') await page.evaluate(() => window.ptybridge.socket().send(new TextEncoder().encode('\r')));
+    if (process.env.PTYB_BENCH_START === 'socket') await page.evaluate(sendEnter);
     else await page.press('Enter');
     const r = await waitEnd(page, build === PTYB ? 'ptybridge' : 'alt');
     await stop('ptybridge');
@@ -444,34 +444,31 @@ async function runPtyb(workload, build = PTYB) {
   }
 }
 
-async function runBare(bare, live = false) {
-  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/${live ? '?live' : ''}`);
-  try {
-    await page.waitFor(() => window.ptybridge.open(), undefined, { polling: 50 });
-    const stop = await startProfile(page);
-    await page.evaluate(() => {
-      window.__bench.arm();
-      window.ptybridge.go();
-    });
-    const r = await waitEnd(page, live ? 'live' : 'limit');
-    await stop('bare');
-    return r;
-  } finally {
-    await close();
-  }
-}
+/** The Enter that starts the workload, sent on ptybridge's page's socket (no key: no typing window). */
+const sendEnter = () => window.ptybridge.socket().send(new TextEncoder().encode('\r'));
 
-/** ptybridge's page fed by the naive live server: the page's share of the gap to `live`, apart from ptybridge's server. */
-async function runPbPage(bare) {
-  if (!pbAssets) await loadPbAssets();
-  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}/pb/`);
+/**
+ * The pages the bare server serves: the pre-sent limit, the naive live server, and ptybridge's own page fed by that
+ * naive server (`pbpage`: the page's share of the gap to `live`, apart from ptybridge's server).
+ */
+const BARE_PAGES = {
+  limit: { url: '/', open: () => window.ptybridge.open(), go: () => window.ptybridge.go() },
+  live: { url: '/?live', open: () => window.ptybridge.open(), go: () => window.ptybridge.go() },
+  pbpage: { url: '/pb/', open: () => window.ptybridge.socket()?.readyState === 1, go: sendEnter },
+};
+
+async function runBare(bare, who) {
+  if (who === 'pbpage' && !pbAssets) await loadPbAssets();
+  const { url, open, go } = BARE_PAGES[who];
+  const { page, close } = await openPage(`http://127.0.0.1:${bare.port}${url}`);
   try {
-    await page.waitFor(() => window.ptybridge.socket()?.readyState === 1, undefined, { polling: 50 });
-    await page.evaluate(() => {
-      window.__bench.arm();
-      window.ptybridge.socket().send(new TextEncoder().encode('\r'));
-    });
-    return await waitEnd(page, 'pbpage');
+    await page.waitFor(open, undefined, { polling: 50 });
+    const stop = await startProfile(page);
+    await page.evaluate(() => window.__bench.arm());
+    await page.evaluate(go);
+    const r = await waitEnd(page, who);
+    await stop(who);
+    return r;
   } finally {
     await close();
   }
@@ -554,14 +551,7 @@ for (const [name, workload] of WORKLOADS) {
     const order = pages.map((_, i) => pages[(i + r) % pages.length]);
     const got = {};
     for (const who of order)
-      got[who] =
-        who === 'ptyb'
-          ? await runPtyb(workload)
-          : who === 'alt'
-            ? await runPtyb(workload, ALT)
-            : who === 'pbpage'
-              ? await runPbPage(bare)
-              : await runBare(bare, who === 'live');
+      got[who] = who === 'ptyb' ? await runPtyb(workload) : who === 'alt' ? await runPtyb(workload, ALT) : await runBare(bare, who === 'bare' ? 'limit' : who);
     results[name].rounds.push(got);
     const how = (g) =>
       `max unparsed ${(g.maxPending / 1e6).toFixed(2)} MB, starved ${g.starvedMs.toFixed(0)} ms, ${g.pauses} pauses, ${g.acks} acks, ${g.messages} messages`;
