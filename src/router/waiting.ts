@@ -26,7 +26,9 @@ export function park(peer: ByteStream, onGone: () => void): () => void {
     stop();
     onGone();
   };
+  let parked = true;
   const stop = () => {
+    parked = false;
     stream.off('data', onData);
     stream.off('end', onEnd);
     stream.off('close', onClose);
@@ -36,8 +38,8 @@ export function park(peer: ByteStream, onGone: () => void): () => void {
   stream.once('close', onClose);
   // A peer can be gone before it is parked (its RST read while its door still admitted it):
   // its 'end' or 'close' has been and will not come again. onGone runs after park returns,
-  // once the caller has put the peer in its list.
-  if (stream.closed) queueMicrotask(onClose);
+  // once the caller has put the peer in its list (and not if it was taken meanwhile).
+  if (stream.closed) queueMicrotask(() => parked && onClose());
   else if (stream.readableEnded) stream.destroy();
   return () => {
     stop();

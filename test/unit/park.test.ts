@@ -18,6 +18,17 @@ test('park: a peer already closed when parked is let go (its close will not come
   assert.equal(gone, 1);
 });
 
+test('park: a closed peer taken before its let-go runs is not reported gone (it belongs to the taker now)', async () => {
+  const stream = peer();
+  stream.destroy();
+  await once(stream, 'close');
+  let gone = 0;
+  const take = park({ stream, label: 'taken' }, () => gone++);
+  take();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(gone, 0);
+});
+
 test('park: a peer whose input already ended when parked is closed and let go', async () => {
   const stream = peer();
   stream.on('data', () => {});
