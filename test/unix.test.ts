@@ -99,6 +99,30 @@ test('socat server: tcp-listen → unix-connect: to socat UNIX-LISTEN echo, 10 M
   }
 });
 
+test('rendezvous of unix-listen and tcp-listen, socat on both sides: a unix peer gone before a partner is let go, then 4 MiB each way', async () => {
+  const p = sockPath();
+  // -v: the log says when a peer arrives and when a waiting one is let go.
+  const pb = await startPtyb(['-v', `unix-listen:${p}`, 'tcp-listen:0'], { listeners: 2 });
+  try {
+    const ghost = await runTool('socat', ['-u', '/dev/null', `UNIX-CONNECT:${p}`]);
+    assert.equal(ghost.code, 0, ghost.stderr);
+    await pb.logged(/left before a partner came/);
+    const [a, b] = [randomBytes(4 * 1024 * 1024), randomBytes(4 * 1024 * 1024)];
+    // The unix peer waits with more than its socket and ptybridge's hold can take, so it is
+    // still sending (not yet half-closed, which would end its wait) when its partner comes.
+    const unixSide = runTool('socat', ['-t', '30', '-', `UNIX-CONNECT:${p}`], { input: a });
+    await until(() => pb.stderr().split(' connected\n').length - 1 === 2, { what: 'the second unix peer to be waiting' });
+    const tcpSide = await runTool('socat', ['-t', '30', '-', `TCP:127.0.0.1:${pb.listening[1]!.port}`], { input: b });
+    const unixDone = await unixSide;
+    assert.equal(tcpSide.code, 0, tcpSide.stderr);
+    assert.equal(unixDone.code, 0, unixDone.stderr);
+    assert.equal(sha256(tcpSide.stdout), sha256(a), 'unix → tcp');
+    assert.equal(sha256(unixDone.stdout), sha256(b), 'tcp → unix');
+  } finally {
+    await pb.stop();
+  }
+});
+
 test('unix-listen refuses a live socket: exit 1, one line, the socket left alone', async () => {
   const p = sockPath();
   const live = await unixServer(p, (s) => s.destroy());
