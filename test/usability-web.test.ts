@@ -72,7 +72,7 @@ test('the terminal fills the page below the bar and follows the bar when it grow
             const l = await layout();
             return l.top >= 80 && l.rows < before.rows;
           },
-          { what: 'the terminal below the taller bar, with fewer rows' },
+          { timeout: 30_000, what: 'the terminal below the taller bar, with fewer rows', detail: async () => JSON.stringify(await layout()) },
         );
         const after = await layout();
         assert.ok(after.top <= after.barBottom + 3 && after.bottom <= after.height, JSON.stringify(after));
