@@ -42,6 +42,8 @@ test('a console idle past its quiet period (model freed) gives a ws joiner the e
   try {
     const [tcp, web] = pb.listening;
     const watcher = await connectTcp(tcp!.port);
+    // In the hub before the drawing, so that it reads the live bytes (ptybridge accepts after the client's 'connect').
+    await pb.logged(/connected \(1 peer\)/, 'the watcher in the hub');
     vm.say(drawing());
     await readText(watcher, 'end-of-drawing');
     const live = await join(web!.port, 'end-of-drawing');

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { launch, screenLines } from './helpers/browser.js';
 import { readText, startFakeVm } from './helpers/devices.js';
 import { connectTcp, runTool, startPtyb, type Running } from './helpers/ptyb.js';
-import { until } from './helpers/until.js';
+import { until, within } from './helpers/until.js';
 import { app, LAST } from './helpers/screen-app.js';
 
 const TOKEN = 'screen-test-token';
@@ -20,13 +20,18 @@ function assertScreen(rows: string[], where: string): void {
   assert.match(rows[0] ?? '', new RegExp(`^ {69}${LAST}`), `${where}: the current clock on row 1:\n${all}`);
 }
 
-/** A first peer (a watcher on tcp) that is there before the drawing starts: once it has seen all of it, so has the hub. */
-async function watch(port: number): Promise<{ socket: import('node:net').Socket; drawn: () => Promise<void> }> {
-  const socket = await connectTcp(port);
+/**
+ * A first peer (a watcher on tcp) that is there before the drawing starts: once it has seen all of it, so has the hub.
+ * It is in the hub once ptybridge logs it: a client's 'connect' comes before ptybridge accepts, and a
+ * watcher added after the drawing began gets the screen, not the raw bytes it waits for.
+ */
+async function watch(pb: Running): Promise<{ socket: import('node:net').Socket; drawn: () => Promise<void> }> {
+  const socket = await connectTcp(pb.listening[0]!.port);
+  await pb.logged(/connected \(1 peer\)/, 'the watcher in the hub');
   return {
     socket,
     drawn: async () => {
-      await readText(socket, LAST + '\x1b[12;5H');
+      await within(readText(socket, LAST + '\x1b[12;5H'), { timeout: 20_000, what: 'the watcher to see the whole drawing' });
       socket.destroy();
     },
   };
@@ -84,10 +89,11 @@ async function drawn(device: 'pty' | 'exec', replay?: string): Promise<{ pb: Run
   if (device === 'pty') {
     const vm = await startFakeVm();
     const pb = await startPtyb(['-v', `pty:${vm.slave}${q ? `?${q}` : ''}`, ...doors], { listeners: 3 });
-    const w = await watch(pb.listening[0]!.port);
-    vm.say(app());
-    await w.drawn();
-    return { pb, close: async () => void (await pb.stop(), await vm.quit()) };
+    return settled({ pb, close: async () => void (await pb.stop(), await vm.quit()) }, async () => {
+      const w = await watch(pb);
+      vm.say(app());
+      await w.drawn();
+    });
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'ptyb-screen-'));
   writeFileSync(path.join(dir, 'app.bin'), app());
@@ -97,10 +103,22 @@ async function drawn(device: 'pty' | 'exec', replay?: string): Promise<{ pb: Run
     `import os, sys, termios, tty\ntty.setraw(0, termios.TCSANOW)\nos.read(0, 1)\nos.write(1, open(${JSON.stringify(path.join(dir, 'app.bin'))}, 'rb').read())\nsys.stdin.read()\n`,
   );
   const pb = await startPtyb(['-v', `exec:/usr/bin/python3 ${path.join(dir, 'app.py')}?share${q ? `&${q}` : ''}`, ...doors], { listeners: 3 });
-  const w = await watch(pb.listening[0]!.port);
-  w.socket.write('g');
-  await w.drawn();
-  return { pb, close: async () => void (await pb.stop(), rmSync(dir, { recursive: true, force: true })) };
+  return settled({ pb, close: async () => void (await pb.stop(), rmSync(dir, { recursive: true, force: true })) }, async () => {
+    const w = await watch(pb);
+    w.socket.write('g');
+    await w.drawn();
+  });
+}
+
+/** Runs `draw`; if it fails, closes what was started, so a failed test leaves no process keeping the file alive. */
+async function settled<T extends { close(): Promise<void> }>(started: T, draw: () => Promise<void>): Promise<T> {
+  try {
+    await draw();
+  } catch (err) {
+    await started.close();
+    throw err;
+  }
+  return started;
 }
 
 for (const device of ['pty', 'exec'] as const) {
