@@ -13,7 +13,7 @@ test('npm pack holds the bundle, its addons and the postinstall script only; a c
   // --ignore-scripts: `prepare` would rebuild the bundle other tests are running.
   const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(pack.status, 0, pack.stderr);
-  const [info] = JSON.parse(pack.stdout) as { files: { path: string }[]; unpackedSize: number }[];
+  const [info] = JSON.parse(pack.stdout) as { files: { path: string }[] }[];
   const files = info!.files.map((f) => f.path).sort();
   assert.deepEqual(files, [
     'README.md',

@@ -111,7 +111,7 @@ test('rendezvous of unix-listen and tcp-listen, socat on both sides: a unix peer
     // The unix peer waits with more than its socket and ptybridge's hold can take, so it is
     // still sending (not yet half-closed, which would end its wait) when its partner comes.
     const unixSide = runTool('socat', ['-t', '30', '-', `UNIX-CONNECT:${p}`], { input: a });
-    await until(() => pb.stderr().split(' connected\n').length - 1 === 2, { what: 'the second unix peer to be waiting' });
+    await pb.logged(/ connected\n[\s\S]* connected\n/, 'the second unix peer to be waiting');
     const tcpSide = await runTool('socat', ['-t', '30', '-', `TCP:127.0.0.1:${pb.listening[1]!.port}`], { input: b });
     const unixDone = await unixSide;
     assert.equal(tcpSide.code, 0, tcpSide.stderr);
